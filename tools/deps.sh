@@ -1,0 +1,34 @@
+# shellcheck shell=bash
+# Debian 12 packages prfence needs, installed only when missing. Sourced by tools/quickstart.sh and
+# tests/run.sh; `prfence_install_deps build|test|vm ...` installs the named sets.
+#   build: compiler, CMake/Ninja, and the libraries prfence links (liburing, libnl-3, CLI11, nlohmann-json)
+#   test:  GoogleTest/GoogleMock, Google Benchmark, clang + libFuzzer runtime, sg3-utils (reference vectors)
+
+prfence_pkgs_build="g++ cmake ninja-build pkg-config liburing-dev libnl-3-dev libcli11-dev nlohmann-json3-dev"
+prfence_pkgs_test="libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev sg3-utils"
+
+prfence_install_deps() {
+    local want="" set pkg missing=""
+    for set in "$@"; do
+        local var="prfence_pkgs_${set}"
+        want="$want ${!var}"
+    done
+    for pkg in $want; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
+    done
+    [ -z "$missing" ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "prfence: missing packages:$missing (run as root, or install them with apt-get)" >&2
+        return 1
+    fi
+    echo "prfence: installing$missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get install -y -q --no-install-recommends $missing >/tmp/prfence-apt.log 2>&1; then
+        apt-get update -q >/tmp/prfence-apt.log 2>&1 || true
+        apt-get install -y -q --no-install-recommends $missing >>/tmp/prfence-apt.log 2>&1 || {
+            echo "prfence: apt-get install failed; see /tmp/prfence-apt.log" >&2
+            tail -20 /tmp/prfence-apt.log >&2
+            return 1
+        }
+    fi
+}

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: MIT
+// Result<T>: the expected-like return type of every prfence library call.
+//
+// GCC 12 has no std::expected, so this is the small subset prfence needs: a value or an Error, never an
+// exception for anything a device, a file or a peer can cause. Device status (CHECK CONDITION, RESERVATION
+// CONFLICT, ...) is *not* an Error: it is data inside a successful Result (see wire/sense.h). An Error means
+// the call itself could not be carried out: malformed input, a buffer too small, a system call that failed.
+#pragma once
+
+#include <cassert>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace prfence {
+
+// Why a call could not be carried out. Kept coarse on purpose: callers branch on the kind, humans read msg.
+enum class Errc {
+    invalid_argument,  // the caller's input is malformed (bad hex, unknown name, value out of range)
+    truncated,         // a buffer ended before a length field said it would
+    malformed,         // device/peer data violates its format (not merely short)
+    too_small,         // an output buffer cannot hold the encoding
+    unsupported,       // well-formed but not something prfence implements
+    system,            // an OS call failed; sys_errno holds errno
+    timeout,
+    cancelled,
+    not_found,
+    io,                // transport-level failure talking to a device or peer
+};
+
+const char* errc_name(Errc e) noexcept;
+
+struct Error {
+    Errc code = Errc::invalid_argument;
+    std::string msg;
+    int sys_errno = 0;
+
+    Error() = default;
+    Error(Errc c, std::string m, int e = 0) : code(c), msg(std::move(m)), sys_errno(e) {}
+};
+
+// Tag type so that `return fail(...)` converts to any Result<T>.
+struct Unexpected {
+    Error err;
+};
+inline Unexpected fail(Errc c, std::string msg, int sys_errno = 0) {
+    return Unexpected{Error{c, std::move(msg), sys_errno}};
+}
+inline Unexpected fail(Error e) { return Unexpected{std::move(e)}; }
+
+template <class T>
+class [[nodiscard]] Result {
+public:
+    using value_type = T;
+
+    template <class U = T, std::enable_if_t<std::is_constructible_v<T, U&&>, int> = 0>
+    Result(U&& v) : v_(std::in_place_index<0>, std::forward<U>(v)) {}  // NOLINT(google-explicit-constructor)
+    Result(Unexpected u) : v_(std::in_place_index<1>, std::move(u.err)) {}  // NOLINT
+
+    bool ok() const noexcept { return v_.index() == 0; }
+    explicit operator bool() const noexcept { return ok(); }
+
+    T& value() & { assert(ok()); return std::get<0>(v_); }
+    const T& value() const& { assert(ok()); return std::get<0>(v_); }
+    T&& value() && { assert(ok()); return std::get<0>(std::move(v_)); }
+    T& operator*() & { return value(); }
+    const T& operator*() const& { return value(); }
+    T* operator->() { return &value(); }
+    const T* operator->() const { return &value(); }
+
+    const Error& error() const& { assert(!ok()); return std::get<1>(v_); }
+    Error&& error() && { assert(!ok()); return std::get<1>(std::move(v_)); }
+
+    template <class U>
+    T value_or(U&& alt) const& { return ok() ? value() : static_cast<T>(std::forward<U>(alt)); }
+
+private:
+    std::variant<T, Error> v_;
+};
+
+// Result<void>: success carries nothing.
+template <>
+class [[nodiscard]] Result<void> {
+public:
+    Result() = default;
+    Result(Unexpected u) : err_(std::move(u.err)), ok_(false) {}  // NOLINT
+    bool ok() const noexcept { return ok_; }
+    explicit operator bool() const noexcept { return ok_; }
+    const Error& error() const { assert(!ok_); return err_; }
+
+private:
+    Error err_;
+    bool ok_ = true;
+};
+
+using Status = Result<void>;
+
+}  // namespace prfence
+
+// Propagate an error from an expression yielding a Result; otherwise bind its value.
+#define PRF_TRY_CAT2(a, b) a##b
+#define PRF_TRY_CAT(a, b) PRF_TRY_CAT2(a, b)
+#define PRF_TRY_ASSIGN_IMPL(tmp, lhs, expr)              \
+    auto tmp = (expr);                                   \
+    if (!tmp.ok()) return ::prfence::fail(std::move(tmp).error()); \
+    lhs = std::move(tmp).value()
+#define PRF_TRY_ASSIGN(lhs, expr) PRF_TRY_ASSIGN_IMPL(PRF_TRY_CAT(prf_try_, __LINE__), lhs, expr)
+#define PRF_TRY(expr)                                            \
+    do {                                                         \
+        auto prf_try_s = (expr);                                 \
+        if (!prf_try_s.ok()) return ::prfence::fail(std::move(prf_try_s).error()); \
+    } while (0)
