@@ -137,6 +137,8 @@ Result<FullStatus> parse_full_status(ByteView in) {
         e.scope = d[13] >> 4;
         e.type = d[13] & 0x0f;
         e.rel_tgt_port = get_be16(d, 18);
+        // Bytes after the TransportID inside its descriptor are padding (LIO pads iSCSI names to 4 bytes
+        // independently of the ADDITIONAL DESCRIPTOR LENGTH); they are skipped, not an error.
         auto tid = decode_transport_id(d.subspan(kFullStatusDescHeader, dlen));
         if (!tid)
             return fail(Errc::malformed, "READ FULL STATUS descriptor at offset " + std::to_string(off) + ": " +
