@@ -176,12 +176,12 @@ Json to_json(const wire::ProutMoveParams& p) {
 }
 
 std::string to_text(const wire::Sense& s) {
-    std::string out = std::string(s.descriptor ? "Descriptor" : "Fixed") + " format, " +
-                      (s.deferred ? "deferred" : "current") + "; Sense key: " + wire::sense_key_name(s.key) +
-                      "\n Additional sense: " + wire::asc_ascq_text(s.asc, s.ascq) + " (" + hx8(s.asc) + "/" +
-                      hx8(s.ascq) + ")\n";
-    out += " " + wire::describe_sense(s) + "\n";
-    if (s.truncated) out += " (sense buffer truncated)\n";
+    std::string out = wire::describe_sense(s) + "\n";
+    out += std::string("  ") + (s.descriptor ? "descriptor" : "fixed") + " format (response code " +
+           hx8(s.response_code) + "), " + (s.deferred ? "deferred error" : "current error") + "\n";
+    for (const auto& d : s.descriptors)
+        out += "  descriptor type " + hx8(d.type) + ": " + hex_string(d.body) + "\n";
+    if (s.truncated) out += "  (sense buffer truncated: fields past the end are missing)\n";
     return out;
 }
 

@@ -40,13 +40,13 @@ enum class SenseKey : uint8_t {
 // "NO SENSE", "UNIT ATTENTION", ... as T10 spells them.
 const char* sense_key_name(SenseKey k) noexcept;
 
-// T10's text for an ASC/ASCQ pair, e.g. (0x2a, 0x05) -> "REGISTRATIONS PREEMPTED". Covers T10's complete
-// published list (asc_table.cpp, generated from wire/asc-num.txt by wire/gen_asc_table.py), including
-// the entries with a variable part, rendered with the actual ASCQ in hex: 40h/80h-FFh "DIAGNOSTIC FAILURE
-// ON COMPONENT 85h", 4Dh/NNh "TAGGED OVERLAPPED COMMANDS (TASK TAG = 12h)", 70h/NNh "DECOMPRESSION
-// EXCEPTION SHORT ALGORITHM ID OF 12h". Never empty: a code T10 lists as obsolete reads
-// "obsolete ASC/ASCQ (ASC 0x20 ASCQ 0x05)", an unlisted vendor-specific one (ASC or ASCQ >= 80h)
-// "vendor specific ASC/ASCQ (ASC 0xNN ASCQ 0xNN)", any other unlisted pair
+// T10's text for an ASC/ASCQ pair, e.g. (0x2a, 0x05) -> "REGISTRATIONS PREEMPTED". Covers T10's
+// complete published list (asc_table.cpp, generated from wire/asc-num.txt by wire/gen_asc_table.py),
+// including the entries with a variable part, rendered with the actual ASCQ in hex: 40h/80h-FFh
+// "DIAGNOSTIC FAILURE ON COMPONENT 85h", 4Dh/NNh "TAGGED OVERLAPPED COMMANDS (TASK TAG = 12h)",
+// 70h/NNh "DECOMPRESSION EXCEPTION SHORT ALGORITHM ID OF 12h". Never empty: a code T10 lists as
+// obsolete reads "obsolete ASC/ASCQ (ASC 0x20 ASCQ 0x05)", an unlisted vendor-specific one (ASC or
+// ASCQ >= 80h) "vendor specific ASC/ASCQ (ASC 0xNN ASCQ 0xNN)", any other unlisted pair
 // "ASC 0xNN ASCQ 0xNN (unknown)".
 std::string asc_ascq_text(uint8_t asc, uint8_t ascq);
 // Number of fixed ASC/ASCQ pairs in that table (not counting the NN ranges).
@@ -56,6 +56,8 @@ size_t asc_table_size() noexcept;
 struct SenseDescriptor {
     uint8_t type = 0;
     Bytes body;
+
+    bool operator==(const SenseDescriptor&) const = default;
 };
 
 struct Sense {
@@ -67,13 +69,14 @@ struct Sense {
     uint8_t ascq = 0;
     bool filemark = false, eom = false, ili = false;
 
-    std::optional<uint64_t> information;         // fixed: VALID bit + bytes 3-6; descriptor: type 00h
-                                                 // with its VALID bit set
-    std::optional<uint64_t> command_specific;    // fixed: bytes 8-11 if non-zero; descriptor: type 01h
-    std::optional<uint8_t> fru;                  // fixed: byte 14, descriptor: type 03h; if non-zero
-    std::optional<std::array<uint8_t, 3>> sense_key_specific;  // SKSV set: the 3 bytes (SKSV bit included)
-    // NOT READY / NO SENSE progress indication, 0..65535 (65536ths done): the sense-key-specific bytes;
-    // in descriptor format failing those, an ANOTHER PROGRESS INDICATION descriptor (type 0Ah).
+    // fixed: VALID bit + bytes 3-6; descriptor: type 00h with its VALID bit set
+    std::optional<uint64_t> information;
+    std::optional<uint64_t> command_specific;  // fixed: bytes 8-11 if non-zero; descriptor: type 01h
+    std::optional<uint8_t> fru;                // fixed: byte 14, descriptor: type 03h; if non-zero
+    // SKSV set: the 3 bytes (SKSV bit included). Descriptor format: type 02h (or SBC's 0Dh).
+    std::optional<std::array<uint8_t, 3>> sense_key_specific;
+    // NOT READY / NO SENSE progress indication, 0..65535 (65536ths done), from the sense-key-specific
+    // bytes; in descriptor format, failing those, from an ANOTHER PROGRESS INDICATION descriptor (0Ah).
     std::optional<uint16_t> progress;
 
     // Field pointer (ILLEGAL REQUEST with SKSV): which byte of the CDB (cd=true) or parameter data is bad,
@@ -83,12 +86,14 @@ struct Sense {
         bool bpv = false;
         uint8_t bit = 0;
         uint16_t byte = 0;
+
+        bool operator==(const FieldPointer&) const = default;  // without it Sense's == is deleted
     };
     std::optional<FieldPointer> field_pointer;
 
     std::vector<SenseDescriptor> descriptors;  // descriptor format only
-    // The buffer ended before the ADDITIONAL SENSE LENGTH said it would (or before byte 7 that holds it),
-    // a descriptor ran past the end, or a fixed-format sense is too short to hold ASC/ASCQ.
+    // The buffer ended before the ADDITIONAL SENSE LENGTH said it would (or before byte 7 that holds
+    // it), a descriptor ran past the end, or a fixed-format sense is too short to hold ASC/ASCQ.
     bool truncated = false;
 
     bool operator==(const Sense&) const = default;
@@ -99,13 +104,13 @@ struct Sense {
 // past the end are not returned; `truncated` is set instead.
 Result<Sense> decode_sense(ByteView in);
 
-// Builds sense data (prsim and tests use this) from the fields; `response_code` and `descriptors` are
-// ignored (`descriptor` and `deferred` choose 70h-73h).
-// - Fixed format: 10 additional bytes (18 in all). VALID and INFORMATION only when `information` fits in
-//   32 bits; COMMAND-SPECIFIC likewise.
+// Builds sense data (prsim and tests use this) from the fields; `response_code` and `descriptors`
+// are ignored (`descriptor` and `deferred` choose 70h-73h).
+// - Fixed format: 10 additional bytes (18 in all). VALID and INFORMATION only when `information`
+//   fits in 32 bits; COMMAND-SPECIFIC likewise.
 // - Descriptor format: 8 bytes + an information descriptor (00h) when `information` is set + a
-//   command-specific descriptor (01h) when set + a sense-key-specific descriptor (02h) when set + a FRU
-//   descriptor (03h) when set + a stream commands descriptor (04h) when filemark/eom/ili is set.
+//   command-specific descriptor (01h) when set + a sense-key-specific descriptor (02h) when set + a
+//   FRU descriptor (03h) when set + a stream commands descriptor (04h) when filemark/eom/ili is set.
 // The sense-key-specific bytes are `sense_key_specific` if set (SKSV forced on), else built from
 // `field_pointer`, else from `progress`.
 Bytes encode_sense(const Sense& s);
@@ -115,8 +120,10 @@ Bytes make_fixed_sense(SenseKey key, uint8_t asc, uint8_t ascq);
 Bytes make_fixed_sense_field_pointer(SenseKey key, uint8_t asc, uint8_t ascq, bool cd, uint16_t byte,
                                      std::optional<uint8_t> bit = std::nullopt);
 
-// One line for operators: "UNIT ATTENTION: REGISTRATIONS PREEMPTED (2Ah/05h)" plus ", deferred",
-// "info=0x..", "field pointer: CDB byte 2 bit 4", "progress 37%" where present.
+// One line for operators: "UNIT ATTENTION: REGISTRATIONS PREEMPTED (2Ah/05h)" plus, where present,
+// ", deferred", ", info=0x..", ", command-specific=0x..", ", FRU=05h", ", field pointer: CDB byte 2
+// bit 4" (or "parameter data byte 28"), ", progress 37%", ", sense-key-specific 80 00 05" (keys whose
+// SKS bytes are not decoded), ", filemark", ", EOM", ", ILI", ", truncated".
 std::string describe_sense(const Sense& s);
 
 }  // namespace prfence::wire

@@ -107,9 +107,10 @@ inline int exit_code(Category c) noexcept { return static_cast<int>(c); }
 // `recovered`). `sense` is the decoded sense if there was any.
 Category categorize(uint8_t status, uint8_t host, uint8_t driver, const Sense* sense) noexcept;
 
-// Which of two outcomes is worse, for "exit code of a batch = the worst LUN". Clean < recovered <
-// unit attention / not ready (transient) < everything else; among the rest, reservation conflict ranks
-// highest because it is the one fencing scripts act on; ties go to the numerically larger code.
+// Which of two outcomes is worse, for "exit code of a batch = the worst LUN". Clean < benign
+// (recovered, condition met, no sense) < transient (unit attention, not ready) < everything else <
+// reservation conflict, which ranks highest because it is the one fencing scripts act on; ties go to
+// the numerically larger code.
 Category worse(Category a, Category b) noexcept;
 
 }  // namespace prfence::wire
