@@ -15,5 +15,8 @@ namespace prfence::cli {
 using Runner = std::function<int()>;
 
 void add_decode(CLI::App& app, Runner& run);
+// keys, reservation, caps, status, register, unregister, reserve, release, clear, preempt, move,
+// replace-lost, fence, takeover.
+void add_direct(CLI::App& app, Runner& run);
 
 }  // namespace prfence::cli

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     prfence::cli::Runner run;
     prfence::cli::add_decode(app, run);
+    prfence::cli::add_direct(app, run);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

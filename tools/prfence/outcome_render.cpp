@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+#include "prfence/outcome_render.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "wire/pr_types.h"
+
+namespace prfence::cli {
+
+Json outcome_json(const engine::LunOutcome& o) {
+    Json j;
+    j["device"] = o.device;
+    j["ok"] = o.ok;
+    j["category"] = wire::category_name(o.ok ? wire::Category::clean : o.category);
+    j["status"] = wire::status_name(o.status);
+    if (o.sense) {
+        char a[8], q[8];
+        std::snprintf(a, sizeof a, "0x%02x", o.sense->asc);
+        std::snprintf(q, sizeof q, "0x%02x", o.sense->ascq);
+        j["sense"] = {{"key", wire::sense_key_name(o.sense->key)},
+                      {"asc", a},
+                      {"ascq", q},
+                      {"text", wire::asc_ascq_text(o.sense->asc, o.sense->ascq)}};
+    } else {
+        j["sense"] = nullptr;
+    }
+    j["latency_us"] = o.latency_ns / 1000;
+    j["retries"] = o.retries;
+    j["commands"] = o.commands;
+    if (o.timed_out) j["timed_out"] = true;
+    if (!o.step.empty() && !o.ok) j["step"] = o.step;
+    if (!o.error.empty()) j[o.ok ? "note" : "error"] = o.error;
+    const auto* gen_src = o.keys ? &o.keys->generation : o.reservation ? &o.reservation->generation
+                                 : o.full_status ? &o.full_status->generation : nullptr;
+    if (gen_src) j["generation"] = *gen_src;
+    if (o.keys) {
+        Json k = Json::array();
+        for (uint64_t key : o.keys->keys) k.push_back(hex_u64(key));
+        j["keys"] = k;
+    }
+    if (o.reservation) {
+        if (o.reservation->reserved)
+            j["reservation"] = {{"key", hex_u64(o.reservation->key)},
+                                {"type", wire::type_abbrev(o.reservation->type)},
+                                {"type_name", wire::type_name(o.reservation->type)}};
+        else
+            j["reservation"] = nullptr;
+    }
+    if (o.caps) j["capabilities"] = to_json(*o.caps);
+    if (o.full_status) j["full_status"] = to_json(*o.full_status);
+    return j;
+}
+
+Json summary_json(const engine::BatchSummary& s) {
+    return {{"luns", s.luns},
+            {"ok", s.ok},
+            {"failed", s.failed},
+            {"wall_ms", static_cast<double>(s.wall_ns) / 1e6},
+            {"p50_us", s.p50_ns / 1000},
+            {"p90_us", s.p90_ns / 1000},
+            {"p99_us", s.p99_ns / 1000},
+            {"max_us", s.max_ns / 1000},
+            {"commands", s.commands},
+            {"retries", s.retries},
+            {"exit_code", wire::exit_code(s.worst)},
+            {"deadline_hit", s.deadline_hit},
+            {"cancelled", s.cancelled}};
+}
+
+Json batch_json(const std::string& op, const std::vector<engine::LunOutcome>& outcomes, const engine::BatchSummary& s) {
+    Json luns = Json::array();
+    for (const auto& o : outcomes) luns.push_back(outcome_json(o));
+    return {{"operation", op}, {"luns", luns}, {"summary", summary_json(s)}};
+}
+
+namespace {
+
+std::string detail(const engine::LunOutcome& o) {
+    std::string d;
+    if (!o.ok) {
+        d = (o.step.empty() ? "" : o.step + ": ") + o.error;
+        return d;
+    }
+    if (o.reservation) {
+        d = o.reservation->reserved ? "reserved by " + hex_u64(o.reservation->key) + " " +
+                                          wire::type_abbrev(o.reservation->type)
+                                    : "not reserved";
+        d += ", generation " + std::to_string(o.reservation->generation);
+    } else if (o.keys) {
+        d = std::to_string(o.keys->keys.size()) + " key" + (o.keys->keys.size() == 1 ? "" : "s");
+        for (size_t i = 0; i < o.keys->keys.size() && i < 6; ++i) d += (i ? " " : ": ") + hex_u64(o.keys->keys[i]);
+        if (o.keys->keys.size() > 6) d += " ...";
+        d += ", generation " + std::to_string(o.keys->generation);
+    } else if (o.full_status) {
+        d = std::to_string(o.full_status->entries.size()) + " registrant(s), generation " +
+            std::to_string(o.full_status->generation);
+        for (const auto& e : o.full_status->entries)
+            d += "; " + hex_u64(e.key) + (e.holder ? std::string(" holder ") + wire::type_abbrev(e.type) : "") + " " +
+                 wire::format_transport_id(e.transport_id);
+    } else if (o.caps) {
+        d = std::string("ATP_C=") + (o.caps->atp_c ? "1" : "0") + " SIP_C=" + (o.caps->sip_c ? "1" : "0") +
+            " PTPL_C=" + (o.caps->ptpl_c ? "1" : "0") + " CRH=" + (o.caps->crh ? "1" : "0");
+    }
+    if (!o.error.empty()) d += (d.empty() ? "" : "; ") + o.error;
+    return d;
+}
+
+}  // namespace
+
+std::string batch_text(const std::string& op, const std::vector<engine::LunOutcome>& outcomes,
+                       const engine::BatchSummary& s, bool failures_only) {
+    size_t w = 6;
+    for (const auto& o : outcomes) w = std::max(w, o.device.size());
+    w = std::min<size_t>(w, 48);
+    std::string out;
+    char line[512];
+    bool header = false;
+    for (const auto& o : outcomes) {
+        if (failures_only && o.ok) continue;
+        if (!header) {
+            std::snprintf(line, sizeof line, "%-*s  %-6s %10s %7s  %s\n", static_cast<int>(w), "DEVICE", "RESULT",
+                          "LAT(us)", "RETRIES", "DETAIL");
+            out += line;
+            header = true;
+        }
+        std::snprintf(line, sizeof line, "%-*s  %-6s %10llu %7u  ", static_cast<int>(w), o.device.c_str(),
+                      o.ok ? "ok" : "FAILED", static_cast<unsigned long long>(o.latency_ns / 1000), o.retries);
+        out += line + detail(o) + "\n";
+    }
+    std::snprintf(line, sizeof line,
+                  "%s: %zu LUN%s, %zu ok, %zu failed in %.1f ms (%llu commands, %llu retries; latency p50 %.0f us, "
+                  "p99 %.0f us, max %.0f us)%s%s\n",
+                  op.c_str(), s.luns, s.luns == 1 ? "" : "s", s.ok, s.failed, static_cast<double>(s.wall_ns) / 1e6,
+                  static_cast<unsigned long long>(s.commands), static_cast<unsigned long long>(s.retries),
+                  static_cast<double>(s.p50_ns) / 1e3, static_cast<double>(s.p99_ns) / 1e3,
+                  static_cast<double>(s.max_ns) / 1e3, s.deadline_hit ? " [batch deadline hit]" : "",
+                  s.cancelled ? " [cancelled]" : "");
+    out += line;
+    return out;
+}
+
+}  // namespace prfence::cli

@@ -1,0 +1,688 @@
+// SPDX-License-Identifier: MIT
+#include "devices/resolve.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bitset>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string_view>
+#include <utility>
+
+#include "common/bytes.h"
+#include "devices/vpd.h"
+
+namespace prfence::engine {
+
+namespace {
+
+constexpr int kMaxListDepth = 8;  // @FILE inside @FILE ...
+constexpr int kMaxDmDepth = 8;    // dm map on dm map ... (a loop in a broken sysfs ends here)
+constexpr size_t kMaxListBytes = 4u << 20;
+constexpr size_t kMaxAttrBytes = 4096;      // a sysfs text attribute is at most a page
+constexpr size_t kMaxVpdBytes = 4 + 65535;  // a VPD page: 4-byte header + 16-bit PAGE LENGTH
+constexpr uint32_t kMaxSimLun = 65535;
+constexpr size_t kMaxSimLuns = 65535;
+
+// ---------------------------------------------------------------------------------------------------
+// Small POSIX helpers: no exceptions, errno kept for messages.
+
+bool exists(const std::string& p) {
+    struct stat st;
+    return ::lstat(p.c_str(), &st) == 0;
+}
+
+bool is_dir(const std::string& p) {
+    struct stat st;
+    return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::optional<std::string> real_path(const std::string& p) {
+    std::unique_ptr<char, decltype(&std::free)> r(::realpath(p.c_str(), nullptr), &std::free);
+    if (!r) return std::nullopt;
+    return std::string(r.get());
+}
+
+std::string base_name(std::string_view p) {
+    while (p.size() > 1 && p.back() == '/') p.remove_suffix(1);
+    size_t s = p.rfind('/');
+    return std::string(s == std::string_view::npos ? p : p.substr(s + 1));
+}
+
+std::string dir_name(std::string_view p) {
+    while (p.size() > 1 && p.back() == '/') p.remove_suffix(1);
+    size_t s = p.rfind('/');
+    if (s == std::string_view::npos) return ".";
+    if (s == 0) return "/";
+    return std::string(p.substr(0, s));
+}
+
+std::string strip_trailing_slashes(std::string p) {
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    return p;
+}
+
+// Reads at most `max` bytes; nullopt (errno set) when the file cannot be opened or read.
+std::optional<std::string> read_file(const std::string& p, size_t max, bool* too_big = nullptr) {
+    int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return std::nullopt;
+    std::string out;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int e = errno;
+            ::close(fd);
+            errno = e;
+            return std::nullopt;
+        }
+        if (n == 0) break;
+        size_t take = std::min(static_cast<size_t>(n), max - out.size());
+        out.append(buf, take);
+        if (out.size() >= max) {
+            if (too_big) {
+                char extra;
+                *too_big = ::read(fd, &extra, 1) > 0 || static_cast<size_t>(n) > take;
+            }
+            break;
+        }
+    }
+    ::close(fd);
+    return out;
+}
+
+std::string read_attr(const std::string& p) {
+    auto s = read_file(p, kMaxAttrBytes);
+    if (!s) return {};
+    while (!s->empty() && (s->back() == '\n' || s->back() == ' ' || s->back() == '\0'))
+        s->pop_back();
+    return *s;
+}
+
+// Directory entries other than "." and "..", in kernel naming order (shorter first, then by bytes:
+// sdz before sdaa, dm-9 before dm-10).
+std::vector<std::string> list_dir(const std::string& p) {
+    std::vector<std::string> names;
+    DIR* d = ::opendir(p.c_str());
+    if (!d) return names;
+    while (dirent* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (n == "." || n == "..") continue;
+        names.push_back(std::move(n));
+    }
+    ::closedir(d);
+    std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
+        return a.size() != b.size() ? a.size() < b.size() : a < b;
+    });
+    return names;
+}
+
+bool all_digits(std::string_view s) {
+    return !s.empty() &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// "1:0:1:0": what a SCSI device's sysfs directory is called (host:channel:target:lun).
+bool is_hctl(std::string_view s) {
+    int parts = 0;
+    while (true) {
+        size_t c = s.find(':');
+        if (!all_digits(s.substr(0, c))) return false;
+        ++parts;
+        if (c == std::string_view::npos) break;
+        s.remove_prefix(c + 1);
+    }
+    return parts == 4;
+}
+
+bool is_sg_name(std::string_view s) {
+    return s.size() > 2 && s.starts_with("sg") && all_digits(s.substr(2));
+}
+
+bool has_glob_chars(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
+
+std::string errno_text(int e) { return std::strerror(e); }
+
+// ---------------------------------------------------------------------------------------------------
+
+struct Problem {
+    Errc code;
+    std::string msg;
+    int sys_errno = 0;
+};
+
+Problem problem(Errc c, std::string msg, int e = 0) { return Problem{c, std::move(msg), e}; }
+
+// One path found, with what grouping and de-duplication need.
+struct Found {
+    PathSpec path;
+    std::string wwid;
+    std::string name;       // LunSpec name if this path starts a new LU
+    std::string whole_key;  // "block:sdb": lets glob-matched partitions of it be dropped
+};
+
+// A partition matched by a glob: dropped if its whole device resolves, else reported.
+struct DeferredPartition {
+    std::string line;
+    Errc code;
+    std::string whole_key;
+};
+
+class Resolver {
+  public:
+    explicit Resolver(const ResolveOptions& opt)
+        : sys_(strip_trailing_slashes(opt.sysfs_root.empty() ? "/sys" : opt.sysfs_root)),
+          dev_(strip_trailing_slashes(opt.dev_root.empty() ? "/dev" : opt.dev_root)) {
+        dev_real_ = real_path(dev_).value_or(dev_);
+        if (auto c = real_path(dev_ + "/mapper")) dev_mapper_real_ = *c;
+        char* cwd = ::getcwd(nullptr, 0);
+        cwd_ = cwd ? cwd : ".";
+        std::free(cwd);
+    }
+
+    Result<std::vector<LunSpec>> run(const std::vector<std::string>& args) {
+        if (args.empty()) return fail(Errc::invalid_argument, "no devices given");
+        for (const auto& a : args) argument(a, a, cwd_, 0);
+        for (const auto& d : deferred_)
+            if (!resolved_wholes_.count(d.whole_key)) report(d.code, d.line);
+        if (!lines_.empty()) {
+            std::string msg;
+            for (const auto& l : lines_) {
+                if (!msg.empty()) msg += '\n';
+                msg += l;
+            }
+            return fail(Error(mixed_ ? Errc::invalid_argument : code_, std::move(msg),
+                              lines_.size() == 1 ? sys_errno_ : 0));
+        }
+        return std::move(luns_);
+    }
+
+  private:
+    void report(Errc c, std::string line, int e = 0) {
+        if (lines_.empty()) {
+            code_ = c;
+            sys_errno_ = e;
+        } else if (c != code_) {
+            mixed_ = true;
+        }
+        lines_.push_back(std::move(line));
+    }
+    void report(const std::string& where, const Problem& p) {
+        report(p.code, where + ": " + p.msg, p.sys_errno);
+    }
+
+    // "/dev/..." is relative to dev_root; other relative paths to `base`.
+    std::string locate(const std::string& arg, const std::string& base) const {
+        if (dev_ != "/dev" && (arg == "/dev" || arg.starts_with("/dev/")))
+            return dev_ + arg.substr(4);
+        if (!arg.empty() && arg[0] == '/') return arg;
+        return base == "/" ? "/" + arg : base + "/" + arg;
+    }
+
+    std::string dev_node(const std::string& kname) const { return dev_ + "/" + kname; }
+
+    // One argument, as typed on the command line or as an entry of a list file (`where` names it in
+    // errors; `base` is the directory relative paths start from).
+    void argument(const std::string& arg, const std::string& where, const std::string& base,
+                  int depth) {
+        if (arg.empty()) return report(Errc::invalid_argument, "empty device argument");
+        if (arg[0] == '@') return list_file(arg, where, base, depth);
+        if (arg.starts_with("sim:")) return sim(arg, where);
+        if (has_glob_chars(arg)) return expand_glob(arg, where, base);
+        path_argument(locate(arg, base), arg, where, /*from_glob=*/false);
+    }
+
+    // ---- @FILE
+
+    void list_file(const std::string& arg, const std::string& where, const std::string& base,
+                   int depth) {
+        std::string file = arg.substr(1);
+        if (file.empty())
+            return report(Errc::invalid_argument, where + ": '@' needs a file name (@FILE)");
+        if (depth >= kMaxListDepth)
+            return report(Errc::invalid_argument, where + ": list files nested more than " +
+                                                      std::to_string(kMaxListDepth) +
+                                                      " deep (a loop?)");
+        std::string path = file[0] == '/' ? file : (base == "/" ? "/" : base + "/") + file;
+        if (is_dir(path))
+            return report(Errc::invalid_argument, where + ": " + file + " is a directory");
+        bool too_big = false;
+        auto text = read_file(path, kMaxListBytes, &too_big);
+        if (!text) {
+            int e = errno;
+            return report(e == ENOENT ? Errc::not_found : Errc::system,
+                          where + ": cannot read list file " + file + ": " + errno_text(e), e);
+        }
+        if (too_big)
+            return report(Errc::invalid_argument, where + ": list file " + file +
+                                                      " is larger than " +
+                                                      std::to_string(kMaxListBytes >> 20) + " MiB");
+        const std::string list_dir_path = dir_name(path);
+        size_t entries = 0, lineno = 0, pos = 0;
+        while (pos < text->size()) {
+            size_t nl = text->find('\n', pos);
+            if (nl == std::string::npos) nl = text->size();
+            std::string line = text->substr(pos, nl - pos);
+            pos = nl + 1;
+            ++lineno;
+            // '#' starts a comment at the beginning of a line or after a blank.
+            for (size_t i = 0; i < line.size(); ++i) {
+                if (line[i] == '#' && (i == 0 || line[i - 1] == ' ' || line[i - 1] == '\t')) {
+                    line.resize(i);
+                    break;
+                }
+            }
+            size_t b = line.find_first_not_of(" \t\r");
+            if (b == std::string::npos) continue;
+            size_t e = line.find_last_not_of(" \t\r");
+            std::string entry = line.substr(b, e - b + 1);
+            ++entries;
+            argument(entry, file + ":" + std::to_string(lineno) + ": " + entry, list_dir_path,
+                     depth + 1);
+        }
+        if (entries == 0)
+            report(Errc::invalid_argument, where + ": list file " + file + " names no devices");
+    }
+
+    // ---- globs
+
+    void expand_glob(const std::string& arg, const std::string& where, const std::string& base) {
+        std::string pattern = locate(arg, base);
+        glob_t g{};
+        int rc = ::glob(pattern.c_str(), 0, nullptr, &g);
+        if (rc == GLOB_NOMATCH) {
+            ::globfree(&g);
+            return report(Errc::not_found, where + ": matches nothing");
+        }
+        if (rc != 0) {
+            ::globfree(&g);
+            return report(Errc::system,
+                          where + ": cannot expand the pattern" +
+                              std::string(rc == GLOB_NOSPACE ? " (out of memory)"
+                                                             : " (a directory is unreadable)"));
+        }
+        std::vector<std::string> matches(g.gl_pathv, g.gl_pathv + g.gl_pathc);
+        ::globfree(&g);
+        const bool listed = where != arg;  // from a list file: keep "FILE:LINE: pattern" in front
+        for (const auto& m : matches)
+            path_argument(m, m, listed ? where + ": " + m : m, /*from_glob=*/true);
+    }
+
+    // ---- sim:SOCKET:LUNS
+
+    void sim(const std::string& arg, const std::string& where) {
+        const std::string rest = arg.substr(4);
+        const std::string usage = " (expected sim:SOCKET:LUNS, e.g. sim:/run/prsim.sock:0-255)";
+        size_t colon = rest.rfind(':');
+        if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size())
+            return report(Errc::invalid_argument,
+                          where + ": " + (colon == 0 ? "no socket" : "no LUNs") + usage);
+        const std::string socket = rest.substr(0, colon);
+        const std::string_view luns(std::string_view(rest).substr(colon + 1));
+
+        std::vector<uint32_t> order;
+        auto seen = std::make_unique<std::bitset<kMaxSimLun + 1>>();
+        auto number = [&](std::string_view t, uint32_t& v) -> std::optional<std::string> {
+            if (!all_digits(t)) return "'" + std::string(t) + "' is not a LUN number" + usage;
+            uint64_t x = 0;
+            for (char c : t) {
+                x = x * 10 + static_cast<uint64_t>(c - '0');
+                if (x > kMaxSimLun)
+                    return "LUN " + std::string(t) + " is above " + std::to_string(kMaxSimLun);
+            }
+            v = static_cast<uint32_t>(x);
+            return std::nullopt;
+        };
+        std::string_view list = luns;
+        while (true) {
+            size_t comma = list.find(',');
+            std::string_view item = list.substr(0, comma);
+            if (item.empty())
+                return report(Errc::invalid_argument, where + ": empty item in LUN list '" +
+                                                          std::string(luns) + "'" + usage);
+            uint32_t lo = 0, hi = 0;
+            size_t dash = item.find('-');
+            std::optional<std::string> bad;
+            if (dash == std::string_view::npos) {
+                bad = number(item, lo);
+                hi = lo;
+            } else if (dash == 0 || dash + 1 == item.size()) {
+                bad = "'" + std::string(item) + "' is not a LUN range" + usage;
+            } else {
+                bad = number(item.substr(0, dash), lo);
+                if (!bad) bad = number(item.substr(dash + 1), hi);
+                if (!bad && hi < lo)
+                    bad = "range " + std::string(item) + " is reversed (write " +
+                          std::to_string(hi) + "-" + std::to_string(lo) + ")";
+            }
+            if (bad) return report(Errc::invalid_argument, where + ": " + *bad);
+            for (uint64_t l = lo; l <= hi; ++l) {
+                if (seen->test(l)) continue;
+                if (order.size() == kMaxSimLuns)
+                    return report(
+                        Errc::invalid_argument,
+                        where + ": names more than " + std::to_string(kMaxSimLuns) + " LUNs");
+                seen->set(l);
+                order.push_back(static_cast<uint32_t>(l));
+            }
+            if (comma == std::string_view::npos) break;
+            list.remove_prefix(comma + 1);
+        }
+        for (uint32_t l : order) {
+            Found f;
+            f.path.kind = PathSpec::Kind::sim;
+            f.path.sim_socket = socket;
+            f.path.sim_lun = l;
+            f.wwid = "sim:" + socket + ":" + std::to_string(l);
+            f.name = f.wwid;
+            add(std::move(f));
+        }
+    }
+
+    // ---- device paths
+
+    // `path` is where to look (dev_root applied), `typed` the argument as given (the LunSpec's
+    // name), `where` names it in errors.
+    void path_argument(const std::string& path, const std::string& typed, const std::string& where,
+                       bool from_glob) {
+        struct stat lst;
+        if (::lstat(path.c_str(), &lst) != 0) {
+            int e = errno;
+            if (e == ENOENT || e == ENOTDIR)
+                return report(Errc::not_found, where + ": does not exist", e);
+            return report(Errc::system, where + ": " + errno_text(e), e);
+        }
+        auto rp = real_path(path);
+        if (!rp) {
+            int e = errno;
+            return report(e == ENOENT ? Errc::not_found : Errc::system,
+                          where + ": cannot follow the link: " + errno_text(e), e);
+        }
+        auto obj = sysfs_object(*rp);
+        if (!obj.ok()) return report(where, Problem{obj.error().code, obj.error().msg});
+
+        std::vector<Found> found;
+        std::vector<Problem> problems;
+        std::optional<std::string> partition_of;  // whole-device key, if `obj` is a partition
+        classify(*obj, typed, /*depth=*/0, /*top=*/true, found, problems, &partition_of);
+        if (partition_of && from_glob && !problems.empty()) {
+            deferred_.push_back(
+                {where + ": " + problems.front().msg, problems.front().code, *partition_of});
+            return;
+        }
+        for (const auto& p : problems) report(where, p);
+        if (!problems.empty()) return;
+        for (auto& f : found) add(std::move(f));
+    }
+
+    // The sysfs directory (realpath) of the device node at `rp`.
+    Result<std::string> sysfs_object(const std::string& rp) {
+        struct stat st;
+        if (::stat(rp.c_str(), &st) != 0) return fail(Errc::system, errno_text(errno), errno);
+        if (S_ISDIR(st.st_mode)) return fail(Errc::invalid_argument, "is a directory");
+        const bool blk = S_ISBLK(st.st_mode), chr = S_ISCHR(st.st_mode);
+        if (blk || chr) {
+            std::string link = sys_ + (blk ? "/dev/block/" : "/dev/char/") +
+                               std::to_string(major(st.st_rdev)) + ":" +
+                               std::to_string(minor(st.st_rdev));
+            if (auto o = real_path(link)) return *o;
+        }
+        const std::string parent = dir_name(rp);
+        const std::string name = base_name(rp);
+        if (parent == dev_real_) {
+            if (auto o = real_path(sys_ + "/class/scsi_generic/" + name)) return *o;
+            if (auto o = real_path(sys_ + "/class/block/" + name)) return *o;
+            if (auto o = real_path(sys_ + "/block/" + name)) return *o;
+            if (is_sg_name(name) && !is_dir(sys_ + "/class/scsi_generic"))
+                return fail(Errc::not_found, "no sg node for " + dev_node(name) +
+                                                 ": load the sg module (modprobe sg)");
+        } else if (!dev_mapper_real_.empty() && parent == dev_mapper_real_) {
+            for (const auto& dm : list_dir(sys_ + "/block")) {
+                if (!dm.starts_with("dm-")) continue;
+                if (read_attr(sys_ + "/block/" + dm + "/dm/name") == name)
+                    if (auto o = real_path(sys_ + "/block/" + dm)) return *o;
+            }
+            return fail(Errc::not_found,
+                        "no device-mapper map named " + name + " in " + sys_ + "/block");
+        }
+        if (blk || chr)
+            return fail(Errc::not_found, std::string(blk ? "block" : "character") + " device " +
+                                             std::to_string(major(st.st_rdev)) + ":" +
+                                             std::to_string(minor(st.st_rdev)) + " is unknown to " +
+                                             sys_);
+        if (parent == dev_real_)
+            return fail(Errc::not_found,
+                        "unknown to sysfs (" + sys_ + "/class/block/" + name + " does not exist)");
+        return fail(Errc::invalid_argument, "not a device node");
+    }
+
+    // Turns a sysfs device directory into paths (several for a dm map) or problems. `name` is the
+    // LunSpec name for paths found directly; paths under a dm map take the map's name.
+    void classify(const std::string& obj, const std::string& name, int depth, bool top,
+                  std::vector<Found>& found, std::vector<Problem>& problems,
+                  std::optional<std::string>* partition_of) {
+        const std::string kname = base_name(obj);
+        // An sg node: its class directory sits in .../H:C:T:L/scsi_generic/.
+        if (base_name(dir_name(obj)) == "scsi_generic") {
+            auto d = real_path(obj + "/device");
+            if (!d || !is_hctl(base_name(*d))) {
+                problems.push_back(
+                    problem(Errc::not_found, dev_node(kname) + " has no SCSI device in " + sys_));
+                return;
+            }
+            return scsi_device(*d, dev_node(kname), name, "", found, problems);
+        }
+        // A partition: ask for the whole disk (or, below a dm map, use it).
+        if (exists(obj + "/partition")) {
+            const std::string disk = base_name(dir_name(obj));
+            if (top) {
+                if (partition_of) *partition_of = "block:" + disk;
+                problems.push_back(
+                    problem(Errc::invalid_argument,
+                            "is a partition; give the whole disk " + dev_node(disk)));
+                return;
+            }
+            return classify(dir_name(obj), name, depth, false, found, problems, nullptr);
+        }
+        // A device-mapper map: every path below it.
+        if (is_dir(obj + "/dm")) return dm_map(obj, depth, top, found, problems, partition_of);
+        // Anything else must be a SCSI device: a disk (.../block/sdX) or a node of another SCSI
+        // class (/dev/bsg/H:C:T:L, a tape), whose device link leads to .../H:C:T:L as well.
+        const bool blockdev = base_name(dir_name(obj)) == "block";
+        auto d = real_path(obj + "/device");
+        if (!d || !is_hctl(base_name(*d))) {
+            std::string hint = kname.starts_with("nvme")
+                                   ? " (an NVMe namespace; prfence fences SCSI logical units)"
+                                   : "";
+            problems.push_back(problem(
+                Errc::invalid_argument,
+                (top ? std::string() : dev_node(kname) + ": ") + "not a SCSI device" + hint));
+            return;
+        }
+        scsi_device(*d, blockdev || !top ? dev_node(kname) : name, name,
+                    blockdev ? "block:" + kname : "", found, problems);
+    }
+
+    void dm_map(const std::string& obj, int depth, bool top, std::vector<Found>& found,
+                std::vector<Problem>& problems, std::optional<std::string>* partition_of) {
+        const std::string kname = base_name(obj);
+        std::string map = read_attr(obj + "/dm/name");
+        if (map.empty()) map = kname;
+        const std::string uuid = read_attr(obj + "/dm/uuid");
+        const std::vector<std::string> slaves = [&] {
+            std::vector<std::string> v;
+            for (auto& s : list_dir(obj + "/slaves"))
+                if (s[0] != '.') v.push_back(std::move(s));
+            return v;
+        }();
+        // kpartx names a partition map "part<N>-<uuid of the whole map>".
+        if (top && uuid.starts_with("part")) {
+            size_t dash = uuid.find('-');
+            if (dash != std::string::npos &&
+                all_digits(std::string_view(uuid).substr(4, dash - 4))) {
+                std::string whole = "the whole map";
+                if (slaves.size() == 1) {
+                    if (auto w = real_path(obj + "/slaves/" + slaves[0])) {
+                        std::string wname = read_attr(*w + "/dm/name");
+                        if (!wname.empty()) whole += " " + dev_ + "/mapper/" + wname;
+                        if (partition_of) *partition_of = "dm:" + base_name(*w);
+                    }
+                }
+                problems.push_back(
+                    problem(Errc::invalid_argument, "is a partition map (kpartx); give " + whole));
+                return;
+            }
+        }
+        if (depth >= kMaxDmDepth) {
+            problems.push_back(problem(Errc::invalid_argument,
+                                       "device-mapper maps stacked more than " +
+                                           std::to_string(kMaxDmDepth) + " deep below " + map));
+            return;
+        }
+        if (slaves.empty()) {
+            problems.push_back(problem(Errc::not_found, "device-mapper map " + map +
+                                                            " has no underlying devices (" + obj +
+                                                            "/slaves is empty)"));
+            return;
+        }
+        resolved_wholes_.insert("dm:" + kname);
+        for (const auto& s : slaves) {
+            auto so = real_path(obj + "/slaves/" + s);
+            if (!so) {
+                problems.push_back(problem(
+                    Errc::not_found,
+                    "device-mapper map " + map + ": " + s + " is listed under slaves/ but gone"));
+                continue;
+            }
+            classify(*so, map, depth + 1, false, found, problems, nullptr);
+        }
+    }
+
+    // A SCSI device directory D (.../H:C:T:L): its sg node, block device and wwid.
+    void scsi_device(const std::string& d, const std::string& via, const std::string& name,
+                     const std::string& whole_key, std::vector<Found>& found,
+                     std::vector<Problem>& problems) {
+        Found f;
+        f.path.kind = PathSpec::Kind::sg;
+        f.path.hctl = base_name(d);
+        f.name = name;
+        f.whole_key = whole_key;
+
+        std::string sg;
+        for (const auto& n : list_dir(d + "/scsi_generic"))
+            if (is_sg_name(n)) {
+                sg = n;
+                break;
+            }
+        if (sg.empty())  // before sysfs class directories: .../H:C:T:L/scsi_generic:sgN
+            for (const auto& n : list_dir(d))
+                if (n.starts_with("scsi_generic:") && is_sg_name(n.substr(13))) {
+                    sg = n.substr(13);
+                    break;
+                }
+        if (sg.empty()) {
+            if (!is_dir(sys_ + "/class/scsi_generic"))
+                problems.push_back(
+                    problem(Errc::not_found,
+                            "no sg node for " + via + ": load the sg module (modprobe sg)"));
+            else
+                problems.push_back(
+                    problem(Errc::not_found,
+                            "no sg node for " + via + " (SCSI device " + f.path.hctl +
+                                ") although the sg module is loaded: the device may be going "
+                                "away; check dmesg, then rescan it (echo 1 > " +
+                                sys_ + "/class/scsi_device/" + f.path.hctl + "/device/rescan)"));
+            return;
+        }
+        f.path.sg_node = dev_node(sg);
+        if (!exists(f.path.sg_node)) {
+            std::string numbers = read_attr(d + "/scsi_generic/" + sg + "/dev");
+            std::string mknod;
+            if (size_t c = numbers.find(':'); c != std::string::npos)
+                mknod = ", or mknod " + f.path.sg_node + " c " + numbers.substr(0, c) + " " +
+                        numbers.substr(c + 1);
+            problems.push_back(problem(
+                Errc::not_found, "no " + f.path.sg_node + " for " + via + " although sysfs lists " +
+                                     sg + ": udev did not create it (udevadm trigger" + mknod +
+                                     ")"));
+            return;
+        }
+        for (const auto& n : list_dir(d + "/block")) {
+            f.path.block = dev_node(n);
+            break;
+        }
+        if (f.path.block.empty())
+            for (const auto& n : list_dir(d))
+                if (n.starts_with("block:")) {
+                    f.path.block = dev_node(n.substr(6));
+                    break;
+                }
+
+        f.wwid = normalize_wwid_file(d + "/wwid");
+        if (f.wwid.empty()) {
+            auto page = read_file(d + "/vpd_pg83", kMaxVpdBytes);
+            if (page)
+                f.wwid = devices::vpd83_lun_id(
+                    ByteView(reinterpret_cast<const uint8_t*>(page->data()), page->size()));
+        }
+        if (f.wwid.empty()) f.wwid = "hctl:" + f.path.hctl;
+        found.push_back(std::move(f));
+    }
+
+    static std::string normalize_wwid_file(const std::string& p) {
+        auto s = read_file(p, kMaxAttrBytes);
+        return s ? devices::normalize_wwid(*s) : std::string();
+    }
+
+    void add(Found f) {
+        const std::string key = f.path.kind == PathSpec::Kind::sim ? f.wwid : f.path.sg_node;
+        if (!f.path.block.empty()) resolved_wholes_.insert("block:" + base_name(f.path.block));
+        if (!f.whole_key.empty()) resolved_wholes_.insert(f.whole_key);
+        if (!seen_paths_.insert(key).second) return;
+        auto it = lun_by_wwid_.find(f.wwid);
+        if (it == lun_by_wwid_.end()) {
+            lun_by_wwid_.emplace(f.wwid, luns_.size());
+            luns_.push_back(LunSpec{std::move(f.name), std::move(f.wwid), {std::move(f.path)}});
+        } else {
+            luns_[it->second].paths.push_back(std::move(f.path));
+        }
+    }
+
+    const std::string sys_;
+    const std::string dev_;
+    std::string dev_real_;
+    std::string dev_mapper_real_;
+    std::string cwd_;
+
+    std::vector<LunSpec> luns_;
+    std::map<std::string, size_t> lun_by_wwid_;
+    std::set<std::string> seen_paths_;
+    std::set<std::string> resolved_wholes_;
+    std::vector<DeferredPartition> deferred_;
+
+    std::vector<std::string> lines_;
+    Errc code_ = Errc::invalid_argument;
+    int sys_errno_ = 0;
+    bool mixed_ = false;
+};
+
+}  // namespace
+
+Result<std::vector<LunSpec>> resolve_devices(const std::vector<std::string>& args,
+                                             const ResolveOptions& opt) {
+    return Resolver(opt).run(args);
+}
+
+}  // namespace prfence::engine

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+// The batch executor: runs one job per logical unit, all concurrently, from the calling thread.
+//
+// Each LunJob is a small state machine that asks for one command at a time (on one of its LU's paths)
+// and sees each answer after the retry policy. The executor bounds commands in flight per path (the
+// path's queue depth) and in total, enforces a deadline per command and per batch, honours cancellation,
+// and guarantees every LUN an outcome of its own: a LUN that fails never hides behind the others.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <string>
+#include <vector>
+
+#include "policy/outcome.h"
+#include "policy/retry.h"
+#include "transport/ring.h"
+#include "transport/transport.h"
+
+namespace prfence::engine {
+
+// One LU as the executor sees it: a name for reports and the paths to it (all open, kept open).
+struct LunTarget {
+    std::string name;
+    std::vector<Path*> paths;
+};
+
+class LunJob {
+public:
+    struct Command {
+        unsigned path = 0;  // index into LunTarget::paths
+        ScsiRequest req;
+    };
+    virtual ~LunJob() = default;
+    // First called with last == nullptr; then with the answer (after retries) to the command it returned.
+    // Returns the next command, or nullopt when the job is finished (its outcome then final).
+    virtual std::optional<Command> step(const LunTarget& lun, const ScsiResponse* last) = 0;
+    LunOutcome& outcome() { return outcome_; }
+
+protected:
+    LunOutcome outcome_;
+};
+
+struct ExecOptions {
+    unsigned max_inflight = 1024;  // commands in flight across all paths
+    std::chrono::milliseconds batch_deadline{60000};
+    // Engine-side limit per command, on top of the transport's own timeout (sg times out in the kernel;
+    // a sim path that never answers is caught here).
+    std::chrono::milliseconds command_deadline{30000};
+    RetryPolicy retry;
+    const std::atomic<bool>* cancel = nullptr;  // set from another thread or a signal handler
+};
+
+struct BatchSummary {
+    size_t luns = 0, ok = 0, failed = 0;
+    uint64_t wall_ns = 0;
+    uint64_t commands = 0, retries = 0;
+    // Per-command latency percentiles (submission to completion), nanoseconds.
+    uint64_t p50_ns = 0, p90_ns = 0, p99_ns = 0, max_ns = 0;
+    wire::Category worst = wire::Category::clean;
+    bool deadline_hit = false, cancelled = false;
+};
+
+class Executor final : public CompletionSink {
+public:
+    Executor(Ring& ring, ExecOptions opt = {});
+
+    // Runs jobs[i] against luns[i] until every job has finished, the batch deadline passes or cancel is
+    // set. Unfinished jobs get a timeout / cancelled outcome. Errors are only for the ring itself failing.
+    Result<BatchSummary> run(const std::vector<LunTarget>& luns, std::vector<std::unique_ptr<LunJob>>& jobs);
+
+    void on_complete(uint64_t tag, ScsiResponse&& rsp) override;
+    const ExecOptions& options() const { return opt_; }
+
+private:
+    struct LunState {
+        bool done = false;
+        bool waiting = false;  // a command is in flight
+        uint64_t serial = 0;   // serial of the command in flight
+        std::optional<LunJob::Command> cmd;
+        unsigned ua_retries = 0, transient_retries = 0;
+        uint64_t first_submit_ns = 0;
+        uint64_t deadline_ns = 0;
+    };
+    struct Timer {
+        uint64_t at_ns;
+        uint32_t lun;
+        uint64_t serial;  // 0 = retry timer, else a command deadline for that serial
+        bool operator>(const Timer& o) const { return at_ns > o.at_ns; }
+    };
+
+    void advance(uint32_t lun, const ScsiResponse* last);
+    void try_submit(uint32_t lun);
+    void pump_ready();
+    void deliver(uint32_t lun, ScsiResponse&& rsp);
+    void finish_unfinished(wire::Category why, const char* text);
+    void fire_timers(uint64_t now);
+
+    Ring& ring_;
+    ExecOptions opt_;
+    uint64_t next_serial_ = 1;
+    // Per-batch state (valid during run()).
+    const std::vector<LunTarget>* luns_ = nullptr;
+    std::vector<std::unique_ptr<LunJob>>* jobs_ = nullptr;
+    std::vector<LunState> state_;
+    std::queue<uint32_t> ready_;
+    std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+    size_t remaining_ = 0;
+    unsigned inflight_ = 0;
+    std::vector<uint64_t> latencies_;
+    uint64_t commands_ = 0, retries_ = 0;
+};
+
+}  // namespace prfence::engine

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: MIT
+// What one LUN answered, as the operator and a harness need it: ok or not, the worst status and sense on
+// the way, the PR answers read, latency and retries. The same struct feeds text tables, --json and the
+// daemon's netlink replies.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "wire/prin.h"
+#include "wire/sense.h"
+#include "wire/status.h"
+
+namespace prfence::engine {
+
+struct LunOutcome {
+    std::string device;
+    bool ok = false;
+    bool finished = false;
+    wire::Category category = wire::Category::clean;
+    std::string step;   // the command that decided the outcome, e.g. "PREEMPT AND ABORT"
+    std::string error;  // human text when !ok (or a note when ok, e.g. "already fenced")
+    uint8_t status = 0;
+    std::optional<wire::Sense> sense;
+    int sys_errno = 0;
+    bool timed_out = false;
+    uint64_t latency_ns = 0;  // first submission to last completion for this LUN
+    unsigned commands = 0;
+    unsigned retries = 0;
+
+    std::optional<wire::ReadKeys> keys;
+    std::optional<wire::ReadReservation> reservation;
+    std::optional<wire::Capabilities> caps;
+    std::optional<wire::FullStatus> full_status;
+};
+
+}  // namespace prfence::engine

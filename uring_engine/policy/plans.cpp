@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: MIT
+#include "policy/plans.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/bytes.h"
+
+namespace prfence::engine {
+namespace {
+
+std::string describe_failure(const ScsiResponse& r, const std::optional<wire::Sense>& sense) {
+    if (r.timed_out) return "timed out";
+    if (r.sys_errno) return std::string("transport error: ") + std::strerror(r.sys_errno);
+    if (r.host != 0) return std::string("host byte ") + wire::host_byte_name(r.host) + " (" + wire::host_byte_text(r.host) + ")";
+    if (r.status == wire::sam::check_condition && sense) return wire::describe_sense(*sense);
+    return wire::status_name(r.status);
+}
+
+class JobBase : public LunJob {
+protected:
+    explicit JobBase(const PlanOptions& opt) : opt_(opt) {}
+
+    // Records one answer in the outcome; true when the command succeeded (GOOD, or a recovered error).
+    bool record(const ScsiResponse& r, const char* step) {
+        outcome_.status = r.status;
+        outcome_.sys_errno = r.sys_errno;
+        outcome_.timed_out = r.timed_out;
+        outcome_.sense.reset();
+        if (!r.sense.empty())
+            if (auto s = wire::decode_sense(r.sense); s.ok()) outcome_.sense = std::move(s).value();
+        wire::Category c = response_category(r);
+        if (c == wire::Category::clean || c == wire::Category::recovered) return true;
+        outcome_.ok = false;
+        outcome_.category = c;
+        outcome_.step = step;
+        outcome_.error = describe_failure(r, outcome_.sense);
+        return false;
+    }
+
+    std::nullopt_t succeed(std::string note = {}) {
+        outcome_.ok = true;
+        outcome_.category = wire::Category::clean;
+        outcome_.error = std::move(note);
+        return std::nullopt;
+    }
+    std::nullopt_t fail_with(wire::Category c, std::string step, std::string why) {
+        outcome_.ok = false;
+        outcome_.category = c;
+        outcome_.step = std::move(step);
+        outcome_.error = std::move(why);
+        return std::nullopt;
+    }
+
+    Command prin(unsigned path, wire::PrInAction sa, uint16_t alloc) const {
+        Command c;
+        c.path = path;
+        c.req.cdb = wire::prin_cdb(sa, alloc);
+        c.req.data_in_len = alloc;
+        c.req.timeout_ms = opt_.timeout_ms;
+        return c;
+    }
+    Result<Command> prout(unsigned path, wire::PrOutAction sa, wire::PrType type, const wire::ProutParams& p) const {
+        PRF_TRY_ASSIGN(wire::ProutCommand pc, wire::build_prout(sa, type, p));
+        Command c;
+        c.path = path;
+        c.req.cdb = pc.cdb;
+        c.req.data_out = std::move(pc.data);
+        c.req.timeout_ms = opt_.timeout_ms;
+        return c;
+    }
+
+    // Parses a PR IN answer into the outcome. Returns a re-issue size when the answer was truncated by
+    // our allocation length and a larger one would fetch it all; 0 when done.
+    uint16_t absorb_prin(wire::PrInAction sa, const ScsiResponse& r, uint16_t alloc, bool* parsed) {
+        *parsed = false;
+        auto bad = [&](const Error& e) {
+            fail_with(wire::Category::malformed, wire::prin_action_name(sa), "answer failed sanity checks: " + e.msg);
+            return uint16_t{0};
+        };
+        uint32_t needed = 0;
+        bool truncated = false;
+        switch (sa) {
+            case wire::PrInAction::read_keys: {
+                auto k = wire::parse_read_keys(r.data_in);
+                if (!k) return bad(k.error());
+                truncated = k->truncated;
+                needed = k->needed;
+                outcome_.keys = std::move(k).value();
+                break;
+            }
+            case wire::PrInAction::read_reservation: {
+                auto v = wire::parse_read_reservation(r.data_in);
+                if (!v) return bad(v.error());
+                truncated = v->truncated;
+                needed = v->needed;
+                outcome_.reservation = std::move(v).value();
+                break;
+            }
+            case wire::PrInAction::report_capabilities: {
+                auto v = wire::parse_capabilities(r.data_in);
+                if (!v) return bad(v.error());
+                outcome_.caps = std::move(v).value();
+                break;
+            }
+            case wire::PrInAction::read_full_status: {
+                auto v = wire::parse_full_status(r.data_in);
+                if (!v) return bad(v.error());
+                truncated = v->truncated;
+                needed = v->needed;
+                outcome_.full_status = std::move(v).value();
+                break;
+            }
+        }
+        *parsed = true;
+        if (truncated && needed > alloc && alloc < 0xffff) return static_cast<uint16_t>(std::min<uint32_t>(needed, 0xffff));
+        return 0;
+    }
+
+    static uint16_t default_alloc(wire::PrInAction sa) {
+        switch (sa) {
+            case wire::PrInAction::read_keys: return 8192;
+            case wire::PrInAction::read_reservation: return 8192;
+            case wire::PrInAction::report_capabilities: return 8;
+            case wire::PrInAction::read_full_status: return wire::kDefaultFullStatusAlloc;
+        }
+        return 8192;
+    }
+
+    PlanOptions opt_;
+};
+
+class ReadJob final : public JobBase {
+public:
+    ReadJob(wire::PrInAction sa, const PlanOptions& opt) : JobBase(opt), sa_(sa), alloc_(default_alloc(sa)) {}
+
+    std::optional<Command> step(const LunTarget&, const ScsiResponse* last) override {
+        if (!last) return prin(0, sa_, alloc_);
+        if (!record(*last, wire::prin_action_name(sa_))) return std::nullopt;
+        bool parsed = false;
+        uint16_t again = absorb_prin(sa_, *last, alloc_, &parsed);
+        if (!parsed) return std::nullopt;
+        if (again && !reissued_) {
+            reissued_ = true;
+            alloc_ = again;
+            return prin(0, sa_, alloc_);
+        }
+        return succeed();
+    }
+
+private:
+    wire::PrInAction sa_;
+    uint16_t alloc_;
+    bool reissued_ = false;
+};
+
+bool is_register_action(wire::PrOutAction a) {
+    return a == wire::PrOutAction::register_key || a == wire::PrOutAction::register_and_ignore;
+}
+
+class ProutJob final : public JobBase {
+public:
+    ProutJob(const ProutSpec& spec, const PlanOptions& opt) : JobBase(opt), spec_(spec) {
+        spec_.params.aptpl = spec_.params.aptpl || opt.aptpl;
+    }
+
+    std::optional<Command> step(const LunTarget& lun, const ScsiResponse* last) override {
+        const char* name = wire::prout_action_name(spec_.action);
+        if (!last) {
+            if (is_register_action(spec_.action) && opt_.all_tg_pt && lun.paths.size() > 1) {
+                phase_ = Phase::caps;
+                return prin(0, wire::PrInAction::report_capabilities, 8);
+            }
+            return issue(0, lun);
+        }
+        if (phase_ == Phase::caps) {
+            // An LU that cannot do ALL_TG_PT gets the registration down every path instead.
+            bool parsed = false;
+            if (last->status == wire::sam::good) absorb_prin(wire::PrInAction::report_capabilities, *last, 8, &parsed);
+            outcome_.ok = true;  // a failed capabilities query is not the outcome
+            once_ = parsed && outcome_.caps && outcome_.caps->atp_c;
+            phase_ = Phase::prout;
+            return issue(0, lun);
+        }
+        if (!record(*last, name)) {
+            if (lun.paths.size() > 1) outcome_.error += " (path " + lun.paths[path_]->name() + ")";
+            return std::nullopt;
+        }
+        if (is_register_action(spec_.action) && !once_ && path_ + 1 < lun.paths.size()) return issue(path_ + 1, lun);
+        return succeed();
+    }
+
+private:
+    enum class Phase { prout, caps };
+
+    std::optional<Command> issue(unsigned path, const LunTarget&) {
+        path_ = path;
+        if (spec_.action == wire::PrOutAction::register_and_move) {
+            auto pc = wire::build_register_and_move(spec_.type, spec_.move);
+            if (!pc) return fail_with(wire::Category::syntax_error, "REGISTER AND MOVE", pc.error().msg);
+            Command c;
+            c.path = path;
+            c.req.cdb = pc->cdb;
+            c.req.data_out = std::move(pc->data);
+            c.req.timeout_ms = opt_.timeout_ms;
+            return c;
+        }
+        wire::ProutParams p = spec_.params;
+        p.all_tg_pt = p.all_tg_pt || once_;
+        auto c = prout(path, spec_.action, spec_.type, p);
+        if (!c) return fail_with(wire::Category::syntax_error, wire::prout_action_name(spec_.action), c.error().msg);
+        return std::move(c).value();
+    }
+
+    ProutSpec spec_;
+    Phase phase_ = Phase::prout;
+    unsigned path_ = 0;
+    bool once_ = false;  // one registration with ALL_TG_PT covers every path
+};
+
+class FenceJob final : public JobBase {
+public:
+    FenceJob(uint64_t key, uint64_t victim, wire::PrType type, const PlanOptions& opt)
+        : JobBase(opt), key_(key), victim_(victim), type_(type) {}
+
+    std::optional<Command> step(const LunTarget&, const ScsiResponse* last) override {
+        switch (phase_) {
+            case Phase::start:
+                phase_ = Phase::keys;
+                return prin(0, wire::PrInAction::read_keys, 8192);
+            case Phase::keys: {
+                if (!record(*last, "READ KEYS")) return std::nullopt;
+                bool parsed = false;
+                absorb_prin(wire::PrInAction::read_keys, *last, 8192, &parsed);
+                if (!parsed) return std::nullopt;
+                const auto& keys = outcome_.keys->keys;
+                auto has = [&](uint64_t k) { return std::find(keys.begin(), keys.end(), k) != keys.end(); };
+                if (!has(key_))
+                    return fail_with(wire::Category::reservation_conflict, "READ KEYS",
+                                     "our key " + hex_u64(key_) + " is not registered here: register it first");
+                if (!has(victim_)) {
+                    note_ = "victim " + hex_u64(victim_) + " was not registered (already fenced)";
+                    phase_ = Phase::verify;
+                    return prin(0, wire::PrInAction::read_reservation, 8192);
+                }
+                phase_ = Phase::preempt;
+                wire::ProutParams p{.key = key_, .sa_key = victim_};
+                auto c = prout(0, opt_.abort ? wire::PrOutAction::preempt_and_abort : wire::PrOutAction::preempt, type_, p);
+                if (!c) return fail_with(wire::Category::syntax_error, "PREEMPT", c.error().msg);
+                return std::move(c).value();
+            }
+            case Phase::preempt:
+                if (!record(*last, opt_.abort ? "PREEMPT AND ABORT" : "PREEMPT")) return std::nullopt;
+                phase_ = Phase::verify;
+                return prin(0, wire::PrInAction::read_reservation, 8192);
+            case Phase::verify: {
+                if (!record(*last, "READ RESERVATION")) return std::nullopt;
+                bool parsed = false;
+                absorb_prin(wire::PrInAction::read_reservation, *last, 8192, &parsed);
+                if (!parsed) return std::nullopt;
+                const auto& r = *outcome_.reservation;
+                if (r.reserved && r.key == victim_ && victim_ != 0)
+                    return fail_with(wire::Category::reservation_conflict, "READ RESERVATION",
+                                     "verification failed: " + hex_u64(victim_) + " still holds the reservation");
+                if (!r.reserved && note_.empty()) note_ = "no reservation is held (the victim's registration is gone)";
+                return succeed(note_);
+            }
+        }
+        return std::nullopt;
+    }
+
+private:
+    enum class Phase { start, keys, preempt, verify };
+    uint64_t key_, victim_;
+    wire::PrType type_;
+    Phase phase_ = Phase::start;
+    std::string note_;
+};
+
+class TakeoverJob final : public JobBase {
+public:
+    TakeoverJob(uint64_t key, wire::PrType type, const PlanOptions& opt) : JobBase(opt), key_(key), type_(type) {}
+
+    std::optional<Command> step(const LunTarget& lun, const ScsiResponse* last) override {
+        switch (phase_) {
+            case Phase::start:
+                phase_ = Phase::registering;
+                return register_on(0);
+            case Phase::registering:
+                if (!record(*last, "REGISTER AND IGNORE EXISTING KEY")) return std::nullopt;
+                if (path_ + 1 < lun.paths.size()) return register_on(path_ + 1);
+                phase_ = Phase::read;
+                return prin(0, wire::PrInAction::read_reservation, 8192);
+            case Phase::read: {
+                if (!record(*last, "READ RESERVATION")) return std::nullopt;
+                bool parsed = false;
+                absorb_prin(wire::PrInAction::read_reservation, *last, 8192, &parsed);
+                if (!parsed) return std::nullopt;
+                const auto& r = *outcome_.reservation;
+                if (r.reserved && r.key == key_ && r.type == static_cast<uint8_t>(type_)) {
+                    phase_ = Phase::verify;  // already ours
+                    return prin(0, wire::PrInAction::read_reservation, 8192);
+                }
+                phase_ = Phase::acquire;
+                if (!r.reserved) {
+                    auto c = prout(0, wire::PrOutAction::reserve, type_, {.key = key_});
+                    if (!c) return fail_with(wire::Category::syntax_error, "RESERVE", c.error().msg);
+                    return std::move(c).value();
+                }
+                // All-registrants reservations report key 0: preempting key 0 takes them over.
+                wire::ProutParams p{.key = key_, .sa_key = r.key};
+                auto c = prout(0, opt_.abort ? wire::PrOutAction::preempt_and_abort : wire::PrOutAction::preempt, type_, p);
+                if (!c) return fail_with(wire::Category::syntax_error, "PREEMPT", c.error().msg);
+                return std::move(c).value();
+            }
+            case Phase::acquire:
+                if (!record(*last, "acquire")) return std::nullopt;
+                phase_ = Phase::verify;
+                return prin(0, wire::PrInAction::read_reservation, 8192);
+            case Phase::verify: {
+                if (!record(*last, "READ RESERVATION")) return std::nullopt;
+                bool parsed = false;
+                absorb_prin(wire::PrInAction::read_reservation, *last, 8192, &parsed);
+                if (!parsed) return std::nullopt;
+                const auto& r = *outcome_.reservation;
+                bool ours = r.reserved && (r.key == key_ || (r.key == 0 && wire::is_all_registrants(static_cast<wire::PrType>(r.type))));
+                if (!ours)
+                    return fail_with(wire::Category::reservation_conflict, "READ RESERVATION",
+                                     "verification failed: the reservation is " +
+                                         (r.reserved ? "held by " + hex_u64(r.key) : std::string("not held")));
+                return succeed();
+            }
+        }
+        return std::nullopt;
+    }
+
+private:
+    enum class Phase { start, registering, read, acquire, verify };
+    std::optional<Command> register_on(unsigned path) {
+        path_ = path;
+        auto c = prout(path, wire::PrOutAction::register_and_ignore, wire::PrType::none,
+                       {.sa_key = key_, .aptpl = opt_.aptpl});
+        if (!c) return fail_with(wire::Category::syntax_error, "REGISTER AND IGNORE EXISTING KEY", c.error().msg);
+        return std::move(c).value();
+    }
+    uint64_t key_;
+    wire::PrType type_;
+    Phase phase_ = Phase::start;
+    unsigned path_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<LunJob> make_read_job(wire::PrInAction what, const PlanOptions& opt) {
+    return std::make_unique<ReadJob>(what, opt);
+}
+std::unique_ptr<LunJob> make_prout_job(const ProutSpec& spec, const PlanOptions& opt) {
+    return std::make_unique<ProutJob>(spec, opt);
+}
+std::unique_ptr<LunJob> make_fence_job(uint64_t key, uint64_t victim, wire::PrType type, const PlanOptions& opt) {
+    return std::make_unique<FenceJob>(key, victim, type, opt);
+}
+std::unique_ptr<LunJob> make_takeover_job(uint64_t key, wire::PrType type, const PlanOptions& opt) {
+    return std::make_unique<TakeoverJob>(key, type, opt);
+}
+
+}  // namespace prfence::engine

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: MIT
+#include "policy/session.h"
+
+#include <map>
+
+#include "transport/sg_path.h"
+
+namespace prfence::engine {
+
+Session::~Session() {
+    // Paths and connections hold ops in the ring; they go first, the ring last.
+    paths_.clear();
+    conns_.clear();
+    ex_.reset();
+    ring_.reset();
+}
+
+Result<std::unique_ptr<Session>> Session::open(const std::vector<LunSpec>& specs, const SessionOptions& opt) {
+    std::unique_ptr<Session> s(new Session());
+    PRF_TRY_ASSIGN(s->ring_, Ring::create(4096));
+    s->ex_ = std::make_unique<Executor>(*s->ring_, opt.exec);
+    std::map<std::string, SimConnection*> by_socket;
+    std::map<std::string, std::string> socket_errors;
+
+    for (const auto& spec : specs) {
+        Lun lun;
+        lun.name = spec.name;
+        lun.wwid = spec.wwid;
+        lun.target.name = spec.name;
+        std::string errors;
+        for (const auto& ps : spec.paths) {
+            Result<std::unique_ptr<Path>> path = fail(Errc::invalid_argument, "unknown path kind");
+            if (ps.kind == PathSpec::Kind::sg) {
+                auto p = SgPath::open(*s->ring_, *s->ex_, ps.sg_node);
+                if (p.ok()) path = std::unique_ptr<Path>(std::move(p).value());
+                else path = fail(std::move(p).error());
+            } else {
+                SimConnection* conn = nullptr;
+                if (auto it = by_socket.find(ps.sim_socket); it != by_socket.end()) {
+                    conn = it->second;
+                } else if (auto e = socket_errors.find(ps.sim_socket); e == socket_errors.end()) {
+                    if (opt.initiator.empty()) {
+                        socket_errors[ps.sim_socket] = "sim LUNs need --initiator (the TransportID to speak as)";
+                    } else {
+                        auto c = SimConnection::open(*s->ring_, *s->ex_, ps.sim_socket, opt.initiator, opt.target_port);
+                        if (c.ok()) {
+                            conn = c->get();
+                            by_socket[ps.sim_socket] = conn;
+                            s->conns_.push_back(std::move(c).value());
+                        } else {
+                            socket_errors[ps.sim_socket] = c.error().msg;
+                        }
+                    }
+                }
+                if (conn) {
+                    auto p = conn->path(ps.sim_lun);
+                    if (p.ok()) path = std::unique_ptr<Path>(std::move(p).value());
+                    else path = fail(std::move(p).error());
+                } else {
+                    path = fail(Errc::io, socket_errors[ps.sim_socket]);
+                }
+            }
+            if (path.ok()) {
+                lun.target.paths.push_back(path->get());
+                s->paths_.push_back(std::move(path).value());
+            } else {
+                if (!errors.empty()) errors += "; ";
+                errors += path.error().msg;
+            }
+        }
+        lun.open_error = std::move(errors);
+        s->luns_.push_back(std::move(lun));
+    }
+    return s;
+}
+
+Result<Session::Report> Session::run(const std::function<std::unique_ptr<LunJob>(size_t)>& make) {
+    Report rep;
+    std::vector<LunTarget> targets;
+    std::vector<std::unique_ptr<LunJob>> jobs;
+    std::vector<size_t> index;  // batch position -> session LUN
+    rep.outcomes.resize(luns_.size());
+    for (size_t i = 0; i < luns_.size(); ++i) {
+        if (luns_[i].target.paths.empty()) {
+            LunOutcome& o = rep.outcomes[i];
+            o.device = luns_[i].name;
+            o.ok = false;
+            o.finished = true;
+            o.category = wire::Category::file_error;
+            o.step = "open";
+            o.error = luns_[i].open_error;
+            continue;
+        }
+        targets.push_back(luns_[i].target);
+        jobs.push_back(make(i));
+        index.push_back(i);
+    }
+    PRF_TRY_ASSIGN(rep.summary, ex_->run(targets, jobs));
+    for (size_t k = 0; k < jobs.size(); ++k) rep.outcomes[index[k]] = std::move(jobs[k]->outcome());
+    rep.summary.luns = luns_.size();
+    rep.summary.ok = rep.summary.failed = 0;
+    rep.summary.worst = wire::Category::clean;
+    for (const auto& o : rep.outcomes) {
+        (o.ok ? rep.summary.ok : rep.summary.failed)++;
+        rep.summary.worst = wire::worse(rep.summary.worst, o.ok ? wire::Category::clean : o.category);
+    }
+    return rep;
+}
+
+}  // namespace prfence::engine

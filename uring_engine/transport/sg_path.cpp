@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: MIT
+#include "transport/sg_path.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+namespace prfence::engine {
+
+uint64_t now_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+SgPath::SgPath(Ring& ring, CompletionSink& sink, int fd, std::string name)
+    : ring_(ring), sink_(sink), fd_(fd), name_(std::move(name)) {
+    for (auto& s : slots_) {
+        s.write_op.path = this;
+        s.write_op.slot = &s;
+    }
+    for (auto& r : reads_) r.path = this;
+}
+
+SgPath::~SgPath() {
+    if (fd_ >= 0) close(fd_);
+}
+
+Result<std::unique_ptr<SgPath>> SgPath::open(Ring& ring, CompletionSink& sink, const std::string& dev) {
+    int fd = ::open(dev.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        std::string hint = e == EACCES || e == EPERM ? " (persistent reservations need root or CAP_SYS_RAWIO)" : "";
+        return fail(Errc::system, dev + ": " + std::strerror(e) + hint, e);
+    }
+    return adopt(ring, sink, fd, dev);
+}
+
+Result<std::unique_ptr<SgPath>> SgPath::adopt(Ring& ring, CompletionSink& sink, int fd, std::string name) {
+    struct stat st{};
+    if (fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode)) {
+        close(fd);
+        return fail(Errc::invalid_argument, name + ": not a character device (expected an sg node such as /dev/sg3)");
+    }
+    int version = 0;
+    if (ioctl(fd, SG_GET_VERSION_NUM, &version) != 0) {
+        int e = errno;
+        close(fd);
+        return fail(Errc::invalid_argument, name + ": not an sg device (SG_GET_VERSION_NUM: " + std::strerror(e) + ")", e);
+    }
+    if (version < 30000) {
+        close(fd);
+        return fail(Errc::unsupported, name + ": sg driver version " + std::to_string(version) + " has no v3 interface");
+    }
+    // Completions are matched by usr_ptr, so any completion may be read: leave FORCE_PACK_ID off.
+    int zero = 0;
+    (void)ioctl(fd, SG_SET_FORCE_PACK_ID, &zero);
+    return std::unique_ptr<SgPath>(new SgPath(ring, sink, fd, std::move(name)));
+}
+
+Status SgPath::submit(uint64_t tag, const ScsiRequest& req) {
+    if (in_flight_ >= kMaxQueue) return fail(Errc::too_small, name_ + ": " + std::to_string(kMaxQueue) + " commands already queued");
+    Slot* slot = nullptr;
+    for (auto& s : slots_)
+        if (!s.busy) {
+            slot = &s;
+            break;
+        }
+    if (!slot) return fail(Errc::too_small, name_ + ": no free command slot");
+
+    slot->tag = tag;
+    std::memcpy(slot->cdb.data(), req.cdb.b.data(), req.cdb.len);
+    sg_io_hdr_t& h = slot->hdr;
+    h = sg_io_hdr_t{};
+    h.interface_id = 'S';
+    h.cmd_len = req.cdb.len;
+    h.cmdp = slot->cdb.data();
+    h.mx_sb_len = kSenseMax;
+    h.sbp = slot->sense.data();
+    h.timeout = req.timeout_ms;
+    h.usr_ptr = slot;
+    switch (req.dir()) {
+        case DataDir::to_device:
+            slot->data = req.data_out;
+            h.dxfer_direction = SG_DXFER_TO_DEV;
+            break;
+        case DataDir::from_device:
+            slot->data.assign(req.data_in_len, 0);
+            h.dxfer_direction = SG_DXFER_FROM_DEV;
+            break;
+        case DataDir::none:
+            slot->data.clear();
+            h.dxfer_direction = SG_DXFER_NONE;
+            break;
+    }
+    h.dxfer_len = static_cast<unsigned>(slot->data.size());
+    h.dxferp = slot->data.empty() ? nullptr : slot->data.data();
+
+    PRF_TRY_ASSIGN(io_uring_sqe * sqe, ring_.sqe(&slot->write_op));
+    io_uring_prep_write(sqe, fd_, &slot->hdr, sizeof slot->hdr, 0);
+    slot->busy = true;
+    slot->start_ns = now_ns();
+    ++in_flight_;
+    return {};
+}
+
+void SgPath::WriteOp::complete(int res, uint32_t) {
+    if (res == static_cast<int>(sizeof(sg_io_hdr_t))) {
+        // Queued in sg: one read per queued command collects its completion (whichever finishes first).
+        if (auto st = path->post_read(); !st.ok()) path->finish(*slot, nullptr, st.error().sys_errno ? st.error().sys_errno : EIO);
+        return;
+    }
+    // EDOM: sg's queue is full (we never exceed 16, so another opener of this fd filled it).
+    path->finish(*slot, nullptr, res < 0 ? -res : EIO);
+}
+
+Status SgPath::post_read() {
+    for (auto& r : reads_) {
+        if (r.busy) continue;
+        PRF_TRY_ASSIGN(io_uring_sqe * sqe, ring_.sqe(&r));
+        r.hdr = sg_io_hdr_t{};
+        r.hdr.interface_id = 'S';
+        io_uring_prep_read(sqe, fd_, &r.hdr, sizeof r.hdr, 0);
+        r.busy = true;
+        return {};
+    }
+    return fail(Errc::too_small, name_ + ": no free read slot", EBUSY);
+}
+
+void SgPath::ReadOp::complete(int res, uint32_t) {
+    busy = false;
+    if (res == static_cast<int>(sizeof(sg_io_hdr_t))) {
+        auto* slot = static_cast<Slot*>(hdr.usr_ptr);
+        bool ours = false;
+        for (auto& s : path->slots_) ours |= (&s == slot && s.busy);
+        if (ours) path->finish(*slot, &hdr, 0);
+        return;
+    }
+    // A failed read cannot be matched to a command: the device is gone (ENODEV) or the fd broken. Fail
+    // every queued command rather than leave them waiting forever.
+    int e = res < 0 ? -res : EIO;
+    for (auto& s : path->slots_)
+        if (s.busy) path->finish(s, nullptr, e);
+}
+
+void SgPath::finish(Slot& s, const sg_io_hdr_t* done, int sys_errno) {
+    ScsiResponse rsp;
+    rsp.latency_ns = now_ns() - s.start_ns;
+    if (done) {
+        rsp.status = done->status;
+        rsp.host = static_cast<uint8_t>(done->host_status);
+        rsp.driver = static_cast<uint8_t>(done->driver_status);
+        if (done->sb_len_wr > 0) rsp.sense.assign(s.sense.begin(), s.sense.begin() + std::min<unsigned>(done->sb_len_wr, kSenseMax));
+        if (done->dxfer_direction == SG_DXFER_FROM_DEV) {
+            size_t got = s.data.size() - std::min<size_t>(s.data.size(), done->resid > 0 ? done->resid : 0);
+            s.data.resize(got);
+            rsp.data_in = std::move(s.data);
+        }
+        // sg reports a kernel-side command timeout as DID_TIME_OUT / DRIVER_TIMEOUT.
+        rsp.timed_out = done->host_status == 0x03 || (done->driver_status & 0x0f) == 0x06;
+    } else {
+        rsp.sys_errno = sys_errno;
+    }
+    uint64_t tag = s.tag;
+    s.busy = false;
+    s.data.clear();
+    --in_flight_;
+    sink_.on_complete(tag, std::move(rsp));
+}
+
+}  // namespace prfence::engine
