@@ -29,6 +29,7 @@ struct Common {
     uint32_t timeout_ms = 20000;
     uint32_t deadline_ms = 60000;
     unsigned qd = 1024;
+    std::string transport = "uring";
 };
 
 struct PrOpts {
@@ -52,6 +53,8 @@ void add_common(CLI::App* sub, Common& c) {
     sub->add_option("--timeout", c.timeout_ms, "Per-command timeout, ms")->check(CLI::Range(1, 3600000));
     sub->add_option("--deadline", c.deadline_ms, "Whole-batch deadline, ms")->check(CLI::Range(1, 86400000));
     sub->add_option("--qd", c.qd, "Commands in flight at most, across all LUNs")->check(CLI::Range(1, 65536));
+    sub->add_option("--transport", c.transport, "sg paths: uring (sg async over io_uring) or sgio (SG_IO thread pool)")
+        ->check(CLI::IsMember({"uring", "sgio"}));
 }
 
 Result<uint64_t> key_arg(const std::string& text, const char* what) {
@@ -86,6 +89,8 @@ int run_batch(const std::string& op, const Common& c, const Result<JobMaker>& ma
     engine::SessionOptions so;
     so.initiator = c.initiator;
     so.target_port = c.target_port;
+    so.sg_transport = c.transport == "sgio" ? engine::SessionOptions::SgTransport::sgio
+                                            : engine::SessionOptions::SgTransport::uring;
     so.exec.max_inflight = c.qd;
     so.exec.batch_deadline = std::chrono::milliseconds(c.deadline_ms);
     so.exec.command_deadline = std::chrono::milliseconds(c.timeout_ms + 5000);

@@ -10,6 +10,7 @@ namespace prfence::engine {
 Session::~Session() {
     // Paths and connections hold ops in the ring; they go first, the ring last.
     paths_.clear();
+    sgio_.reset();
     conns_.clear();
     ex_.reset();
     ring_.reset();
@@ -30,7 +31,12 @@ Result<std::unique_ptr<Session>> Session::open(const std::vector<LunSpec>& specs
         std::string errors;
         for (const auto& ps : spec.paths) {
             Result<std::unique_ptr<Path>> path = fail(Errc::invalid_argument, "unknown path kind");
-            if (ps.kind == PathSpec::Kind::sg) {
+            if (ps.kind == PathSpec::Kind::sg && opt.sg_transport == SessionOptions::SgTransport::sgio) {
+                if (!s->sgio_) s->sgio_ = std::make_unique<SgioPool>(*s->ring_, opt.sgio_threads);
+                auto p = SgioPath::open(*s->sgio_, *s->ex_, ps.sg_node);
+                if (p.ok()) path = std::unique_ptr<Path>(std::move(p).value());
+                else path = fail(std::move(p).error());
+            } else if (ps.kind == PathSpec::Kind::sg) {
                 auto p = SgPath::open(*s->ring_, *s->ex_, ps.sg_node);
                 if (p.ok()) path = std::unique_ptr<Path>(std::move(p).value());
                 else path = fail(std::move(p).error());

@@ -12,12 +12,17 @@
 #include "devices/resolve.h"
 #include "policy/executor.h"
 #include "transport/ring.h"
+#include "transport/sgio_path.h"
 #include "transport/sim_path.h"
 
 namespace prfence::engine {
 
 struct SessionOptions {
     ExecOptions exec;
+    // How sg paths are driven: io_uring with sg's async interface, or SG_IO on a thread pool (the
+    // fallback, and the baseline prbench compares against).
+    enum class SgTransport { uring, sgio } sg_transport = SgTransport::uring;
+    unsigned sgio_threads = 8;
     std::string initiator;        // sim: the TransportID this process speaks as (sg: the kernel's)
     uint16_t target_port = 1;     // sim: the target port it arrives through
 };
@@ -52,6 +57,7 @@ private:
     Session() = default;
     std::unique_ptr<Ring> ring_;
     std::unique_ptr<Executor> ex_;
+    std::unique_ptr<SgioPool> sgio_;
     std::vector<std::unique_ptr<SimConnection>> conns_;
     std::vector<std::unique_ptr<Path>> paths_;
     std::vector<Lun> luns_;
