@@ -1,0 +1,33 @@
+#!/bin/bash
+# The VM test suite: every test in order, a PASS/FAIL/SKIP line each, then "N passed, N failed, N skipped".
+# Exit status 0 only when nothing failed. Each test's output is also kept in $PRFENCE_VM_OUT/logs/.
+# Order matters once: first_command_ua needs a LU nothing has touched since boot, so it goes first (and
+# drains the unit attentions it provokes).
+set -uo pipefail
+SUITE=${PRFENCE_VM_SUITE:-$(cd "$(dirname "$0")" && pwd)}
+OUT=${PRFENCE_VM_OUT:-/tmp}
+TESTS=(first_command_ua seed_session fence_all capture_logs project_binaries)
+PER_TEST_TIMEOUT=${PRFENCE_VM_TEST_TIMEOUT:-600}
+
+mkdir -p "$OUT/logs"
+passed=0 failed=0 skipped=0
+summary=()
+uptime_s() { local up _; read -r up _ </proc/uptime; echo "$up"; }
+for t in "${TESTS[@]}"; do
+    echo "=== $t"
+    start=$(uptime_s)
+    timeout -k 10 "$PER_TEST_TIMEOUT" bash "$SUITE/$t.sh" </dev/null 2>&1 | tee "$OUT/logs/$t.log"
+    rc=${PIPESTATUS[0]}
+    secs=$(awk -v a="$start" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }')
+    case $rc in
+        0) verdict=PASS; passed=$((passed + 1)) ;;
+        77) verdict=SKIP; skipped=$((skipped + 1)) ;;
+        *) verdict="FAIL (exit $rc)"; failed=$((failed + 1)) ;;
+    esac
+    summary+=("$verdict $t (${secs}s)")
+    echo "$verdict $t (${secs}s)"
+done
+echo "=== summary (kernel $(uname -r), ${PRFENCE_VM_LUNS:-?} LUs)"
+printf '%s\n' "${summary[@]}"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
