@@ -560,7 +560,10 @@ void Server::Impl::handle_hello(Conn& c, const proto::Hello& h) {
         return;
     }
     const std::string ikey = initiator_key(*tid);
-    const std::string nkey = ikey + '\0' + std::to_string(h.target_port);
+    std::string nkey(2, '\0');  // target port (2 bytes), then the initiator
+    nkey[0] = static_cast<char>(h.target_port >> 8);
+    nkey[1] = static_cast<char>(h.target_port & 0xff);
+    nkey += ikey;
     NexusRec* nx;
     if (auto it = nexus_by_key.find(nkey); it != nexus_by_key.end()) {
         nx = nexuses[it->second].get();

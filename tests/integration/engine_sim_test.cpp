@@ -151,6 +151,26 @@ TEST(EngineSim, LostPathTimesOutPerLun) {
     EXPECT_EQ(b.run([] { return make_read_job(wire::PrInAction::read_keys, PlanOptions{}); }).ok, 16u);
 }
 
+TEST(EngineSim, AbandonedCommandIsAbortedInTheDaemon) {
+    sim::FaultSpec never;
+    never.kind = sim::FaultKind::timeout;
+    Daemon d(4, {never});
+    ExecOptions opt;
+    opt.command_deadline = std::chrono::milliseconds(50);
+    Node a(d, kNodeA, 1, 4, opt);
+    auto s = a.run([] { return make_read_job(wire::PrInAction::read_keys, PlanOptions{}); });
+    EXPECT_EQ(s.failed, 4u);
+    // The engine sent ABORT for each command it gave up on: the daemon holds none of them any more, so
+    // abandoned commands cannot pile up to the connection's in-flight limit.
+    uint64_t held = 1;
+    for (int i = 0; i < 100 && held != 0; ++i) {
+        (void)a.ring->run_once(std::chrono::milliseconds(10));  // lets the ABORT frames go out
+        held = d.server->stats().held;
+    }
+    EXPECT_EQ(held, 0u);
+    EXPECT_GE(d.server->stats().aborted, 4u);
+}
+
 TEST(EngineSim, DaemonDyingMidBatchFailsEveryLunWithATransportError) {
     sim::FaultSpec lat;
     lat.kind = sim::FaultKind::latency;

@@ -202,6 +202,7 @@ void Executor::fire_timers(uint64_t now) {
         if (t.serial == 0) {
             if (!st.waiting && st.cmd) try_submit(t.lun);  // backoff elapsed
         } else if (st.waiting && st.serial == t.serial) {
+            (*luns_)[t.lun].paths[st.cmd->path]->abandon((t.serial << kLunBits) | t.lun);
             ScsiResponse rsp;
             rsp.timed_out = true;
             rsp.latency_ns = static_cast<uint64_t>(opt_.command_deadline.count()) * 1000000ull;

@@ -61,6 +61,14 @@ Status SimConnection::submit(SimPath* path, uint64_t tag, const ScsiRequest& req
     return kick_send();
 }
 
+void SimConnection::abandon(uint64_t tag) {
+    // The daemon holds the command (a latency or timeout fault): ask it to let go. Its TASK ABORTED answer
+    // completes the command here as usual, and the executor ignores it.
+    if (dead_ || pending_.find(tag) == pending_.end()) return;
+    proto::append_abort(queued_, tag);
+    (void)kick_send();
+}
+
 Status SimConnection::kick_send() {
     if (send_busy_ || dead_) return {};
     if (sent_off_ >= sending_.size()) {

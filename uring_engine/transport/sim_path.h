@@ -37,6 +37,7 @@ private:
     friend class SimPath;
     SimConnection(Ring& ring, CompletionSink& sink) : ring_(ring), sink_(sink) {}
     Status submit(SimPath* path, uint64_t tag, const ScsiRequest& req);
+    void abandon(uint64_t tag);
     Status kick_send();
     Status arm_recv();
     void on_sent(int res);
@@ -76,6 +77,7 @@ public:
     unsigned queue_depth() const override { return 64; }
     unsigned in_flight() const override { return in_flight_; }
     Status submit(uint64_t tag, const ScsiRequest& req) override { return conn_.submit(this, tag, req); }
+    void abandon(uint64_t tag) override { conn_.abandon(tag); }
     uint32_t lun() const { return lun_; }
 
 private:

@@ -60,6 +60,10 @@ public:
     // Starts a command. An Error means it was not started (and no completion will come); the caller
     // reports it for that LUN. The request is copied; it need not outlive the call.
     virtual Status submit(uint64_t tag, const ScsiRequest& req) = 0;
+    // The engine gave up waiting for `tag` (its deadline passed). Transports that can, tell the other end
+    // (prsim: an ABORT frame, so the daemon frees the command's slot); the late completion, if any, still
+    // arrives and is ignored. Default: nothing to do (sg commands end by the kernel's own timeout).
+    virtual void abandon(uint64_t tag) { (void)tag; }
 };
 
 // Monotonic nanoseconds, the clock every latency figure uses.
