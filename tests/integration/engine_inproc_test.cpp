@@ -282,6 +282,36 @@ TEST(EngineRetry, NotReadyOnlyRetriedWhileBecomingReady) {
     EXPECT_EQ(s.path->submitted.size(), 2u);  // 04h/01h retried, 3Ah/00h (medium not present) delivered
 }
 
+TEST(EngineReads, TruncatedAnswerIsReissuedLarger) {
+    Scripted s;
+    // The device has 1500 keys (12000 bytes) but the first READ KEYS allocated 8192.
+    wire::ReadKeys all;
+    all.generation = 9;
+    for (uint64_t k = 1; k <= 1500; ++k) all.keys.push_back(k);
+    ScsiResponse first = status_only(0), second = status_only(0);
+    first.data_in = wire::encode_read_keys(all, 8192);
+    second.data_in = wire::encode_read_keys(all, 65535);
+    s.path->script = {{first}, {second}};
+    auto o = s.run_one(make_read_job(wire::PrInAction::read_keys, plan()));
+    EXPECT_TRUE(o.ok) << o.error;
+    ASSERT_EQ(s.path->submitted.size(), 2u);
+    EXPECT_EQ(get_be16(s.path->submitted[1].bytes(), 7), 8 + 8 * 1500);  // ALLOCATION LENGTH = needed
+    ASSERT_TRUE(o.keys);
+    EXPECT_EQ(o.keys->keys.size(), 1500u);
+    EXPECT_FALSE(o.keys->truncated);
+}
+
+TEST(EngineReads, MalformedAnswerIsCategory97) {
+    Scripted s;
+    ScsiResponse bad = status_only(0);
+    bad.data_in = {0, 0, 0, 1, 0, 0, 0, 12, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};  // length not a multiple of 8
+    s.path->script = {{bad}};
+    auto o = s.run_one(make_read_job(wire::PrInAction::read_keys, plan()));
+    EXPECT_FALSE(o.ok);
+    EXPECT_EQ(o.category, wire::Category::malformed);
+    EXPECT_NE(o.error.find("sanity"), std::string::npos);
+}
+
 TEST(EngineDeadline, CommandThatNeverAnswersTimesOut) {
     ExecOptions opt;
     opt.command_deadline = std::chrono::milliseconds(30);

@@ -74,46 +74,28 @@ protected:
     // our allocation length and a larger one would fetch it all; 0 when done.
     uint16_t absorb_prin(wire::PrInAction sa, const ScsiResponse& r, uint16_t alloc, bool* parsed) {
         *parsed = false;
-        auto bad = [&](const Error& e) {
-            fail_with(wire::Category::malformed, wire::prin_action_name(sa), "answer failed sanity checks: " + e.msg);
-            return uint16_t{0};
+        // Parses with `parse` into `slot`; the answer's truncation decides whether to re-issue larger.
+        auto take = [&](auto parse, auto& slot) -> uint16_t {
+            auto v = parse(ByteView(r.data_in));
+            if (!v) {
+                fail_with(wire::Category::malformed, wire::prin_action_name(sa),
+                          "answer failed sanity checks: " + v.error().msg);
+                return 0;
+            }
+            *parsed = true;
+            slot = std::move(v).value();
+            if constexpr (requires { slot->needed; }) {
+                if (slot->truncated && slot->needed > alloc && alloc < 0xffff)
+                    return static_cast<uint16_t>(std::min<uint32_t>(slot->needed, 0xffff));
+            }
+            return 0;
         };
-        uint32_t needed = 0;
-        bool truncated = false;
         switch (sa) {
-            case wire::PrInAction::read_keys: {
-                auto k = wire::parse_read_keys(r.data_in);
-                if (!k) return bad(k.error());
-                truncated = k->truncated;
-                needed = k->needed;
-                outcome_.keys = std::move(k).value();
-                break;
-            }
-            case wire::PrInAction::read_reservation: {
-                auto v = wire::parse_read_reservation(r.data_in);
-                if (!v) return bad(v.error());
-                truncated = v->truncated;
-                needed = v->needed;
-                outcome_.reservation = std::move(v).value();
-                break;
-            }
-            case wire::PrInAction::report_capabilities: {
-                auto v = wire::parse_capabilities(r.data_in);
-                if (!v) return bad(v.error());
-                outcome_.caps = std::move(v).value();
-                break;
-            }
-            case wire::PrInAction::read_full_status: {
-                auto v = wire::parse_full_status(r.data_in);
-                if (!v) return bad(v.error());
-                truncated = v->truncated;
-                needed = v->needed;
-                outcome_.full_status = std::move(v).value();
-                break;
-            }
+            case wire::PrInAction::read_keys: return take(wire::parse_read_keys, outcome_.keys);
+            case wire::PrInAction::read_reservation: return take(wire::parse_read_reservation, outcome_.reservation);
+            case wire::PrInAction::report_capabilities: return take(wire::parse_capabilities, outcome_.caps);
+            case wire::PrInAction::read_full_status: return take(wire::parse_full_status, outcome_.full_status);
         }
-        *parsed = true;
-        if (truncated && needed > alloc && alloc < 0xffff) return static_cast<uint16_t>(std::min<uint32_t>(needed, 0xffff));
         return 0;
     }
 
