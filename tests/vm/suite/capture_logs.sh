@@ -32,6 +32,9 @@ expect_pr 0 "$B_SG" --out --register --param-sark=$KEY_B
 expect_pr 0 "$B_SG" --out --reserve --param-rk=$KEY_B --prout-type=3
 log "A registers, then reads: reservation conflict"
 expect_pr 0 "$A_SG" --out --register --param-sark=$KEY_A
+# The block layer prints its conflict lines through a rate limit (10 per 5 s); the tests before this one
+# may have spent it, so wait for a fresh window or the line we capture would be suppressed.
+sleep 6
 read_block "$A_SD"
 [ "$RC" -ne 0 ] || fail "A read under B's Exclusive Access reservation"
 expect_out 'Invalid exchange'
