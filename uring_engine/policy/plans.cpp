@@ -99,6 +99,25 @@ protected:
         return 0;
     }
 
+    // Records a READ RESERVATION answer and parses it; nullptr when the command failed or the answer is
+    // malformed (the outcome already says so).
+    const wire::ReadReservation* reservation_answer(const ScsiResponse& r) {
+        if (!record(r, "READ RESERVATION")) return nullptr;
+        bool parsed = false;
+        absorb_prin(wire::PrInAction::read_reservation, r, 8192, &parsed);
+        return parsed ? &*outcome_.reservation : nullptr;
+    }
+
+    // A PR OUT command, or the outcome's failure when its parameters do not encode.
+    std::optional<Command> prout_or_fail(wire::PrOutAction sa, wire::PrType type, const wire::ProutParams& p) {
+        auto c = prout(0, sa, type, p);
+        if (!c) return fail_with(wire::Category::syntax_error, wire::prout_action_name(sa), c.error().msg);
+        return std::move(c).value();
+    }
+    wire::PrOutAction preempt_action() const {
+        return opt_.abort ? wire::PrOutAction::preempt_and_abort : wire::PrOutAction::preempt;
+    }
+
     static uint16_t default_alloc(wire::PrInAction sa) {
         switch (sa) {
             case wire::PrInAction::read_keys: return 8192;
@@ -226,21 +245,16 @@ public:
                     return prin(0, wire::PrInAction::read_reservation, 8192);
                 }
                 phase_ = Phase::preempt;
-                wire::ProutParams p{.key = key_, .sa_key = victim_};
-                auto c = prout(0, opt_.abort ? wire::PrOutAction::preempt_and_abort : wire::PrOutAction::preempt, type_, p);
-                if (!c) return fail_with(wire::Category::syntax_error, "PREEMPT", c.error().msg);
-                return std::move(c).value();
+                return prout_or_fail(preempt_action(), type_, {.key = key_, .sa_key = victim_});
             }
             case Phase::preempt:
                 if (!record(*last, opt_.abort ? "PREEMPT AND ABORT" : "PREEMPT")) return std::nullopt;
                 phase_ = Phase::verify;
                 return prin(0, wire::PrInAction::read_reservation, 8192);
             case Phase::verify: {
-                if (!record(*last, "READ RESERVATION")) return std::nullopt;
-                bool parsed = false;
-                absorb_prin(wire::PrInAction::read_reservation, *last, 8192, &parsed);
-                if (!parsed) return std::nullopt;
-                const auto& r = *outcome_.reservation;
+                const wire::ReadReservation* res = reservation_answer(*last);
+                if (!res) return std::nullopt;
+                const auto& r = *res;
                 if (r.reserved && r.key == victim_ && victim_ != 0)
                     return fail_with(wire::Category::reservation_conflict, "READ RESERVATION",
                                      "verification failed: " + hex_u64(victim_) + " still holds the reservation");
@@ -274,37 +288,26 @@ public:
                 phase_ = Phase::read;
                 return prin(0, wire::PrInAction::read_reservation, 8192);
             case Phase::read: {
-                if (!record(*last, "READ RESERVATION")) return std::nullopt;
-                bool parsed = false;
-                absorb_prin(wire::PrInAction::read_reservation, *last, 8192, &parsed);
-                if (!parsed) return std::nullopt;
-                const auto& r = *outcome_.reservation;
+                const wire::ReadReservation* res = reservation_answer(*last);
+                if (!res) return std::nullopt;
+                const auto& r = *res;
                 if (r.reserved && r.key == key_ && r.type == static_cast<uint8_t>(type_)) {
                     phase_ = Phase::verify;  // already ours
                     return prin(0, wire::PrInAction::read_reservation, 8192);
                 }
                 phase_ = Phase::acquire;
-                if (!r.reserved) {
-                    auto c = prout(0, wire::PrOutAction::reserve, type_, {.key = key_});
-                    if (!c) return fail_with(wire::Category::syntax_error, "RESERVE", c.error().msg);
-                    return std::move(c).value();
-                }
+                if (!r.reserved) return prout_or_fail(wire::PrOutAction::reserve, type_, {.key = key_});
                 // All-registrants reservations report key 0: preempting key 0 takes them over.
-                wire::ProutParams p{.key = key_, .sa_key = r.key};
-                auto c = prout(0, opt_.abort ? wire::PrOutAction::preempt_and_abort : wire::PrOutAction::preempt, type_, p);
-                if (!c) return fail_with(wire::Category::syntax_error, "PREEMPT", c.error().msg);
-                return std::move(c).value();
+                return prout_or_fail(preempt_action(), type_, {.key = key_, .sa_key = r.key});
             }
             case Phase::acquire:
                 if (!record(*last, "acquire")) return std::nullopt;
                 phase_ = Phase::verify;
                 return prin(0, wire::PrInAction::read_reservation, 8192);
             case Phase::verify: {
-                if (!record(*last, "READ RESERVATION")) return std::nullopt;
-                bool parsed = false;
-                absorb_prin(wire::PrInAction::read_reservation, *last, 8192, &parsed);
-                if (!parsed) return std::nullopt;
-                const auto& r = *outcome_.reservation;
+                const wire::ReadReservation* res = reservation_answer(*last);
+                if (!res) return std::nullopt;
+                const auto& r = *res;
                 bool ours = r.reserved && (r.key == key_ || (r.key == 0 && wire::is_all_registrants(static_cast<wire::PrType>(r.type))));
                 if (!ours)
                     return fail_with(wire::Category::reservation_conflict, "READ RESERVATION",
