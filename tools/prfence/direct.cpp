@@ -29,9 +29,7 @@ struct Common {
     uint32_t timeout_ms = 20000;
     uint32_t deadline_ms = 60000;
     unsigned qd = 1024;
-    // sg paths default to the SG_IO pool until the io_uring sg transport's lost completions (seen in the
-    // LIO guest by tests/vm/suite/engine_fence.sh) are understood; --transport uring opts in.
-    std::string transport = "sgio";
+    std::string transport = "uring";
 };
 
 struct PrOpts {
@@ -55,7 +53,7 @@ void add_common(CLI::App* sub, Common& c) {
     sub->add_option("--timeout", c.timeout_ms, "Per-command timeout, ms")->check(CLI::Range(1, 3600000));
     sub->add_option("--deadline", c.deadline_ms, "Whole-batch deadline, ms")->check(CLI::Range(1, 86400000));
     sub->add_option("--qd", c.qd, "Commands in flight at most, across all LUNs")->check(CLI::Range(1, 65536));
-    sub->add_option("--transport", c.transport, "sg paths: sgio (SG_IO thread pool, default) or uring (sg async over io_uring; see README: known issue)")
+    sub->add_option("--transport", c.transport, "sg paths: uring (sg v3 async over io_uring, default) or sgio (SG_IO on a thread pool)")
         ->check(CLI::IsMember({"uring", "sgio"}));
 }
 

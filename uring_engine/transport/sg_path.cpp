@@ -2,6 +2,7 @@
 #include "transport/sg_path.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,10 +25,22 @@ SgPath::SgPath(Ring& ring, CompletionSink& sink, int fd, std::string name)
         s.write_op.path = this;
         s.write_op.slot = &s;
     }
-    for (auto& r : reads_) r.path = this;
+    poll_.path = this;
 }
 
 SgPath::~SgPath() {
+    // The ring holds pointers to our poll and write ops: cancel the poll and turn the ring until nothing of
+    // ours is left in it. Commands still queued in sg (abandoned after an engine-side deadline) stay with
+    // the kernel, which drops their answers when the fd closes.
+    if (poll_armed_) {
+        if (auto s = ring_.sqe(nullptr); s.ok()) io_uring_prep_poll_remove(*s, reinterpret_cast<uint64_t>(static_cast<Ring::Op*>(&poll_)));
+    }
+    auto writes_pending = [this] {
+        for (auto& s : slots_)
+            if (s.busy && !s.queued) return true;
+        return false;
+    };
+    for (int i = 0; i < 100 && (poll_armed_ || writes_pending()); ++i) (void)ring_.run_once(std::chrono::milliseconds(10));
     if (fd_ >= 0) close(fd_);
 }
 
@@ -57,7 +70,7 @@ Result<std::unique_ptr<SgPath>> SgPath::adopt(Ring& ring, CompletionSink& sink, 
         close(fd);
         return fail(Errc::unsupported, name + ": sg driver version " + std::to_string(version) + " has no v3 interface");
     }
-    // Completions are matched by usr_ptr, so any completion may be read: leave FORCE_PACK_ID off.
+    // Completions are matched by usr_ptr and pack_id, so any completion may be read: FORCE_PACK_ID off.
     int zero = 0;
     (void)ioctl(fd, SG_SET_FORCE_PACK_ID, &zero);
     return std::unique_ptr<SgPath>(new SgPath(ring, sink, fd, std::move(name)));
@@ -72,8 +85,11 @@ Status SgPath::submit(uint64_t tag, const ScsiRequest& req) {
             break;
         }
     if (!slot) return fail(Errc::too_small, name_ + ": no free command slot");
+    PRF_TRY(arm_poll());
 
     slot->tag = tag;
+    slot->pack_id = next_pack_id_ = (next_pack_id_ + 1) & 0x7fffffff;
+    slot->queued = false;
     std::memcpy(slot->cdb.data(), req.cdb.b.data(), req.cdb.len);
     sg_io_hdr_t& h = slot->hdr;
     h = sg_io_hdr_t{};
@@ -84,6 +100,7 @@ Status SgPath::submit(uint64_t tag, const ScsiRequest& req) {
     h.sbp = slot->sense.data();
     h.timeout = req.timeout_ms;
     h.usr_ptr = slot;
+    h.pack_id = slot->pack_id;
     switch (req.dir()) {
         case DataDir::to_device:
             slot->data = req.data_out;
@@ -111,41 +128,58 @@ Status SgPath::submit(uint64_t tag, const ScsiRequest& req) {
 
 void SgPath::WriteOp::complete(int res, uint32_t) {
     if (res == static_cast<int>(sizeof(sg_io_hdr_t))) {
-        // Queued in sg: one read per queued command collects its completion (whichever finishes first).
-        if (auto st = path->post_read(); !st.ok()) path->finish(*slot, nullptr, st.error().sys_errno ? st.error().sys_errno : EIO);
+        slot->queued = true;
         return;
     }
     // EDOM: sg's queue is full (we never exceed 16, so another opener of this fd filled it).
     path->finish(*slot, nullptr, res < 0 ? -res : EIO);
 }
 
-Status SgPath::post_read() {
-    for (auto& r : reads_) {
-        if (r.busy) continue;
-        PRF_TRY_ASSIGN(io_uring_sqe * sqe, ring_.sqe(&r));
-        r.hdr = sg_io_hdr_t{};
-        r.hdr.interface_id = 'S';
-        io_uring_prep_read(sqe, fd_, &r.hdr, sizeof r.hdr, 0);
-        r.busy = true;
-        return {};
-    }
-    return fail(Errc::too_small, name_ + ": no free read slot", EBUSY);
+Status SgPath::arm_poll() {
+    if (poll_armed_) return {};
+    PRF_TRY_ASSIGN(io_uring_sqe * sqe, ring_.sqe(&poll_));
+    io_uring_prep_poll_multishot(sqe, fd_, POLLIN);
+    poll_armed_ = true;
+    return {};
 }
 
-void SgPath::ReadOp::complete(int res, uint32_t) {
-    busy = false;
-    if (res == static_cast<int>(sizeof(sg_io_hdr_t))) {
-        auto* slot = static_cast<Slot*>(hdr.usr_ptr);
-        bool ours = false;
-        for (auto& s : path->slots_) ours |= (&s == slot && s.busy);
-        if (ours) path->finish(*slot, &hdr, 0);
+void SgPath::PollOp::complete(int res, uint32_t flags) {
+    SgPath& p = *path;
+    if (!(flags & IORING_CQE_F_MORE)) p.poll_armed_ = false;
+    if (res == -ECANCELED) return;
+    // Reap even on a poll error: read() then says what is wrong with the fd, and queued commands fail with it.
+    p.reap();
+    if (!p.poll_armed_ && p.in_flight_ > 0) {
+        if (auto st = p.arm_poll(); !st.ok()) p.fail_queued(st.error().sys_errno ? st.error().sys_errno : EIO);
+    }
+}
+
+void SgPath::reap() {
+    for (;;) {
+        bool any_queued = false;
+        for (auto& s : slots_) any_queued |= s.busy && s.queued;
+        if (!any_queued) return;
+        sg_io_hdr_t h{};
+        h.interface_id = 'S';
+        ssize_t n = ::read(fd_, &h, sizeof h);
+        if (n == static_cast<ssize_t>(sizeof h)) {
+            auto* slot = static_cast<Slot*>(h.usr_ptr);
+            for (auto& s : slots_)
+                if (&s == slot && s.busy && s.queued && s.pack_id == h.pack_id) finish(s, &h, 0);
+            continue;  // an answer for no slot of ours (cannot happen on a private fd) is dropped
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        // A failed read cannot be matched to a command: the device is gone (ENODEV) or the fd broken. Fail
+        // every queued command rather than leave them waiting forever.
+        fail_queued(n < 0 ? errno : EIO);
         return;
     }
-    // A failed read cannot be matched to a command: the device is gone (ENODEV) or the fd broken. Fail
-    // every queued command rather than leave them waiting forever.
-    int e = res < 0 ? -res : EIO;
-    for (auto& s : path->slots_)
-        if (s.busy) path->finish(s, nullptr, e);
+}
+
+void SgPath::fail_queued(int sys_errno) {
+    for (auto& s : slots_)
+        if (s.busy && s.queued) finish(s, nullptr, sys_errno);
 }
 
 void SgPath::finish(Slot& s, const sg_io_hdr_t* done, int sys_errno) {
@@ -168,6 +202,7 @@ void SgPath::finish(Slot& s, const sg_io_hdr_t* done, int sys_errno) {
     }
     uint64_t tag = s.tag;
     s.busy = false;
+    s.queued = false;
     s.data.clear();
     --in_flight_;
     sink_.on_complete(tag, std::move(rsp));

@@ -2,10 +2,16 @@
 // /dev/sgN driven through io_uring with the sg v3 asynchronous interface: an sg_io_hdr written to the fd
 // queues a command, reading the fd returns a completed one (FIELD-NOTES section 3).
 //
-// The fd is opened O_RDWR|O_NONBLOCK once and kept: io_uring then calls sg's write/read directly and arms
-// a read that would block on poll, so no kernel worker thread is parked per command. At most 16 commands
-// are queued per fd (SG_MAX_QUEUE; a 17th write fails with EDOM, which io_uring does not retry), and reads
-// may return completions in any order: each is matched to its command by usr_ptr.
+// The fd is opened O_RDWR|O_NONBLOCK once and kept. Writes go through io_uring (sg's write runs inline in
+// io_uring_enter, so a batch of commands over hundreds of fds costs one system call). Completions are
+// collected by one multishot POLLIN on the fd: when it fires, the path reads completed headers with plain
+// non-blocking read() until EAGAIN, and matches each to its command by usr_ptr and pack_id. At most 16
+// commands are queued per fd (SG_MAX_QUEUE; a 17th write fails with EDOM, which io_uring does not retry).
+//
+// Why not one IORING_OP_READ per command: sg wakes every reader of an fd for each completion. With several
+// reads armed on one fd, all but one lose the race, and a read whose poll already fired once is handed to
+// an io-wq worker, where the O_NONBLOCK fd answers -EAGAIN and the read completes with that error instead
+// of a command (Debian's 6.1 kernel: most commands of a 16-deep batch never came back).
 #pragma once
 
 #include <scsi/sg.h>
@@ -45,16 +51,16 @@ private:
         Slot* slot = nullptr;
         void complete(int res, uint32_t flags) override;
     };
-    struct ReadOp : Ring::Op {
+    struct PollOp : Ring::Op {
         SgPath* path = nullptr;
-        sg_io_hdr_t hdr{};
-        bool busy = false;
         void complete(int res, uint32_t flags) override;
     };
     struct Slot {
         bool busy = false;
         uint64_t tag = 0;
         uint64_t start_ns = 0;
+        int pack_id = 0;      // distinguishes this use of the slot from an earlier one
+        bool queued = false;  // sg accepted the write; a completion will come from read()
         sg_io_hdr_t hdr{};
         std::array<uint8_t, 16> cdb{};
         std::array<uint8_t, kSenseMax> sense{};
@@ -63,15 +69,19 @@ private:
     };
 
     void finish(Slot& s, const sg_io_hdr_t* done, int sys_errno);
-    Status post_read();
+    Status arm_poll();
+    void reap();
+    void fail_queued(int sys_errno);
 
     Ring& ring_;
     CompletionSink& sink_;
     int fd_ = -1;
     std::string name_;
     unsigned in_flight_ = 0;
+    int next_pack_id_ = 0;
     std::array<Slot, kMaxQueue> slots_{};
-    std::array<ReadOp, kMaxQueue> reads_{};
+    PollOp poll_;
+    bool poll_armed_ = false;
 };
 
 }  // namespace prfence::engine
