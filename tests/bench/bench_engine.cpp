@@ -104,8 +104,8 @@ void EngineInprocFence(benchmark::State& state) {
         auto jobs = jobs_for(n, [key] { return make_takeover_job(key, wire::PrType::exclusive_access, PlanOptions{}); });
         return ex.run(who, jobs);
     };
-    takeover(a, 0xa);
-    takeover(b, 0xb);
+    (void)takeover(a, 0xa);
+    (void)takeover(b, 0xb);
     uint64_t commands = 0;
     bool a_turn = true;
     for (auto _ : state) {
@@ -155,9 +155,9 @@ void EngineSimFence1000(benchmark::State& state) {
                 return make_prout_job(s, PlanOptions{});
             };
         };
-        run(a, reg(0xa));
-        run(b, reg(0xb));
-        run(a, [] { return make_takeover_job(0xa, wire::PrType::write_exclusive_registrants_only, PlanOptions{}); });
+        (void)run(a, reg(0xa));
+        (void)run(b, reg(0xb));
+        (void)run(a, [] { return make_takeover_job(0xa, wire::PrType::write_exclusive_registrants_only, PlanOptions{}); });
         bool b_turn = true;
         uint64_t ok = 0, luns = 0;
         for (auto _ : state) {
@@ -169,7 +169,7 @@ void EngineSimFence1000(benchmark::State& state) {
             ok += s->ok;
             luns += s->luns;
             state.PauseTiming();
-            if (b_turn) run(a, reg(0xa)); else run(b, reg(0xb));
+            if (b_turn) (void)run(a, reg(0xa)); else (void)run(b, reg(0xb));
             b_turn = !b_turn;
             state.ResumeTiming();
         }

@@ -12,8 +12,9 @@ int main(int argc, char** argv) {
     app.set_version_flag("-V,--version", "prfence " PRFENCE_VERSION);
     app.require_subcommand(1);
     prfence::cli::Runner run;
-    prfence::cli::add_decode(app, run);
-    prfence::cli::add_direct(app, run);
+    const auto chosen = prfence::cli::chosen_subcommand(argc, argv);
+    if (!prfence::cli::is_direct_subcommand(chosen)) prfence::cli::add_decode(app, run);
+    prfence::cli::add_direct(app, run, chosen);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -8,7 +8,9 @@
 namespace prfence::engine {
 
 Session::~Session() {
-    // Paths and connections hold ops in the ring; they go first, the ring last.
+    // Paths and connections hold ops in the ring; they go first, the ring last. Their cancels are queued
+    // together, so the first destructor's turn of the ring completes them all.
+    for (auto& p : paths_) p->begin_shutdown();
     paths_.clear();
     sgio_.reset();
     conns_.clear();

@@ -28,13 +28,19 @@ SgPath::SgPath(Ring& ring, CompletionSink& sink, int fd, std::string name)
     poll_.path = this;
 }
 
+void SgPath::begin_shutdown() {
+    if (!poll_armed_ || poll_remove_sent_) return;
+    if (auto s = ring_.sqe(nullptr); s.ok()) {
+        io_uring_prep_poll_remove(*s, reinterpret_cast<uint64_t>(static_cast<Ring::Op*>(&poll_)));
+        poll_remove_sent_ = true;
+    }
+}
+
 SgPath::~SgPath() {
     // The ring holds pointers to our poll and write ops: cancel the poll and turn the ring until nothing of
     // ours is left in it. Commands still queued in sg (abandoned after an engine-side deadline) stay with
     // the kernel, which drops their answers when the fd closes.
-    if (poll_armed_) {
-        if (auto s = ring_.sqe(nullptr); s.ok()) io_uring_prep_poll_remove(*s, reinterpret_cast<uint64_t>(static_cast<Ring::Op*>(&poll_)));
-    }
+    begin_shutdown();
     auto writes_pending = [this] {
         for (auto& s : slots_)
             if (s.busy && !s.queued) return true;
@@ -138,6 +144,7 @@ void SgPath::WriteOp::complete(int res, uint32_t) {
 Status SgPath::arm_poll() {
     if (poll_armed_) return {};
     PRF_TRY_ASSIGN(io_uring_sqe * sqe, ring_.sqe(&poll_));
+    poll_remove_sent_ = false;
     io_uring_prep_poll_multishot(sqe, fd_, POLLIN);
     poll_armed_ = true;
     return {};
@@ -145,7 +152,10 @@ Status SgPath::arm_poll() {
 
 void SgPath::PollOp::complete(int res, uint32_t flags) {
     SgPath& p = *path;
-    if (!(flags & IORING_CQE_F_MORE)) p.poll_armed_ = false;
+    if (!(flags & IORING_CQE_F_MORE)) {
+        p.poll_armed_ = false;
+        p.poll_remove_sent_ = false;
+    }
     if (res == -ECANCELED) return;
     // Reap even on a poll error: read() then says what is wrong with the fd, and queued commands fail with it.
     p.reap();

@@ -41,6 +41,7 @@ public:
     unsigned queue_depth() const override { return kMaxQueue; }
     unsigned in_flight() const override { return in_flight_; }
     Status submit(uint64_t tag, const ScsiRequest& req) override;
+    void begin_shutdown() override;
 
 private:
     SgPath(Ring& ring, CompletionSink& sink, int fd, std::string name);
@@ -82,6 +83,7 @@ private:
     std::array<Slot, kMaxQueue> slots_{};
     PollOp poll_;
     bool poll_armed_ = false;
+    bool poll_remove_sent_ = false;
 };
 
 }  // namespace prfence::engine

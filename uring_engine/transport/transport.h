@@ -64,6 +64,10 @@ public:
     // (prsim: an ABORT frame, so the daemon frees the command's slot); the late completion, if any, still
     // arrives and is ignored. Default: nothing to do (sg commands end by the kernel's own timeout).
     virtual void abandon(uint64_t tag) { (void)tag; }
+    // The path is about to be destroyed: queue whatever cancels its standing ring operations, without
+    // waiting. A session closing hundreds of paths calls this on all of them first, so their cancels
+    // share one turn of the ring instead of one each. Destroying a path without it stays correct.
+    virtual void begin_shutdown() {}
 };
 
 // Monotonic nanoseconds, the clock every latency figure uses.

@@ -23,20 +23,10 @@ QUIET=1
 BASE=$PRFENCE_VM_OUT/engine-bench-$KSERIES-${N}luns
 log "$N LUs, $REPS runs per method (kernel $(uname -r), $(nproc) CPUs, TCG)"
 
-# The io_uring sg path sometimes loses a completion (a LUN's command "timed out" after 25 s with nothing
-# in dmesg; see engine_fence.sh). A benchmark run hit by it is counted in HANGS and done again
-# (re-armed first when it was a fence); the count is in the table and the JSON. --timeout 5000 (per
-# command; no PR command here takes more than 0.1 s) makes such a hang cost 10 s instead of 25.
-HANGS=0
 expect_pj() {
     local want=$1
     shift
-    for _ in 1 2 3; do
-        pj "$1" --timeout 5000 "${@:2}"
-        if [ "$RC" -ne 33 ] || [ "$want" -eq 33 ]; then break; fi
-        HANGS=$((HANGS + 1))
-        log "  (prfence $1: exit 33, ${J[summary.failed]:-?} LUNs timed out; hang $HANGS; running it again)"
-    done
+    pj "$1" --timeout 5000 "${@:2}"
     [ "$RC" -eq "$want" ] || { show_last; fail "expected exit $want from prfence $*"; }
     if [ "$want" -eq 0 ] && { [ "${J[summary.ok]:-}" != "$N" ] || [ "${J[summary.luns]:-}" != "$N" ]; }; then
         show_last
@@ -79,17 +69,6 @@ t_stop() { T_MS=$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", (
 run_prfence() { # METHOD ARGS... (devices last)
     local m=$1
     shift
-    for _ in 1 2 3; do
-        run_prfence_once "$m" "$@" && return 0
-        HANGS=$((HANGS + 1))
-        log "  ($m: exit 33, ${J[summary.failed]:-?} LUNs timed out after ${J[summary.wall_ms]:-?} ms; hang $HANGS; re-arming, again)"
-        arm
-    done
-    fail "$m: hung 3 times in a row"
-}
-run_prfence_once() {
-    local m=$1
-    shift
     t_start
     set +e
     OUT=$(prfence fence --timeout 5000 --key $KEY_B --victim $KEY_A --type 3 "$@" --json 2>&1)
@@ -99,11 +78,10 @@ run_prfence_once() {
     local k v
     J=()
     while IFS='=' read -r k v; do J[$k]=$v; done < <(json_flat <<<"$OUT")
-    [ "$RC" -ne 33 ] || return 1
     [ "$RC" -eq 0 ] || { show_last; fail "$m: exit $RC"; }
     [ "${J[summary.ok]}" = "$N" ] || { show_last; fail "$m: ${J[summary.ok]} of $N ok"; }
     WALL[$m]+="$T_MS " INTERNAL[$m]+="${J[summary.wall_ms]} "
-    NOTE[$m]="command latency p50 ${J[summary.p50_us]} us, p99 ${J[summary.p99_us]} us, max ${J[summary.max_us]} us per command, per LU ${J[luns.0.latency_us]} us (first LU); ${J[summary.commands]} commands, ${J[summary.retries]} retries"
+    NOTE[$m]="command latency p50 ${J[summary.p50_us]} us, p99 ${J[summary.p99_us]} us, max ${J[summary.max_us]} us per command, per LU ${J[luns.0.latency_us]} us (first LU); ${J[summary.commands]} commands, ${J[summary.retries]} retries; resolve ${J[summary.resolve_ms]} ms, open ${J[summary.open_ms]} ms"
     [ -e "$BASE-$m.json" ] || printf '%s\n' "$OUT" >"$BASE-$m.json"
     log "  $m: wall $T_MS ms, internal ${J[summary.wall_ms]} ms (${NOTE[$m]})"
 }
@@ -172,7 +150,6 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "-") printf "%.1f",
     done
     for m in "${METHODS[@]}"; do echo "# $m: ${NOTE[$m]}"; done
     echo "# overhead: ${NOTE[overhead]}"
-    echo "# prfence runs hit by a lost completion (exit 33 after 25 s; done again): $HANGS"
 } | tee "$BASE.txt"
 
 {
@@ -189,7 +166,6 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "-") printf "%.1f",
     done
     echo
     echo "  },"
-    echo "  \"prfence_hangs\": $HANGS,"
     echo "  \"prfence_start_ms\": $START_MS, \"prfence_reservation_wall_ms\": $RESV_MS,"
     echo "  \"speedup_vs_sg_persist\": $(ratio "${MW[sg_persist]}" "${MW[prfence]}"),"
     echo "  \"speedup_vs_sgio_loop_wall\": $(ratio "${MW[sgio_loop]}" "${MW[prfence]}"),"
