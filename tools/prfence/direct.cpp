@@ -9,7 +9,7 @@
 #include <memory>
 
 #include "common/bytes.h"
-#include "policy/plans.h"
+#include "policy/operations.h"
 #include "policy/session.h"
 #include "prfence/commands.h"
 #include "prfence/outcome_render.h"
@@ -72,7 +72,7 @@ Result<wire::PrType> type_arg(const std::string& text, const char* fallback = nu
     return wire::parse_type(text);
 }
 
-using JobMaker = std::function<std::unique_ptr<engine::LunJob>()>;
+using engine::JobMaker;
 
 int syntax(const std::string& msg) {
     std::fprintf(stderr, "prfence: %s\n", msg.c_str());
@@ -122,111 +122,60 @@ int run_batch(const std::string& op, const Common& c, const Result<JobMaker>& ma
     return wire::exit_code(rep->summary.worst);
 }
 
-engine::PlanOptions plan_opts(const Common& c, const PrOpts& p) {
-    engine::PlanOptions po;
-    po.timeout_ms = c.timeout_ms;
-    po.all_tg_pt = p.all_tg_pt;
-    po.aptpl = p.aptpl;
-    po.abort = !p.no_abort;
-    return po;
-}
-
-Result<JobMaker> read_maker(wire::PrInAction a, const Common& c) {
-    engine::PlanOptions po;
-    po.timeout_ms = c.timeout_ms;
-    return JobMaker([a, po] { return engine::make_read_job(a, po); });
-}
-
-Result<JobMaker> prout_maker(wire::PrOutAction a, const Common& c, const PrOpts& p) {
-    engine::ProutSpec spec;
-    spec.action = a;
-    using A = wire::PrOutAction;
-    switch (a) {
-        case A::register_key:
-        case A::register_and_ignore: {
-            PRF_TRY_ASSIGN(spec.params.sa_key, key_arg(p.key, "--key"));
-            if (!p.old_key.empty()) {
-                if (a == A::register_and_ignore) return fail(Errc::invalid_argument, "--old-key makes no sense with --ignore-existing");
-                PRF_TRY_ASSIGN(spec.params.key, key_arg(p.old_key, "--old-key"));
-            }
-            for (const auto& t : p.tids) {
-                PRF_TRY_ASSIGN(wire::TransportId tid, wire::parse_transport_id(t));
-                spec.params.transport_ids.push_back(tid);
-            }
-            spec.params.spec_i_pt = !spec.params.transport_ids.empty();
-            if (spec.params.spec_i_pt && a == A::register_and_ignore)
-                return fail(Errc::invalid_argument, "--transport-id (SPEC_I_PT) is not allowed with --ignore-existing (SPC-4)");
-            break;
-        }
-        case A::reserve:
-        case A::release: {
-            PRF_TRY_ASSIGN(spec.params.key, key_arg(p.key, "--key"));
-            PRF_TRY_ASSIGN(spec.type, type_arg(p.type));
-            break;
-        }
-        case A::clear: {
-            PRF_TRY_ASSIGN(spec.params.key, key_arg(p.key, "--key"));
-            break;
-        }
-        case A::preempt:
-        case A::preempt_and_abort: {
-            PRF_TRY_ASSIGN(spec.params.key, key_arg(p.key, "--key"));
-            PRF_TRY_ASSIGN(spec.params.sa_key, key_arg(p.victim, "--victim"));
-            PRF_TRY_ASSIGN(spec.type, type_arg(p.type));
-            break;
-        }
-        case A::register_and_move: {
-            PRF_TRY_ASSIGN(spec.move.key, key_arg(p.key, "--key"));
-            PRF_TRY_ASSIGN(spec.move.sa_key, key_arg(p.to_key, "--to-key"));
-            PRF_TRY_ASSIGN(spec.type, type_arg(p.type));
-            if (p.tids.size() != 1) return fail(Errc::invalid_argument, "move needs exactly one --transport-id (the destination)");
-            PRF_TRY_ASSIGN(spec.move.transport_id, wire::parse_transport_id(p.tids[0]));
-            if (p.rel_port == 0) return fail(Errc::invalid_argument, "move needs --rel-port (the destination's relative target port)");
-            spec.move.rel_tgt_port = p.rel_port;
-            spec.move.unreg = p.unreg;
-            spec.move.aptpl = p.aptpl;
-            break;
-        }
-        case A::replace_lost: {
-            PRF_TRY_ASSIGN(spec.params.sa_key, key_arg(p.key, "--key"));
-            PRF_TRY_ASSIGN(spec.type, type_arg(p.type));
-            break;
-        }
+// The options as typed -> an OpSpec. Only parsing happens here; what is required and what combines is
+// make_operation's business, shared with the daemon.
+Result<engine::OpSpec> op_spec(engine::Operation op, const Common& c, const PrOpts& p) {
+    engine::OpSpec s;
+    s.op = op;
+    s.timeout_ms = c.timeout_ms;
+    auto opt_key = [](const std::string& text, const char* what) -> Result<std::optional<uint64_t>> {
+        if (text.empty()) return std::optional<uint64_t>();
+        PRF_TRY_ASSIGN(uint64_t k, key_arg(text, what));
+        return std::optional<uint64_t>(k);
+    };
+    PRF_TRY_ASSIGN(s.key, opt_key(p.key, "--key"));
+    PRF_TRY_ASSIGN(s.old_key, opt_key(p.old_key, "--old-key"));
+    PRF_TRY_ASSIGN(s.sa_key, opt_key(op == engine::Operation::move ? p.to_key : p.victim,
+                                     op == engine::Operation::move ? "--to-key" : "--victim"));
+    if (!p.type.empty()) {
+        PRF_TRY_ASSIGN(s.type, type_arg(p.type));
     }
-    engine::PlanOptions po = plan_opts(c, p);
-    return JobMaker([spec, po] { return engine::make_prout_job(spec, po); });
+    for (const auto& t : p.tids) {
+        PRF_TRY_ASSIGN(wire::TransportId tid, wire::parse_transport_id(t));
+        s.transport_ids.push_back(tid);
+    }
+    s.ignore_existing = p.ignore_existing;
+    s.aptpl = p.aptpl;
+    s.all_tg_pt = p.all_tg_pt;
+    s.abort = p.abort;
+    s.no_abort = p.no_abort;
+    s.unreg = p.unreg;
+    s.force = p.force;
+    s.rel_port = p.rel_port;
+    return s;
 }
 
 struct Sub {
-    const char* name;
+    engine::Operation op;
     const char* help;
-    enum Kind { read, prout, unregister, fence, takeover } kind;
-    wire::PrInAction in = wire::PrInAction::read_keys;
-    wire::PrOutAction out = wire::PrOutAction::register_key;
 };
 
-// The subcommand table: name, help, what it runs.
+// The subcommand table: what each runs (its name is the operation's) and its one-line help.
 const Sub kSubs[] = {
-    {"keys", "READ KEYS: registered keys and generation per LUN", Sub::read, wire::PrInAction::read_keys},
-    {"reservation", "READ RESERVATION: holder key and type per LUN", Sub::read, wire::PrInAction::read_reservation},
-    {"caps", "REPORT CAPABILITIES per LUN", Sub::read, wire::PrInAction::report_capabilities},
-    {"status", "READ FULL STATUS: every registrant with its TransportID", Sub::read, wire::PrInAction::read_full_status},
-    {"register", "REGISTER --key on every path (--ignore-existing: REGISTER AND IGNORE EXISTING KEY)", Sub::prout,
-     {}, wire::PrOutAction::register_key},
-    {"unregister", "Remove --key's registration on every path", Sub::unregister},
-    {"reserve", "RESERVE with --key and --type", Sub::prout, {}, wire::PrOutAction::reserve},
-    {"release", "RELEASE with --key and --type", Sub::prout, {}, wire::PrOutAction::release},
-    {"clear", "CLEAR every registration and the reservation (needs a registered --key)", Sub::prout, {},
-     wire::PrOutAction::clear},
-    {"preempt", "PREEMPT --victim's registrations (--abort: PREEMPT AND ABORT)", Sub::prout, {},
-     wire::PrOutAction::preempt},
-    {"move", "REGISTER AND MOVE the reservation to --transport-id on --rel-port", Sub::prout, {},
-     wire::PrOutAction::register_and_move},
-    {"replace-lost", "REPLACE LOST RESERVATION with new --key and --type", Sub::prout, {},
-     wire::PrOutAction::replace_lost},
-    {"fence", "Fence --victim: READ KEYS, PREEMPT AND ABORT, verify with READ RESERVATION", Sub::fence},
-    {"takeover", "Forced break-in: register-and-ignore, preempt-and-abort the holder, verify (needs --force)",
-     Sub::takeover},
+    {engine::Operation::read_keys, "READ KEYS: registered keys and generation per LUN"},
+    {engine::Operation::read_reservation, "READ RESERVATION: holder key and type per LUN"},
+    {engine::Operation::report_capabilities, "REPORT CAPABILITIES per LUN"},
+    {engine::Operation::read_full_status, "READ FULL STATUS: every registrant with its TransportID"},
+    {engine::Operation::register_key, "REGISTER --key on every path (--ignore-existing: REGISTER AND IGNORE EXISTING KEY)"},
+    {engine::Operation::unregister, "Remove --key's registration on every path"},
+    {engine::Operation::reserve, "RESERVE with --key and --type"},
+    {engine::Operation::release, "RELEASE with --key and --type"},
+    {engine::Operation::clear, "CLEAR every registration and the reservation (needs a registered --key)"},
+    {engine::Operation::preempt, "PREEMPT --victim's registrations (--abort: PREEMPT AND ABORT)"},
+    {engine::Operation::move, "REGISTER AND MOVE the reservation to --transport-id on --rel-port"},
+    {engine::Operation::replace_lost, "REPLACE LOST RESERVATION with new --key and --type"},
+    {engine::Operation::fence, "Fence --victim: READ KEYS, PREEMPT AND ABORT, verify with READ RESERVATION"},
+    {engine::Operation::takeover, "Forced break-in: register-and-ignore, preempt-and-abort the holder, verify (needs --force)"},
 };
 
 }  // namespace
@@ -237,25 +186,21 @@ std::string_view chosen_subcommand(int argc, char** argv) {
     return {};
 }
 
-bool is_direct_subcommand(std::string_view name) {
-    for (const Sub& s : kSubs)
-        if (name == s.name) return true;
-    return false;
-}
+bool is_direct_subcommand(std::string_view name) { return engine::parse_operation(name).has_value(); }
 
 void add_direct(CLI::App& app, Runner& run, std::string_view chosen) {
     const bool known = is_direct_subcommand(chosen);
     for (const Sub& s : kSubs) {
-        if (known && chosen != s.name) continue;
-        CLI::App* sub = app.add_subcommand(s.name, s.help);
+        const std::string name = engine::operation_name(s.op);
+        if (known && chosen != name) continue;
+        CLI::App* sub = app.add_subcommand(name, s.help);
         auto c = std::make_shared<Common>();
         auto p = std::make_shared<PrOpts>();
         add_common(sub, *c);
-        if (s.kind != Sub::read) {
+        if (!engine::operation_is_read(s.op)) {
             sub->add_option("--key", p->key, "Our reservation key (hex, as sg_persist: abc123 or 0xabc123)");
             sub->add_flag("--aptpl", p->aptpl, "Activate persist through power loss");
         }
-        const std::string name = s.name;
         if (name == "register") {
             sub->add_option("--old-key", p->old_key, "Change our key: the key registered now");
             sub->add_flag("--ignore-existing", p->ignore_existing, "REGISTER AND IGNORE EXISTING KEY");
@@ -279,50 +224,9 @@ void add_direct(CLI::App& app, Runner& run, std::string_view chosen) {
 
         sub->callback([s, c, p, &run] {
             run = [s, c, p]() -> int {
-                switch (s.kind) {
-                    case Sub::read:
-                        return run_batch(s.name, *c, read_maker(s.in, *c));
-                    case Sub::prout: {
-                        wire::PrOutAction a = s.out;
-                        if (a == wire::PrOutAction::register_key && p->ignore_existing) a = wire::PrOutAction::register_and_ignore;
-                        if (a == wire::PrOutAction::preempt && p->abort) a = wire::PrOutAction::preempt_and_abort;
-                        return run_batch(s.name, *c, prout_maker(a, *c, *p));
-                    }
-                    case Sub::unregister: {
-                        PrOpts u = *p;
-                        u.old_key = p->key;
-                        u.key = "0";
-                        if (p->key.empty()) return syntax("--key is required");
-                        return run_batch(s.name, *c, prout_maker(wire::PrOutAction::register_key, *c, u));
-                    }
-                    case Sub::fence: {
-                        auto key = key_arg(p->key, "--key");
-                        auto victim = key_arg(p->victim, "--victim");
-                        auto type = type_arg(p->type, "WE-RO");
-                        if (!key) return syntax(key.error().msg);
-                        if (!victim) return syntax(victim.error().msg);
-                        if (!type) return syntax(type.error().msg);
-                        if (*key == *victim) return syntax("--key and --victim are the same key: that would fence ourselves");
-                        auto po = plan_opts(*c, *p);
-                        uint64_t k = *key, v = *victim;
-                        wire::PrType t = *type;
-                        return run_batch(s.name, *c, JobMaker([k, v, t, po] { return engine::make_fence_job(k, v, t, po); }));
-                    }
-                    case Sub::takeover: {
-                        if (!p->force)
-                            return syntax("takeover preempts whoever holds the LUs and aborts their commands; "
-                                          "add --force if that is what you want");
-                        auto key = key_arg(p->key, "--key");
-                        auto type = type_arg(p->type, "WE-RO");
-                        if (!key) return syntax(key.error().msg);
-                        if (!type) return syntax(type.error().msg);
-                        auto po = plan_opts(*c, *p);
-                        uint64_t k = *key;
-                        wire::PrType t = *type;
-                        return run_batch(s.name, *c, JobMaker([k, t, po] { return engine::make_takeover_job(k, t, po); }));
-                    }
-                }
-                return 1;
+                auto spec = op_spec(s.op, *c, *p);
+                if (!spec) return syntax(spec.error().msg);
+                return run_batch(engine::operation_name(s.op), *c, engine::make_operation(*spec));
             };
         });
     }
