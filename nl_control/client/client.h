@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: MIT
+// A blocking client for prfenced's control socket: connects, sends requests, collects their answers
+// (an ack, an error with its extended-ack text, or a multi-part answer up to NLMSG_DONE), and reads
+// events after CMD_SUBSCRIBE. Used by `prfence --daemon`, prexplain's --forward and the tests. Not
+// thread-safe: one Client per thread.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "protocol/message.h"
+
+namespace prfence::nl {
+
+class Client {
+public:
+    // Connects to the daemon's SOCK_SEQPACKET socket. Errors name the path: ENOENT ("is prfenced
+    // running?"), EACCES/EPERM (socket mode and group), ECONNREFUSED.
+    static Result<Client> connect(const std::string& socket_path);
+    // Takes ownership of an already connected SOCK_SEQPACKET socket (tests use one end of a
+    // socketpair; a supervisor may hand one over).
+    static Client adopt(int fd) { return Client(fd); }
+    Client(Client&&) noexcept;
+    Client& operator=(Client&&) noexcept;
+    ~Client();
+
+    // Sends `req` (seq assigned here, NLM_F_REQUEST | NLM_F_ACK set, hdr.type forced to kMsgType) and
+    // collects every answer message until the ack (single answers come before it) or NLMSG_DONE
+    // (multi-part answers; no ack follows them). The terminating ack (kind ack) or done (kind done) is
+    // the LAST element of the returned vector: back().err is the request's errno (0 = success). An
+    // error answer (NLMSG_ERROR with err != 0) is returned as an Answer with err set, not as an Error:
+    // Error is for the socket (daemon gone: Errc::system with ECONNRESET/EPIPE and "prfenced closed the
+    // connection"; timeout: Errc::timeout; malformed answer: Errc::malformed). `timeout` bounds the
+    // whole call; none = wait forever. Answers carrying another seq (a request that timed out before)
+    // are dropped; events (seq 0, CMD_EVENT) are queued for next_event().
+    Result<std::vector<Answer>> call(Request req, std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+
+    // Checks that the daemon speaks a version this client understands (CMD_GET_FAMILY).
+    Result<Answer> family();
+
+    // After call() with CMD_SUBSCRIBE: the next event, or nullopt when `timeout` passed first.
+    Result<std::optional<Event>> next_event(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+
+    int fd() const { return fd_; }
+
+private:
+    explicit Client(int fd) : fd_(fd) {}
+    int fd_ = -1;
+    uint32_t seq_ = 0;
+    std::vector<Event> pending_events_;  // events that arrived while waiting for an answer
+};
+
+}  // namespace prfence::nl

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: MIT
+// Building and parsing prfence control messages (family.h) with libnl-3's message API. Pure functions
+// over bytes: no sockets, no logging. The daemon decodes requests and encodes answers; the client (and
+// prexplain) encode requests and decode answers; the fuzz target throws hostile bytes at both decoders.
+//
+// Decoding validates, in this order: the datagram splits into whole netlink messages (nlmsg_ok), each
+// message's type is kMsgType or a netlink control type, the genl header is present, the command is
+// known, the version is supported, and every attribute passes the command's nla_policy table (type,
+// length, range) plus the checks a policy cannot express (string charset, required attributes,
+// repeated-attribute limits, nested attributes against their own policies). Unknown attributes are
+// rejected, not ignored: a daemon that does not understand a request must not half-execute it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/result.h"
+#include "protocol/family.h"
+#include "policy/operations.h"
+#include "policy/outcome.h"
+#include "policy/executor.h"
+
+namespace prfence::nl {
+
+// ---- limits the decoders enforce (and the encoders refuse, or truncate where noted)
+inline constexpr size_t kMaxGroupName = 64;        // ATTR_GROUP: 1-64 bytes of [A-Za-z0-9._-]
+inline constexpr size_t kMaxDevices = 4096;        // ATTR_DEVICE / GRP_DEVICE repeated at most
+inline constexpr size_t kMaxDeviceLen = 4096;      // bytes of one device argument (without the NUL)
+inline constexpr size_t kMaxTransportIds = 64;     // ATTR_TRANSPORT_ID repeated at most
+inline constexpr size_t kMaxTransportIdLen = 1024; // ATTR_TRANSPORT_ID / ATTR_INITIATOR text
+inline constexpr size_t kMaxText = 4096;           // any other free-text string (EV_TEXT, CF_TEXT, ...)
+inline constexpr size_t kMaxName = 256;            // short names: LUN_STEP, ST_NAME, CF_WWID, ...
+inline constexpr size_t kMaxLunError = 1024;       // LUN_ERROR; encode_run_answer truncates longer text
+inline constexpr size_t kMaxSense = 252;           // LUN_SENSE
+// PR IN parameter data in one LUN result: encode_run_answer encodes at most this much (what the engine
+// reads by default: 1024 keys, 16 KiB of full status), so that one LUN result always fits in kMaxPart.
+// Longer answers travel truncated exactly as a device truncates them (the parsers then report
+// `truncated` and `needed`).
+inline constexpr size_t kMaxLunKeys = 8 + 8 * 1024;
+inline constexpr size_t kMaxLunFullStatus = 16384;
+inline constexpr uint32_t kStatsFlagsAll = STATS_RESET;
+// ATTR_EVENT_MASK: bit (1 << kind) for each EventKind.
+inline constexpr uint32_t kEventMaskAll = (1u << EVENT_OP_DONE) | (1u << EVENT_CONFLICT) |
+                                          (1u << EVENT_GROUP) | (1u << EVENT_DROPPED);
+
+// The fixed part of a message: nlmsghdr and the genl header.
+struct Header {
+    uint16_t type = kMsgType;
+    uint16_t flags = 0;      // NLM_F_*
+    uint32_t seq = 0;
+    uint32_t pid = 0;
+    uint8_t cmd = CMD_UNSPEC;
+    uint8_t version = kVersion;
+    // nlmsg_len as decoded (decode_request / decode_answer), echoed by encode_ack in the capped request
+    // header as netlink does. Encoders compute their own length and ignore this.
+    uint32_t len = 0;
+};
+
+// Why a message was refused: errno for NLMSG_ERROR, the extended-ack text, and the byte offset of the
+// offending attribute within the message (0 when none).
+struct Refusal {
+    int err = 0;  // positive errno (EINVAL, EOPNOTSUPP, EPROTONOSUPPORT, EMSGSIZE, EPERM, ...)
+    std::string msg;
+    uint32_t offset = 0;
+};
+
+// ---- data carried by the protocol, beyond the engine's own types
+
+struct GroupInfo {
+    std::string name;
+    std::vector<std::string> devices;
+    std::string initiator;
+    std::optional<uint16_t> target_port;
+    SgTransport sg_transport = SG_TRANSPORT_URING;
+    uint32_t luns = 0;
+    uint32_t paths_open = 0;
+    std::vector<std::string> problems;
+};
+
+struct Health {
+    uint64_t uptime_ns = 0;
+    uint32_t pid = 0;
+    std::string version;
+    uint32_t groups = 0, luns = 0, paths_open = 0;
+    uint32_t clients = 0, subscribers = 0;
+    uint32_t batches_running = 0, batches_queued = 0;
+    uint64_t subscribers_dropped = 0;
+    std::string config;
+};
+
+struct OpStats {
+    std::string name;
+    uint64_t count = 0, failed = 0;
+    uint64_t sum_ns = 0, min_ns = 0, max_ns = 0, p50_ns = 0, p99_ns = 0;
+    std::vector<uint64_t> buckets;  // kHistBuckets entries
+};
+
+struct Summary {
+    engine::BatchSummary batch;
+    uint64_t queued_ns = 0;
+    std::optional<engine::Operation> operation;
+    std::string group;
+};
+
+struct Conflict {
+    ConflictClass cls = CONFLICT_UNKNOWN;
+    std::string device, hctl, wwid, op, text;
+    uint64_t sector = 0, count = 0, first_seen_ns = 0, last_seen_ns = 0;
+    std::optional<uint64_t> our_key, holder_key;
+    std::optional<uint8_t> type;
+};
+
+struct Event {
+    EventKind kind = EVENT_OP_DONE;
+    uint64_t time_ns = 0;
+    std::string group;
+    std::optional<Summary> summary;
+    std::optional<Conflict> conflict;
+    std::string text;
+};
+
+// ---- requests (client -> daemon)
+
+struct Request {
+    Header hdr;
+    std::string group;                 // ATTR_GROUP
+    std::vector<std::string> devices;  // ATTR_DEVICE*
+    std::string initiator;             // ATTR_INITIATOR
+    std::optional<uint16_t> target_port;
+    std::optional<SgTransport> sg_transport;
+    // CMD_RUN: the operation and its values (ATTR_OPERATION, KEY, SA_KEY, OLD_KEY, TYPE, FLAGS,
+    // TRANSPORT_ID*, REL_PORT, TIMEOUT_MS). Only what was present is set; make_operation judges it.
+    engine::OpSpec op;
+    bool has_operation = false;
+    std::optional<uint32_t> deadline_ms;
+    std::optional<uint32_t> qd;
+    uint32_t flags = 0;                // ATTR_FLAGS as sent (CMD_STATS: StatsFlag)
+    std::optional<uint32_t> event_mask;
+    std::optional<Conflict> conflict;  // CMD_CONFLICT
+};
+
+// Encodes one request as one netlink message (NLM_F_REQUEST | hdr.flags). An Error only for values the
+// protocol cannot carry (a string over its limit or holding a NUL, a group name outside the charset, a
+// TransportID without a text form, a message over kMaxDatagram). It does not judge which attributes the
+// command allows or requires (the daemon does; tests build refused requests this way): what is set is
+// sent. ATTR_GROUP, ATTR_INITIATOR when not empty; ATTR_OPERATION when has_operation; op.key/sa_key/
+// old_key/type when set; ATTR_FLAGS = flags | the OpSpec booleans' FLAG_* bits, when not zero;
+// ATTR_TRANSPORT_ID per op.transport_ids (format_transport_id); ATTR_REL_PORT when op.rel_port != 0;
+// ATTR_TIMEOUT_MS when op.timeout_ms != 20000 (the default a decoder leaves).
+Result<Bytes> encode_request(const Request& req);
+
+// Decodes one netlink message (as split_datagram returns it: exactly nlmsg_len bytes, or up to its
+// NLMSG_ALIGN padding). On refusal, `hdr` is filled as far as the message allowed (so the ack can echo
+// seq and the original header) and `refusal` says why: errno, a message naming the attribute (by its
+// name in family.h, e.g. "ATTR_TYPE") and the attribute's byte offset from the start of the message
+// (header fields: their own offset, e.g. 17 for the version; 0 for a missing attribute). Exactly one of
+// `request` and `refusal` is set. Never reads outside `message`; any alignment is fine.
+//
+// Refusals: EINVAL (malformed: short, lying length, no NLM_F_REQUEST, no genl header, bad attribute,
+// missing required attribute, attribute not allowed for the command), EOPNOTSUPP (nlmsg_type not
+// kMsgType, unknown command, CMD_EVENT sent as a request), EPROTONOSUPPORT (version outside
+// kMinVersion..kVersion).
+struct DecodedRequest {
+    std::optional<Header> hdr;
+    std::optional<Request> request;
+    std::optional<Refusal> refusal;
+};
+DecodedRequest decode_request(ByteView message);
+
+// Splits a datagram into its netlink messages. A datagram whose messages do not tile it exactly (short,
+// lying lengths, trailing garbage) is refused as a whole: nothing in it is executed. Messages follow each
+// other at NLMSG_ALIGN boundaries; the last one may omit its padding. Each view returned is exactly
+// nlmsg_len bytes. Errors: Errc::malformed with sys_errno EINVAL, or Errc::invalid_argument with
+// sys_errno EMSGSIZE for an empty datagram or one over kMaxDatagram. When `refusal` is given it is also
+// filled (errno, message, byte offset of the bad message header within the datagram) on error.
+Result<std::vector<ByteView>> split_datagram(ByteView datagram, Refusal* refusal = nullptr);
+
+// ---- answers (daemon -> client)
+
+// NLMSG_ERROR: err 0 is the ack. Carries the request's nlmsghdr (capped: NLM_F_CAPPED) and, when msg is
+// not empty, NLMSGERR_ATTR_MSG (and NLMSGERR_ATTR_OFFS when offset != 0) with NLM_F_ACK_TLVS.
+Bytes encode_ack(const Header& request, int err, const std::string& msg = {}, uint32_t offset = 0);
+// NLMSG_DONE ending a multi-part answer; err (positive errno or 0) is carried as netlink does.
+Bytes encode_done(const Header& request, int err = 0);
+Bytes encode_family(const Header& request);
+Bytes encode_health(const Header& request, const Health& h);
+Bytes encode_stats(const Header& request, const std::vector<OpStats>& stats);
+// multi: NLM_F_MULTI (a part of a dump); otherwise a single answer.
+Bytes encode_group_info(const Header& request, const GroupInfo& g, bool multi);
+// CMD_RUN / CMD_GROUP_REFRESH answers. Returns every message of the answer in order, the terminating
+// NLMSG_DONE included as the LAST element (the caller sends them all and nothing else: no ack follows a
+// multi-part answer):
+//   [LUN part]...  cmd = request.cmd, NLM_F_MULTI, as many ATTR_LUN nests (LUN_INDEX = position in
+//                  `outcomes`, in order, each exactly once) as fit in kMaxPart bytes; none for 0 LUNs
+//   summary part   cmd = request.cmd, NLM_F_MULTI, ATTR_SUMMARY only
+//   NLMSG_DONE     NLM_F_MULTI, error 0
+// Every message is at most kMaxPart bytes: one LUN result always fits (strings are truncated to their
+// limits, PR IN data to kMaxLunKeys / kMaxLunFullStatus). The daemon may pack consecutive messages into
+// one datagram of at most kMaxDatagram bytes (pack_datagrams) or send one per datagram.
+std::vector<Bytes> encode_run_answer(const Header& request, const std::vector<engine::LunOutcome>& outcomes,
+                                     const Summary& summary);
+// Packs messages into as few datagrams of at most kMaxDatagram bytes as possible, in order (each
+// message NLMSG_ALIGN-padded). A message is never split.
+std::vector<Bytes> pack_datagrams(const std::vector<Bytes>& messages);
+Bytes encode_event(const Event& ev);  // CMD_EVENT, seq 0
+
+// Decodes one answer message (as split_datagram returns it). Validates like decode_request (the
+// answer's attributes against the same policy tables and the command's answer set) but tolerates every
+// optional attribute missing. Errors are Errc::malformed / unsupported with sys_errno EINVAL /
+// EOPNOTSUPP and a message naming the attribute and its offset.
+// Kinds: NLMSG_ERROR -> ack (err = positive errno, 0 for an ack; err_msg / err_offset from the extended
+// ack TLVs), NLMSG_DONE -> done (err from its payload), CMD_GET_FAMILY -> family, CMD_HEALTH -> health,
+// CMD_STATS -> stats, CMD_GROUP_* -> group, CMD_RUN / CMD_GROUP_REFRESH -> luns (a part with ATTR_LUN)
+// or summary (ATTR_SUMMARY and no ATTR_LUN; an empty RUN part is luns with none), CMD_EVENT -> event.
+struct Answer {
+    Header hdr;
+    enum class Kind { ack, done, family, health, stats, group, luns, summary, event } kind = Kind::ack;
+    // ack (err 0) / error (err > 0), done (err as carried)
+    int err = 0;
+    std::string err_msg;
+    uint32_t err_offset = 0;
+    // family
+    std::string family_name;
+    uint32_t version = 0, min_version = 0, max_attr = 0;
+    std::vector<uint8_t> commands;
+    // payloads
+    Health health;
+    std::vector<OpStats> stats;
+    GroupInfo group;
+    std::vector<std::pair<uint32_t, engine::LunOutcome>> luns;  // (LUN_INDEX, outcome)
+    Summary summary;
+    Event event;
+};
+Result<Answer> decode_answer(ByteView message);
+
+}  // namespace prfence::nl

@@ -1,0 +1,1127 @@
+// SPDX-License-Identifier: MIT
+// prfenced's control protocol (nl_control/protocol): every request and answer round-trips, multi-part
+// answers split within kMaxPart, and every refusal class says errno, what is wrong and where.
+#include <gtest/gtest.h>
+
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "nl_test_util.h"
+#include "protocol/message.h"
+#include "wire/prin.h"
+#include "wire/sense.h"
+
+namespace prfence::nl {
+namespace {
+
+using test::Raw;
+
+Request req(uint8_t cmd) {
+    Request r;
+    r.hdr.cmd = cmd;
+    r.hdr.seq = 11;
+    r.hdr.pid = 99;
+    r.hdr.flags = NLM_F_ACK;
+    return r;
+}
+
+Request roundtrip(const Request& r) {
+    auto enc = encode_request(r);
+    EXPECT_TRUE(enc.ok()) << (enc.ok() ? "" : enc.error().msg);
+    if (!enc.ok()) return {};
+    auto parts = split_datagram(*enc);
+    EXPECT_TRUE(parts.ok());
+    EXPECT_EQ(parts->size(), 1u);
+    auto d = decode_request((*parts)[0]);
+    EXPECT_FALSE(d.refusal) << d.refusal->msg;
+    EXPECT_TRUE(d.request);
+    EXPECT_TRUE(d.hdr);
+    if (!d.request) return {};
+    EXPECT_EQ(d.request->hdr.cmd, r.hdr.cmd);
+    EXPECT_EQ(d.request->hdr.seq, r.hdr.seq);
+    EXPECT_EQ(d.request->hdr.pid, r.hdr.pid);
+    EXPECT_EQ(d.request->hdr.flags, r.hdr.flags | NLM_F_REQUEST);
+    EXPECT_EQ(d.request->hdr.version, kVersion);
+    EXPECT_EQ(d.request->hdr.len, enc->size());
+    // Encoding what was decoded gives the same bytes.
+    auto again = encode_request(*d.request);
+    EXPECT_TRUE(again.ok());
+    if (again.ok()) {
+        EXPECT_EQ(*again, *enc);
+    }
+    return *d.request;
+}
+
+Refusal refused(const Bytes& m) {
+    auto d = decode_request(m);
+    EXPECT_TRUE(d.refusal);
+    EXPECT_FALSE(d.request);
+    return d.refusal.value_or(Refusal{});
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Requests
+
+TEST(NlRequest, SimpleCommandsRoundTrip) {
+    for (uint8_t cmd : {CMD_GET_FAMILY, CMD_NOOP, CMD_HEALTH, CMD_UNSUBSCRIBE, CMD_RELOAD}) {
+        Request r = roundtrip(req(cmd));
+        EXPECT_EQ(r.hdr.cmd, cmd);
+        EXPECT_TRUE(r.group.empty());
+        EXPECT_FALSE(r.has_operation);
+    }
+}
+
+TEST(NlRequest, StatsReset) {
+    Request r = req(CMD_STATS);
+    r.flags = STATS_RESET;
+    Request d = roundtrip(r);
+    EXPECT_EQ(d.flags, STATS_RESET);
+    EXPECT_FALSE(d.op.ignore_existing);  // StatsFlag bits are not OpFlags
+}
+
+TEST(NlRequest, GroupCommandsRoundTrip) {
+    Request r = req(CMD_GROUP_CREATE);
+    r.group = "db-01.prod_A";
+    r.devices = {"/dev/sdb", "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4", "sim:/run/prsim.sock:0-63"};
+    r.initiator = "iqn.1994-05.com.redhat:node-a";
+    r.target_port = 3;
+    r.sg_transport = SG_TRANSPORT_SGIO;
+    Request d = roundtrip(r);
+    EXPECT_EQ(d.group, r.group);
+    EXPECT_EQ(d.devices, r.devices);
+    EXPECT_EQ(d.initiator, r.initiator);
+    EXPECT_EQ(d.target_port, 3);
+    EXPECT_EQ(d.sg_transport, SG_TRANSPORT_SGIO);
+
+    for (uint8_t cmd : {CMD_GROUP_ADD, CMD_GROUP_REMOVE}) {
+        Request a = req(cmd);
+        a.group = "g";
+        a.devices = {"/dev/sdc"};
+        Request da = roundtrip(a);
+        EXPECT_EQ(da.devices, a.devices);
+    }
+    for (uint8_t cmd : {CMD_GROUP_DELETE, CMD_GROUP_REFRESH, CMD_GROUP_LIST}) {
+        Request a = req(cmd);
+        a.group = "g";
+        EXPECT_EQ(roundtrip(a).group, "g");
+    }
+    Request dump = req(CMD_GROUP_LIST);
+    dump.hdr.flags |= NLM_F_DUMP;
+    EXPECT_TRUE(roundtrip(dump).hdr.flags & NLM_F_DUMP);
+}
+
+TEST(NlRequest, RunRoundTripsEveryOperationField) {
+    Request r = req(CMD_RUN);
+    r.group = "g1";
+    r.has_operation = true;
+    r.op.op = engine::Operation::move;
+    r.op.key = 0xabc123;
+    r.op.sa_key = 0xffffffffffffffffull;
+    r.op.old_key = 0;
+    r.op.type = wire::PrType::exclusive_access_all_registrants;
+    r.op.ignore_existing = r.op.aptpl = r.op.all_tg_pt = r.op.abort = r.op.no_abort = r.op.unreg = r.op.force = true;
+    r.op.transport_ids.push_back(*wire::parse_transport_id("iqn.1994-05.com.redhat:node-b,i,0x23d000001"));
+    r.op.transport_ids.push_back(*wire::parse_transport_id("sas,5000c5000abcdef0"));
+    r.op.rel_port = 2;
+    r.op.timeout_ms = 3600000;
+    r.deadline_ms = 86400000;
+    r.qd = 65536;
+    Request d = roundtrip(r);
+    EXPECT_TRUE(d.has_operation);
+    EXPECT_EQ(d.op.op, engine::Operation::move);
+    EXPECT_EQ(d.op.key, r.op.key);
+    EXPECT_EQ(d.op.sa_key, r.op.sa_key);
+    EXPECT_EQ(d.op.old_key, std::optional<uint64_t>(0));
+    EXPECT_EQ(d.op.type, r.op.type);
+    EXPECT_TRUE(d.op.ignore_existing && d.op.aptpl && d.op.all_tg_pt && d.op.abort && d.op.no_abort && d.op.unreg &&
+                d.op.force);
+    EXPECT_EQ(d.flags, kOpFlagsAll);
+    EXPECT_EQ(d.op.transport_ids, r.op.transport_ids);
+    EXPECT_EQ(d.op.rel_port, 2);
+    EXPECT_EQ(d.op.timeout_ms, 3600000u);
+    EXPECT_EQ(d.deadline_ms, 86400000u);
+    EXPECT_EQ(d.qd, 65536u);
+
+    // Absent values stay absent; the timeout keeps its default.
+    Request m = req(CMD_RUN);
+    m.group = "g1";
+    m.has_operation = true;
+    m.op.op = engine::Operation::read_keys;
+    Request dm = roundtrip(m);
+    EXPECT_FALSE(dm.op.key || dm.op.sa_key || dm.op.old_key || dm.op.type);
+    EXPECT_EQ(dm.op.timeout_ms, 20000u);
+    EXPECT_EQ(dm.flags, 0u);
+    EXPECT_FALSE(dm.deadline_ms || dm.qd);
+}
+
+TEST(NlRequest, SubscribeAndConflict) {
+    Request s = req(CMD_SUBSCRIBE);
+    s.event_mask = (1u << EVENT_CONFLICT) | (1u << EVENT_GROUP);
+    EXPECT_EQ(roundtrip(s).event_mask, s.event_mask);
+    EXPECT_FALSE(roundtrip(req(CMD_SUBSCRIBE)).event_mask);
+
+    Request c = req(CMD_CONFLICT);
+    Conflict f;
+    f.cls = CONFLICT_RESERVED_BY_OTHER;
+    f.device = "/dev/sdq";
+    f.hctl = "2:0:0:5";
+    f.wwid = "naa.6001405abcdef";
+    f.op = "write";
+    f.text = "write to sdq refused: reserved by 0xbeef";
+    f.sector = 123456;
+    f.count = 3;
+    f.first_seen_ns = 1;
+    f.last_seen_ns = 2;
+    f.our_key = 0xaa;
+    f.holder_key = 0xbeef;
+    f.type = 5;
+    c.conflict = f;
+    Request d = roundtrip(c);
+    ASSERT_TRUE(d.conflict);
+    EXPECT_EQ(d.conflict->cls, f.cls);
+    EXPECT_EQ(d.conflict->device, f.device);
+    EXPECT_EQ(d.conflict->hctl, f.hctl);
+    EXPECT_EQ(d.conflict->wwid, f.wwid);
+    EXPECT_EQ(d.conflict->op, f.op);
+    EXPECT_EQ(d.conflict->text, f.text);
+    EXPECT_EQ(d.conflict->sector, f.sector);
+    EXPECT_EQ(d.conflict->count, f.count);
+    EXPECT_EQ(d.conflict->first_seen_ns, 1u);
+    EXPECT_EQ(d.conflict->last_seen_ns, 2u);
+    EXPECT_EQ(d.conflict->our_key, f.our_key);
+    EXPECT_EQ(d.conflict->holder_key, f.holder_key);
+    EXPECT_EQ(d.conflict->type, f.type);
+}
+
+TEST(NlRequest, EncoderRefusesWhatCannotBeCarried) {
+    Request r = req(CMD_GROUP_CREATE);
+    r.group = "bad name";
+    auto e = encode_request(r);
+    ASSERT_FALSE(e.ok());
+    EXPECT_NE(e.error().msg.find("ATTR_GROUP"), std::string::npos);
+    r.group = std::string(65, 'a');
+    EXPECT_FALSE(encode_request(r).ok());
+    r.group = "ok";
+    r.devices = {std::string("a\0b", 3)};
+    EXPECT_FALSE(encode_request(r).ok());
+    r.devices = {std::string(kMaxDeviceLen + 1, 'x')};
+    EXPECT_FALSE(encode_request(r).ok());
+    r.devices.assign(kMaxDevices, std::string(kMaxDeviceLen, 'x'));  // 16 MiB: over kMaxDatagram
+    auto big = encode_request(r);
+    ASSERT_FALSE(big.ok());
+    EXPECT_EQ(big.error().sys_errno, EMSGSIZE);
+}
+
+TEST(NlRequest, SeveralMessagesInOneDatagram) {
+    Bytes a = *encode_request(req(CMD_NOOP));
+    Request h = req(CMD_GROUP_DELETE);
+    h.group = "abc";  // 4-byte string: message length stays aligned either way
+    Bytes b = *encode_request(h);
+    Bytes dgram = a;
+    dgram.resize(NLMSG_ALIGN(dgram.size()), 0);
+    dgram.insert(dgram.end(), b.begin(), b.end());
+    auto parts = split_datagram(dgram);
+    ASSERT_TRUE(parts.ok());
+    ASSERT_EQ(parts->size(), 2u);
+    EXPECT_EQ(decode_request((*parts)[0]).request->hdr.cmd, CMD_NOOP);
+    EXPECT_EQ(decode_request((*parts)[1]).request->group, "abc");
+
+    // Misaligned input buffer: the decoders copy before looking.
+    Bytes shifted(1, 0);
+    shifted.insert(shifted.end(), b.begin(), b.end());
+    auto d = decode_request(ByteView(shifted).subspan(1));
+    ASSERT_TRUE(d.request);
+    EXPECT_EQ(d.request->group, "abc");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Refusals: errno, a message naming the problem, the offset.
+
+TEST(NlRefusal, DatagramFraming) {
+    Refusal why;
+    Bytes ok = *encode_request(req(CMD_NOOP));
+
+    // Short datagram.
+    auto r = split_datagram(ByteView(ok).first(10), &why);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().sys_errno, EINVAL);
+    EXPECT_EQ(why.err, EINVAL);
+    EXPECT_NE(why.msg.find("shorter than a netlink header"), std::string::npos) << why.msg;
+    EXPECT_EQ(why.offset, 0u);
+
+    // Empty.
+    EXPECT_FALSE(split_datagram(ByteView(), &why).ok());
+    EXPECT_NE(why.msg.find("empty"), std::string::npos);
+
+    // nlmsg_len bigger than the data.
+    Bytes lie = Raw(CMD_NOOP).done(+8);
+    EXPECT_FALSE(split_datagram(lie, &why).ok());
+    EXPECT_EQ(why.err, EINVAL);
+    EXPECT_NE(why.msg.find("exceeds"), std::string::npos) << why.msg;
+    EXPECT_EQ(why.offset, 0u);
+
+    // nlmsg_len smaller than the data: the rest is garbage that is not a message.
+    Request g = req(CMD_GROUP_DELETE);
+    g.group = "abc";
+    Bytes small = *encode_request(g);
+    uint32_t shorter = static_cast<uint32_t>(small.size() - 8);
+    std::memcpy(small.data(), &shorter, 4);
+    EXPECT_FALSE(split_datagram(small, &why).ok());
+    EXPECT_NE(why.msg.find("trailing garbage"), std::string::npos) << why.msg;
+    EXPECT_EQ(why.offset, shorter);
+    // ...and decode_request, handed such a message, refuses it too.
+    Refusal rr = refused(small);
+    EXPECT_EQ(rr.err, EINVAL);
+    EXPECT_NE(rr.msg.find("follow the message"), std::string::npos) << rr.msg;
+
+    // nlmsg_len below the header size.
+    Bytes tiny = Raw(CMD_NOOP).done();
+    uint32_t eight = 8;
+    std::memcpy(tiny.data(), &eight, 4);
+    EXPECT_FALSE(split_datagram(tiny, &why).ok());
+    EXPECT_NE(why.msg.find("shorter than the netlink header"), std::string::npos) << why.msg;
+    EXPECT_EQ(refused(tiny).err, EINVAL);
+
+    // Trailing garbage after a valid message.
+    Bytes trail = ok;
+    trail.insert(trail.end(), {1, 2, 3, 4, 5, 6});
+    EXPECT_FALSE(split_datagram(trail, &why).ok());
+    EXPECT_NE(why.msg.find("trailing garbage"), std::string::npos) << why.msg;
+    EXPECT_EQ(why.offset, ok.size());
+
+    // Oversized datagram.
+    Bytes huge(kMaxDatagram + 1, 0);
+    auto h = split_datagram(huge, &why);
+    ASSERT_FALSE(h.ok());
+    EXPECT_EQ(h.error().sys_errno, EMSGSIZE);
+    EXPECT_EQ(why.err, EMSGSIZE);
+    EXPECT_NE(why.msg.find("exceeds"), std::string::npos);
+}
+
+TEST(NlRefusal, HeaderProblems) {
+    // Short message handed straight to decode_request.
+    Bytes ok = *encode_request(req(CMD_NOOP));
+    auto d = decode_request(ByteView(ok).first(12));
+    ASSERT_TRUE(d.refusal);
+    EXPECT_EQ(d.refusal->err, EINVAL);
+    EXPECT_FALSE(d.hdr);
+
+    // Wrong nlmsg_type.
+    Refusal r = refused(Raw(CMD_NOOP, NLM_F_REQUEST, kVersion, 0x21).done());
+    EXPECT_EQ(r.err, EOPNOTSUPP);
+    EXPECT_NE(r.msg.find("nlmsg_type 0x21"), std::string::npos) << r.msg;
+    EXPECT_EQ(r.offset, 4u);
+    r = refused(Raw(CMD_NOOP, NLM_F_REQUEST, kVersion, NLMSG_DONE).done());
+    EXPECT_EQ(r.err, EOPNOTSUPP);
+
+    // No NLM_F_REQUEST; the header is still reported so the ack can echo seq.
+    auto nr = decode_request(Raw(CMD_NOOP, NLM_F_ACK).done());
+    ASSERT_TRUE(nr.refusal && nr.hdr);
+    EXPECT_EQ(nr.refusal->err, EINVAL);
+    EXPECT_NE(nr.refusal->msg.find("NLM_F_REQUEST"), std::string::npos);
+    EXPECT_EQ(nr.hdr->seq, 7u);
+
+    // Missing genl header.
+    Bytes nogenl = Raw(CMD_NOOP).done();
+    nogenl.resize(NLMSG_HDRLEN);
+    uint32_t len = NLMSG_HDRLEN;
+    std::memcpy(nogenl.data(), &len, 4);
+    r = refused(nogenl);
+    EXPECT_EQ(r.err, EINVAL);
+    EXPECT_NE(r.msg.find("genl header"), std::string::npos) << r.msg;
+
+    // Unknown command, CMD_UNSPEC, CMD_EVENT as a request.
+    r = refused(Raw(200).done());
+    EXPECT_EQ(r.err, EOPNOTSUPP);
+    EXPECT_NE(r.msg.find("unknown command 200"), std::string::npos) << r.msg;
+    EXPECT_EQ(r.offset, 16u);
+    EXPECT_EQ(refused(Raw(CMD_UNSPEC).done()).err, EOPNOTSUPP);
+    r = refused(Raw(CMD_EVENT).done());
+    EXPECT_EQ(r.err, EOPNOTSUPP);
+    EXPECT_NE(r.msg.find("CMD_EVENT"), std::string::npos) << r.msg;
+
+    // Unsupported versions, both sides.
+    for (uint8_t v : {uint8_t{0}, uint8_t{kVersion + 1}}) {
+        auto dv = decode_request(Raw(CMD_NOOP, NLM_F_REQUEST, v).done());
+        ASSERT_TRUE(dv.refusal);
+        EXPECT_EQ(dv.refusal->err, EPROTONOSUPPORT);
+        EXPECT_NE(dv.refusal->msg.find("versions 1-1"), std::string::npos) << dv.refusal->msg;
+        EXPECT_EQ(dv.refusal->offset, 17u);
+        EXPECT_EQ(dv.hdr->version, v);
+    }
+}
+
+TEST(NlRefusal, Attributes) {
+    // Unknown attribute type.
+    Raw u(CMD_HEALTH);
+    uint32_t off = u.next();
+    u.u32(200, 1);
+    Refusal r = refused(u.done());
+    EXPECT_EQ(r.err, EINVAL);
+    EXPECT_NE(r.msg.find("unknown attribute type 200"), std::string::npos) << r.msg;
+    EXPECT_EQ(r.offset, off);
+
+    // Type 0.
+    Raw z(CMD_HEALTH);
+    z.u32(0, 1);
+    EXPECT_EQ(refused(z.done()).err, EINVAL);
+
+    // Wrongly typed: u8 where a u64 is expected.
+    Raw w(CMD_RUN);
+    w.str(ATTR_GROUP, "g").u8(ATTR_OPERATION, 1);
+    off = w.next();
+    w.u8(ATTR_KEY, 5);
+    r = refused(w.done());
+    EXPECT_EQ(r.err, EINVAL);
+    EXPECT_NE(r.msg.find("ATTR_KEY: 1 bytes, expected a u64"), std::string::npos) << r.msg;
+    EXPECT_EQ(r.offset, off);
+
+    // u64 where a u8 is expected (libnl alone would accept it).
+    Raw w2(CMD_RUN);
+    w2.str(ATTR_GROUP, "g");
+    off = w2.next();
+    w2.u64(ATTR_OPERATION, 1);
+    r = refused(w2.done());
+    EXPECT_NE(r.msg.find("ATTR_OPERATION: 8 bytes, expected a u8"), std::string::npos) << r.msg;
+    EXPECT_EQ(r.offset, off);
+
+    // String without its NUL.
+    Raw s(CMD_GROUP_DELETE);
+    off = s.next();
+    s.str_no_nul(ATTR_GROUP, "abcd");
+    r = refused(s.done());
+    EXPECT_NE(r.msg.find("ATTR_GROUP: string of 4 bytes is not NUL-terminated"), std::string::npos) << r.msg;
+    EXPECT_EQ(r.offset, off);
+
+    // Empty attribute where a string is expected.
+    Raw e(CMD_GROUP_DELETE);
+    e.attr(ATTR_GROUP, nullptr, 0);
+    EXPECT_NE(refused(e.done()).msg.find("ATTR_GROUP: empty"), std::string::npos);
+
+    // NUL inside the string.
+    Raw n(CMD_GROUP_DELETE);
+    n.attr(ATTR_GROUP, "ab\0cd", 6);
+    EXPECT_NE(refused(n.done()).msg.find("NUL byte at 2"), std::string::npos);
+
+    // Oversized strings.
+    Raw og(CMD_GROUP_DELETE);
+    off = og.next();
+    og.str(ATTR_GROUP, std::string(65, 'a'));
+    r = refused(og.done());
+    EXPECT_NE(r.msg.find("ATTR_GROUP: 65 bytes"), std::string::npos) << r.msg;
+    EXPECT_EQ(r.offset, off);
+    Raw od(CMD_GROUP_ADD);
+    od.str(ATTR_GROUP, "g");
+    off = od.next();
+    od.str(ATTR_DEVICE, std::string(kMaxDeviceLen + 1, 'd'));
+    r = refused(od.done());
+    EXPECT_NE(r.msg.find("ATTR_DEVICE: 4097 bytes, at most 4096"), std::string::npos) << r.msg;
+    EXPECT_EQ(r.offset, off);
+
+    // Bad group charset.
+    Raw gc(CMD_GROUP_DELETE);
+    off = gc.next();
+    gc.str(ATTR_GROUP, "db/01");
+    r = refused(gc.done());
+    EXPECT_EQ(r.err, EINVAL);
+    EXPECT_NE(r.msg.find("ATTR_GROUP: \"db/01\" holds \"/\" at byte 2"), std::string::npos) << r.msg;
+    EXPECT_NE(r.msg.find("[A-Za-z0-9._-]"), std::string::npos);
+    EXPECT_EQ(r.offset, off);
+
+    // Repeated single attribute.
+    Raw rep(CMD_GROUP_DELETE);
+    rep.str(ATTR_GROUP, "a");
+    off = rep.next();
+    rep.str(ATTR_GROUP, "b");
+    r = refused(rep.done());
+    EXPECT_NE(r.msg.find("ATTR_GROUP given more than once"), std::string::npos) << r.msg;
+    EXPECT_EQ(r.offset, off);
+
+    // Too many devices.
+    Raw many(CMD_GROUP_ADD);
+    many.str(ATTR_GROUP, "g");
+    for (size_t i = 0; i < kMaxDevices; ++i) many.str(ATTR_DEVICE, "d");
+    off = many.next();
+    many.str(ATTR_DEVICE, "d");
+    r = refused(many.done());
+    EXPECT_NE(r.msg.find("ATTR_DEVICE repeated more than 4096 times"), std::string::npos) << r.msg;
+    EXPECT_EQ(r.offset, off);
+
+    // Network byte order flag.
+    Raw nb(CMD_SUBSCRIBE);
+    off = nb.next();
+    nb.u32(ATTR_EVENT_MASK | NLA_F_NET_BYTEORDER, 2);
+    r = refused(nb.done());
+    EXPECT_NE(r.msg.find("NLA_F_NET_BYTEORDER"), std::string::npos);
+    EXPECT_EQ(r.offset, off);
+
+    // An attribute whose length runs past the message.
+    Raw lie(CMD_HEALTH);
+    lie.u32(ATTR_FLAGS, 0);
+    Bytes lb = lie.done();
+    uint16_t big = 200;
+    std::memcpy(lb.data() + NLMSG_HDRLEN + GENL_HDRLEN, &big, 2);
+    r = refused(lb);
+    EXPECT_EQ(r.err, EINVAL);
+    EXPECT_NE(r.msg.find("attribute length 200"), std::string::npos) << r.msg;
+    EXPECT_EQ(r.offset, 20u);
+}
+
+struct RangeCase {
+    uint16_t attr;
+    uint64_t value;
+    int size;
+    const char* text;
+};
+
+TEST(NlRefusal, OutOfRangeValues) {
+    const RangeCase cases[] = {
+        {ATTR_TYPE, 4, 1, "ATTR_TYPE: 4 is not a reservation type (1 WE, 3 EA, 5 WE-RO, 6 EA-RO, 7 WE-AR, 8 EA-AR)"},
+        {ATTR_TYPE, 0, 1, "ATTR_TYPE: 0 is not a reservation type"},
+        {ATTR_TYPE, 2, 1, "ATTR_TYPE: 2 is not"},
+        {ATTR_FLAGS, 1u << 7, 4, "ATTR_FLAGS: unknown OpFlag bits 0x80 (known: 0x7f)"},
+        {ATTR_REL_PORT, 0, 2, "ATTR_REL_PORT: 0 is out of range (1-65535)"},
+        {ATTR_TIMEOUT_MS, 0, 4, "ATTR_TIMEOUT_MS: 0 is out of range (1-3600000)"},
+        {ATTR_TIMEOUT_MS, 3600001, 4, "ATTR_TIMEOUT_MS: 3600001 is out of range"},
+        {ATTR_DEADLINE_MS, 86400001, 4, "ATTR_DEADLINE_MS: 86400001 is out of range (1-86400000)"},
+        {ATTR_QD, 0, 4, "ATTR_QD: 0 is out of range (1-65536)"},
+        {ATTR_QD, 65537, 4, "ATTR_QD: 65537 is out of range"},
+    };
+    for (const auto& c : cases) {
+        Raw m(CMD_RUN);
+        m.str(ATTR_GROUP, "g");
+        if (c.attr != ATTR_OPERATION) m.u8(ATTR_OPERATION, 1);
+        uint32_t off = m.next();
+        m.attr(c.attr, &c.value, static_cast<size_t>(c.size));  // little-endian host: low bytes first
+        Refusal r = refused(m.done());
+        EXPECT_EQ(r.err, EINVAL) << c.text;
+        EXPECT_NE(r.msg.find(c.text), std::string::npos) << r.msg;
+        EXPECT_EQ(r.offset, off) << c.text;
+    }
+    for (uint8_t op : {uint8_t{0}, uint8_t{15}}) {
+        Raw m(CMD_RUN);
+        m.str(ATTR_GROUP, "g");
+        uint32_t off = m.next();
+        m.u8(ATTR_OPERATION, op);
+        Refusal r = refused(m.done());
+        EXPECT_NE(r.msg.find("ATTR_OPERATION: " + std::to_string(op) + " is out of range (1-14)"), std::string::npos) << r.msg;
+        EXPECT_EQ(r.offset, off);
+    }
+    Raw tp(CMD_GROUP_CREATE);
+    tp.str(ATTR_GROUP, "g").str(ATTR_DEVICE, "d");
+    uint32_t off = tp.next();
+    tp.u16(ATTR_TARGET_PORT, 0);
+    Refusal r = refused(tp.done());
+    EXPECT_NE(r.msg.find("ATTR_TARGET_PORT: 0 is out of range"), std::string::npos) << r.msg;
+    EXPECT_EQ(r.offset, off);
+
+    Raw sg(CMD_GROUP_CREATE);
+    sg.str(ATTR_GROUP, "g").str(ATTR_DEVICE, "d").u8(ATTR_SG_TRANSPORT, 2);
+    EXPECT_NE(refused(sg.done()).msg.find("ATTR_SG_TRANSPORT: 2 is out of range (0-1)"), std::string::npos);
+
+    Raw st(CMD_STATS);
+    st.u32(ATTR_FLAGS, 2);
+    EXPECT_NE(refused(st.done()).msg.find("ATTR_FLAGS: unknown StatsFlag bits 0x2"), std::string::npos);
+
+    Raw ev(CMD_SUBSCRIBE);
+    ev.u32(ATTR_EVENT_MASK, 1);  // bit 0: no EventKind 0
+    EXPECT_NE(refused(ev.done()).msg.find("ATTR_EVENT_MASK: unknown bits 0x1"), std::string::npos);
+
+    Raw tid(CMD_RUN);
+    tid.str(ATTR_GROUP, "g").u8(ATTR_OPERATION, 5);
+    off = tid.next();
+    tid.str(ATTR_TRANSPORT_ID, "fcp,12");
+    r = refused(tid.done());
+    EXPECT_EQ(r.err, EINVAL);
+    EXPECT_NE(r.msg.find("ATTR_TRANSPORT_ID: \"fcp,12\""), std::string::npos) << r.msg;
+    EXPECT_EQ(r.offset, off);
+
+    Raw many(CMD_RUN);
+    many.str(ATTR_GROUP, "g").u8(ATTR_OPERATION, 5);
+    for (size_t i = 0; i < kMaxTransportIds; ++i) many.str(ATTR_TRANSPORT_ID, "sas,5000c5000abcdef0");
+    many.str(ATTR_TRANSPORT_ID, "sas,5000c5000abcdef0");
+    EXPECT_NE(refused(many.done()).msg.find("ATTR_TRANSPORT_ID repeated more than 64 times"), std::string::npos);
+}
+
+TEST(NlRefusal, CommandRules) {
+    // Missing required attributes name the attribute.
+    Refusal r = refused(Raw(CMD_RUN).str(ATTR_GROUP, "g").done());
+    EXPECT_EQ(r.err, EINVAL);
+    EXPECT_EQ(r.msg, "ATTR_OPERATION is required by CMD_RUN");
+    EXPECT_EQ(r.offset, 0u);
+    r = refused(Raw(CMD_RUN).u8(ATTR_OPERATION, 1).done());
+    EXPECT_EQ(r.msg, "ATTR_GROUP is required by CMD_RUN");
+    r = refused(Raw(CMD_GROUP_CREATE).str(ATTR_GROUP, "g").done());
+    EXPECT_EQ(r.msg, "ATTR_DEVICE is required by CMD_GROUP_CREATE (at least one)");
+    EXPECT_NE(refused(Raw(CMD_GROUP_DELETE).done()).msg.find("ATTR_GROUP is required"), std::string::npos);
+    EXPECT_NE(refused(Raw(CMD_CONFLICT).done()).msg.find("ATTR_CONFLICT is required"), std::string::npos);
+
+    // Attributes not allowed for the command.
+    Raw na(CMD_HEALTH);
+    uint32_t off = na.next();
+    na.str(ATTR_GROUP, "g");
+    r = refused(na.done());
+    EXPECT_EQ(r.err, EINVAL);
+    EXPECT_EQ(r.msg, "ATTR_GROUP is not allowed in CMD_HEALTH");
+    EXPECT_EQ(r.offset, off);
+    Raw nk(CMD_GROUP_CREATE);
+    nk.str(ATTR_GROUP, "g").str(ATTR_DEVICE, "d");
+    off = nk.next();
+    nk.u64(ATTR_KEY, 1);
+    r = refused(nk.done());
+    EXPECT_EQ(r.msg, "ATTR_KEY is not allowed in CMD_GROUP_CREATE");
+    EXPECT_EQ(r.offset, off);
+    // Answer-only attributes are not allowed in requests.
+    Raw ans(CMD_RUN);
+    ans.str(ATTR_GROUP, "g").u8(ATTR_OPERATION, 1);
+    uint32_t n = ans.begin_nest(ATTR_SUMMARY);
+    ans.u32(SUM_LUNS, 1).end_nest(n);
+    EXPECT_EQ(refused(ans.done()).msg, "ATTR_SUMMARY is not allowed in CMD_RUN");
+}
+
+TEST(NlRefusal, NestedConflictGarbage) {
+    // A nested attribute with a bad value: the offset is the inner attribute's.
+    Raw a(CMD_CONFLICT);
+    uint32_t n = a.begin_nest(ATTR_CONFLICT);
+    a.u8(CF_CLASS, 1);
+    uint32_t off = a.next();
+    a.u8(CF_TYPE, 4);
+    a.end_nest(n);
+    Refusal r = refused(a.done());
+    EXPECT_EQ(r.err, EINVAL);
+    EXPECT_NE(r.msg.find("CF_TYPE: 4 is not a reservation type"), std::string::npos) << r.msg;
+    EXPECT_EQ(r.offset, off);
+
+    // Unknown nested attribute.
+    Raw b(CMD_CONFLICT);
+    n = b.begin_nest(ATTR_CONFLICT);
+    b.u8(CF_CLASS, 1);
+    off = b.next();
+    b.u64(99, 1);
+    b.end_nest(n);
+    r = refused(b.done());
+    EXPECT_NE(r.msg.find("unknown attribute type 99 in ATTR_CONFLICT"), std::string::npos) << r.msg;
+    EXPECT_EQ(r.offset, off);
+
+    // Missing CF_CLASS.
+    Raw c(CMD_CONFLICT);
+    n = c.begin_nest(ATTR_CONFLICT);
+    c.str(CF_TEXT, "x");
+    c.end_nest(n);
+    r = refused(c.done());
+    EXPECT_NE(r.msg.find("CF_CLASS is required in each ATTR_CONFLICT"), std::string::npos) << r.msg;
+    EXPECT_EQ(r.offset, n);
+
+    // Raw garbage inside the nest.
+    Raw d(CMD_CONFLICT);
+    Bytes junk = {0xff, 0xff, 0x01, 0x00, 0xde, 0xad, 0xbe, 0xef};
+    d.attr(ATTR_CONFLICT | NLA_F_NESTED, junk.data(), junk.size());
+    r = refused(d.done());
+    EXPECT_EQ(r.err, EINVAL);
+    EXPECT_NE(r.msg.find("ATTR_CONFLICT"), std::string::npos) << r.msg;
+    EXPECT_EQ(r.offset, 20u + 4u);
+
+    // Three stray bytes at the end of the nest.
+    Raw e(CMD_CONFLICT);
+    Bytes tail = {0x05, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x02, 0x03};
+    e.attr(ATTR_CONFLICT | NLA_F_NESTED, tail.data(), tail.size());
+    r = refused(e.done());
+    EXPECT_NE(r.msg.find("trailing bytes after the last attribute of ATTR_CONFLICT"), std::string::npos) << r.msg;
+
+    // A nested flag on a plain attribute.
+    Raw f(CMD_GROUP_DELETE);
+    f.str(ATTR_GROUP | NLA_F_NESTED, "g");
+    EXPECT_NE(refused(f.done()).msg.find("NLA_F_NESTED"), std::string::npos);
+}
+
+TEST(NlRefusal, FuzzLikeTruncationsNeverCrash) {
+    Request r = req(CMD_RUN);
+    r.group = "g";
+    r.has_operation = true;
+    r.op.op = engine::Operation::fence;
+    r.op.key = 1;
+    r.op.sa_key = 2;
+    Bytes m = *encode_request(r);
+    for (size_t n = 0; n < m.size(); ++n) {
+        auto d = decode_request(ByteView(m).first(n));
+        EXPECT_TRUE(d.refusal);
+        (void)split_datagram(ByteView(m).first(n));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Answers
+
+Header request_header(uint8_t cmd) {
+    Header h;
+    h.cmd = cmd;
+    h.seq = 77;
+    h.pid = 5;
+    h.flags = NLM_F_REQUEST | NLM_F_ACK;
+    h.len = 20;
+    return h;
+}
+
+Answer decode_one(const Bytes& m) {
+    auto parts = split_datagram(m);
+    EXPECT_TRUE(parts.ok());
+    EXPECT_EQ(parts->size(), 1u);
+    auto a = decode_answer(m);
+    EXPECT_TRUE(a.ok()) << (a.ok() ? "" : a.error().msg);
+    return a.ok() ? *a : Answer{};
+}
+
+TEST(NlAnswer, AckAndError) {
+    Bytes ack = encode_ack(request_header(CMD_NOOP), 0);
+    Answer a = decode_one(ack);
+    EXPECT_EQ(a.kind, Answer::Kind::ack);
+    EXPECT_EQ(a.err, 0);
+    EXPECT_EQ(a.hdr.seq, 77u);
+    EXPECT_EQ(a.hdr.type, NLMSG_ERROR);
+    EXPECT_TRUE(a.hdr.flags & NLM_F_CAPPED);
+    EXPECT_FALSE(a.hdr.flags & NLM_F_ACK_TLVS);
+    EXPECT_TRUE(a.err_msg.empty());
+
+    // The real netlink layout: negative errno, the request's header echoed, TLVs.
+    Bytes err = encode_ack(request_header(CMD_RUN), EINVAL, "ATTR_TYPE: 4 is not a reservation type", 36);
+    int32_t wire_err;
+    std::memcpy(&wire_err, err.data() + NLMSG_HDRLEN, 4);
+    EXPECT_EQ(wire_err, -EINVAL);
+    nlmsghdr echoed;
+    std::memcpy(&echoed, err.data() + NLMSG_HDRLEN + 4, sizeof echoed);
+    EXPECT_EQ(echoed.nlmsg_len, 20u);
+    EXPECT_EQ(echoed.nlmsg_type, kMsgType);
+    EXPECT_EQ(echoed.nlmsg_seq, 77u);
+    Answer e = decode_one(err);
+    EXPECT_EQ(e.kind, Answer::Kind::ack);
+    EXPECT_EQ(e.err, EINVAL);
+    EXPECT_EQ(e.err_msg, "ATTR_TYPE: 4 is not a reservation type");
+    EXPECT_EQ(e.err_offset, 36u);
+    EXPECT_TRUE(e.hdr.flags & NLM_F_ACK_TLVS);
+
+    // An uncapped ack (the whole request echoed, as the kernel does without NETLINK_CAP_ACK).
+    Bytes req_bytes = *encode_request(req(CMD_NOOP));
+    Bytes unc(NLMSG_HDRLEN + 4, 0);
+    unc.insert(unc.end(), req_bytes.begin(), req_bytes.end());
+    unc.resize(NLMSG_ALIGN(unc.size()), 0);
+    nlattr tlv{static_cast<uint16_t>(NLA_HDRLEN + 4), NLMSGERR_ATTR_MSG};
+    unc.insert(unc.end(), reinterpret_cast<uint8_t*>(&tlv), reinterpret_cast<uint8_t*>(&tlv) + 4);
+    unc.insert(unc.end(), {'b', 'a', 'd', 0});
+    nlmsghdr uh{static_cast<uint32_t>(unc.size()), NLMSG_ERROR, NLM_F_ACK_TLVS, 11, 0};
+    std::memcpy(unc.data(), &uh, sizeof uh);
+    int32_t neg = -EPERM;
+    std::memcpy(unc.data() + NLMSG_HDRLEN, &neg, 4);
+    Answer ua = decode_one(unc);
+    EXPECT_EQ(ua.err, EPERM);
+    EXPECT_EQ(ua.err_msg, "bad");
+
+    Bytes done = encode_done(request_header(CMD_RUN), ECANCELED);
+    Answer d = decode_one(done);
+    EXPECT_EQ(d.kind, Answer::Kind::done);
+    EXPECT_EQ(d.err, ECANCELED);
+    EXPECT_TRUE(d.hdr.flags & NLM_F_MULTI);
+    EXPECT_EQ(decode_one(encode_done(request_header(CMD_RUN))).err, 0);
+}
+
+TEST(NlAnswer, FamilyHealthStats) {
+    Answer f = decode_one(encode_family(request_header(CMD_GET_FAMILY)));
+    EXPECT_EQ(f.kind, Answer::Kind::family);
+    EXPECT_EQ(f.family_name, "prfence");
+    EXPECT_EQ(f.version, kVersion);
+    EXPECT_EQ(f.min_version, kMinVersion);
+    EXPECT_EQ(f.max_attr, kAttrMax);
+    EXPECT_EQ(f.hdr.seq, 77u);
+    EXPECT_EQ(f.commands.size(), 15u);  // all but CMD_UNSPEC and CMD_EVENT
+
+    Health h;
+    h.uptime_ns = 123456789;
+    h.pid = 4321;
+    h.version = "0.1.0";
+    h.groups = 2;
+    h.luns = 128;
+    h.paths_open = 256;
+    h.clients = 3;
+    h.subscribers = 1;
+    h.batches_running = 1;
+    h.batches_queued = 4;
+    h.subscribers_dropped = 9;
+    h.config = "/etc/prfence/prfenced.conf";
+    Answer ha = decode_one(encode_health(request_header(CMD_HEALTH), h));
+    EXPECT_EQ(ha.kind, Answer::Kind::health);
+    EXPECT_EQ(ha.health.uptime_ns, h.uptime_ns);
+    EXPECT_EQ(ha.health.pid, h.pid);
+    EXPECT_EQ(ha.health.version, h.version);
+    EXPECT_EQ(ha.health.groups, 2u);
+    EXPECT_EQ(ha.health.luns, 128u);
+    EXPECT_EQ(ha.health.paths_open, 256u);
+    EXPECT_EQ(ha.health.clients, 3u);
+    EXPECT_EQ(ha.health.subscribers, 1u);
+    EXPECT_EQ(ha.health.batches_running, 1u);
+    EXPECT_EQ(ha.health.batches_queued, 4u);
+    EXPECT_EQ(ha.health.subscribers_dropped, 9u);
+    EXPECT_EQ(ha.health.config, h.config);
+
+    std::vector<OpStats> st(2);
+    st[0].name = "fence";
+    st[0].count = 10;
+    st[0].failed = 1;
+    st[0].sum_ns = 1000;
+    st[0].min_ns = 5;
+    st[0].max_ns = 500;
+    st[0].p50_ns = 64000;
+    st[0].p99_ns = 128000;
+    st[0].buckets.assign(kHistBuckets, 0);
+    st[0].buckets[6] = 10;
+    st[1].name = "control";
+    Answer sa = decode_one(encode_stats(request_header(CMD_STATS), st));
+    EXPECT_EQ(sa.kind, Answer::Kind::stats);
+    ASSERT_EQ(sa.stats.size(), 2u);
+    EXPECT_EQ(sa.stats[0].name, "fence");
+    EXPECT_EQ(sa.stats[0].count, 10u);
+    EXPECT_EQ(sa.stats[0].failed, 1u);
+    EXPECT_EQ(sa.stats[0].sum_ns, 1000u);
+    EXPECT_EQ(sa.stats[0].min_ns, 5u);
+    EXPECT_EQ(sa.stats[0].max_ns, 500u);
+    EXPECT_EQ(sa.stats[0].p50_ns, 64000u);
+    EXPECT_EQ(sa.stats[0].p99_ns, 128000u);
+    EXPECT_EQ(sa.stats[0].buckets, st[0].buckets);
+    EXPECT_EQ(sa.stats[1].name, "control");
+    EXPECT_TRUE(sa.stats[1].buckets.empty());
+    EXPECT_TRUE(decode_one(encode_stats(request_header(CMD_STATS), {})).stats.empty());
+}
+
+TEST(NlAnswer, GroupInfo) {
+    GroupInfo g;
+    g.name = "db";
+    g.devices = {"/dev/sdb", "/dev/sdc"};
+    g.initiator = "iqn.1994-05.com.redhat:node-a";
+    g.target_port = 2;
+    g.sg_transport = SG_TRANSPORT_SGIO;
+    g.luns = 2;
+    g.paths_open = 4;
+    g.problems = {"/dev/sdz: no such device"};
+    for (bool multi : {false, true}) {
+        Answer a = decode_one(encode_group_info(request_header(CMD_GROUP_LIST), g, multi));
+        EXPECT_EQ(a.kind, Answer::Kind::group);
+        EXPECT_EQ(bool(a.hdr.flags & NLM_F_MULTI), multi);
+        EXPECT_EQ(a.group.name, g.name);
+        EXPECT_EQ(a.group.devices, g.devices);
+        EXPECT_EQ(a.group.initiator, g.initiator);
+        EXPECT_EQ(a.group.target_port, g.target_port);
+        EXPECT_EQ(a.group.sg_transport, SG_TRANSPORT_SGIO);
+        EXPECT_EQ(a.group.luns, 2u);
+        EXPECT_EQ(a.group.paths_open, 4u);
+        EXPECT_EQ(a.group.problems, g.problems);
+    }
+    // A group too large for one nest is listed as far as it fits, and says so.
+    GroupInfo big = g;
+    big.devices.assign(4000, std::string(100, 'x'));
+    Answer b = decode_one(encode_group_info(request_header(CMD_GROUP_CREATE), big, false));
+    EXPECT_LT(b.group.devices.size(), 4000u);
+    EXPECT_GT(b.group.devices.size(), 100u);
+    EXPECT_NE(b.group.problems.back().find("not listed"), std::string::npos);
+}
+
+engine::LunOutcome full_outcome(size_t i) {
+    engine::LunOutcome o;
+    o.device = "/dev/sd" + std::to_string(i);
+    o.ok = i % 2 == 0;
+    o.finished = true;
+    o.category = wire::Category::reservation_conflict;
+    o.step = "PREEMPT AND ABORT";
+    o.error = "reservation conflict";
+    o.status = 0x18;
+    wire::Sense s;
+    s.response_code = 0x70;
+    s.key = wire::SenseKey::unit_attention;
+    s.asc = 0x2a;
+    s.ascq = 0x05;
+    o.sense = s;
+    o.sys_errno = EIO;
+    o.timed_out = true;
+    o.latency_ns = 1000 + i;
+    o.commands = 3;
+    o.retries = 1;
+    wire::ReadKeys k;
+    k.generation = 7;
+    k.keys = {0xaa, 0xbb, 0xbb};
+    o.keys = k;
+    wire::ReadReservation r;
+    r.generation = 7;
+    r.reserved = true;
+    r.key = 0xaa;
+    r.type = 5;
+    o.reservation = r;
+    wire::Capabilities c;
+    c.rlr_c = c.sip_c = c.atp_c = c.tmv = true;
+    c.allow_commands = 1;
+    c.type_mask = 0xea01;
+    o.caps = c;
+    wire::FullStatus fs;
+    fs.generation = 7;
+    wire::FullStatusEntry e;
+    e.key = 0xaa;
+    e.holder = true;
+    e.type = 5;
+    e.rel_tgt_port = 1;
+    e.transport_id = *wire::parse_transport_id("iqn.1994-05.com.redhat:node-a,i,0x23d000001");
+    fs.entries = {e};
+    o.full_status = fs;
+    return o;
+}
+
+std::vector<Answer> decode_all(const std::vector<Bytes>& msgs) {
+    std::vector<Answer> out;
+    for (const Bytes& m : msgs) {
+        EXPECT_LE(m.size(), kMaxPart);
+        out.push_back(decode_one(m));
+    }
+    return out;
+}
+
+TEST(NlAnswer, RunAnswerCarriesEveryOutcomeField) {
+    std::vector<engine::LunOutcome> outs = {full_outcome(0), engine::LunOutcome{}};
+    Summary s;
+    s.batch.luns = 2;
+    s.batch.ok = 1;
+    s.batch.failed = 1;
+    s.batch.wall_ns = 5;
+    s.batch.commands = 6;
+    s.batch.retries = 1;
+    s.batch.p50_ns = 10;
+    s.batch.p90_ns = 20;
+    s.batch.p99_ns = 30;
+    s.batch.max_ns = 40;
+    s.batch.worst = wire::Category::reservation_conflict;
+    s.batch.deadline_hit = true;
+    s.batch.cancelled = true;
+    s.queued_ns = 99;
+    s.operation = engine::Operation::fence;
+    s.group = "db";
+    auto msgs = encode_run_answer(request_header(CMD_RUN), outs, s);
+    ASSERT_EQ(msgs.size(), 3u);
+    auto as = decode_all(msgs);
+    EXPECT_EQ(as[0].kind, Answer::Kind::luns);
+    EXPECT_EQ(as[1].kind, Answer::Kind::summary);
+    EXPECT_EQ(as[2].kind, Answer::Kind::done);
+    for (const auto& a : as) {
+        EXPECT_TRUE(a.hdr.flags & NLM_F_MULTI);
+        EXPECT_EQ(a.hdr.seq, 77u);
+    }
+    ASSERT_EQ(as[0].luns.size(), 2u);
+    const auto& [i0, o] = as[0].luns[0];
+    const auto& want = outs[0];
+    EXPECT_EQ(i0, 0u);
+    EXPECT_EQ(o.device, want.device);
+    EXPECT_EQ(o.ok, want.ok);
+    EXPECT_EQ(o.finished, want.finished);
+    EXPECT_EQ(o.category, want.category);
+    EXPECT_EQ(o.step, want.step);
+    EXPECT_EQ(o.error, want.error);
+    EXPECT_EQ(o.status, want.status);
+    ASSERT_TRUE(o.sense);
+    EXPECT_EQ(o.sense->key, wire::SenseKey::unit_attention);
+    EXPECT_EQ(o.sense->asc, 0x2a);
+    EXPECT_EQ(o.sense->ascq, 0x05);
+    EXPECT_EQ(o.sys_errno, EIO);
+    EXPECT_EQ(o.timed_out, true);
+    EXPECT_EQ(o.latency_ns, want.latency_ns);
+    EXPECT_EQ(o.commands, 3u);
+    EXPECT_EQ(o.retries, 1u);
+    ASSERT_TRUE(o.keys && o.reservation && o.caps && o.full_status);
+    EXPECT_EQ(o.keys->keys, want.keys->keys);
+    EXPECT_EQ(o.keys->generation, 7u);
+    EXPECT_FALSE(o.keys->truncated);
+    EXPECT_EQ(o.reservation->key, 0xaau);
+    EXPECT_EQ(o.reservation->type, 5);
+    EXPECT_TRUE(o.reservation->reserved);
+    EXPECT_EQ(o.caps->type_mask, 0xea01);
+    EXPECT_TRUE(o.caps->rlr_c && o.caps->sip_c && o.caps->atp_c && o.caps->tmv);
+    EXPECT_EQ(o.caps->allow_commands, 1);
+    EXPECT_EQ(o.full_status->entries, want.full_status->entries);
+
+    const auto& [i1, empty] = as[0].luns[1];
+    EXPECT_EQ(i1, 1u);
+    EXPECT_FALSE(empty.sense || empty.keys || empty.reservation || empty.caps || empty.full_status);
+    EXPECT_TRUE(empty.device.empty());
+
+    const Summary& ds = as[1].summary;
+    EXPECT_EQ(ds.batch.luns, 2u);
+    EXPECT_EQ(ds.batch.ok, 1u);
+    EXPECT_EQ(ds.batch.failed, 1u);
+    EXPECT_EQ(ds.batch.wall_ns, 5u);
+    EXPECT_EQ(ds.batch.commands, 6u);
+    EXPECT_EQ(ds.batch.retries, 1u);
+    EXPECT_EQ(ds.batch.p50_ns, 10u);
+    EXPECT_EQ(ds.batch.p90_ns, 20u);
+    EXPECT_EQ(ds.batch.p99_ns, 30u);
+    EXPECT_EQ(ds.batch.max_ns, 40u);
+    EXPECT_EQ(ds.batch.worst, wire::Category::reservation_conflict);
+    EXPECT_TRUE(ds.batch.deadline_hit && ds.batch.cancelled);
+    EXPECT_EQ(ds.queued_ns, 99u);
+    EXPECT_EQ(ds.operation, engine::Operation::fence);
+    EXPECT_EQ(ds.group, "db");
+
+    // No LUNs: summary and DONE only.
+    auto none = encode_run_answer(request_header(CMD_GROUP_REFRESH), {}, s);
+    ASSERT_EQ(none.size(), 2u);
+    EXPECT_EQ(decode_one(none[0]).kind, Answer::Kind::summary);
+    EXPECT_EQ(decode_one(none[0]).hdr.cmd, CMD_GROUP_REFRESH);
+}
+
+TEST(NlAnswer, ThousandLunsSplitIntoParts) {
+    std::vector<engine::LunOutcome> outs;
+    for (size_t i = 0; i < 1000; ++i) outs.push_back(full_outcome(i));
+    auto msgs = encode_run_answer(request_header(CMD_RUN), outs, Summary{});
+    ASSERT_GT(msgs.size(), 3u);
+    auto as = decode_all(msgs);
+    uint32_t next = 0;
+    for (size_t p = 0; p + 2 < as.size(); ++p) {
+        EXPECT_EQ(as[p].kind, Answer::Kind::luns);
+        EXPECT_FALSE(as[p].luns.empty());
+        for (const auto& [idx, o] : as[p].luns) {
+            EXPECT_EQ(idx, next);
+            EXPECT_EQ(o.device, outs[next].device);
+            ++next;
+        }
+    }
+    EXPECT_EQ(next, 1000u);
+    EXPECT_EQ(as[as.size() - 2].kind, Answer::Kind::summary);
+    EXPECT_EQ(as.back().kind, Answer::Kind::done);
+
+    // Packing keeps order and the datagram limit, and split_datagram takes them apart again.
+    auto dgrams = pack_datagrams(msgs);
+    size_t count = 0;
+    for (const Bytes& d : dgrams) {
+        EXPECT_LE(d.size(), kMaxDatagram);
+        auto parts = split_datagram(d);
+        ASSERT_TRUE(parts.ok()) << parts.error().msg;
+        for (ByteView p : *parts) {
+            ASSERT_LT(count, msgs.size());
+            EXPECT_TRUE(std::equal(p.begin(), p.end(), msgs[count].begin(), msgs[count].end()));
+            ++count;
+        }
+    }
+    EXPECT_EQ(count, msgs.size());
+}
+
+TEST(NlAnswer, HugeLunResultStillFitsOnePart) {
+    engine::LunOutcome o = full_outcome(0);
+    o.device = std::string(kMaxDeviceLen + 100, 'd');
+    o.error = std::string(10000, 'e');
+    o.step = std::string(1000, 's');
+    o.keys->keys.assign(5000, 0x1234);
+    o.full_status->entries.assign(2000, o.full_status->entries[0]);
+    auto msgs = encode_run_answer(request_header(CMD_RUN), {o, o}, Summary{});
+    auto as = decode_all(msgs);
+    ASSERT_EQ(as.size(), 4u);  // one LUN per part
+    const auto& d = as[0].luns.at(0).second;
+    EXPECT_EQ(d.device.size(), kMaxDeviceLen);
+    EXPECT_EQ(d.error.size(), kMaxLunError);
+    EXPECT_EQ(d.step.size(), kMaxName);
+    ASSERT_TRUE(d.keys);
+    EXPECT_TRUE(d.keys->truncated);
+    EXPECT_EQ(d.keys->keys.size(), 1024u);
+    EXPECT_EQ(d.keys->needed, 8u + 8u * 5000u);
+    ASSERT_TRUE(d.full_status);
+    EXPECT_TRUE(d.full_status->truncated);
+    EXPECT_FALSE(d.full_status->entries.empty());
+
+    // A device-truncated answer stays truncated with the device's `needed`.
+    engine::LunOutcome t = full_outcome(1);
+    t.keys->truncated = true;
+    t.keys->needed = 8 + 8 * 10;
+    auto tm = decode_all(encode_run_answer(request_header(CMD_RUN), {t}, Summary{}));
+    EXPECT_TRUE(tm[0].luns[0].second.keys->truncated);
+    EXPECT_EQ(tm[0].luns[0].second.keys->needed, 88u);
+}
+
+TEST(NlAnswer, Event) {
+    Event ev;
+    ev.kind = EVENT_CONFLICT;
+    ev.time_ns = 1700000000000000000ull;
+    ev.group = "db";
+    ev.text = "conflict on sdq";
+    Summary s;
+    s.batch.luns = 3;
+    s.operation = engine::Operation::fence;
+    ev.summary = s;
+    Conflict c;
+    c.cls = CONFLICT_FENCED;
+    c.device = "/dev/sdq";
+    c.our_key = 1;
+    ev.conflict = c;
+    Answer a = decode_one(encode_event(ev));
+    EXPECT_EQ(a.kind, Answer::Kind::event);
+    EXPECT_EQ(a.hdr.seq, 0u);
+    EXPECT_EQ(a.hdr.cmd, CMD_EVENT);
+    EXPECT_EQ(a.event.kind, EVENT_CONFLICT);
+    EXPECT_EQ(a.event.time_ns, ev.time_ns);
+    EXPECT_EQ(a.event.group, "db");
+    EXPECT_EQ(a.event.text, ev.text);
+    ASSERT_TRUE(a.event.summary && a.event.conflict);
+    EXPECT_EQ(a.event.summary->batch.luns, 3u);
+    EXPECT_EQ(a.event.summary->operation, engine::Operation::fence);
+    EXPECT_EQ(a.event.conflict->cls, CONFLICT_FENCED);
+    EXPECT_EQ(a.event.conflict->device, "/dev/sdq");
+    EXPECT_EQ(a.event.conflict->our_key, 1u);
+    EXPECT_FALSE(a.event.conflict->holder_key);
+
+    Event minimal;
+    minimal.kind = EVENT_DROPPED;
+    Answer m = decode_one(encode_event(minimal));
+    EXPECT_EQ(m.event.kind, EVENT_DROPPED);
+    EXPECT_FALSE(m.event.summary || m.event.conflict);
+}
+
+TEST(NlAnswer, DecoderRefusesBadAnswers) {
+    // A request is not an answer.
+    Raw noop(CMD_NOOP, 0);
+    auto r = decode_answer(noop.done());
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().sys_errno, EOPNOTSUPP);
+    // Missing required answer attribute.
+    r = decode_answer(Raw(CMD_HEALTH, 0).done());
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().msg.find("ATTR_HEALTH is required"), std::string::npos) << r.error().msg;
+    // An answer attribute that does not belong.
+    Raw bad(CMD_HEALTH, 0);
+    bad.str(ATTR_GROUP, "g");
+    r = decode_answer(bad.done());
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().msg.find("ATTR_GROUP is not allowed in CMD_HEALTH (offset 20)"), std::string::npos)
+        << r.error().msg;
+    // LUN without LUN_INDEX.
+    Raw lun(CMD_RUN, NLM_F_MULTI);
+    uint32_t n = lun.begin_nest(ATTR_LUN);
+    lun.u8(LUN_OK, 1).end_nest(n);
+    r = decode_answer(lun.done());
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().msg.find("LUN_INDEX is required"), std::string::npos);
+    // Garbage PR IN data.
+    Raw keys(CMD_RUN, NLM_F_MULTI);
+    n = keys.begin_nest(ATTR_LUN);
+    keys.u32(LUN_INDEX, 0);
+    Bytes k = {0, 0, 0, 1, 0, 0, 0, 3, 1, 2, 3};  // ADDITIONAL LENGTH 3: not a multiple of 8
+    keys.attr(LUN_KEYS, k.data(), k.size()).end_nest(n);
+    r = decode_answer(keys.done());
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().msg.find("LUN_KEYS"), std::string::npos) << r.error().msg;
+    // A positive errno in NLMSG_ERROR.
+    Bytes ack = encode_ack(request_header(CMD_NOOP), 0);
+    int32_t pos = 5;
+    std::memcpy(ack.data() + NLMSG_HDRLEN, &pos, 4);
+    EXPECT_FALSE(decode_answer(ack).ok());
+    // A short NLMSG_ERROR.
+    Bytes shortack = ack;
+    shortack.resize(NLMSG_HDRLEN + 8);
+    uint32_t sl = static_cast<uint32_t>(shortack.size());
+    std::memcpy(shortack.data(), &sl, 4);
+    EXPECT_FALSE(decode_answer(shortack).ok());
+}
+
+}  // namespace
+}  // namespace prfence::nl
