@@ -14,6 +14,7 @@
 #include <optional>
 #include <queue>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "policy/outcome.h"
@@ -75,6 +76,9 @@ public:
 
     void on_complete(uint64_t tag, ScsiResponse&& rsp) override;
     const ExecOptions& options() const { return opt_; }
+    // Replaces the options for the batches that follow: prfenced keeps one Executor per LUN group and
+    // applies each request's deadline, queue depth and command timeout to its batch. Not during run().
+    void set_options(ExecOptions opt) { opt_ = std::move(opt); }
 
 private:
     struct LunState {

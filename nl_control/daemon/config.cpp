@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: MIT
+#include "daemon/config.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+namespace prfence::daemon {
+namespace {
+
+using Json = nlohmann::json;
+
+std::string sys_msg(const std::string& what, int e) { return what + ": " + std::strerror(e); }
+
+Status check_keys(const Json& obj, const std::set<std::string>& known, const std::string& where) {
+    for (auto it = obj.begin(); it != obj.end(); ++it)
+        if (!known.count(it.key()))
+            return fail(Errc::invalid_argument, where + ": unknown key \"" + it.key() + "\"");
+    return {};
+}
+
+Result<std::string> get_string(const Json& obj, const char* key, const std::string& where) {
+    const Json& v = obj.at(key);
+    if (!v.is_string()) return fail(Errc::invalid_argument, where + "." + key + ": must be a string");
+    return v.get<std::string>();
+}
+
+Result<GroupConfig> parse_group(const Json& g, const std::string& where) {
+    if (!g.is_object()) return fail(Errc::invalid_argument, where + ": must be an object");
+    PRF_TRY(check_keys(g, {"name", "devices", "initiator", "target_port", "sg_transport"}, where));
+    GroupConfig gc;
+    if (!g.contains("name")) return fail(Errc::invalid_argument, where + ": \"name\" is required");
+    PRF_TRY_ASSIGN(gc.name, get_string(g, "name", where));
+    if (!valid_group_name(gc.name))
+        return fail(Errc::invalid_argument, where + ".name: \"" + gc.name + "\" must be 1-64 characters of [A-Za-z0-9._-]");
+    const std::string gw = where + " (\"" + gc.name + "\")";
+    if (!g.contains("devices") || !g["devices"].is_array() || g["devices"].empty())
+        return fail(Errc::invalid_argument, gw + ".devices: must be a non-empty array of strings");
+    for (const auto& d : g["devices"]) {
+        if (!d.is_string() || d.get<std::string>().empty())
+            return fail(Errc::invalid_argument, gw + ".devices: must be a non-empty array of strings");
+        gc.devices.push_back(d.get<std::string>());
+    }
+    if (g.contains("initiator")) {
+        PRF_TRY_ASSIGN(gc.initiator, get_string(g, "initiator", gw));
+    }
+    if (g.contains("target_port")) {
+        const Json& p = g["target_port"];
+        if (!p.is_number_integer() || p.get<int64_t>() < 1 || p.get<int64_t>() > 65535)
+            return fail(Errc::invalid_argument, gw + ".target_port: must be an integer 1-65535");
+        gc.target_port = static_cast<uint16_t>(p.get<int64_t>());
+    }
+    if (g.contains("sg_transport")) {
+        PRF_TRY_ASSIGN(std::string t, get_string(g, "sg_transport", gw));
+        if (t == "uring") gc.sg_transport = nl::SG_TRANSPORT_URING;
+        else if (t == "sgio") gc.sg_transport = nl::SG_TRANSPORT_SGIO;
+        else return fail(Errc::invalid_argument, gw + ".sg_transport: must be \"uring\" or \"sgio\", not \"" + t + "\"");
+    }
+    return gc;
+}
+
+}  // namespace
+
+bool valid_group_name(const std::string& name) {
+    if (name.empty() || name.size() > 64) return false;
+    for (char c : name)
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-'))
+            return false;
+    return true;
+}
+
+Result<mode_t> parse_mode(const std::string& text) {
+    if (text.size() < 3 || text.size() > 4) return fail(Errc::invalid_argument, "mode \"" + text + "\": give 3-4 octal digits, e.g. 0660");
+    mode_t m = 0;
+    for (char c : text) {
+        if (c < '0' || c > '7') return fail(Errc::invalid_argument, "mode \"" + text + "\": give 3-4 octal digits, e.g. 0660");
+        m = static_cast<mode_t>(m * 8 + static_cast<mode_t>(c - '0'));
+    }
+    return m;
+}
+
+Result<Config> parse_config(const std::string& text, const std::string& origin) {
+    Json j;
+    try {
+        j = Json::parse(text);
+    } catch (const Json::parse_error& e) {
+        return fail(Errc::invalid_argument, origin + ": not valid JSON: " + e.what());
+    }
+    if (!j.is_object()) return fail(Errc::invalid_argument, origin + ": must be a JSON object");
+    PRF_TRY(check_keys(j, {"socket", "socket_group", "socket_mode", "groups"}, origin));
+    Config cfg;
+    if (j.contains("socket")) {
+        PRF_TRY_ASSIGN(cfg.socket, get_string(j, "socket", origin));
+    }
+    if (j.contains("socket_group")) {
+        PRF_TRY_ASSIGN(cfg.socket_group, get_string(j, "socket_group", origin));
+    }
+    if (j.contains("socket_mode")) {
+        PRF_TRY_ASSIGN(std::string m, get_string(j, "socket_mode", origin));
+        auto mode = parse_mode(m);
+        if (!mode) return fail(Errc::invalid_argument, origin + ".socket_mode: " + mode.error().msg);
+        cfg.socket_mode = *mode;
+    }
+    if (j.contains("groups")) {
+        if (!j["groups"].is_array()) return fail(Errc::invalid_argument, origin + ".groups: must be an array");
+        std::set<std::string> names;
+        for (size_t i = 0; i < j["groups"].size(); ++i) {
+            const std::string where = origin + ": groups[" + std::to_string(i) + "]";
+            PRF_TRY_ASSIGN(GroupConfig g, parse_group(j["groups"][i], where));
+            if (!names.insert(g.name).second)
+                return fail(Errc::invalid_argument, where + ": group \"" + g.name + "\" is defined twice");
+            cfg.groups.push_back(std::move(g));
+        }
+    }
+    return cfg;
+}
+
+Result<Config> load_config(const std::string& path, bool* missing) {
+    if (missing) *missing = false;
+    std::ifstream in(path);
+    if (!in) {
+        const int e = errno;
+        if (e == ENOENT) {
+            if (missing) *missing = true;
+            return Config{};
+        }
+        return fail(Errc::system, sys_msg(path + ": cannot read", e), e);
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) return fail(Errc::system, path + ": read error", EIO);
+    return parse_config(ss.str(), path);
+}
+
+std::string config_text(const Config& cfg) {
+    Json j = Json::object();
+    if (!cfg.socket.empty()) j["socket"] = cfg.socket;
+    if (!cfg.socket_group.empty()) j["socket_group"] = cfg.socket_group;
+    if (cfg.socket_mode) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(*cfg.socket_mode));
+        j["socket_mode"] = buf;
+    }
+    Json groups = Json::array();
+    for (const auto& g : cfg.groups) {
+        Json o = Json::object();
+        o["name"] = g.name;
+        o["devices"] = g.devices;
+        if (!g.initiator.empty()) o["initiator"] = g.initiator;
+        if (g.target_port) o["target_port"] = *g.target_port;
+        o["sg_transport"] = g.sg_transport == nl::SG_TRANSPORT_SGIO ? "sgio" : "uring";
+        groups.push_back(std::move(o));
+    }
+    j["groups"] = std::move(groups);
+    return j.dump(2) + "\n";
+}
+
+Status save_config(const Config& cfg, const std::string& path) {
+    const std::string text = config_text(cfg);
+    const auto slash = path.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+    const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+    const std::string tmp = dir + "/." + base + ".tmp." + std::to_string(getpid());
+
+    mode_t mode = 0640;
+    struct stat st {};
+    if (stat(path.c_str(), &st) == 0) mode = st.st_mode & 07777;
+
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) return fail(Errc::system, sys_msg(tmp + ": cannot create", errno), errno);
+    auto abandon = [&](const std::string& what, int e) {
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        return fail(Errc::system, sys_msg(what, e), e);
+    };
+    (void)fchmod(fd, mode);  // O_CREAT's mode went through the umask
+    size_t off = 0;
+    while (off < text.size()) {
+        ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return abandon(tmp + ": write", errno);
+        }
+        off += static_cast<size_t>(n);
+    }
+    if (::fsync(fd) != 0) return abandon(tmp + ": fsync", errno);
+    if (::close(fd) != 0) {
+        const int e = errno;
+        ::unlink(tmp.c_str());
+        return fail(Errc::system, sys_msg(tmp + ": close", e), e);
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        const int e = errno;
+        ::unlink(tmp.c_str());
+        return fail(Errc::system, sys_msg("rename " + tmp + " -> " + path, e), e);
+    }
+    // The rename is durable only once the directory entry is.
+    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return fail(Errc::system, sys_msg(dir + ": open", errno), errno);
+    const int r = ::fsync(dfd);
+    const int e = errno;
+    ::close(dfd);
+    if (r != 0) return fail(Errc::system, sys_msg(dir + ": fsync", e), e);
+    return {};
+}
+
+}  // namespace prfence::daemon

@@ -1,0 +1,832 @@
+// SPDX-License-Identifier: MIT
+#include "daemon/daemon.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/netlink.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <sstream>
+#include <unordered_map>
+#include <vector>
+
+#include "daemon/config.h"
+#include "daemon/notify.h"
+#include "daemon/stats.h"
+#include "daemon/worker.h"
+#include "policy/operations.h"
+#include "protocol/message.h"
+#include "transport/transport.h"
+
+namespace prfence::daemon {
+namespace {
+
+// epoll data for the fixed descriptors; clients get ids from kFirstClient up.
+constexpr uint64_t kListenId = 1;
+constexpr uint64_t kEventId = 2;
+constexpr uint64_t kSignalId = 3;
+constexpr uint64_t kFirstClient = 16;
+// Datagrams read from one client per wakeup, so that a chatty client cannot starve the others.
+constexpr int kReadBudget = 64;
+
+std::string sys_text(const std::string& what, int e) { return what + ": " + std::strerror(e); }
+
+uint64_t realtime_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// The header to echo for a datagram nobody could split: whatever its first 16 bytes say, if it has them.
+nl::Header raw_header(ByteView d) {
+    nl::Header h;
+    h.seq = 0;
+    if (d.size() >= sizeof(nlmsghdr)) {
+        nlmsghdr nh{};
+        std::memcpy(&nh, d.data(), sizeof nh);
+        h.type = nh.nlmsg_type;
+        h.flags = nh.nlmsg_flags;
+        h.seq = nh.nlmsg_seq;
+        h.pid = nh.nlmsg_pid;
+    }
+    return h;
+}
+
+// Supplementary groups of a peer, from /proc (SO_PEERCRED carries only the primary gid).
+std::vector<gid_t> peer_groups(pid_t pid) {
+    std::vector<gid_t> out;
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("Groups:", 0) != 0) continue;
+        std::istringstream ss(line.substr(7));
+        unsigned long g;
+        while (ss >> g) out.push_back(static_cast<gid_t>(g));
+        break;
+    }
+    return out;
+}
+
+Result<gid_t> lookup_group(const std::string& name) {
+    if (!name.empty() && std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return static_cast<gid_t>(std::stoul(name));
+    std::vector<char> buf(16384);
+    group gr{};
+    group* res = nullptr;
+    int r = getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &res);
+    if (r != 0) return fail(Errc::system, sys_text("socket group \"" + name + "\"", r), r);
+    if (!res) return fail(Errc::not_found, "socket group \"" + name + "\" does not exist (groupadd it, or change --socket-group)");
+    return res->gr_gid;
+}
+
+bool is_job(uint8_t cmd) {
+    switch (cmd) {
+        case nl::CMD_GROUP_CREATE:
+        case nl::CMD_GROUP_ADD:
+        case nl::CMD_GROUP_REMOVE:
+        case nl::CMD_GROUP_DELETE:
+        case nl::CMD_GROUP_REFRESH:
+        case nl::CMD_RUN: return true;
+        default: return false;
+    }
+}
+
+Job::Kind job_kind(uint8_t cmd) {
+    switch (cmd) {
+        case nl::CMD_GROUP_CREATE: return Job::Kind::create;
+        case nl::CMD_GROUP_ADD: return Job::Kind::add;
+        case nl::CMD_GROUP_REMOVE: return Job::Kind::remove;
+        case nl::CMD_GROUP_DELETE: return Job::Kind::del;
+        case nl::CMD_GROUP_REFRESH: return Job::Kind::refresh;
+        default: return Job::Kind::run;
+    }
+}
+
+}  // namespace
+
+struct Daemon::Impl {
+    struct Client {
+        int fd = -1;
+        uid_t uid = 0;
+        gid_t gid = 0;
+        pid_t pid = 0;
+        bool authorized = false;
+        bool subscribed = false;
+        uint32_t event_mask = ~0u;
+        std::deque<Bytes> out;
+        size_t out_bytes = 0;
+        uint32_t epoll_mask = 0;
+    };
+
+    DaemonOptions opt;
+    Config config;  // as loaded (socket settings; groups are the engine's)
+    std::string socket_path;
+    std::string group_name;  // "" = only root
+    std::optional<gid_t> socket_gid;
+    int listen_fd = -1, epoll_fd = -1, event_fd = -1, signal_fd = -1;
+
+    std::atomic<bool> stop_requested{false}, reload_requested{false}, cancel{false}, is_ready{false};
+    std::unique_ptr<EngineWorker> engine;
+    std::unordered_map<uint64_t, Client> clients;
+    uint64_t next_id = kFirstClient;
+    StatsTable stats;
+    uint64_t start_ns = engine::now_ns();
+    uint64_t subscribers_dropped = 0;
+    bool stopping = false, engine_exited = false;
+    uint64_t flush_deadline = 0;
+    // Apply jobs in flight without a client to answer (startup, SIGHUP): READY=1 follows each.
+    unsigned pending_apply = 0;
+    Bytes rbuf;
+
+    ~Impl() {
+        if (engine) {
+            cancel.store(true);
+            engine->shutdown();
+            engine.reset();
+        }
+        for (auto& [id, c] : clients) ::close(c.fd);
+        if (listen_fd >= 0) {
+            ::close(listen_fd);
+            ::unlink(socket_path.c_str());
+        }
+        for (int fd : {epoll_fd, event_fd, signal_fd})
+            if (fd >= 0) ::close(fd);
+    }
+
+    void log(const std::string& line) const {
+        if (opt.log) opt.log(line);
+    }
+
+    void wake() {
+        const uint64_t one = 1;
+        // A full counter (never, in practice) already means "wake up".
+        [[maybe_unused]] ssize_t n = ::write(event_fd, &one, sizeof one);
+    }
+
+    // ---- socket setup
+
+    Status bind_socket() {
+        const auto slash = socket_path.rfind('/');
+        if (slash != std::string::npos && slash > 0) {
+            const std::string dir = socket_path.substr(0, slash);
+            struct stat st {};
+            if (::stat(dir.c_str(), &st) != 0) {
+                if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+                    return fail(Errc::system, sys_text("cannot create " + dir, errno), errno);
+            }
+        }
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        if (socket_path.size() >= sizeof addr.sun_path)
+            return fail(Errc::invalid_argument, socket_path + ": too long for a Unix socket path");
+        std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+
+        struct stat st {};
+        if (::lstat(socket_path.c_str(), &st) == 0) {
+            if (!S_ISSOCK(st.st_mode))
+                return fail(Errc::invalid_argument, socket_path + ": exists and is not a socket; not replacing it");
+            // A socket file left by a daemon that died is replaced; one somebody answers on is not.
+            int probe = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+            if (probe >= 0) {
+                const bool live = ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+                ::close(probe);
+                if (live) return fail(Errc::invalid_argument, socket_path + ": another prfenced is listening there");
+            }
+            ::unlink(socket_path.c_str());
+        }
+        listen_fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (listen_fd < 0) return fail(Errc::system, sys_text("socket", errno), errno);
+        if (::bind(listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+            const int e = errno;
+            ::close(listen_fd);
+            listen_fd = -1;
+            return fail(Errc::system, sys_text("bind " + socket_path, e), e);
+        }
+        const mode_t mode = opt.socket_mode ? *opt.socket_mode : config.socket_mode.value_or(0660);
+        if (::chmod(socket_path.c_str(), mode) != 0) return fail(Errc::system, sys_text("chmod " + socket_path, errno), errno);
+        if (socket_gid && ::chown(socket_path.c_str(), static_cast<uid_t>(-1), *socket_gid) != 0)
+            return fail(Errc::system, sys_text("chown " + socket_path + " to group " + group_name, errno), errno);
+        if (::listen(listen_fd, SOMAXCONN) != 0) return fail(Errc::system, sys_text("listen " + socket_path, errno), errno);
+        return {};
+    }
+
+    Status setup_loop() {
+        epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+        if (epoll_fd < 0) return fail(Errc::system, sys_text("epoll_create1", errno), errno);
+        event_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (event_fd < 0) return fail(Errc::system, sys_text("eventfd", errno), errno);
+        PRF_TRY(add_fd(listen_fd, kListenId, EPOLLIN));
+        PRF_TRY(add_fd(event_fd, kEventId, EPOLLIN));
+        if (opt.handle_signals) {
+            sigset_t set;
+            sigemptyset(&set);
+            sigaddset(&set, SIGTERM);
+            sigaddset(&set, SIGINT);
+            sigaddset(&set, SIGHUP);
+            signal_fd = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+            if (signal_fd < 0) return fail(Errc::system, sys_text("signalfd", errno), errno);
+            PRF_TRY(add_fd(signal_fd, kSignalId, EPOLLIN));
+        }
+        return {};
+    }
+
+    Status add_fd(int fd, uint64_t id, uint32_t events) {
+        epoll_event ev{};
+        ev.events = events;
+        ev.data.u64 = id;
+        if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) return fail(Errc::system, sys_text("epoll_ctl", errno), errno);
+        return {};
+    }
+
+    // ---- clients
+
+    void accept_clients() {
+        for (;;) {
+            int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) {
+                if (errno == EINTR) continue;
+                return;  // EAGAIN, or a transient error (EMFILE): the next readiness retries
+            }
+            if (clients.size() >= opt.max_clients) {
+                ::close(fd);
+                continue;
+            }
+            Client c;
+            c.fd = fd;
+            ucred cred{};
+            socklen_t len = sizeof cred;
+            if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+                c.uid = cred.uid;
+                c.gid = cred.gid;
+                c.pid = cred.pid;
+                c.authorized = authorized(cred);
+            }
+            const uint64_t id = next_id++;
+            c.epoll_mask = EPOLLIN;
+            if (!add_fd(fd, id, EPOLLIN)) {
+                ::close(fd);
+                continue;
+            }
+            clients.emplace(id, std::move(c));
+        }
+    }
+
+    bool authorized(const ucred& cred) const {
+        if (cred.uid == 0) return true;
+        if (!socket_gid) return false;
+        if (cred.gid == *socket_gid) return true;
+        for (gid_t g : peer_groups(cred.pid))
+            if (g == *socket_gid) return true;
+        return false;
+    }
+
+    void close_client(uint64_t id) {
+        auto it = clients.find(id);
+        if (it == clients.end()) return;
+        ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, it->second.fd, nullptr);
+        ::close(it->second.fd);
+        clients.erase(it);
+    }
+
+    bool over_bound(const Client& c) const {
+        return c.out.size() >= opt.client_max_messages || c.out_bytes >= opt.client_max_bytes;
+    }
+
+    void update_mask(uint64_t id, Client& c) {
+        uint32_t want = 0;
+        if (!over_bound(c)) want |= EPOLLIN;  // backpressure: a client that does not read is not read
+        if (!c.out.empty()) want |= EPOLLOUT;
+        if (want == c.epoll_mask) return;
+        epoll_event ev{};
+        ev.events = want;
+        ev.data.u64 = id;
+        ::epoll_ctl(epoll_fd, EPOLL_CTL_MOD, c.fd, &ev);
+        c.epoll_mask = want;
+    }
+
+    void queue(Client& c, Bytes msg) {
+        c.out_bytes += msg.size();
+        c.out.push_back(std::move(msg));
+    }
+
+    // Sends what the socket takes now. Returns false when the peer is gone (the caller closes it).
+    bool flush(uint64_t id, Client& c) {
+        while (!c.out.empty()) {
+            const Bytes& m = c.out.front();
+            ssize_t n = ::send(c.fd, m.data(), m.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+                return false;
+            }
+            c.out_bytes -= m.size();
+            c.out.pop_front();
+        }
+        update_mask(id, c);
+        return true;
+    }
+
+    void flush_or_close(uint64_t id) {
+        auto it = clients.find(id);
+        if (it != clients.end() && !flush(id, it->second)) close_client(id);
+    }
+
+    void read_client(uint64_t id) {
+        for (int budget = kReadBudget; budget > 0; --budget) {
+            auto it = clients.find(id);
+            if (it == clients.end()) return;
+            Client& c = it->second;
+            if (over_bound(c)) return;
+            ssize_t n = ::recv(c.fd, rbuf.data(), rbuf.size(), MSG_DONTWAIT | MSG_TRUNC);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+                close_client(id);
+                return;
+            }
+            if (n == 0) {  // orderly shutdown by the peer
+                close_client(id);
+                return;
+            }
+            const uint64_t t0 = engine::now_ns();
+            if (static_cast<size_t>(n) > nl::kMaxDatagram) {
+                const ByteView head(rbuf.data(), std::min(rbuf.size(), sizeof(nlmsghdr)));
+                queue(c, nl::encode_ack(raw_header(head), EMSGSIZE,
+                                        "datagram of " + std::to_string(n) + " bytes exceeds the limit of " +
+                                            std::to_string(nl::kMaxDatagram)));
+            } else {
+                handle_datagram(id, c, ByteView(rbuf.data(), static_cast<size_t>(n)), t0);
+            }
+            // The client may have been dropped while handling (a CONFLICT's event overflowing itself).
+            it = clients.find(id);
+            if (it == clients.end()) return;
+            if (!flush(id, it->second)) {
+                close_client(id);
+                return;
+            }
+        }
+    }
+
+    void handle_datagram(uint64_t id, Client& c, ByteView d, uint64_t t0) {
+        auto parts = nl::split_datagram(d);
+        if (!parts) {
+            // Nothing in a datagram that does not tile is executed; the connection stays usable.
+            queue(c, nl::encode_ack(raw_header(d), EINVAL, parts.error().msg));
+            stats.record("control", engine::now_ns() - t0, true);
+            return;
+        }
+        for (ByteView m : *parts) {
+            if (!clients.count(id)) return;
+            handle_message(id, c, m, t0);
+        }
+    }
+
+    void answer_error(Client& c, const nl::Header& h, int err, const std::string& msg, uint32_t offset = 0) {
+        queue(c, nl::encode_ack(h, err, msg, offset));
+    }
+    void ack_if_asked(Client& c, const nl::Header& h) {
+        if (h.flags & NLM_F_ACK) queue(c, nl::encode_ack(h, 0));
+    }
+
+    void handle_message(uint64_t id, Client& c, ByteView m, uint64_t t0) {
+        nl::DecodedRequest d = nl::decode_request(m);
+        if (d.refusal || !d.request) {
+            nl::Header h = d.hdr.value_or(raw_header(m));
+            const nl::Refusal r = d.refusal.value_or(nl::Refusal{EINVAL, "malformed request", 0});
+            answer_error(c, h, r.err ? r.err : EINVAL, r.msg, r.offset);
+            stats.record("control", engine::now_ns() - t0, true);
+            return;
+        }
+        nl::Request& req = *d.request;
+        const nl::Header& h = req.hdr;
+        const uint8_t cmd = h.cmd;
+        if (!c.authorized && cmd != nl::CMD_GET_FAMILY && cmd != nl::CMD_NOOP) {
+            answer_error(c, h, EPERM,
+                         "permission denied: uid " + std::to_string(c.uid) + " is neither root nor in group " +
+                             (group_name.empty() ? std::string("(no socket group is configured)") : group_name));
+            stats.record("control", engine::now_ns() - t0, true);
+            return;
+        }
+        if (is_job(cmd)) {
+            if (stopping) {
+                answer_error(c, h, ECANCELED, "prfenced is shutting down; the request was not started");
+                return;
+            }
+            Job job;
+            job.kind = job_kind(cmd);
+            job.client = id;
+            job.received_ns = t0;
+            job.req = std::move(req);
+            engine->submit(std::move(job));
+            return;
+        }
+        bool failed = false;
+        switch (cmd) {
+            case nl::CMD_GET_FAMILY:
+                queue(c, nl::encode_family(h));
+                ack_if_asked(c, h);
+                break;
+            case nl::CMD_NOOP: queue(c, nl::encode_ack(h, 0)); break;
+            case nl::CMD_HEALTH:
+                queue(c, nl::encode_health(h, health()));
+                ack_if_asked(c, h);
+                break;
+            case nl::CMD_STATS:
+                queue(c, nl::encode_stats(h, stats.snapshot()));
+                ack_if_asked(c, h);
+                if (req.flags & nl::STATS_RESET) stats.reset();
+                break;
+            case nl::CMD_GROUP_LIST: failed = !group_list(c, req); break;
+            case nl::CMD_SUBSCRIBE:
+                c.subscribed = true;
+                c.event_mask = req.event_mask.value_or(~0u);
+                queue(c, nl::encode_ack(h, 0));
+                break;
+            case nl::CMD_UNSUBSCRIBE:
+                c.subscribed = false;
+                queue(c, nl::encode_ack(h, 0));
+                break;
+            case nl::CMD_CONFLICT: {
+                queue(c, nl::encode_ack(h, 0));
+                if (req.conflict) {
+                    nl::Event ev;
+                    ev.kind = nl::EVENT_CONFLICT;
+                    ev.time_ns = realtime_ns();
+                    ev.conflict = *req.conflict;
+                    ev.text = req.conflict->text;
+                    publish_event(ev);
+                }
+                break;
+            }
+            case nl::CMD_RELOAD: {
+                auto r = start_reload(id, h);
+                if (!r) {
+                    answer_error(c, h, errno_of(r.error()), r.error().msg);
+                    failed = true;
+                }
+                break;
+            }
+            default:
+                answer_error(c, h, EOPNOTSUPP, "command " + std::to_string(cmd) + " is not a request prfenced serves");
+                failed = true;
+                break;
+        }
+        stats.record("control", engine::now_ns() - t0, failed);
+    }
+
+    bool group_list(Client& c, const nl::Request& req) {
+        const auto groups = engine->groups();
+        const nl::Header& h = req.hdr;
+        if (!req.group.empty() && !(h.flags & NLM_F_DUMP)) {
+            for (const auto& g : groups)
+                if (g.name == req.group) {
+                    queue(c, nl::encode_group_info(h, g, false));
+                    ack_if_asked(c, h);
+                    return true;
+                }
+            answer_error(c, h, ENOENT, "no group \"" + req.group + "\"");
+            return false;
+        }
+        for (const auto& g : groups)
+            if (req.group.empty() || g.name == req.group) queue(c, nl::encode_group_info(h, g, true));
+        queue(c, nl::encode_done(h, 0));
+        return true;
+    }
+
+    nl::Health health() const {
+        nl::Health hl;
+        hl.uptime_ns = engine::now_ns() - start_ns;
+        hl.pid = static_cast<uint32_t>(::getpid());
+        hl.version = opt.version;
+        for (const auto& g : engine->groups()) {
+            ++hl.groups;
+            hl.luns += g.luns;
+            hl.paths_open += g.paths_open;
+        }
+        hl.clients = static_cast<uint32_t>(clients.size());
+        for (const auto& [id, c] : clients)
+            if (c.subscribed) ++hl.subscribers;
+        hl.batches_running = engine->busy() ? 1 : 0;
+        hl.batches_queued = static_cast<uint32_t>(engine->queued());
+        hl.subscribers_dropped = subscribers_dropped;
+        hl.config = opt.config_path;
+        return hl;
+    }
+
+    // ---- events
+
+    void publish_event(const nl::Event& ev) {
+        const uint32_t bit = 1u << ev.kind;
+        std::optional<Bytes> msg;
+        std::vector<uint64_t> to_drop, to_flush;
+        for (auto& [id, c] : clients) {
+            if (!c.subscribed || !(c.event_mask & bit)) continue;
+            if (!msg) msg = nl::encode_event(ev);
+            if (over_bound(c) || c.out_bytes + msg->size() > opt.client_max_bytes) {
+                to_drop.push_back(id);
+                continue;
+            }
+            queue(c, *msg);
+            to_flush.push_back(id);
+        }
+        for (uint64_t id : to_flush) flush_or_close(id);
+        for (uint64_t id : to_drop) drop_subscriber(id);
+    }
+
+    void drop_subscriber(uint64_t id) {
+        auto it = clients.find(id);
+        if (it == clients.end()) return;
+        Client& c = it->second;
+        const std::string why = "subscriber dropped: " + std::to_string(c.out.size()) + " messages (" +
+                                std::to_string(c.out_bytes) + " bytes) unread, limit " +
+                                std::to_string(opt.client_max_messages) + " messages / " +
+                                std::to_string(opt.client_max_bytes) + " bytes";
+        nl::Event ev;
+        ev.kind = nl::EVENT_DROPPED;
+        ev.time_ns = realtime_ns();
+        ev.text = why;
+        const Bytes m = nl::encode_event(ev);
+        // Best effort: a subscriber that stopped reading most likely has a full socket too.
+        (void)::send(c.fd, m.data(), m.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        ++subscribers_dropped;
+        log("uid " + std::to_string(c.uid) + " pid " + std::to_string(c.pid) + ": " + why);
+        close_client(id);
+    }
+
+    // ---- engine completions
+
+    void drain_completions() {
+        for (Completion& done : engine->take_completions()) {
+            if (done.exited) {
+                engine_exited = true;
+                continue;
+            }
+            if (done.kind == Job::Kind::apply) {
+                finish_apply(done);
+            } else {
+                answer_completion(done);
+            }
+            for (const auto& ev : done.events) publish_event(ev);
+            if (done.summary) {
+                nl::Event ev;
+                ev.kind = nl::EVENT_OP_DONE;
+                ev.time_ns = realtime_ns();
+                ev.group = done.summary->group;
+                ev.summary = *done.summary;
+                publish_event(ev);
+            }
+        }
+    }
+
+    void answer_completion(Completion& done) {
+        const uint64_t now = engine::now_ns();
+        std::string name;
+        switch (done.kind) {
+            case Job::Kind::run:
+                // An operation refused before it ran (unknown group, bad values) counts under "run".
+                name = done.summary && done.summary->operation ? engine::operation_name(*done.summary->operation)
+                                                               : "run";
+                break;
+            case Job::Kind::refresh: name = "refresh"; break;
+            default: name = "group"; break;
+        }
+        const bool failed = done.err != 0 || (done.summary && done.summary->batch.failed > 0);
+        stats.record(name, now - done.received_ns, failed);
+
+        auto it = clients.find(done.client);
+        if (it == clients.end()) return;  // the asker left: nothing waits for it
+        Client& c = it->second;
+        if (done.err) {
+            answer_error(c, done.hdr, done.err, done.err_msg);
+        } else if (done.summary) {
+            for (auto& part : nl::encode_run_answer(done.hdr, done.outcomes, *done.summary)) queue(c, std::move(part));
+        } else if (done.group) {
+            queue(c, nl::encode_group_info(done.hdr, *done.group, false));
+            ack_if_asked(c, done.hdr);
+        } else {
+            queue(c, nl::encode_ack(done.hdr, 0));
+        }
+        flush_or_close(done.client);
+    }
+
+    void finish_apply(Completion& done) {
+        for (const auto& n : done.notes) log(n);
+        if (done.client) {
+            auto it = clients.find(done.client);
+            if (it != clients.end()) {
+                queue(it->second, nl::encode_ack(done.hdr, 0));
+                flush_or_close(done.client);
+            }
+        }
+        if (pending_apply > 0 && --pending_apply == 0 && !stopping) {
+            const bool first = !is_ready.exchange(true);
+            if (first) log("ready: " + std::to_string(engine->groups().size()) + " groups, socket " + socket_path);
+            else log("configuration reloaded");
+            (void)sd_notify_state("READY=1\nMAINPID=" + std::to_string(::getpid()));
+        }
+    }
+
+    Status start_reload(uint64_t client, const nl::Header& h) {
+        if (opt.config_path.empty()) return fail(Errc::invalid_argument, "prfenced runs without --config: nothing to reload");
+        if (stopping) return fail(Errc::cancelled, "prfenced is shutting down");
+        bool missing = false;
+        auto cfg = load_config(opt.config_path, &missing);
+        if (!cfg) return fail(Errc::invalid_argument, cfg.error().msg + " (the current groups stay as they are)");
+        // An empty configuration would delete every group: a file that vanished is a mistake, not an intent.
+        if (missing)
+            return fail(Errc::not_found, opt.config_path + ": does not exist (the current groups stay as they are)");
+        if (cfg->socket != config.socket || cfg->socket_group != config.socket_group ||
+            cfg->socket_mode != config.socket_mode)
+            log("reload: socket settings change only at restart");
+        cfg->socket = config.socket;
+        cfg->socket_group = config.socket_group;
+        cfg->socket_mode = config.socket_mode;
+        (void)sd_notify_state("RELOADING=1");
+        Job job;
+        job.kind = Job::Kind::apply;
+        job.client = client;
+        job.req.hdr = h;
+        job.received_ns = engine::now_ns();
+        job.config = std::move(*cfg);
+        ++pending_apply;
+        engine->submit(std::move(job));
+        return {};
+    }
+
+    // ---- signals and shutdown
+
+    void read_signals() {
+        signalfd_siginfo si{};
+        while (::read(signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+            if (si.ssi_signo == SIGHUP) {
+                auto r = start_reload(0, nl::Header{});
+                if (!r) log("SIGHUP: " + r.error().msg);
+            } else {
+                begin_shutdown(si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+            }
+        }
+    }
+
+    void read_eventfd() {
+        uint64_t v;
+        [[maybe_unused]] ssize_t n = ::read(event_fd, &v, sizeof v);
+        if (reload_requested.exchange(false)) {
+            auto r = start_reload(0, nl::Header{});
+            if (!r) log("reload: " + r.error().msg);
+        }
+        if (stop_requested.load()) begin_shutdown("stop requested");
+        drain_completions();
+    }
+
+    void begin_shutdown(const char* why) {
+        if (stopping) return;
+        stopping = true;
+        (void)sd_notify_state("STOPPING=1");
+        const size_t queued = engine->queued();
+        log(std::string(why) + ": stopping (" + (engine->busy() ? "cancelling the running batch, " : "") +
+            std::to_string(queued) + " queued requests cancelled)");
+        if (listen_fd >= 0) {
+            ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
+            ::close(listen_fd);
+            listen_fd = -1;
+            ::unlink(socket_path.c_str());
+        }
+        cancel.store(true);
+        engine->shutdown();
+    }
+
+    bool queues_empty() const {
+        for (const auto& [id, c] : clients)
+            if (!c.out.empty()) return false;
+        return true;
+    }
+
+    Status loop() {
+        std::vector<epoll_event> evs(256);
+        for (;;) {
+            int timeout = -1;
+            if (stopping && engine_exited) {
+                if (flush_deadline == 0) flush_deadline = engine::now_ns() + static_cast<uint64_t>(opt.flush_timeout.count()) * 1000000ull;
+                const uint64_t now = engine::now_ns();
+                if (queues_empty() || now >= flush_deadline) return {};
+                timeout = static_cast<int>(std::min<uint64_t>((flush_deadline - now) / 1000000 + 1, 100));
+            }
+            int n = ::epoll_wait(epoll_fd, evs.data(), static_cast<int>(evs.size()), timeout);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                return fail(Errc::system, sys_text("epoll_wait", errno), errno);
+            }
+            for (int i = 0; i < n; ++i) {
+                const uint64_t id = evs[static_cast<size_t>(i)].data.u64;
+                const uint32_t e = evs[static_cast<size_t>(i)].events;
+                if (id == kListenId) {
+                    if (listen_fd >= 0) accept_clients();
+                } else if (id == kEventId) {
+                    read_eventfd();
+                } else if (id == kSignalId) {
+                    read_signals();
+                } else {
+                    if (!clients.count(id)) continue;  // closed earlier in this round
+                    if (e & EPOLLOUT) flush_or_close(id);
+                    if (!clients.count(id)) continue;
+                    if (e & EPOLLIN) read_client(id);
+                    else if (e & (EPOLLHUP | EPOLLERR)) close_client(id);
+                }
+            }
+        }
+    }
+};
+
+Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Daemon::~Daemon() = default;
+
+Result<std::unique_ptr<Daemon>> Daemon::create(DaemonOptions opt) {
+    auto impl = std::make_unique<Impl>();
+    impl->opt = std::move(opt);
+    if (!impl->opt.config_path.empty()) {
+        bool missing = false;
+        PRF_TRY_ASSIGN(impl->config, load_config(impl->opt.config_path, &missing));
+        if (missing) impl->log(impl->opt.config_path + ": does not exist yet; starting with no groups");
+    }
+    impl->socket_path = !impl->opt.socket_path.empty() ? impl->opt.socket_path
+                        : !impl->config.socket.empty() ? impl->config.socket
+                                                       : std::string(nl::kDefaultSocket);
+    impl->group_name = impl->opt.socket_group ? *impl->opt.socket_group : impl->config.socket_group;
+    if (!impl->group_name.empty()) {
+        PRF_TRY_ASSIGN(impl->socket_gid, lookup_group(impl->group_name));
+    }
+    impl->rbuf.resize(nl::kMaxDatagram + 1);
+    PRF_TRY(impl->bind_socket());
+    PRF_TRY(impl->setup_loop());
+    return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
+}
+
+Status Daemon::run() {
+    Impl& d = *impl_;
+    EngineWorker::Options eo;
+    eo.config_path = d.opt.config_path;
+    eo.cancel = &d.cancel;
+    eo.wake = [&d] { d.wake(); };
+    d.engine = std::make_unique<EngineWorker>(std::move(eo));
+    d.engine->start();
+    // The configured groups open on the engine thread; the socket already answers NOOP and HEALTH.
+    Job startup;
+    startup.kind = Job::Kind::apply;
+    startup.config = d.config;
+    startup.received_ns = engine::now_ns();
+    ++d.pending_apply;
+    d.engine->submit(std::move(startup));
+    if (d.stop_requested.load()) d.begin_shutdown("stop requested");
+    Status st = d.loop();
+    if (!d.stopping) d.begin_shutdown("event loop failed");
+    d.engine.reset();  // joins the engine thread
+    for (auto it = d.clients.begin(); it != d.clients.end();) {
+        ::close(it->second.fd);
+        it = d.clients.erase(it);
+    }
+    return st;
+}
+
+void Daemon::stop() noexcept {
+    impl_->stop_requested.store(true);
+    impl_->wake();
+}
+
+void Daemon::reload() noexcept {
+    impl_->reload_requested.store(true);
+    impl_->wake();
+}
+
+bool Daemon::ready() const noexcept { return impl_->is_ready.load(); }
+
+const std::string& Daemon::socket_path() const { return impl_->socket_path; }
+
+Status block_daemon_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    if (int r = pthread_sigmask(SIG_BLOCK, &set, nullptr); r != 0)
+        return fail(Errc::system, sys_text("pthread_sigmask", r), r);
+    // A client that hangs up mid-answer must not kill the daemon (send uses MSG_NOSIGNAL; this is the
+    // belt to those braces).
+    ::signal(SIGPIPE, SIG_IGN);
+    return {};
+}
+
+}  // namespace prfence::daemon

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+// prfenced: holds LUN groups open and fences on request through its control socket. Everything but
+// option parsing and logging lives in prfenced_core (daemon/daemon.h).
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include "daemon/config.h"
+#include "daemon/daemon.h"
+
+int main(int argc, char** argv) {
+    using namespace prfence;
+    // Before any thread exists, so that every thread inherits the mask and only the signalfd sees them.
+    if (auto s = daemon::block_daemon_signals(); !s) {
+        std::fprintf(stderr, "prfenced: %s\n", s.error().msg.c_str());
+        return 1;
+    }
+    CLI::App app{"prfenced: keeps LUN groups open and fences them on request (control socket, netlink format)"};
+    app.set_version_flag("--version", std::string("prfenced ") + PRFENCE_VERSION);
+    daemon::DaemonOptions opt;
+    std::string group, mode;
+    app.add_option("--socket", opt.socket_path, "Control socket path (default: the config's, else /run/prfence/control.sock)");
+    app.add_option("--config", opt.config_path, "JSON configuration; groups created through the socket are saved here");
+    app.add_option("--socket-group", group, "Group (name or number) whose members may act besides root");
+    app.add_option("--socket-mode", mode, "Socket permissions, octal (default 0660)");
+    CLI11_PARSE(app, argc, argv);
+    if (!group.empty()) opt.socket_group = group;
+    if (!mode.empty()) {
+        auto m = daemon::parse_mode(mode);
+        if (!m) {
+            std::fprintf(stderr, "prfenced: --socket-mode: %s\n", m.error().msg.c_str());
+            return 2;
+        }
+        opt.socket_mode = *m;
+    }
+    opt.handle_signals = true;
+    opt.version = PRFENCE_VERSION;
+    // One line per event, unbuffered: under systemd stderr goes to the journal.
+    opt.log = [](const std::string& line) { std::fprintf(stderr, "prfenced: %s\n", line.c_str()); };
+
+    auto d = daemon::Daemon::create(std::move(opt));
+    if (!d) {
+        std::fprintf(stderr, "prfenced: %s\n", d.error().msg.c_str());
+        return 1;
+    }
+    auto st = (*d)->run();
+    if (!st) {
+        std::fprintf(stderr, "prfenced: %s\n", st.error().msg.c_str());
+        return 1;
+    }
+    std::fprintf(stderr, "prfenced: stopped\n");
+    return 0;
+}

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: MIT
+// prfenced's own pieces without a socket: the configuration file (parsing, precise errors, atomic
+// save) and the latency histograms behind CMD_STATS.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "daemon/config.h"
+#include "daemon/stats.h"
+
+namespace prfence::daemon {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+    fs::path path;
+    TempDir() {
+        std::string tmpl = (fs::temp_directory_path() / "prfenced-unit-XXXXXX").string();
+        path = mkdtemp(tmpl.data());
+    }
+    ~TempDir() { fs::remove_all(path); }
+};
+
+TEST(Config, ParsesEverything) {
+    auto c = parse_config(R"({"socket": "/tmp/s", "socket_group": "prfence", "socket_mode": "0640",
+        "groups": [{"name": "db", "devices": ["sim:/tmp/p.sock:0-9"], "initiator": "iqn.x,i,0x1",
+                    "target_port": 2, "sg_transport": "sgio"},
+                   {"name": "web.1", "devices": ["/dev/sdb", "/dev/sdc"]}]})",
+                          "cfg");
+    ASSERT_TRUE(c.ok()) << c.error().msg;
+    EXPECT_EQ(c->socket, "/tmp/s");
+    EXPECT_EQ(c->socket_group, "prfence");
+    EXPECT_EQ(c->socket_mode, 0640u);
+    ASSERT_EQ(c->groups.size(), 2u);
+    EXPECT_EQ(c->groups[0].target_port, 2);
+    EXPECT_EQ(c->groups[0].sg_transport, nl::SG_TRANSPORT_SGIO);
+    EXPECT_EQ(c->groups[1].devices.size(), 2u);
+    EXPECT_FALSE(c->groups[1].target_port);
+}
+
+TEST(Config, ErrorsSayWhereAndWhat) {
+    struct Case {
+        const char* text;
+        const char* want;
+    } cases[] = {
+        {"{", "cfg: not valid JSON"},
+        {"[]", "must be a JSON object"},
+        {R"({"sockett": "x"})", "unknown key \"sockett\""},
+        {R"({"socket_mode": "999"})", "socket_mode"},
+        {R"({"groups": {}})", "groups: must be an array"},
+        {R"({"groups": [{"devices": ["a"]}]})", "groups[0]: \"name\" is required"},
+        {R"({"groups": [{"name": "a b", "devices": ["a"]}]})", "must be 1-64 characters"},
+        {R"({"groups": [{"name": "a", "devices": []}]})", "devices: must be a non-empty array"},
+        {R"({"groups": [{"name": "a", "devices": ["x"], "target_port": 0}]})", "target_port: must be an integer 1-65535"},
+        {R"({"groups": [{"name": "a", "devices": ["x"], "sg_transport": "aio"}]})", "\"uring\" or \"sgio\""},
+        {R"({"groups": [{"name": "a", "devices": ["x"]}, {"name": "a", "devices": ["y"]}]})", "defined twice"},
+        {R"({"groups": [{"name": "a", "devices": ["x"], "colour": 1}]})", "groups[0]: unknown key \"colour\""},
+    };
+    for (const auto& k : cases) {
+        auto c = parse_config(k.text, "cfg");
+        ASSERT_FALSE(c.ok()) << k.text;
+        EXPECT_NE(c.error().msg.find(k.want), std::string::npos) << k.text << " -> " << c.error().msg;
+    }
+}
+
+TEST(Config, SaveIsAtomicAndRoundTrips) {
+    TempDir t;
+    const std::string path = (t.path / "prfenced.json").string();
+    Config c;
+    c.socket_group = "disk";
+    c.socket_mode = 0660;
+    c.groups.push_back({"a", {"sim:/x:0-3"}, "iqn.a,i,0x1", 1, nl::SG_TRANSPORT_URING});
+    c.groups.push_back({"b", {"/dev/sdb"}, "", std::nullopt, nl::SG_TRANSPORT_SGIO});
+    ASSERT_TRUE(save_config(c, path).ok());
+    struct stat st {};
+    ASSERT_EQ(stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0640u);
+    // Only the file itself: the temporary was renamed, not left behind.
+    EXPECT_EQ(std::distance(fs::directory_iterator(t.path), fs::directory_iterator()), 1);
+    auto back = load_config(path);
+    ASSERT_TRUE(back.ok()) << back.error().msg;
+    EXPECT_EQ(back->groups, c.groups);
+    EXPECT_EQ(back->socket_group, "disk");
+    EXPECT_EQ(back->socket_mode, 0660u);
+
+    // A replaced file keeps the mode an administrator gave it.
+    ASSERT_EQ(chmod(path.c_str(), 0600), 0);
+    c.groups.pop_back();
+    ASSERT_TRUE(save_config(c, path).ok());
+    ASSERT_EQ(stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    EXPECT_EQ(load_config(path)->groups.size(), 1u);
+}
+
+TEST(Config, MissingFileIsEmptyOtherErrorsAreNot) {
+    TempDir t;
+    bool missing = false;
+    auto c = load_config((t.path / "none.json").string(), &missing);
+    ASSERT_TRUE(c.ok());
+    EXPECT_TRUE(missing);
+    EXPECT_TRUE(c->groups.empty());
+    auto d = load_config(t.path.string());  // a directory
+    EXPECT_FALSE(d.ok() && !d->groups.empty());
+    auto e = save_config(Config{}, (t.path / "no-such-dir" / "x.json").string());
+    ASSERT_FALSE(e.ok());
+    EXPECT_NE(e.error().msg.find("no-such-dir"), std::string::npos);
+}
+
+TEST(Config, Names) {
+    EXPECT_TRUE(valid_group_name("a"));
+    EXPECT_TRUE(valid_group_name("node-A_1.x"));
+    EXPECT_FALSE(valid_group_name(""));
+    EXPECT_FALSE(valid_group_name(std::string(65, 'a')));
+    EXPECT_FALSE(valid_group_name("a/b"));
+    EXPECT_EQ(*parse_mode("660"), 0660u);
+    EXPECT_FALSE(parse_mode("0668").ok());
+    EXPECT_FALSE(parse_mode("06600").ok());
+}
+
+TEST(Stats, BucketsArePowersOfTwoMicroseconds) {
+    EXPECT_EQ(LatencyHistogram::bucket(0), 0u);
+    EXPECT_EQ(LatencyHistogram::bucket(1999), 0u);
+    EXPECT_EQ(LatencyHistogram::bucket(2000), 1u);
+    EXPECT_EQ(LatencyHistogram::bucket(3999), 1u);
+    EXPECT_EQ(LatencyHistogram::bucket(4000), 2u);
+    EXPECT_EQ(LatencyHistogram::bucket(1'000'000), 9u);  // 1 ms = 1000 us in [512, 1024)
+    EXPECT_EQ(LatencyHistogram::bucket(~0ull), nl::kHistBuckets - 1);
+}
+
+TEST(Stats, PercentilesFromTheHistogram) {
+    LatencyHistogram h;
+    EXPECT_EQ(h.percentile(0.5), 0u);
+    for (int i = 0; i < 98; ++i) h.record(10'000, false);  // 10 us: bucket 3, [8, 16) us
+    h.record(1'000'000, true);                              // 1 ms
+    h.record(5'000'000, false);                             // 5 ms
+    auto s = h.snapshot("fence");
+    EXPECT_EQ(s.name, "fence");
+    EXPECT_EQ(s.count, 100u);
+    EXPECT_EQ(s.failed, 1u);
+    EXPECT_EQ(s.min_ns, 10'000u);
+    EXPECT_EQ(s.max_ns, 5'000'000u);
+    EXPECT_EQ(s.sum_ns, 98u * 10'000 + 6'000'000);
+    EXPECT_EQ(s.p50_ns, 16'000u);
+    EXPECT_EQ(s.p99_ns, 1'024'000u);
+    ASSERT_EQ(s.buckets.size(), nl::kHistBuckets);
+    EXPECT_EQ(s.buckets[3], 98u);
+
+    StatsTable t;
+    t.record("control", 5000, false);
+    t.record("fence", 5000, false);
+    EXPECT_EQ(t.snapshot().size(), 2u);
+    t.reset();
+    EXPECT_TRUE(t.snapshot().empty());
+}
+
+}  // namespace
+}  // namespace prfence::daemon
