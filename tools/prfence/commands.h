@@ -4,8 +4,14 @@
 // (sg3_utils categories, see wire/status.h).
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
+
+#include "policy/operations.h"
 
 namespace CLI {
 class App;
@@ -20,10 +26,32 @@ void add_decode(CLI::App& app, Runner& run);
 // replace-lost, fence, takeover. When `chosen` names one of them, only that one is registered: building
 // every subcommand's options costs more than a fence's batch on a slow machine, and a failover tool is
 // started once per event. Otherwise (help, errors) all are.
-void add_direct(CLI::App& app, Runner& run, std::string_view chosen = {});
+// With `daemon_socket` set (prfence --daemon[=SOCKET]), the same subcommands run through prfenced: their
+// positional argument names a group instead of devices, and the output is the same.
+void add_direct(CLI::App& app, Runner& run, std::string_view chosen = {},
+                const std::optional<std::string>* daemon_socket = nullptr);
 bool is_direct_subcommand(std::string_view name);
 
 // The first argument that is not an option: the subcommand the user asked for, or empty.
 std::string_view chosen_subcommand(int argc, char** argv);
+
+// Daemon mode (daemon_mode.cpp).
+struct DaemonRunOptions {
+    std::vector<std::string> groups;  // the positional arguments: exactly one group name
+    bool json = false;
+    bool failures_only = false;
+    std::optional<uint32_t> deadline_ms;
+    std::optional<uint32_t> qd;
+};
+// Runs `spec` on a group through prfenced at `socket` and prints it like direct mode; returns the exit
+// code (worst LUN's category; 1 for a refused request, 15 when the daemon or group is not there).
+int run_via_daemon(const std::string& socket, const std::string& op, const engine::OpSpec& spec,
+                   const DaemonRunOptions& o);
+// group create|add|remove|delete|refresh|list, health, stats, events, ping: only with --daemon.
+void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string>& socket);
+
+// `--daemon` and `--daemon=SOCKET` before the subcommand: removed from argv (CLI11 cannot take an
+// optional value without swallowing the subcommand's name) and returned.
+std::optional<std::string> take_daemon_option(int& argc, char** argv);
 
 }  // namespace prfence::cli

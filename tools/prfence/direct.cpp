@@ -188,7 +188,7 @@ std::string_view chosen_subcommand(int argc, char** argv) {
 
 bool is_direct_subcommand(std::string_view name) { return engine::parse_operation(name).has_value(); }
 
-void add_direct(CLI::App& app, Runner& run, std::string_view chosen) {
+void add_direct(CLI::App& app, Runner& run, std::string_view chosen, const std::optional<std::string>* daemon_socket) {
     const bool known = is_direct_subcommand(chosen);
     for (const Sub& s : kSubs) {
         const std::string name = engine::operation_name(s.op);
@@ -222,10 +222,22 @@ void add_direct(CLI::App& app, Runner& run, std::string_view chosen) {
         }
         if (name == "takeover") sub->add_flag("--force", p->force, "Really break in (preempts whoever holds the LUs)");
 
-        sub->callback([s, c, p, &run] {
-            run = [s, c, p]() -> int {
+        sub->callback([s, c, p, &run, daemon_socket] {
+            run = [s, c, p, daemon_socket]() -> int {
                 auto spec = op_spec(s.op, *c, *p);
                 if (!spec) return syntax(spec.error().msg);
+                if (daemon_socket && *daemon_socket) {
+                    // The group carries the initiator and transport; say so rather than ignore them.
+                    if (!c->initiator.empty() || c->transport != "uring")
+                        return syntax("with --daemon, --initiator and --transport belong to the group (prfence --daemon group create)");
+                    DaemonRunOptions o;
+                    o.groups = c->devices;
+                    o.json = c->json;
+                    o.failures_only = c->failures_only;
+                    o.deadline_ms = c->deadline_ms;
+                    o.qd = c->qd;
+                    return run_via_daemon(**daemon_socket, engine::operation_name(s.op), *spec, o);
+                }
                 return run_batch(engine::operation_name(s.op), *c, engine::make_operation(*spec));
             };
         });

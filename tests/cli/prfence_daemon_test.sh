@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# prfence --daemon as an operator runs it: prsim farm, prfenced on a temporary socket and config, two
+# groups (node A and node B, one initiator each) over the same LUNs, the failover through the daemon,
+# the same output as direct mode, and the failure paths (no daemon, unknown group, bad input, group
+# commands without --daemon).
+# Usage: prfence_daemon_test.sh PRFENCE PRSIM PRFENCED
+set -u
+P=$1 S=$2 D=$3
+dir=$(mktemp -d)
+sock=$dir/prsim.sock ctl=$dir/control.sock cfg=$dir/prfenced.json
+"$S" --socket "$sock" --luns 64 >"$dir/prsim.log" 2>&1 &
+spid=$!
+"$D" --socket "$ctl" --config "$cfg" >"$dir/prfenced.log" 2>&1 &
+dpid=$!
+trap 'kill $spid $dpid 2>/dev/null; wait $spid $dpid 2>/dev/null; rm -rf "$dir"' EXIT
+for _ in $(seq 100); do [ -S "$sock" ] && [ -S "$ctl" ] && break; sleep 0.1; done
+PD=("$P" "--daemon=$ctl")
+ALL=sim:$sock:0-63
+fails=0 passes=0
+check() {  # check NAME WANT_RC REGEX -- ARGS... (ARGS run as prfence --daemon=CTL ...)
+    local name=$1 want_rc=$2 regex=$3; shift 4
+    local out rc
+    out=$("${PD[@]}" "$@" 2>&1); rc=$?
+    if [ "$rc" -ne "$want_rc" ] || ! grep -qE -- "$regex" <<<"$out"; then
+        echo "FAIL $name: rc=$rc (want $want_rc), output:"; sed 's/^/    /' <<<"$out" | head -20; fails=$((fails+1))
+    else
+        passes=$((passes+1))
+    fi
+}
+check create_a 0 'nodeA: 64 LUNs' -- group create nodeA --initiator "iqn.2026-11.io.prfence:node-a,i,0x1" --target-port 1 "$ALL"
+check create_b 0 'nodeB: 64 LUNs' -- group create nodeB --initiator "iqn.2026-11.io.prfence:node-b,i,0x2" --target-port 2 "$ALL"
+check create_dup 1 'EEXIST' -- group create nodeA --initiator "iqn.2026-11.io.prfence:node-a,i,0x1" "$ALL"
+check list 0 'nodeB: 64 LUNs' -- group list
+check list_json 0 '"name": "nodeA"' -- group list --json
+check register_a 0 '64 ok, 0 failed' -- register --key abc123 -q nodeA
+check register_b 0 '64 ok, 0 failed' -- register --key 123abc -q nodeB
+check keys 0 '2 keys: 0xabc123 0x123abc' -- keys nodeA
+check reserve 0 '64 ok' -- reserve --key abc123 --type 3 -q nodeA
+check reservation_json 0 '"type": "EA"' -- reservation --json nodeB
+check fence 0 'fence: 64 LUNs, 64 ok, 0 failed' -- fence --key 123abc --victim abc123 --type 3 -q nodeB
+check fence_json 0 '"queued_ms"' -- fence --key 123abc --victim abc123 --type 3 --json nodeB
+check fenced 0 'reserved by 0x123abc EA' -- reservation nodeA
+check fenced_cannot_fence 24 'not registered here' -- fence --key abc123 --victim 123abc nodeA
+check stats 0 'fence' -- stats
+check stats_json 0 '"p99_us"' -- stats --json
+check health 0 'groups: 2' -- health
+check ping 0 'NOOP round trips' -- ping --count 200
+check refresh 0 'refresh: 64 LUNs, 64 ok' -- group refresh nodeA
+check takeover_refused 1 'add --force' -- takeover --key abc123 nodeA
+check clear 0 '64 ok' -- clear --key 123abc -q nodeB
+# Failure paths.
+check unknown_group 15 'ENOENT' -- keys nosuch
+check two_groups 1 'exactly one LUN group' -- keys nodeA nodeB
+check missing_key 1 '--key is required' -- reserve --type 3 nodeA
+check initiator_in_group 1 'belong to the group' -- keys --initiator "iqn.x,i,0x1" nodeA
+check delete 0 '' -- group delete nodeB
+check deleted 15 'ENOENT' -- keys nodeB
+out=$("$P" group list 2>&1); rc=$?
+if [ "$rc" -ne 1 ] || ! grep -q -- '--daemon' <<<"$out"; then echo "FAIL group_without_daemon: rc=$rc: $out"; fails=$((fails+1)); else passes=$((passes+1)); fi
+out=$("$P" --daemon="$dir/nope.sock" keys nodeA 2>&1); rc=$?
+if [ "$rc" -ne 15 ] || ! grep -q 'nope.sock' <<<"$out"; then echo "FAIL no_daemon: rc=$rc: $out"; fails=$((fails+1)); else passes=$((passes+1)); fi
+# The group survives a restart: same config, state re-read from the LUNs.
+kill $dpid; wait $dpid 2>/dev/null
+"$D" --socket "$ctl" --config "$cfg" >>"$dir/prfenced.log" 2>&1 &
+dpid=$!
+for _ in $(seq 100); do [ -S "$ctl" ] && "$P" --daemon="$ctl" health >/dev/null 2>&1 && break; sleep 0.1; done
+check restarted 0 'nodeA: 64 LUNs' -- group list
+check restarted_keys 0 '64 ok' -- keys -q nodeA
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]
