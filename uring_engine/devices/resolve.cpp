@@ -236,6 +236,43 @@ class Resolver {
         return std::move(luns_);
     }
 
+    Result<LunSpec> kernel_name(std::string_view name) {
+        const std::string n(name);
+        if (n.empty() || n.find('/') != std::string::npos || n == "." || n == "..")
+            return fail(Errc::invalid_argument, "'" + n + "' is not a kernel device name");
+        std::vector<Found> found;
+        std::vector<Problem> problems;
+        const size_t colons = static_cast<size_t>(std::count(n.begin(), n.end(), ':'));
+        if (colons == 3 && is_hctl(n)) {
+            // A SCSI address: the device directory itself.
+            auto d = real_path(sys_ + "/bus/scsi/devices/" + n);
+            if (!d) d = real_path(sys_ + "/class/scsi_device/" + n + "/device");
+            if (!d || !is_hctl(base_name(*d)))
+                return fail(Errc::not_found, n + ": no SCSI device " + n + " in " + sys_);
+            scsi_device(*d, n, n, "", found, problems);
+        } else {
+            std::optional<std::string> obj;
+            if (colons == 1 && all_digits(n.substr(0, n.find(':'))) &&
+                all_digits(n.substr(n.find(':') + 1)))
+                obj = real_path(sys_ + "/dev/block/" + n);
+            else if (is_sg_name(n))
+                obj = real_path(sys_ + "/class/scsi_generic/" + n);
+            else
+                obj = real_path(sys_ + "/class/block/" + n);
+            if (!obj) return fail(Errc::not_found, n + ": unknown to " + sys_);
+            // Not "top": a partition stands for its disk, as below a dm map.
+            classify(*obj, n, /*depth=*/0, /*top=*/false, found, problems, nullptr);
+        }
+        if (!problems.empty())
+            return fail(Error(problems.front().code, n + ": " + problems.front().msg,
+                              problems.front().sys_errno));
+        if (found.empty()) return fail(Errc::not_found, n + ": no SCSI path found");
+        for (auto& f : found) add(std::move(f));
+        LunSpec out = std::move(luns_.front());
+        out.name = n;
+        return out;
+    }
+
   private:
     void report(Errc c, std::string line, int e = 0) {
         if (lines_.empty()) {
@@ -728,6 +765,10 @@ class Resolver {
 Result<std::vector<LunSpec>> resolve_devices(const std::vector<std::string>& args,
                                              const ResolveOptions& opt) {
     return Resolver(opt).run(args);
+}
+
+Result<LunSpec> resolve_kernel_name(std::string_view name, const ResolveOptions& opt) {
+    return Resolver(opt).kernel_name(name);
 }
 
 }  // namespace prfence::engine

@@ -52,6 +52,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -84,5 +85,15 @@ struct ResolveOptions {
 // Resolves every argument; see the top of this file. An empty argument list is an error.
 Result<std::vector<LunSpec>> resolve_devices(const std::vector<std::string>& args,
                                              const ResolveOptions& opt = {});
+
+// Resolves a name the kernel prints in its log to the LU behind it, through the same sysfs lookups
+// as resolve_devices (no /dev path is typed, so nothing needs to exist under dev_root but the sg
+// node): a SCSI address "H:C:T:L" (<sysfs>/bus/scsi/devices/H:C:T:L, or
+// <sysfs>/class/scsi_device/H:C:T:L/device), a block device or partition "sdc", "sdc1" (a
+// partition stands for its disk), an sg node "sg2", or a block device number "MAJ:MIN"
+// (<sysfs>/dev/block/MAJ:MIN, as block tracepoints name devices). The LunSpec has one path (for a
+// device-mapper number, every path below the map with the first path's wwid) and is named `name`.
+// Errors as resolve_devices's: not_found when sysfs does not know the name.
+Result<LunSpec> resolve_kernel_name(std::string_view name, const ResolveOptions& opt = {});
 
 }  // namespace prfence::engine

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+// prexplain's classifier: every row of the table in classify.h, each reservation type, read and
+// write access, registered or not, holder us or another.
+#include "tools/prexplain/classify.h"
+
+#include <gtest/gtest.h>
+
+namespace prfence::prexplain {
+namespace {
+
+constexpr uint64_t kUs = 0xa, kOther = 0xb;
+
+PrSnapshot snap(std::optional<uint64_t> our, std::vector<uint64_t> keys, uint8_t type, uint64_t holder) {
+    PrSnapshot s;
+    s.our_key = our;
+    s.keys = wire::ReadKeys{};
+    s.keys->keys = std::move(keys);
+    s.reservation = wire::ReadReservation{};
+    s.reservation->reserved = type != 0;
+    s.reservation->type = type;
+    s.reservation->key = (type == 7 || type == 8) ? 0 : holder;
+    return s;
+}
+
+struct Row {
+    const char* name;
+    bool registered;
+    uint8_t type;
+    uint64_t holder;
+    Access access;
+    ConflictClass want;
+};
+
+TEST(PrexplainClassify, DataAccessTable) {
+    using C = ConflictClass;
+    const Row rows[] = {
+        // Row 8: nothing reserved.
+        {"none-read-reg", true, 0, 0, Access::read, C::transient},
+        {"none-write-unreg", false, 0, 0, Access::write, C::transient},
+        // Row 9: reads admitted by WE, WE-RO, WE-AR.
+        {"WE-read", false, 1, kOther, Access::read, C::transient},
+        {"WE-RO-read", false, 5, kOther, Access::read, C::transient},
+        {"WE-AR-read", false, 7, 0, Access::read, C::transient},
+        // Row 10: WE/EA, not registered: fenced.
+        {"WE-write-unreg", false, 1, kOther, Access::write, C::fenced},
+        {"EA-read-unreg", false, 3, kOther, Access::read, C::fenced},
+        {"EA-write-unreg", false, 3, kOther, Access::write, C::fenced},
+        // Row 11: WE/EA, registered, another holder (the seed session's B) or our key elsewhere.
+        {"WE-write-reg", true, 1, kOther, Access::write, C::reserved_by_other},
+        {"EA-read-reg", true, 3, kOther, Access::read, C::reserved_by_other},
+        {"EA-read-reg-holder-us", true, 3, kUs, Access::read, C::reserved_by_other},
+        {"EA-unknown-reg", true, 3, kOther, Access::unknown, C::reserved_by_other},
+        // Row 12: RO/AR, not registered: fenced.
+        {"WE-RO-write-unreg", false, 5, kOther, Access::write, C::fenced},
+        {"EA-RO-read-unreg", false, 6, kOther, Access::read, C::fenced},
+        {"WE-AR-write-unreg", false, 7, 0, Access::write, C::fenced},
+        {"EA-AR-read-unreg", false, 8, 0, Access::read, C::fenced},
+        {"EA-AR-other-unreg", false, 8, 0, Access::other, C::fenced},
+        // Row 13: RO/AR, registered by key but the nexus conflicted.
+        {"WE-RO-write-reg", true, 5, kOther, Access::write, C::not_registered},
+        {"EA-RO-read-reg", true, 6, kOther, Access::read, C::not_registered},
+        {"WE-AR-write-reg", true, 7, 0, Access::write, C::not_registered},
+        {"EA-AR-read-reg", true, 8, 0, Access::read, C::not_registered},
+    };
+    for (const Row& r : rows) {
+        std::vector<uint64_t> keys{kOther};
+        if (r.registered) keys.push_back(kUs);
+        const Diagnosis d = classify(snap(kUs, keys, r.type, r.holder), r.access);
+        EXPECT_EQ(d.cls, r.want) << r.name << ": " << class_name(d.cls) << ": " << d.reason;
+        EXPECT_EQ(d.type, r.type) << r.name;
+        EXPECT_EQ(d.registered, r.registered) << r.name;
+        EXPECT_FALSE(d.reason.empty()) << r.name;
+        if (r.type && r.type != 7 && r.type != 8) {
+            EXPECT_EQ(d.holder_key, r.holder) << r.name;
+        }
+        if (r.type == 7 || r.type == 8) {
+            EXPECT_FALSE(d.holder_key.has_value()) << r.name;
+        }
+        if (d.cls == C::fenced) {
+            ASSERT_EQ(d.preempted_by.size(), 1u) << r.name;
+            EXPECT_EQ(d.preempted_by[0], kOther) << r.name;
+        }
+    }
+}
+
+TEST(PrexplainClassify, GuestScenarios) {
+    // B reads under A's Exclusive Access reservation, both registered: RESERVED_BY_OTHER naming A.
+    const uint64_t A = 0xabc123, B = 0x123abc;
+    Diagnosis d = classify(snap(B, {A, B}, 3, A), Access::read);
+    EXPECT_EQ(d.cls, ConflictClass::reserved_by_other);
+    EXPECT_EQ(d.holder_key, A);
+    EXPECT_NE(d.reason.find("0xabc123"), std::string::npos) << d.reason;
+    // After B preempts A (type 3), A's read: FENCED naming B.
+    d = classify(snap(A, {B}, 3, B), Access::read);
+    EXPECT_EQ(d.cls, ConflictClass::fenced);
+    EXPECT_EQ(d.holder_key, B);
+    ASSERT_EQ(d.preempted_by.size(), 1u);
+    EXPECT_EQ(d.preempted_by[0], B);
+    EXPECT_NE(d.reason.find("preempted by 0x123abc"), std::string::npos) << d.reason;
+}
+
+TEST(PrexplainClassify, PrOutRows) {
+    using C = ConflictClass;
+    EXPECT_EQ(classify(snap(kUs, {kOther}, 3, kOther), Access::pr_out).cls, C::fenced);         // 4
+    EXPECT_EQ(classify(snap(kUs, {kOther}, 0, 0), Access::pr_out).cls, C::not_registered);      // 5
+    EXPECT_EQ(classify(snap(kUs, {}, 0, 0), Access::pr_out).cls, C::not_registered);            // 5
+    EXPECT_EQ(classify(snap(kUs, {kUs, kOther}, 3, kOther), Access::pr_out).cls, C::reserved_by_other);  // 6
+    EXPECT_EQ(classify(snap(kUs, {kUs, kOther}, 8, 0), Access::pr_out).cls, C::reserved_by_other);       // 6
+    EXPECT_EQ(classify(snap(kUs, {kUs}, 3, kUs), Access::pr_out).cls, C::transient);            // 7
+    EXPECT_EQ(classify(snap(kUs, {kUs}, 0, 0), Access::pr_out).cls, C::transient);              // 7
+    EXPECT_EQ(classify(snap(std::nullopt, {kOther}, 3, kOther), Access::pr_out).cls, C::unknown);
+    EXPECT_EQ(classify(snap(kUs, {kOther}, 3, kOther), Access::pr_in).cls, C::transient);
+}
+
+TEST(PrexplainClassify, SpecialRows) {
+    using C = ConflictClass;
+    PrSnapshot s = snap(kUs, {kUs}, 3, kOther);
+    s.spc2_reserved = true;  // row 0 wins over everything
+    EXPECT_EQ(classify(s, Access::read).cls, C::reserved_spc2);
+    PrSnapshot none;  // row 1
+    Diagnosis d = classify(none, Access::read);
+    EXPECT_EQ(d.cls, C::unknown);
+    EXPECT_EQ(d.reason, "not queried");
+    none.query_error = "no sg node";
+    EXPECT_EQ(classify(none, Access::read).reason, "query failed: no sg node");
+    s = snap(kUs, {kOther}, 3, kOther);  // row 2
+    s.recheck_clear = true;
+    EXPECT_EQ(classify(s, Access::read).cls, C::transient);
+    EXPECT_EQ(classify(snap(kUs, {kOther}, 2, kOther), Access::read).cls, C::unknown);  // row 3
+    // Our key unknown: WE/EA still names the holder (row 11); RO/AR cannot tell (row 14).
+    d = classify(snap(std::nullopt, {kOther}, 3, kOther), Access::read);
+    EXPECT_EQ(d.cls, C::reserved_by_other);
+    EXPECT_EQ(d.holder_key, kOther);
+    d = classify(snap(std::nullopt, {kOther}, 6, kOther), Access::read);
+    EXPECT_EQ(d.cls, C::unknown);
+    EXPECT_NE(d.reason.find("--key"), std::string::npos);
+}
+
+TEST(PrexplainClassify, FullStatusNamesTheHolder) {
+    PrSnapshot s = snap(kUs, {kOther, 0xc}, 8, 0);
+    s.full_status = wire::FullStatus{};
+    wire::FullStatusEntry e;
+    e.key = kOther;
+    e.holder = true;
+    e.type = 8;
+    e.transport_id.protocol = wire::ProtocolId::iscsi;
+    e.transport_id.iscsi_name = "iqn.2003-01.org.example:node-b";
+    s.full_status->entries.push_back(e);
+    e.key = 0xc;
+    e.holder = false;
+    s.full_status->entries.push_back(e);
+    Diagnosis d = classify(s, Access::write);
+    EXPECT_EQ(d.cls, ConflictClass::fenced);
+    ASSERT_EQ(d.preempted_by.size(), 1u);
+    EXPECT_EQ(d.preempted_by[0], kOther);
+    ASSERT_EQ(d.holder_ids.size(), 1u);
+    EXPECT_NE(d.holder_ids[0].find("node-b"), std::string::npos) << d.holder_ids[0];
+}
+
+TEST(PrexplainClassify, Names) {
+    EXPECT_STREQ(class_name(ConflictClass::fenced), "FENCED");
+    EXPECT_STREQ(class_name(ConflictClass::reserved_by_other), "RESERVED_BY_OTHER");
+    EXPECT_STREQ(class_name(ConflictClass::not_registered), "NOT_REGISTERED");
+    EXPECT_STREQ(class_name(ConflictClass::reserved_spc2), "RESERVED_SPC2");
+    EXPECT_STREQ(class_name(ConflictClass::transient), "TRANSIENT");
+    EXPECT_STREQ(class_name(ConflictClass::unknown), "UNKNOWN");
+}
+
+}  // namespace
+}  // namespace prfence::prexplain

@@ -1,0 +1,537 @@
+// SPDX-License-Identifier: MIT
+#include "tools/prexplain/app.h"
+
+#include <CLI/CLI.hpp>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tools/prexplain/lookup.h"
+#include "tools/prexplain/parse.h"
+#include "wire/pr_types.h"
+
+extern char** environ;
+
+namespace prfence::prexplain {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+std::string key_text(uint64_t k) {
+    char b[24];
+    std::snprintf(b, sizeof b, "0x%" PRIx64, k);
+    return b;
+}
+
+std::string seconds_text(int64_t ns) {
+    char b[40];
+    const int64_t s = ns / 1'000'000'000, us = (ns % 1'000'000'000) / 1000;
+    std::snprintf(b, sizeof b, "%" PRId64 ".%06" PRId64, s, us < 0 ? -us : us);
+    return b;
+}
+
+int64_t mono_ns() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+volatile sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+}  // namespace
+
+std::string event_json(const Explained& x) {
+    const Event& e = x.event;
+    const Diagnosis& d = x.diag;
+    Json j;
+    j["class"] = class_name(d.cls);
+    j["reason"] = d.reason;
+    j["device"] = e.lu.device.empty() ? Json(nullptr) : Json(e.lu.device);
+    j["hctl"] = e.lu.hctl.empty() ? Json(nullptr) : Json(e.lu.hctl);
+    j["wwid"] = e.lu.wwid.empty() ? Json(nullptr) : Json(e.lu.wwid);
+    if (!e.lu.sim.empty()) j["sim"] = e.lu.sim;
+    j["op"] = e.op.empty() ? Json(nullptr) : Json(e.op);
+    j["access"] = access_name(e.access);
+    j["sector"] = e.has_sector ? Json(e.sector) : Json(nullptr);
+    j["blocks"] = e.blocks ? Json(e.blocks) : Json(nullptr);
+    j["count"] = e.count;
+    j["first_seen"] = e.has_time ? Json(static_cast<double>(e.first_seen_ns) / 1e9) : Json(nullptr);
+    j["last_seen"] = e.has_time ? Json(static_cast<double>(e.last_seen_ns) / 1e9) : Json(nullptr);
+    j["update"] = e.update;
+    j["source"] = source_name(e.source);
+    j["our_key"] = x.our_key ? Json(key_text(*x.our_key)) : Json(nullptr);
+    j["holder_key"] = d.holder_key ? Json(key_text(*d.holder_key)) : Json(nullptr);
+    const char* ab = d.type ? wire::type_abbrev(d.type) : "";
+    j["type"] = d.type ? Json(ab && *ab ? ab : std::to_string(d.type)) : Json(nullptr);
+    j["type_name"] = d.type ? Json(wire::type_name(d.type)) : Json(nullptr);
+    j["registered"] = d.registered;
+    Json pre = Json::array();
+    for (uint64_t k : d.preempted_by) pre.push_back(key_text(k));
+    j["preempted_by"] = pre;
+    j["holders"] = d.holder_ids;
+    return j.dump();
+}
+
+std::string event_text(const Explained& x) {
+    const Event& e = x.event;
+    std::string s = e.lu.device.empty() ? (e.lu.sim.empty() ? std::string("?") : e.lu.sim) : e.lu.device;
+    if (!e.lu.hctl.empty()) s += " [" + e.lu.hctl + "]";
+    if (!e.lu.wwid.empty()) s += " " + e.lu.wwid;
+    if (!e.lu.sim.empty() && !e.lu.device.empty()) s += " " + e.lu.sim;
+    s += ": ";
+    if (e.update) s += "still conflicting: ";
+    s += e.op.empty() ? std::string("command") : e.op;
+    if (e.has_sector) s += " sector " + std::to_string(e.sector);
+    s += ": ";
+    s += class_name(x.diag.cls);
+    if (!x.diag.reason.empty()) s += ": " + x.diag.reason;
+    s += " (" + std::to_string(e.count) + (e.count == 1 ? " conflict" : " conflicts");
+    if (e.has_time) {
+        s += ", " + (e.count == 1 ? "at " + seconds_text(e.first_seen_ns)
+                                  : seconds_text(e.first_seen_ns) + " to " + seconds_text(e.last_seen_ns));
+    }
+    s += ")";
+    return s;
+}
+
+Result<std::unique_ptr<EventSink>> open_forward_sink(const std::string& socket) {
+    return fail(Errc::unsupported, "--forward " + socket +
+                                       ": not built yet: this prexplain has no prfenced client");
+}
+
+namespace {
+
+struct Options {
+    std::vector<std::string> files;
+    bool kmsg = false;
+    bool trace = false;
+    std::vector<std::string> follow;
+    std::string key;
+    bool no_query = false;
+    std::string initiator;
+    uint16_t target_port = 1;
+    std::string sim;
+    bool json = false;
+    std::string forward;
+    std::string on_fenced;
+    std::string sys = "/sys";
+    std::string dev = "/dev";
+    std::string tracefs;
+};
+
+// One input: a file descriptor read in chunks and split into lines.
+struct Input {
+    std::string name;
+    int fd = -1;
+    bool live = false;      // keep reading after EOF
+    bool pollable = false;  // FIFOs, /dev/kmsg, trace_pipe; regular files are re-read on a timer
+    bool kmsg = false;      // one record per read(); EPIPE means records were overwritten
+    std::string partial;
+    bool eof = false;
+};
+
+class Pipeline {
+  public:
+    Pipeline(const Options& o, LuMapper& mapper, PrQuerier* querier, EventSink* sink)
+        : o_(o), corr_(mapper), querier_(querier), sink_(sink) {
+        if (!o.key.empty()) our_key_ = std::stoull(o.key, nullptr, 0);
+    }
+
+    void line(std::string_view l, int64_t arrival) {
+        if (auto p = parse_line(l)) {
+            corr_.feed(*p, arrival, events_);
+            if (!events_.empty()) flush();
+        }
+    }
+    void tick(int64_t now) {
+        corr_.tick(now, events_);
+        flush();
+    }
+    void finish() {
+        corr_.finish(events_);
+        flush();
+    }
+    std::optional<int64_t> deadline() const { return corr_.next_deadline(); }
+    bool any() const { return any_; }
+
+  private:
+    void flush() {
+        for (auto& ev : events_) handle(std::move(ev));
+        events_.clear();
+        std::cout.flush();
+    }
+
+    void handle(Event ev) {
+        any_ = true;
+        Explained x;
+        x.our_key = our_key_;
+        if (o_.no_query || !querier_) {
+            x.diag.cls = ConflictClass::unknown;
+            x.diag.reason = "not queried (--no-query)";
+        } else {
+            PrSnapshot snap = querier_->query(ev.lu);
+            snap.our_key = our_key_;
+            x.diag = classify(snap, ev.access);
+        }
+        x.event = std::move(ev);
+        const std::string json = event_json(x);
+        if (o_.json)
+            std::cout << json << '\n';
+        else
+            std::cout << event_text(x) << '\n';
+        if (sink_) {
+            if (auto st = sink_->send(x, json); !st.ok())
+                std::cerr << "prexplain: --forward: " << st.error().msg << '\n';
+        }
+        if (x.diag.cls == ConflictClass::fenced && !o_.on_fenced.empty() &&
+            fired_.insert(x.event.lu.key).second)
+            run_hook(x);
+    }
+
+    void run_hook(const Explained& x) {
+        std::cout.flush();
+        std::vector<std::string> env;
+        for (char** e = environ; e && *e; ++e)
+            if (!std::string_view(*e).starts_with("PREXPLAIN_")) env.emplace_back(*e);
+        const auto& lu = x.event.lu;
+        env.push_back("PREXPLAIN_DEVICE=" + (lu.device.empty() ? lu.sim : "/dev/" + lu.device));
+        env.push_back("PREXPLAIN_WWID=" + lu.wwid);
+        env.push_back("PREXPLAIN_HCTL=" + lu.hctl);
+        env.push_back("PREXPLAIN_HOLDER_KEY=" +
+                      (x.diag.holder_key ? key_text(*x.diag.holder_key)
+                                         : x.diag.preempted_by.empty() ? std::string()
+                                                                       : key_text(x.diag.preempted_by.front())));
+        env.push_back(std::string("PREXPLAIN_CLASS=") + class_name(x.diag.cls));
+        std::vector<char*> envp;
+        for (auto& s : env) envp.push_back(s.data());
+        envp.push_back(nullptr);
+        std::string cmd = o_.on_fenced;
+        char sh[] = "/bin/sh", dash_c[] = "-c";
+        char* argv[] = {sh, dash_c, cmd.data(), nullptr};
+        pid_t pid;
+        if (int rc = ::posix_spawn(&pid, "/bin/sh", nullptr, nullptr, argv, envp.data()); rc != 0) {
+            std::cerr << "prexplain: --on-fenced: cannot run /bin/sh: " << std::strerror(rc) << '\n';
+            return;
+        }
+        int status = 0;
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            std::cerr << "prexplain: --on-fenced hook failed for " << lu.key << " (status " << status << ")\n";
+    }
+
+    const Options& o_;
+    Correlator corr_;
+    PrQuerier* querier_;
+    EventSink* sink_;
+    std::optional<uint64_t> our_key_;
+    std::vector<Event> events_;
+    std::set<std::string> fired_;
+    bool any_ = false;
+};
+
+// Splits what one read() returned into lines; the last, unterminated part waits for more.
+void feed_chunk(Input& in, const char* data, size_t n, Pipeline& p) {
+    const int64_t now = mono_ns();
+    size_t start = 0;
+    if (!in.partial.empty()) {
+        const char* nl = static_cast<const char*>(std::memchr(data, '\n', n));
+        if (!nl) {
+            if (in.partial.size() < (1u << 16)) in.partial.append(data, n);
+            return;
+        }
+        in.partial.append(data, static_cast<size_t>(nl - data));
+        p.line(in.partial, now);
+        in.partial.clear();
+        start = static_cast<size_t>(nl - data) + 1;
+    }
+    while (start < n) {
+        const char* nl = static_cast<const char*>(std::memchr(data + start, '\n', n - start));
+        if (!nl) {
+            in.partial.assign(data + start, n - start);
+            return;
+        }
+        p.line(std::string_view(data + start, static_cast<size_t>(nl - (data + start))), now);
+        start = static_cast<size_t>(nl - data) + 1;
+    }
+}
+
+// Reads what is available; false on a read error.
+bool drain(Input& in, Pipeline& p, std::vector<char>& buf) {
+    for (;;) {
+        ssize_t r = ::read(in.fd, buf.data(), buf.size());
+        if (r > 0) {
+            feed_chunk(in, buf.data(), static_cast<size_t>(r), p);
+            if (in.kmsg && in.partial.empty()) continue;
+            continue;
+        }
+        if (r == 0) {
+            if (!in.live) {
+                if (!in.partial.empty()) {
+                    p.line(in.partial, mono_ns());
+                    in.partial.clear();
+                }
+                in.eof = true;
+            }
+            return true;
+        }
+        if (errno == EINTR) {
+            if (g_stop) return true;
+            continue;
+        }
+        if (errno == EAGAIN) return true;
+        if (in.kmsg && errno == EPIPE) continue;  // the ring buffer overwrote records we had not read
+        std::cerr << "prexplain: " << in.name << ": " << std::strerror(errno) << '\n';
+        return false;
+    }
+}
+
+// The tracefs instance of --trace: our own, so the global trace is left alone; removed on exit.
+class TraceInstance {
+  public:
+    ~TraceInstance() { remove(); }
+    Result<std::string> create(const std::string& root_hint) {
+        std::vector<std::string> roots;
+        if (!root_hint.empty()) roots.push_back(root_hint);
+        roots.push_back("/sys/kernel/tracing");
+        roots.push_back("/sys/kernel/debug/tracing");
+        std::string why;
+        for (const auto& r : roots) {
+            const std::string dir = r + "/instances/prexplain-" + std::to_string(::getpid());
+            if (::mkdir(dir.c_str(), 0700) != 0) {
+                why += (why.empty() ? "" : "; ") + dir + ": " + std::strerror(errno);
+                continue;
+            }
+            dir_ = dir;
+            for (const char* ev : {"/events/scsi/scsi_dispatch_cmd_done/enable",
+                                   "/events/block/block_rq_complete/enable"}) {
+                int fd = ::open((dir + ev).c_str(), O_WRONLY | O_CLOEXEC);
+                if (fd < 0 || ::write(fd, "1", 1) != 1) {
+                    const int e = errno;
+                    if (fd >= 0) ::close(fd);
+                    remove();
+                    return fail(Errc::system, dir + ev + ": " + std::strerror(e), e);
+                }
+                ::close(fd);
+            }
+            return dir + "/trace_pipe";
+        }
+        return fail(Errc::system, "cannot create a tracefs instance: " + why);
+    }
+    void remove() {
+        if (dir_.empty()) return;
+        ::rmdir(dir_.c_str());  // the kernel tears the instance down with its events
+        dir_.clear();
+    }
+
+  private:
+    std::string dir_;
+};
+
+Result<Input> open_input(const std::string& path, bool live) {
+    Input in;
+    in.name = path;
+    in.live = live;
+    if (path == "-") {
+        in.fd = ::dup(0);
+        if (in.fd < 0) return fail(Errc::system, "stdin: " + std::string(std::strerror(errno)), errno);
+        return in;
+    }
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        return fail(Errc::system, path + ": " + std::strerror(errno), errno);
+    if (S_ISDIR(st.st_mode)) return fail(Errc::invalid_argument, path + ": is a directory");
+    // A FIFO opened read-write never sees EOF when its writer (prsim) restarts.
+    const bool fifo = S_ISFIFO(st.st_mode);
+    int flags = O_CLOEXEC | (fifo && live ? O_RDWR | O_NONBLOCK : O_RDONLY);
+    in.fd = ::open(path.c_str(), flags);
+    if (in.fd < 0) return fail(Errc::system, path + ": " + std::strerror(errno), errno);
+    in.pollable = fifo || S_ISCHR(st.st_mode);
+    return in;
+}
+
+int live_loop(std::vector<Input>& inputs, Pipeline& p) {
+    std::vector<char> buf(1 << 20);
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    ::sigaction(SIGINT, &sa, nullptr);
+    ::sigaction(SIGTERM, &sa, nullptr);
+    int rc = kExitOk;
+    while (!g_stop) {
+        std::vector<pollfd> fds;
+        bool timer = false;
+        for (auto& in : inputs) {
+            if (in.pollable) fds.push_back({in.fd, POLLIN, 0});
+            else timer = true;
+        }
+        int timeout = timer ? 20 : 1000;
+        if (auto d = p.deadline()) {
+            const int64_t ms = (*d - mono_ns() + 999'999) / 1'000'000;
+            timeout = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(timeout, ms)));
+        }
+        int n = ::poll(fds.data(), fds.size(), timeout);
+        if (n < 0 && errno != EINTR) {
+            std::cerr << "prexplain: poll: " << std::strerror(errno) << '\n';
+            rc = kExitInput;
+            break;
+        }
+        for (auto& in : inputs)
+            if (!drain(in, p, buf)) {
+                rc = kExitInput;
+                g_stop = 1;
+            }
+        p.tick(mono_ns());
+    }
+    p.finish();
+    return rc;
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+    Options o;
+    CLI::App app{"prexplain: say why I/O hit a SCSI reservation conflict, from kernel logs and tracepoints.\n"
+                 "Reads saved dmesg / journalctl / trace text (FILE..., '-' for stdin), or live: --kmsg,\n"
+                 "--trace, --follow FILE. Exit: 0 no conflict, 24 conflicts, 1 usage, 15 unreadable input.",
+                 "prexplain"};
+    app.set_version_flag("-V,--version", "prexplain " PRFENCE_VERSION);
+    app.add_option("files", o.files, "saved kernel log or trace files ('-' = stdin)");
+    app.add_flag("--kmsg", o.kmsg, "follow /dev/kmsg from now on");
+    app.add_flag("--trace", o.trace,
+                 "live tracepoints (scsi_dispatch_cmd_done, block_rq_complete) from a tracefs instance of our own");
+    app.add_option("--tracefs", o.tracefs, "tracefs mount point for --trace (default /sys/kernel/tracing)");
+    // One value per --follow, so that "--follow F1 F2" is F1 followed and F2 a file (an error).
+    app.add_option("--follow", o.follow, "tail a growing file or FIFO (prsim --trace); repeatable")
+        ->allow_extra_args(false);
+    app.add_option("--key", o.key, "our reservation key (0x... or decimal)");
+    app.add_flag("--no-query", o.no_query, "do not ask the LU (classification UNKNOWN)");
+    app.add_option("--initiator", o.initiator, "sim LUNs: the TransportID to query as");
+    app.add_option("--target-port", o.target_port, "sim LUNs: the relative target port");
+    app.add_option("--sim", o.sim, "the prsim socket: H:C:T:L in the input names its LUN L");
+    app.add_flag("--json", o.json, "one JSON object per line");
+    app.add_option("--forward", o.forward, "send events to prfenced's subscribers through SOCKET");
+    app.add_option("--on-fenced", o.on_fenced,
+                   "run CMD (/bin/sh -c) once per fenced LU; env PREXPLAIN_DEVICE, PREXPLAIN_WWID, PREXPLAIN_HOLDER_KEY");
+    app.add_option("--sys", o.sys, "sysfs root (tests)");
+    app.add_option("--dev", o.dev, "/dev root (tests)");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int rc = app.exit(e);
+        return rc == 0 ? kExitOk : kExitUsage;
+    }
+    auto usage = [](const std::string& m) {
+        std::cerr << "prexplain: " << m << '\n';
+        return kExitUsage;
+    };
+    const bool live = o.kmsg || o.trace || !o.follow.empty();
+    if (o.files.empty() && !live) return usage("nothing to read: give FILE..., '-', --kmsg, --trace or --follow FILE");
+    if (!o.files.empty() && live) return usage("FILE arguments and live inputs (--kmsg, --trace, --follow) do not mix");
+    if (!o.key.empty()) {
+        char* end = nullptr;
+        errno = 0;
+        (void)std::strtoull(o.key.c_str(), &end, 0);
+        if (errno || !end || *end || o.key[0] == '-') return usage("--key " + o.key + ": not a number (0x... or decimal)");
+    }
+    std::unique_ptr<EventSink> sink;
+    if (!o.forward.empty()) {
+        auto s = open_forward_sink(o.forward);
+        if (!s.ok()) return usage(s.error().msg);
+        sink = std::move(*s);
+    }
+
+    engine::ResolveOptions ropt{.sysfs_root = o.sys, .dev_root = o.dev};
+    SysfsMapper mapper(ropt, o.sim);
+    engine::SessionOptions sopt;
+    sopt.initiator = o.initiator;
+    sopt.target_port = o.target_port;
+    EngineQuerier querier(mapper, ropt, sopt);
+    Pipeline p(o, mapper, o.no_query ? nullptr : &querier, sink.get());
+
+    if (!live) {
+        std::vector<char> buf(1 << 20);
+        int rc = kExitOk;
+        for (const auto& f : o.files) {
+            auto in = open_input(f, false);
+            if (!in.ok()) {
+                std::cerr << "prexplain: " << in.error().msg << '\n';
+                rc = kExitInput;
+                continue;
+            }
+            while (!in->eof)
+                if (!drain(*in, p, buf)) {
+                    rc = kExitInput;
+                    break;
+                }
+            ::close(in->fd);
+        }
+        p.finish();
+        if (rc != kExitOk) return rc;
+        return p.any() ? kExitConflicts : kExitOk;
+    }
+
+    std::vector<Input> inputs;
+    TraceInstance instance;
+    if (o.kmsg) {
+        Input in;
+        in.name = "/dev/kmsg";
+        in.fd = ::open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (in.fd < 0) {
+            std::cerr << "prexplain: /dev/kmsg: " << std::strerror(errno) << '\n';
+            return kExitInput;
+        }
+        ::lseek(in.fd, 0, SEEK_END);  // from now on: older records are history, not news
+        in.live = in.pollable = in.kmsg = true;
+        inputs.push_back(std::move(in));
+    }
+    if (o.trace) {
+        auto pipe = instance.create(o.tracefs);
+        if (!pipe.ok()) {
+            std::cerr << "prexplain: --trace: " << pipe.error().msg << '\n';
+            return kExitInput;
+        }
+        Input in;
+        in.name = *pipe;
+        in.fd = ::open(pipe->c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (in.fd < 0) {
+            std::cerr << "prexplain: " << *pipe << ": " << std::strerror(errno) << '\n';
+            return kExitInput;
+        }
+        in.live = in.pollable = true;
+        inputs.push_back(std::move(in));
+    }
+    for (const auto& f : o.follow) {
+        auto in = open_input(f, true);
+        if (!in.ok()) {
+            std::cerr << "prexplain: " << in.error().msg << '\n';
+            for (auto& i : inputs) ::close(i.fd);
+            return kExitInput;
+        }
+        if (in->pollable) ::fcntl(in->fd, F_SETFL, ::fcntl(in->fd, F_GETFL) | O_NONBLOCK);
+        inputs.push_back(std::move(*in));
+    }
+    int rc = live_loop(inputs, p);
+    for (auto& i : inputs) ::close(i.fd);  // trace_pipe closed before the instance goes
+    instance.remove();
+    if (rc != kExitOk) return rc;
+    return p.any() ? kExitConflicts : kExitOk;
+}
+
+}  // namespace prfence::prexplain

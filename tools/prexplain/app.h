@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+// prexplain's command line: inputs (files, stdin, /dev/kmsg, a tracefs instance, a followed file or
+// FIFO), the parse -> correlate -> query -> classify pipeline, and its outputs (one human line or
+// one JSON line per event, the --on-fenced hook, an EventSink for prfenced's subscribers).
+//
+// Exit codes: 0 no conflict seen, 24 conflicts seen (one-shot and live modes alike), 1 bad usage,
+// 15 an input could not be read (or the tracefs instance not set up).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "tools/prexplain/classify.h"
+#include "tools/prexplain/correlate.h"
+
+namespace prfence::prexplain {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitUsage = 1;
+inline constexpr int kExitInput = 15;
+inline constexpr int kExitConflicts = 24;
+
+// One event with its diagnosis: what every output is rendered from.
+struct Explained {
+    Event event;
+    Diagnosis diag;
+    std::optional<uint64_t> our_key;
+};
+
+// The JSON object (one line, no newline) and the human line (no newline) of an event.
+// JSON fields: class, reason, device, hctl, wwid, sim, op, access, sector, blocks, count,
+// first_seen, last_seen (seconds, as the log's clock counts), update, source, our_key, holder_key
+// ("0x..." or null), type (abbreviation, null when nothing is reserved), type_name, registered,
+// preempted_by (keys), holders (TransportIDs from READ FULL STATUS).
+std::string event_json(const Explained& e);
+std::string event_text(const Explained& e);
+
+// Where events go besides stdout. --forward SOCKET hands them to prfenced's subscribers through an
+// implementation of this interface (the prfenced client plugs in via open_forward_sink).
+class EventSink {
+  public:
+    virtual ~EventSink() = default;
+    // `json` is event_json(e). Must not block for long: live mode promises milliseconds.
+    virtual Status send(const Explained& e, std::string_view json) = 0;
+};
+
+// The --forward sink. Until the prfenced client is linked into prexplain this fails with
+// Errc::unsupported and a message saying so.
+Result<std::unique_ptr<EventSink>> open_forward_sink(const std::string& socket);
+
+// The whole program (main() calls only this).
+int run(int argc, char** argv);
+
+}  // namespace prfence::prexplain

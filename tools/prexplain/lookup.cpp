@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: MIT
+#include "tools/prexplain/lookup.h"
+
+#include "policy/operations.h"
+#include "wire/status.h"
+
+namespace prfence::prexplain {
+
+namespace {
+
+std::string base_name(const std::string& p) {
+    size_t s = p.rfind('/');
+    return s == std::string::npos ? p : p.substr(s + 1);
+}
+
+LuIdentity identity_of(const engine::LunSpec& spec) {
+    LuIdentity id;
+    id.key = spec.wwid;
+    if (!spec.wwid.starts_with("hctl:") && !spec.wwid.starts_with("sim:")) id.wwid = spec.wwid;
+    if (!spec.paths.empty()) {
+        const auto& p = spec.paths.front();
+        id.hctl = p.hctl;
+        if (!p.block.empty()) id.device = base_name(p.block);
+        if (p.kind == engine::PathSpec::Kind::sim)
+            id.sim = "sim:" + p.sim_socket + ":" + std::to_string(p.sim_lun);
+    }
+    return id;
+}
+
+}  // namespace
+
+SysfsMapper::SysfsMapper(engine::ResolveOptions opt, std::string sim_socket)
+    : opt_(std::move(opt)), sim_(std::move(sim_socket)) {}
+
+std::optional<LuIdentity> SysfsMapper::lookup(const std::string& name) {
+    if (auto it = cache_.find(name); it != cache_.end()) return it->second;
+    std::optional<LuIdentity> id;
+    if (auto spec = engine::resolve_kernel_name(name, opt_); spec.ok()) {
+        id = identity_of(*spec);
+        specs_.emplace(id->key, std::move(*spec));
+    }
+    cache_.emplace(name, id);
+    return id;
+}
+
+std::optional<LuIdentity> SysfsMapper::by_hctl(const Hctl& h) {
+    const std::string hctl = std::to_string(h.host) + ":" + std::to_string(h.channel) + ":" +
+                             std::to_string(h.id) + ":" + std::to_string(h.lun);
+    if (!sim_.empty()) {
+        if (h.lun > 65535) return std::nullopt;
+        LuIdentity id;
+        id.sim = "sim:" + sim_ + ":" + std::to_string(h.lun);
+        id.key = id.sim;
+        id.hctl = hctl;
+        if (!specs_.count(id.key)) {
+            engine::LunSpec spec;
+            spec.name = id.sim;
+            spec.wwid = id.sim;
+            engine::PathSpec p;
+            p.kind = engine::PathSpec::Kind::sim;
+            p.sim_socket = sim_;
+            p.sim_lun = static_cast<uint32_t>(h.lun);
+            spec.paths.push_back(p);
+            specs_.emplace(id.key, std::move(spec));
+        }
+        return id;
+    }
+    return lookup(hctl);
+}
+
+std::optional<LuIdentity> SysfsMapper::by_name(std::string_view kernel_name) {
+    if (!sim_.empty()) return std::nullopt;  // prsim's disk names exist nowhere in sysfs
+    return lookup(std::string(kernel_name));
+}
+
+std::optional<LuIdentity> SysfsMapper::by_devnum(uint32_t major, uint32_t minor) {
+    if (!sim_.empty()) return std::nullopt;
+    return lookup(std::to_string(major) + ":" + std::to_string(minor));
+}
+
+const engine::LunSpec* SysfsMapper::spec(const std::string& key) const {
+    auto it = specs_.find(key);
+    return it == specs_.end() ? nullptr : &it->second;
+}
+
+EngineQuerier::EngineQuerier(const SysfsMapper& mapper, engine::ResolveOptions ropt,
+                             engine::SessionOptions sopt)
+    : mapper_(mapper), ropt_(std::move(ropt)), sopt_(std::move(sopt)) {}
+
+PrSnapshot EngineQuerier::query(const LuIdentity& lu) {
+    PrSnapshot snap;
+    engine::LunSpec spec;
+    if (const engine::LunSpec* s = mapper_.spec(lu.key)) {
+        spec = *s;
+    } else {
+        // Not mapped through sysfs: try what the lines named once more (the device may have
+        // appeared since), else give up.
+        const std::string name = !lu.hctl.empty() ? lu.hctl : lu.device;
+        if (name.empty()) {
+            snap.query_error = "no SCSI address or device name to query";
+            return snap;
+        }
+        auto r = engine::resolve_kernel_name(name, ropt_);
+        if (!r.ok()) {
+            snap.query_error = r.error().msg;
+            return snap;
+        }
+        spec = std::move(*r);
+    }
+    auto session = engine::Session::open({spec}, sopt_);
+    if (!session.ok()) {
+        snap.query_error = session.error().msg;
+        return snap;
+    }
+    auto run = [&](engine::Operation op) -> std::optional<engine::LunOutcome> {
+        engine::OpSpec os;
+        os.op = op;
+        os.timeout_ms = 5000;
+        auto maker = engine::make_operation(os);
+        if (!maker.ok()) {
+            snap.query_error = maker.error().msg;
+            return std::nullopt;
+        }
+        auto rep = (*session)->run([&](size_t) { return (*maker)(); });
+        if (!rep.ok()) {
+            snap.query_error = rep.error().msg;
+            return std::nullopt;
+        }
+        if (rep->outcomes.empty()) {
+            snap.query_error = "no outcome";
+            return std::nullopt;
+        }
+        return rep->outcomes.front();
+    };
+    auto keys = run(engine::Operation::read_keys);
+    if (!keys) return snap;
+    if (keys->status == wire::sam::reservation_conflict) {
+        snap.spc2_reserved = true;
+        return snap;
+    }
+    if (!keys->ok || !keys->keys) {
+        snap.query_error = "READ KEYS: " + (keys->error.empty() ? std::string("failed") : keys->error);
+        return snap;
+    }
+    snap.keys = keys->keys;
+    auto res = run(engine::Operation::read_reservation);
+    if (!res) return snap;
+    if (res->status == wire::sam::reservation_conflict) {
+        snap.spc2_reserved = true;
+        return snap;
+    }
+    if (!res->ok || !res->reservation) {
+        snap.query_error =
+            "READ RESERVATION: " + (res->error.empty() ? std::string("failed") : res->error);
+        return snap;
+    }
+    snap.reservation = res->reservation;
+    if (auto fs = run(engine::Operation::read_full_status); fs && fs->ok && fs->full_status)
+        snap.full_status = fs->full_status;
+    snap.query_error.clear();
+    return snap;
+}
+
+}  // namespace prfence::prexplain

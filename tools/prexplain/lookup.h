@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: MIT
+// The two things prexplain asks the system: which LU a kernel name stands for (sysfs, through
+// devices/resolve.h) and what that LU's persistent reservation state is now (PR IN through the
+// engine). Both behind interfaces, so the correlator and the CLI tests run without either.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "devices/resolve.h"
+#include "policy/session.h"
+#include "tools/prexplain/classify.h"
+#include "tools/prexplain/correlate.h"
+
+namespace prfence::prexplain {
+
+// LuMapper over sysfs (resolve_kernel_name), cached per name. With a prsim socket, H:C:T:L names
+// prsim's LUN L (PROTOCOL.md section 6: the host is the initiator, the target the port) as
+// sim:SOCKET:L, and no sysfs is read.
+class SysfsMapper final : public LuMapper {
+  public:
+    SysfsMapper(engine::ResolveOptions opt, std::string sim_socket = {});
+    std::optional<LuIdentity> by_hctl(const Hctl& h) override;
+    std::optional<LuIdentity> by_name(std::string_view kernel_name) override;
+    std::optional<LuIdentity> by_devnum(uint32_t major, uint32_t minor) override;
+    // The LunSpec behind an identity this mapper returned (for querying), if any.
+    const engine::LunSpec* spec(const std::string& key) const;
+
+  private:
+    std::optional<LuIdentity> lookup(const std::string& name);
+    engine::ResolveOptions opt_;
+    std::string sim_;
+    std::map<std::string, std::optional<LuIdentity>> cache_;
+    std::map<std::string, engine::LunSpec> specs_;  // by identity key
+};
+
+class PrQuerier {
+  public:
+    virtual ~PrQuerier() = default;
+    // The LU's state now. Never fails: what could not be read is missing with query_error set.
+    virtual PrSnapshot query(const LuIdentity& lu) = 0;
+};
+
+// Queries through the engine: READ KEYS, READ RESERVATION, then READ FULL STATUS (optional: tgt and
+// others lack it). A PR IN answered with RESERVATION CONFLICT means an SPC-2 reservation.
+class EngineQuerier final : public PrQuerier {
+  public:
+    EngineQuerier(const SysfsMapper& mapper, engine::ResolveOptions ropt,
+                  engine::SessionOptions sopt);
+    PrSnapshot query(const LuIdentity& lu) override;
+
+  private:
+    const SysfsMapper& mapper_;
+    engine::ResolveOptions ropt_;
+    engine::SessionOptions sopt_;
+};
+
+}  // namespace prfence::prexplain

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+// prexplain's line parser: one line of a kernel log or of a trace file in, the facts a reservation
+// conflict leaves in it out. Pure: no I/O, no allocation; every string_view in a ParsedLine points
+// into the line given, so a caller that keeps one past the line's lifetime copies it (the correlator
+// does, once per event, not per line).
+//
+// Line framings recognised (the prefix is stripped, its timestamp kept):
+//   dmesg                "[   20.093091] MSG"                      (seconds since boot)
+//   dmesg -x             "kern  :err   : [   20.093091] MSG"
+//   /dev/kmsg            "6,1234,20093091,-;MSG"                  (microseconds since boot);
+//                        continuation lines (" SUBSYSTEM=scsi") are not messages and are skipped
+//   journalctl (short)   "Nov 25 22:33:24 host kernel: MSG"      (wall clock, no year; also with
+//                                                                 ".123456" as -o short-precise)
+//   journalctl -o short-iso  "2024-11-25T22:33:24+0100 host kernel: MSG" (also with fractions)
+//   journalctl -o short-monotonic "[   12.345678] host kernel: MSG"
+//   ftrace (trace, trace_pipe, trace-cmd report) "  comm-pid  [001] b.s4.  43.703929: EVENT: FIELDS"
+//                        (with or without the flags column)
+//   bare                 "MSG" (what a script pasted without timestamps)
+//
+// Messages recognised (FIELD-NOTES section 4; every kernel generation from 4.x to 6.12):
+//   sd_conflict      "sd H:C:T:L: reservation conflict"
+//   failed_result    "sd H:C:T:L: [sdX] tag#N FAILED Result: hostbyte=... driverbyte=... cmd_age=Ns"
+//                    (also without "tag#N", and the older "[sdX]  Result: ...")
+//   cdb              "sd H:C:T:L: [sdX] tag#N CDB: Read(10) 28 00 ..." (also "CDB: Read(10): 28 ...")
+//   block_error      "[FUNC: ]STATUS error, dev sdX, sector N[ op 0x0:(READ) flags ...]" where FUNC
+//                    is blk_update_request (<= 5.15) or print_req_error (4.17-5.0) and STATUS
+//                    "critical nexus" (BLK_STS_NEXUS, <= 6.4) or "reservation conflict" (6.5+);
+//                    other statuses ("I/O", "critical target", ...) parse with conflict = false
+//   buffer_io        "Buffer I/O error on dev sdc1, logical block N[, async page read]"
+//   trace_cmd_done   scsi:scsi_dispatch_cmd_done with and without driver_tag/scheduler_tag, with
+//                    and without " sense=(key=.. asc=.. ascq=..)"; conflict when the status is
+//                    SAM_STAT_RESERVATION_CONFLICT (or 0x18) or the host byte DID_NEXUS_FAILURE
+//   trace_rq_complete block:block_rq_complete "MAJ,MIN RWBS (CMD) SECTOR + NR [IOPRIO ][ERR]";
+//                    conflict when ERR is -52 (EBADE)
+// Anything else (the vast majority of a kernel log) is nullopt, as is anything malformed: the
+// parser never reads outside the line and never fails otherwise.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace prfence::prexplain {
+
+enum class Source : uint8_t { bare, dmesg, kmsg, journal, trace };
+
+enum class LineKind : uint8_t {
+    sd_conflict,
+    failed_result,
+    cdb,
+    block_error,
+    buffer_io,
+    trace_cmd_done,
+    trace_rq_complete,
+};
+
+const char* source_name(Source s) noexcept;
+const char* line_kind_name(LineKind k) noexcept;
+
+struct Hctl {
+    uint32_t host = 0, channel = 0, id = 0;
+    uint64_t lun = 0;
+    bool operator==(const Hctl&) const = default;
+};
+
+struct ParsedLine {
+    Source source = Source::bare;
+    LineKind kind = LineKind::sd_conflict;
+    // Timestamp in nanoseconds: since boot for dmesg, kmsg, trace and short-monotonic; for
+    // journalctl's wall-clock forms, since the start of the (unknown) year (short) or the epoch (iso).
+    bool has_time = false;
+    int64_t ts_ns = 0;
+    // Whether this line reports a reservation conflict by itself (FAILED/CDB/buffer_io lines are
+    // parts of a conflict only when the correlator saw one on that device).
+    bool conflict = false;
+
+    bool has_hctl = false;
+    Hctl hctl;
+    std::string_view disk;  // "sdq", "sdc1" (block_error, failed_result, cdb, buffer_io)
+    bool has_devnum = false;
+    uint32_t major = 0, minor = 0;  // trace_rq_complete
+
+    // What the command was: "READ"/"WRITE" (block_error's op), "Read(10)" (cdb), "READ_10",
+    // "PERSISTENT_RESERVE_OUT" (trace_cmd_done), the rwbs "RS"/"WS"/"N" (trace_rq_complete).
+    std::string_view op;
+    bool has_opcode = false;
+    uint8_t opcode = 0;  // cdb, trace_cmd_done (from the raw bytes)
+    bool has_sector = false;
+    uint64_t sector = 0;  // 512-byte sectors (block_error, rq_complete), LBA (cdb, cmd_done),
+                          // logical block (buffer_io)
+    uint32_t count = 0;   // sectors (rq_complete) or blocks (cdb, cmd_done: txlen)
+
+    std::string_view status;  // "critical nexus", "reservation conflict", "SAM_STAT_...", "-52"
+    std::string_view host_byte;    // "DID_OK" (failed_result, trace_cmd_done)
+    std::string_view driver_byte;  // "DRIVER_OK"
+    int tag = -1;                  // tag#N, driver_tag
+    int error = 0;                 // trace_rq_complete: -52
+    bool has_sense = false;
+    uint8_t sense_key = 0, asc = 0, ascq = 0;
+};
+
+// Parses one line (a trailing '\n' or "\r\n" is allowed). Never throws, never allocates.
+std::optional<ParsedLine> parse_line(std::string_view line) noexcept;
+
+// "1:0:1:0" -> Hctl (all four parts decimal, nothing else).
+std::optional<Hctl> parse_hctl(std::string_view s) noexcept;
+
+}  // namespace prfence::prexplain
