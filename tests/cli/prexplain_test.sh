@@ -53,9 +53,9 @@ check json_storm 24 '"count":2000,"first_seen":100(\.0)?,"last_seen":101\.999' -
 # Exit codes.
 check usage_nothing 1 'nothing to read' --
 check usage_bad_option 1 'unknown|not expected|extras' -- --no-such-option
-check usage_bad_key 1 '--key zz: not a number' -- --key zz "$F/clean.txt"
+check usage_bad_key 1 '--key zz: .*not a hex digit' -- --key zz "$F/clean.txt"
 check usage_mix 1 'do not mix' -- --follow "$F/clean.txt" "$F/clean.txt"
-check forward_not_built 1 'not built yet' -- --forward /run/prfence/control.sock "$F/clean.txt"
+check forward_no_daemon 1 'nope.sock' -- --forward "$F/nope.sock" "$F/clean.txt"
 check unreadable 15 'does-not-exist.txt: No such file' -- --no-query "$F/does-not-exist.txt"
 check unreadable_dir 15 'is a directory' -- --no-query "$F"
 check unreadable_among 15 'sdb' -- --no-query "$F/kmsg.txt" "$F/does-not-exist.txt"

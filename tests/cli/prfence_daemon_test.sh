@@ -3,9 +3,11 @@
 # groups (node A and node B, one initiator each) over the same LUNs, the failover through the daemon,
 # the same output as direct mode, and the failure paths (no daemon, unknown group, bad input, group
 # commands without --daemon).
-# Usage: prfence_daemon_test.sh PRFENCE PRSIM PRFENCED
+# With PREXPLAIN given, also: prexplain --forward hands a conflict to the daemon's subscribers.
+# Usage: prfence_daemon_test.sh PRFENCE PRSIM PRFENCED [PREXPLAIN]
 set -u
-P=$1 S=$2 D=$3
+P=$1 S=$2 D=$3 X=${4:-}
+fixtures=$(cd "$(dirname "$0")/../prexplain/fixtures" && pwd)
 dir=$(mktemp -d)
 sock=$dir/prsim.sock ctl=$dir/control.sock cfg=$dir/prfenced.json
 "$S" --socket "$sock" --luns 64 >"$dir/prsim.log" 2>&1 &
@@ -48,6 +50,20 @@ check ping 0 'NOOP round trips' -- ping --count 200
 check refresh 0 'refresh: 64 LUNs, 64 ok' -- group refresh nodeA
 check takeover_refused 1 'add --force' -- takeover --key abc123 nodeA
 check clear 0 '64 ok' -- clear --key 123abc -q nodeB
+# prexplain's events reach a subscriber through the daemon.
+if [ -n "$X" ]; then
+    "${PD[@]}" events --count 1 >"$dir/events.txt" 2>&1 &
+    epid=$!
+    for _ in $(seq 50); do "${PD[@]}" health 2>/dev/null | grep -q 'subscribers: 1' && break; sleep 0.1; done
+    "$X" --no-query --key abc123 --forward "$ctl" "$fixtures/dmesg-5.10.txt" >"$dir/prexplain.out" 2>&1; xrc=$?
+    for _ in $(seq 50); do kill -0 $epid 2>/dev/null || break; sleep 0.1; done
+    kill $epid 2>/dev/null; wait $epid 2>/dev/null
+    if [ "$xrc" -ne 24 ] || ! grep -q '"kind":"conflict"' "$dir/events.txt"; then
+        echo "FAIL prexplain_forward: prexplain rc=$xrc, events:"; sed 's/^/    /' "$dir/events.txt" "$dir/prexplain.out" | head; fails=$((fails+1))
+    else
+        passes=$((passes+1))
+    fi
+fi
 # Failure paths.
 check unknown_group 15 'ENOENT' -- keys nosuch
 check two_groups 1 'exactly one LUN group' -- keys nodeA nodeB

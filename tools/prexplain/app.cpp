@@ -2,6 +2,7 @@
 #include "tools/prexplain/app.h"
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "client/client.h"
 #include "tools/prexplain/lookup.h"
 #include "tools/prexplain/parse.h"
 #include "wire/pr_types.h"
@@ -111,9 +113,70 @@ std::string event_text(const Explained& x) {
     return s;
 }
 
+namespace {
+
+// prexplain's classes in the control protocol's numbering (family.h ConflictClass).
+nl::ConflictClass wire_class(ConflictClass c) {
+    switch (c) {
+        case ConflictClass::fenced: return nl::CONFLICT_FENCED;
+        case ConflictClass::reserved_by_other: return nl::CONFLICT_RESERVED_BY_OTHER;
+        case ConflictClass::not_registered: return nl::CONFLICT_NOT_REGISTERED;
+        case ConflictClass::reserved_spc2: return nl::CONFLICT_RESERVED_SPC2;
+        case ConflictClass::transient: return nl::CONFLICT_TRANSIENT;
+        case ConflictClass::unknown: break;
+    }
+    return nl::CONFLICT_UNKNOWN;
+}
+
+// Sends each event to prfenced as CMD_CONFLICT; the daemon hands it to its subscribers. One connection,
+// kept; a daemon that went away is reconnected to once per event, so a restart of prfenced loses at
+// most the events of the seconds it was down.
+class ForwardSink final : public EventSink {
+public:
+    explicit ForwardSink(std::string socket, nl::Client c) : socket_(std::move(socket)), client_(std::move(c)) {}
+    Status send(const Explained& x, std::string_view) override {
+        nl::Request req;
+        req.hdr.cmd = nl::CMD_CONFLICT;
+        nl::Conflict c;
+        const Event& e = x.event;
+        c.cls = wire_class(x.diag.cls);
+        c.device = e.lu.device;
+        c.hctl = e.lu.hctl;
+        c.wwid = e.lu.wwid;
+        c.op = e.op;
+        c.sector = e.sector;
+        c.count = e.count;
+        c.first_seen_ns = e.has_time ? static_cast<uint64_t>(e.first_seen_ns) : 0;
+        c.last_seen_ns = e.has_time ? static_cast<uint64_t>(e.last_seen_ns) : 0;
+        c.our_key = x.our_key;
+        c.holder_key = x.diag.holder_key;
+        if (x.diag.type) c.type = x.diag.type;
+        c.text = event_text(x);
+        req.conflict = std::move(c);
+        auto answers = client_ ? client_->call(req, std::chrono::milliseconds(1000))
+                               : Result<std::vector<nl::Answer>>(fail(Errc::system, "not connected", ENOTCONN));
+        if (!answers) {
+            auto again = nl::Client::connect(socket_);
+            if (!again) return fail(again.error());
+            client_ = std::move(again).value();
+            answers = client_->call(req, std::chrono::milliseconds(1000));
+            if (!answers) return fail(answers.error());
+        }
+        if (!answers->empty() && answers->back().err != 0)
+            return fail(Errc::system, "prfenced refused the conflict event: " + answers->back().err_msg, answers->back().err);
+        return {};
+    }
+
+private:
+    std::string socket_;
+    std::optional<nl::Client> client_;
+};
+
+}  // namespace
+
 Result<std::unique_ptr<EventSink>> open_forward_sink(const std::string& socket) {
-    return fail(Errc::unsupported, "--forward " + socket +
-                                       ": not built yet: this prexplain has no prfenced client");
+    PRF_TRY_ASSIGN(nl::Client c, nl::Client::connect(socket));
+    return std::unique_ptr<EventSink>(new ForwardSink(socket, std::move(c)));
 }
 
 namespace {
@@ -130,6 +193,7 @@ struct Options {
     std::string sim;
     bool json = false;
     std::string forward;
+    std::optional<uint64_t> key_value;  // --key, parsed
     std::string on_fenced;
     std::string sys = "/sys";
     std::string dev = "/dev";
@@ -151,7 +215,7 @@ class Pipeline {
   public:
     Pipeline(const Options& o, LuMapper& mapper, PrQuerier* querier, EventSink* sink)
         : o_(o), corr_(mapper), querier_(querier), sink_(sink) {
-        if (!o.key.empty()) our_key_ = std::stoull(o.key, nullptr, 0);
+        if (o.key_value) our_key_ = *o.key_value;
     }
 
     void line(std::string_view l, int64_t arrival) {
@@ -420,7 +484,7 @@ int run(int argc, char** argv) {
     // One value per --follow, so that "--follow F1 F2" is F1 followed and F2 a file (an error).
     app.add_option("--follow", o.follow, "tail a growing file or FIFO (prsim --trace); repeatable")
         ->allow_extra_args(false);
-    app.add_option("--key", o.key, "our reservation key (0x... or decimal)");
+    app.add_option("--key", o.key, "our reservation key (hex, as prfence and sg_persist: abc123 or 0xabc123)");
     app.add_flag("--no-query", o.no_query, "do not ask the LU (classification UNKNOWN)");
     app.add_option("--initiator", o.initiator, "sim LUNs: the TransportID to query as");
     app.add_option("--target-port", o.target_port, "sim LUNs: the relative target port");
@@ -445,10 +509,10 @@ int run(int argc, char** argv) {
     if (o.files.empty() && !live) return usage("nothing to read: give FILE..., '-', --kmsg, --trace or --follow FILE");
     if (!o.files.empty() && live) return usage("FILE arguments and live inputs (--kmsg, --trace, --follow) do not mix");
     if (!o.key.empty()) {
-        char* end = nullptr;
-        errno = 0;
-        (void)std::strtoull(o.key.c_str(), &end, 0);
-        if (errno || !end || *end || o.key[0] == '-') return usage("--key " + o.key + ": not a number (0x... or decimal)");
+        // Keys are hex with or without 0x, as prfence and sg_persist take them.
+        auto k = parse_hex_u64(o.key);
+        if (!k) return usage("--key " + o.key + ": " + k.error().msg);
+        o.key_value = *k;
     }
     std::unique_ptr<EventSink> sink;
     if (!o.forward.empty()) {

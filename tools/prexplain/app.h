@@ -48,8 +48,8 @@ class EventSink {
     virtual Status send(const Explained& e, std::string_view json) = 0;
 };
 
-// The --forward sink. Until the prfenced client is linked into prexplain this fails with
-// Errc::unsupported and a message saying so.
+// The --forward sink: every event goes to prfenced (CMD_CONFLICT), which hands it to its subscribers.
+// Fails when the daemon cannot be reached at start; later failures are reported per event.
 Result<std::unique_ptr<EventSink>> open_forward_sink(const std::string& socket);
 
 // The whole program (main() calls only this).
