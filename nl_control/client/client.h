@@ -51,6 +51,7 @@ private:
     int fd_ = -1;
     uint32_t seq_ = 0;
     std::vector<Event> pending_events_;  // events that arrived while waiting for an answer
+    Bytes rbuf_;                         // receive scratch, kMaxDatagram bytes once allocated
 };
 
 }  // namespace prfence::nl

@@ -11,6 +11,7 @@
 #include "policy/executor.h"
 #include "policy/plans.h"
 #include "prsim/server.h"
+#include "sim_farm.h"
 #include "transport/sim_path.h"
 
 namespace prfence::engine {
@@ -19,39 +20,7 @@ namespace {
 const char* kNodeA = "iqn.2026-11.io.prfence:node-a,i,0x23d000001";
 const char* kNodeB = "iqn.2026-11.io.prfence:node-b,i,0x23d000002";
 
-struct Daemon {
-    std::unique_ptr<sim::Server> server;
-    std::thread thread;
-    std::string socket;
-    explicit Daemon(uint32_t luns, std::vector<sim::FaultSpec> faults = {}) {
-        socket = (std::filesystem::temp_directory_path() /
-                  ("prfence-engine-" + std::to_string(getpid()) + "-" + std::to_string(counter()++) + ".sock"))
-                     .string();
-        sim::ServerConfig cfg;
-        cfg.socket_path = socket;
-        cfg.luns = luns;
-        cfg.faults = std::move(faults);
-        auto s = sim::Server::create(std::move(cfg));
-        if (!s.ok()) {
-            ADD_FAILURE() << s.error().msg;
-            return;
-        }
-        server = std::move(s).value();
-        thread = std::thread([this] { (void)server->run(); });
-    }
-    void stop() {
-        if (server) server->stop();
-        if (thread.joinable()) thread.join();
-    }
-    ~Daemon() {
-        stop();
-        std::filesystem::remove(socket);
-    }
-    static int& counter() {
-        static int c = 0;
-        return c;
-    }
-};
+using Daemon = prfence::testing::SimFarm;
 
 struct Node {
     std::unique_ptr<Ring> ring = std::move(Ring::create(1024)).value();

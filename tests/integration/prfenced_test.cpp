@@ -27,6 +27,7 @@
 #include "daemon/daemon.h"
 #include "policy/operations.h"
 #include "prsim/server.h"
+#include "sim_farm.h"
 
 namespace prfence {
 namespace {
@@ -37,11 +38,6 @@ using nl::Answer;
 
 const char* kNodeA = "iqn.2026-11.io.prfence:node-a,i,0x23d000001";
 const char* kNodeB = "iqn.2026-11.io.prfence:node-b,i,0x23d000002";
-
-std::string unique_name(const char* what) {
-    static std::atomic<int> n{0};
-    return std::string("prfenced-") + what + "-" + std::to_string(getpid()) + "-" + std::to_string(n++);
-}
 
 struct TempDir {
     fs::path path;
@@ -55,31 +51,7 @@ struct TempDir {
     std::string operator/(const std::string& name) const { return (path / name).string(); }
 };
 
-struct Farm {
-    std::unique_ptr<sim::Server> server;
-    std::thread thread;
-    std::string socket;
-    explicit Farm(uint32_t luns, std::vector<sim::FaultSpec> faults = {}) {
-        socket = (fs::temp_directory_path() / (unique_name("farm") + ".sock")).string();
-        sim::ServerConfig cfg;
-        cfg.socket_path = socket;
-        cfg.luns = luns;
-        cfg.faults = std::move(faults);
-        auto s = sim::Server::create(std::move(cfg));
-        if (!s.ok()) {
-            ADD_FAILURE() << s.error().msg;
-            return;
-        }
-        server = std::move(s).value();
-        thread = std::thread([this] { (void)server->run(); });
-    }
-    ~Farm() {
-        if (server) server->stop();
-        if (thread.joinable()) thread.join();
-        fs::remove(socket);
-    }
-    std::string luns(const char* range) const { return "sim:" + socket + ":" + range; }
-};
+using Farm = prfence::testing::SimFarm;
 
 // The daemon core on a thread of this process.
 struct InProc {
