@@ -41,7 +41,6 @@ constexpr uint64_t kEventId = 2;
 constexpr uint64_t kSignalId = 3;
 constexpr uint64_t kFirstClient = 16;
 // Datagrams read from one client per wakeup, so that a chatty client cannot starve the others.
-constexpr int kReadBudget = 64;
 
 std::string sys_text(const std::string& what, int e) { return what + ": " + std::strerror(e); }
 
@@ -346,7 +345,7 @@ struct Daemon::Impl {
     }
 
     void read_client(uint64_t id) {
-        for (int budget = kReadBudget; budget > 0; --budget) {
+        for (;;) {  // again only after EINTR
             auto it = clients.find(id);
             if (it == clients.end()) return;
             Client& c = it->second;
@@ -374,10 +373,10 @@ struct Daemon::Impl {
             // The client may have been dropped while handling (a CONFLICT's event overflowing itself).
             it = clients.find(id);
             if (it == clients.end()) return;
-            if (!flush(id, it->second)) {
-                close_client(id);
-                return;
-            }
+            if (!flush(id, it->second)) close_client(id);
+            // One datagram per readiness: epoll (level-triggered) reports the socket again if more are
+            // queued, and the common single request is spared a recv() that would only say EAGAIN.
+            return;
         }
     }
 
@@ -613,7 +612,14 @@ struct Daemon::Impl {
         if (done.err) {
             answer_error(c, done.hdr, done.err, done.err_msg);
         } else if (done.summary) {
-            for (auto& part : nl::encode_run_answer(done.hdr, done.outcomes, *done.summary)) queue(c, std::move(part));
+            // Each part goes out as soon as it is built: the client decodes part N while we encode N+1.
+            const uint64_t id = done.client;
+            nl::encode_run_answer(done.hdr, done.outcomes, *done.summary, [&](Bytes&& part) {
+                auto ci = clients.find(id);
+                if (ci == clients.end()) return;  // gone mid-answer: the rest is dropped
+                queue(ci->second, std::move(part));
+                flush_or_close(id);
+            });
         } else if (done.group) {
             queue(c, nl::encode_group_info(done.hdr, *done.group, false));
             ack_if_asked(c, done.hdr);
@@ -715,6 +721,8 @@ struct Daemon::Impl {
         return true;
     }
 
+    uint64_t last_activity_ns = 0;
+
     Status loop() {
         std::vector<epoll_event> evs(256);
         for (;;) {
@@ -725,11 +733,15 @@ struct Daemon::Impl {
                 if (queues_empty() || now >= flush_deadline) return {};
                 timeout = static_cast<int>(std::min<uint64_t>((flush_deadline - now) / 1000000 + 1, 100));
             }
-            int n = ::epoll_wait(epoll_fd, evs.data(), static_cast<int>(evs.size()), timeout);
+            // Spin within the busy-poll window after the last activity, then sleep.
+            const bool spin = timeout == -1 && last_activity_ns != 0 &&
+                              engine::now_ns() - last_activity_ns < static_cast<uint64_t>(opt.busy_poll.count()) * 1000ull;
+            int n = ::epoll_wait(epoll_fd, evs.data(), static_cast<int>(evs.size()), spin ? 0 : timeout);
             if (n < 0) {
                 if (errno == EINTR) continue;
                 return fail(Errc::system, sys_text("epoll_wait", errno), errno);
             }
+            if (n > 0) last_activity_ns = engine::now_ns();
             for (int i = 0; i < n; ++i) {
                 const uint64_t id = evs[static_cast<size_t>(i)].data.u64;
                 const uint32_t e = evs[static_cast<size_t>(i)].events;

@@ -1369,6 +1369,16 @@ Bytes encode_group_info(const Header& request, const GroupInfo& g, bool multi) {
 std::vector<Bytes> encode_run_answer(const Header& request, const std::vector<engine::LunOutcome>& outcomes,
                                      const Summary& summary) {
     std::vector<Bytes> out;
+    encode_run_answer(request, outcomes, summary, [&out](Bytes&& part) { out.push_back(std::move(part)); });
+    return out;
+}
+
+void encode_run_answer(const Header& request, const std::vector<engine::LunOutcome>& outcomes,
+                       const Summary& summary, const std::function<void(Bytes&&)>& emit) {
+    struct Out {
+        const std::function<void(Bytes&&)>& emit;
+        void push_back(Bytes&& b) { emit(std::move(b)); }
+    } out{emit};
     const Header h = answer_header(request);
     std::unique_ptr<Msg> cur;
     size_t in_part = 0;
@@ -1412,7 +1422,6 @@ std::vector<Bytes> encode_run_answer(const Header& request, const std::vector<en
     put_summary(s, ATTR_SUMMARY, summary);
     out.push_back(s.bytes());
     out.push_back(encode_done(request, 0));
-    return out;
 }
 
 std::vector<Bytes> pack_datagrams(const std::vector<Bytes>& messages) {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -202,6 +203,10 @@ Bytes encode_group_info(const Header& request, const GroupInfo& g, bool multi);
 // one datagram of at most kMaxDatagram bytes (pack_datagrams) or send one per datagram.
 std::vector<Bytes> encode_run_answer(const Header& request, const std::vector<engine::LunOutcome>& outcomes,
                                      const Summary& summary);
+// The same, handing each part to `emit` as soon as it is built, so the daemon can send the first parts
+// while it encodes the rest and the client decodes them meanwhile.
+void encode_run_answer(const Header& request, const std::vector<engine::LunOutcome>& outcomes,
+                       const Summary& summary, const std::function<void(Bytes&&)>& emit);
 // Packs messages into as few datagrams of at most kMaxDatagram bytes as possible, in order (each
 // message NLMSG_ALIGN-padded). A message is never split.
 std::vector<Bytes> pack_datagrams(const std::vector<Bytes>& messages);
