@@ -20,6 +20,12 @@ add_test(NAME cli_prexplain
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/prexplain_test.sh $<TARGET_FILE:prexplain>
                  ${CMAKE_CURRENT_SOURCE_DIR}/prexplain/fixtures ${CMAKE_CURRENT_SOURCE_DIR}/vm/fixtures)
 set_tests_properties(cli_prexplain PROPERTIES LABELS cli TIMEOUT 120)
+# Against prsim LUs: the issue's two scenarios (RESERVED_BY_OTHER naming A, FENCED naming B), live --follow
+# and --on-fenced once per LU.
+add_test(NAME cli_prexplain_sim
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/prexplain_sim_test.sh $<TARGET_FILE:prexplain>
+                 $<TARGET_FILE:prfence> $<TARGET_FILE:prsim>)
+set_tests_properties(cli_prexplain_sim PROPERTIES LABELS cli TIMEOUT 120)
 
 # Lines per second over a realistic mix (PRFENCE_BENCH; not run by ctest).
 if(PRFENCE_BENCH)
