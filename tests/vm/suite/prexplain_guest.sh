@@ -1,0 +1,78 @@
+#!/bin/bash
+# prexplain on the real kernel (issue 6): the kernel's own conflict lines, read from dmesg, explained by
+# asking the LUs through the kernel's sg driver.
+#   1. A registers and reserves EA on every LU, B registers; B's reads fail; `dmesg | prexplain --key B`
+#      says RESERVED_BY_OTHER naming A's key on every LU (exit 24);
+#   2. B fences A; A's reads fail; `dmesg | prexplain --key A` says FENCED naming B's key on every LU;
+#   3. prexplain --kmsg (live) sees a new conflict of A's and says FENCED; --no-query over the same
+#      lines needs no device at all.
+# Ends with every LU clean.
+. "${PRFENCE_VM_SUITE:-/prfence/suite}/lib.sh"
+. "$PRFENCE_VM_SUITE/engine_lib.sh"
+
+command -v prfence >/dev/null || skip "no prfence in this image (set PRFENCE_VM_BINARIES)"
+command -v prexplain >/dev/null || skip "no prexplain in this image (set PRFENCE_VM_BINARIES)"
+log "$N LUs; node A ${A_SDS[0]}.., node B ${B_SDS[0]}.."
+
+expect_pj 0 register --key feedf00d --ignore-existing "${A_SDS[@]}"
+expect_pj 0 clear --key feedf00d "${A_SDS[@]}"
+expect_pj 0 keys "${B_SDS[@]}"
+expect_pj 0 register --key $KEY_A "${A_SDS[@]}"
+expect_pj 0 reserve --key $KEY_A --type 3 "${A_SDS[@]}"
+expect_pj 0 register --key $KEY_B "${B_SDS[@]}"
+
+count_lines() { grep -c "$1" <<<"$OUT" || true; }
+
+log "1. B reads every LU under A's Exclusive Access reservation"
+dmesg_mark
+for sd in "${B_SDS[@]}"; do
+    read_block "$sd"
+    [ "$RC" -ne 0 ] || fail "B read $sd under A's EA reservation"
+done
+set +e
+OUT=$(dmesg | tail -n +$((DMESG_MARK + 1)) | prexplain --key $KEY_B - 2>&1)
+RC=$?
+set -e
+[ "$RC" -eq 24 ] || { show_last; fail "prexplain exit $RC (want 24)"; }
+n=$(count_lines "RESERVED_BY_OTHER.*0x$KEY_A")
+[ "$n" -eq "$N" ] || { show_last; fail "RESERVED_BY_OTHER naming 0x$KEY_A on $n of $N LUs"; }
+log "  RESERVED_BY_OTHER naming 0x$KEY_A on all $N LUs; e.g. $(head -1 <<<"$OUT")"
+
+log "2. B fences A; A reads every LU"
+expect_pj 0 fence --key $KEY_B --victim $KEY_A --type 3 "${B_SDS[@]}"
+expect_pj 0 keys "${A_SDS[@]}"   # A's nexus: the unit attention of the preemption, absorbed
+dmesg_mark
+for sd in "${A_SDS[@]}"; do
+    read_block "$sd"
+    [ "$RC" -ne 0 ] || fail "A read $sd after being fenced"
+done
+set +e
+OUT=$(dmesg | tail -n +$((DMESG_MARK + 1)) | prexplain --key $KEY_A --json - 2>&1)
+RC=$?
+set -e
+[ "$RC" -eq 24 ] || { show_last; fail "prexplain exit $RC (want 24)"; }
+n=$(count_lines "\"class\":\"FENCED\".*\"holder_key\":\"0x$KEY_B\"")
+[ "$n" -eq "$N" ] || { show_last; fail "FENCED with holder 0x$KEY_B on $n of $N LUs"; }
+log "  FENCED, holder 0x$KEY_B, on all $N LUs"
+
+set +e
+OUT=$(dmesg | tail -n +$((DMESG_MARK + 1)) | prexplain --no-query - 2>&1)
+RC=$?
+set -e
+[ "$RC" -eq 24 ] || { show_last; fail "prexplain --no-query exit $RC (want 24)"; }
+
+log "3. live: prexplain --kmsg sees A's next conflict"
+prexplain --kmsg --key $KEY_A --json >/tmp/kmsg.json 2>/tmp/kmsg.err &
+xpid=$!
+sleep 1
+read_block "${A_SDS[0]}"
+for _ in $(seq 50); do grep -q FENCED /tmp/kmsg.json 2>/dev/null && break; sleep 0.1; done
+kill $xpid 2>/dev/null
+wait $xpid 2>/dev/null || true
+grep -q "\"class\":\"FENCED\"" /tmp/kmsg.json || { cat /tmp/kmsg.json /tmp/kmsg.err; fail "prexplain --kmsg saw no FENCED event"; }
+log "  $(head -c 300 /tmp/kmsg.json)"
+
+log "clean-up: B clears every LU"
+expect_pj 0 clear --key $KEY_B "${B_SDS[@]}"
+expect_pj 0 keys "${A_SDS[@]}"
+log "ok"
