@@ -37,6 +37,7 @@ check trace_6_1 24 '\[0:0:0:1\]: READ_10 sector 0' -- --no-query "$V/trace-6.1.t
 check trace_6_12 24 '\[0:0:0:1\]: still conflicting: PERSISTENT_RESERVE_OUT: UNKNOWN.*2 conflicts' -- --no-query "$V/trace-6.12.txt"
 check trace_5_15 24 '\[1:0:1:0\]: WRITE_10 sector 2048' -- --no-query "$F/trace-5.15.txt"
 check prsim 24 '\[1:0:1:0\]: READ_10 sector 0' -- --no-query "$F/prsim-6.1.txt"
+check prsim_capture 24 '\[0:0:0:7\]: PERSISTENT_RESERVE_OUT' -- --no-query "$F/prsim-capture.txt"
 # A storm is counted, not repeated: one first event, one update per LU.
 count storm_lines 3 '.' -- --no-query "$F/storm.txt"
 check storm_count 24 '^sde \[3:0:0:4\]: still conflicting: .*2000 conflicts, 100\.000000 to 101\.999000' -- --no-query "$F/storm.txt"

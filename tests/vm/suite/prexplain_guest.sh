@@ -5,7 +5,9 @@
 #      says RESERVED_BY_OTHER naming A's key on every LU (exit 24);
 #   2. B fences A; A's reads fail; `dmesg | prexplain --key A` says FENCED naming B's key on every LU;
 #   3. prexplain --kmsg (live) sees a new conflict of A's and says FENCED; --no-query over the same
-#      lines needs no device at all.
+#      lines needs no device at all;
+#   4. prexplain --trace (live, its own tracefs instance) does the same from scsi_dispatch_cmd_done and
+#      block_rq_complete, and removes its instance when stopped.
 # Ends with every LU clean.
 . "${PRFENCE_VM_SUITE:-/prfence/suite}/lib.sh"
 . "$PRFENCE_VM_SUITE/engine_lib.sh"
@@ -71,6 +73,23 @@ kill $xpid 2>/dev/null
 wait $xpid 2>/dev/null || true
 grep -q "\"class\":\"FENCED\"" /tmp/kmsg.json || { cat /tmp/kmsg.json /tmp/kmsg.err; fail "prexplain --kmsg saw no FENCED event"; }
 log "  $(head -c 300 /tmp/kmsg.json)"
+
+log "4. live: prexplain --trace (its own tracefs instance) sees A's next conflict, and removes the instance"
+TRACEFS=/sys/kernel/tracing
+[ -d $TRACEFS/instances ] || TRACEFS=/sys/kernel/debug/tracing
+before=$(ls $TRACEFS/instances 2>/dev/null | wc -l)
+prexplain --trace --key $KEY_A --json >/tmp/trace.json 2>/tmp/trace.err &
+xpid=$!
+for _ in $(seq 50); do [ "$(ls $TRACEFS/instances 2>/dev/null | wc -l)" -gt "$before" ] && break; sleep 0.1; done
+sleep 0.5
+read_block "${A_SDS[1]}"
+for _ in $(seq 50); do grep -q FENCED /tmp/trace.json 2>/dev/null && break; sleep 0.1; done
+kill $xpid 2>/dev/null
+wait $xpid 2>/dev/null || true
+grep -q "\"class\":\"FENCED\"" /tmp/trace.json || { cat /tmp/trace.json /tmp/trace.err; fail "prexplain --trace saw no FENCED event"; }
+after=$(ls $TRACEFS/instances 2>/dev/null | wc -l)
+[ "$after" -eq "$before" ] || fail "prexplain left its tracefs instance behind ($(ls $TRACEFS/instances))"
+log "  $(head -c 300 /tmp/trace.json)"
 
 log "clean-up: B clears every LU"
 expect_pj 0 clear --key $KEY_B "${B_SDS[@]}"
