@@ -42,15 +42,30 @@ std::vector<std::string> lines(const std::string& text) {
     return out;
 }
 
-Completion error(const Job& job, int err, std::string msg) {
+// The answer to `job`, addressed to whoever asked.
+Completion answer_for(const Job& job) {
     Completion c;
     c.kind = job.kind;
     c.client = job.client;
     c.hdr = job.req.hdr;
     c.received_ns = job.received_ns;
+    return c;
+}
+
+Completion error(const Job& job, int err, std::string msg) {
+    Completion c = answer_for(job);
     c.err = err;
     c.err_msg = std::move(msg);
     return c;
+}
+
+// A change took effect but was not saved: it would not come back after a restart. Say so plainly in the
+// answer (the group info is dropped: an error answer carries only the text).
+void note_unsaved(Completion& c, const Status& saved, const std::string& group, const char* what) {
+    if (saved) return;
+    c.group.reset();
+    c.err = errno_of(saved.error());
+    c.err_msg = "group \"" + group + "\" " + what + ", but the configuration was not saved: " + saved.error().msg;
 }
 
 GroupConfig group_config(const nl::Request& req) {
@@ -310,22 +325,13 @@ Completion EngineWorker::do_create(Job& job) {
         const int e = err.msg.empty() ? EIO : errno_of(err);
         return error(job, e, "group \"" + cfg.name + "\": " + (err.msg.empty() ? std::string("cannot open") : err.msg));
     }
-    Completion c;
-    c.kind = job.kind;
-    c.client = job.client;
-    c.hdr = req.hdr;
-    c.received_ns = job.received_ns;
+    Completion c = answer_for(job);
     c.group = info(*g);
     groups_[cfg.name] = std::move(g);
     config_.groups.push_back(cfg);
     publish();
     c.events.push_back(group_event(cfg.name, "created"));
-    if (auto s = persist(); !s) {
-        // The group exists and is usable, but would not come back after a restart: say so plainly.
-        c.group.reset();
-        c.err = errno_of(s.error());
-        c.err_msg = "group \"" + cfg.name + "\" created, but the configuration was not saved: " + s.error().msg;
-    }
+    note_unsaved(c, persist(), cfg.name, "created");
     return c;
 }
 
@@ -357,22 +363,14 @@ Completion EngineWorker::do_change(Job& job) {
     if (!g->session)
         return error(job, err.msg.empty() ? EIO : errno_of(err),
                      "group \"" + cfg.name + "\" unchanged: " + (err.msg.empty() ? std::string("cannot open") : err.msg));
-    Completion c;
-    c.kind = job.kind;
-    c.client = job.client;
-    c.hdr = req.hdr;
-    c.received_ns = job.received_ns;
+    Completion c = answer_for(job);
     c.group = info(*g);
     it->second = std::move(g);
     for (auto& gc : config_.groups)
         if (gc.name == cfg.name) gc = cfg;
     publish();
     c.events.push_back(group_event(cfg.name, job.kind == Job::Kind::add ? "devices added" : "devices removed"));
-    if (auto s = persist(); !s) {
-        c.group.reset();
-        c.err = errno_of(s.error());
-        c.err_msg = "group \"" + cfg.name + "\" changed, but the configuration was not saved: " + s.error().msg;
-    }
+    note_unsaved(c, persist(), cfg.name, "changed");
     return c;
 }
 
@@ -383,16 +381,9 @@ Completion EngineWorker::do_delete(Job& job) {
     groups_.erase(it);
     std::erase_if(config_.groups, [&](const GroupConfig& g) { return g.name == name; });
     publish();
-    Completion c;
-    c.kind = job.kind;
-    c.client = job.client;
-    c.hdr = job.req.hdr;
-    c.received_ns = job.received_ns;
+    Completion c = answer_for(job);
     c.events.push_back(group_event(name, "deleted"));
-    if (auto s = persist(); !s) {
-        c.err = errno_of(s.error());
-        c.err_msg = "group \"" + name + "\" deleted, but the configuration was not saved: " + s.error().msg;
-    }
+    note_unsaved(c, persist(), name, "deleted");
     return c;
 }
 
@@ -412,11 +403,7 @@ Completion EngineWorker::do_refresh(Job& job) {
     if (!g.session)
         return error(job, err.msg.empty() ? EIO : errno_of(err),
                      "group \"" + name + "\": " + (err.msg.empty() ? std::string("cannot open") : err.msg));
-    Completion c;
-    c.kind = job.kind;
-    c.client = job.client;
-    c.hdr = job.req.hdr;
-    c.received_ns = job.received_ns;
+    Completion c = answer_for(job);
     nl::Summary s;
     s.batch = g.keys_summary;
     s.queued_ns = start > job.received_ns ? start - job.received_ns : 0;
@@ -441,11 +428,7 @@ Completion EngineWorker::do_run(Job& job) {
     const uint64_t start = engine::now_ns();
     auto rep = run_on(g, req.op, &req);
     if (!rep) return error(job, errno_of(rep.error()), rep.error().msg);
-    Completion c;
-    c.kind = job.kind;
-    c.client = job.client;
-    c.hdr = req.hdr;
-    c.received_ns = job.received_ns;
+    Completion c = answer_for(job);
     nl::Summary s;
     s.batch = rep->summary;
     s.queued_ns = start > job.received_ns ? start - job.received_ns : 0;
@@ -463,11 +446,7 @@ Completion EngineWorker::do_run(Job& job) {
 }
 
 Completion EngineWorker::do_apply(Job& job) {
-    Completion c;
-    c.kind = job.kind;
-    c.client = job.client;
-    c.hdr = job.req.hdr;
-    c.received_ns = job.received_ns;
+    Completion c = answer_for(job);
     std::set<std::string> wanted;
     for (const auto& gc : job.config.groups) wanted.insert(gc.name);
     for (auto it = groups_.begin(); it != groups_.end();) {

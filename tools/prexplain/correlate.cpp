@@ -231,19 +231,23 @@ void Correlator::close_group(LuState& u, std::vector<Event>& out) {
     u.g.active = false;
 }
 
-void Correlator::expire(int64_t line_ts, std::vector<Event>& out) {
+template <class Due, class Act>
+void Correlator::pop_pending(Due due, Act act) {
+    // Groups queue in arrival order, so the first one not yet due ends the walk; groups already closed
+    // or emitted by other means just leave the queue.
     while (!pending_.empty()) {
         LuState* u = pending_.front();
-        if (!u->g.active || u->g.emitted) {
-            u->g.queued = false;
-            pending_.pop_front();
-            continue;
-        }
-        if (!u->g.has_time || line_ts - u->g.ts <= opt_.group_window_ns) break;
+        const bool stale = !u->g.active || u->g.emitted;
+        if (!stale && !due(*u)) break;
         pending_.pop_front();
         u->g.queued = false;
-        close_group(*u, out);
+        if (!stale) act(*u);
     }
+}
+
+void Correlator::expire(int64_t line_ts, std::vector<Event>& out) {
+    pop_pending([&](const LuState& u) { return u.g.has_time && line_ts - u.g.ts > opt_.group_window_ns; },
+                [&](LuState& u) { close_group(u, out); });
 }
 
 void Correlator::feed(const ParsedLine& l, int64_t arrival_ns, std::vector<Event>& out) {
@@ -361,18 +365,8 @@ void Correlator::feed(const ParsedLine& l, int64_t arrival_ns, std::vector<Event
 }
 
 void Correlator::tick(int64_t now_ns, std::vector<Event>& out) {
-    while (!pending_.empty()) {
-        LuState* u = pending_.front();
-        if (!u->g.active || u->g.emitted) {
-            u->g.queued = false;
-            pending_.pop_front();
-            continue;
-        }
-        if (now_ns - u->g.arrival < opt_.settle_ns) break;
-        pending_.pop_front();
-        u->g.queued = false;
-        emit_group(*u, out);
-    }
+    pop_pending([&](const LuState& u) { return now_ns - u.g.arrival >= opt_.settle_ns; },
+                [&](LuState& u) { emit_group(u, out); });
     for (auto& up : lus_) {
         LuState& u = *up;
         if (!u.dirty || !u.reported || u.count == u.count_at_emit) continue;

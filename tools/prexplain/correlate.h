@@ -125,6 +125,9 @@ class Correlator {
     void close_group(LuState& u, std::vector<Event>& out);
     void make_event(const LuState& u, bool update, std::vector<Event>& out);
     void expire(int64_t line_ts, std::vector<Event>& out);
+    // Pops queued groups from the front while due(group); act(group) on each that is still open.
+    template <class Due, class Act>
+    void pop_pending(Due due, Act act);
 
     LuMapper& mapper_;
     CorrelateOptions opt_;
