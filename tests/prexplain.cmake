@@ -15,6 +15,7 @@ prexplain_test(test_prexplain_parse unit/prexplain_parse_test.cpp)
 target_link_libraries(test_prexplain_parse PRIVATE prsim_server)
 prexplain_test(test_prexplain_correlate unit/prexplain_correlate_test.cpp)
 prexplain_test(test_prexplain_classify unit/prexplain_classify_test.cpp)
+prexplain_test(test_prexplain_ours unit/prexplain_ours_test.cpp)
 
 add_test(NAME cli_prexplain
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/prexplain_test.sh $<TARGET_FILE:prexplain>

@@ -12,6 +12,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/bytes.h"
+
 namespace prfence::daemon {
 namespace {
 
@@ -34,7 +36,7 @@ Result<std::string> get_string(const Json& obj, const char* key, const std::stri
 
 Result<GroupConfig> parse_group(const Json& g, const std::string& where) {
     if (!g.is_object()) return fail(Errc::invalid_argument, where + ": must be an object");
-    PRF_TRY(check_keys(g, {"name", "devices", "initiator", "target_port", "sg_transport"}, where));
+    PRF_TRY(check_keys(g, {"name", "devices", "initiator", "target_port", "sg_transport", "key"}, where));
     GroupConfig gc;
     if (!g.contains("name")) return fail(Errc::invalid_argument, where + ": \"name\" is required");
     PRF_TRY_ASSIGN(gc.name, get_string(g, "name", where));
@@ -56,6 +58,15 @@ Result<GroupConfig> parse_group(const Json& g, const std::string& where) {
         if (!p.is_number_integer() || p.get<int64_t>() < 1 || p.get<int64_t>() > 65535)
             return fail(Errc::invalid_argument, gw + ".target_port: must be an integer 1-65535");
         gc.target_port = static_cast<uint16_t>(p.get<int64_t>());
+    }
+    if (g.contains("key")) {
+        // A string, as operators write keys (sg_persist's hex): a JSON number would lose the top bits
+        // of a 64-bit key in every tool that reads numbers as doubles.
+        PRF_TRY_ASSIGN(std::string k, get_string(g, "key", gw));
+        auto v = parse_hex_u64(k);
+        if (!v) return fail(Errc::invalid_argument, gw + ".key: " + v.error().msg);
+        if (*v == 0) return fail(Errc::invalid_argument, gw + ".key: 0 is not a reservation key (registering 0 unregisters)");
+        gc.key = *v;
     }
     if (g.contains("sg_transport")) {
         PRF_TRY_ASSIGN(std::string t, get_string(g, "sg_transport", gw));
@@ -156,6 +167,7 @@ std::string config_text(const Config& cfg) {
         o["devices"] = g.devices;
         if (!g.initiator.empty()) o["initiator"] = g.initiator;
         if (g.target_port) o["target_port"] = *g.target_port;
+        if (g.key) o["key"] = hex_u64(*g.key);
         o["sg_transport"] = g.sg_transport == nl::SG_TRANSPORT_SGIO ? "sgio" : "uring";
         groups.push_back(std::move(o));
     }

@@ -8,7 +8,7 @@
 //     "socket_mode": "0660",                   // optional; octal string
 //     "groups": [
 //       { "name": "db", "devices": ["/dev/disk/by-id/wwn-*"], "initiator": "", "target_port": 1,
-//         "sg_transport": "uring" }
+//         "sg_transport": "uring", "key": "0xabc123" }
 //     ]
 //   }
 //
@@ -34,6 +34,9 @@ struct GroupConfig {
     std::string initiator;             // sim LUNs: the TransportID to speak as
     std::optional<uint16_t> target_port;
     nl::SgTransport sg_transport = nl::SG_TRANSPORT_URING;
+    // This node's reservation key for the group (hex string in the file, never 0): the key of
+    // operations that name none, and the key prexplain calls "ours" (prexplain --daemon).
+    std::optional<uint64_t> key;
 
     bool operator==(const GroupConfig&) const = default;
 };

@@ -75,6 +75,7 @@ GroupConfig group_config(const nl::Request& req) {
     g.initiator = req.initiator;
     g.target_port = req.target_port;
     g.sg_transport = req.sg_transport.value_or(nl::SG_TRANSPORT_URING);
+    g.key = req.op.key;
     return g;
 }
 
@@ -194,6 +195,7 @@ nl::GroupInfo EngineWorker::info(const Group& g) {
     i.initiator = g.cfg.initiator;
     i.target_port = g.cfg.target_port;
     i.sg_transport = g.cfg.sg_transport;
+    i.key = g.cfg.key;
     if (g.session) {
         i.luns = static_cast<uint32_t>(g.session->luns().size());
         for (const auto& l : g.session->luns()) i.paths_open += static_cast<uint32_t>(l.target.paths.size());
@@ -258,9 +260,16 @@ std::unique_ptr<EngineWorker::Group> EngineWorker::open_group(const GroupConfig&
     return g;
 }
 
-Result<engine::Session::Report> EngineWorker::run_on(Group& g, const engine::OpSpec& spec, const nl::Request* req) {
+Result<engine::Session::Report> EngineWorker::run_on(Group& g, const engine::OpSpec& asked, const nl::Request* req) {
+    engine::OpSpec spec = asked;
+    if (!spec.key) spec.key = g.cfg.key;  // the group's own key, when the request names none
     auto maker = engine::make_operation(spec);
-    if (!maker) return fail(std::move(maker).error());
+    if (!maker) {
+        Error e = std::move(maker).error();
+        if (!spec.key && e.msg.find("--key") != std::string::npos)
+            e.msg += " (group \"" + g.cfg.name + "\" has no key of its own: give one, or create the group with a key)";
+        return fail(std::move(e));
+    }
     // A request's own deadline, queue depth and command timeout apply to its batch only; the next
     // batch starts from the defaults again. The engine-side command deadline leaves the transport's
     // timeout 5 s to fire first, as direct mode does.
@@ -317,6 +326,8 @@ Completion EngineWorker::do_create(Job& job) {
     const auto& req = job.req;
     if (groups_.count(req.group)) return error(job, EEXIST, "group \"" + req.group + "\" exists (GROUP_ADD adds devices)");
     if (req.devices.empty()) return error(job, EINVAL, "GROUP_CREATE needs at least one ATTR_DEVICE");
+    if (req.op.key && *req.op.key == 0)
+        return error(job, EINVAL, "ATTR_KEY 0 is not a reservation key (registering 0 unregisters)");
     GroupConfig cfg = group_config(req);
     Error err;
     err.msg.clear();

@@ -32,14 +32,16 @@ enum Cmd : uint8_t {
     CMD_NOOP = 2,          // round-trip probe: answered with an ack (NLMSG_ERROR, error 0)
     CMD_HEALTH = 3,        // -> ATTR_HEALTH
     CMD_STATS = 4,         // -> ATTR_OP_STATS* (one per operation that ran); ATTR_FLAGS & STATS_RESET clears
-    CMD_GROUP_CREATE = 5,  // ATTR_GROUP, ATTR_DEVICE+, [ATTR_INITIATOR, ATTR_TARGET_PORT, ATTR_SG_TRANSPORT] -> ATTR_GROUP_INFO
+    CMD_GROUP_CREATE = 5,  // ATTR_GROUP, ATTR_DEVICE+, [ATTR_INITIATOR, ATTR_TARGET_PORT, ATTR_SG_TRANSPORT,
+                           //  ATTR_KEY (this node's key for the group)] -> ATTR_GROUP_INFO
     CMD_GROUP_ADD = 6,     // ATTR_GROUP, ATTR_DEVICE+ -> ATTR_GROUP_INFO
     CMD_GROUP_REMOVE = 7,  // ATTR_GROUP, ATTR_DEVICE+ (as they were added) -> ATTR_GROUP_INFO
     CMD_GROUP_DELETE = 8,  // ATTR_GROUP -> ack
     CMD_GROUP_LIST = 9,    // [ATTR_GROUP]; NLM_F_DUMP: one ATTR_GROUP_INFO per group, then NLMSG_DONE
     CMD_GROUP_REFRESH = 10,// ATTR_GROUP: re-resolve and reopen, then READ KEYS; answered like CMD_RUN
     CMD_RUN = 11,          // ATTR_GROUP, ATTR_OPERATION, operation attributes -> multi-part: ATTR_LUN* parts,
-                           // a last part with ATTR_SUMMARY, then NLMSG_DONE
+                           // a last part with ATTR_SUMMARY, then NLMSG_DONE. Without ATTR_KEY, the group's key
+                           // (if it has one) is the operation's key.
     CMD_SUBSCRIBE = 12,    // [ATTR_EVENT_MASK] -> ack; CMD_EVENT messages follow, unsolicited (seq 0)
     CMD_UNSUBSCRIBE = 13,  // -> ack
     CMD_EVENT = 14,        // daemon -> subscriber only: ATTR_EVENT
@@ -157,6 +159,7 @@ enum GroupAttr : uint16_t {
     GRP_LUNS = 6,          // u32: logical units after resolution
     GRP_PATHS_OPEN = 7,    // u32
     GRP_PROBLEM = 8,       // string, repeated: resolution and open errors
+    GRP_KEY = 9,           // u64: this node's reservation key for the group (absent: none configured)
     GRP_MAX_PLUS_ONE
 };
 

@@ -206,6 +206,7 @@ constexpr Rule kGrpRules[] = {
     U32(GRP_LUNS, "GRP_LUNS"),
     U32(GRP_PATHS_OPEN, "GRP_PATHS_OPEN"),
     STR(GRP_PROBLEM, "GRP_PROBLEM", 0, kMaxText, kMaxDevices + 1),
+    U64(GRP_KEY, "GRP_KEY"),
 };
 
 constexpr Rule kHealthRules[] = {
@@ -378,7 +379,8 @@ constexpr CmdRule kCmdRules[] = {
     {CMD_HEALTH, true, 0, 0, bit(ATTR_HEALTH), bit(ATTR_HEALTH)},
     {CMD_STATS, true, bit(ATTR_FLAGS), 0, bit(ATTR_OP_STATS), 0},
     {CMD_GROUP_CREATE, true,
-     bit(ATTR_GROUP) | bit(ATTR_DEVICE) | bit(ATTR_INITIATOR) | bit(ATTR_TARGET_PORT) | bit(ATTR_SG_TRANSPORT),
+     bit(ATTR_GROUP) | bit(ATTR_DEVICE) | bit(ATTR_INITIATOR) | bit(ATTR_TARGET_PORT) | bit(ATTR_SG_TRANSPORT) |
+         bit(ATTR_KEY),
      bit(ATTR_GROUP) | bit(ATTR_DEVICE), bit(ATTR_GROUP_INFO), bit(ATTR_GROUP_INFO)},
     {CMD_GROUP_ADD, true, bit(ATTR_GROUP) | bit(ATTR_DEVICE), bit(ATTR_GROUP) | bit(ATTR_DEVICE),
      bit(ATTR_GROUP_INFO), bit(ATTR_GROUP_INFO)},
@@ -736,6 +738,7 @@ Result<GroupInfo> decode_group(nlattr* nest) {
     g.initiator = get_str(t[GRP_INITIATOR]);
     if (t[GRP_TARGET_PORT]) g.target_port = nla_get_u16(t[GRP_TARGET_PORT]);
     g.sg_transport = static_cast<SgTransport>(u8_or(t[GRP_SG_TRANSPORT]));
+    if (t[GRP_KEY]) g.key = nla_get_u64(t[GRP_KEY]);
     g.luns = u32_or(t[GRP_LUNS]);
     g.paths_open = u32_or(t[GRP_PATHS_OPEN]);
     for (nlattr* a : all_nested(nest, GRP_PROBLEM)) g.problems.push_back(get_str(a));
@@ -1357,6 +1360,7 @@ Bytes encode_group_info(const Header& request, const GroupInfo& g, bool multi) {
     if (!g.initiator.empty()) m.str(GRP_INITIATOR, clip(g.initiator, kMaxTransportIdLen));
     if (g.target_port && *g.target_port) m.u16(GRP_TARGET_PORT, *g.target_port);
     m.u8(GRP_SG_TRANSPORT, g.sg_transport);
+    if (g.key) m.u64(GRP_KEY, *g.key);
     m.u32(GRP_LUNS, g.luns);
     m.u32(GRP_PATHS_OPEN, g.paths_open);
     listed = 0;

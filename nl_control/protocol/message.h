@@ -76,6 +76,7 @@ struct GroupInfo {
     std::string initiator;
     std::optional<uint16_t> target_port;
     SgTransport sg_transport = SG_TRANSPORT_URING;
+    std::optional<uint64_t> key;  // GRP_KEY
     uint32_t luns = 0;
     uint32_t paths_open = 0;
     std::vector<std::string> problems;

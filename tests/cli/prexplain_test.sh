@@ -47,7 +47,7 @@ check clean 0 '^$' -- --no-query "$F/clean.txt"
 # --json fields.
 J=(--no-query --json --key 0xabc123)
 check json_class 24 '"class":"UNKNOWN"' -- "${J[@]}" "$F/journal-monotonic.txt"
-check json_fields 24 '^\{"class":"UNKNOWN","reason":"not queried \(--no-query\)","device":"sdb","hctl":"0:0:0:1","wwid":null,"op":"READ_10","access":"read","sector":0,"blocks":8,"count":1,"first_seen":47\.786626,"last_seen":47\.786626,"update":false,"source":"journal","our_key":"0xabc123","holder_key":null,"type":null' -- "${J[@]}" "$F/journal-monotonic.txt"
+check json_fields 24 '^\{"class":"UNKNOWN","reason":"not queried \(--no-query\)","device":"sdb","hctl":"0:0:0:1","wwid":null,"op":"READ_10","access":"read","sector":0,"blocks":8,"count":1,"first_seen":47\.786626,"last_seen":47\.786626,"update":false,"source":"journal","group":null,"our_key":"0xabc123","holder_key":null,"type":null' -- "${J[@]}" "$F/journal-monotonic.txt"
 check json_trace 24 '"hctl":"0:0:0:1","wwid":null,"op":"PERSISTENT_RESERVE_OUT","access":"pr_out","sector":null' -- "${J[@]}" "$V/trace-6.1.txt"
 check json_storm 24 '"count":2000,"first_seen":100(\.0)?,"last_seen":101\.999' -- "${J[@]}" "$F/storm.txt"
 

@@ -3,14 +3,16 @@
 # groups (node A and node B, one initiator each) over the same LUNs, the failover through the daemon,
 # the same output as direct mode, and the failure paths (no daemon, unknown group, bad input, group
 # commands without --daemon).
-# With PREXPLAIN given, also: prexplain --forward hands a conflict to the daemon's subscribers.
+# Node B's group carries its key (group create --key): operations without --key use it.
+# With PREXPLAIN given, also: prexplain --forward hands a conflict to the daemon's subscribers, and
+# prexplain --daemon takes "our key" (and the initiator to query as) from the daemon's groups.
 # Usage: prfence_daemon_test.sh PRFENCE PRSIM PRFENCED [PREXPLAIN]
 set -u
 P=$1 S=$2 D=$3 X=${4:-}
 fixtures=$(cd "$(dirname "$0")/../prexplain/fixtures" && pwd)
 dir=$(mktemp -d)
 sock=$dir/prsim.sock ctl=$dir/control.sock cfg=$dir/prfenced.json
-"$S" --socket "$sock" --luns 64 >"$dir/prsim.log" 2>&1 &
+"$S" --socket "$sock" --luns 64 --trace "$dir/trace.txt" >"$dir/prsim.log" 2>&1 &
 spid=$!
 "$D" --socket "$ctl" --config "$cfg" >"$dir/prfenced.log" 2>&1 &
 dpid=$!
@@ -30,19 +32,41 @@ check() {  # check NAME WANT_RC REGEX -- ARGS... (ARGS run as prfence --daemon=C
     fi
 }
 check create_a 0 'nodeA: 64 LUNs' -- group create nodeA --initiator "iqn.2026-11.io.prfence:node-a,i,0x1" --target-port 1 "$ALL"
-check create_b 0 'nodeB: 64 LUNs' -- group create nodeB --initiator "iqn.2026-11.io.prfence:node-b,i,0x2" --target-port 2 "$ALL"
+check create_key0 1 '0 is not a reservation key' -- group create nodeB --key 0 "$ALL"
+check create_badkey 1 'hex' -- group create nodeB --key xyz "$ALL"
+check create_b 0 'nodeB: 64 LUNs.*key 0x123abc' -- group create nodeB --initiator "iqn.2026-11.io.prfence:node-b,i,0x2" --target-port 2 --key 123abc "$ALL"
 check create_dup 1 'EEXIST' -- group create nodeA --initiator "iqn.2026-11.io.prfence:node-a,i,0x1" "$ALL"
 check list 0 'nodeB: 64 LUNs' -- group list
-check list_json 0 '"name": "nodeA"' -- group list --json
+check list_json 0 '"key": "0x123abc"' -- group list --json
 check register_a 0 '64 ok, 0 failed' -- register --key abc123 -q nodeA
-check register_b 0 '64 ok, 0 failed' -- register --key 123abc -q nodeB
+check register_b 0 '64 ok, 0 failed' -- register -q nodeB
 check keys 0 '2 keys: 0xabc123 0x123abc' -- keys nodeA
 check reserve 0 '64 ok' -- reserve --key abc123 --type 3 -q nodeA
 check reservation_json 0 '"type": "EA"' -- reservation --json nodeB
-check fence 0 'fence: 64 LUNs, 64 ok, 0 failed' -- fence --key 123abc --victim abc123 --type 3 -q nodeB
+check fence 0 'fence: 64 LUNs, 64 ok, 0 failed' -- fence --victim abc123 --type 3 -q nodeB
 check fence_json 0 '"queued_ms"' -- fence --key 123abc --victim abc123 --type 3 --json nodeB
 check fenced 0 'reserved by 0x123abc EA' -- reservation nodeA
 check fenced_cannot_fence 24 'not registered here' -- fence --key abc123 --victim 123abc nodeA
+check missing_key 1 '--key is required.*group "nodeA" has no key' -- reserve --type 3 nodeA
+# prexplain --daemon: A, fenced, keeps trying; the daemon's groups say which key is A's (and which
+# initiator to ask as); an LU in both groups with different keys is pointed out once per pair.
+if [ -n "$X" ]; then
+    before=$(wc -l <"$dir/trace.txt")
+    "$P" reserve --initiator "iqn.2026-11.io.prfence:node-a,i,0x1" --target-port 1 --key abc123 --type EA -q "$ALL" >/dev/null 2>&1
+    tail -n +"$((before + 1))" "$dir/trace.txt" >"$dir/trace.a"
+    "${PD[@]}" group delete nodeA >/dev/null && "${PD[@]}" group create nodeA --key abc123 \
+        --initiator "iqn.2026-11.io.prfence:node-a,i,0x1" --target-port 1 "$ALL" >/dev/null || { echo "FAIL recreate nodeA"; fails=$((fails+1)); }
+    out=$("$X" --daemon "$ctl" --group nodeA --sim "$sock" --json "$dir/trace.a" 2>&1); xrc=$?
+    n=$(grep -c '"class":"FENCED".*"group":"nodeA".*"our_key":"0xabc123".*"holder_key":"0x123abc"' <<<"$out")
+    if [ "$xrc" -eq 24 ] && [ "$n" -eq 64 ]; then passes=$((passes+1)); else
+        echo "FAIL prexplain_daemon_key: rc=$xrc, $n of 64"; sed 's/^/    /' <<<"$out" | head; fails=$((fails+1)); fi
+    out=$("$X" --daemon "$ctl" --sim "$sock" --no-query "$dir/trace.a" 2>&1 >/dev/null)
+    if [ "$(grep -c 'more LUs are in group' <<<"$out")" -eq 1 ]; then passes=$((passes+1)); else
+        echo "FAIL prexplain_daemon_two_groups:"; sed 's/^/    /' <<<"$out" | head; fails=$((fails+1)); fi
+    out=$("$X" --daemon "$ctl" --group nosuch "$dir/trace.a" 2>&1); xrc=$?
+    if [ "$xrc" -eq 1 ] && grep -q 'no group "nosuch"' <<<"$out"; then passes=$((passes+1)); else
+        echo "FAIL prexplain_daemon_nosuch: rc=$xrc: $out"; fails=$((fails+1)); fi
+fi
 check stats 0 'fence' -- stats
 check stats_json 0 '"p99_us"' -- stats --json
 check health 0 'groups: 2' -- health
@@ -67,10 +91,10 @@ fi
 # Failure paths.
 check unknown_group 15 'ENOENT' -- keys nosuch
 check two_groups 1 'exactly one LUN group' -- keys nodeA nodeB
-check missing_key 1 '--key is required' -- reserve --type 3 nodeA
 check initiator_in_group 1 'belong to the group' -- keys --initiator "iqn.x,i,0x1" nodeA
-check delete 0 '' -- group delete nodeB
-check deleted 15 'ENOENT' -- keys nodeB
+check create_tmp 0 'tmp: 4 LUNs' -- group create tmp "sim:$sock:0-3"
+check delete 0 '' -- group delete tmp
+check deleted 15 'ENOENT' -- keys tmp
 out=$("$P" group list 2>&1); rc=$?
 if [ "$rc" -ne 1 ] || ! grep -q -- '--daemon' <<<"$out"; then echo "FAIL group_without_daemon: rc=$rc: $out"; fails=$((fails+1)); else passes=$((passes+1)); fi
 out=$("$P" --daemon="$dir/nope.sock" keys nodeA 2>&1); rc=$?
@@ -82,5 +106,6 @@ dpid=$!
 for _ in $(seq 100); do [ -S "$ctl" ] && "$P" --daemon="$ctl" health >/dev/null 2>&1 && break; sleep 0.1; done
 check restarted 0 'nodeA: 64 LUNs' -- group list
 check restarted_keys 0 '64 ok' -- keys -q nodeA
+check restarted_group_key 0 'key 0x123abc' -- group list nodeB
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -89,12 +89,14 @@ TEST(NlRequest, GroupCommandsRoundTrip) {
     r.initiator = "iqn.1994-05.com.redhat:node-a";
     r.target_port = 3;
     r.sg_transport = SG_TRANSPORT_SGIO;
+    r.op.key = 0xabc123;
     Request d = roundtrip(r);
     EXPECT_EQ(d.group, r.group);
     EXPECT_EQ(d.devices, r.devices);
     EXPECT_EQ(d.initiator, r.initiator);
     EXPECT_EQ(d.target_port, 3);
     EXPECT_EQ(d.sg_transport, SG_TRANSPORT_SGIO);
+    EXPECT_EQ(d.op.key, 0xabc123u);  // the group's own key
 
     for (uint8_t cmd : {CMD_GROUP_ADD, CMD_GROUP_REMOVE}) {
         Request a = req(cmd);
@@ -570,9 +572,9 @@ TEST(NlRefusal, CommandRules) {
     Raw nk(CMD_GROUP_CREATE);
     nk.str(ATTR_GROUP, "g").str(ATTR_DEVICE, "d");
     off = nk.next();
-    nk.u64(ATTR_KEY, 1);
+    nk.u64(ATTR_SA_KEY, 1);  // ATTR_KEY is allowed: the group's own key; a victim is not
     r = refused(nk.done());
-    EXPECT_EQ(r.msg, "ATTR_KEY is not allowed in CMD_GROUP_CREATE");
+    EXPECT_EQ(r.msg, "ATTR_SA_KEY is not allowed in CMD_GROUP_CREATE");
     EXPECT_EQ(r.offset, off);
     // Answer-only attributes are not allowed in requests.
     Raw ans(CMD_RUN);
@@ -803,6 +805,7 @@ TEST(NlAnswer, GroupInfo) {
     g.luns = 2;
     g.paths_open = 4;
     g.problems = {"/dev/sdz: no such device"};
+    g.key = 0xfedcba9876543210ull;
     for (bool multi : {false, true}) {
         Answer a = decode_one(encode_group_info(request_header(CMD_GROUP_LIST), g, multi));
         EXPECT_EQ(a.kind, Answer::Kind::group);
@@ -815,7 +818,11 @@ TEST(NlAnswer, GroupInfo) {
         EXPECT_EQ(a.group.luns, 2u);
         EXPECT_EQ(a.group.paths_open, 4u);
         EXPECT_EQ(a.group.problems, g.problems);
+        EXPECT_EQ(a.group.key, g.key);
     }
+    GroupInfo keyless = g;
+    keyless.key.reset();
+    EXPECT_FALSE(decode_one(encode_group_info(request_header(CMD_GROUP_LIST), keyless, false)).group.key);
     // A group too large for one nest is listed as far as it fits, and says so.
     GroupInfo big = g;
     big.devices.assign(4000, std::string(100, 'x'));

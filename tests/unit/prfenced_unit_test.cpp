@@ -28,7 +28,7 @@ struct TempDir {
 TEST(Config, ParsesEverything) {
     auto c = parse_config(R"({"socket": "/tmp/s", "socket_group": "prfence", "socket_mode": "0640",
         "groups": [{"name": "db", "devices": ["sim:/tmp/p.sock:0-9"], "initiator": "iqn.x,i,0x1",
-                    "target_port": 2, "sg_transport": "sgio"},
+                    "target_port": 2, "sg_transport": "sgio", "key": "0xABC123"},
                    {"name": "web.1", "devices": ["/dev/sdb", "/dev/sdc"]}]})",
                           "cfg");
     ASSERT_TRUE(c.ok()) << c.error().msg;
@@ -40,6 +40,8 @@ TEST(Config, ParsesEverything) {
     EXPECT_EQ(c->groups[0].sg_transport, nl::SG_TRANSPORT_SGIO);
     EXPECT_EQ(c->groups[1].devices.size(), 2u);
     EXPECT_FALSE(c->groups[1].target_port);
+    EXPECT_EQ(c->groups[0].key, 0xabc123u);
+    EXPECT_FALSE(c->groups[1].key);
 }
 
 TEST(Config, ErrorsSayWhereAndWhat) {
@@ -59,6 +61,10 @@ TEST(Config, ErrorsSayWhereAndWhat) {
         {R"({"groups": [{"name": "a", "devices": ["x"], "sg_transport": "aio"}]})", "\"uring\" or \"sgio\""},
         {R"({"groups": [{"name": "a", "devices": ["x"]}, {"name": "a", "devices": ["y"]}]})", "defined twice"},
         {R"({"groups": [{"name": "a", "devices": ["x"], "colour": 1}]})", "groups[0]: unknown key \"colour\""},
+        {R"({"groups": [{"name": "a", "devices": ["x"], "key": 11259375}]})", "key: must be a string"},
+        {R"({"groups": [{"name": "a", "devices": ["x"], "key": "xyz"}]})", "(\"a\").key: "},
+        {R"({"groups": [{"name": "a", "devices": ["x"], "key": "0x11112222333344445"}]})", ".key: "},
+        {R"({"groups": [{"name": "a", "devices": ["x"], "key": "0"}]})", "0 is not a reservation key"},
     };
     for (const auto& k : cases) {
         auto c = parse_config(k.text, "cfg");
@@ -73,7 +79,7 @@ TEST(Config, SaveIsAtomicAndRoundTrips) {
     Config c;
     c.socket_group = "disk";
     c.socket_mode = 0660;
-    c.groups.push_back({"a", {"sim:/x:0-3"}, "iqn.a,i,0x1", 1, nl::SG_TRANSPORT_URING});
+    c.groups.push_back({"a", {"sim:/x:0-3"}, "iqn.a,i,0x1", 1, nl::SG_TRANSPORT_URING, 0xffffffffffffffffull});
     c.groups.push_back({"b", {"/dev/sdb"}, "", std::nullopt, nl::SG_TRANSPORT_SGIO});
     ASSERT_TRUE(save_config(c, path).ok());
     struct stat st {};

@@ -79,6 +79,7 @@ std::string event_json(const Explained& x) {
     j["last_seen"] = e.has_time ? Json(static_cast<double>(e.last_seen_ns) / 1e9) : Json(nullptr);
     j["update"] = e.update;
     j["source"] = source_name(e.source);
+    j["group"] = x.group.empty() ? Json(nullptr) : Json(x.group);
     j["our_key"] = x.our_key ? Json(key_text(*x.our_key)) : Json(nullptr);
     j["holder_key"] = d.holder_key ? Json(key_text(*d.holder_key)) : Json(nullptr);
     const char* ab = d.type ? wire::type_abbrev(d.type) : "";
@@ -98,6 +99,7 @@ std::string event_text(const Explained& x) {
     if (!e.lu.hctl.empty()) s += " [" + e.lu.hctl + "]";
     if (!e.lu.wwid.empty()) s += " " + e.lu.wwid;
     if (!e.lu.sim.empty() && !e.lu.device.empty()) s += " " + e.lu.sim;
+    if (!x.group.empty()) s += " (group " + x.group + ")";
     s += ": ";
     if (e.update) s += "still conflicting: ";
     s += e.op.empty() ? std::string("command") : e.op;
@@ -194,6 +196,8 @@ struct Options {
     std::string sim;
     bool json = false;
     std::string forward;
+    std::string daemon;                 // --daemon: our keys (and sim initiators) from prfenced's groups
+    std::vector<std::string> groups;    // --group: only these of the daemon's groups are ours
     std::optional<uint64_t> key_value;  // --key, parsed
     std::string on_fenced;
     std::string sys = "/sys";
@@ -214,8 +218,8 @@ struct Input {
 
 class Pipeline {
   public:
-    Pipeline(const Options& o, LuMapper& mapper, PrQuerier* querier, EventSink* sink)
-        : o_(o), corr_(mapper), querier_(querier), sink_(sink) {
+    Pipeline(const Options& o, LuMapper& mapper, PrQuerier* querier, EventSink* sink, const OurBook* book)
+        : o_(o), corr_(mapper), querier_(querier), sink_(sink), book_(book) {
         if (o.key_value) our_key_ = *o.key_value;
     }
 
@@ -247,12 +251,16 @@ class Pipeline {
         any_ = true;
         Explained x;
         x.our_key = our_key_;
+        if (const OurSide* side = book_ ? book_->find(ev.lu) : nullptr) {
+            x.group = side->group;
+            if (!x.our_key) x.our_key = side->key;  // --key wins over the daemon's configuration
+        }
         if (o_.no_query || !querier_) {
             x.diag.cls = ConflictClass::unknown;
             x.diag.reason = "not queried (--no-query)";
         } else {
             PrSnapshot snap = querier_->query(ev.lu);
-            snap.our_key = our_key_;
+            snap.our_key = x.our_key;
             x.diag = classify(snap, ev.access);
         }
         x.event = std::move(ev);
@@ -306,6 +314,7 @@ class Pipeline {
     Correlator corr_;
     PrQuerier* querier_;
     EventSink* sink_;
+    const OurBook* book_;
     std::optional<uint64_t> our_key_;
     std::vector<Event> events_;
     std::set<std::string> fired_;
@@ -507,6 +516,10 @@ int run(int argc, char** argv) {
     app.add_option("--sim", o.sim, "the prsim socket: H:C:T:L in the input names its LUN L");
     app.add_flag("--json", o.json, "one JSON object per line");
     app.add_option("--forward", o.forward, "send events to prfenced's subscribers through SOCKET");
+    app.add_option("--daemon", o.daemon,
+                   "take our key per LU (and sim LUs' initiator) from the groups of prfenced at SOCKET; "
+                   "--key and --initiator win");
+    app.add_option("--group", o.groups, "with --daemon: only this group is ours (repeatable)")->allow_extra_args(false);
     app.add_option("--on-fenced", o.on_fenced,
                    "run CMD (/bin/sh -c) once per fenced LU; env PREXPLAIN_DEVICE, PREXPLAIN_WWID, PREXPLAIN_HOLDER_KEY");
     app.add_option("--sys", o.sys, "sysfs root (tests)");
@@ -524,6 +537,7 @@ int run(int argc, char** argv) {
     const bool live = o.kmsg || o.trace || !o.follow.empty();
     if (o.files.empty() && !live) return usage("nothing to read: give FILE..., '-', --kmsg, --trace or --follow FILE");
     if (!o.files.empty() && live) return usage("FILE arguments and live inputs (--kmsg, --trace, --follow) do not mix");
+    if (!o.groups.empty() && o.daemon.empty()) return usage("--group names one of prfenced's groups: give --daemon SOCKET too");
     if (!o.key.empty()) {
         // Keys are hex with or without 0x, as prfence and sg_persist take them.
         auto k = parse_hex_u64(o.key);
@@ -538,12 +552,20 @@ int run(int argc, char** argv) {
     }
 
     engine::ResolveOptions ropt{.sysfs_root = o.sys, .dev_root = o.dev};
+    std::optional<OurBook> book;
+    if (!o.daemon.empty()) {
+        std::vector<std::string> warnings;
+        auto b = our_book_from_daemon(o.daemon, ropt, o.groups, warnings);
+        if (!b.ok()) return usage("--daemon: " + b.error().msg);
+        for (const auto& w : warnings) std::cerr << "prexplain: --daemon: " << w << '\n';
+        book = std::move(*b);
+    }
     SysfsMapper mapper(ropt, o.sim);
     engine::SessionOptions sopt;
     sopt.initiator = o.initiator;
     sopt.target_port = o.target_port;
-    EngineQuerier querier(mapper, ropt, sopt);
-    Pipeline p(o, mapper, o.no_query ? nullptr : &querier, sink.get());
+    EngineQuerier querier(mapper, ropt, sopt, book ? &*book : nullptr);
+    Pipeline p(o, mapper, o.no_query ? nullptr : &querier, sink.get(), book ? &*book : nullptr);
 
     if (!live) {
         std::vector<char> buf(1 << 20);

@@ -29,11 +29,13 @@ struct Explained {
     Event event;
     Diagnosis diag;
     std::optional<uint64_t> our_key;
+    std::string group;  // the prfenced group the LU belongs to (--daemon), "" when unknown
 };
 
 // The JSON object (one line, no newline) and the human line (no newline) of an event.
 // JSON fields: class, reason, device, hctl, wwid, sim, op, access, sector, blocks, count,
-// first_seen, last_seen (seconds, as the log's clock counts), update, source, our_key, holder_key
+// first_seen, last_seen (seconds, as the log's clock counts), update, source, group (prfenced's, with
+// --daemon; null otherwise), our_key, holder_key
 // ("0x..." or null), type (abbreviation, null when nothing is reserved), type_name, registered,
 // preempted_by (keys), holders (TransportIDs from READ FULL STATUS).
 std::string event_json(const Explained& e);

@@ -84,8 +84,8 @@ const engine::LunSpec* SysfsMapper::spec(const std::string& key) const {
 }
 
 EngineQuerier::EngineQuerier(const SysfsMapper& mapper, engine::ResolveOptions ropt,
-                             engine::SessionOptions sopt)
-    : mapper_(mapper), ropt_(std::move(ropt)), sopt_(std::move(sopt)) {}
+                             engine::SessionOptions sopt, const OurBook* book)
+    : mapper_(mapper), ropt_(std::move(ropt)), sopt_(std::move(sopt)), book_(book) {}
 
 PrSnapshot EngineQuerier::query(const LuIdentity& lu) {
     PrSnapshot snap;
@@ -107,7 +107,14 @@ PrSnapshot EngineQuerier::query(const LuIdentity& lu) {
         }
         spec = std::move(*r);
     }
-    auto session = engine::Session::open({spec}, sopt_);
+    engine::SessionOptions so = sopt_;
+    if (so.initiator.empty() && book_) {
+        if (const OurSide* side = book_->find(lu); side && !side->initiator.empty()) {
+            so.initiator = side->initiator;
+            so.target_port = side->target_port.value_or(1);
+        }
+    }
+    auto session = engine::Session::open({spec}, so);
     if (!session.ok()) {
         snap.query_error = session.error().msg;
         return snap;

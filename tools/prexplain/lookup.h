@@ -14,6 +14,7 @@
 #include "policy/session.h"
 #include "tools/prexplain/classify.h"
 #include "tools/prexplain/correlate.h"
+#include "tools/prexplain/ours.h"
 
 namespace prfence::prexplain {
 
@@ -45,17 +46,20 @@ class PrQuerier {
 };
 
 // Queries through the engine: READ KEYS, READ RESERVATION, then READ FULL STATUS (optional: tgt and
-// others lack it). A PR IN answered with RESERVATION CONFLICT means an SPC-2 reservation.
+// others lack it). A PR IN answered with RESERVATION CONFLICT means an SPC-2 reservation. A prsim LU
+// is queried as `sopt`'s initiator, or, when that is empty, as the initiator of the prfenced group
+// `book` puts the LU in (a registrants-only type answers READ FULL STATUS per nexus).
 class EngineQuerier final : public PrQuerier {
   public:
     EngineQuerier(const SysfsMapper& mapper, engine::ResolveOptions ropt,
-                  engine::SessionOptions sopt);
+                  engine::SessionOptions sopt, const OurBook* book = nullptr);
     PrSnapshot query(const LuIdentity& lu) override;
 
   private:
     const SysfsMapper& mapper_;
     engine::ResolveOptions ropt_;
     engine::SessionOptions sopt_;
+    const OurBook* book_;
 };
 
 }  // namespace prfence::prexplain

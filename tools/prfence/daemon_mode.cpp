@@ -97,6 +97,7 @@ Json group_json(const nl::GroupInfo& g) {
            {"sg_transport", transport_name(g.sg_transport)}};
     if (!g.initiator.empty()) j["initiator"] = g.initiator;
     if (g.target_port) j["target_port"] = *g.target_port;
+    j["key"] = g.key ? Json(hex_u64(*g.key)) : Json(nullptr);
     j["problems"] = g.problems;
     return j;
 }
@@ -105,6 +106,7 @@ std::string group_text(const nl::GroupInfo& g) {
     std::string s = g.name + ": " + std::to_string(g.luns) + " LUNs, " + std::to_string(g.paths_open) + " paths open";
     if (!g.initiator.empty()) s += ", initiator " + g.initiator;
     if (g.target_port) s += ", target port " + std::to_string(*g.target_port);
+    if (g.key) s += ", key " + hex_u64(*g.key);
     s += ", " + std::string(transport_name(g.sg_transport)) + "\n";
     for (const auto& d : g.devices) s += "    " + d + "\n";
     for (const auto& p : g.problems) s += "    problem: " + p + "\n";
@@ -209,8 +211,9 @@ std::optional<std::string> take_daemon_option(int& argc, char** argv) {
 
 int run_via_daemon(const std::string& socket, const std::string& op, const engine::OpSpec& spec,
                    const DaemonRunOptions& o) {
-    // Checked here first: the same message as direct mode, without a round trip.
-    if (auto m = engine::make_operation(spec); !m) {
+    // Checked here first: the same message as direct mode, without a round trip. Without --key the
+    // group's own key may apply, which only the daemon knows: it checks then.
+    if (auto m = engine::make_operation(spec); !m && spec.key) {
         std::fprintf(stderr, "prfence: %s\n", m.error().msg.c_str());
         return category_exit(wire::Category::syntax_error);
     }
@@ -245,7 +248,7 @@ void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string
     struct GroupArgs {
         std::string name;
         std::vector<std::string> devices;
-        std::string initiator, transport = "uring";
+        std::string initiator, transport = "uring", key;
         uint16_t target_port = 0;
         bool json = false;
     };
@@ -260,6 +263,15 @@ void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string
             req.initiator = g->initiator;
             if (g->target_port) req.target_port = g->target_port;
             req.sg_transport = g->transport == "sgio" ? nl::SG_TRANSPORT_SGIO : nl::SG_TRANSPORT_URING;
+            if (!g->key.empty()) {
+                auto k = parse_hex_u64(g->key);
+                if (!k || *k == 0) {
+                    std::fprintf(stderr, "prfence %s: --key %s: %s\n", what, g->key.c_str(),
+                                 k ? "0 is not a reservation key" : k.error().msg.c_str());
+                    return category_exit(wire::Category::syntax_error);
+                }
+                req.op.key = *k;
+            }
         }
         auto answers = call(*socket, std::move(req));
         if (!answers) return report_error(what, answers.error());
@@ -285,6 +297,9 @@ void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string
             s->add_option("--initiator", g->initiator, "sim LUNs: the TransportID the daemon speaks as for this group");
             s->add_option("--target-port", g->target_port, "sim LUNs: relative target port")->check(CLI::Range(1, 65535));
             s->add_option("--transport", g->transport, "sg paths: uring or sgio")->check(CLI::IsMember({"uring", "sgio"}));
+            s->add_option("--key", g->key,
+                          "this node's reservation key for the group (hex): used when an operation names none, "
+                          "and by prexplain --daemon as \"our key\"");
         }
         s->add_flag("--json", g->json, "JSON output");
         s->callback([&run, group_call, name, cmd, devices] { run = [=] { return group_call(name, cmd, devices); }; });
