@@ -103,13 +103,14 @@ Result<Client> Client::connect(const std::string& socket_path) {
 }
 
 Client::Client(Client&& o) noexcept
-    : fd_(std::exchange(o.fd_, -1)), seq_(o.seq_), pending_events_(std::move(o.pending_events_)) {}
+    : fd_(std::exchange(o.fd_, -1)), seq_(o.seq_), spin_(o.spin_), pending_events_(std::move(o.pending_events_)) {}
 
 Client& Client::operator=(Client&& o) noexcept {
     if (this != &o) {
         if (fd_ >= 0) ::close(fd_);
         fd_ = std::exchange(o.fd_, -1);
         seq_ = o.seq_;
+        spin_ = o.spin_;
         pending_events_ = std::move(o.pending_events_);
     }
     return *this;
@@ -138,10 +139,10 @@ Result<std::vector<Answer>> Client::call(Request req, std::optional<std::chrono:
     if (timeout) deadline = Clock::now() + *timeout;
     std::vector<Answer> answers;
     for (;;) {
-        // Try without sleeping for the first 50 us: an answer usually comes within that, and not
+        // Try without sleeping for the first spin_: an answer usually comes within that, and not
         // sleeping saves the wakeup (15-30 us on a virtual machine), about half of a control round trip.
         Bytes dgram;
-        for (const auto spin_until = Clock::now() + std::chrono::microseconds(50); dgram.empty() && Clock::now() < spin_until;) {
+        for (const auto spin_until = Clock::now() + spin_; dgram.empty() && Clock::now() < spin_until;) {
             PRF_TRY_ASSIGN(dgram, recv_datagram(fd_, rbuf_, true));
         }
         if (dgram.empty()) {

@@ -4,9 +4,12 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/netlink.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -838,6 +841,20 @@ Status block_daemon_signals() {
     // A client that hangs up mid-answer must not kill the daemon (send uses MSG_NOSIGNAL; this is the
     // belt to those braces).
     ::signal(SIGPIPE, SIG_IGN);
+    return {};
+}
+
+Status make_realtime(int priority) {
+    if (priority < 1 || priority > 99)
+        return fail(Errc::invalid_argument, "realtime priority " + std::to_string(priority) + " is outside 1-99", EINVAL);
+    if (::mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
+        return fail(Errc::system, sys_text("mlockall", errno) + " (needs CAP_IPC_LOCK or a large enough RLIMIT_MEMLOCK)", errno);
+    sched_param sp{};
+    sp.sched_priority = priority;
+    if (int r = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp); r != 0) {
+        ::munlockall();
+        return fail(Errc::system, sys_text("SCHED_FIFO", r) + " (needs CAP_SYS_NICE or RLIMIT_RTPRIO)", r);
+    }
     return {};
 }
 

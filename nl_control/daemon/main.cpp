@@ -21,10 +21,19 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("prfenced ") + PRFENCE_VERSION);
     daemon::DaemonOptions opt;
     std::string group, mode;
+    int realtime = 0;
+    unsigned busy_poll_us = static_cast<unsigned>(opt.busy_poll.count());
     app.add_option("--socket", opt.socket_path, "Control socket path (default: the config's, else /run/prfence/control.sock)");
     app.add_option("--config", opt.config_path, "JSON configuration; groups created through the socket are saved here");
     app.add_option("--socket-group", group, "Group (name or number) whose members may act besides root");
     app.add_option("--socket-mode", mode, "Socket permissions, octal (default 0660)");
+    app.add_option("--realtime", realtime,
+                   "Run the control and engine threads SCHED_FIFO at this priority (1-99) with memory locked, "
+                   "as corosync does (needs CAP_SYS_NICE and CAP_IPC_LOCK)")
+        ->check(CLI::Range(1, 99));
+    app.add_option("--busy-poll-us", busy_poll_us,
+                   "Keep polling the control socket this long after each request before sleeping (default 100; 0 = never)")
+        ->check(CLI::Range(0u, 1000000u));
     CLI11_PARSE(app, argc, argv);
     if (!group.empty()) opt.socket_group = group;
     if (!mode.empty()) {
@@ -34,6 +43,13 @@ int main(int argc, char** argv) {
             return 2;
         }
         opt.socket_mode = *m;
+    }
+    opt.busy_poll = std::chrono::microseconds(busy_poll_us);
+    if (realtime) {
+        if (auto s = daemon::make_realtime(realtime); !s) {
+            std::fprintf(stderr, "prfenced: --realtime %d: %s\n", realtime, s.error().msg.c_str());
+            return 1;
+        }
     }
     opt.handle_signals = true;
     opt.version = PRFENCE_VERSION;

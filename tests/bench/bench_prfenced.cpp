@@ -80,8 +80,43 @@ engine::OpSpec op(engine::Operation o, std::optional<uint64_t> key, std::optiona
     return s;
 }
 
+// The machine's own noise, for reading the round-trip tail: a thread that only reads the clock for one
+// second, counting the gaps in which it did not run. On a virtual machine these are the host taking
+// the vCPU away; an operation of T us spanning two CPUs meets one with probability ~ 2 * rate * T.
+void print_machine_stalls() {
+    const auto start = Clock::now();
+    auto prev = start;
+    long over20 = 0, over40 = 0;
+    double worst = 0;
+    for (auto now = Clock::now(); now - start < std::chrono::seconds(1); now = Clock::now()) {
+        const double gap = us(now - prev);
+        prev = now;
+        over20 += gap > 20;
+        over40 += gap > 40;
+        worst = std::max(worst, gap);
+    }
+    std::printf("machine: a clock-reading thread stalled %ld times > 20 us and %ld times > 40 us in 1 s (worst %.0f us)\n",
+                over20, over40, worst);
+}
+
+long env_or(const char* name, long dflt) {
+    const char* v = std::getenv(name);
+    return v && *v ? std::atol(v) : dflt;
+}
+
 int main_() {
-    const int noops = std::getenv("PRFENCED_BENCH_NOOPS") ? std::atoi(std::getenv("PRFENCED_BENCH_NOOPS")) : 20000;
+    const int noops = static_cast<int>(env_or("PRFENCED_BENCH_NOOPS", 20000));
+    // Knobs for comparing settings on one machine: the client's spin window, the daemon's busy-poll
+    // window (microseconds), and SCHED_FIFO for every thread of the process (prfenced --realtime).
+    const long spin_us = env_or("PRFENCED_BENCH_SPIN_US", 100);
+    const long busy_us = env_or("PRFENCED_BENCH_BUSY_POLL_US", 100);
+    const long rt = env_or("PRFENCED_BENCH_RT", 0);
+    if (rt) {
+        if (auto st = daemon::make_realtime(static_cast<int>(rt)); !st) die(("PRFENCED_BENCH_RT: " + st.error().msg).c_str());
+    }
+    std::printf("settings: client spin %ld us, daemon busy-poll %ld us, %s\n", spin_us, busy_us,
+                rt ? ("SCHED_FIFO " + std::to_string(rt)).c_str() : "SCHED_OTHER");
+    print_machine_stalls();
     const int rounds = 5;
     const auto tmp = fs::temp_directory_path() / ("bench-prfenced-" + std::to_string(getpid()));
     fs::create_directories(tmp);
@@ -98,10 +133,12 @@ int main_() {
 
     daemon::DaemonOptions o;
     o.socket_path = (tmp / "control.sock").string();
+    o.busy_poll = std::chrono::microseconds(busy_us);
     auto d = must(daemon::Daemon::create(std::move(o)), "prfenced");
     std::thread daemon_thread([&] { (void)d->run(); });
     while (!d->ready()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     auto c = must(nl::Client::connect(d->socket_path()), "connect");
+    c.set_spin(std::chrono::microseconds(spin_us));
 
     // ---- control round trip
     std::vector<double> rtt;
@@ -116,6 +153,8 @@ int main_() {
     }
     std::printf("noop round trip (%d calls): p50 %.1f us, p99 %.1f us, max %.1f us (target p99 <= 50 us)\n", noops,
                 pct(rtt, 0.5), pct(rtt, 0.99), *std::max_element(rtt.begin(), rtt.end()));
+    std::printf("  p90 %.1f, p95 %.1f, p98 %.1f, p99.5 %.1f, p99.9 %.1f us\n", pct(rtt, 0.90), pct(rtt, 0.95),
+                pct(rtt, 0.98), pct(rtt, 0.995), pct(rtt, 0.999));
 
     {
         // The daemon's own view: receive to answer queued, without the scheduler's share of the trip.

@@ -1,14 +1,21 @@
 // SPDX-License-Identifier: MIT
 // prfenced's own pieces without a socket: the configuration file (parsing, precise errors, atomic
-// save) and the latency histograms behind CMD_STATS.
+// save), the latency histograms behind CMD_STATS, and --realtime.
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include <thread>
+
 #include "daemon/config.h"
+#include "daemon/daemon.h"
 #include "daemon/stats.h"
 
 namespace prfence::daemon {
@@ -161,6 +168,45 @@ TEST(Stats, PercentilesFromTheHistogram) {
     EXPECT_EQ(t.snapshot().size(), 2u);
     t.reset();
     EXPECT_TRUE(t.snapshot().empty());
+}
+
+TEST(Realtime, PriorityOutsideOneToNinetyNineIsRefusedWithoutChangingAnything) {
+    for (int p : {0, -1, 100}) {
+        auto st = make_realtime(p);
+        ASSERT_FALSE(st.ok());
+        EXPECT_EQ(st.error().sys_errno, EINVAL);
+    }
+    EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
+}
+
+TEST(Realtime, TheCallerAndLaterThreadsRunFifoWithMemoryLocked) {
+    // In a child: the test process itself must not end up SCHED_FIFO.
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        auto st = make_realtime(10);
+        if (!st.ok()) _exit(st.error().sys_errno == EPERM ? 77 : 1);
+        int policy = -1;
+        sched_param sp{};
+        std::thread([&] { pthread_getschedparam(pthread_self(), &policy, &sp); }).join();
+        std::ifstream status("/proc/self/status");
+        std::string line, locked;
+        while (std::getline(status, line))
+            if (line.rfind("VmLck:", 0) == 0) locked = line;
+        const bool mem_locked = !locked.empty() && locked.find(" 0 kB") == std::string::npos;
+        if (policy != SCHED_FIFO || sp.sched_priority != 10) _exit(2);
+#if defined(__SANITIZE_ADDRESS__)
+        (void)mem_locked;  // ASan's mlockall interceptor does nothing (its shadow memory cannot be locked)
+#else
+        if (!mem_locked) _exit(3);
+#endif
+        _exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "no CAP_SYS_NICE/CAP_IPC_LOCK here (EPERM)";
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "1: make_realtime failed, 2: a later thread was not SCHED_FIFO 10, 3: memory not locked";
 }
 
 }  // namespace
