@@ -2,10 +2,12 @@
 # Debian 12 packages prfence needs, installed only when missing. Sourced by tools/quickstart.sh and
 # tests/run.sh; `prfence_install_deps build|test|vm ...` installs the named sets.
 #   build: compiler, CMake/Ninja, and the libraries prfence links (liburing, libnl-3, CLI11, nlohmann-json)
-#   test:  GoogleTest/GoogleMock, Google Benchmark, clang + libFuzzer runtime, sg3-utils (reference vectors)
+#   test:  GoogleTest/GoogleMock, Google Benchmark, clang + libFuzzer runtime, sg3-utils (reference vectors;
+#          with fence-agents' fence_scsi also the unmodified tools the interposer tests run through
+#          libprinterpose)
 
 prfence_pkgs_build="g++ cmake ninja-build pkg-config liburing-dev libnl-3-dev libcli11-dev nlohmann-json3-dev"
-prfence_pkgs_test="libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev sg3-utils"
+prfence_pkgs_test="libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev sg3-utils fence-agents"
 
 prfence_install_deps() {
     local want="" set pkg missing=""
