@@ -111,6 +111,10 @@ void Executor::advance(uint32_t lun, const ScsiResponse* last) {
     }
     st.cmd = std::move(next);
     st.ua_retries = st.transient_retries = 0;
+    if (st.cmd->not_before_ns > now_ns()) {
+        timers_.push({st.cmd->not_before_ns, lun, 0});  // the retry timer's path: submitted when it fires
+        return;
+    }
     try_submit(lun);
 }
 
@@ -134,6 +138,7 @@ void Executor::try_submit(uint32_t lun) {
     ++commands_;
     const uint64_t now = now_ns();
     if (st.first_submit_ns == 0) st.first_submit_ns = now;
+    st.submit_ns = now;
     st.waiting = true;
     st.serial = serial;
     timers_.push({now + static_cast<uint64_t>(opt_.command_deadline.count()) * 1000000ull, lun, serial});
@@ -161,6 +166,7 @@ void Executor::on_complete(uint64_t tag, ScsiResponse&& rsp) {
     LunState& st = state_[lun];
     latencies_.push_back(rsp.latency_ns);
     RetryDecision d = decide_retry(opt_.retry, rsp, st.ua_retries, st.transient_retries);
+    if (opt_.command_log) log_command(lun, rsp, d.kind != RetryDecision::Kind::deliver);
     switch (d.kind) {
         case RetryDecision::Kind::retry_now:
             ++st.ua_retries;
@@ -206,9 +212,27 @@ void Executor::fire_timers(uint64_t now) {
             ScsiResponse rsp;
             rsp.timed_out = true;
             rsp.latency_ns = static_cast<uint64_t>(opt_.command_deadline.count()) * 1000000ull;
+            if (opt_.command_log) log_command(t.lun, rsp, false);
             deliver(t.lun, std::move(rsp));
         }
     }
+}
+
+void Executor::log_command(uint32_t lun, const ScsiResponse& rsp, bool retried) {
+    const LunState& st = state_[lun];
+    CommandRecord r;
+    r.lun = lun;
+    r.label = st.cmd->label;
+    r.opcode = st.cmd->req.cdb.len > 0 ? st.cmd->req.cdb.b[0] : 0;
+    r.service_action = st.cmd->req.cdb.len > 1 ? (st.cmd->req.cdb.b[1] & 0x1f) : 0;
+    r.status = rsp.status;
+    r.timed_out = rsp.timed_out;
+    r.retried = retried;
+    r.sys_errno = rsp.sys_errno;
+    r.submit_ns = st.submit_ns;
+    r.complete_ns = now_ns();
+    r.transport_ns = rsp.latency_ns;
+    opt_.command_log->push_back(r);
 }
 
 void Executor::finish_unfinished(wire::Category why, const char* text) {

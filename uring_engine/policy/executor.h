@@ -35,6 +35,12 @@ public:
     struct Command {
         unsigned path = 0;  // index into LunTarget::paths
         ScsiRequest req;
+        // Not submitted before this now_ns() time (0: at once). prbench's paced mode schedules commands
+        // with it; the wait is an executor timer, so other LUNs' commands go on meanwhile.
+        uint64_t not_before_ns = 0;
+        // Opaque to the engine; copied into this command's CommandRecords (prbench marks the commands it
+        // measures with it).
+        uint32_t label = 0;
     };
     virtual ~LunJob() = default;
     // First called with last == nullptr; then with the answer (after retries) to the command it returned.
@@ -46,6 +52,22 @@ protected:
     LunOutcome outcome_;
 };
 
+// One command as the executor saw it, when ExecOptions::command_log asks for them: a record per completed
+// (or timed-out) submission, retried attempts included, in completion order.
+struct CommandRecord {
+    uint32_t lun = 0;          // index into the batch
+    uint32_t label = 0;        // LunJob::Command::label
+    uint8_t opcode = 0;        // CDB byte 0 (5Eh PR IN, 5Fh PR OUT)
+    uint8_t service_action = 0;  // CDB byte 1, low 5 bits
+    uint8_t status = 0;        // SAM status of the answer
+    bool timed_out = false;    // the engine's command deadline passed first
+    bool retried = false;      // the retry policy sent this command again (UNIT ATTENTION, BUSY, ...)
+    int sys_errno = 0;         // the transport could not carry it
+    uint64_t submit_ns = 0;    // now_ns() right after Path::submit returned
+    uint64_t complete_ns = 0;  // now_ns() when the executor received the completion
+    uint64_t transport_ns = 0; // ScsiResponse::latency_ns (the transport's own submission to completion)
+};
+
 struct ExecOptions {
     unsigned max_inflight = 1024;  // commands in flight across all paths
     std::chrono::milliseconds batch_deadline{60000};
@@ -54,6 +76,9 @@ struct ExecOptions {
     std::chrono::milliseconds command_deadline{30000};
     RetryPolicy retry;
     const std::atomic<bool>* cancel = nullptr;  // set from another thread or a signal handler
+    // When set, every command's record is appended here (see CommandRecord). Off by default: the CLI
+    // and the daemon only need BatchSummary's percentiles.
+    std::vector<CommandRecord>* command_log = nullptr;
 };
 
 struct BatchSummary {
@@ -85,6 +110,7 @@ private:
         bool done = false;
         bool waiting = false;  // a command is in flight
         uint64_t serial = 0;   // serial of the command in flight
+        uint64_t submit_ns = 0;  // when the command in flight was submitted
         std::optional<LunJob::Command> cmd;
         unsigned ua_retries = 0, transient_retries = 0;
         uint64_t first_submit_ns = 0;
@@ -103,6 +129,7 @@ private:
     void deliver(uint32_t lun, ScsiResponse&& rsp);
     void finish_unfinished(wire::Category why, const char* text);
     void fire_timers(uint64_t now);
+    void log_command(uint32_t lun, const ScsiResponse& rsp, bool retried);
 
     Ring& ring_;
     ExecOptions opt_;

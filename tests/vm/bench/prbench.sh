@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Issue 7's figures on the real kernel: builds prbench and prfence (Release) and runs
+# tests/vm/suite/prbench_guest.sh in the guest (tests/vm/run.sh): mass fence and ping-pong at N = 16, 64
+# and every LU (prfence over io_uring, over the SG_IO pool, one at a time, a sg_persist loop; fence_scsi
+# reported as not installed), and per-operation latency. The JSON, SVG and text land in build/vm/out/
+# (prbench-<series>-<N>luns.{json,svg,txt}, prbench-op-<series>-<N>luns.{json,txt}).
+#   tests/vm/bench/prbench.sh [ROUNDS [SG_PERSIST_ROUNDS]]    (PRFENCE_VM_LUNS, default 256)
+# PRFENCE_BENCH_BUILD: the build directory (default build/rel). Exit status: the guest script's, or
+# run.sh's (77: no QEMU).
+set -euo pipefail
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+BUILD=${PRFENCE_BENCH_BUILD:-$SRC/build/rel}
+cmake -S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+ninja -C "$BUILD" -j2 prbench prfence >/dev/null
+export PRFENCE_VM_LUNS=${PRFENCE_VM_LUNS:-256}
+export PRFENCE_VM_TIMEOUT=${PRFENCE_VM_TIMEOUT:-1800}
+export PRFENCE_VM_BINARIES="$BUILD/tools/prbench/prbench $BUILD/tools/prfence${PRFENCE_VM_BINARIES:+ $PRFENCE_VM_BINARIES}"
+exec "$SRC/tests/vm/run.sh" "$SRC/tests/vm/suite/prbench_guest.sh" "$@"
