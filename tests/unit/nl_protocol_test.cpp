@@ -503,13 +503,13 @@ TEST(NlRefusal, OutOfRangeValues) {
         EXPECT_NE(r.msg.find(c.text), std::string::npos) << r.msg;
         EXPECT_EQ(r.offset, off) << c.text;
     }
-    for (uint8_t op : {uint8_t{0}, uint8_t{15}}) {
+    for (uint8_t op : {uint8_t{0}, uint8_t{engine::kOperationMax + 1}}) {
         Raw m(CMD_RUN);
         m.str(ATTR_GROUP, "g");
         uint32_t off = m.next();
         m.u8(ATTR_OPERATION, op);
         Refusal r = refused(m.done());
-        EXPECT_NE(r.msg.find("ATTR_OPERATION: " + std::to_string(op) + " is out of range (1-14)"), std::string::npos) << r.msg;
+        EXPECT_NE(r.msg.find("ATTR_OPERATION: " + std::to_string(op) + " is out of range (1-" + std::to_string(engine::kOperationMax) + ")"), std::string::npos) << r.msg;
         EXPECT_EQ(r.offset, off);
     }
     Raw tp(CMD_GROUP_CREATE);

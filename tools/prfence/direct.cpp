@@ -176,6 +176,7 @@ const Sub kSubs[] = {
     {engine::Operation::replace_lost, "REPLACE LOST RESERVATION with new --key and --type"},
     {engine::Operation::fence, "Fence --victim: READ KEYS, PREEMPT AND ABORT, verify with READ RESERVATION"},
     {engine::Operation::takeover, "Forced break-in: register-and-ignore, preempt-and-abort the holder, verify (needs --force)"},
+    {engine::Operation::probe, "May we do I/O? READ of block 0 and SYNCHRONIZE CACHE (a write that changes nothing) per LUN"},
 };
 
 }  // namespace

@@ -30,6 +30,7 @@ constexpr std::array<OpRow, kOperationMax> kOps{{
     {Operation::replace_lost, "replace-lost", false},
     {Operation::fence, "fence", false},
     {Operation::takeover, "takeover", false},
+    {Operation::probe, "probe", true},
 }};
 
 const OpRow* row(Operation op) {
@@ -156,6 +157,8 @@ Result<JobMaker> make_operation(const OpSpec& s) {
             const wire::PrInAction a = kIn[static_cast<size_t>(s.op) - 1];
             return JobMaker([a, po] { return make_read_job(a, po); });
         }
+        case Operation::probe:
+            return JobMaker([po] { return make_probe_job(po); });
         case Operation::fence: {
             PRF_TRY_ASSIGN(uint64_t key, need(s.key, "--key"));
             PRF_TRY_ASSIGN(uint64_t victim, need(s.sa_key, "--victim"));

@@ -33,13 +33,14 @@ enum class Operation : uint8_t {
     replace_lost,         // REPLACE LOST RESERVATION
     fence,                // READ KEYS, PREEMPT AND ABORT of the victim, READ RESERVATION
     takeover,             // forced break-in (needs force)
+    probe,                // READ and SYNCHRONIZE CACHE: may this nexus read, write?
 };
-inline constexpr uint8_t kOperationMax = static_cast<uint8_t>(Operation::takeover);
+inline constexpr uint8_t kOperationMax = static_cast<uint8_t>(Operation::probe);
 
 // The subcommand name ("keys", "register", "replace-lost", ...).
 const char* operation_name(Operation op);
 std::optional<Operation> parse_operation(std::string_view name);
-// Reads only (PR IN): safe to run against LUNs in use.
+// Changes no PR state and no data (PR IN, probe): safe to run against LUNs in use; takes no key.
 bool operation_is_read(Operation op);
 
 struct OpSpec {

@@ -342,6 +342,54 @@ std::unique_ptr<LunJob> make_read_job(wire::PrInAction what, const PlanOptions& 
 std::unique_ptr<LunJob> make_prout_job(const ProutSpec& spec, const PlanOptions& opt) {
     return std::make_unique<ProutJob>(spec, opt);
 }
+class ProbeJob final : public JobBase {
+public:
+    explicit ProbeJob(const PlanOptions& opt) : JobBase(opt) {}
+
+    std::optional<Command> step(const LunTarget&, const ScsiResponse* last) override {
+        switch (phase_) {
+            case Phase::start:
+                phase_ = Phase::capacity;
+                return io(wire::read_capacity10_cdb(), 8);
+            case Phase::capacity: {
+                if (!record(*last, "READ CAPACITY(10)")) return std::nullopt;
+                // Block 0 is read whole, so the block length decides the buffer; an LU answering
+                // something no disk has would make us allocate nonsense.
+                const uint32_t block = last->data_in.size() >= 8 ? get_be32(last->data_in, 4) : 0;
+                if (block < 512 || block > (1u << 20))
+                    return fail_with(wire::Category::other, "READ CAPACITY(10)",
+                                     "implausible logical block length " + std::to_string(block));
+                phase_ = Phase::read;
+                return io(wire::read10_cdb(0, 1), block);
+            }
+            case Phase::read:
+                if (!record(*last, "READ(10)")) return std::nullopt;
+                phase_ = Phase::write;
+                return io(wire::synchronize_cache10_cdb(), 0);
+            case Phase::write:
+                if (!record(*last, "SYNCHRONIZE CACHE(10)")) {
+                    if (outcome_.status == wire::sam::reservation_conflict) outcome_.error += " (reads are allowed)";
+                    return std::nullopt;
+                }
+                return succeed("read and write access");
+        }
+        return std::nullopt;
+    }
+
+private:
+    Command io(wire::Cdb cdb, uint32_t data_in) const {
+        Command c;
+        c.req.cdb = cdb;
+        c.req.data_in_len = data_in;
+        c.req.timeout_ms = opt_.timeout_ms;
+        return c;
+    }
+    enum class Phase { start, capacity, read, write };
+    Phase phase_ = Phase::start;
+};
+
+std::unique_ptr<LunJob> make_probe_job(const PlanOptions& opt) { return std::make_unique<ProbeJob>(opt); }
+
 std::unique_ptr<LunJob> make_fence_job(uint64_t key, uint64_t victim, wire::PrType type, const PlanOptions& opt) {
     return std::make_unique<FenceJob>(key, victim, type, opt);
 }

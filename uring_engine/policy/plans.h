@@ -44,6 +44,12 @@ std::unique_ptr<LunJob> make_prout_job(const ProutSpec& spec, const PlanOptions&
 
 std::unique_ptr<LunJob> make_fence_job(uint64_t key, uint64_t victim, wire::PrType type, const PlanOptions& opt);
 std::unique_ptr<LunJob> make_takeover_job(uint64_t key, wire::PrType type, const PlanOptions& opt);
+// Can this nexus do I/O here? READ CAPACITY(10), READ(10) of block 0, then SYNCHRONIZE CACHE(10): a
+// command every reservation type treats as a write, and one that changes no data. ok = both allowed
+// (note "read and write access"); a RESERVATION CONFLICT on the read fails at READ(10) (the LU excludes
+// us entirely: Exclusive Access types), on SYNCHRONIZE CACHE with reads allowed (Write Exclusive types).
+// What the victim of a fence runs to see for itself that it is fenced, and what a demo runs as "I/O".
+std::unique_ptr<LunJob> make_probe_job(const PlanOptions& opt);
 
 // The same job for every LUN.
 template <class F>
