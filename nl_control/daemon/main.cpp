@@ -17,8 +17,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "prfenced: %s\n", s.error().msg.c_str());
         return 1;
     }
-    CLI::App app{"prfenced: keeps LUN groups open and fences them on request (control socket, netlink format)"};
-    app.set_version_flag("--version", std::string("prfenced ") + PRFENCE_VERSION);
+    CLI::App app{"prfenced: keeps LUN groups open and fences them on request (control socket, netlink format)", "prfenced"};
+    app.set_version_flag("-V,--version", std::string("prfenced ") + PRFENCE_VERSION);
     daemon::DaemonOptions opt;
     std::string group, mode;
     int realtime = 0;
