@@ -16,7 +16,7 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: prsim-run [--socket SOCK] [--initiator TRANSPORTID] [--target-port N] [--prefix DIR]\n"
+    "usage: prsim-run [-h|--help] [-V|--version]\n       prsim-run [--socket SOCK] [--initiator TRANSPORTID] [--target-port N] [--prefix DIR]\n"
     "                 [--map FILE] [--redirect FROM=TO]... [--timeout-ms MS] -- COMMAND [ARGS...]\n"
     "\n"
     "Runs COMMAND with libprinterpose.so preloaded: PREFIX/sgN is the sg node of prsim LU N and\n"
@@ -84,6 +84,10 @@ int main(int argc, char** argv) {
         if (a == "--") {
             ++i;
             break;
+        }
+        if (a == "-V" || a == "--version") {
+            std::fputs("prsim-run " PRFENCE_VERSION "\n", stdout);
+            return 0;
         }
         if (a == "-h" || a == "--help") {
             std::fputs(kUsage, stdout);

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# tools/quickstart.sh end to end on binaries already built (PRFENCE_BIN_DIR), checking its claims: every LU
+# fenced in one batch, A's I/O working before and refused after, prexplain classifying every LU FENCED by
+# B's key, the one-at-a-time comparison measured, and nothing left running or on disk afterwards; then
+# the same cleanup when the demo is interrupted halfway (SIGTERM: a background job ignores SIGINT).
+# Usage: quickstart_test.sh SOURCE_DIR BUILD_DIR
+set -u
+SRC=$1 B=$2
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+fails=0 passes=0
+ok() { passes=$((passes+1)); }
+bad() { echo "FAIL $1"; fails=$((fails+1)); }
+leftovers() {  # processes or files of a quickstart run
+    pgrep -af 'prfence-quickstart\.' | grep -v -e pgrep -e quickstart_test || true
+    ls -d /tmp/prfence-quickstart.* 2>/dev/null || true
+}
+before=$(leftovers)
+start=$(date +%s)
+PRFENCE_BIN_DIR=$B timeout 300 "$SRC/tools/quickstart.sh" >"$out" 2>&1; rc=$?
+took=$(($(date +%s) - start))
+expect() {  # expect NAME REGEX
+    if grep -qE -- "$2" "$out"; then ok; else bad "$1: no line matching $2"; fi
+}
+[ "$rc" -eq 0 ] && ok || bad "quickstart exit status $rc"
+expect groups 'nodeB: 256 LUNs, 256 paths open.*key 0x123abc'
+expect reserved '^reserve: 256 LUNs, 256 ok, 0 failed'
+expect io_works '^probe: 256 LUNs, 256 ok, 0 failed'
+expect fenced '^fence: 256 LUs, 256 ok, 0 failed in [0-9.]+ ms \(768 commands; per command p50'
+expect holder 'reserved by 0x123abc EA'
+expect io_refused '^probe: 256 LUNs, 0 ok, 256 failed'
+expect exit24 '^\(exit 24'
+expect explained '256 of 256 LUs: FENCED by 0x123abc; classes seen: \{.FENCED.: 256\}'
+expect first_event 'READ_10: FENCED \(our key 0xabc123, group nodeA; holder 0x123abc EA\)'
+expect batch_row 'prfence via prfenced, one batch +[0-9.]+ ms +1\.0x'
+expect serial_row 'one command at a time \(--qd 1\) +[0-9.]+ ms +[0-9.]+x'
+if command -v sg_persist >/dev/null && [ -x "$B/interposer/prsim-run" ]; then
+    expect loop_row 'a loop of sg_persist processes \(3 per LU\) +[0-9.]+ ms +[0-9.]+x'
+    if grep -q 'sg_persist commands failed' "$out"; then bad "sg_persist loop had failures"; else ok; fi
+fi
+# The one-at-a-time run must really be slower than the batch (measured, not assumed).
+ratio=$(sed -nE 's/.*one command at a time \(--qd 1\) +[0-9.]+ ms +([0-9.]+)x.*/\1/p' "$out")
+if awk -v r="$ratio" 'BEGIN { exit !(r > 3) }'; then ok; else bad "one at a time only ${ratio}x the batch"; fi
+[ "$(leftovers)" = "$before" ] && ok || bad "left behind: $(leftovers)"
+echo "quickstart took ${took}s"
+
+# Interrupted halfway: everything it started is still cleaned up.
+PRFENCE_BIN_DIR=$B "$SRC/tools/quickstart.sh" >"$out" 2>&1 &
+qpid=$!
+for _ in $(seq 200); do grep -q 'node B registers' "$out" && break; sleep 0.1; done
+kill -TERM $qpid
+wait $qpid; rc=$?
+sleep 0.5
+[ "$rc" -ne 0 ] && ok || bad "interrupted quickstart exited 0"
+[ "$(leftovers)" = "$before" ] && ok || bad "left behind after SIGTERM: $(leftovers)"
+if [ "$fails" -ne 0 ]; then echo "--- quickstart output"; cat "$out"; fi
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]
