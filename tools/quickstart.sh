@@ -87,7 +87,7 @@ print(f"fence: {s['luns']} LUs, {s['ok']} ok, {s['failed']} failed in {s['wall_m
       f"p99 {s['p99_us']:.0f} us, max {s['max_us']:.0f} us)")
 EOF
 "${PD[@]}" reservation nodeA >"$T/reservation.txt"
-sed -n 2p "$T/reservation.txt"
+head -n 2 "$T/reservation.txt"
 echo "  ..."
 
 bold "node A tries its I/O again"
