@@ -146,6 +146,22 @@ for p in paths: assert len(p.getAttribute("d")) > 10
 PY
 fi
 
+# 4b. Arming: the default (--arm reserve, no abort) and --arm takeover with --settle; the arming time of each
+# measured round is reported beside (not in) the batch wall.
+for arm in reserve takeover; do
+    if bench fence_arm_$arm 0 -w fence --luns 4 -b uring --rounds 2 --arm $arm --settle 5 --output-format json \
+        sim:"$sock":0-3; then
+        pycheck fence_arm_$arm "$dir/fence_arm_$arm.out" <<PY
+$COMMON
+u = job(workload="fence", luns=4, backend="uring")
+assert not u["skipped"] and u["errors"] == 0, u["first_error"]
+assert len(u["arm_ns"]) == 2 and len(u["wall_ns"]["samples"]) == 2, u
+# Arming is 2 (takeover + register) or 4 (register, register, release, reserve) batches of >= 1 ms, plus 5 ms.
+assert min(u["arm_ns"]) >= 7 * MS, u["arm_ns"]
+PY
+    fi
+done
+
 # 5. Paced mode: 100 reads scheduled at 4000/s on one command in flight, each >= 1 ms: the schedule
 # falls behind, and latency from the intended send time must show it (clat alone would not).
 if bench paced 0 -w op --op read-keys --qd 1 --rate 4000 --iterations 25 --warmup 0 --output-format json sim:"$sock":0-3; then

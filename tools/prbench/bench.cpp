@@ -4,8 +4,10 @@
 #include <time.h>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include "common/bytes.h"
 #include "policy/executor.h"
@@ -531,11 +533,39 @@ prfence::Status engine_op(const Config& cfg, Rig& rig, const Cycle& cyc, Result&
     return {};
 }
 
-// Puts node A in charge of every LU (takeover) and registers node B: the state before a fence.
+// Puts node A in charge of every LU and registers node B: the state before a fence. By default without
+// any abort (A and B REGISTER AND IGNORE, B RELEASEs what it won last round, A RESERVEs), as an operator's
+// cluster is before a failover. --arm takeover uses A's takeover plan (PREEMPT AND ABORT of B) instead;
+// on LIO the fence right after it is then measurably slower (see tools/prbench/README.md).
 prfence::Status arm_fence(const Config& cfg, Rig& rig) {
-    PRF_TRY(setup(rig, cfg, rig.a, {0, Act::takeover, cfg.a.key}, "arming (node A takeover)"));
-    PRF_TRY(setup(rig, cfg, rig.b, {1, Act::register_ignore, cfg.b.key}, "arming (node B register)"));
+    if (cfg.arm_takeover) {
+        PRF_TRY(setup(rig, cfg, rig.a, {0, Act::takeover, cfg.a.key}, "arming (node A takeover)"));
+        PRF_TRY(setup(rig, cfg, rig.b, {1, Act::register_ignore, cfg.b.key}, "arming (node B register)"));
+    } else {
+        PRF_TRY(setup(rig, cfg, rig.a, {0, Act::register_ignore, cfg.a.key}, "arming (node A register)"));
+        PRF_TRY(setup(rig, cfg, rig.b, {1, Act::register_ignore, cfg.b.key}, "arming (node B register)"));
+        PRF_TRY(setup(rig, cfg, rig.b, {1, Act::release, cfg.b.key}, "arming (node B release)"));
+        PRF_TRY(setup(rig, cfg, rig.a, {0, Act::reserve, cfg.a.key}, "arming (node A reserve)"));
+    }
+    if (cfg.settle_ms) std::this_thread::sleep_for(std::chrono::milliseconds(cfg.settle_ms));
     return {};
+}
+
+// One measured fence or takeover round into `r`: its batch wall (and, paced, the latency from the
+// round's intended start), its commands' submission-to-completion times and each LU's time.
+void record_round(Result& r, const BatchOut& b, const std::vector<engine::CommandRecord>& log, uint64_t late_ns,
+                  size_t ops) {
+    r.wall.push_back(b.sum.wall_ns);
+    if (late_ns) r.wall_lat.push_back(late_ns);
+    r.runtime_ns += b.sum.wall_ns;
+    r.ops += ops;
+    r.errors += b.failed;
+    if (r.first_error.empty()) r.first_error = b.first_error;
+    for (const auto& rec : log) {
+        r.clat.push_back(rec.complete_ns - rec.submit_ns);
+        if (rec.retried) ++r.retries;
+    }
+    for (size_t i = 0; i < b.outcomes.size(); ++i) add_lun_time(r, i, b.outcomes[i].latency_ns);
 }
 
 prfence::Status engine_fence(const Config& cfg, Rig& rig, Result& r) {
@@ -543,7 +573,9 @@ prfence::Status engine_fence(const Config& cfg, Rig& rig, Result& r) {
     PRF_TRY(compile(f, cfg));
     const uint64_t t0 = engine::now_ns();
     for (unsigned round = 0; round < cfg.warmup + cfg.rounds; ++round) {
+        const uint64_t arm0 = engine::now_ns();
         PRF_TRY(arm_fence(cfg, rig));
+        const uint64_t arm_ns = engine::now_ns() - arm0;
         const bool measured = round >= cfg.warmup;
         const uint64_t due = cfg.rate > 0 ? t0 + static_cast<uint64_t>(1e9 / cfg.rate * round) : 0;
         if (due) sleep_until_ns(due);
@@ -555,17 +587,8 @@ prfence::Status engine_fence(const Config& cfg, Rig& rig, Result& r) {
             ++r.warmup;
             continue;
         }
-        r.wall.push_back(b.sum.wall_ns);
-        if (due) r.wall_lat.push_back(end - due);
-        r.runtime_ns += b.sum.wall_ns;
-        r.ops += rig.b.size();
-        r.errors += b.failed;
-        if (r.first_error.empty()) r.first_error = b.first_error;
-        for (const auto& rec : log) {
-            r.clat.push_back(rec.complete_ns - rec.submit_ns);
-            if (rec.retried) ++r.retries;
-        }
-        for (size_t i = 0; i < b.outcomes.size(); ++i) add_lun_time(r, i, b.outcomes[i].latency_ns);
+        r.arm.push_back(arm_ns);
+        record_round(r, b, log, due ? end - due : 0, rig.b.size());
     }
     return {};
 }
@@ -588,17 +611,7 @@ prfence::Status engine_pingpong(const Config& cfg, Rig& rig, Result& r) {
             ++r.warmup;
             continue;
         }
-        r.wall.push_back(b.sum.wall_ns);
-        if (due) r.wall_lat.push_back(end - due);
-        r.runtime_ns += b.sum.wall_ns;
-        r.ops += rig.both.size();
-        r.errors += b.failed;
-        if (r.first_error.empty()) r.first_error = b.first_error;
-        for (const auto& rec : log) {
-            r.clat.push_back(rec.complete_ns - rec.submit_ns);
-            if (rec.retried) ++r.retries;
-        }
-        for (size_t i = 0; i < b.outcomes.size(); ++i) add_lun_time(r, i, b.outcomes[i].latency_ns);
+        record_round(r, b, log, due ? end - due : 0, rig.both.size());
     }
     return {};
 }

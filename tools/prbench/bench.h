@@ -78,6 +78,11 @@ struct Config {
     unsigned baseline_rounds = 1;      // sg_persist / fence_scsi fence and pingpong rounds
     uint32_t timeout_ms = 20000;       // per command
     unsigned sgio_threads = 8;
+    // fence: how each round is armed (A holds an EA/WE reservation, B registered). reserve: A REGISTER AND
+    // IGNORE, B REGISTER AND IGNORE, B RELEASE, A RESERVE (no abort; default). takeover: A's takeover plan
+    // (PREEMPT AND ABORT of B), then B registers: LIO then still settles the abort when the fence starts.
+    bool arm_takeover = false;
+    unsigned settle_ms = 0;            // fence: pause between arming and the measured batch
     std::string sg_persist = "sg_persist";
     std::string fence_scsi = "fence_scsi";
     // Words put before every baseline command (sg_persist, fence_scsi); {initiator}, {target_port},
@@ -117,6 +122,7 @@ struct Result {
     std::vector<uint64_t> lat;       // paced: intended send time to completion (coordinated omission corrected)
     std::vector<uint64_t> wall;      // fence/pingpong: per measured batch, first submission to last LU verified
     std::vector<uint64_t> wall_lat;  // paced fence/pingpong: intended start to last LU verified
+    std::vector<uint64_t> arm;       // fence: per measured round, the arming batches (not in wall)
     std::vector<LunTime> luns_time;  // per LU, for "slowest LUNs"
     double iops() const { return runtime_ns ? static_cast<double>(ops) * 1e9 / static_cast<double>(runtime_ns) : 0; }
 };

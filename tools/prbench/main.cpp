@@ -101,6 +101,11 @@ int main(int argc, char** argv) {
     app.add_option("--key-b", key_b, "Node B's reservation key, hex (default 123abc)");
     app.add_option("--type", type, "Reservation type (default EA = 3)");
     app.add_option("--timeout", cfg.timeout_ms, "Per-command timeout, ms (default 20000)")->check(CLI::Range(1, 3600000));
+    std::string arm = "reserve";
+    app.add_option("--arm", arm, "fence: how each round is armed: reserve (A and B register, B releases, A reserves; "
+                                 "default) or takeover (A's takeover plan, PREEMPT AND ABORT of B)")
+        ->check(CLI::IsMember({"reserve", "takeover"}));
+    app.add_option("--settle", cfg.settle_ms, "fence: ms to wait between arming and the measured batch (default 0)");
     app.add_option("--sgio-threads", cfg.sgio_threads, "SG_IO pool threads (default 8)")->check(CLI::Range(1, 1024));
     app.add_option("--sg-persist", cfg.sg_persist, "sg_persist to run (default: from PATH)");
     app.add_option("--fence-scsi", cfg.fence_scsi, "fence_scsi to run (default: from PATH)");
@@ -124,6 +129,7 @@ int main(int argc, char** argv) {
     }
 
     // ---- options -> Config
+    cfg.arm_takeover = arm == "takeover";
     cfg.workloads.clear();
     for (const auto& w : split_list(workloads)) {
         auto v = prbench::parse_workload(w);

@@ -104,6 +104,12 @@ std::string render_text(std::vector<Result>& results, const RunInfo& info) {
                  ", avg=" + ms(s.mean) + ", stdev=" + ms(s.stddev) + ", median=" + ms(static_cast<double>(s.at(50))) +
                  ", batches=" + std::to_string(s.n) + "  (first submission to last LU done)\n";
         }
+        if (!r.arm.empty()) {
+            std::vector<uint64_t> w = r.arm;
+            LatencySummary s = summarize(w);
+            o += "    arming (msec): min=" + ms(static_cast<double>(s.min)) + ", max=" + ms(static_cast<double>(s.max)) +
+                 ", median=" + ms(static_cast<double>(s.at(50))) + "  (before each batch, not in wall)\n";
+        }
         if (!r.wall_lat.empty()) {
             std::vector<uint64_t> w = r.wall_lat;
             LatencySummary s = summarize(w);
@@ -225,6 +231,7 @@ nlohmann::ordered_json render_json(std::vector<Result>& results, const RunInfo& 
             x["wall_ns"] = latency_json(w);
             x["wall_ns"]["samples"] = r.wall;
         }
+        if (!r.arm.empty()) x["arm_ns"] = r.arm;  // fence: per measured round, the arming (not in wall_ns)
         if (!r.wall_lat.empty()) {
             std::vector<uint64_t> w = r.wall_lat;
             x["wall_lat_ns"] = latency_json(w);
