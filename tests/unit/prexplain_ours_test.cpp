@@ -97,6 +97,54 @@ TEST(OurBook, CanonicalKeysLeaveWhatIsNotASimSocketAlone) {
     EXPECT_EQ(canonical_lu_key("sim:/nonexistent/prsim.sock:3"), "sim:/nonexistent/prsim.sock:3");
 }
 
+TEST(DaemonBook, AnUnknownLuFetchesAgainAtMostOncePerInterval) {
+    using namespace std::chrono_literals;
+    auto t = std::chrono::steady_clock::time_point{} + 1h;
+    int calls = 0;
+    bool daemon_up = true;
+    std::vector<std::string> warned;
+    DaemonBook book(
+        [&](std::vector<std::string>& w) -> Result<OurBook> {
+            ++calls;
+            if (!daemon_up) return fail(Errc::system, "prfenced is gone");
+            OurBook b;
+            std::vector<engine::LunSpec> luns{lun("/dev/sdb", "naa.1")};
+            if (calls >= 2) luns.push_back(lun("/dev/sdc", "naa.2"));  // a group grew after the start
+            b.add(group("db", 0xabc123), luns, w);
+            w.push_back("fetch " + std::to_string(calls));
+            return b;
+        },
+        [&](const std::string& m) { warned.push_back(m); }, 5s, [&] { return t; });
+    ASSERT_TRUE(book.load().ok());
+    LuIdentity sdb, sdc, other;
+    sdb.key = sdb.wwid = "naa.1";
+    sdc.key = sdc.wwid = "naa.2";
+    other.key = other.wwid = "naa.9";
+    EXPECT_NE(book.find(sdb), nullptr);
+    EXPECT_EQ(book.find(sdc), nullptr);  // within the interval of the first fetch: no second one
+    EXPECT_EQ(calls, 1);
+    t += 6s;
+    ASSERT_NE(book.find(sdc), nullptr);  // unknown and the interval passed: fetched again, now known
+    EXPECT_EQ(book.find(sdc)->key, 0xabc123u);
+    EXPECT_EQ(calls, 2);
+    for (int i = 0; i < 100; ++i) EXPECT_EQ(book.find(other), nullptr);  // a storm of unknown LUs
+    EXPECT_EQ(calls, 2);
+    t += 6s;
+    daemon_up = false;
+    EXPECT_EQ(book.find(other), nullptr);
+    EXPECT_EQ(calls, 3);
+    EXPECT_NE(book.find(sdc), nullptr);  // the old book is kept when the daemon is gone
+    EXPECT_EQ(warned, (std::vector<std::string>{"fetch 1", "fetch 2", "keeping the groups read before: prfenced is gone"}));
+}
+
+TEST(DaemonBook, AFailedFirstFetchIsTheCallersError) {
+    DaemonBook book([](std::vector<std::string>&) -> Result<OurBook> { return fail(Errc::system, "no daemon"); },
+                    [](const std::string&) {});
+    auto st = book.load();
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().msg, "no daemon");
+}
+
 TEST(OurBook, UnreachableDaemonIsAnErrorNamingThePath) {
     std::vector<std::string> warnings;
     auto b = our_book_from_daemon("/nonexistent/prfenced.sock", {}, {}, warnings);

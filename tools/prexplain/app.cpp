@@ -218,7 +218,7 @@ struct Input {
 
 class Pipeline {
   public:
-    Pipeline(const Options& o, LuMapper& mapper, PrQuerier* querier, EventSink* sink, const OurBook* book)
+    Pipeline(const Options& o, LuMapper& mapper, PrQuerier* querier, EventSink* sink, OurSides* book)
         : o_(o), corr_(mapper), querier_(querier), sink_(sink), book_(book) {
         if (o.key_value) our_key_ = *o.key_value;
     }
@@ -314,7 +314,7 @@ class Pipeline {
     Correlator corr_;
     PrQuerier* querier_;
     EventSink* sink_;
-    const OurBook* book_;
+    OurSides* book_;
     std::optional<uint64_t> our_key_;
     std::vector<Event> events_;
     std::set<std::string> fired_;
@@ -552,13 +552,11 @@ int run(int argc, char** argv) {
     }
 
     engine::ResolveOptions ropt{.sysfs_root = o.sys, .dev_root = o.dev};
-    std::optional<OurBook> book;
+    std::optional<DaemonBook> book;
     if (!o.daemon.empty()) {
-        std::vector<std::string> warnings;
-        auto b = our_book_from_daemon(o.daemon, ropt, o.groups, warnings);
-        if (!b.ok()) return usage("--daemon: " + b.error().msg);
-        for (const auto& w : warnings) std::cerr << "prexplain: --daemon: " << w << '\n';
-        book = std::move(*b);
+        book.emplace([&o, &ropt](std::vector<std::string>& w) { return our_book_from_daemon(o.daemon, ropt, o.groups, w); },
+                     [](const std::string& w) { std::cerr << "prexplain: --daemon: " << w << '\n'; });
+        if (auto st = book->load(); !st) return usage("--daemon: " + st.error().msg);
     }
     SysfsMapper mapper(ropt, o.sim);
     engine::SessionOptions sopt;

@@ -84,7 +84,7 @@ const engine::LunSpec* SysfsMapper::spec(const std::string& key) const {
 }
 
 EngineQuerier::EngineQuerier(const SysfsMapper& mapper, engine::ResolveOptions ropt,
-                             engine::SessionOptions sopt, const OurBook* book)
+                             engine::SessionOptions sopt, OurSides* book)
     : mapper_(mapper), ropt_(std::move(ropt)), sopt_(std::move(sopt)), book_(book) {}
 
 PrSnapshot EngineQuerier::query(const LuIdentity& lu) {

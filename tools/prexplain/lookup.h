@@ -52,14 +52,14 @@ class PrQuerier {
 class EngineQuerier final : public PrQuerier {
   public:
     EngineQuerier(const SysfsMapper& mapper, engine::ResolveOptions ropt,
-                  engine::SessionOptions sopt, const OurBook* book = nullptr);
+                  engine::SessionOptions sopt, OurSides* book = nullptr);
     PrSnapshot query(const LuIdentity& lu) override;
 
   private:
     const SysfsMapper& mapper_;
     engine::ResolveOptions ropt_;
     engine::SessionOptions sopt_;
-    const OurBook* book_;
+    OurSides* book_;
 };
 
 }  // namespace prfence::prexplain

@@ -81,4 +81,28 @@ Result<OurBook> our_book_from_daemon(const std::string& socket, const engine::Re
     return book;
 }
 
+DaemonBook::DaemonBook(Fetch fetch, std::function<void(const std::string&)> warn, std::chrono::milliseconds min_interval,
+                       Clock now)
+    : fetch_(std::move(fetch)), warn_(std::move(warn)), min_interval_(min_interval), now_(std::move(now)) {}
+
+Status DaemonBook::fetch_now() {
+    ++fetches_;
+    last_ = now_();
+    std::vector<std::string> warnings;
+    auto b = fetch_(warnings);
+    for (const auto& w : warnings) warn_(w);
+    if (!b) return fail(std::move(b).error());
+    book_ = std::move(*b);
+    return {};
+}
+
+Status DaemonBook::load() { return fetch_now(); }
+
+const OurSide* DaemonBook::find(const LuIdentity& lu) {
+    if (const OurSide* s = book_.find(lu)) return s;
+    if (now_() - last_ < min_interval_) return nullptr;
+    if (auto st = fetch_now(); !st) warn_("keeping the groups read before: " + st.error().msg);
+    return book_.find(lu);
+}
+
 }  // namespace prfence::prexplain

@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: MIT
 // "Our" side of each LU, from prfenced's configuration: which key this node holds on the LU (the
 // key a FENCED diagnosis looks for) and, for prsim LUs, which initiator to query as. `prexplain
-// --daemon SOCKET` reads every group once at start (CMD_GROUP_LIST) and resolves its devices here, on
-// the same host, the way the daemon resolves them; --key and --initiator on the command line win.
+// --daemon SOCKET` reads every group at start (CMD_GROUP_LIST), and again when an LU it does not know
+// shows up (DaemonBook), and resolves the groups' devices here, on the same host, the way the daemon
+// resolves them; --key and --initiator on the command line win.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -25,7 +29,14 @@ struct OurSide {
     std::optional<uint16_t> target_port;
 };
 
-class OurBook {
+// Where the pipeline and the querier look an LU up.
+class OurSides {
+  public:
+    virtual ~OurSides() = default;
+    virtual const OurSide* find(const LuIdentity& lu) = 0;
+};
+
+class OurBook final : public OurSides {
   public:
     // Records every LU of `g` (its devices resolved to `luns`). An LU already recorded from another
     // group with a different key keeps the first group's entry, and one warning per pair of groups
@@ -35,6 +46,7 @@ class OurBook {
     // The entry for an LU as the mapper names it (by WWID; prsim LUs by socket and LUN, whatever
     // spelling of the socket path either side used), or nullptr.
     const OurSide* find(const LuIdentity& lu) const;
+    const OurSide* find(const LuIdentity& lu) override { return std::as_const(*this).find(lu); }
     size_t size() const { return by_lu_.size(); }
 
   private:
@@ -51,5 +63,32 @@ std::string canonical_lu_key(const std::string& key);
 // (Errc::system with its text); a group in `only` it does not have (Errc::not_found).
 Result<OurBook> our_book_from_daemon(const std::string& socket, const engine::ResolveOptions& ropt,
                                      const std::vector<std::string>& only, std::vector<std::string>& warnings);
+
+// The book of a running prexplain: fetched once at start (load), and fetched again when an event names
+// an LU the book does not know, at most once per `min_interval`, so that groups created or extended after
+// prexplain started are seen without a storm of unknown LUs turning into a storm of fetches. A fetch that
+// fails later keeps the old book (and says so through `warn`).
+class DaemonBook final : public OurSides {
+  public:
+    using Fetch = std::function<Result<OurBook>(std::vector<std::string>& warnings)>;
+    using Clock = std::function<std::chrono::steady_clock::time_point()>;
+    DaemonBook(Fetch fetch, std::function<void(const std::string&)> warn,
+               std::chrono::milliseconds min_interval = std::chrono::seconds(5),
+               Clock now = [] { return std::chrono::steady_clock::now(); });
+    // The first fetch: its failure is the caller's error (prexplain --daemon refuses to start).
+    Status load();
+    const OurSide* find(const LuIdentity& lu) override;
+    size_t fetches() const { return fetches_; }
+
+  private:
+    Status fetch_now();
+    Fetch fetch_;
+    std::function<void(const std::string&)> warn_;
+    std::chrono::milliseconds min_interval_;
+    Clock now_;
+    OurBook book_;
+    std::chrono::steady_clock::time_point last_{};
+    size_t fetches_ = 0;
+};
 
 }  // namespace prfence::prexplain
