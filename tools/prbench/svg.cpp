@@ -75,6 +75,14 @@ struct Frame {
     }
 };
 
+// The y axis title, rotated, `gap` left of the plot, and the frame around the plot area.
+std::string y_title_and_frame(const Frame& f, double gap, const std::string& title) {
+    return "<text transform=\"translate(" + num(f.x0 - gap) + "," + num(f.y0 + f.h / 2) +
+           ") rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">" + title + "</text>\n" +
+           "<rect x=\"" + num(f.x0) + "\" y=\"" + num(f.y0) + "\" width=\"" + num(f.w) + "\" height=\"" + num(f.h) +
+           "\" fill=\"none\" stroke=\"#333333\"/>\n";
+}
+
 // The legend, right of the plot: per backend a colour swatch, its name, and a line of detail below.
 std::string legend(double x, double y, const std::vector<std::pair<Backend, std::string>>& items) {
     std::string o;
@@ -152,10 +160,7 @@ std::string cdf_panel(const std::vector<Result>& results, double top) {
         if (i % 2 == 0) o += text(f.x0 - 8, y + 4, std::to_string(i * 10) + "%", "end", 12);
     }
     o += log_x_axis(f, "latency per command (log scale)", true);
-    o += "<text transform=\"translate(" + num(f.x0 - 60) + "," + num(f.y0 + f.h / 2) +
-         ") rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">commands completed within (cumulative %)</text>\n";
-    o += "<rect x=\"" + num(f.x0) + "\" y=\"" + num(f.y0) + "\" width=\"" + num(f.w) + "\" height=\"" + num(f.h) +
-         "\" fill=\"none\" stroke=\"#333333\"/>\n";
+    o += y_title_and_frame(f, 60, "commands completed within (cumulative %)");
     std::vector<std::pair<Backend, std::string>> items;
     for (auto& [b, v] : sorted) {
         auto pts = cdf_points(v, 400);
@@ -235,10 +240,7 @@ std::string fence_panel(const std::vector<Result>& results, double top) {
         o += text(x, f.y0 + f.h + 18, std::to_string(n));
     }
     o += text(f.x0 + f.w / 2, f.y0 + f.h + 42, "LUNs fenced in one batch (log scale)");
-    o += "<text transform=\"translate(" + num(f.x0 - 62) + "," + num(f.y0 + f.h / 2) +
-         ") rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">wall time (log scale)</text>\n";
-    o += "<rect x=\"" + num(f.x0) + "\" y=\"" + num(f.y0) + "\" width=\"" + num(f.w) + "\" height=\"" + num(f.h) +
-         "\" fill=\"none\" stroke=\"#333333\"/>\n";
+    o += y_title_and_frame(f, 62, "wall time (log scale)");
     std::vector<std::pair<Backend, std::string>> items;
     for (auto& [b, m] : series) {
         std::string d;
