@@ -156,7 +156,7 @@ $COMMON
 u = job(workload="fence", luns=4, backend="uring")
 assert not u["skipped"] and u["errors"] == 0, u["first_error"]
 assert len(u["arm_ns"]) == 2 and len(u["wall_ns"]["samples"]) == 2, u
-# Arming is 2 (takeover + register) or 4 (register, register, release, reserve) batches of >= 1 ms, plus 5 ms.
+# Arming is 2 (takeover + register) or 5 (register, clear, register, register, reserve) batches of >= 1 ms, plus 5 ms.
 assert min(u["arm_ns"]) >= 7 * MS, u["arm_ns"]
 PY
     fi
@@ -222,6 +222,19 @@ assert f["wall_ns"]["min"] > u["wall_ns"]["percentile"]["50.000000"], "the sg_pe
 o = job(workload="op", backend="sg_persist")
 assert not o["skipped"] and o["errors"] == 0 and o["ops"] == 8 and o["clat_ns"]["N"] >= 8, (o["note"], o["first_error"], o["ops"])
 PY
+    fi
+    # fence_scsi leaves B holding a WE-RO reservation: the next N's arming must start from that.
+    if command -v fence_scsi >/dev/null; then
+        if bench after_fence_scsi 0 -w fence --luns 2,4 -b fence_scsi,uring --rounds 1 --baseline-rounds 1 \
+            --prsim-run "$RUN" --output-format json sim:"$sock":0-3; then
+            pycheck after_fence_scsi "$dir/after_fence_scsi.out" <<PY
+$COMMON
+for n in (2, 4):
+    for b in ("fence_scsi", "uring"):
+        x = job(workload="fence", backend=b, luns=n)
+        assert not x["skipped"] and x["errors"] == 0, (n, b, x["note"], x["first_error"])
+PY
+        fi
     fi
 elif [ "${PRBENCH_REQUIRE_SHIM:-0}" = 1 ]; then
     fail baseline "the prsim-run target exists but $RUN is not built"

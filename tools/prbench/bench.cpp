@@ -542,9 +542,12 @@ prfence::Status arm_fence(const Config& cfg, Rig& rig) {
         PRF_TRY(setup(rig, cfg, rig.a, {0, Act::takeover, cfg.a.key}, "arming (node A takeover)"));
         PRF_TRY(setup(rig, cfg, rig.b, {1, Act::register_ignore, cfg.b.key}, "arming (node B register)"));
     } else {
+        // From whatever the previous round or backend left (fence_scsi reserves WE-RO, which a RELEASE
+        // of another type cannot undo): B registers and clears, both register, A reserves.
+        PRF_TRY(setup(rig, cfg, rig.b, {1, Act::register_ignore, cfg.b.key}, "arming (node B register)"));
+        PRF_TRY(setup(rig, cfg, rig.b, {1, Act::clear, cfg.b.key}, "arming (node B clear)"));
         PRF_TRY(setup(rig, cfg, rig.a, {0, Act::register_ignore, cfg.a.key}, "arming (node A register)"));
         PRF_TRY(setup(rig, cfg, rig.b, {1, Act::register_ignore, cfg.b.key}, "arming (node B register)"));
-        PRF_TRY(setup(rig, cfg, rig.b, {1, Act::release, cfg.b.key}, "arming (node B release)"));
         PRF_TRY(setup(rig, cfg, rig.a, {0, Act::reserve, cfg.a.key}, "arming (node A reserve)"));
     }
     if (cfg.settle_ms) std::this_thread::sleep_for(std::chrono::milliseconds(cfg.settle_ms));

@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
     app.add_option("--type", type, "Reservation type (default EA = 3)");
     app.add_option("--timeout", cfg.timeout_ms, "Per-command timeout, ms (default 20000)")->check(CLI::Range(1, 3600000));
     std::string arm = "reserve";
-    app.add_option("--arm", arm, "fence: how each round is armed: reserve (A and B register, B releases, A reserves; "
+    app.add_option("--arm", arm, "fence: how each round is armed: reserve (B registers and clears, A and B register, A reserves; "
                                  "default) or takeover (A's takeover plan, PREEMPT AND ABORT of B)")
         ->check(CLI::IsMember({"reserve", "takeover"}));
     app.add_option("--settle", cfg.settle_ms, "fence: ms to wait between arming and the measured batch (default 0)");
