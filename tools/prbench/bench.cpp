@@ -745,6 +745,28 @@ prfence::Status baseline_op(const Config& cfg, Rig& arm, const Cycle& cyc, Resul
     return {};
 }
 
+// One baseline round: every LU's steps as sg_persist processes, LU after LU (a step that fails ends its
+// LU), timed as a whole into r.wall and per process into r.clat.
+void baseline_round(Baseline& bl, const Config& cfg, const std::vector<Step>& steps, size_t n, Result& r) {
+    const uint64_t t0 = engine::now_ns();
+    for (size_t i = 0; i < n; ++i) {
+        uint64_t lun_ns = 0, retries = 0;
+        bool bad = false;
+        for (const Step& s : steps)
+            if (bl.sg_persist(s, cfg.luns[i], &r.clat, &retries, &lun_ns, &r.first_error) != 0) {
+                bad = true;
+                break;
+            }
+        r.errors += bad;
+        r.retries += retries;
+        add_lun_time(r, i, lun_ns);
+    }
+    const uint64_t wall = engine::now_ns() - t0;
+    r.wall.push_back(wall);
+    r.runtime_ns += wall;
+    r.ops += n;
+}
+
 prfence::Status baseline_fence(const Config& cfg, Rig& arm, Result& r) {
     Baseline bl{cfg};
     const size_t n = arm.both.size();
@@ -753,25 +775,7 @@ prfence::Status baseline_fence(const Config& cfg, Rig& arm, Result& r) {
                                   {1, Act::read_reservation}};
     for (unsigned round = 0; round < cfg.baseline_rounds; ++round) {
         PRF_TRY(arm_fence(cfg, arm));
-        const uint64_t t0 = engine::now_ns();
-        std::vector<uint64_t> clat;
-        for (size_t i = 0; i < n; ++i) {
-            uint64_t lun_ns = 0, retries = 0;
-            bool bad = false;
-            for (const Step& s : steps)
-                if (bl.sg_persist(s, cfg.luns[i], &clat, &retries, &lun_ns, &r.first_error) != 0) {
-                    bad = true;
-                    break;
-                }
-            r.errors += bad;
-            r.retries += retries;
-            add_lun_time(r, i, lun_ns);
-        }
-        const uint64_t wall = engine::now_ns() - t0;
-        r.wall.push_back(wall);
-        r.runtime_ns += wall;
-        r.ops += n;
-        r.clat.insert(r.clat.end(), clat.begin(), clat.end());
+        baseline_round(bl, cfg, steps, n, r);
     }
     r.note = "3 sg_persist processes per LU (READ KEYS, PREEMPT AND ABORT, READ RESERVATION), LU after LU";
     return {};
@@ -788,23 +792,7 @@ prfence::Status baseline_pingpong(const Config& cfg, Rig& arm, Result& r) {
                                       {node, Act::read_reservation},
                                       {node, Act::preempt_abort, mine, other},
                                       {node, Act::read_reservation}};
-        const uint64_t t0 = engine::now_ns();
-        for (size_t i = 0; i < n; ++i) {
-            uint64_t lun_ns = 0, retries = 0;
-            bool bad = false;
-            for (const Step& s : steps)
-                if (bl.sg_persist(s, cfg.luns[i], &r.clat, &retries, &lun_ns, &r.first_error) != 0) {
-                    bad = true;
-                    break;
-                }
-            r.errors += bad;
-            r.retries += retries;
-            add_lun_time(r, i, lun_ns);
-        }
-        const uint64_t wall = engine::now_ns() - t0;
-        r.wall.push_back(wall);
-        r.runtime_ns += wall;
-        r.ops += n;
+        baseline_round(bl, cfg, steps, n, r);
     }
     r.note = "4 sg_persist processes per LU (REGISTER AND IGNORE, READ RESERVATION, PREEMPT AND ABORT, READ RESERVATION)";
     return {};
