@@ -225,6 +225,8 @@ PY
     fi
     # fence_scsi leaves B holding a WE-RO reservation: the next N's arming must start from that.
     if command -v fence_scsi >/dev/null; then
+        host_state() { stat -c '%n %Y %s' /var/run/cluster.key /var/run/cluster.dev 2>/dev/null; }
+        before_state=$(host_state)
         if bench after_fence_scsi 0 -w fence --luns 2,4 -b fence_scsi,uring --rounds 1 --baseline-rounds 1 \
             --prsim-run "$RUN" --output-format json sim:"$sock":0-3; then
             pycheck after_fence_scsi "$dir/after_fence_scsi.out" <<PY
@@ -235,6 +237,11 @@ for n in (2, 4):
         assert not x["skipped"] and x["errors"] == 0, (n, b, x["note"], x["first_error"])
 PY
         fi
+        # fence_scsi's state went to a directory of the run's own, not this host's /var/run/cluster.*.
+        if [ "$(host_state)" = "$before_state" ]; then pass host_fence_scsi_state_untouched; else
+            fail host_fence_scsi_state_untouched "before: '$before_state' after: '$(host_state)'"; fi
+        if ls -d "${TMPDIR:-/tmp}"/prbench-fence_scsi-* >/dev/null 2>&1; then
+            fail fence_scsi_dir_removed "$(ls -d "${TMPDIR:-/tmp}"/prbench-fence_scsi-*)"; else pass fence_scsi_dir_removed; fi
     fi
 elif [ "${PRBENCH_REQUIRE_SHIM:-0}" = 1 ]; then
     fail baseline "the prsim-run target exists but $RUN is not built"

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "prbench/bench.h"
 
+#include <stdlib.h>
 #include <time.h>
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <thread>
@@ -630,6 +632,24 @@ std::string substitute(std::string w, const std::string& key, const std::string&
 struct Baseline {
     const Config& cfg;
     mutable std::map<std::string, std::vector<std::string>> envs;  // node + socket -> prsim-run's environment
+    // fence_scsi keeps its key and device list in /var/run/cluster.{key,dev}: on prsim LUs the shim
+    // redirects them here (one directory per run, removed after), so a benchmark never touches the files
+    // of a real cluster node, nor races another run.
+    mutable std::string state_dir;
+
+    explicit Baseline(const Config& c) : cfg(c) {}
+    Baseline(const Baseline&) = delete;
+    Baseline& operator=(const Baseline&) = delete;
+    ~Baseline() {
+        if (!state_dir.empty()) std::filesystem::remove_all(state_dir);
+    }
+    const std::string& fence_scsi_dir() const {
+        if (state_dir.empty()) {
+            std::string tmpl = (std::filesystem::temp_directory_path() / "prbench-fence_scsi-XXXXXX").string();
+            if (::mkdtemp(tmpl.data())) state_dir = tmpl;
+        }
+        return state_dir;
+    }
 
     // The environment to start node `node`'s commands on LU `l` with: nullptr (ours) unless the LU is a
     // prsim LU and prsim-run is known.
@@ -640,8 +660,16 @@ struct Baseline {
         const std::string k = std::to_string(node) + "\n" + ps.sim_socket;
         auto it = envs.find(k);
         if (it == envs.end()) {
-            SpawnResult r = spawn_and_wait({cfg.prsim_run, "--socket", ps.sim_socket, "--initiator", nd.initiator,
-                                            "--target-port", std::to_string(nd.target_port), "--", "env", "-0"});
+            std::vector<std::string> argv{cfg.prsim_run, "--socket", ps.sim_socket, "--initiator", nd.initiator,
+                                          "--target-port", std::to_string(nd.target_port)};
+            if (!fence_scsi_dir().empty()) {
+                argv.push_back("--redirect");
+                argv.push_back("/var/run/cluster=" + fence_scsi_dir() + "/node" + std::to_string(node));
+            }
+            argv.push_back("--");
+            argv.push_back("env");
+            argv.push_back("-0");
+            SpawnResult r = spawn_and_wait(argv);
             std::vector<std::string> e;
             if (r.exit_code == 0) e = parse_env0(r.output);
             const bool preload = std::any_of(e.begin(), e.end(), [](const std::string& v) { return v.rfind("LD_PRELOAD=", 0) == 0; });
@@ -825,8 +853,28 @@ prfence::Status baseline_fence_scsi(const Config& cfg, Rig& arm, Result& r) {
         if (auto nl = out.rfind('\n'); nl != std::string::npos) out = out.substr(nl + 1);
         return out;
     };
+    // Without the shim (real LUNs) fence_scsi writes this host's own /var/run/cluster.{key,dev}: never
+    // on a host that has them already (a cluster node's fencing state), and removed again after.
+    const bool real = !bl.env(1, cfg.luns[0], nullptr);
+    if (real) {
+        for (const char* f : {"/var/run/cluster.key", "/var/run/cluster.dev"})
+            if (std::filesystem::exists(f)) {
+                r.skipped = true;
+                r.note = std::string("fence_scsi would overwrite this host's ") + f + " (a cluster node's fencing state)";
+                return {};
+            }
+    }
+    struct Cleanup {
+        bool on;
+        ~Cleanup() {
+            if (!on) return;
+            std::error_code ec;
+            std::filesystem::remove("/var/run/cluster.key", ec);
+            std::filesystem::remove("/var/run/cluster.dev", ec);
+        }
+    } cleanup{real};
     // Node B unfences itself once: registers and stores its key where fence_scsi -o off reads it
-    // (/var/run/cluster/fence_scsi.key), as on a cluster node.
+    // (/var/run/cluster.key), as on a cluster node.
     PRF_TRY(arm_fence(cfg, arm));
     SpawnResult on = run_fs("on", cfg.b.key);
     if (on.exit_code != 0) {
