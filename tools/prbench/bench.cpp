@@ -470,20 +470,23 @@ Result new_result(const Config& cfg, Workload w, std::string op, Backend b, size
 // ---------------------------------------------------------------------------------------------------
 // Engine workloads
 
+// An op workload's preparation on every LU, once and unmeasured; the first LU that fails is named.
+prfence::Status prep_cycle(const Config& cfg, Rig& rig, const Cycle& cyc) {
+    std::vector<std::unique_ptr<engine::LunJob>> jobs;
+    for (size_t i = 0; i < rig.both.size(); ++i)
+        jobs.push_back(std::make_unique<CycleJob>(cyc.prep, 1, &rig.views[2 * i], nullptr, i));
+    rig.ex->set_options(exec_options(cfg, 1024, nullptr));
+    PRF_TRY_ASSIGN(engine::BatchSummary s, rig.ex->run(rig.both, jobs));
+    if (s.failed)
+        for (auto& j : jobs)
+            if (!j->outcome().ok)
+                return fail(Errc::io, "preparing the LUs failed: " + j->outcome().device + ": " + j->outcome().error);
+    return {};
+}
+
 prfence::Status engine_op(const Config& cfg, Rig& rig, const Cycle& cyc, Result& r) {
     const size_t n = rig.both.size();
-    // Prep: once, unmeasured.
-    {
-        std::vector<std::unique_ptr<engine::LunJob>> jobs;
-        for (size_t i = 0; i < n; ++i)
-            jobs.push_back(std::make_unique<CycleJob>(cyc.prep, 1, &rig.views[2 * i], nullptr, i));
-        rig.ex->set_options(exec_options(cfg, 1024, nullptr));
-        PRF_TRY_ASSIGN(engine::BatchSummary s, rig.ex->run(rig.both, jobs));
-        if (s.failed) {
-            for (auto& j : jobs)
-                if (!j->outcome().ok) return fail(Errc::io, "preparing the LUs failed: " + j->outcome().device + ": " + j->outcome().error);
-        }
-    }
+    PRF_TRY(prep_cycle(cfg, rig, cyc));  // once, unmeasured
     const unsigned iterations = cfg.iterations ? cfg.iterations
                                                : std::max<unsigned>(10, static_cast<unsigned>((2000 + n - 1) / n));
     const unsigned cycles = iterations + cfg.warmup;
@@ -732,15 +735,7 @@ struct Baseline {
 
 prfence::Status baseline_op(const Config& cfg, Rig& arm, const Cycle& cyc, Result& r) {
     const size_t n = arm.both.size();
-    // Prep with the engine (not what is measured).
-    {
-        std::vector<std::unique_ptr<engine::LunJob>> jobs;
-        for (size_t i = 0; i < n; ++i)
-            jobs.push_back(std::make_unique<CycleJob>(cyc.prep, 1, &arm.views[2 * i], nullptr, i));
-        arm.ex->set_options(exec_options(cfg, 1024, nullptr));
-        PRF_TRY_ASSIGN(engine::BatchSummary s, arm.ex->run(arm.both, jobs));
-        if (s.failed) return fail(Errc::io, "preparing the LUs failed");
-    }
+    PRF_TRY(prep_cycle(cfg, arm, cyc));  // with the engine: not what is measured
     Baseline bl{cfg};
     const uint64_t t0 = engine::now_ns();
     // Warm-up: the first LU's first --warmup cycles (the binary and its libraries into the page cache).
