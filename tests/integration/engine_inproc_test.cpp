@@ -346,6 +346,73 @@ TEST(EngineDeadline, CancelFlagStopsTheBatch) {
     EXPECT_NE(o.error.find("cancelled"), std::string::npos);
 }
 
+// on_finished hears of each LUN once, the moment its outcome is final, with that final outcome: LUNs
+// that answer early are reported while another still waits, and the one the batch deadline ends is
+// reported too.
+TEST(EngineStream, EachLunIsReportedOnceWhenFinal) {
+    auto ring = std::move(Ring::create(64)).value();
+    ExecOptions opt;
+    opt.batch_deadline = std::chrono::milliseconds(60);
+    opt.command_deadline = std::chrono::milliseconds(10000);
+    Executor ex(*ring, opt);
+    std::vector<std::unique_ptr<ScriptedPath>> paths;
+    std::vector<LunTarget> luns;
+    for (int i = 0; i < 3; ++i) {
+        paths.push_back(std::make_unique<ScriptedPath>(*ring, ex));
+        luns.push_back({"lu" + std::to_string(i), {paths.back().get()}});
+    }
+    paths[0]->script = {{status_only(0)}};
+    paths[1]->script = {{status_only(wire::sam::reservation_conflict)}};
+    paths[2]->script = {{{}, true}};  // never answers
+    std::vector<std::unique_ptr<LunJob>> jobs;
+    for (int i = 0; i < 3; ++i) jobs.push_back(reg(1));
+
+    struct Seen {
+        uint32_t lun;
+        LunOutcome outcome;
+        uint64_t at_ns;
+    };
+    std::vector<Seen> seen;
+    const uint64_t start = now_ns();
+    BatchHooks hooks;
+    hooks.finished = [&](uint32_t lun, const LunOutcome& o) { seen.push_back({lun, o, now_ns() - start}); };
+    // idle is asked on every turn and may shorten the wait: asking for "again in 5 ms" while LUN 2
+    // waits for the 60 ms deadline makes the loop turn about every 5 ms instead of sleeping through.
+    int idles = 0;
+    hooks.idle = [&](uint64_t now) -> uint64_t {
+        ++idles;
+        return now + 5'000'000;
+    };
+    auto sum = ex.run(luns, jobs, hooks);
+    ASSERT_TRUE(sum.ok()) << sum.error().msg;
+    ASSERT_EQ(seen.size(), 3u);
+    EXPECT_EQ(seen[2].lun, 2u) << "the LUN the deadline ended comes last";
+    EXPECT_TRUE((seen[0].lun == 0 && seen[1].lun == 1) || (seen[0].lun == 1 && seen[1].lun == 0));
+    for (const auto& s : seen) {
+        const LunOutcome& fin = jobs[s.lun]->outcome();
+        EXPECT_TRUE(s.outcome.finished);
+        EXPECT_EQ(s.outcome.ok, fin.ok);
+        EXPECT_EQ(s.outcome.category, fin.category);
+        EXPECT_EQ(s.outcome.error, fin.error);
+        EXPECT_EQ(s.outcome.device, luns[s.lun].name);
+    }
+    EXPECT_TRUE(seen[0].outcome.ok || seen[1].outcome.ok);
+    EXPECT_LT(std::max(seen[0].at_ns, seen[1].at_ns), 50'000'000u) << "answered LUNs are not held until the deadline";
+    EXPECT_GE(seen[2].at_ns, 60'000'000u);
+    EXPECT_NE(seen[2].outcome.error.find("deadline"), std::string::npos);
+    EXPECT_GE(idles, 8) << "a 60 ms wait cut into 5 ms turns";
+
+    // Without a callback the batch runs as before, and a callback is not remembered across batches.
+    for (auto& p : paths) p->script = {{status_only(0)}};
+    std::vector<std::unique_ptr<LunJob>> again;
+    for (int i = 0; i < 3; ++i) again.push_back(reg(1));
+    seen.clear();
+    auto sum2 = ex.run(luns, again);
+    ASSERT_TRUE(sum2.ok());
+    EXPECT_EQ(sum2->ok, 3u);
+    EXPECT_TRUE(seen.empty());
+}
+
 TEST(EngineQueue, PathDepthIsRespected) {
     auto ring = std::move(Ring::create(64)).value();
     Executor ex(*ring);

@@ -5,11 +5,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
+#include "devices/resolve.h"
 #include "policy/executor.h"
 #include "policy/plans.h"
+#include "policy/session.h"
 #include "prsim/server.h"
 #include "sim_farm.h"
 #include "transport/sim_path.h"
@@ -84,6 +87,38 @@ TEST(EngineSim, FenceOneThousandLunsWithLatency) {
     // (Printed for the record; the benchmark, not this test, holds the target.)
     std::printf("fence 1000 sim LUNs at 2 ms: %.1f ms wall, p50 %.2f ms, p99 %.2f ms\n", s.wall_ns / 1e6,
                 s.p50_ns / 1e6, s.p99_ns / 1e6);
+}
+
+// A Session reports unopened LUNs first, then each opened LUN as it finishes, under its session index;
+// the report still holds every outcome.
+TEST(EngineSim, SessionReportsEachLunAsItFinishes) {
+    Daemon d(4);
+    ASSERT_TRUE(d.server);
+    auto specs = resolve_devices({"sim:" + d.socket + ":0-1", "sim:" + d.socket + ":9", "sim:" + d.socket + ":2-3"});
+    ASSERT_TRUE(specs.ok()) << specs.error().msg;
+    SessionOptions so;
+    so.initiator = kNodeA;
+    so.target_port = 1;
+    auto session = Session::open(*specs, so);
+    ASSERT_TRUE(session.ok()) << session.error().msg;
+    ASSERT_EQ((*session)->luns().size(), 5u);
+    std::vector<size_t> order;
+    std::vector<std::string> devices;
+    BatchHooks hooks;
+    hooks.finished = [&](uint32_t i, const LunOutcome& o) {
+        order.push_back(i);
+        devices.push_back(o.device);
+    };
+    auto rep = (*session)->run([](size_t) { return make_read_job(wire::PrInAction::read_keys, PlanOptions{}); }, hooks);
+    ASSERT_TRUE(rep.ok()) << rep.error().msg;
+    ASSERT_EQ(order.size(), 5u);
+    EXPECT_EQ(order[0], 2u) << "the LUN that did not open is reported before the batch starts";
+    auto sorted = order;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(sorted, (std::vector<size_t>{0, 1, 2, 3, 4}));
+    for (size_t k = 0; k < order.size(); ++k) EXPECT_EQ(devices[k], rep->outcomes[order[k]].device);
+    EXPECT_EQ(rep->summary.ok, 4u);
+    EXPECT_EQ(rep->outcomes[2].category, wire::Category::file_error);
 }
 
 TEST(EngineSim, NoDaemonIsAClearError) {

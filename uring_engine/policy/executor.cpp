@@ -24,11 +24,13 @@ uint64_t percentile(std::vector<uint64_t>& v, double p) {
 
 Executor::Executor(Ring& ring, ExecOptions opt) : ring_(ring), opt_(std::move(opt)) {}
 
-Result<BatchSummary> Executor::run(const std::vector<LunTarget>& luns, std::vector<std::unique_ptr<LunJob>>& jobs) {
+Result<BatchSummary> Executor::run(const std::vector<LunTarget>& luns, std::vector<std::unique_ptr<LunJob>>& jobs,
+                                   const BatchHooks& hooks) {
     if (luns.size() != jobs.size()) return fail(Errc::invalid_argument, "executor: one job per LUN is required");
     if (luns.size() > kLunMask) return fail(Errc::invalid_argument, "executor: more than 1M LUNs in one batch");
     luns_ = &luns;
     jobs_ = &jobs;
+    hooks_ = &hooks;
     state_.assign(luns.size(), LunState{});
     ready_ = {};
     timers_ = {};
@@ -62,12 +64,15 @@ Result<BatchSummary> Executor::run(const std::vector<LunTarget>& luns, std::vect
         if (remaining_ == 0) break;
         uint64_t wake = std::min(deadline, now + kMaxWaitNs);
         if (!timers_.empty()) wake = std::min(wake, timers_.top().at_ns);
+        if (hooks.idle)
+            if (const uint64_t again = hooks.idle(now)) wake = std::min(wake, std::max(again, now));
         uint64_t wait = wake > now ? wake - now : 0;
         auto turned = ring_.run_once(std::chrono::nanoseconds(wait));
         if (!turned.ok()) {
             finish_unfinished(wire::Category::other, "io_uring failed");
             luns_ = nullptr;
             jobs_ = nullptr;
+            hooks_ = nullptr;
             return fail(std::move(turned).error());
         }
     }
@@ -85,6 +90,7 @@ Result<BatchSummary> Executor::run(const std::vector<LunTarget>& luns, std::vect
     sum.max_ns = latencies_.empty() ? 0 : *std::max_element(latencies_.begin(), latencies_.end());
     luns_ = nullptr;
     jobs_ = nullptr;
+    hooks_ = nullptr;
     return sum;
 }
 
@@ -92,10 +98,8 @@ void Executor::advance(uint32_t lun, const ScsiResponse* last) {
     LunState& st = state_[lun];
     auto next = (*jobs_)[lun]->step((*luns_)[lun], last);
     if (!next) {
-        st.done = true;
         st.cmd.reset();
-        (*jobs_)[lun]->outcome().finished = true;
-        --remaining_;
+        finished(lun);
         return;
     }
     if (next->path >= (*luns_)[lun].paths.size()) {
@@ -104,9 +108,7 @@ void Executor::advance(uint32_t lun, const ScsiResponse* last) {
         o.category = wire::Category::logic_error;
         o.error = "plan asked for path " + std::to_string(next->path) + " of a LUN with " +
                   std::to_string((*luns_)[lun].paths.size());
-        st.done = true;
-        o.finished = true;
-        --remaining_;
+        finished(lun);
         return;
     }
     st.cmd = std::move(next);
@@ -116,6 +118,14 @@ void Executor::advance(uint32_t lun, const ScsiResponse* last) {
         return;
     }
     try_submit(lun);
+}
+
+void Executor::finished(uint32_t lun) {
+    state_[lun].done = true;
+    LunOutcome& o = (*jobs_)[lun]->outcome();
+    o.finished = true;
+    --remaining_;
+    if (hooks_ && hooks_->finished) hooks_->finished(lun, o);
 }
 
 void Executor::try_submit(uint32_t lun) {
@@ -244,11 +254,10 @@ void Executor::finish_unfinished(wire::Category why, const char* text) {
         o.category = why;
         o.timed_out = why == wire::Category::timeout;
         o.error = text;
-        state_[i].done = true;
         state_[i].waiting = false;
         state_[i].serial = 0;
+        finished(i);
     }
-    remaining_ = 0;
 }
 
 }  // namespace prfence::engine

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <queue>
@@ -91,13 +92,26 @@ struct BatchSummary {
     bool deadline_hit = false, cancelled = false;
 };
 
+// Lets a caller see a batch's results while it runs (prfenced streams them to its client). Both are
+// called on the thread running the batch, between two turns of the ring, and must not block.
+struct BatchHooks {
+    // Once per LUN, the moment its outcome is final (batch index, that outcome), while the other LUNs'
+    // commands still run.
+    std::function<void(uint32_t, const LunOutcome&)> finished;
+    // On every turn of the batch loop, before waiting for completions, with now_ns(). Returns the
+    // now_ns() time by which it wants to be called again (0: no wish); the wait is cut short for it.
+    std::function<uint64_t(uint64_t)> idle;
+};
+
 class Executor final : public CompletionSink {
 public:
     Executor(Ring& ring, ExecOptions opt = {});
 
     // Runs jobs[i] against luns[i] until every job has finished, the batch deadline passes or cancel is
-    // set. Unfinished jobs get a timeout / cancelled outcome. Errors are only for the ring itself failing.
-    Result<BatchSummary> run(const std::vector<LunTarget>& luns, std::vector<std::unique_ptr<LunJob>>& jobs);
+    // set. Unfinished jobs get a timeout / cancelled outcome (and `hooks.finished` then). Errors are only
+    // for the ring itself failing.
+    Result<BatchSummary> run(const std::vector<LunTarget>& luns, std::vector<std::unique_ptr<LunJob>>& jobs,
+                             const BatchHooks& hooks = {});
 
     void on_complete(uint64_t tag, ScsiResponse&& rsp) override;
     const ExecOptions& options() const { return opt_; }
@@ -124,6 +138,7 @@ private:
     };
 
     void advance(uint32_t lun, const ScsiResponse* last);
+    void finished(uint32_t lun);
     void try_submit(uint32_t lun);
     void pump_ready();
     void deliver(uint32_t lun, ScsiResponse&& rsp);
@@ -137,6 +152,7 @@ private:
     // Per-batch state (valid during run()).
     const std::vector<LunTarget>* luns_ = nullptr;
     std::vector<std::unique_ptr<LunJob>>* jobs_ = nullptr;
+    const BatchHooks* hooks_ = nullptr;
     std::vector<LunState> state_;
     std::queue<uint32_t> ready_;
     std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;

@@ -82,7 +82,8 @@ Result<std::unique_ptr<Session>> Session::open(const std::vector<LunSpec>& specs
     return s;
 }
 
-Result<Session::Report> Session::run(const std::function<std::unique_ptr<LunJob>(size_t)>& make) {
+Result<Session::Report> Session::run(const std::function<std::unique_ptr<LunJob>(size_t)>& make,
+                                     const BatchHooks& hooks) {
     Report rep;
     std::vector<LunTarget> targets;
     std::vector<std::unique_ptr<LunJob>> jobs;
@@ -97,13 +98,18 @@ Result<Session::Report> Session::run(const std::function<std::unique_ptr<LunJob>
             o.category = wire::Category::file_error;
             o.step = "open";
             o.error = luns_[i].open_error;
+            if (hooks.finished) hooks.finished(static_cast<uint32_t>(i), o);
             continue;
         }
         targets.push_back(luns_[i].target);
         jobs.push_back(make(i));
         index.push_back(i);
     }
-    PRF_TRY_ASSIGN(rep.summary, ex_->run(targets, jobs));
+    BatchHooks relay;
+    relay.idle = hooks.idle;
+    if (hooks.finished)
+        relay.finished = [&](uint32_t k, const LunOutcome& o) { hooks.finished(static_cast<uint32_t>(index[k]), o); };
+    PRF_TRY_ASSIGN(rep.summary, ex_->run(targets, jobs, relay));
     for (size_t k = 0; k < jobs.size(); ++k) rep.outcomes[index[k]] = std::move(jobs[k]->outcome());
     rep.summary.luns = luns_.size();
     rep.summary.ok = rep.summary.failed = 0;

@@ -48,8 +48,10 @@ public:
         std::vector<LunOutcome> outcomes;  // one per LUN, in session order
     };
     // Runs one job per LUN (make(i) builds LUN i's job). LUNs that could not be opened get an outcome
-    // with category file_error and their open error, without running.
-    Result<Report> run(const std::function<std::unique_ptr<LunJob>(size_t)>& make);
+    // with category file_error and their open error, without running. `hooks` as for Executor::run,
+    // except that hooks.finished gets the session's LUN index (unopened LUNs first, before the batch
+    // starts, then in completion order), each LUN once; the report still holds every outcome.
+    Result<Report> run(const std::function<std::unique_ptr<LunJob>(size_t)>& make, const BatchHooks& hooks = {});
 
     Executor& executor() { return *ex_; }
 
