@@ -595,6 +595,13 @@ struct Daemon::Impl {
     }
 
     void answer_completion(Completion& done) {
+        if (done.partial) {  // LUN results of a batch still running: sent on, counted when it ends
+            auto it = clients.find(done.client);
+            if (it == clients.end()) return;
+            for (auto& part : done.parts) queue(it->second, std::move(part));
+            flush_or_close(done.client);
+            return;
+        }
         const uint64_t now = engine::now_ns();
         std::string name;
         switch (done.kind) {
@@ -614,15 +621,8 @@ struct Daemon::Impl {
         Client& c = it->second;
         if (done.err) {
             answer_error(c, done.hdr, done.err, done.err_msg);
-        } else if (done.summary) {
-            // Each part goes out as soon as it is built: the client decodes part N while we encode N+1.
-            const uint64_t id = done.client;
-            nl::encode_run_answer(done.hdr, done.outcomes, *done.summary, [&](Bytes&& part) {
-                auto ci = clients.find(id);
-                if (ci == clients.end()) return;  // gone mid-answer: the rest is dropped
-                queue(ci->second, std::move(part));
-                flush_or_close(id);
-            });
+        } else if (!done.parts.empty()) {
+            for (auto& part : done.parts) queue(c, std::move(part));
         } else if (done.group) {
             queue(c, nl::encode_group_info(done.hdr, *done.group, false));
             ack_if_asked(c, done.hdr);
@@ -736,8 +736,10 @@ struct Daemon::Impl {
                 if (queues_empty() || now >= flush_deadline) return {};
                 timeout = static_cast<int>(std::min<uint64_t>((flush_deadline - now) / 1000000 + 1, 100));
             }
-            // Spin within the busy-poll window after the last activity, then sleep.
-            const bool spin = timeout == -1 && last_activity_ns != 0 &&
+            // Spin within the busy-poll window after the last activity, then sleep. Not while a batch
+            // runs: the engine thread (and a sim farm's emulator) need the CPUs then, and on a two-CPU
+            // machine a spinning control thread takes one of them from the fence it is waiting for.
+            const bool spin = timeout == -1 && last_activity_ns != 0 && !engine->busy() &&
                               engine::now_ns() - last_activity_ns < static_cast<uint64_t>(opt.busy_poll.count()) * 1000ull;
             int n = ::epoll_wait(epoll_fd, evs.data(), static_cast<int>(evs.size()), spin ? 0 : timeout);
             if (n < 0) {

@@ -19,6 +19,9 @@ namespace {
 // few and a count, not 1000 lines.
 constexpr size_t kMaxProblems = 16;
 
+// How long a finished LUN's result may wait in a part that is not full before it is sent anyway.
+constexpr uint64_t kStreamHoldNs = 500'000;
+
 uint64_t realtime_ns() {
     timespec ts{};
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -260,7 +263,8 @@ std::unique_ptr<EngineWorker::Group> EngineWorker::open_group(const GroupConfig&
     return g;
 }
 
-Result<engine::Session::Report> EngineWorker::run_on(Group& g, const engine::OpSpec& asked, const nl::Request* req) {
+Result<engine::Session::Report> EngineWorker::run_on(Group& g, const engine::OpSpec& asked, const nl::Request* req,
+                                                    const engine::BatchHooks& hooks) {
     engine::OpSpec spec = asked;
     if (!spec.key) spec.key = g.cfg.key;  // the group's own key, when the request names none
     auto maker = engine::make_operation(spec);
@@ -280,7 +284,7 @@ Result<engine::Session::Report> EngineWorker::run_on(Group& g, const engine::OpS
     if (req && req->qd) ex.max_inflight = *req->qd;
     g.session->executor().set_options(ex);
     const engine::JobMaker& make = *maker;
-    return g.session->run([&](size_t) { return make(); });
+    return g.session->run([&](size_t) { return make(); }, hooks);
 }
 
 void EngineWorker::read_pr_state(Group& g) {
@@ -420,8 +424,10 @@ Completion EngineWorker::do_refresh(Job& job) {
     s.queued_ns = start > job.received_ns ? start - job.received_ns : 0;
     s.operation = engine::Operation::read_keys;
     s.group = name;
+    nl::RunAnswerWriter w(job.req.hdr, [&c](Bytes&& part) { c.parts.push_back(std::move(part)); });
+    for (size_t i = 0; i < g.keys.size(); ++i) w.add(static_cast<uint32_t>(i), g.keys[i]);
+    w.finish(s);
     c.summary = std::move(s);
-    c.outcomes = g.keys;
     c.events.push_back(group_event(name, "refreshed"));
     return c;
 }
@@ -437,7 +443,32 @@ Completion EngineWorker::do_run(Job& job) {
                                    (g.problems.empty() ? std::string("unknown reason") : g.problems.front()) +
                                    " (GROUP_REFRESH retries)");
     const uint64_t start = engine::now_ns();
-    auto rep = run_on(g, req.op, &req);
+    // LUN results go to the control thread while the batch runs: a part as soon as it is full, and
+    // whatever is pending once the oldest of it has waited kStreamHoldNs (so a slow LUN does not hold
+    // back the fast ones' results, and 1000 results do not cost 1000 wakeups).
+    std::vector<Bytes> ready;
+    nl::RunAnswerWriter w(req.hdr, [&ready](Bytes&& part) { ready.push_back(std::move(part)); });
+    uint64_t held_since = 0;
+    auto hand_over = [&] {
+        Completion part = answer_for(job);
+        part.partial = true;
+        part.parts = std::exchange(ready, {});
+        post(std::move(part));
+    };
+    engine::BatchHooks hooks;
+    hooks.finished = [&](uint32_t i, const engine::LunOutcome& o) {
+        w.add(i, o);
+        if (w.pending() == 1) held_since = engine::now_ns();  // a new part began with this LUN
+        if (!ready.empty()) hand_over();
+    };
+    hooks.idle = [&](uint64_t now) -> uint64_t {
+        if (w.pending() == 0) return 0;
+        if (now - held_since < kStreamHoldNs) return held_since + kStreamHoldNs;
+        w.flush();
+        hand_over();
+        return 0;
+    };
+    auto rep = run_on(g, req.op, &req, hooks);
     if (!rep) return error(job, errno_of(rep.error()), rep.error().msg);
     Completion c = answer_for(job);
     nl::Summary s;
@@ -445,14 +476,15 @@ Completion EngineWorker::do_run(Job& job) {
     s.queued_ns = start > job.received_ns ? start - job.received_ns : 0;
     s.operation = req.op.op;
     s.group = req.group;
+    w.finish(s);
+    c.parts = std::move(ready);
     c.summary = std::move(s);
-    c.outcomes = std::move(rep->outcomes);
     // What a run learns about PR state is the state now: READ KEYS / RESERVATION answers are kept.
     if (req.op.op == engine::Operation::read_keys) {
-        g.keys = c.outcomes;
+        g.keys = std::move(rep->outcomes);
         g.keys_summary = c.summary->batch;
     }
-    if (req.op.op == engine::Operation::read_reservation) g.reservation = c.outcomes;
+    if (req.op.op == engine::Operation::read_reservation) g.reservation = std::move(rep->outcomes);
     return c;
 }
 

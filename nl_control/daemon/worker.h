@@ -4,9 +4,11 @@
 // FIFO order. Anything slow (resolving devices, opening paths, a batch, saving the config) happens here,
 // so the control thread answers NOOP, HEALTH, STATS and GROUP_LIST without ever waiting behind it.
 //
-// Results come back as Completions: raw data (outcomes, group info, an error), not encoded messages;
-// the control thread encodes them for whoever asked (if still connected) and for subscribers. After
-// each completion is queued the `wake` callback is called (the control thread's eventfd).
+// Results come back as Completions: group info, an error, or for RUN / GROUP_REFRESH the answer's
+// messages already encoded. A RUN's LUN results are encoded here as each LUN finishes and handed over
+// in parts while the batch still runs (partial completions), so that encoding and the client's decoding
+// overlap the batch instead of following it; the control thread only sends. After each completion is
+// queued the `wake` callback is called (the control thread's eventfd).
 #pragma once
 
 #include <atomic>
@@ -55,8 +57,12 @@ struct Completion {
     std::string err_msg;
     // create/add/remove: the group as it is now.
     std::optional<nl::GroupInfo> group;
-    // run/refresh: every LUN's outcome and the summary (group, operation, queued time filled in).
-    std::vector<engine::LunOutcome> outcomes;
+    // run/refresh: messages of the answer, in order, to send as they are. A partial completion carries
+    // LUN parts of a batch still running and nothing else; the final one the rest, the summary part and
+    // NLMSG_DONE, with `summary` (group, operation, queued time) for statistics and subscribers. A batch
+    // that fails after parts were sent ends with an error completion instead.
+    std::vector<Bytes> parts;
+    bool partial = false;
     std::optional<nl::Summary> summary;
     // What subscribers hear about (EVENT_GROUP for group changes; OP_DONE is built from `summary`).
     std::vector<nl::Event> events;
@@ -114,7 +120,8 @@ private:
     // opened is kept with no session) and reads its PR state. `err` is set when resolution failed.
     std::unique_ptr<Group> open_group(const GroupConfig& cfg, Error* err);
     void read_pr_state(Group& g);
-    Result<engine::Session::Report> run_on(Group& g, const engine::OpSpec& spec, const nl::Request* req);
+    Result<engine::Session::Report> run_on(Group& g, const engine::OpSpec& spec, const nl::Request* req,
+                                           const engine::BatchHooks& hooks = {});
     Status persist();
     void publish();
     static nl::GroupInfo info(const Group& g);

@@ -1379,59 +1379,64 @@ Bytes encode_group_info(const Header& request, const GroupInfo& g, bool multi) {
 std::vector<Bytes> encode_run_answer(const Header& request, const std::vector<engine::LunOutcome>& outcomes,
                                      const Summary& summary) {
     std::vector<Bytes> out;
-    encode_run_answer(request, outcomes, summary, [&out](Bytes&& part) { out.push_back(std::move(part)); });
+    RunAnswerWriter w(request, [&out](Bytes&& part) { out.push_back(std::move(part)); });
+    for (size_t i = 0; i < outcomes.size(); ++i) w.add(static_cast<uint32_t>(i), outcomes[i]);
+    w.finish(summary);
     return out;
 }
 
-void encode_run_answer(const Header& request, const std::vector<engine::LunOutcome>& outcomes,
-                       const Summary& summary, const std::function<void(Bytes&&)>& emit) {
-    struct Out {
-        const std::function<void(Bytes&&)>& emit;
-        void push_back(Bytes&& b) { emit(std::move(b)); }
-    } out{emit};
-    const Header h = answer_header(request);
-    std::unique_ptr<Msg> cur;
-    size_t in_part = 0;
+struct RunAnswerWriter::Part {
+    Msg msg{kMaxPart};
+    size_t luns = 0;
+};
+
+RunAnswerWriter::RunAnswerWriter(const Header& request, Emit emit) : request_(request), emit_(std::move(emit)) {}
+
+RunAnswerWriter::~RunAnswerWriter() = default;
+
+size_t RunAnswerWriter::pending() const { return part_ ? part_->luns : 0; }
+
+void RunAnswerWriter::flush() {
+    if (!part_ || part_->luns == 0) return;
+    Bytes b = part_->msg.bytes();
+    part_.reset();
+    emit_(std::move(b));
+}
+
+void RunAnswerWriter::add(uint32_t index, const engine::LunOutcome& outcome) {
     auto open = [&] {
-        cur = std::make_unique<Msg>(kMaxPart);
-        cur->start_genl(h, NLM_F_MULTI);
-        in_part = 0;
+        part_ = std::make_unique<Part>();
+        part_->msg.start_genl(answer_header(request_), NLM_F_MULTI);
     };
-    for (size_t i = 0; i < outcomes.size(); ++i) {
-        if (!cur) open();
-        const auto index = static_cast<uint32_t>(i);
-        nlattr* n = cur->nest(ATTR_LUN);
-        put_lun(*cur, index, outcomes[i], true);
-        cur->end(n);
-        if (cur->ok()) {
-            ++in_part;
-            continue;
+    auto put = [&](bool full) {
+        nlattr* n = part_->msg.nest(ATTR_LUN);
+        put_lun(part_->msg, index, outcome, full);
+        part_->msg.end(n);
+        if (part_->msg.ok()) {
+            ++part_->luns;
+            return true;
         }
-        cur->cancel(n);
-        if (in_part > 0) {  // the part is full: this LUN starts the next one
-            out.push_back(cur->bytes());
-            open();
-            n = cur->nest(ATTR_LUN);
-            put_lun(*cur, index, outcomes[i], true);
-            cur->end(n);
-            if (cur->ok()) {
-                ++in_part;
-                continue;
-            }
-            cur->cancel(n);
-        }
-        // Cannot happen within the limits (see kMaxLunKeys); kept so that every LUN is reported.
-        n = cur->nest(ATTR_LUN);
-        put_lun(*cur, index, outcomes[i], false);
-        cur->end(n);
-        ++in_part;
+        part_->msg.cancel(n);
+        return false;
+    };
+    if (!part_) open();
+    if (put(true)) return;
+    if (part_->luns > 0) {  // the part is full: this LUN starts the next one
+        flush();
+        open();
+        if (put(true)) return;
     }
-    if (cur) out.push_back(cur->bytes());
+    // Cannot happen within the limits (see kMaxLunKeys); kept so that every LUN is reported.
+    (void)put(false);
+}
+
+void RunAnswerWriter::finish(const Summary& summary) {
+    flush();
     Msg s(4096);
-    s.start_genl(h, NLM_F_MULTI);
+    s.start_genl(answer_header(request_), NLM_F_MULTI);
     put_summary(s, ATTR_SUMMARY, summary);
-    out.push_back(s.bytes());
-    out.push_back(encode_done(request, 0));
+    emit_(s.bytes());
+    emit_(encode_done(request_, 0));
 }
 
 std::vector<Bytes> pack_datagrams(const std::vector<Bytes>& messages) {

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -204,10 +205,33 @@ Bytes encode_group_info(const Header& request, const GroupInfo& g, bool multi);
 // one datagram of at most kMaxDatagram bytes (pack_datagrams) or send one per datagram.
 std::vector<Bytes> encode_run_answer(const Header& request, const std::vector<engine::LunOutcome>& outcomes,
                                      const Summary& summary);
-// The same, handing each part to `emit` as soon as it is built, so the daemon can send the first parts
-// while it encodes the rest and the client decodes them meanwhile.
-void encode_run_answer(const Header& request, const std::vector<engine::LunOutcome>& outcomes,
-                       const Summary& summary, const std::function<void(Bytes&&)>& emit);
+// The same answer built incrementally, for a daemon that sends LUN results while the batch still runs:
+// LUNs may be added in any order (each exactly once; LUN_INDEX is what places them), parts are handed
+// to `emit` as they fill or on flush(), and finish() emits the summary part and NLMSG_DONE. Every part
+// obeys the limits above.
+class RunAnswerWriter {
+public:
+    using Emit = std::function<void(Bytes&&)>;
+    RunAnswerWriter(const Header& request, Emit emit);
+    ~RunAnswerWriter();
+    RunAnswerWriter(const RunAnswerWriter&) = delete;
+    RunAnswerWriter& operator=(const RunAnswerWriter&) = delete;
+
+    // Adds LUN `index`'s result; when the current part has no room, it is emitted first.
+    void add(uint32_t index, const engine::LunOutcome& outcome);
+    // Emits the current part now if it holds a LUN result (nothing otherwise).
+    void flush();
+    // LUN results in the current, not yet emitted part.
+    size_t pending() const;
+    // flush(), then the summary part and NLMSG_DONE. Nothing is added after it.
+    void finish(const Summary& summary);
+
+private:
+    struct Part;
+    Header request_;
+    Emit emit_;
+    std::unique_ptr<Part> part_;
+};
 // Packs messages into as few datagrams of at most kMaxDatagram bytes as possible, in order (each
 // message NLMSG_ALIGN-padded). A message is never split.
 std::vector<Bytes> pack_datagrams(const std::vector<Bytes>& messages);

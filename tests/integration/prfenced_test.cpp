@@ -140,25 +140,17 @@ RunResult run(nl::Client& c, const std::string& group, engine::OpSpec spec, std:
     r.has_operation = true;
     r.deadline_ms = deadline_ms;
     RunResult out;
-    for (auto& a : call(c, std::move(r), 120000ms)) {
-        switch (a.kind) {
-            case Answer::Kind::luns:
-                for (auto& [i, o] : a.luns) {
-                    if (out.luns.size() <= i) out.luns.resize(i + 1);
-                    out.luns[i] = std::move(o);
-                }
-                break;
-            case Answer::Kind::summary: out.summary = a.summary; break;
-            case Answer::Kind::done:
-                out.done = true;
-                out.err = a.err;
-                break;
-            case Answer::Kind::ack:
-                out.err = a.err;
-                out.msg = a.err_msg;
-                break;
-            default: break;
-        }
+    auto answers = call(c, std::move(r), 120000ms);
+    if (answers.empty()) return out;
+    out.err = answers.back().err;
+    out.msg = answers.back().err_msg;
+    out.done = answers.back().kind == Answer::Kind::done;
+    if (!out.done || out.err) return out;
+    auto whole = nl::assemble_run_answer(answers);
+    EXPECT_TRUE(whole.ok()) << whole.error().msg;
+    if (whole.ok()) {
+        out.luns = std::move(whole->outcomes);
+        out.summary = std::move(whole->summary);
     }
     return out;
 }
@@ -384,6 +376,74 @@ TEST(Prfenced, MalformedMessagesAreRefusedAndTheConnectionLives) {
     // The client library on a fresh connection agrees that the daemon is fine.
     auto c = connect(d.socket());
     EXPECT_EQ(health(c).pid, static_cast<uint32_t>(getpid()));
+}
+
+// A RUN's LUN results are sent while the batch still runs: with one LUN answering 1.5 s late, the
+// other 63 results reach the client long before it, the slow one comes in the last LUN part, and every
+// LUN is in the answer exactly once.
+TEST(Prfenced, RunAnswerStreamsResultsWhileASlowLunRuns) {
+    TempDir t;
+    sim::FaultSpec slow;
+    slow.kind = sim::FaultKind::latency;
+    slow.luns = *sim::LunSet::parse("63");
+    slow.classes = sim::class_bit(sim::CmdClass::pr_out);  // group creation's PR IN reads stay fast
+    slow.latency.us = 1500000;
+    Farm farm(64, {slow});
+    InProc d(options(t));
+    auto c = connect(d.socket());
+    ASSERT_EQ(create(c, "a", {farm.luns("0-63")}, kNodeA, 1).first, 0);
+
+    RawSocket s(d.socket());
+    nl::Request r = req(nl::CMD_RUN, "a");
+    r.hdr.seq = 5;
+    r.hdr.type = nl::kMsgType;
+    r.hdr.flags = NLM_F_REQUEST | NLM_F_ACK;
+    r.op = op(engine::Operation::register_key, 0xa);
+    r.has_operation = true;
+    auto msg = nl::encode_request(r);
+    ASSERT_TRUE(msg.ok()) << msg.error().msg;
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_EQ(send(s.fd, msg->data(), msg->size(), MSG_NOSIGNAL), static_cast<ssize_t>(msg->size()));
+
+    std::vector<std::pair<double, Answer>> got;  // (ms since the request, answer)
+    Bytes buf(nl::kMaxDatagram);
+    while (got.empty() || got.back().second.kind != Answer::Kind::done) {
+        pollfd p{s.fd, POLLIN, 0};
+        ASSERT_EQ(poll(&p, 1, 20000), 1) << "the answer stopped after " << got.size() << " messages";
+        ssize_t n = recv(s.fd, buf.data(), buf.size(), 0);
+        ASSERT_GT(n, 0);
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        auto parts = nl::split_datagram(ByteView(buf.data(), static_cast<size_t>(n)));
+        ASSERT_TRUE(parts.ok()) << parts.error().msg;
+        for (ByteView part : *parts) {
+            auto a = nl::decode_answer(part);
+            ASSERT_TRUE(a.ok()) << a.error().msg;
+            ASSERT_NE(a->kind, Answer::Kind::ack) << a->err_msg;
+            got.emplace_back(ms, std::move(*a));
+        }
+    }
+    ASSERT_GE(got.size(), 4u) << "at least two LUN parts, the summary and DONE";
+    EXPECT_EQ(got[got.size() - 2].second.kind, Answer::Kind::summary);
+    EXPECT_EQ(got[got.size() - 2].second.summary.batch.ok, 64u);
+    std::vector<uint32_t> seen;
+    double fast_done_ms = 0;
+    for (size_t k = 0; k + 2 < got.size(); ++k) {
+        const auto& [ms, a] = got[k];
+        ASSERT_EQ(a.kind, Answer::Kind::luns);
+        for (const auto& [i, o] : a.luns) {
+            seen.push_back(i);
+            EXPECT_TRUE(o.ok) << o.device << ": " << o.error;
+            if (i != 63) fast_done_ms = std::max(fast_done_ms, ms);
+            else EXPECT_EQ(k, got.size() - 3) << "the slow LUN's result is in the last LUN part";
+        }
+    }
+    std::sort(seen.begin(), seen.end());
+    std::vector<uint32_t> want(64);
+    for (uint32_t i = 0; i < 64; ++i) want[i] = i;
+    EXPECT_EQ(seen, want) << "every LUN exactly once";
+    // Generous against a loaded machine: the fast results come within a second, the slow one after 1.5 s.
+    EXPECT_LT(fast_done_ms, 1000.0) << "the fast LUNs' results waited for the slow LUN";
+    EXPECT_GE(got.back().first, 1500.0);
 }
 
 TEST(Prfenced, HundredClientsAreAnsweredWhileAFenceRuns) {

@@ -979,6 +979,56 @@ TEST(NlAnswer, RunAnswerCarriesEveryOutcomeField) {
     EXPECT_EQ(decode_one(none[0]).hdr.cmd, CMD_GROUP_REFRESH);
 }
 
+// The streaming writer: LUNs in completion order, parts emitted when full or flushed, each LUN once
+// under its own index, and nothing after finish()'s summary and DONE.
+TEST(NlAnswer, WriterStreamsLunsInAnyOrder) {
+    std::vector<engine::LunOutcome> outs;
+    for (size_t i = 0; i < 300; ++i) outs.push_back(full_outcome(i));
+    std::vector<Bytes> emitted;
+    RunAnswerWriter w(request_header(CMD_RUN), [&](Bytes&& b) { emitted.push_back(std::move(b)); });
+    EXPECT_EQ(w.pending(), 0u);
+    w.flush();  // nothing pending: no empty part
+    EXPECT_TRUE(emitted.empty());
+
+    // Odd indexes first, descending, as a batch might finish them; a flush after the first three.
+    std::vector<uint32_t> order;
+    for (uint32_t i = 299; i < 300; i -= 2) order.push_back(i);
+    for (uint32_t i = 0; i < 300; i += 2) order.push_back(i);
+    for (size_t k = 0; k < order.size(); ++k) {
+        w.add(order[k], outs[order[k]]);
+        if (k == 2) {
+            EXPECT_EQ(w.pending(), 3u);
+            w.flush();
+            EXPECT_EQ(w.pending(), 0u);
+            ASSERT_EQ(emitted.size(), 1u);  // a part of three, sent before it was full
+        }
+    }
+    EXPECT_GT(emitted.size(), 2u) << "300 full outcomes fill more than one part";
+    const size_t before_finish = emitted.size();
+    Summary s;
+    s.batch.luns = 300;
+    w.finish(s);
+    ASSERT_GE(emitted.size(), before_finish + 2);
+
+    auto as = decode_all(emitted);
+    std::vector<uint32_t> seen;
+    for (size_t p = 0; p + 2 < as.size(); ++p) {
+        EXPECT_EQ(as[p].kind, Answer::Kind::luns);
+        EXPECT_LE(emitted[p].size(), kMaxPart);
+        EXPECT_FALSE(as[p].luns.empty()) << "part " << p << " is empty";
+        for (const auto& [idx, o] : as[p].luns) {
+            seen.push_back(idx);
+            EXPECT_EQ(o.device, outs[idx].device);
+        }
+    }
+    EXPECT_EQ(as[0].luns.size(), 3u);
+    EXPECT_EQ(seen, order) << "parts keep the order LUNs were added in";
+    EXPECT_EQ(as[as.size() - 2].kind, Answer::Kind::summary);
+    EXPECT_EQ(as[as.size() - 2].summary.batch.luns, 300u);
+    EXPECT_EQ(as.back().kind, Answer::Kind::done);
+    EXPECT_EQ(as.back().err, 0);
+}
+
 TEST(NlAnswer, ThousandLunsSplitIntoParts) {
     std::vector<engine::LunOutcome> outs;
     for (size_t i = 0; i < 1000; ++i) outs.push_back(full_outcome(i));
