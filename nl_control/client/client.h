@@ -15,6 +15,16 @@
 
 namespace prfence::nl {
 
+// A CMD_RUN / CMD_GROUP_REFRESH answer put back together (from what call() returned, after checking
+// it is not an error answer): results arrive in the order LUNs finished, LUN_INDEX puts them back in
+// the group's order. Errc::malformed, naming what is wrong, when the answer is not whole: no summary,
+// a LUN missing or repeated, or a number of results other than the summary's LUN count.
+struct RunAnswer {
+    std::vector<engine::LunOutcome> outcomes;  // outcomes[i] = LUN_INDEX i
+    Summary summary;
+};
+Result<RunAnswer> assemble_run_answer(std::vector<Answer>& answers);
+
 class Client {
 public:
     // Connects to the daemon's SOCK_SEQPACKET socket. Errors name the path: ENOENT ("is prfenced

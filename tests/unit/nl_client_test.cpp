@@ -177,6 +177,61 @@ TEST(NlClient, MultiPartAnswerWithEventInterleaved) {
     EXPECT_EQ(gone.error().msg, "prfenced closed the connection");
 }
 
+// Streamed answers come in completion order; assemble_run_answer puts them back by LUN_INDEX and
+// refuses an answer that is not whole, saying what is wrong.
+std::vector<Answer> streamed(const std::vector<uint32_t>& order, size_t summary_luns, bool with_summary = true) {
+    const auto outs = outcomes(16);
+    std::vector<Bytes> msgs;
+    Header h;
+    h.cmd = CMD_RUN;
+    h.seq = 3;
+    RunAnswerWriter w(h, [&](Bytes&& b) { msgs.push_back(std::move(b)); });
+    for (size_t k = 0; k < order.size(); ++k) {
+        w.add(order[k], outs[order[k]]);
+        if (k % 3 == 2) w.flush();
+    }
+    Summary s;
+    s.batch.luns = summary_luns;
+    w.finish(s);
+    std::vector<Answer> as;
+    for (const Bytes& m : msgs) {
+        auto a = decode_answer(m);
+        EXPECT_TRUE(a.ok()) << a.error().msg;
+        if (a.ok() && (with_summary || a->kind != Answer::Kind::summary)) as.push_back(std::move(*a));
+    }
+    return as;
+}
+
+TEST(NlClient, AssembleRunAnswerPutsLunsBackInOrder) {
+    std::vector<uint32_t> order = {5, 0, 9, 1, 2, 15, 3, 4, 6, 7, 8, 10, 11, 14, 13, 12};
+    auto as = streamed(order, 16);
+    auto run = assemble_run_answer(as);
+    ASSERT_TRUE(run.ok()) << run.error().msg;
+    ASSERT_EQ(run->outcomes.size(), 16u);
+    for (size_t i = 0; i < 16; ++i) EXPECT_EQ(run->outcomes[i].device, "/dev/sd" + std::to_string(i));
+    EXPECT_EQ(run->summary.batch.luns, 16u);
+}
+
+TEST(NlClient, AssembleRunAnswerRefusesPartialAnswers) {
+    auto msg = [](std::vector<Answer> as) {
+        auto r = assemble_run_answer(as);
+        EXPECT_FALSE(r.ok());
+        if (r.ok()) return std::string();
+        EXPECT_EQ(r.error().code, Errc::malformed);
+        return r.error().msg;
+    };
+    std::vector<uint32_t> all;
+    for (uint32_t i = 0; i < 16; ++i) all.push_back(i);
+    auto missing = all;
+    missing.erase(missing.begin() + 7);
+    EXPECT_EQ(msg(streamed(missing, 16)), "prfenced's answer lacks LUN 7");
+    auto twice = all;
+    twice.push_back(4);
+    EXPECT_EQ(msg(streamed(twice, 17)), "prfenced's answer repeats LUN 4");
+    EXPECT_EQ(msg(streamed(all, 20)), "prfenced sent 16 LUN results for 20 LUNs");
+    EXPECT_EQ(msg(streamed(all, 16, false)), "prfenced's answer ended without a summary");
+}
+
 TEST(NlClient, SubscribeThenEvents) {
     FakeDaemon d([](int fd) {
         Header h = recv_request(fd);

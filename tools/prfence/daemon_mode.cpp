@@ -154,35 +154,21 @@ Json event_json(const nl::Event& e) {
 
 // A multi-part run answer (LUN parts, summary) printed exactly as direct mode prints a batch.
 int render_run(const std::string& op, std::vector<nl::Answer>& answers, const DaemonRunOptions& o) {
-    std::vector<std::pair<uint32_t, engine::LunOutcome>> indexed;
-    std::optional<nl::Summary> summary;
-    for (auto& a : answers) {
-        if (a.kind == nl::Answer::Kind::luns)
-            for (auto& l : a.luns) indexed.push_back(std::move(l));
-        if (a.kind == nl::Answer::Kind::summary) summary = a.summary;
-    }
-    if (!summary) {
-        std::fprintf(stderr, "prfence %s: prfenced's answer ended without a summary\n", op.c_str());
+    auto run = nl::assemble_run_answer(answers);
+    if (!run) {
+        std::fprintf(stderr, "prfence %s: %s\n", op.c_str(), run.error().msg.c_str());
         return category_exit(wire::Category::other);
     }
-    std::sort(indexed.begin(), indexed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    std::vector<engine::LunOutcome> outcomes;
-    outcomes.reserve(indexed.size());
-    for (auto& [i, out] : indexed) outcomes.push_back(std::move(out));
-    if (outcomes.size() != summary->batch.luns) {
-        std::fprintf(stderr, "prfence %s: prfenced sent %zu LUN results for %zu LUNs\n", op.c_str(), outcomes.size(),
-                     summary->batch.luns);
-        return category_exit(wire::Category::other);
-    }
+    const nl::Summary& summary = run->summary;
     if (o.json) {
-        Json j = batch_json(op, outcomes, summary->batch);
-        j["summary"]["group"] = summary->group.empty() ? (o.groups.empty() ? std::string() : o.groups[0]) : summary->group;
-        j["summary"]["queued_ms"] = ms(summary->queued_ns);
+        Json j = batch_json(op, run->outcomes, summary.batch);
+        j["summary"]["group"] = summary.group.empty() ? (o.groups.empty() ? std::string() : o.groups[0]) : summary.group;
+        j["summary"]["queued_ms"] = ms(summary.queued_ns);
         std::cout << j.dump(2) << "\n";
     } else {
-        std::cout << batch_text(op, outcomes, summary->batch, o.failures_only);
+        std::cout << batch_text(op, run->outcomes, summary.batch, o.failures_only);
     }
-    return category_exit(summary->batch.worst);
+    return category_exit(summary.batch.worst);
 }
 
 }  // namespace
