@@ -164,6 +164,7 @@ void EngineWorker::loop() {
         Completion c = execute(job);
         busy_.store(false, std::memory_order_relaxed);
         post(std::move(c));
+        spent_.clear();
     }
     // Jobs still queued never started: each asker hears so rather than waiting for a socket close.
     std::deque<Job> left;
@@ -480,11 +481,15 @@ Completion EngineWorker::do_run(Job& job) {
     c.parts = std::move(ready);
     c.summary = std::move(s);
     // What a run learns about PR state is the state now: READ KEYS / RESERVATION answers are kept.
+    std::vector<engine::LunOutcome>* keep = nullptr;
     if (req.op.op == engine::Operation::read_keys) {
-        g.keys = std::move(rep->outcomes);
+        keep = &g.keys;
         g.keys_summary = c.summary->batch;
+    } else if (req.op.op == engine::Operation::read_reservation) {
+        keep = &g.reservation;
     }
-    if (req.op.op == engine::Operation::read_reservation) g.reservation = std::move(rep->outcomes);
+    if (keep) std::swap(*keep, rep->outcomes);
+    spent_ = std::move(rep->outcomes);  // this run's outcomes, or the state they replace
     return c;
 }
 
