@@ -6,6 +6,7 @@
 //    received, answer decoded) against the same batch on a direct engine Session opened beforehand,
 //    both on one prsim farm, in alternating rounds (target: daemon at most 1.2x direct).
 // The daemon core and the farm run on threads of this process, as in tests/integration/prfenced_test.cpp.
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,6 +34,13 @@ const char* kNodeA = "iqn.2026-11.io.prfence:node-a,i,0x23d000001";
 const char* kNodeB = "iqn.2026-11.io.prfence:node-b,i,0x23d000002";
 
 double us(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+
+// CPU time of the whole process (every thread: client, daemon, engine, the farm), in ms.
+double cpu_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
 
 double pct(std::vector<double> v, double p) {
     std::sort(v.begin(), v.end());
@@ -197,14 +205,16 @@ int main_() {
         run(c, "a", op(engine::Operation::register_key, 0xa));
         run(c, "a", op(engine::Operation::reserve, 0xa, {}, wire::PrType::write_exclusive_registrants_only));
     };
-    std::vector<double> via_daemon, via_direct, daemon_batch, daemon_queued;
+    std::vector<double> via_daemon, via_direct, daemon_batch, daemon_queued, daemon_cpu, direct_cpu;
     std::vector<engine::LunOutcome> sample;  // a real fence's outcomes, for timing the codec below
     for (int i = 0; i < rounds; ++i) {
         a_holds();
         run(c, "b", op(engine::Operation::register_key, 0xb));
+        double c0 = cpu_ms();
         auto t0 = Clock::now();
         const size_t ok = run(c, "b", fence_b);
         via_daemon.push_back(us(Clock::now() - t0) / 1000);
+        daemon_cpu.push_back(cpu_ms() - c0);
         daemon_batch.push_back(static_cast<double>(g_last.batch.wall_ns) / 1e6);
         daemon_queued.push_back(static_cast<double>(g_last.queued_ns) / 1e6);
         if (ok != 1000) die("daemon fence: " + std::to_string(ok) + " of 1000 ok");
@@ -212,9 +222,11 @@ int main_() {
 
         a_holds();
         (void)direct_run(op(engine::Operation::register_key, 0xc));
+        c0 = cpu_ms();
         t0 = Clock::now();
         auto rep = must(direct->run([&](size_t) { return fence_maker(); }), "direct fence");
         via_direct.push_back(us(Clock::now() - t0) / 1000);
+        direct_cpu.push_back(cpu_ms() - c0);
         if (rep.summary.ok != 1000) die("direct fence: " + std::to_string(rep.summary.ok) + " of 1000 ok");
         sample = rep.outcomes;
         (void)direct_run(op(engine::Operation::clear, 0xc));
@@ -235,6 +247,9 @@ int main_() {
     std::printf("  daemon's batch alone %.2f ms (engine wall), queued %.3f ms; after the batch (last results, "
                 "summary, socket, client's decoding) %.2f ms\n",
                 pct(daemon_batch, 0.5), pct(daemon_queued, 0.5), pct(tail, 0.5));
+    std::printf("  CPU time of all threads during the fence (the farm's included): daemon %.2f ms, direct %.2f ms "
+                "(%u CPUs: a fence is CPU-bound when CPU time nears CPUs x wall time)\n",
+                pct(daemon_cpu, 0.5), pct(direct_cpu, 0.5), std::thread::hardware_concurrency());
     {
         // The protocol's share of the difference: 1000 outcomes encoded into parts, then decoded.
         std::vector<double> enc, dec;
