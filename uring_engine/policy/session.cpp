@@ -79,38 +79,38 @@ Result<std::unique_ptr<Session>> Session::open(const std::vector<LunSpec>& specs
         lun.open_error = std::move(errors);
         s->luns_.push_back(std::move(lun));
     }
+    for (size_t i = 0; i < s->luns_.size(); ++i) {
+        if (s->luns_[i].target.paths.empty()) continue;
+        s->targets_.push_back(s->luns_[i].target);
+        s->opened_.push_back(i);
+    }
     return s;
 }
 
 Result<Session::Report> Session::run(const std::function<std::unique_ptr<LunJob>(size_t)>& make,
                                      const BatchHooks& hooks) {
     Report rep;
-    std::vector<LunTarget> targets;
     std::vector<std::unique_ptr<LunJob>> jobs;
-    std::vector<size_t> index;  // batch position -> session LUN
+    jobs.reserve(opened_.size());
     rep.outcomes.resize(luns_.size());
     for (size_t i = 0; i < luns_.size(); ++i) {
-        if (luns_[i].target.paths.empty()) {
-            LunOutcome& o = rep.outcomes[i];
-            o.device = luns_[i].name;
-            o.ok = false;
-            o.finished = true;
-            o.category = wire::Category::file_error;
-            o.step = "open";
-            o.error = luns_[i].open_error;
-            if (hooks.finished) hooks.finished(static_cast<uint32_t>(i), o);
-            continue;
-        }
-        targets.push_back(luns_[i].target);
-        jobs.push_back(make(i));
-        index.push_back(i);
+        if (!luns_[i].target.paths.empty()) continue;
+        LunOutcome& o = rep.outcomes[i];
+        o.device = luns_[i].name;
+        o.ok = false;
+        o.finished = true;
+        o.category = wire::Category::file_error;
+        o.step = "open";
+        o.error = luns_[i].open_error;
+        if (hooks.finished) hooks.finished(static_cast<uint32_t>(i), o);
     }
+    for (size_t i : opened_) jobs.push_back(make(i));
     BatchHooks relay;
     relay.idle = hooks.idle;
     if (hooks.finished)
-        relay.finished = [&](uint32_t k, const LunOutcome& o) { hooks.finished(static_cast<uint32_t>(index[k]), o); };
-    PRF_TRY_ASSIGN(rep.summary, ex_->run(targets, jobs, relay));
-    for (size_t k = 0; k < jobs.size(); ++k) rep.outcomes[index[k]] = std::move(jobs[k]->outcome());
+        relay.finished = [&](uint32_t k, const LunOutcome& o) { hooks.finished(static_cast<uint32_t>(opened_[k]), o); };
+    PRF_TRY_ASSIGN(rep.summary, ex_->run(targets_, jobs, relay));
+    for (size_t k = 0; k < jobs.size(); ++k) rep.outcomes[opened_[k]] = std::move(jobs[k]->outcome());
     rep.summary.luns = luns_.size();
     rep.summary.ok = rep.summary.failed = 0;
     rep.summary.worst = wire::Category::clean;

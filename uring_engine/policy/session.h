@@ -63,6 +63,10 @@ private:
     std::vector<std::unique_ptr<SimConnection>> conns_;
     std::vector<std::unique_ptr<Path>> paths_;
     std::vector<Lun> luns_;
+    // The opened LUNs as the executor takes them, and their session indexes: built once at open, not
+    // copied (names, path lists) for every batch.
+    std::vector<LunTarget> targets_;
+    std::vector<size_t> opened_;
 };
 
 }  // namespace prfence::engine
