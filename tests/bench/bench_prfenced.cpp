@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 // prfenced benchmarks (issue 5), printed rather than asserted (the machine decides the absolute numbers):
 //  - control round trip: N CMD_NOOP calls through the client library, p50 / p99 / max (target: p99 at
-//    most 50 us);
+//    most 50 us), beside the machine's own floor (a bare socket ping-pong) and its vCPU stalls;
 //  - fencing 1000 sim LUNs with 2 ms per command through the daemon (request sent to NLMSG_DONE
 //    received, answer decoded) against the same batch on a direct engine Session opened beforehand,
 //    both on one prsim farm, in alternating rounds (target: daemon at most 1.2x direct).
 // The daemon core and the farm run on threads of this process, as in tests/integration/prfenced_test.cpp.
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <chrono>
@@ -107,6 +110,39 @@ void print_machine_stalls() {
                 over20, over40, worst);
 }
 
+// The floor under the control round trip on this machine: the same kind of socket, two threads that
+// spin on it, 36-byte messages (a NOOP's size), no protocol at all. prfenced's NOOP cannot beat it.
+void print_socket_floor(int calls) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) die("socketpair");
+    std::thread echo([fd = sv[1]] {
+        char b[256];
+        for (;;) {
+            const ssize_t n = ::recv(fd, b, sizeof b, MSG_DONTWAIT);
+            if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+            if (n <= 0) return;
+            (void)::send(fd, b, static_cast<size_t>(n), MSG_NOSIGNAL);
+        }
+    });
+    std::vector<double> rtt;
+    rtt.reserve(static_cast<size_t>(calls));
+    char b[256] = {};
+    for (int i = 0; i < calls; ++i) {
+        const auto t0 = Clock::now();
+        if (::send(sv[0], b, 36, MSG_NOSIGNAL) != 36) die("send");
+        while (::recv(sv[0], b, sizeof b, MSG_DONTWAIT) <= 0) {
+        }
+        rtt.push_back(us(Clock::now() - t0));
+    }
+    ::shutdown(sv[0], SHUT_RDWR);
+    echo.join();
+    ::close(sv[0]);
+    ::close(sv[1]);
+    std::printf("socket floor (SOCK_SEQPACKET ping-pong between two spinning threads, no protocol, %d calls): "
+                "p50 %.1f us, p99 %.1f us\n",
+                calls, pct(rtt, 0.5), pct(rtt, 0.99));
+}
+
 long env_or(const char* name, long dflt) {
     const char* v = std::getenv(name);
     return v && *v ? std::atol(v) : dflt;
@@ -125,6 +161,7 @@ int main_() {
     std::printf("settings: client spin %ld us, daemon busy-poll %ld us, %s\n", spin_us, busy_us,
                 rt ? ("SCHED_FIFO " + std::to_string(rt)).c_str() : "SCHED_OTHER");
     print_machine_stalls();
+    print_socket_floor(noops);
     const int rounds = static_cast<int>(std::max(1L, env_or("PRFENCED_BENCH_ROUNDS", 11)));
     const auto tmp = fs::temp_directory_path() / ("bench-prfenced-" + std::to_string(getpid()));
     fs::create_directories(tmp);
