@@ -288,29 +288,11 @@ struct BlockIo {
     uint32_t blocks = 0;
 };
 BlockIo block_io_of(const PaddedCdb& c) {
-    BlockIo io;
-    const auto& b = c.b;
-    switch (b[0]) {
-        case 0x08:
-        case 0x0a:
-            io = {b[0] == 0x0a, c.be24(1) & 0x1fffff, b[4] ? b[4] : 256u};
-            break;
-        case 0x28:
-        case 0x2a:
-            io = {b[0] == 0x2a, c.be32(2), c.be16(7)};
-            break;
-        case 0xa8:
-        case 0xaa:
-            io = {b[0] == 0xaa, c.be32(2), c.be32(6)};
-            break;
-        case 0x88:
-        case 0x8a:
-            io = {b[0] == 0x8a, c.be64(2), c.be32(10)};
-            break;
-        default:
-            break;
-    }
-    return io;
+    // The padded copy, as the kernel reads a short CDB: what is missing reads as zero.
+    const auto r = wire::block_range(ByteView(c.b.data(), c.b.size()));
+    if (!r) return {};
+    const uint8_t op = c.b[0];
+    return {op == 0x0a || op == 0x2a || op == 0xaa || op == 0x8a, r->lba, r->blocks};
 }
 
 }  // namespace

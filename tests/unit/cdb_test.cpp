@@ -120,6 +120,50 @@ TEST(DecodeCdb, PrInAndReads) {
     EXPECT_EQ(r6->length, 256u);
 }
 
+// One table for every block command's LBA and length; what prexplain reads from a "CDB:" log line
+// and what decode_cdb prints.
+TEST(BlockRange, EveryBlockCommandFromTheTable) {
+    struct Case {
+        const char* cdb;
+        uint64_t lba;
+        uint32_t blocks;
+    };
+    const Case cases[] = {
+        {"08 1f ff ff 00 00", 0x1fffff, 256},  // READ 6: 21-bit LBA, 0 blocks = 256
+        {"0a 00 01 02 08 00", 0x102, 8},       // WRITE 6
+        {"28 00 00 00 10 00 00 00 08 00", 0x1000, 8},
+        {"2a 00 ff ff ff ff 00 ff ff 00", 0xffffffff, 0xffff},
+        {"2e 00 00 00 00 07 00 00 01 00", 7, 1},  // WRITE AND VERIFY 10
+        {"2f 00 00 00 00 09 00 00 02 00", 9, 2},  // VERIFY 10
+        {"41 00 00 00 00 20 00 00 10 00", 0x20, 16},  // WRITE SAME 10
+        {"a8 00 00 00 00 01 00 01 00 00 00 00", 1, 0x10000},
+        {"aa 00 00 00 00 02 00 00 00 03 00 00", 2, 3},
+        {"ae 00 00 00 00 04 00 00 00 05 00 00", 4, 5},
+        {"af 00 00 00 00 06 00 00 00 07 00 00", 6, 7},
+        {"88 00 01 02 03 04 05 06 07 08 00 00 01 00 00 00", 0x0102030405060708ull, 0x100},
+        {"8a 00 ff ff ff ff ff ff ff ff ff ff ff ff 00 00", UINT64_MAX, UINT32_MAX},
+        {"8e 00 00 00 00 00 00 00 00 0b 00 00 00 01 00 00", 11, 1},
+        {"8f 00 00 00 00 00 00 00 00 0c 00 00 00 02 00 00", 12, 2},
+        {"93 00 00 00 00 00 00 00 00 20 00 00 00 08 00 00", 0x20, 8},  // WRITE SAME 16
+    };
+    for (const auto& c : cases) {
+        const auto b = hex(c.cdb);
+        auto r = block_range(b);
+        ASSERT_TRUE(r) << c.cdb;
+        EXPECT_EQ(r->lba, c.lba) << c.cdb;
+        EXPECT_EQ(r->blocks, c.blocks) << c.cdb;
+        auto d = decode_cdb(b);
+        ASSERT_TRUE(d.ok()) << c.cdb;
+        EXPECT_EQ(d->lba, c.lba) << c.cdb;
+        EXPECT_EQ(d->length, c.blocks) << c.cdb;
+        // Every shorter CDB is refused, never read past its end.
+        test::for_each_truncation(b, [&](ByteView v) { EXPECT_FALSE(block_range(v)) << c.cdb << " cut to " << v.size(); });
+    }
+    for (const char* other : {"5f 05 03 00 00 00 00 00 18 00", "00 00 00 00 00 00", "35 00 00 00 00 00 00 00 00 00", "c7"})
+        EXPECT_FALSE(block_range(hex(other))) << other;
+    EXPECT_FALSE(block_range({}));
+}
+
 TEST(DecodeCdb, RejectsShortAndEmpty) {
     EXPECT_FALSE(decode_cdb({}).ok());
     auto full = hex("5f 05 03 00 00 00 00 00 18 00");

@@ -87,6 +87,17 @@ TEST(PrexplainParse, FailedResultAndCdb) {
     EXPECT_EQ(c3.op, "Write(16)");
     EXPECT_EQ(c3.sector, 0x20u);
     EXPECT_EQ(c3.count, 1u);
+    // WRITE SAME (16) and WRITE AND VERIFY (10) address blocks too (wire::block_range's table).
+    ParsedLine ws = must("[ 1.0] sd 2:0:0:0: [sdb] tag#9 CDB: Write same(16) 93 00 00 00 00 00 00 00 01 00 00 00 00 80 00 00");
+    EXPECT_TRUE(ws.has_sector);
+    EXPECT_EQ(ws.sector, 0x100u);
+    EXPECT_EQ(ws.count, 0x80u);
+    ParsedLine wv = must("[ 1.0] sd 2:0:0:0: [sdb] CDB: Write and verify(10) 2e 00 00 00 00 40 00 00 02 00");
+    EXPECT_EQ(wv.sector, 0x40u);
+    EXPECT_EQ(wv.count, 2u);
+    ParsedLine cut = must("[ 1.0] sd 2:0:0:0: [sdb] CDB: Read(16) 88 00 00 00 00 00 00 00 00 20");
+    EXPECT_EQ(cut.opcode, 0x88);
+    EXPECT_FALSE(cut.has_sector) << "a CDB cut short in the log gives no range";
     ParsedLine pr = must("[ 1.0] sd 2:0:0:0: [sdb] tag#3 CDB: Persistent reserve out, preempt and abort 5f 05 03 00 00 00 00 00 18 00");
     EXPECT_EQ(pr.op, "Persistent reserve out, preempt and abort");
     EXPECT_EQ(pr.opcode, 0x5f);

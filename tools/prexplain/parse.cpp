@@ -15,6 +15,8 @@
 
 #include <cstring>
 
+#include "wire/cdb.h"
+
 namespace prfence::prexplain {
 namespace {
 
@@ -315,50 +317,6 @@ sv disk_name(Cur& c) {
     return d;
 }
 
-// Block I/O geometry from a CDB: READ/WRITE 6/10/12/16 (and VERIFY/WRITE SAME variants give the
-// same fields). Returns false for other commands.
-bool cdb_rw(const uint8_t* b, size_t n, uint64_t& lba, uint32_t& len) {
-    if (n == 0) return false;
-    auto be = [&](size_t o, size_t k) {
-        uint64_t v = 0;
-        for (size_t i = 0; i < k; ++i) v = (v << 8) | (o + i < n ? b[o + i] : 0);
-        return v;
-    };
-    switch (b[0]) {
-        case 0x08:
-        case 0x0a:
-            if (n < 6) return false;
-            lba = be(1, 3) & 0x1fffff;
-            len = b[4] ? b[4] : 256;
-            return true;
-        case 0x28:
-        case 0x2a:
-        case 0x2f:
-        case 0x41:
-            if (n < 10) return false;
-            lba = be(2, 4);
-            len = static_cast<uint32_t>(be(7, 2));
-            return true;
-        case 0xa8:
-        case 0xaa:
-        case 0xaf:
-            if (n < 12) return false;
-            lba = be(2, 4);
-            len = static_cast<uint32_t>(be(6, 4));
-            return true;
-        case 0x88:
-        case 0x8a:
-        case 0x8f:
-        case 0x93:
-            if (n < 16) return false;
-            lba = be(2, 8);
-            len = static_cast<uint32_t>(be(10, 4));
-            return true;
-        default:
-            return false;
-    }
-}
-
 // Space-separated hex bytes ("28 00 00 ..."), at most 32; stops at anything else.
 size_t hex_bytes(sv s, uint8_t* out, size_t max) {
     size_t n = 0, i = 0;
@@ -429,12 +387,10 @@ bool sd_message(Cur c, ParsedLine& p) {
         if (n == 0) return false;
         p.has_opcode = true;
         p.opcode = b[0];
-        uint64_t lba;
-        uint32_t len;
-        if (cdb_rw(b, n, lba, len)) {
+        if (auto r = wire::block_range(ByteView(b, n))) {
             p.has_sector = true;
-            p.sector = lba;
-            p.count = len;
+            p.sector = r->lba;
+            p.count = r->blocks;
         }
         return true;
     }
@@ -539,12 +495,10 @@ bool cmd_done(Cur c, ParsedLine& p) {
         Cur l{field(cmnd, "txlen")};
         (void)l.u32(p.count);
     } else {
-        uint64_t lba;
-        uint32_t len;
-        if (cdb_rw(b, n, lba, len)) {
+        if (auto r = wire::block_range(ByteView(b, n))) {
             p.has_sector = true;
-            p.sector = lba;
-            p.count = len;
+            p.sector = r->lba;
+            p.count = r->blocks;
         }
     }
     // result=(driver=X host=Y message=Z status=W): the older spellings differ in the names only.

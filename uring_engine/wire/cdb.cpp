@@ -250,6 +250,48 @@ CommandClass command_class(uint8_t opcode) noexcept {
     return r ? r->cls : CommandClass::other;
 }
 
+namespace {
+
+// SBC-4's block commands: where the LBA and the transfer length sit, as (offset, bytes) big-endian.
+struct BlockLayout {
+    uint8_t opcode;
+    uint8_t cdb_len;
+    uint8_t lba_off, lba_bytes, len_off, len_bytes;
+};
+constexpr BlockLayout kBlockLayouts[] = {
+    // 10-byte: READ, WRITE, WRITE AND VERIFY, VERIFY, WRITE SAME
+    {0x28, 10, 2, 4, 7, 2}, {0x2a, 10, 2, 4, 7, 2}, {0x2e, 10, 2, 4, 7, 2}, {0x2f, 10, 2, 4, 7, 2},
+    {0x41, 10, 2, 4, 7, 2},
+    // 12-byte: READ, WRITE, WRITE AND VERIFY, VERIFY
+    {0xa8, 12, 2, 4, 6, 4}, {0xaa, 12, 2, 4, 6, 4}, {0xae, 12, 2, 4, 6, 4}, {0xaf, 12, 2, 4, 6, 4},
+    // 16-byte: READ, WRITE, WRITE AND VERIFY, VERIFY, WRITE SAME
+    {0x88, 16, 2, 8, 10, 4}, {0x8a, 16, 2, 8, 10, 4}, {0x8e, 16, 2, 8, 10, 4}, {0x8f, 16, 2, 8, 10, 4},
+    {0x93, 16, 2, 8, 10, 4},
+};
+
+uint64_t be_field(ByteView b, size_t off, size_t n) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; ++i) v = (v << 8) | b[off + i];
+    return v;
+}
+
+}  // namespace
+
+std::optional<BlockRange> block_range(ByteView cdb) noexcept {
+    if (cdb.empty()) return std::nullopt;
+    if (cdb[0] == 0x08 || cdb[0] == 0x0a) {  // READ/WRITE 6: 21-bit LBA, 0 blocks means 256
+        if (cdb.size() < 6) return std::nullopt;
+        return BlockRange{((cdb[1] & 0x1fu) << 16) | (uint32_t{cdb[2]} << 8) | cdb[3], cdb[4] ? cdb[4] : 256u};
+    }
+    for (const auto& l : kBlockLayouts) {
+        if (l.opcode != cdb[0]) continue;
+        if (cdb.size() < l.cdb_len) return std::nullopt;
+        return BlockRange{be_field(cdb, l.lba_off, l.lba_bytes),
+                          static_cast<uint32_t>(be_field(cdb, l.len_off, l.len_bytes))};
+    }
+    return std::nullopt;
+}
+
 Result<DecodedCdb> decode_cdb(ByteView cdb) {
     if (cdb.empty()) return fail(Errc::truncated, "CDB is empty");
     DecodedCdb d;
@@ -280,26 +322,6 @@ Result<DecodedCdb> decode_cdb(ByteView cdb) {
             d.detail = buf;
             break;
         }
-        case 0x28: case 0x2a: case 0x2f: case 0x2e: {
-            d.lba = get_be32(cdb, 2);
-            d.length = get_be16(cdb, 7);
-            break;
-        }
-        case 0x88: case 0x8a: case 0x8f: case 0x8e: {
-            d.lba = get_be64(cdb, 2);
-            d.length = get_be32(cdb, 10);
-            break;
-        }
-        case 0xa8: case 0xaa: case 0xaf: case 0xae: {
-            d.lba = get_be32(cdb, 2);
-            d.length = get_be32(cdb, 6);
-            break;
-        }
-        case 0x08: case 0x0a: {
-            d.lba = ((cdb[1] & 0x1fu) << 16) | (uint32_t{cdb[2]} << 8) | cdb[3];
-            d.length = cdb[4] ? cdb[4] : 256u;  // SBC: transfer length 0 means 256 blocks
-            break;
-        }
         case 0x12: {
             d.length = get_be16(cdb, 3);
             if (cdb[1] & 1)
@@ -310,6 +332,10 @@ Result<DecodedCdb> decode_cdb(ByteView cdb) {
             break;
         }
         default:
+            if (auto r = block_range(cdb)) {
+                d.lba = r->lba;
+                d.length = r->blocks;
+            }
             break;
     }
     if (d.lba) {

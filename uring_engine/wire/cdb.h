@@ -78,6 +78,16 @@ enum class CommandClass : uint8_t {
 };
 CommandClass command_class(uint8_t opcode) noexcept;
 
+// The blocks a block command addresses: READ, WRITE, VERIFY, WRITE AND VERIFY (6/10/12/16) and
+// WRITE SAME (10/16), from one table of where SBC puts LBA and length per opcode. READ/WRITE 6's
+// transfer length 0 means 256 blocks. nullopt for any other opcode or a CDB shorter than its opcode's
+// length.
+struct BlockRange {
+    uint64_t lba = 0;
+    uint32_t blocks = 0;
+};
+std::optional<BlockRange> block_range(ByteView cdb) noexcept;
+
 // A decoded CDB for humans: the command name plus the fields that matter (service action, type, key
 // lengths, LBA and block count), e.g. "PERSISTENT RESERVE OUT: PREEMPT AND ABORT, type Exclusive Access
 // (3), parameter list length 24". Fails only on an empty span or a span shorter than the opcode's CDB
