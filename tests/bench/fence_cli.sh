@@ -69,7 +69,7 @@ for r in $(seq "$ROUNDS"); do
     t1=$(now_ns)
     xm+=($(((t1 - t0) / 1000)))
     must "$P" clear --key c -q "${C[@]}" "$FARM"
-    printf '  round %2d: daemon %7.2f   direct %7.2f\n' "$r" "$(echo "${dm[-1]} / 1000" | bc -l)" "$(echo "${xm[-1]} / 1000" | bc -l)"
+    awk -v r="$r" -v d="${dm[-1]}" -v x="${xm[-1]}" 'BEGIN { printf "  round %2d: daemon %7.2f   direct %7.2f\n", r, d / 1000, x / 1000 }'
 done
 
 python3 - "${#dm[@]}" "${dm[@]}" "${xm[@]}" <<'EOF'
