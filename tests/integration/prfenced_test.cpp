@@ -446,6 +446,49 @@ TEST(Prfenced, RunAnswerStreamsResultsWhileASlowLunRuns) {
     EXPECT_GE(got.back().first, 1500.0);
 }
 
+// The asker hangs up while its RUN is streaming: the batch still finishes (its registrations are on
+// the LUNs), the parts meant for it are dropped, the daemon answers everyone else meanwhile and after.
+TEST(Prfenced, AskerLeavingMidStreamCostsNothing) {
+    TempDir t;
+    sim::FaultSpec slow;
+    slow.kind = sim::FaultKind::latency;
+    slow.luns = *sim::LunSet::parse("63");
+    slow.classes = sim::class_bit(sim::CmdClass::pr_out);
+    slow.latency.us = 800000;
+    Farm farm(64, {slow});
+    InProc d(options(t));
+    auto c = connect(d.socket());
+    ASSERT_EQ(create(c, "a", {farm.luns("0-63")}, kNodeA, 1).first, 0);
+    {
+        RawSocket s(d.socket());
+        nl::Request r = req(nl::CMD_RUN, "a");
+        r.hdr.seq = 9;
+        r.hdr.type = nl::kMsgType;
+        r.hdr.flags = NLM_F_REQUEST | NLM_F_ACK;
+        r.op = op(engine::Operation::register_key, 0xa);
+        r.has_operation = true;
+        auto msg = nl::encode_request(r);
+        ASSERT_TRUE(msg.ok());
+        ASSERT_EQ(send(s.fd, msg->data(), msg->size(), MSG_NOSIGNAL), static_cast<ssize_t>(msg->size()));
+        pollfd p{s.fd, POLLIN, 0};
+        ASSERT_EQ(poll(&p, 1, 10000), 1) << "the first LUN part comes before the slow LUN";
+    }  // closed with the batch still running
+    for (int i = 0; i < 20; ++i) ASSERT_EQ(status_of(call(c, req(nl::CMD_NOOP))).first, 0);
+    auto keys = run(c, "a", op(engine::Operation::read_keys));  // queued behind the abandoned batch
+    ASSERT_EQ(keys.err, 0) << keys.msg;
+    ASSERT_EQ(keys.luns.size(), 64u);
+    for (const auto& o : keys.luns) {
+        ASSERT_TRUE(o.keys) << o.device << ": " << o.error;
+        EXPECT_EQ(o.keys->keys, std::vector<uint64_t>{0xa}) << o.device;
+    }
+    bool counted = false;
+    for (const auto& a : call(c, req(nl::CMD_STATS)))
+        for (const auto& st : a.stats)
+            if (st.name == "register") counted = st.count == 1;
+    EXPECT_TRUE(counted) << "the abandoned batch is in the statistics";
+    EXPECT_EQ(health(c).clients, 1u);
+}
+
 TEST(Prfenced, HundredClientsAreAnsweredWhileAFenceRuns) {
     sim::FaultSpec lat;
     lat.kind = sim::FaultKind::latency;
