@@ -378,32 +378,42 @@ TEST(Prfenced, MalformedMessagesAreRefusedAndTheConnectionLives) {
     EXPECT_EQ(health(c).pid, static_cast<uint32_t>(getpid()));
 }
 
+// A farm of 64 LUs whose LU 63 answers PR OUT `slow_us` late (group creation's PR IN reads stay fast).
+Farm slow_lun_farm(uint32_t slow_us) {
+    sim::FaultSpec slow;
+    slow.kind = sim::FaultKind::latency;
+    slow.luns = *sim::LunSet::parse("63");
+    slow.classes = sim::class_bit(sim::CmdClass::pr_out);
+    slow.latency.us = slow_us;
+    return Farm(64, {slow});
+}
+
+// Sends a RUN of `spec` on `group` as raw bytes (the answer is the caller's to read).
+void send_run(const RawSocket& s, const std::string& group, uint32_t seq, engine::OpSpec spec) {
+    nl::Request r = req(nl::CMD_RUN, group);
+    r.hdr.seq = seq;
+    r.hdr.type = nl::kMsgType;
+    r.hdr.flags = NLM_F_REQUEST | NLM_F_ACK;
+    r.op = std::move(spec);
+    r.has_operation = true;
+    auto msg = nl::encode_request(r);
+    ASSERT_TRUE(msg.ok()) << msg.error().msg;
+    ASSERT_EQ(send(s.fd, msg->data(), msg->size(), MSG_NOSIGNAL), static_cast<ssize_t>(msg->size()));
+}
+
 // A RUN's LUN results are sent while the batch still runs: with one LUN answering 1.5 s late, the
 // other 63 results reach the client long before it, the slow one comes in the last LUN part, and every
 // LUN is in the answer exactly once.
 TEST(Prfenced, RunAnswerStreamsResultsWhileASlowLunRuns) {
     TempDir t;
-    sim::FaultSpec slow;
-    slow.kind = sim::FaultKind::latency;
-    slow.luns = *sim::LunSet::parse("63");
-    slow.classes = sim::class_bit(sim::CmdClass::pr_out);  // group creation's PR IN reads stay fast
-    slow.latency.us = 1500000;
-    Farm farm(64, {slow});
+    Farm farm = slow_lun_farm(1500000);
     InProc d(options(t));
     auto c = connect(d.socket());
     ASSERT_EQ(create(c, "a", {farm.luns("0-63")}, kNodeA, 1).first, 0);
 
     RawSocket s(d.socket());
-    nl::Request r = req(nl::CMD_RUN, "a");
-    r.hdr.seq = 5;
-    r.hdr.type = nl::kMsgType;
-    r.hdr.flags = NLM_F_REQUEST | NLM_F_ACK;
-    r.op = op(engine::Operation::register_key, 0xa);
-    r.has_operation = true;
-    auto msg = nl::encode_request(r);
-    ASSERT_TRUE(msg.ok()) << msg.error().msg;
     const auto t0 = std::chrono::steady_clock::now();
-    ASSERT_EQ(send(s.fd, msg->data(), msg->size(), MSG_NOSIGNAL), static_cast<ssize_t>(msg->size()));
+    send_run(s, "a", 5, op(engine::Operation::register_key, 0xa));
 
     std::vector<std::pair<double, Answer>> got;  // (ms since the request, answer)
     Bytes buf(nl::kMaxDatagram);
@@ -450,26 +460,13 @@ TEST(Prfenced, RunAnswerStreamsResultsWhileASlowLunRuns) {
 // the LUNs), the parts meant for it are dropped, the daemon answers everyone else meanwhile and after.
 TEST(Prfenced, AskerLeavingMidStreamCostsNothing) {
     TempDir t;
-    sim::FaultSpec slow;
-    slow.kind = sim::FaultKind::latency;
-    slow.luns = *sim::LunSet::parse("63");
-    slow.classes = sim::class_bit(sim::CmdClass::pr_out);
-    slow.latency.us = 800000;
-    Farm farm(64, {slow});
+    Farm farm = slow_lun_farm(800000);
     InProc d(options(t));
     auto c = connect(d.socket());
     ASSERT_EQ(create(c, "a", {farm.luns("0-63")}, kNodeA, 1).first, 0);
     {
         RawSocket s(d.socket());
-        nl::Request r = req(nl::CMD_RUN, "a");
-        r.hdr.seq = 9;
-        r.hdr.type = nl::kMsgType;
-        r.hdr.flags = NLM_F_REQUEST | NLM_F_ACK;
-        r.op = op(engine::Operation::register_key, 0xa);
-        r.has_operation = true;
-        auto msg = nl::encode_request(r);
-        ASSERT_TRUE(msg.ok());
-        ASSERT_EQ(send(s.fd, msg->data(), msg->size(), MSG_NOSIGNAL), static_cast<ssize_t>(msg->size()));
+        send_run(s, "a", 9, op(engine::Operation::register_key, 0xa));
         pollfd p{s.fd, POLLIN, 0};
         ASSERT_EQ(poll(&p, 1, 10000), 1) << "the first LUN part comes before the slow LUN";
     }  // closed with the batch still running
