@@ -784,23 +784,29 @@ void Server::Impl::handle_command(Conn& c, const proto::CommandView& cmd) {
     const NexusId lun_nexus = lu_nexus_for(nx, cmd.lun);
     const Decision d = faults.decide(
         cmd.lun, cdb[0], NexusRef{nx.index, nx.host, nx.target_port, &nx.initiator}, now);
+    // The command as it waits: for its delay, forever (held), or, executed with its answer lost, held
+    // like a command that never completes (its data-out is spent then).
+    auto make_pending = [&](bool with_data) {
+        Pending p;
+        p.id = next_pending++;
+        p.conn_id = c.id;
+        p.tag = cmd.tag;
+        p.lun = cmd.lun;
+        p.nexus_index = nx.index;
+        p.lu_nexus = lun_nexus;
+        p.cdb_len = cmd.cdb_len;
+        p.cdb = cmd.cdb;
+        if (with_data) p.data_out.assign(cmd.data_out.begin(), cmd.data_out.end());
+        p.alloc_len = cmd.alloc_len;
+        p.decision = d;
+        p.arrival_ns = now;
+        p.slot = slot;
+        return p;
+    };
     if (d.action != Decision::Action::hold && d.delay_ns == 0) {
         if (!execute(&c, cmd.tag, cmd.lun, nx, lun_nexus, cdb, cmd.data_out, cmd.alloc_len, d, slot,
                      now, 0)) {
-            // Executed, answer lost: held like a command that never completes.
-            Pending p;
-            p.id = next_pending++;
-            p.conn_id = c.id;
-            p.tag = cmd.tag;
-            p.lun = cmd.lun;
-            p.nexus_index = nx.index;
-            p.lu_nexus = lun_nexus;
-            p.cdb_len = cmd.cdb_len;
-            p.cdb = cmd.cdb;
-            p.alloc_len = cmd.alloc_len;
-            p.decision = d;
-            p.arrival_ns = now;
-            p.slot = slot;
+            Pending p = make_pending(false);
             p.held = true;
             ++st_held;
             c.tags.emplace(cmd.tag, p.id);
@@ -810,20 +816,7 @@ void Server::Impl::handle_command(Conn& c, const proto::CommandView& cmd) {
         free_slot(c, slot);
         return;
     }
-    Pending p;
-    p.id = next_pending++;
-    p.conn_id = c.id;
-    p.tag = cmd.tag;
-    p.lun = cmd.lun;
-    p.nexus_index = nx.index;
-    p.lu_nexus = lun_nexus;
-    p.cdb_len = cmd.cdb_len;
-    p.cdb = cmd.cdb;
-    p.data_out.assign(cmd.data_out.begin(), cmd.data_out.end());
-    p.alloc_len = cmd.alloc_len;
-    p.decision = d;
-    p.arrival_ns = now;
-    p.slot = slot;
+    Pending p = make_pending(true);
     if (d.action == Decision::Action::hold) {
         p.held = true;
         ++st_held;
