@@ -210,19 +210,7 @@ Result<proto::Response> SimClient::wait_any(int timeout_ms) {
         while (!order_.empty()) {
             uint64_t tag = order_.front();
             order_.pop_front();
-            if (auto it = done_.find(tag); it != done_.end()) {
-                proto::Response r = std::move(it->second);
-                done_.erase(it);
-                return r;
-            }
-            if (auto it = rejected_.find(tag); it != rejected_.end()) {
-                auto e = std::move(it->second);
-                rejected_.erase(it);
-                return fail(Errc::io,
-                            "command tag " + std::to_string(tag) + " rejected: " +
-                                proto::error_code_name(static_cast<proto::ErrorCode>(e.code)) +
-                                ": " + e.message);
-            }
+            if (auto r = take(tag)) return std::move(*r);
             // Already taken through wait(tag).
         }
         if (fatal_ || closed_) return dead_error();
@@ -231,22 +219,26 @@ Result<proto::Response> SimClient::wait_any(int timeout_ms) {
     }
 }
 
+std::optional<Result<proto::Response>> SimClient::take(uint64_t tag) {
+    if (auto it = done_.find(tag); it != done_.end()) {
+        Result<proto::Response> r = std::move(it->second);
+        done_.erase(it);
+        return r;
+    }
+    if (auto it = rejected_.find(tag); it != rejected_.end()) {
+        auto e = std::move(it->second);
+        rejected_.erase(it);
+        return Result<proto::Response>(fail(Errc::io, "command tag " + std::to_string(tag) + " rejected: " +
+                                                          proto::error_code_name(static_cast<proto::ErrorCode>(e.code)) +
+                                                          ": " + e.message));
+    }
+    return std::nullopt;
+}
+
 Result<proto::Response> SimClient::wait(uint64_t tag, int timeout_ms) {
     auto deadline = deadline_after(timeout_ms);
     for (;;) {
-        if (auto it = done_.find(tag); it != done_.end()) {
-            proto::Response r = std::move(it->second);
-            done_.erase(it);
-            return r;
-        }
-        if (auto it = rejected_.find(tag); it != rejected_.end()) {
-            auto e = std::move(it->second);
-            rejected_.erase(it);
-            return fail(Errc::io,
-                        "command tag " + std::to_string(tag) + " rejected: " +
-                            proto::error_code_name(static_cast<proto::ErrorCode>(e.code)) + ": " +
-                            e.message);
-        }
+        if (auto r = take(tag)) return std::move(*r);
         if (fatal_ || closed_) return dead_error();
         if (Clock::now() >= deadline)
             return fail(Errc::timeout,

@@ -71,6 +71,9 @@ class SimClient {
   private:
     SimClient() = default;
     Status write_all(ByteView bytes, int timeout_ms);
+    // The filed answer to `tag` (its response, or the rejection as an error), taken out; nullopt when
+    // none has come.
+    std::optional<Result<proto::Response>> take(uint64_t tag);
     // Reads whatever is available (waiting up to timeout_ms for something) and files the frames.
     Status pump(int timeout_ms);
     Status file_frame(const proto::Frame& f);
