@@ -45,26 +45,26 @@ Result<bool> wait_readable(int fd, std::optional<Clock::time_point> deadline) {
     }
 }
 
-// One datagram, or an Error (peer closed, overlong datagram, socket error); with `nowait`, an empty
-// datagram when none is there yet. `buf` is the caller's kMaxDatagram-byte scratch, allocated once:
-// zeroing 256 KiB per receive was most of a NOOP's round trip.
-Result<Bytes> recv_datagram(int fd, Bytes& buf, bool nowait = false) {
-    if (buf.size() != kMaxDatagram) buf.resize(kMaxDatagram);
+// One datagram, viewed in `buf` (valid until the next receive), or an Error (peer closed, overlong
+// datagram, socket error); with `nowait`, an empty view when none is there yet. `buf` is the caller's
+// kMaxDatagram-byte scratch, allocated once.
+Result<ByteView> recv_datagram(int fd, std::unique_ptr<uint8_t[]>& buf, bool nowait = false) {
+    if (!buf) buf.reset(new uint8_t[kMaxDatagram]);
     for (;;) {
-        ssize_t n = ::recv(fd, buf.data(), buf.size(), MSG_TRUNC | (nowait ? MSG_DONTWAIT : 0));
+        ssize_t n = ::recv(fd, buf.get(), kMaxDatagram, MSG_TRUNC | (nowait ? MSG_DONTWAIT : 0));
         if (n < 0) {
             if (errno == EINTR) continue;
-            if (nowait && (errno == EAGAIN || errno == EWOULDBLOCK)) return Bytes();
+            if (nowait && (errno == EAGAIN || errno == EWOULDBLOCK)) return ByteView();
             if (errno == ECONNRESET || errno == EPIPE) return closed(errno);
             return fail(Errc::system, std::string("recv from prfenced: ") + std::strerror(errno), errno);
         }
         if (n == 0) return closed(ECONNRESET);
-        if (static_cast<size_t>(n) > buf.size())
+        if (static_cast<size_t>(n) > kMaxDatagram)
             return fail(Errc::malformed,
                         "prfenced sent a datagram of " + std::to_string(n) + " bytes, over the " +
                             std::to_string(kMaxDatagram) + "-byte limit",
                         EMSGSIZE);
-        return Bytes(buf.begin(), buf.begin() + n);
+        return ByteView(buf.get(), static_cast<size_t>(n));
     }
 }
 
@@ -103,7 +103,11 @@ Result<Client> Client::connect(const std::string& socket_path) {
 }
 
 Client::Client(Client&& o) noexcept
-    : fd_(std::exchange(o.fd_, -1)), seq_(o.seq_), spin_(o.spin_), pending_events_(std::move(o.pending_events_)) {}
+    : fd_(std::exchange(o.fd_, -1)),
+      seq_(o.seq_),
+      spin_(o.spin_),
+      pending_events_(std::move(o.pending_events_)),
+      rbuf_(std::move(o.rbuf_)) {}
 
 Client& Client::operator=(Client&& o) noexcept {
     if (this != &o) {
@@ -112,6 +116,7 @@ Client& Client::operator=(Client&& o) noexcept {
         seq_ = o.seq_;
         spin_ = o.spin_;
         pending_events_ = std::move(o.pending_events_);
+        rbuf_ = std::move(o.rbuf_);
     }
     return *this;
 }
@@ -143,7 +148,7 @@ Result<std::vector<Answer>> Client::call(Request req, std::optional<std::chrono:
         // sleeping saves the wakeup (15-30 us on a virtual machine), about half of a control round trip.
         // Only for the first message: the next parts of a RUN answer come at the batch's pace, and
         // spinning for them would take a CPU from the batch.
-        Bytes dgram;
+        ByteView dgram;
         const auto spin = answers.empty() ? spin_ : std::chrono::microseconds(0);
         for (const auto spin_until = Clock::now() + spin; dgram.empty() && Clock::now() < spin_until;) {
             PRF_TRY_ASSIGN(dgram, recv_datagram(fd_, rbuf_, true));
@@ -176,31 +181,41 @@ Result<std::vector<Answer>> Client::call(Request req, std::optional<std::chrono:
 }
 
 Result<RunAnswer> assemble_run_answer(std::vector<Answer>& answers) {
-    std::vector<std::pair<uint32_t, engine::LunOutcome>> indexed;
-    std::optional<Summary> summary;
-    for (auto& a : answers) {
-        if (a.kind == Answer::Kind::luns)
-            for (auto& l : a.luns) indexed.push_back(std::move(l));
-        if (a.kind == Answer::Kind::summary) summary = std::move(a.summary);
-    }
-    if (!summary) return fail(Errc::malformed, "prfenced's answer ended without a summary", EINVAL);
-    std::sort(indexed.begin(), indexed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     RunAnswer out;
-    out.outcomes.reserve(indexed.size());
-    for (auto& [i, o] : indexed) {
-        if (i != out.outcomes.size())
-            return fail(Errc::malformed,
-                        i < out.outcomes.size() ? "prfenced's answer repeats LUN " + std::to_string(i)
-                                                : "prfenced's answer lacks LUN " + std::to_string(out.outcomes.size()),
-                        EINVAL);
-        out.outcomes.push_back(std::move(o));
+    bool have_summary = false;
+    for (auto& a : answers)
+        if (a.kind == Answer::Kind::summary) {
+            out.summary = std::move(a.summary);
+            have_summary = true;
+        }
+    if (!have_summary) return fail(Errc::malformed, "prfenced's answer ended without a summary", EINVAL);
+    // Each result moves once, straight to its place: sorting a thousand outcomes by index moved each
+    // of them a dozen times, milliseconds of an operator's wait.
+    const size_t n = out.summary.batch.luns;
+    out.outcomes.resize(n);
+    std::vector<bool> seen(n);
+    size_t count = 0;
+    for (auto& a : answers) {
+        if (a.kind != Answer::Kind::luns) continue;
+        for (auto& [i, o] : a.luns) {
+            if (i >= n)
+                return fail(Errc::malformed,
+                            "prfenced's answer has LUN " + std::to_string(i) + ", beyond its " + std::to_string(n) +
+                                " LUNs",
+                            EINVAL);
+            if (seen[i]) return fail(Errc::malformed, "prfenced's answer repeats LUN " + std::to_string(i), EINVAL);
+            seen[i] = true;
+            out.outcomes[i] = std::move(o);
+            ++count;
+        }
     }
-    if (out.outcomes.size() != summary->batch.luns)
+    if (count != n) {
+        const size_t missing = static_cast<size_t>(std::find(seen.begin(), seen.end(), false) - seen.begin());
         return fail(Errc::malformed,
-                    "prfenced sent " + std::to_string(out.outcomes.size()) + " LUN results for " +
-                        std::to_string(summary->batch.luns) + " LUNs",
+                    "prfenced's answer lacks LUN " + std::to_string(missing) + " (" + std::to_string(count) +
+                        " results for " + std::to_string(n) + " LUNs)",
                     EINVAL);
-    out.summary = std::move(*summary);
+    }
     return out;
 }
 
@@ -236,7 +251,7 @@ Result<std::optional<Event>> Client::next_event(std::optional<std::chrono::milli
     for (;;) {
         PRF_TRY_ASSIGN(bool ready, wait_readable(fd_, deadline));
         if (!ready) return std::optional<Event>();
-        PRF_TRY_ASSIGN(Bytes dgram, recv_datagram(fd_, rbuf_));
+        PRF_TRY_ASSIGN(ByteView dgram, recv_datagram(fd_, rbuf_));
         PRF_TRY_ASSIGN(auto parts, split_datagram(dgram));
         for (ByteView part : parts) {
             auto a = decode_answer(part);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,7 +19,7 @@ namespace prfence::nl {
 // A CMD_RUN / CMD_GROUP_REFRESH answer put back together (from what call() returned, after checking
 // it is not an error answer): results arrive in the order LUNs finished, LUN_INDEX puts them back in
 // the group's order. Errc::malformed, naming what is wrong, when the answer is not whole: no summary,
-// a LUN missing or repeated, or a number of results other than the summary's LUN count.
+// a LUN missing, repeated or beyond the summary's LUN count.
 struct RunAnswer {
     std::vector<engine::LunOutcome> outcomes;  // outcomes[i] = LUN_INDEX i
     Summary summary;
@@ -68,7 +69,9 @@ private:
     uint32_t seq_ = 0;
     std::chrono::microseconds spin_{100};
     std::vector<Event> pending_events_;  // events that arrived while waiting for an answer
-    Bytes rbuf_;                         // receive scratch, kMaxDatagram bytes once allocated
+    // Receive scratch of kMaxDatagram bytes, allocated on first use and never zeroed: only the pages a
+    // datagram lands on are touched (zeroing 256 KiB cost a fresh CLI process 64 page faults).
+    std::unique_ptr<uint8_t[]> rbuf_;
 };
 
 }  // namespace prfence::nl

@@ -1563,6 +1563,7 @@ Result<Answer> decode_answer(ByteView message) {
     case CMD_RUN:
     case CMD_GROUP_REFRESH:
         a.kind = (found.at[ATTR_LUN].empty() && tb[ATTR_SUMMARY]) ? Answer::Kind::summary : Answer::Kind::luns;
+        a.luns.reserve(found.at[ATTR_LUN].size());  // grown once: an outcome is 400 bytes to move
         for (nlattr* x : found.at[ATTR_LUN]) {
             uint32_t index = 0;
             PRF_TRY_ASSIGN(auto o, decode_lun(x, &index, f->copy.base()));

@@ -51,23 +51,25 @@ arm() {  # A holds an EA reservation; the fencer is registered
     if [[ $1 == daemon ]]; then must "${PD[@]}" register -q nodeB
     else must "$P" register --key c -q "${C[@]}" "$FARM"; fi
 }
-now_ns() { date +%s%N; }
+# Bash's own clock ($EPOCHREALTIME, microseconds), read without a subshell: spawning date(1) or forking
+# around each command would add a process to each figure. Sets REPLY to the microseconds from $1 to $2.
+us_between() { REPLY=$(((10#${2%.*} - 10#${1%.*}) * 1000000 + 10#${2#*.} - 10#${1#*.})); }
 
 declare -a dm xm
 echo "fence of $LUNS sim LUNs at $LAT us per command, whole processes, $ROUNDS rounds each (ms):"
 for r in $(seq "$ROUNDS"); do
     arm daemon
-    t0=$(now_ns)
+    t0=$EPOCHREALTIME
     must "${PD[@]}" fence --victim a --type EA -q nodeB
-    t1=$(now_ns)
-    dm+=($(((t1 - t0) / 1000)))
+    us_between "$t0" "$EPOCHREALTIME"
+    dm+=("$REPLY")
     must "${PD[@]}" clear -q nodeB
 
     arm direct
-    t0=$(now_ns)
+    t0=$EPOCHREALTIME
     must "$P" fence --key c --victim a --type EA -q "${C[@]}" "$FARM"
-    t1=$(now_ns)
-    xm+=($(((t1 - t0) / 1000)))
+    us_between "$t0" "$EPOCHREALTIME"
+    xm+=("$REPLY")
     must "$P" clear --key c -q "${C[@]}" "$FARM"
     awk -v r="$r" -v d="${dm[-1]}" -v x="${xm[-1]}" 'BEGIN { printf "  round %2d: daemon %7.2f   direct %7.2f\n", r, d / 1000, x / 1000 }'
 done

@@ -224,11 +224,12 @@ TEST(NlClient, AssembleRunAnswerRefusesPartialAnswers) {
     for (uint32_t i = 0; i < 16; ++i) all.push_back(i);
     auto missing = all;
     missing.erase(missing.begin() + 7);
-    EXPECT_EQ(msg(streamed(missing, 16)), "prfenced's answer lacks LUN 7");
+    EXPECT_EQ(msg(streamed(missing, 16)), "prfenced's answer lacks LUN 7 (15 results for 16 LUNs)");
     auto twice = all;
     twice.push_back(4);
     EXPECT_EQ(msg(streamed(twice, 17)), "prfenced's answer repeats LUN 4");
-    EXPECT_EQ(msg(streamed(all, 20)), "prfenced sent 16 LUN results for 20 LUNs");
+    EXPECT_EQ(msg(streamed(all, 20)), "prfenced's answer lacks LUN 16 (16 results for 20 LUNs)");
+    EXPECT_EQ(msg(streamed(all, 12)), "prfenced's answer has LUN 12, beyond its 12 LUNs");
     EXPECT_EQ(msg(streamed(all, 16, false)), "prfenced's answer ended without a summary");
 }
 
