@@ -513,36 +513,42 @@ PRSIM_EXPORT int posix_fadvise64(int fd, off64_t off, off64_t len, int advice) n
 
 // ---- stat family -------------------------------------------------------------------------------
 
-PRSIM_EXPORT int stat(const char* __restrict path, struct stat* __restrict st) noexcept {
+namespace {
+// A stat call by path: the virtual node's answer, or the real call (given the path as redirected).
+template <class St, class Real>
+int stat_common(const char* path, St* st, Real&& real) {
     bool handled;
-    int r = stat_looked(path, st, handled);
+    int r = stat_looked(path, reinterpret_cast<struct stat*>(st), handled);
     if (handled) return r;
     char buf[PATH_MAX];
-    return PRSIM_REAL(stat)(redirected(path, buf), st);
+    return real(redirected(path, buf));
+}
+
+// The same for the access family.
+template <class Real>
+int access_common(const char* path, int mode, Real&& real) {
+    bool handled;
+    int r = access_looked(path, mode, handled);
+    if (handled) return r;
+    char buf[PATH_MAX];
+    return real(redirected(path, buf));
+}
+}  // namespace
+
+PRSIM_EXPORT int stat(const char* __restrict path, struct stat* __restrict st) noexcept {
+    return stat_common(path, st, [&](const char* p) { return PRSIM_REAL(stat)(p, st); });
 }
 
 PRSIM_EXPORT int stat64(const char* __restrict path, struct stat64* __restrict st) noexcept {
-    bool handled;
-    int r = stat_looked(path, reinterpret_cast<struct stat*>(st), handled);
-    if (handled) return r;
-    char buf[PATH_MAX];
-    return PRSIM_REAL(stat64)(redirected(path, buf), st);
+    return stat_common(path, st, [&](const char* p) { return PRSIM_REAL(stat64)(p, st); });
 }
 
 PRSIM_EXPORT int lstat(const char* __restrict path, struct stat* __restrict st) noexcept {
-    bool handled;
-    int r = stat_looked(path, st, handled);
-    if (handled) return r;
-    char buf[PATH_MAX];
-    return PRSIM_REAL(lstat)(redirected(path, buf), st);
+    return stat_common(path, st, [&](const char* p) { return PRSIM_REAL(lstat)(p, st); });
 }
 
 PRSIM_EXPORT int lstat64(const char* __restrict path, struct stat64* __restrict st) noexcept {
-    bool handled;
-    int r = stat_looked(path, reinterpret_cast<struct stat*>(st), handled);
-    if (handled) return r;
-    char buf[PATH_MAX];
-    return PRSIM_REAL(lstat64)(redirected(path, buf), st);
+    return stat_common(path, st, [&](const char* p) { return PRSIM_REAL(lstat64)(p, st); });
 }
 
 PRSIM_EXPORT int fstat(int fd, struct stat* st) noexcept {
@@ -613,35 +619,19 @@ PRSIM_EXPORT int statx(int dirfd, const char* __restrict path, int flags, unsign
 
 // glibc < 2.33 binaries call these; ver is _STAT_VER (the kernel layout on x86_64).
 PRSIM_EXPORT int __xstat(int ver, const char* path, struct stat* st) noexcept {
-    bool handled;
-    int r = stat_looked(path, st, handled);
-    if (handled) return r;
-    char buf[PATH_MAX];
-    return PRSIM_REAL(__xstat)(ver, redirected(path, buf), st);
+    return stat_common(path, st, [&](const char* p) { return PRSIM_REAL(__xstat)(ver, p, st); });
 }
 
 PRSIM_EXPORT int __xstat64(int ver, const char* path, struct stat64* st) noexcept {
-    bool handled;
-    int r = stat_looked(path, reinterpret_cast<struct stat*>(st), handled);
-    if (handled) return r;
-    char buf[PATH_MAX];
-    return PRSIM_REAL(__xstat64)(ver, redirected(path, buf), st);
+    return stat_common(path, st, [&](const char* p) { return PRSIM_REAL(__xstat64)(ver, p, st); });
 }
 
 PRSIM_EXPORT int __lxstat(int ver, const char* path, struct stat* st) noexcept {
-    bool handled;
-    int r = stat_looked(path, st, handled);
-    if (handled) return r;
-    char buf[PATH_MAX];
-    return PRSIM_REAL(__lxstat)(ver, redirected(path, buf), st);
+    return stat_common(path, st, [&](const char* p) { return PRSIM_REAL(__lxstat)(ver, p, st); });
 }
 
 PRSIM_EXPORT int __lxstat64(int ver, const char* path, struct stat64* st) noexcept {
-    bool handled;
-    int r = stat_looked(path, reinterpret_cast<struct stat*>(st), handled);
-    if (handled) return r;
-    char buf[PATH_MAX];
-    return PRSIM_REAL(__lxstat64)(ver, redirected(path, buf), st);
+    return stat_common(path, st, [&](const char* p) { return PRSIM_REAL(__lxstat64)(ver, p, st); });
 }
 
 PRSIM_EXPORT int __fxstat(int ver, int fd, struct stat* st) noexcept {
@@ -671,27 +661,15 @@ PRSIM_EXPORT int __fxstatat64(int ver, int dirfd, const char* path, struct stat6
 // ---- access, realpath, readlink ----------------------------------------------------------------
 
 PRSIM_EXPORT int access(const char* path, int mode) noexcept {
-    bool handled;
-    int r = access_looked(path, mode, handled);
-    if (handled) return r;
-    char buf[PATH_MAX];
-    return PRSIM_REAL(access)(redirected(path, buf), mode);
+    return access_common(path, mode, [&](const char* p) { return PRSIM_REAL(access)(p, mode); });
 }
 
 PRSIM_EXPORT int euidaccess(const char* path, int mode) noexcept {
-    bool handled;
-    int r = access_looked(path, mode, handled);
-    if (handled) return r;
-    char buf[PATH_MAX];
-    return PRSIM_REAL(euidaccess)(redirected(path, buf), mode);
+    return access_common(path, mode, [&](const char* p) { return PRSIM_REAL(euidaccess)(p, mode); });
 }
 
 PRSIM_EXPORT int eaccess(const char* path, int mode) noexcept {
-    bool handled;
-    int r = access_looked(path, mode, handled);
-    if (handled) return r;
-    char buf[PATH_MAX];
-    return PRSIM_REAL(eaccess)(redirected(path, buf), mode);
+    return access_common(path, mode, [&](const char* p) { return PRSIM_REAL(eaccess)(p, mode); });
 }
 
 PRSIM_EXPORT int faccessat(int dirfd, const char* path, int mode, int flags) noexcept {
