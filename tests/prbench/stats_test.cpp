@@ -186,11 +186,11 @@ TEST(Svg, TickLabelsAndWellFormedEnvelope) {
 }
 
 TEST(Names, ShimDevicePathsAndWords) {
-    EXPECT_EQ(sd_letters(0), "a");
-    EXPECT_EQ(sd_letters(25), "z");
-    EXPECT_EQ(sd_letters(26), "aa");
-    EXPECT_EQ(sd_letters(701), "zz");
-    EXPECT_EQ(sd_letters(702), "aaa");
+    EXPECT_EQ(prsim_sd_path(0), "/dev/prsim/sda");
+    EXPECT_EQ(prsim_sd_path(25), "/dev/prsim/sdz");
+    EXPECT_EQ(prsim_sd_path(26), "/dev/prsim/sdaa");
+    EXPECT_EQ(prsim_sd_path(701), "/dev/prsim/sdzz");
+    EXPECT_EQ(prsim_sd_path(702), "/dev/prsim/sdaaa");
     EXPECT_EQ(prsim_sg_path(17), "/dev/prsim/sg17");
     EXPECT_EQ(prsim_sd_path(27), "/dev/prsim/sdab");
     EXPECT_EQ(split_words("prsim-run --socket '/tmp/a b' --initiator \"x,i,0x1\" --"),

@@ -15,6 +15,7 @@
 #include "policy/executor.h"
 #include "policy/operations.h"
 #include "prbench/spawn.h"
+#include "shim/names.h"
 #include "transport/ring.h"
 #include "transport/sg_path.h"
 #include "transport/sgio_path.h"
@@ -73,19 +74,8 @@ bool is_op_name(std::string_view name) {
     return std::any_of(std::begin(kOpNames), std::end(kOpNames), [&](const char* n) { return name == n; });
 }
 
-std::string sd_letters(uint32_t index) {
-    // The sd driver's bijective base 26: 0 a, 25 z, 26 aa, 701 zz, 702 aaa.
-    std::string s;
-    uint64_t n = static_cast<uint64_t>(index) + 1;
-    while (n > 0) {
-        --n;
-        s.insert(s.begin(), static_cast<char>('a' + n % 26));
-        n /= 26;
-    }
-    return s;
-}
 std::string prsim_sg_path(uint32_t lun) { return "/dev/prsim/sg" + std::to_string(lun); }
-std::string prsim_sd_path(uint32_t lun) { return "/dev/prsim/sd" + sd_letters(lun); }
+std::string prsim_sd_path(uint32_t lun) { return "/dev/prsim/sd" + prfence::shim::disk_letters(lun); }
 
 namespace {
 
@@ -461,7 +451,7 @@ Result new_result(const Config& cfg, Workload w, std::string op, Backend b, size
     r.backend = b;
     r.luns = n;
     r.qd = qd;
-    r.rate = cfg.rate;
+    r.rate = is_engine_backend(b) ? cfg.rate : 0;  // only the engine paces; baselines run flat out
     r.luns_time.resize(n);
     for (size_t i = 0; i < n; ++i) r.luns_time[i].name = cfg.luns[i].name;
     return r;
@@ -504,8 +494,7 @@ prfence::Status engine_op(const Config& cfg, Rig& rig, const Cycle& cyc, Result&
     }
     rig.ex->set_options(exec_options(cfg, r.qd, &log));
     pace.t0 = engine::now_ns() + 1000000;  // the first due time, 1 ms from now
-    PRF_TRY_ASSIGN(engine::BatchSummary s, rig.ex->run(rig.both, jobs));
-    (void)s;
+    PRF_TRY(rig.ex->run(rig.both, jobs));
     uint64_t first = UINT64_MAX, lastc = 0;
     for (const auto& rec : log) {
         if (rec.label == 0) continue;
@@ -632,6 +621,14 @@ std::string substitute(std::string w, const std::string& key, const std::string&
     return w;
 }
 
+// What a failed baseline command said last: its last non-blank line (stderr, else stdout).
+std::string last_line(const SpawnResult& s) {
+    std::string out = s.error.empty() ? s.output : s.error;
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    if (auto nl = out.rfind('\n'); nl != std::string::npos) out = out.substr(nl + 1);
+    return out;
+}
+
 struct Baseline {
     const Config& cfg;
     mutable std::map<std::string, std::vector<std::string>> envs;  // node + socket -> prsim-run's environment
@@ -722,9 +719,7 @@ struct Baseline {
             if (retries) ++*retries;
         }
         if (r.exit_code != 0 && err && err->empty()) {
-            std::string out = r.error.empty() ? r.output : r.error;
-            while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-            if (auto nl = out.rfind('\n'); nl != std::string::npos) out = out.substr(nl + 1);
+            const std::string out = last_line(r);
             std::string cmd;
             for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
             *err = l.name + ": `" + cmd + "` exit " + std::to_string(r.exit_code) + (out.empty() ? "" : ": " + out);
@@ -842,12 +837,6 @@ prfence::Status baseline_fence_scsi(const Config& cfg, Rig& arm, Result& r) {
         argv.push_back("--devices=" + devs);
         return spawn_and_wait(argv, bl.env(1, cfg.luns[0], &r.first_error));
     };
-    auto tail = [](const SpawnResult& s) {
-        std::string out = s.error.empty() ? s.output : s.error;
-        while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-        if (auto nl = out.rfind('\n'); nl != std::string::npos) out = out.substr(nl + 1);
-        return out;
-    };
     // Without the shim (real LUNs) fence_scsi writes this host's own /var/run/cluster.{key,dev}: never
     // on a host that has them already (a cluster node's fencing state), and removed again after.
     const bool real = !bl.env(1, cfg.luns[0], nullptr);
@@ -874,7 +863,7 @@ prfence::Status baseline_fence_scsi(const Config& cfg, Rig& arm, Result& r) {
     SpawnResult on = run_fs("on", cfg.b.key);
     if (on.exit_code != 0) {
         r.skipped = true;
-        r.note = "fence_scsi --action=on failed (exit " + std::to_string(on.exit_code) + "): " + tail(on);
+        r.note = "fence_scsi --action=on failed (exit " + std::to_string(on.exit_code) + "): " + last_line(on);
         return {};
     }
     std::vector<Step> check{{1, Act::read_reservation}};
@@ -888,7 +877,7 @@ prfence::Status baseline_fence_scsi(const Config& cfg, Rig& arm, Result& r) {
         if (off.exit_code != 0) {
             r.errors += n;
             if (r.first_error.empty())
-                r.first_error = "fence_scsi --action=off exit " + std::to_string(off.exit_code) + ": " + tail(off);
+                r.first_error = "fence_scsi --action=off exit " + std::to_string(off.exit_code) + ": " + last_line(off);
             continue;
         }
         // Verify as prfence does: node B holds every LU now.
@@ -939,7 +928,6 @@ prfence::Result<std::vector<Result>> run(const Config& cfg) {
                     }
                     for (unsigned qd : qds) {
                         Result r = new_result(cfg, w, op, be, n, qd);
-                        if (!is_engine_backend(be)) r.rate = 0;
                         auto skip = [&](std::string why) {
                             r.skipped = true;
                             r.note = std::move(why);

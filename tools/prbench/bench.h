@@ -134,6 +134,5 @@ prfence::Result<std::vector<Result>> run(const Config& cfg);
 // (X: the sd driver's letters for index N: 0 a, 25 z, 26 aa, ...).
 std::string prsim_sg_path(uint32_t lun);
 std::string prsim_sd_path(uint32_t lun);
-std::string sd_letters(uint32_t index);
 
 }  // namespace prbench

@@ -111,19 +111,14 @@ std::string render_text(std::vector<Result>& results, const RunInfo& info) {
                  ", median=" + ms(static_cast<double>(s.at(50))) + "  (before each batch, not in wall)\n";
         }
         if (!r.wall_lat.empty()) {
-            std::vector<uint64_t> w = r.wall_lat;
-            LatencySummary s = summarize(w);
+            LatencySummary s = summarize(r.wall_lat);
             o += "    wall from intended start (msec): min=" + ms(static_cast<double>(s.min)) +
                  ", max=" + ms(static_cast<double>(s.max)) + ", avg=" + ms(s.mean) + ", median=" + ms(static_cast<double>(s.at(50))) + "\n";
         }
-        if (!r.clat.empty()) {
-            std::vector<uint64_t> c = r.clat;
-            o += fio_block("clat", summarize(c));
-        }
+        if (!r.clat.empty()) o += fio_block("clat", summarize(r.clat));
         if (!r.lat.empty()) {
-            std::vector<uint64_t> c = r.lat;
             o += "    (paced: lat = intended send time to completion, coordinated omission corrected)\n";
-            o += fio_block("lat", summarize(c));
+            o += fio_block("lat", summarize(r.lat));
         }
         auto slow = slowest_luns(r, info.slowest);
         if (!slow.empty()) {
@@ -165,14 +160,16 @@ std::string render_text(std::vector<Result>& results, const RunInfo& info) {
                 return median_of(r->clat);
             };
             const Result* sgp = best.count(Backend::sg_persist) ? best[Backend::sg_persist] : nullptr;
+            const double fs = sgp ? figure(sgp) : 0;
             for (auto& [b, r] : best) {
                 std::vector<uint64_t> c = r->clat;
                 LatencySummary s = summarize(c);
+                const double fr = figure(r);  // with samples of wall, their median
                 std::string x = "-";
-                if (sgp && figure(r) > 0) x = fmt("%.1f", figure(sgp) / figure(r));
+                if (sgp && fr > 0) x = fmt("%.1f", fs / fr);
                 std::snprintf(line, sizeof line, "  %-9s %-17s %5zu  %-11s %5u %12s %10s %10s %8s\n", workload_name(r->workload),
                               r->op.c_str(), r->luns, backend_name(b), r->qd,
-                              r->wall.empty() ? "-" : ms(median_of(r->wall)).c_str(), s.n ? us_int(s.at(50)).c_str() : "-",
+                              r->wall.empty() ? "-" : ms(fr).c_str(), s.n ? us_int(s.at(50)).c_str() : "-",
                               s.n ? us_int(s.at(99)).c_str() : "-", x.c_str());
                 o += line;
             }
@@ -184,9 +181,9 @@ std::string render_text(std::vector<Result>& results, const RunInfo& info) {
 nlohmann::ordered_json render_json(std::vector<Result>& results, const RunInfo& info) {
     nlohmann::ordered_json j;
     j["prbench version"] = "prbench-" + info.version;
-    j["timestamp"] = static_cast<int64_t>(std::time(nullptr));
+    const std::time_t now = std::time(nullptr);
+    j["timestamp"] = static_cast<int64_t>(now);
     char tbuf[64];
-    std::time_t now = std::time(nullptr);
     std::strftime(tbuf, sizeof tbuf, "%a %b %e %H:%M:%S %Y", std::localtime(&now));
     j["time"] = tbuf;
     j["clock"] = "CLOCK_MONOTONIC";
@@ -214,28 +211,21 @@ nlohmann::ordered_json render_json(std::vector<Result>& results, const RunInfo& 
         x["runtime_ns"] = r.runtime_ns;
         x["iops"] = r.iops();
         x["first_error"] = r.first_error;
-        std::vector<uint64_t> c = r.clat;
-        x["clat_ns"] = latency_json(c);
+        x["clat_ns"] = latency_json(r.clat);
         LogHistogram h;
-        for (uint64_t v : c) h.add(v);
+        for (uint64_t v : r.clat) h.add(v);
         nlohmann::ordered_json hist = nlohmann::ordered_json::object();
         for (size_t b = 0; b < h.buckets.size(); ++b)
             if (h.buckets[b]) hist[std::to_string(b == 0 ? 0 : (1ull << b))] = h.buckets[b];
         x["clat_hist_log2_ns"] = hist;  // lower bound of each power-of-two bucket -> count
-        if (!r.lat.empty()) {
-            std::vector<uint64_t> l = r.lat;
-            x["lat_ns"] = latency_json(l);
-        }
+        if (!r.lat.empty()) x["lat_ns"] = latency_json(r.lat);
         if (!r.wall.empty()) {
             std::vector<uint64_t> w = r.wall;
             x["wall_ns"] = latency_json(w);
             x["wall_ns"]["samples"] = r.wall;
         }
         if (!r.arm.empty()) x["arm_ns"] = r.arm;  // fence: per measured round, the arming (not in wall_ns)
-        if (!r.wall_lat.empty()) {
-            std::vector<uint64_t> w = r.wall_lat;
-            x["wall_lat_ns"] = latency_json(w);
-        }
+        if (!r.wall_lat.empty()) x["wall_lat_ns"] = latency_json(r.wall_lat);
         nlohmann::ordered_json slow = nlohmann::ordered_json::array();
         for (const auto& t : slowest_luns(r, info.slowest))
             slow.push_back({{"name", t.name}, {"max_ns", t.max_ns}, {"mean_ns", t.n ? t.sum_ns / t.n : 0}, {"N", t.n}});

@@ -27,6 +27,8 @@ nlohmann::ordered_json latency_json(std::vector<uint64_t>& samples);
 
 std::string job_name(const Result& r);
 
+// Both sort each result's latency samples (clat, lat, wall_lat) in place; wall and arm, which the JSON
+// prints round by round, keep their order.
 std::string render_text(std::vector<Result>& results, const RunInfo& info);
 nlohmann::ordered_json render_json(std::vector<Result>& results, const RunInfo& info);
 
