@@ -595,26 +595,21 @@ struct Daemon::Impl {
     }
 
     void answer_completion(Completion& done) {
-        if (done.partial) {  // LUN results of a batch still running: sent on, counted when it ends
-            auto it = clients.find(done.client);
-            if (it == clients.end()) return;
-            for (auto& part : done.parts) queue(it->second, std::move(part));
-            flush_or_close(done.client);
-            return;
+        if (!done.partial) {  // LUN results of a batch still running are counted when it ends
+            const uint64_t now = engine::now_ns();
+            std::string name;
+            switch (done.kind) {
+                case Job::Kind::run:
+                    // An operation refused before it ran (unknown group, bad values) counts under "run".
+                    name = done.summary && done.summary->operation ? engine::operation_name(*done.summary->operation)
+                                                                   : "run";
+                    break;
+                case Job::Kind::refresh: name = "refresh"; break;
+                default: name = "group"; break;
+            }
+            const bool failed = done.err != 0 || (done.summary && done.summary->batch.failed > 0);
+            stats.record(name, now - done.received_ns, failed);
         }
-        const uint64_t now = engine::now_ns();
-        std::string name;
-        switch (done.kind) {
-            case Job::Kind::run:
-                // An operation refused before it ran (unknown group, bad values) counts under "run".
-                name = done.summary && done.summary->operation ? engine::operation_name(*done.summary->operation)
-                                                               : "run";
-                break;
-            case Job::Kind::refresh: name = "refresh"; break;
-            default: name = "group"; break;
-        }
-        const bool failed = done.err != 0 || (done.summary && done.summary->batch.failed > 0);
-        stats.record(name, now - done.received_ns, failed);
 
         auto it = clients.find(done.client);
         if (it == clients.end()) return;  // the asker left: nothing waits for it

@@ -425,9 +425,7 @@ Completion EngineWorker::do_refresh(Job& job) {
     s.queued_ns = start > job.received_ns ? start - job.received_ns : 0;
     s.operation = engine::Operation::read_keys;
     s.group = name;
-    nl::RunAnswerWriter w(job.req.hdr, [&c](Bytes&& part) { c.parts.push_back(std::move(part)); });
-    for (size_t i = 0; i < g.keys.size(); ++i) w.add(static_cast<uint32_t>(i), g.keys[i]);
-    w.finish(s);
+    c.parts = nl::encode_run_answer(job.req.hdr, g.keys, s);
     c.summary = std::move(s);
     c.events.push_back(group_event(name, "refreshed"));
     return c;
