@@ -113,7 +113,7 @@ void Executor::advance(uint32_t lun, const ScsiResponse* last) {
     }
     st.cmd = std::move(next);
     st.ua_retries = st.transient_retries = 0;
-    if (st.cmd->not_before_ns > now_ns()) {
+    if (st.cmd->not_before_ns != 0 && st.cmd->not_before_ns > now_ns()) {  // paced (prbench) only
         timers_.push({st.cmd->not_before_ns, lun, 0});  // the retry timer's path: submitted when it fires
         return;
     }
