@@ -291,8 +291,7 @@ BlockIo block_io_of(const PaddedCdb& c) {
     // The padded copy, as the kernel reads a short CDB: what is missing reads as zero.
     const auto r = wire::block_range(ByteView(c.b.data(), c.b.size()));
     if (!r) return {};
-    const uint8_t op = c.b[0];
-    return {op == 0x0a || op == 0x2a || op == 0xaa || op == 0x8a, r->lba, r->blocks};
+    return {wire::command_class(c.b[0]) == wire::CommandClass::write, r->lba, r->blocks};
 }
 
 }  // namespace

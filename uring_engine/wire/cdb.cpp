@@ -252,44 +252,26 @@ CommandClass command_class(uint8_t opcode) noexcept {
 
 namespace {
 
-// SBC-4's block commands: where the LBA and the transfer length sit, as (offset, bytes) big-endian.
-struct BlockLayout {
-    uint8_t opcode;
-    uint8_t cdb_len;
-    uint8_t lba_off, lba_bytes, len_off, len_bytes;
-};
-constexpr BlockLayout kBlockLayouts[] = {
-    // 10-byte: READ, WRITE, WRITE AND VERIFY, VERIFY, WRITE SAME
-    {0x28, 10, 2, 4, 7, 2}, {0x2a, 10, 2, 4, 7, 2}, {0x2e, 10, 2, 4, 7, 2}, {0x2f, 10, 2, 4, 7, 2},
-    {0x41, 10, 2, 4, 7, 2},
-    // 12-byte: READ, WRITE, WRITE AND VERIFY, VERIFY
-    {0xa8, 12, 2, 4, 6, 4}, {0xaa, 12, 2, 4, 6, 4}, {0xae, 12, 2, 4, 6, 4}, {0xaf, 12, 2, 4, 6, 4},
-    // 16-byte: READ, WRITE, WRITE AND VERIFY, VERIFY, WRITE SAME
-    {0x88, 16, 2, 8, 10, 4}, {0x8a, 16, 2, 8, 10, 4}, {0x8e, 16, 2, 8, 10, 4}, {0x8f, 16, 2, 8, 10, 4},
-    {0x93, 16, 2, 8, 10, 4},
-};
-
-uint64_t be_field(ByteView b, size_t off, size_t n) {
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; ++i) v = (v << 8) | b[off + i];
-    return v;
-}
+// SBC-4's block commands (READ, WRITE, VERIFY, WRITE AND VERIFY; WRITE SAME 10/16). Where their LBA and
+// transfer length sit follows from the CDB's length alone (see block_range).
+constexpr uint8_t kBlockOpcodes[] = {0x08, 0x0a, 0x28, 0x2a, 0x2e, 0x2f, 0x41, 0xa8, 0xaa,
+                                     0xae, 0xaf, 0x88, 0x8a, 0x8e, 0x8f, 0x93};
 
 }  // namespace
 
 std::optional<BlockRange> block_range(ByteView cdb) noexcept {
-    if (cdb.empty()) return std::nullopt;
-    if (cdb[0] == 0x08 || cdb[0] == 0x0a) {  // READ/WRITE 6: 21-bit LBA, 0 blocks means 256
-        if (cdb.size() < 6) return std::nullopt;
-        return BlockRange{((cdb[1] & 0x1fu) << 16) | (uint32_t{cdb[2]} << 8) | cdb[3], cdb[4] ? cdb[4] : 256u};
+    if (cdb.empty() || std::find(std::begin(kBlockOpcodes), std::end(kBlockOpcodes), cdb[0]) == std::end(kBlockOpcodes))
+        return std::nullopt;
+    const size_t len = cdb_length_for_opcode(cdb[0]);
+    if (cdb.size() < len) return std::nullopt;
+    switch (len) {
+        case 6:  // READ/WRITE 6: 21-bit LBA, 0 blocks means 256
+            return BlockRange{((cdb[1] & 0x1fu) << 16) | (uint32_t{cdb[2]} << 8) | cdb[3], cdb[4] ? cdb[4] : 256u};
+        case 10: return BlockRange{get_be32(cdb, 2), get_be16(cdb, 7)};
+        case 12: return BlockRange{get_be32(cdb, 2), get_be32(cdb, 6)};
+        case 16: return BlockRange{get_be64(cdb, 2), get_be32(cdb, 10)};
+        default: return std::nullopt;
     }
-    for (const auto& l : kBlockLayouts) {
-        if (l.opcode != cdb[0]) continue;
-        if (cdb.size() < l.cdb_len) return std::nullopt;
-        return BlockRange{be_field(cdb, l.lba_off, l.lba_bytes),
-                          static_cast<uint32_t>(be_field(cdb, l.len_off, l.len_bytes))};
-    }
-    return std::nullopt;
 }
 
 Result<DecodedCdb> decode_cdb(ByteView cdb) {

@@ -79,7 +79,7 @@ enum class CommandClass : uint8_t {
 CommandClass command_class(uint8_t opcode) noexcept;
 
 // The blocks a block command addresses: READ, WRITE, VERIFY, WRITE AND VERIFY (6/10/12/16) and
-// WRITE SAME (10/16), from one table of where SBC puts LBA and length per opcode. READ/WRITE 6's
+// WRITE SAME (10/16): LBA and length where SBC puts them for the CDB's length. READ/WRITE 6's
 // transfer length 0 means 256 blocks. nullopt for any other opcode or a CDB shorter than its opcode's
 // length.
 struct BlockRange {
