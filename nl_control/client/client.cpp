@@ -149,10 +149,10 @@ Result<std::vector<Answer>> Client::call(Request req, std::optional<std::chrono:
         // Only for the first message: the next parts of a RUN answer come at the batch's pace, and
         // spinning for them would take a CPU from the batch.
         ByteView dgram;
-        const auto spin = answers.empty() ? spin_ : std::chrono::microseconds(0);
-        for (const auto spin_until = Clock::now() + spin; dgram.empty() && Clock::now() < spin_until;) {
+        const auto spin_until = Clock::now() + (answers.empty() ? spin_ : std::chrono::microseconds(0));
+        do {  // at least one try: a part already queued is taken without a poll()
             PRF_TRY_ASSIGN(dgram, recv_datagram(fd_, rbuf_, true));
-        }
+        } while (dgram.empty() && Clock::now() < spin_until);
         if (dgram.empty()) {
             PRF_TRY_ASSIGN(bool ready, wait_readable(fd_, deadline));
             if (!ready)
