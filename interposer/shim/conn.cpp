@@ -308,7 +308,7 @@ void Conn::on_response(const proto::ResponseView& v) {
             unscanned = true;
         }
     }
-    if (v.status == 0x02) {
+    if (v.status == prfence::wire::sam::check_condition) {
         std::vector<uint8_t> sense(v.sense.begin(), v.sense.end());
         bool again = false;
         if (unscanned && absorb_initial_ua_ && initial_ua(sense)) {

@@ -29,16 +29,17 @@
 
 #include "client/protocol.h"
 #include "shim/names.h"
+#include "wire/status.h"
 
 namespace prfence::shim {
 
 namespace proto = prfence::sim::proto;
 
-// Linux host bytes the shim reports (include/scsi/scsi_status.h).
-inline constexpr uint8_t kDidOk = 0x00;
-inline constexpr uint8_t kDidNoConnect = 0x01;
-inline constexpr uint8_t kDidTimeOut = 0x03;
-inline constexpr uint8_t kDidError = 0x07;
+// Linux host bytes the shim reports (include/scsi/scsi_status.h), as the engine names them.
+inline constexpr uint8_t kDidOk = prfence::wire::did::ok;
+inline constexpr uint8_t kDidNoConnect = prfence::wire::did::no_connect;
+inline constexpr uint8_t kDidTimeOut = prfence::wire::did::time_out;
+inline constexpr uint8_t kDidError = prfence::wire::did::error;
 
 struct Command {
     uint32_t lun = 0;
