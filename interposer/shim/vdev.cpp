@@ -174,7 +174,7 @@ void reply_into_hdr(sg_io_hdr_t& h, const Outcome& o) {
     const size_t sb = h.sbp ? std::min<size_t>(o.sense.size(), h.mx_sb_len) : 0;
     if (sb) std::memcpy(h.sbp, o.sense.data(), sb);
     h.sb_len_wr = static_cast<unsigned char>(sb);
-    h.driver_status = (o.status == 0x02 || sb > 0) ? kDriverSense : 0;
+    h.driver_status = (o.status == prfence::wire::sam::check_condition || sb > 0) ? kDriverSense : 0;
     h.duration = o.duration_ms;
     h.info = (h.status || h.host_status || h.driver_status) ? SG_INFO_CHECK : SG_INFO_OK;
 }
@@ -639,6 +639,24 @@ int get_int(const void* arg, int& v) {
     return 0;
 }
 
+// An int the sg driver refuses when negative, with the errno it uses for that ioctl.
+int get_nonneg_int(const void* arg, int& v, int neg_errno) {
+    if (get_int(arg, v)) return -1;
+    if (v < 0) {
+        errno = neg_errno;
+        return -1;
+    }
+    return 0;
+}
+
+// An int argument taken as a flag (nonzero = on).
+int set_flag(const void* arg, bool& flag) {
+    int v = 0;
+    if (get_int(arg, v)) return -1;
+    flag = v != 0;
+    return 0;
+}
+
 int disk_ioctl(Handle& h, unsigned long req, void* arg, bool& handled) {
     handled = true;
     auto cap_or_eio = [&](Capacity& cap) {
@@ -720,11 +738,7 @@ int vdev_ioctl(int, Handle& h, unsigned long req, void* arg) {
         }
         case SG_SET_TIMEOUT: {
             int v = 0;
-            if (get_int(arg, v)) return -1;
-            if (v < 0) {
-                errno = EIO;
-                return -1;
-            }
+            if (get_nonneg_int(arg, v, EIO)) return -1;
             std::lock_guard lk(h.mu);
             h.timeout_ticks = v;
             return 0;
@@ -735,11 +749,7 @@ int vdev_ioctl(int, Handle& h, unsigned long req, void* arg) {
         }
         case SG_SET_RESERVED_SIZE: {
             int v = 0;
-            if (get_int(arg, v)) return -1;
-            if (v < 0) {
-                errno = EINVAL;
-                return -1;
-            }
+            if (get_nonneg_int(arg, v, EINVAL)) return -1;
             std::lock_guard lk(h.mu);
             h.reserved_size = std::min<int>(v, static_cast<int>(proto::kMaxDataLen));
             return 0;
@@ -793,32 +803,20 @@ int vdev_ioctl(int, Handle& h, unsigned long req, void* arg) {
     if (sg) {
         std::lock_guard lk(h.mu);
         switch (req) {
-            case SG_SET_FORCE_PACK_ID: {
-                int v = 0;
-                if (get_int(arg, v)) return -1;
-                h.force_pack_id = v != 0;
-                return 0;
-            }
+            case SG_SET_FORCE_PACK_ID:
+                return set_flag(arg, h.force_pack_id);
             case SG_GET_PACK_ID:
                 return put<int>(arg, h.done.empty() ? -1 : h.done.front().hdr.pack_id);
             case SG_GET_NUM_WAITING:
                 return put<int>(arg, static_cast<int>(h.done.size()));
             case SG_GET_SG_TABLESIZE:
                 return put<int>(arg, 128);
-            case SG_SET_COMMAND_Q: {
-                int v = 0;
-                if (get_int(arg, v)) return -1;
-                h.command_q = v != 0;
-                return 0;
-            }
+            case SG_SET_COMMAND_Q:
+                return set_flag(arg, h.command_q);
             case SG_GET_COMMAND_Q:
                 return put<int>(arg, h.command_q ? 1 : 0);
-            case SG_SET_KEEP_ORPHAN: {
-                int v = 0;
-                if (get_int(arg, v)) return -1;
-                h.keep_orphan = v != 0;
-                return 0;
-            }
+            case SG_SET_KEEP_ORPHAN:
+                return set_flag(arg, h.keep_orphan);
             case SG_GET_KEEP_ORPHAN:
                 return put<int>(arg, h.keep_orphan ? 1 : 0);
             case SG_GET_LOW_DMA:
