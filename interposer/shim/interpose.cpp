@@ -266,15 +266,45 @@ __attribute__((constructor)) void shim_init() {
 
 // ---- open family -------------------------------------------------------------------------------
 
+namespace {
+// An open by path: the virtual node's descriptor when `lookup` (the path is ours to look at), else
+// the real call given the path as redirected.
+template <class Real>
+int open_common(bool lookup, const char* path, int flags, Real&& real) {
+    int r;
+    if (lookup && open_looked(path, flags, r)) return r;
+    char buf[PATH_MAX];
+    return real(redirected(path, buf));
+}
+
+template <class Real>
+FILE* fopen_common(const char* path, const char* mode, Real&& real) {
+    FILE* f;
+    if (fopen_looked(path, mode, f)) return f;
+    char buf[PATH_MAX];
+    return real(redirected(path, buf));
+}
+
+// dup2/dup3 onto a virtual descriptor replace it: it is forgotten once the real call succeeded.
+template <class Real>
+int dup_onto(int oldfd, int newfd, Real&& real) {
+    const bool replace = oldfd != newfd && maybe_virtual_fd(newfd) && owner_process();
+    int r = real();
+    if (r >= 0 && replace) unregister_fd(newfd);
+    return after_dup(oldfd, r);
+}
+
+int after_fcntl(int fd, int cmd, int r) {
+    return cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC ? after_dup(fd, r) : r;
+}
+}  // namespace
+
 PRSIM_EXPORT int open(const char* path, int flags, ...) {
     va_list ap;
     va_start(ap, flags);
     mode_t mode = mode_arg(flags, ap);
     va_end(ap);
-    int r;
-    if (open_looked(path, flags, r)) return r;
-    char buf[PATH_MAX];
-    return PRSIM_REAL(open)(redirected(path, buf), flags, mode);
+    return open_common(true, path, flags, [&](const char* p) { return PRSIM_REAL(open)(p, flags, mode); });
 }
 
 PRSIM_EXPORT int open64(const char* path, int flags, ...) {
@@ -282,24 +312,15 @@ PRSIM_EXPORT int open64(const char* path, int flags, ...) {
     va_start(ap, flags);
     mode_t mode = mode_arg(flags, ap);
     va_end(ap);
-    int r;
-    if (open_looked(path, flags, r)) return r;
-    char buf[PATH_MAX];
-    return PRSIM_REAL(open64)(redirected(path, buf), flags, mode);
+    return open_common(true, path, flags, [&](const char* p) { return PRSIM_REAL(open64)(p, flags, mode); });
 }
 
 PRSIM_EXPORT int __open_2(const char* path, int flags) {
-    int r;
-    if (open_looked(path, flags, r)) return r;
-    char buf[PATH_MAX];
-    return PRSIM_REAL(__open_2)(redirected(path, buf), flags);
+    return open_common(true, path, flags, [&](const char* p) { return PRSIM_REAL(__open_2)(p, flags); });
 }
 
 PRSIM_EXPORT int __open64_2(const char* path, int flags) {
-    int r;
-    if (open_looked(path, flags, r)) return r;
-    char buf[PATH_MAX];
-    return PRSIM_REAL(__open64_2)(redirected(path, buf), flags);
+    return open_common(true, path, flags, [&](const char* p) { return PRSIM_REAL(__open64_2)(p, flags); });
 }
 
 PRSIM_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
@@ -307,10 +328,8 @@ PRSIM_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
     va_start(ap, flags);
     mode_t mode = mode_arg(flags, ap);
     va_end(ap);
-    int r;
-    if (at_path_is_absolute_or_cwd(dirfd, path) && open_looked(path, flags, r)) return r;
-    char buf[PATH_MAX];
-    return PRSIM_REAL(openat)(dirfd, redirected(path, buf), flags, mode);
+    return open_common(at_path_is_absolute_or_cwd(dirfd, path), path, flags,
+                       [&](const char* p) { return PRSIM_REAL(openat)(dirfd, p, flags, mode); });
 }
 
 PRSIM_EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
@@ -318,52 +337,36 @@ PRSIM_EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
     va_start(ap, flags);
     mode_t mode = mode_arg(flags, ap);
     va_end(ap);
-    int r;
-    if (at_path_is_absolute_or_cwd(dirfd, path) && open_looked(path, flags, r)) return r;
-    char buf[PATH_MAX];
-    return PRSIM_REAL(openat64)(dirfd, redirected(path, buf), flags, mode);
+    return open_common(at_path_is_absolute_or_cwd(dirfd, path), path, flags,
+                       [&](const char* p) { return PRSIM_REAL(openat64)(dirfd, p, flags, mode); });
 }
 
 PRSIM_EXPORT int __openat_2(int dirfd, const char* path, int flags) {
-    int r;
-    if (at_path_is_absolute_or_cwd(dirfd, path) && open_looked(path, flags, r)) return r;
-    char buf[PATH_MAX];
-    return PRSIM_REAL(__openat_2)(dirfd, redirected(path, buf), flags);
+    return open_common(at_path_is_absolute_or_cwd(dirfd, path), path, flags,
+                       [&](const char* p) { return PRSIM_REAL(__openat_2)(dirfd, p, flags); });
 }
 
 PRSIM_EXPORT int __openat64_2(int dirfd, const char* path, int flags) {
-    int r;
-    if (at_path_is_absolute_or_cwd(dirfd, path) && open_looked(path, flags, r)) return r;
-    char buf[PATH_MAX];
-    return PRSIM_REAL(__openat64_2)(dirfd, redirected(path, buf), flags);
+    return open_common(at_path_is_absolute_or_cwd(dirfd, path), path, flags,
+                       [&](const char* p) { return PRSIM_REAL(__openat64_2)(dirfd, p, flags); });
 }
 
 PRSIM_EXPORT int creat(const char* path, mode_t mode) {
-    int r;
-    if (open_looked(path, O_WRONLY | O_CREAT | O_TRUNC, r)) return r;
-    char buf[PATH_MAX];
-    return PRSIM_REAL(creat)(redirected(path, buf), mode);
+    return open_common(true, path, O_WRONLY | O_CREAT | O_TRUNC,
+                       [&](const char* p) { return PRSIM_REAL(creat)(p, mode); });
 }
 
 PRSIM_EXPORT int creat64(const char* path, mode_t mode) {
-    int r;
-    if (open_looked(path, O_WRONLY | O_CREAT | O_TRUNC, r)) return r;
-    char buf[PATH_MAX];
-    return PRSIM_REAL(creat64)(redirected(path, buf), mode);
+    return open_common(true, path, O_WRONLY | O_CREAT | O_TRUNC,
+                       [&](const char* p) { return PRSIM_REAL(creat64)(p, mode); });
 }
 
 PRSIM_EXPORT FILE* fopen(const char* __restrict path, const char* __restrict mode) {
-    FILE* f;
-    if (fopen_looked(path, mode, f)) return f;
-    char buf[PATH_MAX];
-    return PRSIM_REAL(fopen)(redirected(path, buf), mode);
+    return fopen_common(path, mode, [&](const char* p) { return PRSIM_REAL(fopen)(p, mode); });
 }
 
 PRSIM_EXPORT FILE* fopen64(const char* __restrict path, const char* __restrict mode) {
-    FILE* f;
-    if (fopen_looked(path, mode, f)) return f;
-    char buf[PATH_MAX];
-    return PRSIM_REAL(fopen64)(redirected(path, buf), mode);
+    return fopen_common(path, mode, [&](const char* p) { return PRSIM_REAL(fopen64)(p, mode); });
 }
 
 // ---- descriptors -------------------------------------------------------------------------------
@@ -391,17 +394,11 @@ PRSIM_EXPORT int dup(int fd) noexcept {
 }
 
 PRSIM_EXPORT int dup2(int oldfd, int newfd) noexcept {
-    const bool replace = oldfd != newfd && maybe_virtual_fd(newfd) && owner_process();
-    int r = PRSIM_REAL(dup2)(oldfd, newfd);
-    if (r >= 0 && replace) unregister_fd(newfd);
-    return after_dup(oldfd, r);
+    return dup_onto(oldfd, newfd, [&] { return PRSIM_REAL(dup2)(oldfd, newfd); });
 }
 
 PRSIM_EXPORT int dup3(int oldfd, int newfd, int flags) noexcept {
-    const bool replace = oldfd != newfd && maybe_virtual_fd(newfd) && owner_process();
-    int r = PRSIM_REAL(dup3)(oldfd, newfd, flags);
-    if (r >= 0 && replace) unregister_fd(newfd);
-    return after_dup(oldfd, r);
+    return dup_onto(oldfd, newfd, [&] { return PRSIM_REAL(dup3)(oldfd, newfd, flags); });
 }
 
 PRSIM_EXPORT int fcntl(int fd, int cmd, ...) {
@@ -409,9 +406,7 @@ PRSIM_EXPORT int fcntl(int fd, int cmd, ...) {
     va_start(ap, cmd);
     void* arg = va_arg(ap, void*);  // int or pointer: both travel in one register
     va_end(ap);
-    int r = PRSIM_REAL(fcntl)(fd, cmd, arg);
-    if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) return after_dup(fd, r);
-    return r;
+    return after_fcntl(fd, cmd, PRSIM_REAL(fcntl)(fd, cmd, arg));
 }
 
 PRSIM_EXPORT int fcntl64(int fd, int cmd, ...) {
@@ -419,9 +414,7 @@ PRSIM_EXPORT int fcntl64(int fd, int cmd, ...) {
     va_start(ap, cmd);
     void* arg = va_arg(ap, void*);
     va_end(ap);
-    int r = PRSIM_REAL(fcntl64)(fd, cmd, arg);
-    if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) return after_dup(fd, r);
-    return r;
+    return after_fcntl(fd, cmd, PRSIM_REAL(fcntl64)(fd, cmd, arg));
 }
 
 PRSIM_EXPORT int ioctl(int fd, unsigned long req, ...) noexcept {
