@@ -529,46 +529,39 @@ int open_virtual(const VirtualNode& node, const std::string& path, int flags) {
 // ---- the calls on a virtual descriptor
 // -----------------------------------------------------------
 
-ssize_t vdev_read(int fd, Handle& h, void* buf, size_t count, const off_t* at) {
-    if (h.node.kind == NodeKind::sg) {
-        if (at) {
-            errno = ESPIPE;
-            return -1;
-        }
-        return sg_collect(fd, h, buf, count);
-    }
+namespace {
+// A read (into r) or write (from w) of a disk node at *at, or at and past its file position.
+ssize_t disk_rw(Handle& h, uint8_t* r, const uint8_t* w, size_t count, const off_t* at) {
     uint64_t off;
     {
         std::lock_guard lk(h.mu);
         off = at ? static_cast<uint64_t>(*at) : h.pos;
     }
-    ssize_t n = disk_io(h, static_cast<uint8_t*>(buf), nullptr, count, off);
+    ssize_t n = disk_io(h, r, w, count, off);
     if (n > 0 && !at) {
         std::lock_guard lk(h.mu);
         h.pos = off + static_cast<uint64_t>(n);
     }
     return n;
 }
+}  // namespace
+
+ssize_t vdev_read(int fd, Handle& h, void* buf, size_t count, const off_t* at) {
+    if (h.node.kind != NodeKind::sg) return disk_rw(h, static_cast<uint8_t*>(buf), nullptr, count, at);
+    if (at) {
+        errno = ESPIPE;
+        return -1;
+    }
+    return sg_collect(fd, h, buf, count);
+}
 
 ssize_t vdev_write(int, Handle& h, const void* buf, size_t count, const off_t* at) {
-    if (h.node.kind == NodeKind::sg) {
-        if (at) {
-            errno = ESPIPE;
-            return -1;
-        }
-        return sg_submit(h, buf, count);
+    if (h.node.kind != NodeKind::sg) return disk_rw(h, nullptr, static_cast<const uint8_t*>(buf), count, at);
+    if (at) {
+        errno = ESPIPE;
+        return -1;
     }
-    uint64_t off;
-    {
-        std::lock_guard lk(h.mu);
-        off = at ? static_cast<uint64_t>(*at) : h.pos;
-    }
-    ssize_t n = disk_io(h, nullptr, static_cast<const uint8_t*>(buf), count, off);
-    if (n > 0 && !at) {
-        std::lock_guard lk(h.mu);
-        h.pos = off + static_cast<uint64_t>(n);
-    }
-    return n;
+    return sg_submit(h, buf, count);
 }
 
 off_t vdev_lseek(Handle& h, off_t off, int whence) {
