@@ -287,6 +287,7 @@ void Conn::on_rejected(uint64_t tag) {
 
 void Conn::on_response(const proto::ResponseView& v) {
     Request* r = nullptr;
+    bool unscanned = false;
     {
         std::lock_guard lk(mu_);
         auto it = pending_.find(v.tag);
@@ -294,16 +295,12 @@ void Conn::on_response(const proto::ResponseView& v) {
         r = it->second;
         pending_.erase(it);
         deadlines_.erase({r->deadline_ns, v.tag});
-    }
-    // Until this process has seen an LU answer a command that reports unit attentions (INQUIRY,
-    // REPORT LUNS and REQUEST SENSE do not), the LU is "unscanned": the first initial unit
-    // attention met there is the one the kernel's scan would have consumed. Commands sent
-    // concurrently may execute in any order, so this is decided by answer, not by submission.
-    const uint8_t op = r->cmd.cdb[0];
-    bool unscanned = false;
-    if (op != 0x12 && op != 0xa0 && op != 0x03) {
-        std::lock_guard lk(mu_);
-        if (r->cmd.lun < seen_.size() && !seen_[r->cmd.lun]) {
+        // Until this process has seen an LU answer a command that reports unit attentions (INQUIRY,
+        // REPORT LUNS and REQUEST SENSE do not), the LU is "unscanned": the first initial unit
+        // attention met there is the one the kernel's scan would have consumed. Commands sent
+        // concurrently may execute in any order, so this is decided by answer, not by submission.
+        const uint8_t op = r->cmd.cdb[0];
+        if (op != 0x12 && op != 0xa0 && op != 0x03 && r->cmd.lun < seen_.size() && !seen_[r->cmd.lun]) {
             seen_[r->cmd.lun] = 1;
             unscanned = true;
         }
