@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "lu/aptpl_store.h"
+#include "interposer/lu/aptpl_store.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -32,10 +32,10 @@
 #include <string_view>
 #include <vector>
 
-#include "common/bytes.h"
-#include "common/result.h"
-#include "wire/pr_types.h"
-#include "wire/transport_id.h"
+#include "uring_engine/common/bytes.h"
+#include "uring_engine/common/result.h"
+#include "uring_engine/wire/pr_types.h"
+#include "uring_engine/wire/transport_id.h"
 
 namespace prfence::sim {
 

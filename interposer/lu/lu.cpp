@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // LogicalUnit: SPC-4 / SBC-3 command handling around PrState, a sparse backing store and per-nexus
 // unit attention queues.
-#include "lu/lu.h"
+#include "interposer/lu/lu.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,10 +15,10 @@
 #include <unordered_map>
 #include <utility>
 
-#include "lu/aptpl_store.h"
-#include "lu/pr_state.h"
-#include "wire/cdb.h"
-#include "wire/sense.h"
+#include "interposer/lu/aptpl_store.h"
+#include "interposer/lu/pr_state.h"
+#include "uring_engine/wire/cdb.h"
+#include "uring_engine/wire/sense.h"
 
 namespace prfence::sim {
 namespace {

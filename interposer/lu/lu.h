@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "common/bytes.h"
-#include "common/result.h"
-#include "wire/status.h"
-#include "wire/transport_id.h"
+#include "uring_engine/common/bytes.h"
+#include "uring_engine/common/result.h"
+#include "uring_engine/wire/status.h"
+#include "uring_engine/wire/transport_id.h"
 
 namespace prfence::sim {
 

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
-#include "lu/pr_state.h"
+#include "interposer/lu/pr_state.h"
 
 #include <algorithm>
 #include <set>
 #include <utility>
 
-#include "wire/prin.h"
-#include "wire/prout.h"
-#include "wire/sense.h"
+#include "uring_engine/wire/prin.h"
+#include "uring_engine/wire/prout.h"
+#include "uring_engine/wire/sense.h"
 
 namespace prfence::sim {
 namespace {

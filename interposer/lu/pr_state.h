@@ -50,13 +50,13 @@
 #include <string>
 #include <vector>
 
-#include "common/bytes.h"
-#include "common/result.h"
-#include "lu/aptpl_store.h"
-#include "lu/lu.h"
-#include "wire/cdb.h"
-#include "wire/pr_types.h"
-#include "wire/transport_id.h"
+#include "uring_engine/common/bytes.h"
+#include "uring_engine/common/result.h"
+#include "interposer/lu/aptpl_store.h"
+#include "interposer/lu/lu.h"
+#include "uring_engine/wire/cdb.h"
+#include "uring_engine/wire/pr_types.h"
+#include "uring_engine/wire/transport_id.h"
 
 namespace prfence::sim {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "prsim/config.h"
+#include "interposer/prsim/config.h"
 
 #include <cstdio>
 #include <cstring>

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
-#include "prsim/faults.h"
+#include "interposer/prsim/faults.h"
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 
-#include "wire/cdb.h"
+#include "uring_engine/wire/cdb.h"
 
 namespace prfence::sim {
 namespace {

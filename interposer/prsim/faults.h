@@ -19,8 +19,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/result.h"
-#include "wire/transport_id.h"
+#include "uring_engine/common/result.h"
+#include "uring_engine/wire/transport_id.h"
 
 namespace prfence::sim {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "prsim/server.h"
+#include "interposer/prsim/server.h"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -21,10 +21,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "client/protocol.h"
-#include "wire/cdb.h"
-#include "wire/sense.h"
-#include "wire/status.h"
+#include "uring_engine/simproto/protocol.h"
+#include "uring_engine/wire/cdb.h"
+#include "uring_engine/wire/sense.h"
+#include "uring_engine/wire/status.h"
 
 namespace prfence::sim {
 namespace {

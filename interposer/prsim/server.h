@@ -19,8 +19,8 @@
 #include <memory>
 #include <string>
 
-#include "common/result.h"
-#include "prsim/config.h"
+#include "uring_engine/common/result.h"
+#include "interposer/prsim/config.h"
 
 namespace prfence::sim {
 

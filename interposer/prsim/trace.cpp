@@ -19,7 +19,7 @@
 //    <name>" followed by " %02x" per byte; the block layer "%s error, dev %s, sector %llu op
 //    0x%x:(%s) flags 0x%x phys_seg %u prio class %u", with "blk_update_request: " in front up
 //    to 5.15.
-#include "prsim/trace.h"
+#include "interposer/prsim/trace.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -34,9 +34,9 @@
 #include <cstdio>
 #include <cstring>
 
-#include "wire/cdb.h"
-#include "wire/sense.h"
-#include "wire/status.h"
+#include "uring_engine/wire/cdb.h"
+#include "uring_engine/wire/sense.h"
+#include "uring_engine/wire/status.h"
 
 namespace prfence::sim {
 namespace {

@@ -17,8 +17,8 @@
 #include <string>
 #include <string_view>
 
-#include "common/bytes.h"
-#include "common/result.h"
+#include "uring_engine/common/bytes.h"
+#include "uring_engine/common/result.h"
 
 namespace prfence::sim {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "shim/conn.h"
+#include "interposer/shim/conn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,8 +13,8 @@
 #include <condition_variable>
 #include <cstring>
 
-#include "client/sim_client.h"
-#include "shim/real.h"
+#include "uring_engine/simproto/sim_client.h"
+#include "interposer/shim/real.h"
 
 namespace prfence::shim {
 namespace {

@@ -27,9 +27,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "client/protocol.h"
-#include "shim/names.h"
-#include "wire/status.h"
+#include "uring_engine/simproto/protocol.h"
+#include "uring_engine/simproto/names.h"
+#include "uring_engine/wire/status.h"
 
 namespace prfence::shim {
 

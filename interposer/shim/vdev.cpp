@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // libprinterpose: virtual sg nodes and disks on top of this process's prsim connection.
 #undef _FORTIFY_SOURCE
-#include "shim/vdev.h"
+#include "interposer/shim/vdev.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +19,7 @@
 #include <cstring>
 #include <unordered_map>
 
-#include "shim/real.h"
+#include "interposer/shim/real.h"
 
 namespace prfence::shim {
 namespace {

@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
-#include "shim/conn.h"
-#include "shim/names.h"
+#include "interposer/shim/conn.h"
+#include "uring_engine/simproto/names.h"
 
 namespace prfence::shim {
 

@@ -2,7 +2,7 @@
 // prfenced's control client: one request at a time over a SOCK_SEQPACKET socket. See client.h and
 // nl_control/PROTOCOL.md ("Answers") for the ordering this relies on: a single answer comes before its
 // ack, a multi-part answer ends with NLMSG_DONE and gets no ack, an error is one NLMSG_ERROR.
-#include "client/client.h"
+#include "nl_control/client/client.h"
 
 #include <linux/netlink.h>
 #include <poll.h>

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "common/result.h"
-#include "protocol/message.h"
+#include "uring_engine/common/result.h"
+#include "nl_control/protocol/message.h"
 
 namespace prfence::nl {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "daemon/config.h"
+#include "nl_control/daemon/config.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,7 +12,7 @@
 #include <set>
 #include <sstream>
 
-#include "common/bytes.h"
+#include "uring_engine/common/bytes.h"
 
 namespace prfence::daemon {
 namespace {

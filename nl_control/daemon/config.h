@@ -23,8 +23,8 @@
 #include <sys/types.h>
 #include <vector>
 
-#include "common/result.h"
-#include "protocol/family.h"
+#include "uring_engine/common/result.h"
+#include "nl_control/protocol/family.h"
 
 namespace prfence::daemon {
 

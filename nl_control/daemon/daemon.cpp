@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "daemon/daemon.h"
+#include "nl_control/daemon/daemon.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -27,13 +27,13 @@
 #include <unordered_map>
 #include <vector>
 
-#include "daemon/config.h"
-#include "daemon/notify.h"
-#include "daemon/stats.h"
-#include "daemon/worker.h"
-#include "policy/operations.h"
-#include "protocol/message.h"
-#include "transport/transport.h"
+#include "nl_control/daemon/config.h"
+#include "nl_control/daemon/notify.h"
+#include "nl_control/daemon/stats.h"
+#include "nl_control/daemon/worker.h"
+#include "uring_engine/policy/operations.h"
+#include "nl_control/protocol/message.h"
+#include "uring_engine/transport/transport.h"
 
 namespace prfence::daemon {
 namespace {

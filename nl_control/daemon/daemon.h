@@ -32,7 +32,7 @@
 #include <optional>
 #include <string>
 
-#include "common/result.h"
+#include "uring_engine/common/result.h"
 
 namespace prfence::daemon {
 

@@ -7,8 +7,8 @@
 #include <optional>
 #include <string>
 
-#include "daemon/config.h"
-#include "daemon/daemon.h"
+#include "nl_control/daemon/config.h"
+#include "nl_control/daemon/daemon.h"
 
 int main(int argc, char** argv) {
     using namespace prfence;

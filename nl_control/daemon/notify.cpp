@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "daemon/notify.h"
+#include "nl_control/daemon/notify.h"
 
 #include <sys/socket.h>
 #include <sys/un.h>

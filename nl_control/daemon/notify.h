@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "common/result.h"
+#include "uring_engine/common/result.h"
 
 namespace prfence::daemon {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "daemon/stats.h"
+#include "nl_control/daemon/stats.h"
 
 #include <algorithm>
 #include <bit>

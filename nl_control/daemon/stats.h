@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "protocol/message.h"
+#include "nl_control/protocol/message.h"
 
 namespace prfence::daemon {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "daemon/worker.h"
+#include "nl_control/daemon/worker.h"
 
 #include <time.h>
 
@@ -8,9 +8,9 @@
 #include <set>
 #include <utility>
 
-#include "devices/resolve.h"
-#include "policy/operations.h"
-#include "transport/transport.h"
+#include "uring_engine/devices/resolve.h"
+#include "uring_engine/policy/operations.h"
+#include "uring_engine/transport/transport.h"
 
 namespace prfence::daemon {
 namespace {

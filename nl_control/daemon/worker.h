@@ -24,9 +24,9 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/config.h"
-#include "policy/session.h"
-#include "protocol/message.h"
+#include "nl_control/daemon/config.h"
+#include "uring_engine/session/session.h"
+#include "nl_control/protocol/message.h"
 
 namespace prfence::daemon {
 

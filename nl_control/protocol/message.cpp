@@ -11,7 +11,7 @@
 // above the maximum and reports no location; so every message is first walked here (the walk refuses
 // with errno, a message naming the attribute and its offset), and only then handed to nlmsg_parse /
 // nla_parse_nested with the same policies to pick out single attributes.
-#include "protocol/message.h"
+#include "nl_control/protocol/message.h"
 
 #include <linux/genetlink.h>
 #include <linux/netlink.h>

@@ -18,12 +18,11 @@
 #include <string>
 #include <vector>
 
-#include "common/bytes.h"
-#include "common/result.h"
-#include "protocol/family.h"
-#include "policy/operations.h"
-#include "policy/outcome.h"
-#include "policy/executor.h"
+#include "uring_engine/common/bytes.h"
+#include "uring_engine/common/result.h"
+#include "nl_control/protocol/family.h"
+#include "uring_engine/model/operation.h"
+#include "uring_engine/model/outcome.h"
 
 namespace prfence::nl {
 

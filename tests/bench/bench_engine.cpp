@@ -11,11 +11,11 @@
 #include <filesystem>
 #include <thread>
 
-#include "policy/executor.h"
-#include "policy/plans.h"
-#include "prsim/server.h"
-#include "transport/inproc_path.h"
-#include "transport/sim_path.h"
+#include "uring_engine/policy/executor.h"
+#include "uring_engine/policy/plans.h"
+#include "interposer/prsim/server.h"
+#include "tests/support/inproc_path.h"
+#include "uring_engine/transport/sim_path.h"
 
 namespace prfence::engine {
 namespace {

@@ -20,12 +20,12 @@
 #include <thread>
 #include <vector>
 
-#include "client/client.h"
-#include "daemon/daemon.h"
-#include "devices/resolve.h"
-#include "policy/operations.h"
-#include "policy/session.h"
-#include "prsim/server.h"
+#include "nl_control/client/client.h"
+#include "nl_control/daemon/daemon.h"
+#include "uring_engine/devices/resolve.h"
+#include "uring_engine/policy/operations.h"
+#include "uring_engine/session/session.h"
+#include "interposer/prsim/server.h"
 
 namespace prfence {
 namespace {

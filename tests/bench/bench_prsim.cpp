@@ -23,12 +23,12 @@
 #include <string>
 #include <thread>
 
-#include "client/protocol.h"
-#include "client/sim_client.h"
-#include "lu/lu.h"
-#include "prsim/server.h"
-#include "wire/cdb.h"
-#include "wire/prout.h"
+#include "uring_engine/simproto/protocol.h"
+#include "uring_engine/simproto/sim_client.h"
+#include "interposer/lu/lu.h"
+#include "interposer/prsim/server.h"
+#include "uring_engine/wire/cdb.h"
+#include "uring_engine/wire/prout.h"
 
 namespace {
 

@@ -9,7 +9,7 @@
 # Usage: prfence_daemon_test.sh PRFENCE PRSIM PRFENCED [PREXPLAIN]
 set -u
 P=$1 S=$2 D=$3 X=${4:-}
-fixtures=$(cd "$(dirname "$0")/../prexplain/fixtures" && pwd)
+fixtures=$(cd "$(dirname "$0")/../fixtures/prexplain" && pwd)
 dir=$(mktemp -d)
 sock=$dir/prsim.sock ctl=$dir/control.sock cfg=$dir/prfenced.json
 "$S" --socket "$sock" --luns 64 --trace "$dir/trace.txt" >"$dir/prsim.log" 2>&1 &

@@ -4,8 +4,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "common/bytes.h"
-#include "wire/pr_types.h"
+#include "uring_engine/common/bytes.h"
+#include "uring_engine/wire/pr_types.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view s(reinterpret_cast<const char*>(data), size);

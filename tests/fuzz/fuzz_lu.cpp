@@ -19,10 +19,10 @@
 #include <set>
 #include <vector>
 
-#include "lu/lu.h"
-#include "wire/cdb.h"
-#include "wire/prin.h"
-#include "wire/sense.h"
+#include "interposer/lu/lu.h"
+#include "uring_engine/wire/cdb.h"
+#include "uring_engine/wire/prin.h"
+#include "uring_engine/wire/sense.h"
 
 using namespace prfence;
 using namespace prfence::sim;

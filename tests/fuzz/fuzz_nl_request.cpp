@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "protocol/message.h"
+#include "nl_control/protocol/message.h"
 
 using namespace prfence;
 using namespace prfence::nl;

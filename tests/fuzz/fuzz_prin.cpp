@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "wire/prin.h"
+#include "uring_engine/wire/prin.h"
 
 using namespace prfence::wire;
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "wire/prout.h"
+#include "uring_engine/wire/prout.h"
 
 using namespace prfence::wire;
 

@@ -5,9 +5,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "common/bytes.h"
-#include "wire/sense.h"
-#include "wire/status.h"
+#include "uring_engine/common/bytes.h"
+#include "uring_engine/wire/sense.h"
+#include "uring_engine/wire/status.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace prfence;

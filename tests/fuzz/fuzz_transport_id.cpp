@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "wire/transport_id.h"
+#include "uring_engine/wire/transport_id.h"
 
 namespace {
 

@@ -7,11 +7,11 @@
 #include <functional>
 #include <map>
 
-#include "lu/lu.h"
-#include "policy/executor.h"
-#include "policy/plans.h"
-#include "transport/inproc_path.h"
-#include "wire/cdb.h"
+#include "interposer/lu/lu.h"
+#include "uring_engine/policy/executor.h"
+#include "uring_engine/policy/plans.h"
+#include "tests/support/inproc_path.h"
+#include "uring_engine/wire/cdb.h"
 
 namespace prfence::engine {
 namespace {

@@ -9,13 +9,13 @@
 #include <filesystem>
 #include <thread>
 
-#include "devices/resolve.h"
-#include "policy/executor.h"
-#include "policy/plans.h"
-#include "policy/session.h"
-#include "prsim/server.h"
-#include "sim_farm.h"
-#include "transport/sim_path.h"
+#include "uring_engine/devices/resolve.h"
+#include "uring_engine/policy/executor.h"
+#include "uring_engine/policy/plans.h"
+#include "uring_engine/session/session.h"
+#include "interposer/prsim/server.h"
+#include "tests/support/sim_farm.h"
+#include "uring_engine/transport/sim_path.h"
 
 namespace prfence::engine {
 namespace {

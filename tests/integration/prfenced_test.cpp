@@ -22,12 +22,12 @@
 #include <fstream>
 #include <thread>
 
-#include "client/client.h"
-#include "daemon/config.h"
-#include "daemon/daemon.h"
-#include "policy/operations.h"
-#include "prsim/server.h"
-#include "sim_farm.h"
+#include "nl_control/client/client.h"
+#include "nl_control/daemon/config.h"
+#include "nl_control/daemon/daemon.h"
+#include "uring_engine/policy/operations.h"
+#include "interposer/prsim/server.h"
+#include "tests/support/sim_farm.h"
 
 namespace prfence {
 namespace {

@@ -13,9 +13,9 @@
 #include <map>
 #include <thread>
 
-#include "client/sim_client.h"
-#include "wire/prin.h"
-#include "wire/prout.h"
+#include "uring_engine/simproto/sim_client.h"
+#include "uring_engine/wire/prin.h"
+#include "uring_engine/wire/prout.h"
 
 namespace prfence::sim {
 namespace {

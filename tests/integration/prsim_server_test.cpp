@@ -22,15 +22,15 @@
 #include <thread>
 #include <vector>
 
-#include "client/protocol.h"
-#include "client/sim_client.h"
-#include "prsim/server.h"
-#include "test_util.h"
-#include "wire/cdb.h"
-#include "wire/prin.h"
-#include "wire/prout.h"
-#include "wire/sense.h"
-#include "wire/status.h"
+#include "uring_engine/simproto/protocol.h"
+#include "uring_engine/simproto/sim_client.h"
+#include "interposer/prsim/server.h"
+#include "tests/support/test_util.h"
+#include "uring_engine/wire/cdb.h"
+#include "uring_engine/wire/prin.h"
+#include "uring_engine/wire/prout.h"
+#include "uring_engine/wire/sense.h"
+#include "uring_engine/wire/status.h"
 
 namespace prfence::sim {
 namespace {

@@ -7,8 +7,8 @@
 #include <fstream>
 #include <iterator>
 
-#include "lu/aptpl_store.h"
-#include "lu_test_util.h"
+#include "interposer/lu/aptpl_store.h"
+#include "tests/support/lu_test_util.h"
 
 namespace prfence::sim::test {
 namespace {

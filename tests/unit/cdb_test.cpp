@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 // CDB vectors come from sg_persist 1.46 (`sg_persist -n -vv ... /dev/null` prints the CDB it would send).
-#include "wire/cdb.h"
+#include "uring_engine/wire/cdb.h"
 
 #include <gtest/gtest.h>
 
-#include "test_util.h"
+#include "tests/support/test_util.h"
 
 namespace prfence::wire {
 namespace {

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <random>
 
-#include "lu_test_util.h"
+#include "tests/support/lu_test_util.h"
 
 namespace prfence::sim::test {
 namespace {

@@ -12,8 +12,8 @@
 #include <functional>
 #include <thread>
 
-#include "client/client.h"
-#include "protocol/message.h"
+#include "nl_control/client/client.h"
+#include "nl_control/protocol/message.h"
 
 namespace prfence::nl {
 namespace {

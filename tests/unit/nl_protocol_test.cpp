@@ -9,10 +9,10 @@
 #include <cerrno>
 #include <cstring>
 
-#include "nl_test_util.h"
-#include "protocol/message.h"
-#include "wire/prin.h"
-#include "wire/sense.h"
+#include "tests/support/nl_test_util.h"
+#include "nl_control/protocol/message.h"
+#include "uring_engine/wire/prin.h"
+#include "uring_engine/wire/sense.h"
 
 namespace prfence::nl {
 namespace {

@@ -12,8 +12,8 @@
 #include <filesystem>
 #include <memory>
 
-#include "lu/pr_state.h"
-#include "lu_test_util.h"
+#include "interposer/lu/pr_state.h"
+#include "tests/support/lu_test_util.h"
 
 namespace prfence::sim::test {
 namespace {

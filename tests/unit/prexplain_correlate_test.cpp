@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "devices/resolve.h"
+#include "uring_engine/devices/resolve.h"
 #include "tools/prexplain/lookup.h"
 #include "tools/prexplain/parse.h"
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "prsim/trace.h"
+#include "interposer/prsim/trace.h"
 
 namespace prfence::prexplain {
 namespace {

@@ -14,9 +14,9 @@
 
 #include <thread>
 
-#include "daemon/config.h"
-#include "daemon/daemon.h"
-#include "daemon/stats.h"
+#include "nl_control/daemon/config.h"
+#include "nl_control/daemon/daemon.h"
+#include "nl_control/daemon/stats.h"
 
 namespace prfence::daemon {
 namespace {

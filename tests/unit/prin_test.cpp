@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
-#include "wire/prin.h"
+#include "uring_engine/wire/prin.h"
 
 #include <gtest/gtest.h>
 
-#include "test_util.h"
+#include "tests/support/test_util.h"
 
 namespace prfence::wire {
 namespace {

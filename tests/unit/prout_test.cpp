@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Parameter-list vectors come from sg_persist 1.46 (`sg_persist -n -vv -o ... /dev/null`).
-#include "wire/prout.h"
+#include "uring_engine/wire/prout.h"
 
 #include <gtest/gtest.h>
 
-#include "test_util.h"
+#include "tests/support/test_util.h"
 
 namespace prfence::wire {
 namespace {

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "client/protocol.h"
-#include "test_util.h"
-#include "wire/cdb.h"
+#include "uring_engine/simproto/protocol.h"
+#include "tests/support/test_util.h"
+#include "uring_engine/wire/cdb.h"
 
 namespace prfence::sim::proto {
 namespace {

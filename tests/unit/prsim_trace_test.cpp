@@ -7,12 +7,12 @@
 
 #include <string>
 
-#include "prsim/config.h"
-#include "prsim/faults.h"
-#include "prsim/trace.h"
-#include "test_util.h"
-#include "wire/cdb.h"
-#include "wire/sense.h"
+#include "interposer/prsim/config.h"
+#include "interposer/prsim/faults.h"
+#include "interposer/prsim/trace.h"
+#include "tests/support/test_util.h"
+#include "uring_engine/wire/cdb.h"
+#include "uring_engine/wire/sense.h"
 
 namespace prfence::sim {
 namespace {

@@ -17,7 +17,7 @@
 //   sys/devices/virtual/block/dm-0/{dev, dm/name, dm/uuid, slaves/sdb ->
 //   ../../../../platform/.../sdb} dev/sdb dev/sdb1 dev/sg1 dev/dm-0 (files), dev/mapper/mpatha ->
 //   ../dm-0, dev/disk/by-id/X -> ../../sdb
-#include "devices/resolve.h"
+#include "uring_engine/devices/resolve.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -36,8 +36,8 @@
 #include <tuple>
 #include <vector>
 
-#include "devices/vpd.h"
-#include "test_util.h"
+#include "uring_engine/devices/vpd.h"
+#include "tests/support/test_util.h"
 
 namespace prfence::engine {
 namespace {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "wire/sense.h"
+#include "uring_engine/wire/sense.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "test_util.h"
+#include "tests/support/test_util.h"
 
 namespace prfence::wire {
 namespace {

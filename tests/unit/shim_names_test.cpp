@@ -6,7 +6,7 @@
 
 #include <map>
 
-#include "shim/names.h"
+#include "uring_engine/simproto/names.h"
 
 namespace prfence::shim {
 namespace {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "wire/status.h"
+#include "uring_engine/wire/status.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "test_util.h"
+#include "tests/support/test_util.h"
 
 namespace prfence::wire {
 namespace {

@@ -2,14 +2,14 @@
 // TransportID codec tests. Byte-exact vectors come from sg_persist 1.46 (sg3-utils, Debian 12):
 // each command line below prints the PR OUT parameter list it would send; the TransportID list
 // starts at byte 28 (bytes 24-27 hold its length), and that is what the hex strings are.
-#include "wire/transport_id.h"
+#include "uring_engine/wire/transport_id.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "test_util.h"
+#include "tests/support/test_util.h"
 
 namespace prfence::wire {
 namespace {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "prbench/bench.h"
+#include "tools/prbench/bench.h"
 
 #include <stdlib.h>
 #include <time.h>
@@ -11,15 +11,15 @@
 #include <memory>
 #include <thread>
 
-#include "common/bytes.h"
-#include "policy/executor.h"
-#include "policy/operations.h"
-#include "prbench/spawn.h"
-#include "shim/names.h"
-#include "transport/ring.h"
-#include "transport/sg_path.h"
-#include "transport/sgio_path.h"
-#include "transport/sim_path.h"
+#include "uring_engine/common/bytes.h"
+#include "uring_engine/policy/executor.h"
+#include "uring_engine/policy/operations.h"
+#include "tools/prbench/spawn.h"
+#include "uring_engine/simproto/names.h"
+#include "uring_engine/transport/ring.h"
+#include "uring_engine/transport/sg_path.h"
+#include "uring_engine/transport/sgio_path.h"
+#include "uring_engine/transport/sim_path.h"
 
 namespace prbench {
 

@@ -26,9 +26,9 @@
 #include <string_view>
 #include <vector>
 
-#include "common/result.h"
-#include "devices/resolve.h"
-#include "wire/pr_types.h"
+#include "uring_engine/common/result.h"
+#include "uring_engine/devices/resolve.h"
+#include "uring_engine/wire/pr_types.h"
 
 namespace prbench {
 

@@ -10,12 +10,12 @@
 #include <iostream>
 #include <sstream>
 
-#include "common/bytes.h"
-#include "devices/resolve.h"
-#include "prbench/bench.h"
-#include "prbench/report.h"
-#include "prbench/spawn.h"
-#include "prbench/svg.h"
+#include "uring_engine/common/bytes.h"
+#include "uring_engine/devices/resolve.h"
+#include "tools/prbench/bench.h"
+#include "tools/prbench/report.h"
+#include "tools/prbench/spawn.h"
+#include "tools/prbench/svg.h"
 
 namespace {
 

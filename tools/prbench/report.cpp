@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "prbench/report.h"
+#include "tools/prbench/report.h"
 
 #include <algorithm>
 #include <cmath>

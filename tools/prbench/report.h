@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "prbench/bench.h"
-#include "prbench/stats.h"
+#include "tools/prbench/bench.h"
+#include "tools/prbench/stats.h"
 
 namespace prbench {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "prbench/spawn.h"
+#include "tools/prbench/spawn.h"
 
 #include <fcntl.h>
 #include <spawn.h>
@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "transport/transport.h"
+#include "uring_engine/transport/transport.h"
 
 extern char** environ;
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "prbench/stats.h"
+#include "tools/prbench/stats.h"
 
 #include <algorithm>
 #include <bit>

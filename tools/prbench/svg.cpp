@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "prbench/svg.h"
+#include "tools/prbench/svg.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include <map>
 #include <set>
 
-#include "prbench/stats.h"
+#include "tools/prbench/stats.h"
 
 namespace prbench {
 namespace {

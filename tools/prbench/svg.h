@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "prbench/bench.h"
+#include "tools/prbench/bench.h"
 
 namespace prbench {
 

@@ -23,10 +23,10 @@
 #include <string>
 #include <vector>
 
-#include "client/client.h"
+#include "nl_control/client/client.h"
 #include "tools/prexplain/lookup.h"
 #include "tools/prexplain/parse.h"
-#include "wire/pr_types.h"
+#include "uring_engine/wire/pr_types.h"
 
 extern char** environ;
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/result.h"
+#include "uring_engine/common/result.h"
 #include "tools/prexplain/classify.h"
 #include "tools/prexplain/correlate.h"
 

@@ -5,8 +5,8 @@
 #include <cinttypes>
 #include <cstdio>
 
-#include "wire/pr_types.h"
-#include "wire/transport_id.h"
+#include "uring_engine/wire/pr_types.h"
+#include "uring_engine/wire/transport_id.h"
 
 namespace prfence::prexplain {
 

@@ -40,7 +40,7 @@
 #include <vector>
 
 #include "tools/prexplain/correlate.h"
-#include "wire/prin.h"
+#include "uring_engine/wire/prin.h"
 
 namespace prfence::prexplain {
 

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "wire/cdb.h"
+#include "uring_engine/wire/cdb.h"
 
 namespace prfence::prexplain {
 

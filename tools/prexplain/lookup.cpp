@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "tools/prexplain/lookup.h"
 
-#include "policy/operations.h"
-#include "wire/status.h"
+#include "uring_engine/policy/operations.h"
+#include "uring_engine/wire/status.h"
 
 namespace prfence::prexplain {
 

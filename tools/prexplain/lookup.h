@@ -10,8 +10,8 @@
 #include <optional>
 #include <string>
 
-#include "devices/resolve.h"
-#include "policy/session.h"
+#include "uring_engine/devices/resolve.h"
+#include "uring_engine/session/session.h"
 #include "tools/prexplain/classify.h"
 #include "tools/prexplain/correlate.h"
 #include "tools/prexplain/ours.h"

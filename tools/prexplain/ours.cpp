@@ -9,8 +9,8 @@
 #include <memory>
 #include <set>
 
-#include "client/client.h"
-#include "common/bytes.h"
+#include "nl_control/client/client.h"
+#include "uring_engine/common/bytes.h"
 
 namespace prfence::prexplain {
 

@@ -15,9 +15,9 @@
 #include <utility>
 #include <vector>
 
-#include "common/result.h"
-#include "devices/resolve.h"
-#include "protocol/message.h"
+#include "uring_engine/common/result.h"
+#include "uring_engine/devices/resolve.h"
+#include "nl_control/protocol/message.h"
 #include "tools/prexplain/correlate.h"
 
 namespace prfence::prexplain {

@@ -15,7 +15,7 @@
 
 #include <cstring>
 
-#include "wire/cdb.h"
+#include "uring_engine/wire/cdb.h"
 
 namespace prfence::prexplain {
 namespace {

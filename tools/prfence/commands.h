@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "policy/operations.h"
+#include "uring_engine/policy/operations.h"
 
 namespace CLI {
 class App;

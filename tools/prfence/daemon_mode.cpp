@@ -14,9 +14,9 @@
 #include <iostream>
 #include <memory>
 
-#include "client/client.h"
-#include "prfence/commands.h"
-#include "prfence/outcome_render.h"
+#include "nl_control/client/client.h"
+#include "tools/prfence/commands.h"
+#include "tools/prfence/outcome_render.h"
 
 namespace prfence::cli {
 namespace {

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "common/bytes.h"
-#include "prfence/commands.h"
-#include "prfence/render.h"
-#include "wire/status.h"
+#include "uring_engine/common/bytes.h"
+#include "tools/prfence/commands.h"
+#include "tools/prfence/render.h"
+#include "uring_engine/wire/status.h"
 
 namespace prfence::cli {
 namespace {

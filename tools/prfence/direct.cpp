@@ -8,11 +8,11 @@
 #include <iostream>
 #include <memory>
 
-#include "common/bytes.h"
-#include "policy/operations.h"
-#include "policy/session.h"
-#include "prfence/commands.h"
-#include "prfence/outcome_render.h"
+#include "uring_engine/common/bytes.h"
+#include "uring_engine/policy/operations.h"
+#include "uring_engine/session/session.h"
+#include "tools/prfence/commands.h"
+#include "tools/prfence/outcome_render.h"
 
 namespace prfence::cli {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-#include "prfence/commands.h"
+#include "tools/prfence/commands.h"
 
 int main(int argc, char** argv) {
     CLI::App app{"prfence: batched SCSI persistent-reservation fencing\n"

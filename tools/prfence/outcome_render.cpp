@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
-#include "prfence/outcome_render.h"
+#include "tools/prfence/outcome_render.h"
 
 #include <algorithm>
 #include <cstdio>
 
-#include "wire/pr_types.h"
+#include "uring_engine/wire/pr_types.h"
 
 namespace prfence::cli {
 

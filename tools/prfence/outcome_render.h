@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "policy/executor.h"
-#include "prfence/render.h"
+#include "uring_engine/model/outcome.h"
+#include "tools/prfence/render.h"
 
 namespace prfence::cli {
 

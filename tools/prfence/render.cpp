@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
-#include "prfence/render.h"
+#include "tools/prfence/render.h"
 
 #include <cstdio>
 
-#include "wire/pr_types.h"
+#include "uring_engine/wire/pr_types.h"
 
 namespace prfence::cli {
 namespace {

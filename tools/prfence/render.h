@@ -8,11 +8,11 @@
 
 #include <string>
 
-#include "wire/cdb.h"
-#include "wire/prin.h"
-#include "wire/prout.h"
-#include "wire/sense.h"
-#include "wire/transport_id.h"
+#include "uring_engine/wire/cdb.h"
+#include "uring_engine/wire/prin.h"
+#include "uring_engine/wire/prout.h"
+#include "uring_engine/wire/sense.h"
+#include "uring_engine/wire/transport_id.h"
 
 namespace prfence::cli {
 

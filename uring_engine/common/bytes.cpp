@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "common/bytes.h"
+#include "uring_engine/common/bytes.h"
 
 #include <cstdio>
 

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/result.h"
+#include "uring_engine/common/result.h"
 
 namespace prfence {
 

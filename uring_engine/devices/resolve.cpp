@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "devices/resolve.h"
+#include "uring_engine/devices/resolve.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -22,8 +22,8 @@
 #include <string_view>
 #include <utility>
 
-#include "common/bytes.h"
-#include "devices/vpd.h"
+#include "uring_engine/common/bytes.h"
+#include "uring_engine/devices/vpd.h"
 
 namespace prfence::engine {
 

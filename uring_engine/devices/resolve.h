@@ -55,7 +55,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/result.h"
+#include "uring_engine/common/result.h"
 
 namespace prfence::engine {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "devices/vpd.h"
+#include "uring_engine/devices/vpd.h"
 
 #include <algorithm>
 #include <cstddef>

@@ -25,7 +25,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/bytes.h"
+#include "uring_engine/common/bytes.h"
 
 namespace prfence::engine::devices {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "policy/executor.h"
+#include "uring_engine/policy/executor.h"
 
 #include <algorithm>
 

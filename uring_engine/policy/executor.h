@@ -18,10 +18,10 @@
 #include <utility>
 #include <vector>
 
-#include "policy/outcome.h"
-#include "policy/retry.h"
-#include "transport/ring.h"
-#include "transport/transport.h"
+#include "uring_engine/model/outcome.h"
+#include "uring_engine/policy/retry.h"
+#include "uring_engine/transport/ring.h"
+#include "uring_engine/transport/transport.h"
 
 namespace prfence::engine {
 
@@ -80,16 +80,6 @@ struct ExecOptions {
     // When set, every command's record is appended here (see CommandRecord). Off by default: the CLI
     // and the daemon only need BatchSummary's percentiles.
     std::vector<CommandRecord>* command_log = nullptr;
-};
-
-struct BatchSummary {
-    size_t luns = 0, ok = 0, failed = 0;
-    uint64_t wall_ns = 0;
-    uint64_t commands = 0, retries = 0;
-    // Per-command latency percentiles (submission to completion), nanoseconds.
-    uint64_t p50_ns = 0, p90_ns = 0, p99_ns = 0, max_ns = 0;
-    wire::Category worst = wire::Category::clean;
-    bool deadline_hit = false, cancelled = false;
 };
 
 // Lets a caller see a batch's results while it runs (prfenced streams them to its client). Both are

@@ -1,42 +1,12 @@
 // SPDX-License-Identifier: MIT
-#include "policy/operations.h"
+#include "uring_engine/policy/operations.h"
 
-#include <array>
 #include <string>
 
-#include "policy/plans.h"
+#include "uring_engine/policy/plans.h"
 
 namespace prfence::engine {
 namespace {
-
-struct OpRow {
-    Operation op;
-    const char* name;
-    bool read;
-};
-// One row per operation, in enum order.
-constexpr std::array<OpRow, kOperationMax> kOps{{
-    {Operation::read_keys, "keys", true},
-    {Operation::read_reservation, "reservation", true},
-    {Operation::report_capabilities, "caps", true},
-    {Operation::read_full_status, "status", true},
-    {Operation::register_key, "register", false},
-    {Operation::unregister, "unregister", false},
-    {Operation::reserve, "reserve", false},
-    {Operation::release, "release", false},
-    {Operation::clear, "clear", false},
-    {Operation::preempt, "preempt", false},
-    {Operation::move, "move", false},
-    {Operation::replace_lost, "replace-lost", false},
-    {Operation::fence, "fence", false},
-    {Operation::takeover, "takeover", false},
-    {Operation::probe, "probe", true},
-}};
-
-const OpRow* row(Operation op) {
-    auto i = static_cast<size_t>(op);
-    return i >= 1 && i <= kOps.size() ? &kOps[i - 1] : nullptr;
-}
 
 Result<uint64_t> need(const std::optional<uint64_t>& v, const char* what) {
     if (!v) return fail(Errc::invalid_argument, std::string(what) + " is required");
@@ -122,24 +92,8 @@ Result<JobMaker> prout(const OpSpec& s, const PlanOptions& po) {
 
 }  // namespace
 
-const char* operation_name(Operation op) {
-    const OpRow* r = row(op);
-    return r ? r->name : "unknown";
-}
-
-std::optional<Operation> parse_operation(std::string_view name) {
-    for (const auto& r : kOps)
-        if (name == r.name) return r.op;
-    return std::nullopt;
-}
-
-bool operation_is_read(Operation op) {
-    const OpRow* r = row(op);
-    return r && r->read;
-}
-
 Result<JobMaker> make_operation(const OpSpec& s) {
-    if (!row(s.op)) return fail(Errc::invalid_argument, "unknown operation " + std::to_string(static_cast<unsigned>(s.op)));
+    if (!operation_name_known(s.op)) return fail(Errc::invalid_argument, "unknown operation " + std::to_string(static_cast<unsigned>(s.op)));
     if (s.timeout_ms == 0) return fail(Errc::invalid_argument, "--timeout must be at least 1 ms");
     PlanOptions po;
     po.timeout_ms = s.timeout_ms;

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
-#include "policy/plans.h"
+#include "uring_engine/policy/plans.h"
 
 #include <algorithm>
 #include <cstring>
 
-#include "common/bytes.h"
+#include "uring_engine/common/bytes.h"
 
 namespace prfence::engine {
 namespace {

@@ -19,9 +19,9 @@
 #include <memory>
 #include <vector>
 
-#include "policy/executor.h"
-#include "wire/pr_types.h"
-#include "wire/prout.h"
+#include "uring_engine/policy/executor.h"
+#include "uring_engine/wire/pr_types.h"
+#include "uring_engine/wire/prout.h"
 
 namespace prfence::engine {
 

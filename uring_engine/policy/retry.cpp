@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
-#include "policy/retry.h"
+#include "uring_engine/policy/retry.h"
 
 #include <algorithm>
 
-#include "wire/sense.h"
+#include "uring_engine/wire/sense.h"
 
 namespace prfence::engine {
 namespace {

@@ -14,8 +14,8 @@
 #include <chrono>
 #include <cstdint>
 
-#include "transport/transport.h"
-#include "wire/status.h"
+#include "uring_engine/transport/transport.h"
+#include "uring_engine/wire/status.h"
 
 namespace prfence::engine {
 

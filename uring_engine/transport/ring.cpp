@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "transport/ring.h"
+#include "uring_engine/transport/ring.h"
 
 #include <sys/eventfd.h>
 #include <unistd.h>

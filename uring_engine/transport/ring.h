@@ -15,7 +15,7 @@
 #include <optional>
 #include <vector>
 
-#include "common/result.h"
+#include "uring_engine/common/result.h"
 
 namespace prfence::engine {
 

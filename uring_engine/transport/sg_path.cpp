@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "transport/sg_path.h"
+#include "uring_engine/transport/sg_path.h"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -20,8 +20,8 @@
 #include <memory>
 #include <string>
 
-#include "transport/ring.h"
-#include "transport/transport.h"
+#include "uring_engine/transport/ring.h"
+#include "uring_engine/transport/transport.h"
 
 namespace prfence::engine {
 

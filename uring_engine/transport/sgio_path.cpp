@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "transport/sgio_path.h"
+#include "uring_engine/transport/sgio_path.h"
 
 #include <fcntl.h>
 #include <scsi/sg.h>

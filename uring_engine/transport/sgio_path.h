@@ -12,8 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include "transport/ring.h"
-#include "transport/transport.h"
+#include "uring_engine/transport/ring.h"
+#include "uring_engine/transport/transport.h"
 
 namespace prfence::engine {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "transport/sim_path.h"
+#include "uring_engine/transport/sim_path.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "client/sim_client.h"
+#include "uring_engine/simproto/sim_client.h"
 
 namespace prfence::engine {
 

@@ -11,10 +11,10 @@
 #include <string>
 #include <unordered_map>
 
-#include "client/protocol.h"
-#include "transport/ring.h"
-#include "transport/transport.h"
-#include "wire/transport_id.h"
+#include "uring_engine/simproto/protocol.h"
+#include "uring_engine/transport/ring.h"
+#include "uring_engine/transport/transport.h"
+#include "uring_engine/wire/transport_id.h"
 
 namespace prfence::engine {
 

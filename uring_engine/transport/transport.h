@@ -11,9 +11,9 @@
 #include <cstdint>
 #include <string>
 
-#include "common/bytes.h"
-#include "common/result.h"
-#include "wire/cdb.h"
+#include "uring_engine/common/bytes.h"
+#include "uring_engine/common/result.h"
+#include "uring_engine/wire/cdb.h"
 
 namespace prfence::engine {
 

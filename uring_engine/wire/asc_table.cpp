@@ -10,7 +10,7 @@
 #include <iterator>
 #include <string>
 
-#include "wire/sense.h"
+#include "uring_engine/wire/sense.h"
 
 namespace prfence::wire {
 namespace {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "wire/cdb.h"
+#include "uring_engine/wire/cdb.h"
 
 #include <algorithm>
 #include <cstdio>

@@ -12,9 +12,9 @@
 #include <string>
 #include <string_view>
 
-#include "common/bytes.h"
-#include "common/result.h"
-#include "wire/pr_types.h"
+#include "uring_engine/common/bytes.h"
+#include "uring_engine/common/result.h"
+#include "uring_engine/wire/pr_types.h"
 
 namespace prfence::wire {
 

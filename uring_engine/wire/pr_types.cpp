@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "wire/pr_types.h"
+#include "uring_engine/wire/pr_types.h"
 
 #include <algorithm>
 #include <array>

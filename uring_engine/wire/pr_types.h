@@ -7,7 +7,7 @@
 #include <optional>
 #include <string_view>
 
-#include "common/result.h"
+#include "uring_engine/common/result.h"
 
 namespace prfence::wire {
 

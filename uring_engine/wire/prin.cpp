@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "wire/prin.h"
+#include "uring_engine/wire/prin.h"
 
 #include <algorithm>
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "wire/prout.h"
+#include "uring_engine/wire/prout.h"
 
 namespace prfence::wire {
 namespace {

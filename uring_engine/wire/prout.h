@@ -8,11 +8,11 @@
 #include <cstdint>
 #include <vector>
 
-#include "common/bytes.h"
-#include "common/result.h"
-#include "wire/cdb.h"
-#include "wire/pr_types.h"
-#include "wire/transport_id.h"
+#include "uring_engine/common/bytes.h"
+#include "uring_engine/common/result.h"
+#include "uring_engine/wire/cdb.h"
+#include "uring_engine/wire/pr_types.h"
+#include "uring_engine/wire/transport_id.h"
 
 namespace prfence::wire {
 

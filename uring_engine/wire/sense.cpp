@@ -12,7 +12,7 @@
 // Sense-key-specific bytes (3, SKSV in the first):
 //   ILLEGAL REQUEST: C/D(6) BPV(3) BIT POINTER(2-0), then FIELD POINTER (2 bytes, big-endian)
 //   NOT READY / NO SENSE: PROGRESS INDICATION (2 bytes; 65536ths of the operation done)
-#include "wire/sense.h"
+#include "uring_engine/wire/sense.h"
 
 #include <algorithm>
 #include <cstdio>

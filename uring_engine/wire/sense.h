@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "common/bytes.h"
-#include "common/result.h"
+#include "uring_engine/common/bytes.h"
+#include "uring_engine/common/result.h"
 
 namespace prfence::wire {
 

@@ -7,7 +7,7 @@
 // SUGGEST_* in the high nibble) that sg_io_hdr.driver_status still carries. The categories follow
 // sg3_utils' sg_err_category_new() and sg_err_category_sense() as behaviour, with the order
 // documented in status.h.
-#include "wire/status.h"
+#include "uring_engine/wire/status.h"
 
 #include <array>
 #include <cstddef>

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "wire/sense.h"
+#include "uring_engine/wire/sense.h"
 
 namespace prfence::wire {
 

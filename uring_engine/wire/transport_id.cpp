@@ -8,7 +8,7 @@
 //   first NUL. sg_persist pads to max(20, roundup4(len + 1)). LIO (target_core_fabric_lib.c) pads
 //   only to a multiple of 4 when it *reports* TransportIDs, finds the ISID with strstr(",i,0x")
 //   (case-sensitive) and compares ISIDs as text against "%6phN" (12 lowercase hex digits).
-#include "wire/transport_id.h"
+#include "uring_engine/wire/transport_id.h"
 
 #include <cstdio>
 

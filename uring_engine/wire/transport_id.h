@@ -24,8 +24,8 @@
 #include <string_view>
 #include <vector>
 
-#include "common/bytes.h"
-#include "common/result.h"
+#include "uring_engine/common/bytes.h"
+#include "uring_engine/common/result.h"
 
 namespace prfence::wire {
 

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: MIT
+// What one LUN answered, as the operator and a harness need it: ok or not, the worst status and sense on
+// the way, the PR answers read, latency and retries. The same struct feeds text tables, --json and the
+// daemon's netlink replies.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "uring_engine/wire/prin.h"
+#include "uring_engine/wire/sense.h"
+#include "uring_engine/wire/status.h"
+
+namespace prfence::engine {
+
+struct LunOutcome {
+    std::string device;
+    bool ok = false;
+    bool finished = false;
+    wire::Category category = wire::Category::clean;
+    std::string step;   // the command that decided the outcome, e.g. "PREEMPT AND ABORT"
+    std::string error;  // human text when !ok (or a note when ok, e.g. "already fenced")
+    uint8_t status = 0;
+    std::optional<wire::Sense> sense;
+    int sys_errno = 0;
+    bool timed_out = false;
+    uint64_t latency_ns = 0;  // first submission to last completion for this LUN
+    unsigned commands = 0;
+    unsigned retries = 0;
+
+    std::optional<wire::ReadKeys> keys;
+    std::optional<wire::ReadReservation> reservation;
+    std::optional<wire::Capabilities> caps;
+    std::optional<wire::FullStatus> full_status;
+};
+
+// A batch as a whole: how many LUs ended ok, the command latency percentiles, why it ended early.
+struct BatchSummary {
+    size_t luns = 0, ok = 0, failed = 0;
+    uint64_t wall_ns = 0;
+    uint64_t commands = 0, retries = 0;
+    // Per-command latency percentiles (submission to completion), nanoseconds.
+    uint64_t p50_ns = 0, p90_ns = 0, p99_ns = 0, max_ns = 0;
+    wire::Category worst = wire::Category::clean;
+    bool deadline_hit = false, cancelled = false;
+};
+
+}  // namespace prfence::engine
