@@ -9,6 +9,7 @@
 
 #include <cassert>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -16,17 +17,25 @@
 namespace prfence {
 
 // Why a call could not be carried out. Kept coarse on purpose: callers branch on the kind, humans read msg.
+//
+// Error::sys_errno is the errno to report for the error when one must be reported (to a peer in a
+// protocol answer, in an exit status, in a per-LUN outcome). 0 means "nothing more specific than the
+// kind": report the kind's own errno (the right-hand column). Per kind:
 enum class Errc {
-    invalid_argument,  // the caller's input is malformed (bad hex, unknown name, value out of range)
-    truncated,         // a buffer ended before a length field said it would
-    malformed,         // device/peer data violates its format (not merely short)
-    too_small,         // an output buffer cannot hold the encoding
-    unsupported,       // well-formed but not something prfence implements
-    system,            // an OS call failed; sys_errno holds errno
-    timeout,
-    cancelled,
-    not_found,
-    io,                // transport-level failure talking to a device or peer
+    invalid_argument,  // the caller's input is malformed (bad hex, unknown name, value out of range).
+                       //   sys_errno: 0 (EINVAL), or the errno a protocol answers with (EMSGSIZE)
+    truncated,         // a buffer ended before a length field said it would. sys_errno: 0 (EINVAL)
+    malformed,         // device/peer data violates its format (not merely short). sys_errno: 0 or EINVAL
+    too_small,         // an output buffer cannot hold the encoding. sys_errno: 0 (EMSGSIZE)
+    unsupported,       // well-formed but not something prfence implements.
+                       //   sys_errno: 0 (EOPNOTSUPP), or the peer's own refusal (EPROTONOSUPPORT)
+    system,            // an OS call failed, or was not made because it would fail (a socket path
+                       //   another daemon listens on: EADDRINUSE). sys_errno: always set, that errno
+    timeout,           // sys_errno: 0 (ETIMEDOUT)
+    cancelled,         // sys_errno: 0 (ECANCELED)
+    not_found,         // sys_errno: 0 (ENOENT), or the errno of the lookup that failed (ENOENT, ENXIO)
+    io,                // transport-level failure talking to a device or peer.
+                       //   sys_errno: the transport's errno when known (ECONNRESET, EPIPE), else 0 (EIO)
 };
 
 const char* errc_name(Errc e) noexcept;
@@ -34,10 +43,18 @@ const char* errc_name(Errc e) noexcept;
 struct Error {
     Errc code = Errc::invalid_argument;
     std::string msg;
-    int sys_errno = 0;
+    int sys_errno = 0;  // see Errc
 
     Error() = default;
     Error(Errc c, std::string m, int e = 0) : code(c), msg(std::move(m)), sys_errno(e) {}
+
+    // Names the object the error is about: msg becomes "prefix: msg" (code and sys_errno kept), as in
+    // `fail(std::move(r).error().with_context("sim:" + socket))`.
+    Error& with_context(std::string_view prefix) & {
+        msg.insert(0, ": ").insert(0, prefix);
+        return *this;
+    }
+    Error&& with_context(std::string_view prefix) && { return std::move(with_context(prefix)); }
 };
 
 // Tag type so that `return fail(...)` converts to any Result<T>.
@@ -50,13 +67,30 @@ inline Unexpected fail(Errc c, std::string msg, int sys_errno = 0) {
 inline Unexpected fail(Error e) { return Unexpected{std::move(e)}; }
 
 template <class T>
+class Result;
+
+template <class R>
+inline constexpr bool is_result_v = false;
+template <class T>
+inline constexpr bool is_result_v<Result<T>> = true;
+
+template <class T>
 class [[nodiscard]] Result {
 public:
     using value_type = T;
 
-    template <class U = T, std::enable_if_t<std::is_constructible_v<T, U&&>, int> = 0>
+    template <class U = T, std::enable_if_t<!is_result_v<std::remove_cvref_t<U>> &&
+                                                std::is_constructible_v<T, U&&>,
+                                            int> = 0>
     Result(U&& v) : v_(std::in_place_index<0>, std::forward<U>(v)) {}  // NOLINT(google-explicit-constructor)
     Result(Unexpected u) : v_(std::in_place_index<1>, std::move(u.err)) {}  // NOLINT
+
+    // From a Result of another type whose value converts: Result<unique_ptr<Derived>> to
+    // Result<unique_ptr<Base>>, so `return make_derived();` needs no unpacking. The error is moved as is.
+    template <class U, std::enable_if_t<!std::is_same_v<U, T> && std::is_constructible_v<T, U&&>, int> = 0>
+    Result(Result<U>&& other)  // NOLINT(google-explicit-constructor)
+        : v_(other.ok() ? std::variant<T, Error>(std::in_place_index<0>, std::move(other).value())
+                        : std::variant<T, Error>(std::in_place_index<1>, std::move(other).error())) {}
 
     bool ok() const noexcept { return v_.index() == 0; }
     explicit operator bool() const noexcept { return ok(); }
@@ -75,6 +109,12 @@ public:
     template <class U>
     T value_or(U&& alt) const& { return ok() ? value() : static_cast<T>(std::forward<U>(alt)); }
 
+    // On error, Error::with_context(prefix); a value passes through. `return open(p).context(p);`
+    Result&& context(std::string_view prefix) && {
+        if (!ok()) std::get<1>(v_).with_context(prefix);
+        return std::move(*this);
+    }
+
 private:
     std::variant<T, Error> v_;
 };
@@ -87,7 +127,14 @@ public:
     Result(Unexpected u) : err_(std::move(u.err)), ok_(false) {}  // NOLINT
     bool ok() const noexcept { return ok_; }
     explicit operator bool() const noexcept { return ok_; }
-    const Error& error() const { assert(!ok_); return err_; }
+    const Error& error() const& { assert(!ok_); return err_; }
+    Error&& error() && { assert(!ok_); return std::move(err_); }
+
+    // On error, Error::with_context(prefix).
+    Result&& context(std::string_view prefix) && {
+        if (!ok_) err_.with_context(prefix);
+        return std::move(*this);
+    }
 
 private:
     Error err_;
