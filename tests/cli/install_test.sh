@@ -38,7 +38,7 @@ for d in README.md control-protocol.md prsim-protocol.md; do
 done
 # The installed wrapper preloads the installed library (found relative to sbin): a command that opens
 # no virtual device runs normally.
-out=$(PRSIM_SHIM_LIB= "$dir/usr/sbin/prsim-run" --socket "$dir/none.sock" -- /bin/sh -c 'echo "$LD_PRELOAD"' 2>&1); rc=$?
+out=$(PRSIM_SHIM_LIB='' "$dir/usr/sbin/prsim-run" --socket "$dir/none.sock" -- /bin/sh -c 'echo "$LD_PRELOAD"' 2>&1); rc=$?
 if [ "$rc" -eq 0 ] && grep -q "$dir/usr/.*libprinterpose.so" <<<"$out"; then ok; else bad "installed prsim-run: rc=$rc: $out"; fi
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

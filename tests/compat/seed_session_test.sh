@@ -73,7 +73,8 @@ expect tur_a 0 "" -- A sg_turs /dev/prsim/sg1
 
 # Timing: one whole seed session (13 processes), for the README.
 start=$(date +%s%N)
-for d in /dev/prsim/sdc; do
+d=/dev/prsim/sdc
+{
     A sg_persist -n --out --register --param-sark=abc123 $d
     B sg_persist -n --out --register --param-sark=123abc $d
     A sg_persist -n -i -k $d
@@ -83,6 +84,6 @@ for d in /dev/prsim/sdc; do
     A sg_persist -n --out --release --param-rk=abc123 --prout-type=3 $d
     A sg_persist -n --out --register --param-rk=abc123 --param-sark=0 $d
     B sg_persist -n --out --register --param-rk=123abc --param-sark=0 $d
-done >/dev/null 2>&1
+} >/dev/null 2>&1
 echo "seed session (9 tool processes through prsim-run): $((($(date +%s%N) - start) / 1000000)) ms"
 finish

@@ -19,6 +19,7 @@
 command -v prfence >/dev/null || skip "no prfence in this image (set PRFENCE_VM_BINARIES)"
 command -v sgio_loop >/dev/null || skip "no sgio_loop in this image (tests/vm/bench/run.sh builds it)"
 REPS=${1:-3}
+# shellcheck disable=SC2034  # read by lib.sh's run
 QUIET=1
 BASE=$PRFENCE_VM_OUT/engine-bench-$KSERIES-${N}luns
 log "$N LUs, $REPS runs per method (kernel $(uname -r), $(nproc) CPUs, TCG)"

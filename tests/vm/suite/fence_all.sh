@@ -5,6 +5,7 @@
 # reads fail with a reservation conflict, and B holds every reservation. Ends with every LU clean.
 . "${PRFENCE_VM_SUITE:-/prfence/suite}/lib.sh"
 
+# shellcheck disable=SC2034  # read by lib.sh's run
 QUIET=1
 N=${#LUNS[@]}
 log "$N LUs"

@@ -14,6 +14,7 @@
 # shellcheck source=../guest/lio.sh
 . "$PRFENCE_VM_LIB/lio.sh"
 
+# shellcheck disable=SC2034  # read by lib.sh's run
 QUIET=1
 REPORT=$PRFENCE_VM_OUT/first-command-ua-$KSERIES.txt
 : >"$REPORT"

@@ -30,6 +30,7 @@ printf '%s\n' "${A_SGS[@]}" >/tmp/prbench-a.list
 printf '%s\n' "${B_SGS[@]}" >/tmp/prbench-b.list
 
 # A clean start: node A registers (REGISTER AND IGNORE) and clears every LU.
+# shellcheck disable=SC2034  # read by lib.sh's run
 QUIET=1
 pj register --key feedf00d --ignore-existing "${A_SDS[@]}"
 [ "$RC" -eq 0 ] || { show_last; fail "register (clean start)"; }
