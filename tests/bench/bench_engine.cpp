@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Engine benchmarks (issue 4):
+// Engine benchmarks:
 //  - EngineNullPath: the executor and plans alone, against a path that answers GOOD at once through the
 //    ring: CPU per command (target: under 3 us).
 //  - EngineInprocFence: fence batches over in-process prsim LUs (engine + emulator cost per command).

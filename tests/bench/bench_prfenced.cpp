@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// prfenced benchmarks (issue 5), printed rather than asserted (the machine decides the absolute numbers):
+// prfenced benchmarks, printed rather than asserted (the machine decides the absolute numbers):
 //  - control round trip: N CMD_NOOP calls through the client library, p50 / p99 / max (target: p99 at
 //    most 50 us), beside the machine's own floor (a bare socket ping-pong) and its vCPU stalls;
 //  - fencing 1000 sim LUNs with 2 ms per command through the daemon (request sent to NLMSG_DONE

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Issue 5's second figure as an operator meets it: fencing N sim LUNs with `prfence --daemon fence`
+# prfenced's fence figure as an operator meets it: fencing N sim LUNs with `prfence --daemon fence`
 # (prfenced holds the group open) against `prfence fence` in direct mode (the CLI resolves and opens
 # the LUNs itself), both timed as whole processes, from exec to exit, on one prsim farm. Rounds
 # alternate the two modes; each round arms the farm first (A registers and reserves EA, the fencer

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# prexplain's live latency on prsim (issue 6: under 5 ms from the conflict to the JSON event).
+# prexplain's live latency on prsim (the target: under 5 ms from the conflict to the JSON event).
 # A prsim farm of 64 LUs writes its kernel-format trace; B fences A; prexplain follows the trace
 # (--follow, --json, querying each LU); then A's RESERVE on each LU in turn hits a conflict, and the time
 # from the trace line's timestamp (CLOCK_MONOTONIC, as prsim writes it) to reading prexplain's JSON line

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// prexplain's line parser: every kernel format (FIELD-NOTES section 4, the tests/vm captures),
+// prexplain's line parser: every kernel format (the lines of a Debian 6.1 guest with LIO, the
+// tests/vm captures),
 // every framing (dmesg, dmesg -x/-T, /dev/kmsg, journalctl short/-precise/-iso/-monotonic, ftrace),
 // every line prsim's trace code generates for each --kernel-format, and lines that must be skipped.
 #include "tools/prexplain/parse.h"
@@ -172,7 +173,7 @@ TEST(PrexplainParse, TraceCmdDone) {
     EXPECT_EQ(pr.op, "PERSISTENT_RESERVE_OUT");
     EXPECT_EQ(pr.opcode, 0x5f);
     EXPECT_FALSE(pr.has_sector);
-    // A bare tracepoint line, as FIELD-NOTES shows it.
+    // A bare tracepoint line, as the trace buffer holds it on a Debian 6.1 guest.
     ParsedLine b = must(hold("scsi_dispatch_cmd_done: host_no=1 channel=0 id=1 lun=0 data_sgl=1 prot_sgl=0 prot_op=SCSI_PROT_NORMAL driver_tag=21 scheduler_tag=207 " + cmnd + res));
     EXPECT_EQ(b.hctl, (Hctl{1, 0, 1, 0}));
     EXPECT_TRUE(b.conflict);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // prsim's kernel-format text: the scsi_dispatch_cmd_done line and the reservation-conflict dmesg
 // lines, byte-exact per kernel generation, and the fault spec parser. The 6.1 READ(10) vectors are
-// the lines of FIELD-NOTES section 4 (a Debian 6.1 guest with LIO) with ftrace's / dmesg's
+// the lines a Debian 6.1 guest with LIO printed (seen in the QEMU guest) with ftrace's / dmesg's
 // prefixes.
 #include <gtest/gtest.h>
 

@@ -364,7 +364,8 @@ bool sd_message(Cur c, ParsedLine& p) {
             else c.token();
         }
         if (p.host_byte.empty()) return false;
-        // Older kernels fail a conflicted command with DID_NEXUS_FAILURE (FIELD-NOTES section 3).
+        // Some older kernels report a conflicted command with host byte DID_NEXUS_FAILURE (0x11) instead
+        // of status 0x18.
         p.conflict = p.host_byte == "DID_NEXUS_FAILURE" || p.host_byte == "0x11";
         return true;
     }

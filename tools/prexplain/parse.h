@@ -17,7 +17,8 @@
 //                        (with or without the flags column)
 //   bare                 "MSG" (what a script pasted without timestamps)
 //
-// Messages recognised (FIELD-NOTES section 4; every kernel generation from 4.x to 6.12):
+// Messages recognised (every kernel generation from 4.x to 6.12; drivers/scsi/scsi_lib.c,
+// block/blk-core.c and include/trace/events/scsi.h print them; tests/vm/fixtures holds real captures):
 //   sd_conflict      "sd H:C:T:L: reservation conflict"
 //   failed_result    "sd H:C:T:L: [sdX] tag#N FAILED Result: hostbyte=... driverbyte=... cmd_age=Ns"
 //                    (also without "tag#N", and the older "[sdX]  Result: ...")

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Rendering of batch results: the per-LUN table and summary line operators read, and the --json document
-// harnesses parse (field names fixed by issue 4: device, ok, status, sense{key,asc,ascq,text},
+// harnesses parse (field names are an interface and do not change: device, ok, status, sense{key,asc,ascq,text},
 // latency_us, retries, generation, keys, reservation{key,type}; summary{luns,ok,failed,wall_ms,p50_us,
 // p99_us}). Shared by direct mode and daemon mode so both print the same thing.
 #pragma once

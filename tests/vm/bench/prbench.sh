@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 7's figures on the real kernel: builds prbench and prfence (Release) and runs
+# prbench's figures on the real kernel: builds prbench and prfence (Release) and runs
 # tests/vm/suite/prbench_guest.sh in the guest (tests/vm/run.sh): mass fence and ping-pong at N = 16, 64
 # and every LU (prfence over io_uring, over the SG_IO pool, one at a time, a sg_persist loop; fence_scsi
 # reported as not installed), and per-operation latency. The JSON, SVG and text land in build/vm/out/

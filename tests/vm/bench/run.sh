@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 4's numbers on the real kernel: builds prfence (Release, build/rel) and sgio_loop (static, build/vm-bench)
+# The engine's numbers on the real kernel: builds prfence (Release, build/rel) and sgio_loop (static, build/vm-bench)
 # and runs tests/vm/suite/engine_bench.sh in the guest (tests/vm/run.sh). Prints the guest's table; the
 # JSON is build/vm/out/engine-bench-<series>-<N>luns.json.
 #   tests/vm/bench/run.sh [REPS]          (PRFENCE_VM_LUNS, default 256, and the rest as for run.sh)

@@ -5,7 +5,7 @@
 # Why iSCSI and not tcm_loop: PREEMPT AND ABORT deadlocks LIO over tcm_loop (the PR OUT runs in the
 # target_submission workqueue and core_tmr_lun_reset flushes that same work; the LU is dead until reboot).
 # Over iscsi_target_mod the command completes, and each initiator is a real I_T nexus with a real iSCSI
-# TransportID (name + ISID). See docs FIELD-NOTES section 5.
+# TransportID (name + ISID). Seen on Debian's 6.1.x and 6.12.x kernels.
 #
 # Layout: one rd_mcp HBA (core/rd_mcp_0) with one ramdisk device per LU (lu<i>, 64 pages = 256 KiB),
 # one iSCSI target with one TPG, two network portals (127.0.0.1:3260 for node A, 127.0.0.2:3260 for node

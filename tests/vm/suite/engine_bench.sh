@@ -1,5 +1,5 @@
 #!/bin/bash
-# Issue 4's numbers: fencing every LU (READ KEYS, PREEMPT AND ABORT, READ RESERVATION per LU, B fencing
+# The engine's numbers: fencing every LU (READ KEYS, PREEMPT AND ABORT, READ RESERVATION per LU, B fencing
 # A's Exclusive Access reservation) four ways, on the same LUs and the same nexuses:
 #   prfence        prfence fence, one batch over io_uring (B's sd nodes)
 #   prfence-sg     the same on B's sg nodes

@@ -1,5 +1,5 @@
 #!/bin/bash
-# prfence's batch engine against the real kernel (issue 4 acceptance): what fence_all.sh does with one
+# prfence's batch engine against the real kernel: what fence_all.sh does with one
 # sg_persist per command, done by prfence with one invocation per node and step:
 #   1. A registers every LU and reserves type 3 (EA), B registers: one prfence run each, exit 0, ok == N;
 #   2. sg_persist agrees with prfence's JSON (keys, reservation, generation) on the first, middle, last LU;

@@ -8,7 +8,7 @@
 #      CHANGED for every other LU of every session, which the next command (a PR command too) receives;
 #   3. the first PR command on the hot-added LU itself, after a rescan.
 # Then every nexus is drained of unit attentions so that later tests start clean.
-# (On tcm_loop the field notes saw 3Fh/0Eh on the first PR command of every LU: there LUs are added while
+# (On tcm_loop, 3Fh/0Eh was seen on the first PR command of every LU: there LUs are added while
 # the nexus exists.) Run first in all.sh: part 1 needs a LU nothing has touched since boot.
 . "${PRFENCE_VM_SUITE:-/prfence/suite}/lib.sh"
 # shellcheck source=../guest/lio.sh

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Issue 7 in the guest: prbench on the real kernel (LIO over iSCSI, node A and node B as two sessions).
+# prbench in the guest: on the real kernel (LIO over iSCSI, node A and node B as two sessions).
 #   fence     mass fence of N LUs by node B (N = 16, 64 and every LU), prfence over io_uring (sg nodes),
 #             prfence over the SG_IO pool, the engine one command at a time, and a sg_persist loop
 #             (3 processes per LU); fence_scsi is reported as skipped (the guest has no python)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# prexplain on the real kernel (issue 6): the kernel's own conflict lines, read from dmesg, explained by
+# prexplain on the real kernel: the kernel's own conflict lines, read from dmesg, explained by
 # asking the LUs through the kernel's sg driver.
 #   1. A registers and reserves EA on every LU, B registers; B's reads fail; `dmesg | prexplain --key B`
 #      says RESERVED_BY_OTHER naming A's key on every LU (exit 24);
