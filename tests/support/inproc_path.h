@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // A path to a prsim LogicalUnit living in this process: the command executes at submit time and its
 // answer is delivered through the ring (a NOP, or an io_uring timeout when a latency is set), so the
-// executor sees exactly the asynchrony of a real transport. Used by tests and by prbench to measure the
-// engine's own cost per command without a socket or a kernel in the way.
+// executor sees exactly the asynchrony of a real transport. Used by the engine's integration tests and
+// by bench_engine to measure the engine's own cost per command without a socket or a kernel in the way.
 #pragma once
 
 #include <memory>

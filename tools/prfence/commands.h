@@ -22,8 +22,9 @@ namespace prfence::cli {
 using Runner = std::function<int()>;
 
 void add_decode(CLI::App& app, Runner& run);
-// keys, reservation, caps, status, register, unregister, reserve, release, clear, preempt, move,
-// replace-lost, fence, takeover. When `chosen` names one of them, only that one is registered: building
+// One subcommand per engine::Operation (uring_engine/model/operation.h names them: keys, reservation,
+// caps, status, register, unregister, reserve, release, clear, preempt, move, replace-lost, fence,
+// takeover, probe). When `chosen` names one of them, only that one is registered: building
 // every subcommand's options costs more than a fence's batch on a slow machine, and a failover tool is
 // started once per event. Otherwise (help, errors) all are.
 // With `daemon_socket` set (prfence --daemon[=SOCKET]), the same subcommands run through prfenced: their
