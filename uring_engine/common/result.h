@@ -44,6 +44,7 @@ struct Error {
     Errc code = Errc::invalid_argument;
     std::string msg;
     int sys_errno = 0;  // see Errc
+    uint32_t offset = 0;  // byte offset of the offending field in a decoded input (0: none or not said)
 
     Error() = default;
     Error(Errc c, std::string m, int e = 0) : code(c), msg(std::move(m)), sys_errno(e) {}
