@@ -21,6 +21,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Debian installs fence_scsi in /usr/sbin, which a non-root PATH lacks: the sbin folders are searched too.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin:/sbin ;; esac
+export PATH
+
 need_tools() {  # skip (77) when Debian's tools are not installed (tests/run.sh installs them)
     local t
     for t in "$@"; do

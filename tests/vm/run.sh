@@ -17,8 +17,9 @@
 #                        console instead (the fallback when QEMU has no 9p; for testing it)
 # Output: build/vm/console.log (the serial console, also streamed to stdout), build/vm/out/ (the files the
 # script left in $PRFENCE_VM_OUT, plus guest-dmesg.txt).
-# Exit status: SCRIPT's; 124 if it timed out in the guest; 125 if the guest could not be set up; 1 if the
-# guest ended without reporting; 77 (skip) only when qemu-system-x86_64 cannot run on this machine.
+# Exit status: SCRIPT's (suite/all.sh: 77 when a guest test skipped); 124 if it timed out in the guest; 125
+# if the guest could not be set up; 1 if the guest ended without reporting; 77 (skip) when
+# qemu-system-x86_64 cannot run on this machine.
 set -euo pipefail
 # shellcheck source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
