@@ -34,6 +34,7 @@
 #include "uring_engine/policy/operations.h"
 #include "nl_control/protocol/message.h"
 #include "uring_engine/transport/transport.h"
+#include "uring_engine/common/unix_listener.h"
 
 namespace prfence::daemon {
 namespace {
@@ -139,7 +140,8 @@ struct Daemon::Impl {
     std::string socket_path;
     std::string group_name;  // "" = only root
     std::optional<gid_t> socket_gid;
-    int listen_fd = -1, epoll_fd = -1, event_fd = -1, signal_fd = -1;
+    UnixListener listener;  // closing it removes the socket file
+    int epoll_fd = -1, event_fd = -1, signal_fd = -1;
 
     std::atomic<bool> stop_requested{false}, reload_requested{false}, cancel{false}, is_ready{false};
     std::unique_ptr<EngineWorker> engine;
@@ -161,10 +163,6 @@ struct Daemon::Impl {
             engine.reset();
         }
         for (auto& [id, c] : clients) ::close(c.fd);
-        if (listen_fd >= 0) {
-            ::close(listen_fd);
-            ::unlink(socket_path.c_str());
-        }
         for (int fd : {epoll_fd, event_fd, signal_fd})
             if (fd >= 0) ::close(fd);
     }
@@ -182,47 +180,15 @@ struct Daemon::Impl {
     // ---- socket setup
 
     Status bind_socket() {
-        const auto slash = socket_path.rfind('/');
-        if (slash != std::string::npos && slash > 0) {
-            const std::string dir = socket_path.substr(0, slash);
-            struct stat st {};
-            if (::stat(dir.c_str(), &st) != 0) {
-                if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
-                    return fail(Errc::system, sys_text("cannot create " + dir, errno), errno);
-            }
-        }
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        if (socket_path.size() >= sizeof addr.sun_path)
-            return fail(Errc::invalid_argument, socket_path + ": too long for a Unix socket path");
-        std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
-
-        struct stat st {};
-        if (::lstat(socket_path.c_str(), &st) == 0) {
-            if (!S_ISSOCK(st.st_mode))
-                return fail(Errc::invalid_argument, socket_path + ": exists and is not a socket; not replacing it");
-            // A socket file left by a daemon that died is replaced; one somebody answers on is not.
-            int probe = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-            if (probe >= 0) {
-                const bool live = ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-                ::close(probe);
-                if (live) return fail(Errc::invalid_argument, socket_path + ": another prfenced is listening there");
-            }
-            ::unlink(socket_path.c_str());
-        }
-        listen_fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (listen_fd < 0) return fail(Errc::system, sys_text("socket", errno), errno);
-        if (::bind(listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-            const int e = errno;
-            ::close(listen_fd);
-            listen_fd = -1;
-            return fail(Errc::system, sys_text("bind " + socket_path, e), e);
-        }
-        const mode_t mode = opt.socket_mode ? *opt.socket_mode : config.socket_mode.value_or(0660);
-        if (::chmod(socket_path.c_str(), mode) != 0) return fail(Errc::system, sys_text("chmod " + socket_path, errno), errno);
-        if (socket_gid && ::chown(socket_path.c_str(), static_cast<uid_t>(-1), *socket_gid) != 0)
-            return fail(Errc::system, sys_text("chown " + socket_path + " to group " + group_name, errno), errno);
-        if (::listen(listen_fd, SOMAXCONN) != 0) return fail(Errc::system, sys_text("listen " + socket_path, errno), errno);
+        UnixListenerOptions lo;
+        lo.path = socket_path;
+        lo.type = SOCK_SEQPACKET;
+        lo.who = "prfenced";
+        lo.parent_mode = 0755;
+        lo.mode = opt.socket_mode ? *opt.socket_mode : config.socket_mode.value_or(0660);
+        lo.gid = socket_gid;
+        lo.group_name = group_name;
+        PRF_TRY_ASSIGN(listener, UnixListener::bind(lo));
         return {};
     }
 
@@ -231,7 +197,7 @@ struct Daemon::Impl {
         if (epoll_fd < 0) return fail(Errc::system, sys_text("epoll_create1", errno), errno);
         event_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (event_fd < 0) return fail(Errc::system, sys_text("eventfd", errno), errno);
-        PRF_TRY(add_fd(listen_fd, kListenId, EPOLLIN));
+        PRF_TRY(add_fd(listener.fd(), kListenId, EPOLLIN));
         PRF_TRY(add_fd(event_fd, kEventId, EPOLLIN));
         if (opt.handle_signals) {
             sigset_t set;
@@ -258,7 +224,7 @@ struct Daemon::Impl {
 
     void accept_clients() {
         for (;;) {
-            int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            int fd = ::accept4(listener.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
             if (fd < 0) {
                 if (errno == EINTR) continue;
                 return;  // EAGAIN, or a transient error (EMFILE): the next readiness retries
@@ -703,11 +669,9 @@ struct Daemon::Impl {
         const size_t queued = engine->queued();
         log(std::string(why) + ": stopping (" + (engine->busy() ? "cancelling the running batch, " : "") +
             std::to_string(queued) + " queued requests cancelled)");
-        if (listen_fd >= 0) {
-            ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
-            ::close(listen_fd);
-            listen_fd = -1;
-            ::unlink(socket_path.c_str());
+        if (listener) {
+            ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listener.fd(), nullptr);
+            listener.close();
         }
         cancel.store(true);
         engine->shutdown();
@@ -746,7 +710,7 @@ struct Daemon::Impl {
                 const uint64_t id = evs[static_cast<size_t>(i)].data.u64;
                 const uint32_t e = evs[static_cast<size_t>(i)].events;
                 if (id == kListenId) {
-                    if (listen_fd >= 0) accept_clients();
+                    if (listener) accept_clients();
                 } else if (id == kEventId) {
                     read_eventfd();
                 } else if (id == kSignalId) {
