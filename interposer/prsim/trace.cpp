@@ -34,6 +34,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "uring_engine/simproto/names.h"
 #include "uring_engine/wire/cdb.h"
 #include "uring_engine/wire/sense.h"
 #include "uring_engine/wire/status.h"
@@ -319,15 +320,7 @@ std::string kernel_version_string(KernelVersion v) {
     return std::to_string(v.major) + "." + std::to_string(v.minor);
 }
 
-std::string sd_disk_name(uint64_t index) {
-    std::string s;
-    uint64_t i = index;
-    do {
-        s.insert(s.begin(), static_cast<char>('a' + i % 26));
-        i /= 26;
-    } while (i-- > 0);
-    return "sd" + s;
-}
+std::string sd_disk_name(uint64_t index) { return "sd" + shim::disk_letters(index); }
 
 std::string ftrace_cmnd(ByteView cdb) {
     std::string out;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // libprinterpose's virtual names: sd letters, device numbers, path normalisation, the prefix and
-// map-file rules, environment parsing and redirects (interposer/shim/names.h).
+// map-file rules, environment parsing and redirects (uring_engine/simproto/names.h).
 #include <gtest/gtest.h>
 #include <sys/sysmacros.h>
 
@@ -23,6 +23,25 @@ TEST(ShimNames, DiskLettersAreTheSdDriversBijectiveBase26) {
     EXPECT_FALSE(parse_disk_letters("A"));
     EXPECT_FALSE(parse_disk_letters("a1"));
     EXPECT_FALSE(parse_disk_letters("zzzzzz"));
+}
+
+// prsim's trace names the disks of every nexus of a farm with these letters, so indexes run past
+// 32 bits and past what a name the shim parses can hold.
+TEST(ShimNames, DiskLettersCoverEverySixtyFourBitIndex) {
+    EXPECT_EQ(disk_letters(18277), "zzz");
+    EXPECT_EQ(disk_letters(18278), "aaaa");
+    EXPECT_EQ(disk_letters(475253), "zzzz");
+    EXPECT_EQ(disk_letters(475254), "aaaaa");
+    EXPECT_EQ(disk_letters(uint64_t{0xffffffff}), "mwlqkwv");
+    EXPECT_EQ(disk_letters(uint64_t{1} << 32), "mwlqkww");
+    EXPECT_EQ(disk_letters(UINT64_MAX), "gkgwbylwrxtlpp");
+    // Every letter string of up to three letters, in order, from one index to the next.
+    std::string prev = disk_letters(0);
+    for (uint64_t i = 1; i <= 18277; ++i) {
+        const std::string cur = disk_letters(i);
+        ASSERT_TRUE(cur.size() > prev.size() || (cur.size() == prev.size() && cur > prev)) << i;
+        prev = cur;
+    }
 }
 
 TEST(ShimNames, DeviceNumbersAreTheKernels) {

@@ -50,14 +50,14 @@ int env_int(const EnvAccess& env, const char* name, int def, int lo, int hi, Con
 
 }  // namespace
 
-std::string disk_letters(uint32_t index) {
+std::string disk_letters(uint64_t index) {
+    // Counts down after each digit instead of up before the first, so UINT64_MAX does not wrap.
     std::string s;
-    uint64_t n = uint64_t{index} + 1;
-    while (n > 0) {
-        --n;
-        s.insert(s.begin(), static_cast<char>('a' + n % 26));
-        n /= 26;
-    }
+    uint64_t i = index;
+    do {
+        s.insert(s.begin(), static_cast<char>('a' + i % 26));
+        i /= 26;
+    } while (i-- > 0);
     return s;
 }
 

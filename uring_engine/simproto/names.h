@@ -1,17 +1,18 @@
 // SPDX-License-Identifier: MIT
 // libprinterpose: which paths are virtual SCSI devices, and how they look to stat().
 //
-// Pure functions and plain data, no I/O except reading the map file: the interposer (interpose.cpp)
-// asks these on every path-taking call, so everything here is allocation-free on the common path
-// (a path that is not virtual is rejected after a prefix comparison).
+// Pure functions and plain data, no I/O except reading the map file: the interposer
+// (interposer/shim/interpose.cpp) asks these on every path-taking call, so everything here is
+// allocation-free on the common path (a path that is not virtual is rejected after a prefix
+// comparison).
 //
-// Names (README.md in this directory is the contract):
+// Names (interposer/shim/README.md is the contract):
 //   PREFIX/sgN   the sg node of LU N (decimal, no leading zeros): a character device, major 21
 //   PREFIX/sdX   the disk of LU index(X), X in the sd driver's letters (sda = 0, sdz = 25,
 //                sdaa = 26, ...): a block device with the sd driver's major/minor for that index
 //   PREFIX       itself a directory
-//   map file     `PATH LU [sg|disk]` lines name further paths (any absolute path that does not
-//   exist)
+//   map file     `PATH LU [sg|disk]` lines name further paths (any absolute path that does
+//                not exist)
 #pragma once
 
 #include <sys/types.h>
@@ -43,9 +44,10 @@ struct PathClass {
 // virtual).
 inline constexpr uint32_t kMaxNameLun = 1u << 20;
 
-// The sd driver's disk name letters for an index: 0 "a", 25 "z", 26 "aa", 701 "zz", 702 "aaa"
-// (bijective base 26).
-std::string disk_letters(uint32_t index);
+// The sd driver's disk name letters for an index (sd_format_disk_name in drivers/scsi/sd.c): 0 "a",
+// 25 "z", 26 "aa", 701 "zz", 702 "aaa" (bijective base 26). Defined for every index, including
+// those above a kernel's own limit (prsim's trace names disks of large farms with it).
+std::string disk_letters(uint64_t index);
 // The inverse; std::nullopt for anything but 1-5 lowercase letters or an index above kMaxNameLun.
 std::optional<uint32_t> parse_disk_letters(std::string_view letters);
 
@@ -60,7 +62,7 @@ dev_t disk_rdev(uint32_t index);
 // virtual.
 bool normalize_path(const char* path, char* out, size_t cap);
 
-// The interposer's configuration, from the environment (README.md: PRSIM_*).
+// The interposer's configuration, from the environment (interposer/shim/README.md: PRSIM_*).
 struct Config {
     std::string socket;     // PRSIM_SOCKET; empty: every virtual open fails (ENXIO) with a message
     std::string initiator;  // PRSIM_INITIATOR, TransportID text as prfence --initiator takes it

@@ -2,8 +2,10 @@
 // SimClient: a simple blocking client of the prsim daemon for tools and tests. It connects to the
 // Unix socket, says HELLO (declaring its I_T nexus), and then submits any number of commands and
 // waits for their answers, which come back in any order. Every wait has a timeout; nothing here
-// blocks forever. The engine's `sim` transport does not use this class: it drives the same frames
-// (client/protocol.h) through io_uring itself.
+// blocks forever. The engine's `sim` transport (uring_engine/transport/sim_path.cpp) and the shim
+// (interposer/shim/conn.cpp) use it for the HELLO exchange only, then take over its socket and
+// drive the same frames (simproto/protocol.h) themselves: the transport through io_uring, the
+// shim with a reader thread.
 #pragma once
 
 #include <cstdint>
