@@ -21,6 +21,7 @@
 #include "interposer/prsim/control.h"
 #include "interposer/prsim/nexus_registry.h"
 #include "interposer/prsim/task_set.h"
+#include "uring_engine/common/unix_listener.h"
 #include "uring_engine/simproto/protocol.h"
 #include "uring_engine/wire/sense.h"
 #include "uring_engine/wire/status.h"
@@ -73,8 +74,8 @@ struct Server::Impl final : TaskSet::Clients {
     std::unique_ptr<NexusRegistry> nexuses;
     std::unique_ptr<TaskSet> tasks;
     std::unique_ptr<Control> control;
-    int listen_fd = -1, ep = -1, timer_fd = -1, wake_fd = -1;
-    bool socket_bound = false;
+    UnixListener listener;  // closing it removes the socket file
+    int ep = -1, timer_fd = -1, wake_fd = -1;
     std::atomic<bool> stopping{false};
 
     std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns;
@@ -129,39 +130,15 @@ struct Server::Impl final : TaskSet::Clients {
 Server::Impl::~Impl() {
     for (auto& [id, c] : conns)
         if (c->fd >= 0) ::close(c->fd);
-    for (int fd : {listen_fd, ep, timer_fd, wake_fd})
+    for (int fd : {ep, timer_fd, wake_fd})
         if (fd >= 0) ::close(fd);
-    if (socket_bound) ::unlink(cfg.socket_path.c_str());
 }
 
 Status Server::Impl::bind_socket() {
-    sockaddr_un addr{};
-    if (cfg.socket_path.size() >= sizeof addr.sun_path)
-        return fail(Errc::invalid_argument, "socket path too long: " + cfg.socket_path);
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, cfg.socket_path.data(), cfg.socket_path.size());
-    listen_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (listen_fd < 0) return fail(Errc::system, sys_msg("socket"), errno);
-    if (::bind(listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        if (errno != EADDRINUSE)
-            return fail(Errc::system, sys_msg(("bind " + cfg.socket_path).c_str()), errno);
-        // Someone listening there, or a stale file from a daemon that died?
-        int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        bool live =
-            probe >= 0 && ::connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-        if (probe >= 0) ::close(probe);
-        if (live)
-            return fail(Errc::system, "another daemon is listening on " + cfg.socket_path,
-                        EADDRINUSE);
-        struct stat st {};
-        if (::stat(cfg.socket_path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode))
-            return fail(Errc::system, cfg.socket_path + " exists and is not a socket", EADDRINUSE);
-        ::unlink(cfg.socket_path.c_str());
-        if (::bind(listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-            return fail(Errc::system, sys_msg(("bind " + cfg.socket_path).c_str()), errno);
-    }
-    socket_bound = true;
-    if (::listen(listen_fd, 512) != 0) return fail(Errc::system, sys_msg("listen"), errno);
+    UnixListenerOptions lo;
+    lo.path = cfg.socket_path;
+    lo.backlog = 512;
+    PRF_TRY_ASSIGN(listener, UnixListener::bind(lo));
     return {};
 }
 
@@ -216,7 +193,7 @@ Status Server::Impl::init() {
             return fail(Errc::system, sys_msg("epoll_ctl"), errno);
         return {};
     };
-    PRF_TRY(add(listen_fd, EPOLLIN, kListenerId));
+    PRF_TRY(add(listener.fd(), EPOLLIN, kListenerId));
     PRF_TRY(add(timer_fd, EPOLLIN, kTimerId));
     PRF_TRY(add(wake_fd, EPOLLIN, kWakeId));
     if (trace && trace->pollable()) PRF_TRY(add(trace->fd(), EPOLLOUT | EPOLLET, kTraceId));
@@ -228,7 +205,7 @@ Status Server::Impl::init() {
 
 void Server::Impl::accept_all() {
     for (;;) {
-        int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = ::accept4(listener.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR) continue;
             if (errno == EMFILE || errno == ENFILE)
