@@ -2,11 +2,12 @@
 // libprinterpose: this process's I_T nexus to prsim.
 //
 // One connection per process, shared by every thread and every virtual device of the process. The
-// HELLO exchange is SimClient's (interposer/client); frames are built and parsed with
-// client/protocol.h. After the handshake a reader thread owns the receiving side: it matches
-// RESPONSE frames to requests by tag, enforces every request's deadline (ABORT + DID_TIME_OUT, as
-// the SCSI midlayer's error handler would), and when the connection dies completes everything in
-// flight with DID_NO_CONNECT, so no caller ever waits longer than its own timeout.
+// HELLO exchange is SimClient's (uring_engine/simproto/sim_client.h); frames are built and parsed
+// with uring_engine/simproto/protocol.h. After the handshake a reader thread owns the receiving
+// side: it matches RESPONSE frames to requests by tag, enforces every request's deadline (ABORT +
+// DID_TIME_OUT, as the SCSI midlayer's error handler would), and when the connection dies
+// completes everything in flight with DID_NO_CONNECT, so no caller ever waits longer than its own
+// timeout.
 //
 // Unit attentions: a new I_T nexus meets POWER ON (29h/xx; LIO profile: 3Fh/0Eh) on its first
 // command to each LU. On a real system the kernel's device scan consumes it before any tool opens

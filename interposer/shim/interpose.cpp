@@ -20,9 +20,11 @@
 #include <cstring>
 #include <string>
 
-#include "uring_engine/simproto/names.h"
+#include "interposer/shim/fdtable.h"
+#include "interposer/shim/process.h"
 #include "interposer/shim/real.h"
 #include "interposer/shim/vdev.h"
+#include "uring_engine/simproto/names.h"
 
 // Entry points the headers declare only under _FORTIFY_SOURCE, or no longer declare (the stat
 // wrappers of glibc < 2.33, still called by binaries built against older glibc).
