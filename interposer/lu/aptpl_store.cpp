@@ -11,6 +11,9 @@
 #include <cstdio>
 #include <cstring>
 
+#include "uring_engine/common/sys_error.h"
+#include "uring_engine/common/unique_fd.h"
+
 namespace prfence::sim {
 namespace {
 
@@ -81,16 +84,13 @@ std::vector<std::string_view> split_spaces(std::string_view line) {
     return f;
 }
 
-std::string sys_msg(const std::string& what, int err) { return what + ": " + std::strerror(err); }
-
 Status write_all(int fd, std::string_view data, const std::string& what) {
     size_t off = 0;
     while (off < data.size()) {
         ssize_t n = ::write(fd, data.data() + off, data.size() - off);
         if (n < 0) {
             if (errno == EINTR) continue;
-            int e = errno;
-            return fail(Errc::system, sys_msg("writing " + what, e), e);
+            return fail_errno("writing ", what);
         }
         off += static_cast<size_t>(n);
     }
@@ -99,15 +99,9 @@ Status write_all(int fd, std::string_view data, const std::string& what) {
 
 Status fsync_dir(const std::filesystem::path& dir) {
     std::string d = dir.empty() ? std::string(".") : dir.string();
-    int fd = ::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        return fail(Errc::system, sys_msg("opening directory " + d + " to fsync it", e), e);
-    }
-    int rc = ::fsync(fd);
-    int e = errno;
-    ::close(fd);
-    if (rc != 0) return fail(Errc::system, sys_msg("fsync of directory " + d, e), e);
+    UniqueFd fd(::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) return fail_errno("opening directory ", d, " to fsync it");
+    if (::fsync(fd.get()) != 0) return fail_errno("fsync of directory ", d);
     return {};
 }
 
@@ -264,26 +258,23 @@ Result<PersistedPr> decode_aptpl(std::string_view text, const std::string& what)
 
 Result<std::optional<PersistedPr>> AptplStore::load() const {
     const std::string name = file_.string();
-    int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        if (e == ENOENT) return std::optional<PersistedPr>{};
-        return fail(Errc::system, sys_msg("opening APTPL file " + name, e), e);
+    UniqueFd fd(::open(name.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT) return std::optional<PersistedPr>{};
+        return fail_errno("opening APTPL file ", name);
     }
     std::string text;
     char buf[65536];
     for (;;) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
         if (n < 0) {
             if (errno == EINTR) continue;
-            int e = errno;
-            ::close(fd);
-            return fail(Errc::system, sys_msg("reading APTPL file " + name, e), e);
+            return fail_errno("reading APTPL file ", name);
         }
         if (n == 0) break;
         text.append(buf, static_cast<size_t>(n));
     }
-    ::close(fd);
+    fd.reset();
     PRF_TRY_ASSIGN(PersistedPr s, decode_aptpl(text, name));
     return std::optional<PersistedPr>(std::move(s));
 }
@@ -292,32 +283,18 @@ Status AptplStore::save(const PersistedPr& s) const {
     PRF_TRY_ASSIGN(std::string text, encode_aptpl(s));
     const std::string name = file_.string();
     const std::string tmp = name + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        int e = errno;
-        return fail(Errc::system, sys_msg("creating " + tmp, e), e);
-    }
-    Status w = write_all(fd, text, tmp);
-    if (!w) {
-        ::close(fd);
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd) return fail_errno("creating ", tmp);
+    // Every failure below leaves the old file as it was and removes the partial one.
+    Status st = write_all(fd.get(), text, tmp);
+    if (st && ::fsync(fd.get()) != 0) st = fail_errno("fsync of ", tmp);
+    // close is checked here, not left to UniqueFd: on NFS a write error may surface only at close.
+    if (st && ::close(fd.release()) != 0) st = fail_errno("closing ", tmp);
+    if (st && ::rename(tmp.c_str(), name.c_str()) != 0) st = fail_errno("renaming ", tmp, " to ", name);
+    if (!st) {
+        fd.reset();
         ::unlink(tmp.c_str());
-        return w;
-    }
-    if (::fsync(fd) != 0) {
-        int e = errno;
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        return fail(Errc::system, sys_msg("fsync of " + tmp, e), e);
-    }
-    if (::close(fd) != 0) {
-        int e = errno;
-        ::unlink(tmp.c_str());
-        return fail(Errc::system, sys_msg("closing " + tmp, e), e);
-    }
-    if (::rename(tmp.c_str(), name.c_str()) != 0) {
-        int e = errno;
-        ::unlink(tmp.c_str());
-        return fail(Errc::system, sys_msg("renaming " + tmp + " to " + name, e), e);
+        return st;
     }
     return fsync_dir(file_.parent_path());
 }
@@ -325,9 +302,8 @@ Status AptplStore::save(const PersistedPr& s) const {
 Status AptplStore::remove() const {
     const std::string name = file_.string();
     if (::unlink(name.c_str()) != 0) {
-        int e = errno;
-        if (e == ENOENT) return {};
-        return fail(Errc::system, sys_msg("removing APTPL file " + name, e), e);
+        if (errno == ENOENT) return {};
+        return fail_errno("removing APTPL file ", name);
     }
     return fsync_dir(file_.parent_path());
 }
@@ -335,10 +311,7 @@ Status AptplStore::remove() const {
 Status AptplStore::check_directory() const {
     const auto dir = file_.parent_path().empty() ? std::filesystem::path(".") : file_.parent_path();
     struct stat st {};
-    if (::stat(dir.c_str(), &st) != 0) {
-        int e = errno;
-        return fail(Errc::system, sys_msg("APTPL directory " + dir.string(), e), e);
-    }
+    if (::stat(dir.c_str(), &st) != 0) return fail_errno("APTPL directory ", dir.native());
     if (!S_ISDIR(st.st_mode))
         return fail(Errc::system, "APTPL directory " + dir.string() + " is not a directory",
                     ENOTDIR);

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "uring_engine/common/sys_error.h"
+
 namespace prfence::sim {
 namespace {
 
@@ -266,7 +268,7 @@ Status apply_config_json(const json& j, ServerConfig& cfg) {
 
 Status load_config_file(const std::string& path, ServerConfig& cfg) {
     std::ifstream in(path);
-    if (!in) return fail(Errc::system, "cannot read config file " + path, errno);
+    if (!in) return fail_errno("cannot read config file ", path);
     std::stringstream ss;
     ss << in.rdbuf();
     json j = json::parse(ss.str(), nullptr, /*allow_exceptions=*/false, /*ignore_comments=*/true);

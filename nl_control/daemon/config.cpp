@@ -13,13 +13,13 @@
 #include <sstream>
 
 #include "uring_engine/common/bytes.h"
+#include "uring_engine/common/sys_error.h"
+#include "uring_engine/common/unique_fd.h"
 
 namespace prfence::daemon {
 namespace {
 
 using Json = nlohmann::json;
-
-std::string sys_msg(const std::string& what, int e) { return what + ": " + std::strerror(e); }
 
 Status check_keys(const Json& obj, const std::set<std::string>& known, const std::string& where) {
     for (auto it = obj.begin(); it != obj.end(); ++it)
@@ -138,12 +138,11 @@ Result<Config> load_config(const std::string& path, bool* missing) {
     if (missing) *missing = false;
     std::ifstream in(path);
     if (!in) {
-        const int e = errno;
-        if (e == ENOENT) {
+        if (errno == ENOENT) {
             if (missing) *missing = true;
             return Config{};
         }
-        return fail(Errc::system, sys_msg(path + ": cannot read", e), e);
+        return fail_errno(path, ": cannot read");
     }
     std::ostringstream ss;
     ss << in.rdbuf();
@@ -186,41 +185,28 @@ Status save_config(const Config& cfg, const std::string& path) {
     struct stat st {};
     if (stat(path.c_str(), &st) == 0) mode = st.st_mode & 07777;
 
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0) return fail(Errc::system, sys_msg(tmp + ": cannot create", errno), errno);
-    auto abandon = [&](const std::string& what, int e) {
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        return fail(Errc::system, sys_msg(what, e), e);
-    };
-    (void)fchmod(fd, mode);  // O_CREAT's mode went through the umask
-    size_t off = 0;
-    while (off < text.size()) {
-        ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return abandon(tmp + ": write", errno);
-        }
-        off += static_cast<size_t>(n);
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+    if (!fd) return fail_errno(tmp, ": cannot create");
+    (void)fchmod(fd.get(), mode);  // O_CREAT's mode went through the umask
+    // Every failure below leaves the old file as it was and removes the partial one.
+    Status saved;
+    for (size_t off = 0; saved && off < text.size();) {
+        ssize_t n = ::write(fd.get(), text.data() + off, text.size() - off);
+        if (n >= 0) off += static_cast<size_t>(n);
+        else if (errno != EINTR) saved = fail_errno(tmp, ": write");
     }
-    if (::fsync(fd) != 0) return abandon(tmp + ": fsync", errno);
-    if (::close(fd) != 0) {
-        const int e = errno;
+    if (saved && ::fsync(fd.get()) != 0) saved = fail_errno(tmp, ": fsync");
+    if (saved && ::close(fd.release()) != 0) saved = fail_errno(tmp, ": close");
+    if (saved && ::rename(tmp.c_str(), path.c_str()) != 0) saved = fail_errno("rename ", tmp, " -> ", path);
+    if (!saved) {
+        fd.reset();
         ::unlink(tmp.c_str());
-        return fail(Errc::system, sys_msg(tmp + ": close", e), e);
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        const int e = errno;
-        ::unlink(tmp.c_str());
-        return fail(Errc::system, sys_msg("rename " + tmp + " -> " + path, e), e);
+        return saved;
     }
     // The rename is durable only once the directory entry is.
-    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) return fail(Errc::system, sys_msg(dir + ": open", errno), errno);
-    const int r = ::fsync(dfd);
-    const int e = errno;
-    ::close(dfd);
-    if (r != 0) return fail(Errc::system, sys_msg(dir + ": fsync", e), e);
+    UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dfd) return fail_errno(dir, ": open");
+    if (::fsync(dfd.get()) != 0) return fail_errno(dir, ": fsync");
     return {};
 }
 

@@ -10,6 +10,9 @@
 #include <cstring>
 #include <cstddef>
 
+#include "uring_engine/common/sys_error.h"
+#include "uring_engine/common/unique_fd.h"
+
 namespace prfence::daemon {
 
 Status sd_notify_state(const std::string& state) {
@@ -26,12 +29,10 @@ Status sd_notify_state(const std::string& state) {
     if (path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace: the length, not a NUL, ends it
     const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
 
-    int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return fail(Errc::system, std::string("sd_notify: socket: ") + std::strerror(errno), errno);
-    ssize_t n = ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), len);
-    const int e = errno;
-    ::close(fd);
-    if (n < 0) return fail(Errc::system, "sd_notify: " + path + ": " + std::strerror(e), e);
+    UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!fd) return fail_errno("sd_notify: socket");
+    if (::sendto(fd.get(), state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), len) < 0)
+        return fail_errno("sd_notify: ", path);
     return {};
 }
 
