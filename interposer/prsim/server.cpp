@@ -1,26 +1,23 @@
 // SPDX-License-Identifier: MIT
 #include "interposer/prsim/server.h"
 
-#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cstring>
 #include <unordered_map>
 #include <vector>
 
 #include "interposer/prsim/control.h"
 #include "interposer/prsim/nexus_registry.h"
 #include "interposer/prsim/task_set.h"
+#include "uring_engine/common/sys_error.h"
 #include "uring_engine/common/unix_listener.h"
 #include "uring_engine/simproto/protocol.h"
 #include "uring_engine/wire/sense.h"
@@ -37,8 +34,6 @@ constexpr uint64_t kWakeId = 3;
 constexpr uint64_t kTraceId = 4;
 constexpr uint64_t kDmesgId = 5;
 constexpr uint64_t kFirstConnId = 16;
-
-std::string sys_msg(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
 struct Conn {
     uint64_t id = 0;
@@ -178,19 +173,18 @@ Status Server::Impl::init() {
     control = std::make_unique<Control>(faults, lus, *nexuses, [this] { return counters(); });
 
     ep = ::epoll_create1(EPOLL_CLOEXEC);
-    if (ep < 0) return fail(Errc::system, sys_msg("epoll_create1"), errno);
+    if (ep < 0) return fail_errno("epoll_create1");
     timer_fd = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (timer_fd < 0) return fail(Errc::system, sys_msg("timerfd_create"), errno);
+    if (timer_fd < 0) return fail_errno("timerfd_create");
     wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (wake_fd < 0) return fail(Errc::system, sys_msg("eventfd"), errno);
+    if (wake_fd < 0) return fail_errno("eventfd");
     PRF_TRY(bind_socket());
 
     auto add = [&](int fd, uint32_t events, uint64_t id) -> Status {
         epoll_event ev{};
         ev.events = events;
         ev.data.u64 = id;
-        if (::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0)
-            return fail(Errc::system, sys_msg("epoll_ctl"), errno);
+        if (::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) return fail_errno("epoll_ctl");
         return {};
     };
     PRF_TRY(add(listener.fd(), EPOLLIN, kListenerId));
@@ -209,7 +203,7 @@ void Server::Impl::accept_all() {
         if (fd < 0) {
             if (errno == EINTR) continue;
             if (errno == EMFILE || errno == ENFILE)
-                log("prsim: cannot accept a client: " + std::string(std::strerror(errno)));
+                log(errno_message("prsim: cannot accept a client", errno));
             return;  // EAGAIN and transient errors (ECONNABORTED, ...) alike
         }
         auto c = std::make_unique<Conn>(cfg.limits.max_payload);
@@ -577,7 +571,7 @@ Status Server::Impl::run() {
         int n = ::epoll_wait(ep, events.data(), static_cast<int>(events.size()), wait_ms);
         if (n < 0) {
             if (errno == EINTR) continue;
-            return fail(Errc::system, sys_msg("epoll_wait"), errno);
+            return fail_errno("epoll_wait");
         }
         bool timer_fired = false;
         for (int i = 0; i < n; ++i) {
