@@ -57,8 +57,8 @@ struct Conn {
 
 }  // namespace
 
-// The connections: the loop thread's, as are the task set, the nexus registry and the control
-// operations it drives; the counters are read by stats() from any thread.
+// Everything here belongs to the loop thread except `stopping` and the counters, which stop() and
+// stats() use from any thread.
 struct Server::Impl final : TaskSet::Clients {
     ServerConfig cfg;
     std::vector<std::unique_ptr<LogicalUnit>> lus;

@@ -9,6 +9,10 @@
 // aborts them, disconnects, or a PREEMPT AND ABORT from another nexus aborts them (answered TASK
 // ABORTED, as with TAS=1).
 //
+// The pieces: nexus_registry.h numbers the I_T nexuses, task_set.h runs the commands (delays, holds,
+// aborts, the trace), control.h answers CONTROL requests; server.cpp is the loop and the
+// connections.
+//
 // Each client is cut off alone when it misbehaves (bad frames, a HELLO that names nothing, not
 // reading its responses until its output buffer limit is reached); other clients and the LUs are
 // unaffected. The library never logs: events worth a line go to ServerConfig::log, which the
