@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// A Session holds everything needed to run batches against a set of logical units: the ring, the
-// executor, and every path opened once and kept open (sg nodes, prsim connections). The CLI opens one per
-// invocation; the daemon keeps one per LUN group so that nothing is opened or resolved at failover time.
+// A Session runs batches against a set of logical units: their paths, opened once into a PathSet
+// (the ring, the executor, sg nodes, one prsim connection per socket) and kept open, and the LUNs
+// as the executor takes them. The CLI opens one per invocation; the daemon keeps one per LUN group
+// so that nothing is opened or resolved at failover time.
 #pragma once
 
 #include <functional>
@@ -11,35 +12,33 @@
 
 #include "uring_engine/devices/resolve.h"
 #include "uring_engine/policy/executor.h"
-#include "uring_engine/transport/ring.h"
-#include "uring_engine/transport/sgio_path.h"
-#include "uring_engine/transport/sim_path.h"
+#include "uring_engine/session/path_set.h"
 
 namespace prfence::engine {
 
 struct SessionOptions {
     ExecOptions exec;
-    // How sg paths are driven: io_uring with sg's async interface, or SG_IO on a thread pool (the
-    // fallback, and the baseline prbench compares against).
-    enum class SgTransport { uring, sgio } sg_transport = SgTransport::uring;
+    // How sg paths are driven (see PathSet).
+    using SgTransport = engine::SgTransport;
+    SgTransport sg_transport = SgTransport::uring;
     unsigned sgio_threads = 8;
-    std::string initiator;        // sim: the TransportID this process speaks as (sg: the kernel's)
-    uint16_t target_port = 1;     // sim: the target port it arrives through
+    std::string initiator;     // sim: the TransportID this process speaks as (sg: the kernel's)
+    uint16_t target_port = 1;  // sim: the target port it arrives through
 };
 
 class Session {
-public:
-    // Opens every path of every LUN. A LUN none of whose paths opens is kept with its open error (it
-    // will report that error as its outcome); a path that fails among others that open is dropped and
-    // its error noted. Only a ring that cannot be created is an Error.
-    static Result<std::unique_ptr<Session>> open(const std::vector<LunSpec>& luns, const SessionOptions& opt);
-    ~Session();
+  public:
+    // Opens every path of every LUN. A LUN none of whose paths opens is kept with its open error
+    // (it will report that error as its outcome); a path that fails among others that open is
+    // dropped and its error noted. Only a ring that cannot be created is an Error.
+    static Result<std::unique_ptr<Session>> open(const std::vector<LunSpec>& luns,
+                                                 const SessionOptions& opt);
 
     struct Lun {
         std::string name;
         std::string wwid;
-        LunTarget target;          // paths.empty() when nothing opened
-        std::string open_error;    // why paths are missing ("" when all opened)
+        LunTarget target;        // paths.empty() when nothing opened
+        std::string open_error;  // why paths are missing ("" when all opened)
     };
     const std::vector<Lun>& luns() const { return luns_; }
 
@@ -47,24 +46,22 @@ public:
         BatchSummary summary;
         std::vector<LunOutcome> outcomes;  // one per LUN, in session order
     };
-    // Runs one job per LUN (make(i) builds LUN i's job). LUNs that could not be opened get an outcome
-    // with category file_error and their open error, without running. `hooks` as for Executor::run,
-    // except that hooks.finished gets the session's LUN index (unopened LUNs first, before the batch
-    // starts, then in completion order), each LUN once; the report still holds every outcome.
-    Result<Report> run(const std::function<std::unique_ptr<LunJob>(size_t)>& make, const BatchHooks& hooks = {});
+    // Runs one job per LUN (make(i) builds LUN i's job). LUNs that could not be opened get an
+    // outcome with category file_error and their open error, without running. `hooks` as for
+    // Executor::run, except that hooks.finished gets the session's LUN index (unopened LUNs first,
+    // before the batch starts, then in completion order), each LUN once; the report still holds
+    // every outcome.
+    Result<Report> run(const std::function<std::unique_ptr<LunJob>(size_t)>& make,
+                       const BatchHooks& hooks = {});
 
-    Executor& executor() { return *ex_; }
+    Executor& executor() { return paths_->executor(); }
 
-private:
+  private:
     Session() = default;
-    std::unique_ptr<Ring> ring_;
-    std::unique_ptr<Executor> ex_;
-    std::unique_ptr<SgioPool> sgio_;
-    std::vector<std::unique_ptr<SimConnection>> conns_;
-    std::vector<std::unique_ptr<Path>> paths_;
+    std::unique_ptr<PathSet> paths_;
     std::vector<Lun> luns_;
-    // The opened LUNs as the executor takes them, and their session indexes: built once at open, not
-    // copied (names, path lists) for every batch.
+    // The opened LUNs as the executor takes them, and their session indexes: built once at open,
+    // not copied (names, path lists) for every batch.
     std::vector<LunTarget> targets_;
     std::vector<size_t> opened_;
 };

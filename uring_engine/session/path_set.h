@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+// A PathSet owns what the engine needs to reach a set of logical units: one ring, the executor that
+// turns it, and every path opened through it, each opened once and kept open until the set is
+// destroyed.
+//
+// A path is opened as a nexus. An sg node is the kernel's own I_T nexus (this host's initiator
+// port, the node's target port). A prsim LUN is reached as the Nexus given: every path of one
+// socket and nexus shares one SimConnection (one HELLO, one socket). Several nexuses to the same
+// LUs can be open in one set: prbench speaks to the same prsim LUNs as node A and as node B; a
+// Session uses one.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "uring_engine/common/result.h"
+#include "uring_engine/devices/resolve.h"
+#include "uring_engine/policy/executor.h"
+#include "uring_engine/transport/ring.h"
+#include "uring_engine/transport/sgio_path.h"
+#include "uring_engine/transport/sim_path.h"
+
+namespace prfence::engine {
+
+// How sg paths are driven: io_uring with sg's asynchronous interface, or SG_IO on a thread pool
+// (the fallback, and the baseline prbench compares against). prsim LUNs always go over their socket
+// on the ring, whichever is chosen.
+enum class SgTransport { uring, sgio };
+
+// The initiator side of an I_T nexus to a prsim LU. sg paths ignore it.
+struct Nexus {
+    std::string initiator;     // the TransportID to speak as
+    uint16_t target_port = 1;  // the relative target port to arrive through
+};
+
+struct PathSetOptions {
+    ExecOptions exec;
+    SgTransport sg_transport = SgTransport::uring;
+    unsigned sgio_threads =
+        8;  // the SG_IO pool, started with the first sg path when sg_transport is sgio
+};
+
+class PathSet {
+  public:
+    // A ring (4096 entries) and its executor, no path yet. An Error only when the ring cannot be
+    // created.
+    static Result<std::unique_ptr<PathSet>> create(const PathSetOptions& opt = {});
+    // Queues every path's shutdown first, so that their cancels share one turn of the ring, then
+    // closes the paths, the SG_IO pool, the prsim connections, the executor and the ring, in that
+    // order.
+    ~PathSet();
+    PathSet(const PathSet&) = delete;
+    PathSet& operator=(const PathSet&) = delete;
+
+    // Opens a path to `spec` as `nexus` and keeps it; the pointer stays valid as long as the set.
+    // sim: the first path of a socket and nexus connects; later ones reuse that connection. A
+    // connection that could not be made is remembered, and later paths of the same socket and nexus
+    // get the same Error without a new attempt (a dead socket costs one connect, not one per LUN).
+    // Errors name the device or the socket.
+    Result<Path*> open(const PathSpec& spec, const Nexus& nexus = {});
+
+    Ring& ring() { return *ring_; }
+    Executor& executor() { return *ex_; }
+    size_t size() const { return paths_.size(); }  // paths open
+    size_t connections() const {
+        return conns_.size();
+    }  // prsim connections: one per socket and nexus
+
+  private:
+    explicit PathSet(const PathSetOptions& opt) : opt_(opt) {}
+    Result<SimConnection*> connection(const std::string& socket, const Nexus& nexus);
+
+    PathSetOptions opt_;
+    std::unique_ptr<Ring> ring_;
+    std::unique_ptr<Executor> ex_;
+    std::unique_ptr<SgioPool> sgio_;
+    std::vector<std::unique_ptr<SimConnection>> conns_;
+    std::vector<std::unique_ptr<Path>> paths_;
+    // (socket, initiator, target port) -> its connection, or why it could not be made.
+    using NexusKey = std::tuple<std::string, std::string, uint16_t>;
+    std::map<NexusKey, SimConnection*> by_nexus_;
+    std::map<NexusKey, Error> failed_;
+};
+
+}  // namespace prfence::engine
