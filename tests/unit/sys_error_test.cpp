@@ -62,6 +62,11 @@ TEST(SysError, FailWithASavedErrno) {
 
 TEST(SysError, ErrnoMessageAndError) {
     EXPECT_EQ(errno_message("stat /x", ENOENT), std::string("stat /x: ") + std::strerror(ENOENT));
+    EXPECT_EQ(errno_message("", ENOENT), std::strerror(ENOENT));
+    errno = EACCES;
+    Status bare = fail_errno();
+    EXPECT_EQ(bare.error().msg, std::strerror(EACCES));
+    EXPECT_EQ(bare.error().sys_errno, EACCES);
     // An errno strerror does not know still gives a text, never an empty one.
     EXPECT_EQ(errno_message("x", 99999).rfind("x: ", 0), 0u);
     EXPECT_GT(errno_message("x", 99999).size(), 3u);

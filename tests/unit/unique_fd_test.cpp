@@ -94,5 +94,12 @@ TEST(UniqueFd, MoveTransfersOwnership) {
     EXPECT_TRUE(is_open(raw));
 }
 
+TEST(UniqueFd, ClosingKeepsErrno) {
+    UniqueFd fd(new_fd());
+    errno = ENOENT;
+    fd.reset();
+    EXPECT_EQ(errno, ENOENT);
+}
+
 }  // namespace
 }  // namespace prfence

@@ -11,8 +11,7 @@ std::string errno_message(std::string_view what, int err) {
     const char* text = ::strerror_r(err, buf, sizeof buf);
     std::string s;
     s.reserve(what.size() + 2 + std::strlen(text));
-    s.append(what);
-    s.append(": ");
+    if (!what.empty()) s.append(what).append(": ");
     s.append(text);
     return s;
 }

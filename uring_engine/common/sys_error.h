@@ -21,7 +21,8 @@
 
 namespace prfence {
 
-// "what: strerror(err)" (strerror's text for err, thread-safe).
+// "what: strerror(err)" (strerror's text for err, thread-safe); the text alone when `what` is
+// empty, for a caller that adds the object itself (Error::with_context).
 std::string errno_message(std::string_view what, int err);
 
 // An Error of kind `code` for a call that failed with `err`: msg errno_message(what, err),

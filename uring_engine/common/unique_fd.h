@@ -4,11 +4,14 @@
 // Move-only, like std::unique_ptr: moving transfers ownership and leaves the source empty (-1). An
 // empty UniqueFd holds -1 and closes nothing. close(2)'s result is ignored: on Linux the descriptor
 // is released even when close reports an error (EINTR, EIO), so there is nothing left to retry, and
-// a write's errors belong to the write (or fsync) that a caller checks before letting go.
+// a write's errors belong to the write (or fsync) that a caller checks before letting go (or it
+// calls ::close(fd.release()) itself). Closing leaves errno as it was, so a function that reports a
+// failed call through errno may let its descriptors go on the way out.
 #pragma once
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <utility>
 
 namespace prfence {
@@ -38,7 +41,11 @@ class UniqueFd {
     // Closes the held descriptor (if any) and takes `fd`. reset(get()) keeps the descriptor open.
     void reset(int fd = -1) noexcept {
         const int old = std::exchange(fd_, fd < 0 ? -1 : fd);
-        if (old >= 0 && old != fd_) ::close(old);
+        if (old >= 0 && old != fd_) {
+            const int saved = errno;
+            ::close(old);
+            errno = saved;
+        }
     }
 
   private:
