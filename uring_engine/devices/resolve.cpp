@@ -23,6 +23,8 @@
 #include <utility>
 
 #include "uring_engine/common/bytes.h"
+#include "uring_engine/common/sys_error.h"
+#include "uring_engine/common/unique_fd.h"
 #include "uring_engine/devices/vpd.h"
 
 namespace prfence::engine {
@@ -54,16 +56,14 @@ bool is_dir(const std::string& p) {
 // was 1,600 of the 3,600 system calls of resolving 64 disks. An O_PATH open (which does not open the
 // device itself) and one readlink of its /proc/self/fd entry give the same answer in three calls.
 std::optional<std::string> real_path(const std::string& p) {
-    int fd = ::open(p.c_str(), O_PATH | O_CLOEXEC);
-    if (fd < 0) return std::nullopt;
+    UniqueFd fd(::open(p.c_str(), O_PATH | O_CLOEXEC));
+    if (!fd) return std::nullopt;
     char buf[PATH_MAX];
     char link[32];
-    std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd.get());
     ssize_t n = ::readlink(link, buf, sizeof buf);
-    const int e = errno;
-    ::close(fd);
+    fd.reset();
     if (n > 0 && n < static_cast<ssize_t>(sizeof buf) && buf[0] == '/') return std::string(buf, static_cast<size_t>(n));
-    errno = e;
     // No /proc (a minimal container): the slow way.
     std::unique_ptr<char, decltype(&std::free)> r(::realpath(p.c_str(), nullptr), &std::free);
     if (!r) return std::nullopt;
@@ -93,18 +93,15 @@ std::string strip_trailing_slashes(std::string p) {
 // attribute comes whole in one read, so for those (`attr`) a short read is the end: one read() fewer
 // per file, and resolving hundreds of disks is mostly system calls.
 std::optional<std::string> read_file(const std::string& p, size_t max, bool* too_big = nullptr, bool attr = false) {
-    int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) return std::nullopt;
+    UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    if (!fd) return std::nullopt;
     std::string out;
     char buf[4096];
     for (;;) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
         if (n < 0) {
             if (errno == EINTR) continue;
-            int e = errno;
-            ::close(fd);
-            errno = e;
-            return std::nullopt;
+            return std::nullopt;  // errno kept: closing does not change it
         }
         if (n == 0) break;
         size_t take = std::min(static_cast<size_t>(n), max - out.size());
@@ -112,13 +109,12 @@ std::optional<std::string> read_file(const std::string& p, size_t max, bool* too
         if (out.size() >= max) {
             if (too_big) {
                 char extra;
-                *too_big = ::read(fd, &extra, 1) > 0 || static_cast<size_t>(n) > take;
+                *too_big = ::read(fd.get(), &extra, 1) > 0 || static_cast<size_t>(n) > take;
             }
             break;
         }
         if (attr && static_cast<size_t>(n) < sizeof buf) break;
     }
-    ::close(fd);
     return out;
 }
 
@@ -135,11 +131,11 @@ std::string read_attr(const std::string& p) {
 std::vector<std::string> list_dir(const std::string& p) {
     std::vector<std::string> names;
     // getdents64 on a plain O_DIRECTORY fd: opendir() adds an fstat per directory.
-    int fd = ::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return names;
+    UniqueFd fd(::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) return names;
     alignas(8) char buf[8192];
     for (;;) {
-        ssize_t n = ::getdents64(fd, buf, sizeof buf);
+        ssize_t n = ::getdents64(fd.get(), buf, sizeof buf);
         if (n <= 0) break;
         for (ssize_t off = 0; off < n;) {
             auto* e = reinterpret_cast<const dirent64*>(buf + off);
@@ -149,7 +145,7 @@ std::vector<std::string> list_dir(const std::string& p) {
             off += e->d_reclen;
         }
     }
-    ::close(fd);
+    fd.reset();
     std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
         return a.size() != b.size() ? a.size() < b.size() : a < b;
     });
@@ -179,8 +175,6 @@ bool is_sg_name(std::string_view s) {
 }
 
 bool has_glob_chars(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
-
-std::string errno_text(int e) { return std::strerror(e); }
 
 // ---------------------------------------------------------------------------------------------------
 
@@ -327,7 +321,7 @@ class Resolver {
         if (!text) {
             int e = errno;
             return report(e == ENOENT ? Errc::not_found : Errc::system,
-                          where + ": cannot read list file " + file + ": " + errno_text(e), e);
+                          errno_message(where + ": cannot read list file " + file, e), e);
         }
         if (too_big)
             return report(Errc::invalid_argument, where + ": list file " + file +
@@ -375,7 +369,8 @@ class Resolver {
             return report(Errc::system,
                           where + ": cannot expand the pattern" +
                               std::string(rc == GLOB_NOSPACE ? " (out of memory)"
-                                                             : " (a directory is unreadable)"));
+                                                             : " (a directory is unreadable)"),
+                          rc == GLOB_NOSPACE ? ENOMEM : EIO);
         }
         std::vector<std::string> matches(g.gl_pathv, g.gl_pathv + g.gl_pathc);
         ::globfree(&g);
@@ -475,16 +470,16 @@ class Resolver {
             int e = errno;
             if (e == ENOENT || e == ENOTDIR)
                 return report(Errc::not_found, where + ": does not exist", e);
-            return report(Errc::system, where + ": " + errno_text(e), e);
+            return report(Errc::system, errno_message(where, e), e);
         }
         auto rp = real_path(path);
         if (!rp) {
             int e = errno;
             return report(e == ENOENT ? Errc::not_found : Errc::system,
-                          where + ": cannot follow the link: " + errno_text(e), e);
+                          errno_message(where + ": cannot follow the link", e), e);
         }
         auto obj = sysfs_object(*rp);
-        if (!obj.ok()) return report(where, Problem{obj.error().code, obj.error().msg});
+        if (!obj.ok()) return report(where, Problem{obj.error().code, obj.error().msg, obj.error().sys_errno});
         classify_argument(*obj, typed, where, from_glob);
     }
 
@@ -507,7 +502,7 @@ class Resolver {
     // The sysfs directory (realpath) of the device node at `rp`.
     Result<std::string> sysfs_object(const std::string& rp) {
         struct stat st;
-        if (::stat(rp.c_str(), &st) != 0) return fail(Errc::system, errno_text(errno), errno);
+        if (::stat(rp.c_str(), &st) != 0) return fail_errno();  // the caller names the path
         if (S_ISDIR(st.st_mode)) return fail(Errc::invalid_argument, "is a directory");
         const bool blk = S_ISBLK(st.st_mode), chr = S_ISCHR(st.st_mode);
         if (blk || chr) {
