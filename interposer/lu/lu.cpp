@@ -1,21 +1,16 @@
 // SPDX-License-Identifier: MIT
-// LogicalUnit: SPC-4 / SBC-3 command handling around PrState, a sparse backing store and per-nexus
-// unit attention queues.
+// LogicalUnit: SPC-4 / SBC-3 command handling around PrState, a backing store (backing.h) and
+// per-nexus unit attention queues.
 #include "interposer/lu/lu.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <deque>
-#include <unordered_map>
 #include <utility>
 
+#include "interposer/lu/answers.h"
 #include "interposer/lu/aptpl_store.h"
+#include "interposer/lu/backing.h"
 #include "interposer/lu/pr_state.h"
 #include "uring_engine/wire/cdb.h"
 #include "uring_engine/wire/sense.h"
@@ -62,27 +57,6 @@ CommandResult with_data(Bytes data, size_t alloc) {
     return r;
 }
 
-CommandResult check(SenseKey key, uint8_t asc, uint8_t ascq) {
-    CommandResult r;
-    r.status = wire::sam::check_condition;
-    r.sense = wire::make_fixed_sense(key, asc, ascq);
-    return r;
-}
-
-CommandResult conflict() {
-    CommandResult r;
-    r.status = wire::sam::reservation_conflict;
-    return r;
-}
-
-CommandResult invalid_cdb(uint16_t byte, std::optional<uint8_t> bit = std::nullopt) {
-    CommandResult r;
-    r.status = wire::sam::check_condition;
-    r.sense =
-        wire::make_fixed_sense_field_pointer(SenseKey::illegal_request, 0x24, 0, true, byte, bit);
-    return r;
-}
-
 CommandResult invalid_opcode() {
     CommandResult r;
     r.status = wire::sam::check_condition;
@@ -108,140 +82,6 @@ bool printable(const std::string& s) {
 void put_padded(Bytes& out, size_t off, const std::string& s, size_t width) {
     for (size_t i = 0; i < width; ++i)
         out[off + i] = i < s.size() ? static_cast<uint8_t>(s[i]) : ' ';
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Backing stores.
-
-class Backing {
-  public:
-    virtual ~Backing() = default;
-    virtual Status read(uint64_t lba, uint64_t blocks, uint8_t* out) = 0;
-    virtual Status write(uint64_t lba, uint64_t blocks, const uint8_t* in) = 0;
-    virtual Status flush() = 0;
-    virtual bool volatile_cache() const = 0;
-};
-
-// Sparse in memory: a block exists only once written with something other than zeros.
-class MemoryBacking final : public Backing {
-  public:
-    explicit MemoryBacking(uint32_t block_size) : bs_(block_size) {}
-    Status read(uint64_t lba, uint64_t blocks, uint8_t* out) override {
-        for (uint64_t i = 0; i < blocks; ++i) {
-            auto it = blocks_.find(lba + i);
-            uint8_t* dst = out + i * bs_;
-            if (it == blocks_.end())
-                std::memset(dst, 0, bs_);
-            else
-                std::memcpy(dst, it->second.data(), bs_);
-        }
-        return {};
-    }
-    Status write(uint64_t lba, uint64_t blocks, const uint8_t* in) override {
-        for (uint64_t i = 0; i < blocks; ++i) {
-            const uint8_t* src = in + i * bs_;
-            if (std::all_of(src, src + bs_, [](uint8_t b) { return b == 0; })) {
-                blocks_.erase(lba + i);
-            } else {
-                auto& blk = blocks_[lba + i];
-                blk.assign(src, src + bs_);
-            }
-        }
-        return {};
-    }
-    Status flush() override { return {}; }
-    bool volatile_cache() const override { return false; }
-
-  private:
-    uint32_t bs_;
-    std::unordered_map<uint64_t, Bytes> blocks_;
-};
-
-// A sparse file read and written with pread/pwrite; SYNCHRONIZE CACHE is fdatasync.
-class FileBacking final : public Backing {
-  public:
-    FileBacking(int fd, uint32_t block_size, std::string name)
-        : fd_(fd), bs_(block_size), name_(std::move(name)) {}
-    ~FileBacking() override { ::close(fd_); }
-    FileBacking(const FileBacking&) = delete;
-    FileBacking& operator=(const FileBacking&) = delete;
-
-    Status read(uint64_t lba, uint64_t blocks, uint8_t* out) override {
-        size_t len = blocks * bs_;
-        auto off = static_cast<off_t>(lba * bs_);
-        size_t done = 0;
-        while (done < len) {
-            ssize_t n = ::pread(fd_, out + done, len - done, off + static_cast<off_t>(done));
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                int e = errno;
-                return fail(Errc::system, "reading " + name_ + ": " + std::strerror(e), e);
-            }
-            if (n == 0) {  // past EOF: zeros
-                std::memset(out + done, 0, len - done);
-                break;
-            }
-            done += static_cast<size_t>(n);
-        }
-        return {};
-    }
-    Status write(uint64_t lba, uint64_t blocks, const uint8_t* in) override {
-        size_t len = blocks * bs_;
-        auto off = static_cast<off_t>(lba * bs_);
-        size_t done = 0;
-        while (done < len) {
-            ssize_t n = ::pwrite(fd_, in + done, len - done, off + static_cast<off_t>(done));
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                int e = errno;
-                return fail(Errc::system, "writing " + name_ + ": " + std::strerror(e), e);
-            }
-            done += static_cast<size_t>(n);
-        }
-        return {};
-    }
-    Status flush() override {
-        if (::fdatasync(fd_) != 0) {
-            int e = errno;
-            return fail(Errc::system, "fdatasync of " + name_ + ": " + std::strerror(e), e);
-        }
-        return {};
-    }
-    bool volatile_cache() const override { return true; }
-
-  private:
-    int fd_;
-    uint32_t bs_;
-    std::string name_;
-};
-
-Result<std::unique_ptr<Backing>> open_backing_file(const std::filesystem::path& path,
-                                                   uint64_t bytes, uint32_t block_size) {
-    const std::string name = path.string();
-    int fd = ::open(name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        int e = errno;
-        return fail(Errc::system, "backing file " + name + ": " + std::strerror(e), e);
-    }
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-        int e = errno;
-        ::close(fd);
-        return fail(Errc::system, "backing file " + name + ": " + std::strerror(e), e);
-    }
-    if (st.st_size == 0) {
-        if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
-            int e = errno;
-            ::close(fd);
-            return fail(Errc::system, "sizing backing file " + name + ": " + std::strerror(e), e);
-        }
-    } else if (static_cast<uint64_t>(st.st_size) != bytes) {
-        ::close(fd);
-        return fail(Errc::invalid_argument,
-                    "backing file " + name + " has " + std::to_string(st.st_size) +
-                        " bytes but the logical unit needs " + std::to_string(bytes));
-    }
-    return std::unique_ptr<Backing>(new FileBacking(fd, block_size, name));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -404,8 +244,7 @@ CommandResult LuImpl::execute(NexusId nexus, ByteView cdb, ByteView data_out) {
     const uint8_t op = cdb[0];
 
     // 1. Unit attention (SAM-5 5.14): INQUIRY, REPORT LUNS and REQUEST SENSE neither report nor
-    // clear
-    //    one (see request_sense; REPORT LUNS clears REPORTED LUNS DATA HAS CHANGED).
+    //    clear one (see request_sense; REPORT LUNS clears REPORTED LUNS DATA HAS CHANGED).
     if (op != kInquiry && op != kReportLuns && op != kRequestSense && !nx.uas.empty()) {
         auto [asc, ascq] = nx.uas.front();
         nx.uas.pop_front();
@@ -418,8 +257,8 @@ CommandResult LuImpl::execute(NexusId nexus, ByteView cdb, ByteView data_out) {
     // 3. Recoverable lost persistent reservation (SPC-4 5.13.5.3.2).
     if (pr_.lost() && !allowed_while_lost(cdb)) return check(SenseKey::data_protect, 0x44, 0x01);
     // 4. SPC-2 reservation (SPC-2 5.5.1): other nexuses may only INQUIRY, REPORT LUNS, REQUEST
-    // SENSE and
-    //    RELEASE (a no-op for them); PERSISTENT RESERVE IN/OUT conflict for every initiator.
+    //    SENSE and RELEASE (a no-op for them); PERSISTENT RESERVE IN/OUT conflict for every
+    //    initiator.
     if (spc2_holder_) {
         if (*spc2_holder_ != nexus) {
             if (op != kInquiry && op != kReportLuns && op != kRequestSense && op != kRelease6 &&
@@ -694,8 +533,8 @@ CommandResult LuImpl::pr_out(NexusId nexus, ByteView cdb, ByteView data_out) {
                 pr_ = std::move(*before);  // nothing happened
                 return check(SenseKey::hardware_error, 0x44, 0x00);
             }
-            // LIO keeps the change and answers LOGICAL UNIT COMMUNICATION FAILURE (FIELD-NOTES:
-            // REGISTER answered NOT READY although the key is registered).
+            // LIO keeps the change and answers LOGICAL UNIT COMMUNICATION FAILURE (seen on a LIO
+            // target without /var/target/pr: REGISTER answered NOT READY, the key registered).
             r = check(SenseKey::not_ready, 0x08, 0x00);
         }
     }
@@ -771,7 +610,7 @@ Result<std::unique_ptr<LogicalUnit>> LogicalUnit::create(const LuConfig& cfg) {
         PRF_TRY_ASSIGN(backing, open_backing_file(*cfg.backing_file, cfg.blocks * cfg.block_size,
                                                   cfg.block_size));
     } else {
-        backing = std::make_unique<MemoryBacking>(cfg.block_size);
+        backing = memory_backing(cfg.block_size);
     }
     return std::unique_ptr<LogicalUnit>(
         new LuImpl(cfg, std::move(pr), std::move(backing), std::move(store)));

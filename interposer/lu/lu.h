@@ -41,7 +41,7 @@ struct CommandResult {
 // Which deviations from SPC-4 to reproduce.
 enum class Profile : uint8_t {
     spc4,  // the standard, exactly
-    lio,  // LIO's known deviations (FIELD-NOTES section 2), for testing tools against what LIO does
+    lio,  // LIO's deviations (drivers/target/target_core_pr.c), to test tools against what LIO does
 };
 
 struct LuConfig {

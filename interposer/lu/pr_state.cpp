@@ -5,6 +5,7 @@
 #include <set>
 #include <utility>
 
+#include "interposer/lu/answers.h"
 #include "uring_engine/wire/prin.h"
 #include "uring_engine/wire/prout.h"
 #include "uring_engine/wire/sense.h"
@@ -16,7 +17,6 @@ using wire::PrOutAction;
 using wire::PrType;
 using wire::SenseKey;
 
-constexpr uint8_t kAscInvalidFieldInCdb = 0x24;
 constexpr uint8_t kAscInvalidFieldInParamList = 0x26;
 constexpr uint8_t kAscParamListLength = 0x1a;
 constexpr uint8_t kAscqInvalidRelease = 0x04;  // 26h/04h INVALID RELEASE OF PERSISTENT RESERVATION
@@ -26,27 +26,6 @@ constexpr uint8_t kAscqReservationsReleased = 0x04;
 constexpr uint8_t kAscqRegistrationsPreempted = 0x05;
 
 PrCommandResult good() { return {}; }
-
-PrCommandResult conflict() {
-    PrCommandResult r;
-    r.status = wire::sam::reservation_conflict;
-    return r;
-}
-
-PrCommandResult check(SenseKey key, uint8_t asc, uint8_t ascq) {
-    PrCommandResult r;
-    r.status = wire::sam::check_condition;
-    r.sense = wire::make_fixed_sense(key, asc, ascq);
-    return r;
-}
-
-PrCommandResult invalid_cdb(uint16_t byte, std::optional<uint8_t> bit) {
-    PrCommandResult r;
-    r.status = wire::sam::check_condition;
-    r.sense = wire::make_fixed_sense_field_pointer(SenseKey::illegal_request, kAscInvalidFieldInCdb,
-                                                   0, true, byte, bit);
-    return r;
-}
 
 PrCommandResult invalid_param(uint16_t byte, std::optional<uint8_t> bit = std::nullopt) {
     PrCommandResult r;

@@ -8,40 +8,35 @@
 // come back in PrCommandResult (unit attentions to establish, nexuses whose commands PREEMPT AND
 // ABORT aborts) and the LogicalUnit applies them.
 //
-// Where the standard is a table, so is this file: the access matrix (SPC-4 table 65, FIELD-NOTES
-// section 2) and the PERSISTENT RESERVE OUT access table (SPC-4 table 66) are constexpr tables
-// below.
+// Where the standard is a table, so is this file: the access matrix (SPC-4 table 65) and the
+// PERSISTENT RESERVE OUT access table (SPC-4 table 66) are constexpr tables below.
 //
 // Decisions where sources differ (all checked against SPC-4 r37 text, LIO target_core_pr.c, SPDK
 // lib/scsi/scsi_pr.c):
 // - Registrations are per I_T nexus and independent once made. ALL_TG_PT (and SPEC_I_PT with
-// ALL_TG_PT)
-//   registers every target port "as if the same registration request had been received individually
-//   through each target port" (SPC-4 6.16.3; T10 editor on the reflector: "just a shortcut for
-//   issuing multiple commands"), atomically: if that would fail on any port (e.g. REGISTER while
-//   the initiator is registered there with another key), nothing changes. LIO instead treats an
-//   ALL_TG_PT registration as a group; SPDK has no ALL_TG_PT.
+//   ALL_TG_PT) registers every target port "as if the same registration request had been received
+//   individually through each target port" (SPC-4 6.16.3; T10 editor on the reflector: "just a
+//   shortcut for issuing multiple commands"), atomically: if that would fail on any port (e.g.
+//   REGISTER while the initiator is registered there with another key), nothing changes. LIO
+//   instead treats an ALL_TG_PT registration as a group; SPDK has no ALL_TG_PT.
 // - READ FULL STATUS reports one descriptor per registered I_T nexus, except that an initiator
-// registered
-//   through ALL_TG_PT on every target port with one key and one holder status is reported as a
-//   single descriptor with ALL_TG_PT set (SPC-4 6.15.5 defines exactly that meaning; RELATIVE
-//   TARGET PORT IDENTIFIER is then 0, "not defined").
+//   registered through ALL_TG_PT on every target port with one key and one holder status is
+//   reported as a single descriptor with ALL_TG_PT set (SPC-4 6.15.5 defines exactly that meaning;
+//   RELATIVE TARGET PORT IDENTIFIER is then 0, "not defined").
 // - PREEMPT whose SERVICE ACTION RESERVATION KEY does not identify the holder removes every
-// registration
-//   with that key, the sender's own included (SPC-4 5.13.11.2.5: "It is not an error ... to set the
-//   RESERVATION KEY and the SERVICE ACTION RESERVATION KEY to the same value ... The registration
-//   is removed"); preempting the holder never removes the sender's registration (5.13.11.2.4.3).
+//   registration with that key, the sender's own included (SPC-4 5.13.11.2.5: "It is not an error
+//   ... to set the RESERVATION KEY and the SERVICE ACTION RESERVATION KEY to the same value ...
+//   The registration is removed"); preempting the holder never removes the sender's registration
+//   (5.13.11.2.4.3).
 // - PRgeneration changes once per successful REGISTER, REGISTER AND IGNORE EXISTING KEY (unless
-// nothing at
-//   all is done), REGISTER AND MOVE, CLEAR, PREEMPT and PREEMPT AND ABORT (LIO bumps it once per
-//   registration made by ALL_TG_PT/SPEC_I_PT); REPLACE LOST RESERVATION sets it to zero
+//   nothing at all is done), REGISTER AND MOVE, CLEAR, PREEMPT and PREEMPT AND ABORT (LIO bumps it
+//   once per registration made by ALL_TG_PT/SPEC_I_PT); REPLACE LOST RESERVATION sets it to zero
 //   (5.13.11.3).
 // - UNIT ATTENTIONs go to the I_T nexuses of the affected registrations: CLEAR -> 2Ah/03h to every
-// other
-//   registrant; PREEMPT -> 2Ah/05h to every nexus that lost its registration (not the sender), and
-//   2Ah/04h to the remaining registrants (not the sender) when the preempt changed the type;
-//   RELEASE of a registrants- only or all-registrants reservation, and unregistering the holder of
-//   a registrants-only one -> 2Ah/04h to every other registrant.
+//   other registrant; PREEMPT -> 2Ah/05h to every nexus that lost its registration (not the
+//   sender), and 2Ah/04h to the remaining registrants (not the sender) when the preempt changed
+//   the type; RELEASE of a registrants-only or all-registrants reservation, and unregistering the
+//   holder of a registrants-only one -> 2Ah/04h to every other registrant.
 #pragma once
 
 #include <array>
@@ -50,10 +45,10 @@
 #include <string>
 #include <vector>
 
-#include "uring_engine/common/bytes.h"
-#include "uring_engine/common/result.h"
 #include "interposer/lu/aptpl_store.h"
 #include "interposer/lu/lu.h"
+#include "uring_engine/common/bytes.h"
+#include "uring_engine/common/result.h"
 #include "uring_engine/wire/cdb.h"
 #include "uring_engine/wire/pr_types.h"
 #include "uring_engine/wire/transport_id.h"
@@ -61,7 +56,7 @@
 namespace prfence::sim {
 
 // ---------------------------------------------------------------------------------------------------------
-// Access matrix (SPC-4 5.13.1 table 65; FIELD-NOTES section 2).
+// Access matrix (SPC-4 5.13.1 table 65).
 
 // What the sending I_T nexus is to the reservation. With an all-registrants type every registrant
 // is a holder (SPC-4 5.13.10), so `registrant` then never occurs.
@@ -102,7 +97,8 @@ constexpr bool access_allowed(wire::PrType type, PrRelation rel, AccessKind kind
     return false;
 }
 
-// FIELD-NOTES section 2, reg-read / reg-write / unreg-read / unreg-write, checked at compile time.
+// Rows of SPC-4 table 65 (registrant and non-registrant, read and write), checked at compile
+// time.
 static_assert(!access_allowed(wire::PrType::exclusive_access, PrRelation::registrant,
                               AccessKind::read));
 static_assert(access_allowed(wire::PrType::write_exclusive, PrRelation::non_registrant,

@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: MIT
 // The prsim logical unit's SCSI command set around persistent reservations: INQUIRY and VPD pages,
 // TEST UNIT READY, REQUEST SENSE, READ CAPACITY, REPORT LUNS, READ/WRITE, SYNCHRONIZE CACHE, MODE
-// SENSE, unit attention queues, malformed CDBs, the backing file and configuration checks.
+// SENSE, unit attention queues, malformed CDBs, the backing stores, the answers without data that
+// lu.cpp and pr_state.cpp share, and configuration checks.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <random>
 
+#include "interposer/lu/answers.h"
+#include "interposer/lu/backing.h"
+#include "interposer/lu/pr_state.h"
 #include "tests/support/lu_test_util.h"
 
 namespace prfence::sim::test {
@@ -337,6 +342,149 @@ TEST(LuBackingFile, PersistsDataAndIsSized) {
     auto bad = LogicalUnit::create(small);
     ASSERT_FALSE(bad.ok());
     EXPECT_NE(bad.error().msg.find("lu.img"), std::string::npos);
+}
+
+// ---- answers.h ------------------------------------------------------------------------------
+
+TEST(LuAnswers, CheckIsFixedFormatSenseWithKeyAndCode) {
+    CommandResult r = check(SenseKey::unit_attention, 0x2a, 0x05);
+    EXPECT_EQ(r.status, wire::sam::check_condition);
+    EXPECT_EQ(r.sense, wire::make_fixed_sense(SenseKey::unit_attention, 0x2a, 0x05));
+    ASSERT_EQ(r.sense.size(), 18u);
+    EXPECT_EQ(r.sense[0], 0x70);  // current error, fixed format
+    EXPECT_EQ(r.sense[2], 0x06);
+    EXPECT_EQ(r.sense[12], 0x2a);
+    EXPECT_EQ(r.sense[13], 0x05);
+    EXPECT_TRUE(r.data_in.empty());
+    EXPECT_TRUE(r.aborted_nexuses.empty());
+}
+
+TEST(LuAnswers, ConflictHasNoSense) {
+    CommandResult r = conflict();
+    EXPECT_EQ(r.status, wire::sam::reservation_conflict);
+    EXPECT_TRUE(r.sense.empty());
+    PrCommandResult p = conflict();
+    EXPECT_EQ(p.status, wire::sam::reservation_conflict);
+    EXPECT_TRUE(p.sense.empty());
+    EXPECT_FALSE(p.state_changed);
+}
+
+TEST(LuAnswers, InvalidCdbPointsAtTheField) {
+    CommandResult byte_only = invalid_cdb(7);
+    EXPECT_EQ(byte_only.status, wire::sam::check_condition);
+    auto s = wire::decode_sense(byte_only.sense);
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(s->key, SenseKey::illegal_request);
+    EXPECT_EQ(s->asc, 0x24);
+    EXPECT_EQ(s->ascq, 0x00);
+    ASSERT_TRUE(s->field_pointer);
+    EXPECT_TRUE(s->field_pointer->cd);
+    EXPECT_FALSE(s->field_pointer->bpv);
+    EXPECT_EQ(s->field_pointer->byte, 7);
+
+    PrCommandResult with_bit = invalid_cdb(1, 4);
+    EXPECT_TRUE(with_bit.unit_attentions.empty());
+    auto b = wire::decode_sense(with_bit.sense);
+    ASSERT_TRUE(b.ok());
+    ASSERT_TRUE(b->field_pointer);
+    EXPECT_TRUE(b->field_pointer->bpv);
+    EXPECT_EQ(b->field_pointer->bit, 4);
+    EXPECT_EQ(b->field_pointer->byte, 1);
+    EXPECT_EQ(with_bit.sense, wire::make_fixed_sense_field_pointer(SenseKey::illegal_request,
+                                                                   0x24, 0, true, 1, 4));
+}
+
+TEST(LuAnswers, AssignsOverAnEarlierResult) {
+    CommandResult r;
+    r.data_in = {1, 2, 3};
+    r = check(SenseKey::not_ready, 0x08, 0x00);
+    EXPECT_EQ(r.status, wire::sam::check_condition);
+    EXPECT_TRUE(r.data_in.empty());
+}
+
+// ---- backing.h ------------------------------------------------------------------------------
+
+Bytes pattern(size_t n, uint8_t seed) {
+    Bytes b(n);
+    for (size_t i = 0; i < n; ++i) b[i] = static_cast<uint8_t>(seed + i * 7);
+    return b;
+}
+
+TEST(LuBacking, MemoryReadsZerosUntilWritten) {
+    auto m = memory_backing(512);
+    EXPECT_FALSE(m->volatile_cache());
+    Bytes out(3 * 512, 0xee);
+    ASSERT_TRUE(m->read(100, 3, out.data()));
+    EXPECT_EQ(out, Bytes(3 * 512, 0));
+
+    const Bytes data = pattern(2 * 512, 1);
+    ASSERT_TRUE(m->write(101, 2, data.data()));
+    ASSERT_TRUE(m->read(100, 3, out.data()));
+    EXPECT_EQ(Bytes(out.begin(), out.begin() + 512), Bytes(512, 0));
+    EXPECT_EQ(Bytes(out.begin() + 512, out.end()), data);
+
+    // Zeros written over a block read back as zeros (the block is dropped).
+    const Bytes zeros(512, 0);
+    ASSERT_TRUE(m->write(101, 1, zeros.data()));
+    ASSERT_TRUE(m->read(101, 2, out.data()));
+    EXPECT_EQ(Bytes(out.begin(), out.begin() + 512), zeros);
+    EXPECT_EQ(Bytes(out.begin() + 512, out.begin() + 1024),
+              Bytes(data.begin() + 512, data.end()));
+    EXPECT_TRUE(m->flush());
+}
+
+TEST(LuBacking, FileIsCreatedSizedAndReadBack) {
+    TempDir dir;
+    const auto path = dir / "store.img";
+    const uint64_t bytes = 4096 * 64;
+    {
+        auto f = open_backing_file(path, bytes, 4096);
+        ASSERT_TRUE(f.ok()) << f.error().msg;
+        EXPECT_TRUE((*f)->volatile_cache());
+        const Bytes data = pattern(2 * 4096, 9);
+        ASSERT_TRUE((*f)->write(62, 2, data.data()));
+        ASSERT_TRUE((*f)->flush());
+        Bytes out(2 * 4096);
+        ASSERT_TRUE((*f)->read(62, 2, out.data()));
+        EXPECT_EQ(out, data);
+        ASSERT_TRUE((*f)->read(0, 1, out.data()));
+        EXPECT_EQ(Bytes(out.begin(), out.begin() + 4096), Bytes(4096, 0));
+    }
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(static_cast<uint64_t>(st.st_size), bytes);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+    // Opened again with the same size: the data is still there.
+    auto again = open_backing_file(path, bytes, 4096);
+    ASSERT_TRUE(again.ok()) << again.error().msg;
+    Bytes out(4096);
+    ASSERT_TRUE((*again)->read(63, 1, out.data()));
+    const Bytes written = pattern(2 * 4096, 9);
+    EXPECT_EQ(out, Bytes(written.begin() + 4096, written.end()));
+
+    // Blocks past the file's end (it was cut short behind the LU's back) read as zeros.
+    ASSERT_EQ(::truncate(path.c_str(), 4096 * 63), 0);
+    out.assign(4096, 0xee);
+    ASSERT_TRUE((*again)->read(63, 1, out.data()));
+    EXPECT_EQ(out, Bytes(4096, 0));
+}
+
+TEST(LuBacking, FileErrorsNameTheFile) {
+    TempDir dir;
+    auto missing_dir = open_backing_file(dir / "no" / "such" / "store.img", 4096, 512);
+    ASSERT_FALSE(missing_dir.ok());
+    EXPECT_EQ(missing_dir.error().code, Errc::system);
+    EXPECT_EQ(missing_dir.error().sys_errno, ENOENT);
+    EXPECT_NE(missing_dir.error().msg.find("store.img"), std::string::npos);
+
+    const auto path = dir / "sized.img";
+    ASSERT_TRUE(open_backing_file(path, 8192, 512).ok());
+    auto wrong = open_backing_file(path, 4096, 512);
+    ASSERT_FALSE(wrong.ok());
+    EXPECT_EQ(wrong.error().code, Errc::invalid_argument);
+    EXPECT_NE(wrong.error().msg.find("sized.img has 8192 bytes"), std::string::npos)
+        << wrong.error().msg;
 }
 
 TEST(LuConfigCheck, RefusesBadConfigurations) {
