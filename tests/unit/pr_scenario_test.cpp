@@ -6,7 +6,7 @@
 //
 // Hosts: A = iSCSI node-a (ISID 23d000001) on target port 1, B = SAS 5000c50005b32001 on port 1,
 // C = iSCSI node-c on port 2, O = SAS observer on port 2 (never registers). Test names
-// Case01..Case13 are the 13 corner cases of FIELD-NOTES section 2.
+// Case01..Case13 are thirteen SPC-4 corner cases that implementations get wrong.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -104,8 +104,7 @@ TEST_F(PrScenario, SeedSession) {
 }
 
 // 1. REGISTER with a wrong key from a registered nexus conflicts; SA key 0 from an unregistered one
-// is a
-//    no-op that leaves PRgeneration alone.
+//    is a no-op that leaves PRgeneration alone.
 TEST_F(PrScenario, Case01_RegisterWrongKeyConflictsAndZeroKeyFromUnregisteredIsNoop) {
     ASSERT_TRUE(is_good(A.reg(0, kKeyA)));
     EXPECT_EQ(state(), "gen=1 res=none regs=A:1=abc123");
@@ -126,8 +125,7 @@ TEST_F(PrScenario, Case01_RegisterWrongKeyConflictsAndZeroKeyFromUnregisteredIsN
 }
 
 // 2. PRgeneration: +1 per successful REGISTER / REGISTER AND IGNORE / REGISTER AND MOVE / CLEAR /
-// PREEMPT /
-//    PREEMPT AND ABORT, once per command; never for RESERVE or RELEASE or a failure.
+//    PREEMPT / PREEMPT AND ABORT, once per command; never for RESERVE or RELEASE or a failure.
 TEST_F(PrScenario, Case02_GenerationCountsOncePerCommand) {
     register_abc();                             // gen 3
     EXPECT_TRUE(is_good(A.reg(kKeyA, kKeyA)));  // same key again: still a successful REGISTER
@@ -181,8 +179,7 @@ TEST_F(PrScenario, Case03_ReleaseFromNonHolderIsGoodAndChangesNothing) {
 }
 
 // 4. RELEASE by the holder with a wrong TYPE (or SCOPE): ILLEGAL REQUEST, INVALID RELEASE OF
-// PERSISTENT
-//    RESERVATION; the reservation stays.
+//    PERSISTENT RESERVATION; the reservation stays.
 TEST_F(PrScenario, Case04_ReleaseWrongTypeByHolderIsInvalidRelease) {
     register_abc();
     ASSERT_TRUE(is_good(A.reserve(EA, kKeyA)));
@@ -198,8 +195,7 @@ TEST_F(PrScenario, Case04_ReleaseWrongTypeByHolderIsInvalidRelease) {
 }
 
 // 5. Any PR OUT but REGISTER / REGISTER AND IGNORE from an unregistered nexus: RESERVATION
-// CONFLICT, with or
-//    without a reservation.
+//    CONFLICT, with or without a reservation.
 TEST_F(PrScenario, Case05_ProutFromUnregisteredNexusConflicts) {
     ASSERT_TRUE(is_good(A.reg(0, kKeyA)));
     for (bool reserved : {false, true}) {
@@ -221,8 +217,8 @@ TEST_F(PrScenario, Case05_ProutFromUnregisteredNexusConflicts) {
 }
 
 // 6. PREEMPT with SERVICE ACTION RESERVATION KEY 0: only with an all-registrants reservation;
-// otherwise
-//    ILLEGAL REQUEST, INVALID FIELD IN PARAMETER LIST (field pointer: parameter list byte 8).
+//    otherwise ILLEGAL REQUEST, INVALID FIELD IN PARAMETER LIST (field pointer: parameter list
+//    byte 8).
 TEST_F(PrScenario, Case06_PreemptWithZeroKeyOnlyForAllRegistrants) {
     register_abc();
     EXPECT_TRUE(is_illegal(B.preempt(EA, kKeyB, 0), 0x26, false, 8));  // no reservation
@@ -258,8 +254,7 @@ TEST_F(PrScenario, Case07_PreemptUnknownKeyConflicts) {
 }
 
 // 8. Preempting your own key removes every other nexus registered with that key. From the holder
-// (SPC-4
-//    5.13.11.2.4.3) the sender keeps its registration and gets the new reservation; from a
+//    (SPC-4 5.13.11.2.4.3) the sender keeps its registration and gets the new reservation; from a
 //    non-holder (5.13.11.2.5, "removing registrations") the sender's own registration goes too,
 //    without a unit attention for it.
 TEST_F(PrScenario, Case08_PreemptingOwnKeyRemovesEveryOtherNexusWithThatKey) {
@@ -289,8 +284,7 @@ TEST_F(PrScenario, Case08_PreemptingOwnKeyRemovesEveryOtherNexusWithThatKey) {
 }
 
 // 9. All-registrants types: every registrant is a holder, READ RESERVATION reports key 0, the
-// reservation
-//    lasts until the last registrant is gone.
+//    reservation lasts until the last registrant is gone.
 TEST_F(PrScenario, Case09_AllRegistrantsEveryRegistrantHoldsUntilTheLastGoes) {
     for (PrType type : {WE_AR, EA_AR}) {
         SCOPED_TRACE(wire::type_abbrev(static_cast<uint8_t>(type)));
@@ -329,9 +323,8 @@ TEST_F(PrScenario, Case09_AllRegistrantsEveryRegistrantHoldsUntilTheLastGoes) {
 }
 
 // 10. Unit attentions to the other nexuses, in order. A nexus with a pending unit attention gets it
-// as the
-//     CHECK CONDITION of its next command (which then does not run), so hosts drain theirs before
-//     acting.
+//     as the CHECK CONDITION of its next command (which then does not run), so hosts drain theirs
+//     before acting.
 TEST_F(PrScenario, Case10_UnitAttentionsGoToTheRightNexusesInOrder) {
     register_abc();
     // RELEASE of a registrants-only reservation: 2Ah/04h to the other registrants.
@@ -415,7 +408,7 @@ TEST_F(PrScenario, Case10_UnitAttentionIsReportedBeforeTheCommandRuns) {
 }
 
 // 11. APTPL: registrations and the reservation survive a power cycle (destroy and re-create the
-// LU).
+//     LU).
 TEST_F(PrScenario, Case11_AptplSurvivesPowerLoss) {
     TempDir dir;
     const auto file = dir / "lu0.aptpl";
@@ -440,8 +433,7 @@ TEST_F(PrScenario, Case11_AptplSurvivesPowerLoss) {
 }
 
 // 12. SPEC_I_PT: only from an unregistered nexus, not with REGISTER AND IGNORE EXISTING KEY;
-// registers the
-//     listed initiators on the receiving target port (every port with ALL_TG_PT).
+//     registers the listed initiators on the receiving target port (every port with ALL_TG_PT).
 TEST_F(PrScenario, Case12_SpecIPtOnlyFromUnregisteredAndNotWithRegisterAndIgnore) {
     // REGISTER AND IGNORE EXISTING KEY with SPEC_I_PT: INVALID FIELD IN PARAMETER LIST, byte 20
     // bit 3.
@@ -607,7 +599,7 @@ TEST_F(PrScenario, MalformedProutGetsTheRightSense) {
         is_illegal(A.cmd(wire::prin_cdb(static_cast<PrInAction>(4), 100)), 0x24, true, 1, 4));
 }
 
-// The access matrix, table-driven from FIELD-NOTES section 2 (reg-read, reg-write, unreg-read,
+// The access matrix, table-driven from SPC-4 table 65 (reg-read, reg-write, unreg-read,
 // unreg-write; the holder may do everything), through READ(10)/WRITE(10) on the logical unit.
 TEST_F(PrScenario, AccessMatrixEveryTypeHolderRegistrantNonRegistrant) {
     struct Row {
@@ -892,7 +884,7 @@ TEST_F(PrScenario, ReadFullStatusReportsTransportIdsAndPorts) {
     EXPECT_TRUE(k.data_in.empty());
 }
 
-// Profile::lio reproduces LIO's known deviations (FIELD-NOTES section 2).
+// Profile::lio reproduces LIO's deviations (drivers/target/target_core_pr.c).
 TEST_F(PrScenario, LioProfileDeviations) {
     make(Profile::lio);  // the first command of each nexus reported 3Fh/0Eh (checked in make)
     // RESERVE / RELEASE / CLEAR from an unregistered nexus with nothing reserved: LOGICAL UNIT
