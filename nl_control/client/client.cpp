@@ -68,7 +68,7 @@ Result<ByteView> recv_datagram(int fd, std::unique_ptr<uint8_t[]>& buf, bool now
     }
 }
 
-bool is_event(const Answer& a) { return a.kind == Answer::Kind::event && a.hdr.seq == 0; }
+bool is_event(const Answer& a) { return a.kind() == Answer::Kind::event && a.hdr.seq == 0; }
 
 }  // namespace
 
@@ -168,12 +168,12 @@ Result<std::vector<Answer>> Client::call(Request req, std::optional<std::chrono:
                 return fail(e.code, "malformed answer from prfenced: " + e.msg, e.sys_errno);
             }
             if (is_event(*a)) {
-                pending_events_.push_back(std::move(a->event));
+                pending_events_.push_back(std::move(a->event()));
                 continue;
             }
             // Answers to an earlier request that timed out: not ours.
             if (a->hdr.seq != seq_) continue;
-            const bool last = a->kind == Answer::Kind::ack || a->kind == Answer::Kind::done;
+            const bool last = a->kind() == Answer::Kind::ack || a->kind() == Answer::Kind::done;
             answers.push_back(std::move(*a));
             if (last) return answers;
         }
@@ -184,8 +184,8 @@ Result<RunAnswer> assemble_run_answer(std::vector<Answer>& answers) {
     RunAnswer out;
     bool have_summary = false;
     for (auto& a : answers)
-        if (a.kind == Answer::Kind::summary) {
-            out.summary = std::move(a.summary);
+        if (a.kind() == Answer::Kind::summary) {
+            out.summary = std::move(a.summary());
             have_summary = true;
         }
     if (!have_summary) return fail(Errc::malformed, "prfenced's answer ended without a summary", EINVAL);
@@ -196,8 +196,8 @@ Result<RunAnswer> assemble_run_answer(std::vector<Answer>& answers) {
     std::vector<bool> seen(n);
     size_t count = 0;
     for (auto& a : answers) {
-        if (a.kind != Answer::Kind::luns) continue;
-        for (auto& [i, o] : a.luns) {
+        if (a.kind() != Answer::Kind::luns) continue;
+        for (auto& [i, o] : a.luns()) {
             if (i >= n)
                 return fail(Errc::malformed,
                             "prfenced's answer has LUN " + std::to_string(i) + ", beyond its " + std::to_string(n) +
@@ -219,22 +219,23 @@ Result<RunAnswer> assemble_run_answer(std::vector<Answer>& answers) {
     return out;
 }
 
-Result<Answer> Client::family() {
+Result<FamilyInfo> Client::family() {
     Request req;
     req.hdr.cmd = CMD_GET_FAMILY;
     PRF_TRY_ASSIGN(auto answers, call(std::move(req), std::chrono::milliseconds(10000)));
     for (auto& a : answers) {
-        if (a.kind == Answer::Kind::ack && a.err != 0)
-            return fail(Errc::unsupported, "prfenced refused CMD_GET_FAMILY: " + (a.err_msg.empty() ? std::strerror(a.err) : a.err_msg), a.err);
-        if (a.kind != Answer::Kind::family) continue;
-        if (a.family_name != kFamilyName)
-            return fail(Errc::unsupported, "the socket speaks family '" + a.family_name + "', not prfence", EPROTONOSUPPORT);
-        if (a.version < kMinVersion || a.min_version > kVersion)
+        if (a.kind() == Answer::Kind::ack && a.err() != 0)
+            return fail(Errc::unsupported, "prfenced refused CMD_GET_FAMILY: " + (a.err_msg().empty() ? std::strerror(a.err()) : a.err_msg()), a.err());
+        if (a.kind() != Answer::Kind::family) continue;
+        const FamilyInfo& f = a.family();
+        if (f.name != kFamilyName)
+            return fail(Errc::unsupported, "the socket speaks family '" + f.name + "', not prfence", EPROTONOSUPPORT);
+        if (f.version < kMinVersion || f.min_version > kVersion)
             return fail(Errc::unsupported,
-                        "prfenced speaks protocol versions " + std::to_string(a.min_version) + "-" + std::to_string(a.version) +
+                        "prfenced speaks protocol versions " + std::to_string(f.min_version) + "-" + std::to_string(f.version) +
                             ", this client " + std::to_string(kMinVersion) + "-" + std::to_string(kVersion),
                         EPROTONOSUPPORT);
-        return std::move(a);
+        return f;
     }
     return fail(Errc::malformed, "prfenced acknowledged CMD_GET_FAMILY without a family answer", EINVAL);
 }
@@ -260,7 +261,7 @@ Result<std::optional<Event>> Client::next_event(std::optional<std::chrono::milli
                 return fail(e.code, "malformed message from prfenced: " + e.msg, e.sys_errno);
             }
             // Stray answers (a request that timed out) are dropped.
-            if (is_event(*a)) pending_events_.push_back(std::move(a->event));
+            if (is_event(*a)) pending_events_.push_back(std::move(a->event()));
         }
         if (!pending_events_.empty()) {
             Event e = std::move(pending_events_.front());

@@ -41,16 +41,17 @@ public:
     // Sends `req` (seq assigned here, NLM_F_REQUEST | NLM_F_ACK set, hdr.type forced to kMsgType) and
     // collects every answer message until the ack (single answers come before it) or NLMSG_DONE
     // (multi-part answers; no ack follows them). The terminating ack (kind ack) or done (kind done) is
-    // the LAST element of the returned vector: back().err is the request's errno (0 = success). An
-    // error answer (NLMSG_ERROR with err != 0) is returned as an Answer with err set, not as an Error:
+    // the LAST element of the returned vector: back().err() is the request's errno (0 = success). An
+    // error answer (NLMSG_ERROR with err != 0) is returned as an Answer with err() set, not as an Error:
     // Error is for the socket (daemon gone: Errc::system with ECONNRESET/EPIPE and "prfenced closed the
     // connection"; timeout: Errc::timeout; malformed answer: Errc::malformed). `timeout` bounds the
     // whole call; none = wait forever. Answers carrying another seq (a request that timed out before)
     // are dropped; events (seq 0, CMD_EVENT) are queued for next_event().
     Result<std::vector<Answer>> call(Request req, std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
-    // Checks that the daemon speaks a version this client understands (CMD_GET_FAMILY).
-    Result<Answer> family();
+    // Checks that the daemon speaks a version this client understands (CMD_GET_FAMILY) and returns what
+    // it said. Errc::unsupported for a refusal, another family or no common version.
+    Result<FamilyInfo> family();
 
     // After call() with CMD_SUBSCRIBE: the next event, or nullopt when `timeout` passed first.
     Result<std::optional<Event>> next_event(std::optional<std::chrono::milliseconds> timeout = std::nullopt);

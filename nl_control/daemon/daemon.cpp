@@ -371,15 +371,15 @@ struct Daemon::Impl {
     }
 
     void handle_message(uint64_t id, Client& c, ByteView m, uint64_t t0) {
-        nl::DecodedRequest d = nl::decode_request(m);
-        if (d.refusal || !d.request) {
-            nl::Header h = d.hdr.value_or(raw_header(m));
-            const nl::Refusal r = d.refusal.value_or(nl::Refusal{EINVAL, "malformed request", 0});
-            answer_error(c, h, r.err ? r.err : EINVAL, r.msg, r.offset);
+        auto d = nl::decode_request(m);
+        if (!d.ok()) {
+            const Error& e = d.error();
+            answer_error(c, nl::peek_header(m).value_or(raw_header(m)), e.sys_errno ? e.sys_errno : EINVAL, e.msg,
+                         e.offset);
             stats.record("control", engine::now_ns() - t0, true);
             return;
         }
-        nl::Request& req = *d.request;
+        nl::Request& req = *d;
         const nl::Header& h = req.hdr;
         const uint8_t cmd = h.cmd;
         if (!c.authorized && cmd != nl::CMD_GET_FAMILY && cmd != nl::CMD_NOOP) {

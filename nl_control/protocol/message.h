@@ -16,6 +16,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "uring_engine/common/bytes.h"
@@ -58,14 +60,6 @@ struct Header {
     // nlmsg_len as decoded (decode_request / decode_answer), echoed by encode_ack in the capped request
     // header as netlink does. Encoders compute their own length and ignore this.
     uint32_t len = 0;
-};
-
-// Why a message was refused: errno for NLMSG_ERROR, the extended-ack text, and the byte offset of the
-// offending attribute within the message (0 when none).
-struct Refusal {
-    int err = 0;  // positive errno (EINVAL, EOPNOTSUPP, EPROTONOSUPPORT, EMSGSIZE, EPERM, ...)
-    std::string msg;
-    uint32_t offset = 0;
 };
 
 // ---- data carried by the protocol, beyond the engine's own types
@@ -154,31 +148,35 @@ struct Request {
 // ATTR_TIMEOUT_MS when op.timeout_ms != 20000 (the default a decoder leaves).
 Result<Bytes> encode_request(const Request& req);
 
+// The errors of the decoders below are refusals: Error::sys_errno is the errno to answer with
+// (EINVAL, EOPNOTSUPP, EPROTONOSUPPORT, EMSGSIZE), Error::msg names the problem (and the attribute, by
+// its name in family.h, e.g. "ATTR_TYPE") and Error::offset is the byte offset of the offending part
+// (0 when there is none, e.g. a missing attribute). Error::code follows the errno: unsupported for
+// EOPNOTSUPP and EPROTONOSUPPORT, invalid_argument for EMSGSIZE, malformed otherwise.
+
 // Decodes one netlink message (as split_datagram returns it: exactly nlmsg_len bytes, or up to its
-// NLMSG_ALIGN padding). On refusal, `hdr` is filled as far as the message allowed (so the ack can echo
-// seq and the original header) and `refusal` says why: errno, a message naming the attribute (by its
-// name in family.h, e.g. "ATTR_TYPE") and the attribute's byte offset from the start of the message
-// (header fields: their own offset, e.g. 17 for the version; 0 for a missing attribute). Exactly one of
-// `request` and `refusal` is set. Never reads outside `message`; any alignment is fine.
+// NLMSG_ALIGN padding). Never reads outside `message`; any alignment is fine. A refusal's msg is the
+// extended-ack text as the daemon sends it (the offset is not repeated in it); header fields have their
+// own offset (4 for the type, 16 for the command, 17 for the version). The ack echoes peek_header.
 //
 // Refusals: EINVAL (malformed: short, lying length, no NLM_F_REQUEST, no genl header, bad attribute,
 // missing required attribute, attribute not allowed for the command), EOPNOTSUPP (nlmsg_type not
 // kMsgType, unknown command, CMD_EVENT sent as a request), EPROTONOSUPPORT (version outside
-// kMinVersion..kVersion).
-struct DecodedRequest {
-    std::optional<Header> hdr;
-    std::optional<Request> request;
-    std::optional<Refusal> refusal;
-};
-DecodedRequest decode_request(ByteView message);
+// kMinVersion..kVersion), EMSGSIZE (over kMaxDatagram).
+Result<Request> decode_request(ByteView message);
+
+// The header of a message as far as its bytes go, without judging it: nullopt when it is shorter than
+// an nlmsghdr; cmd and version only when the genl header is there too (else CMD_UNSPEC and 0); len is
+// nlmsg_len as sent. What an ack refusing the message echoes.
+std::optional<Header> peek_header(ByteView message);
 
 // Splits a datagram into its netlink messages. A datagram whose messages do not tile it exactly (short,
 // lying lengths, trailing garbage) is refused as a whole: nothing in it is executed. Messages follow each
 // other at NLMSG_ALIGN boundaries; the last one may omit its padding. Each view returned is exactly
-// nlmsg_len bytes. Errors: Errc::malformed with sys_errno EINVAL, or Errc::invalid_argument with
-// sys_errno EMSGSIZE for an empty datagram or one over kMaxDatagram. When `refusal` is given it is also
-// filled (errno, message, byte offset of the bad message header within the datagram) on error.
-Result<std::vector<ByteView>> split_datagram(ByteView datagram, Refusal* refusal = nullptr);
+// nlmsg_len bytes. Errors: EINVAL (Errc::malformed), or EMSGSIZE (Errc::invalid_argument) for a datagram
+// over kMaxDatagram; offset is that of the bad message header within the datagram, and msg also says
+// it (" (offset N)") as the daemon's ack text does.
+Result<std::vector<ByteView>> split_datagram(ByteView datagram);
 
 // ---- answers (daemon -> client)
 
@@ -236,33 +234,73 @@ private:
 std::vector<Bytes> pack_datagrams(const std::vector<Bytes>& messages);
 Bytes encode_event(const Event& ev);  // CMD_EVENT, seq 0
 
-// Decodes one answer message (as split_datagram returns it). Validates like decode_request (the
-// answer's attributes against the same policy tables and the command's answer set) but tolerates every
-// optional attribute missing. Errors are Errc::malformed / unsupported with sys_errno EINVAL /
-// EOPNOTSUPP and a message naming the attribute and its offset.
-// Kinds: NLMSG_ERROR -> ack (err = positive errno, 0 for an ack; err_msg / err_offset from the extended
-// ack TLVs), NLMSG_DONE -> done (err from its payload), CMD_GET_FAMILY -> family, CMD_HEALTH -> health,
-// CMD_STATS -> stats, CMD_GROUP_* -> group, CMD_RUN / CMD_GROUP_REFRESH -> luns (a part with ATTR_LUN)
-// or summary (ATTR_SUMMARY and no ATTR_LUN; an empty RUN part is luns with none), CMD_EVENT -> event.
-struct Answer {
-    Header hdr;
-    enum class Kind { ack, done, family, health, stats, group, luns, summary, event } kind = Kind::ack;
-    // ack (err 0) / error (err > 0), done (err as carried)
+// One answer message, decoded: its header and exactly one payload, whose kind says which. The payload
+// can only be read as the kind it is: the accessors of another kind throw std::bad_variant_access.
+//   ack      NLMSG_ERROR: err is a positive errno, 0 for an ack; msg / offset from the extended-ack TLVs
+//   done     NLMSG_DONE: err from its payload
+//   family   CMD_GET_FAMILY
+//   health   CMD_HEALTH
+//   stats    CMD_STATS: one OpStats per ATTR_OP_STATS
+//   group    CMD_GROUP_CREATE / ADD / REMOVE / LIST
+//   luns     CMD_RUN / CMD_GROUP_REFRESH part with ATTR_LUN (an empty part is luns with none):
+//            (LUN_INDEX, outcome) in the order they came
+//   summary  CMD_RUN / CMD_GROUP_REFRESH part with ATTR_SUMMARY and no ATTR_LUN
+//   event    CMD_EVENT
+struct Ack {
     int err = 0;
-    std::string err_msg;
-    uint32_t err_offset = 0;
-    // family
-    std::string family_name;
+    std::string msg;
+    uint32_t offset = 0;
+};
+struct Done {
+    int err = 0;
+};
+struct FamilyInfo {
+    std::string name;
     uint32_t version = 0, min_version = 0, max_attr = 0;
     std::vector<uint8_t> commands;
-    // payloads
-    Health health;
-    std::vector<OpStats> stats;
-    GroupInfo group;
-    std::vector<std::pair<uint32_t, engine::LunOutcome>> luns;  // (LUN_INDEX, outcome)
-    Summary summary;
-    Event event;
 };
+using LunResults = std::vector<std::pair<uint32_t, engine::LunOutcome>>;
+
+class Answer {
+public:
+    enum class Kind { ack, done, family, health, stats, group, luns, summary, event };
+    // Alternatives in Kind's order.
+    using Payload = std::variant<Ack, Done, FamilyInfo, Health, std::vector<OpStats>, GroupInfo, LunResults,
+                                 Summary, Event>;
+
+    Header hdr;
+
+    Answer() = default;
+    Answer(const Header& h, Payload p) : hdr(h), payload_(std::move(p)) {}
+
+    Kind kind() const { return static_cast<Kind>(payload_.index()); }
+    // The errno an ack or done carries (0: success); 0 for every other kind.
+    int err() const;
+    // An ack's extended-ack text and offset; empty and 0 for every other kind.
+    const std::string& err_msg() const;
+    uint32_t err_offset() const;
+
+    const Ack& ack() const { return std::get<Ack>(payload_); }
+    const Done& done() const { return std::get<Done>(payload_); }
+    const FamilyInfo& family() const { return std::get<FamilyInfo>(payload_); }
+    const Health& health() const { return std::get<Health>(payload_); }
+    const std::vector<OpStats>& stats() const { return std::get<std::vector<OpStats>>(payload_); }
+    const GroupInfo& group() const { return std::get<GroupInfo>(payload_); }
+    const LunResults& luns() const { return std::get<LunResults>(payload_); }
+    LunResults& luns() { return std::get<LunResults>(payload_); }
+    const Summary& summary() const { return std::get<Summary>(payload_); }
+    Summary& summary() { return std::get<Summary>(payload_); }
+    const Event& event() const { return std::get<Event>(payload_); }
+    Event& event() { return std::get<Event>(payload_); }
+
+private:
+    Payload payload_;
+};
+
+// Decodes one answer message (as split_datagram returns it). Validates like decode_request (the
+// answer's attributes against the same schema and the command's answer set) but tolerates every
+// optional attribute missing. Errors are refusals as above (Errc::malformed / unsupported, sys_errno
+// EINVAL / EOPNOTSUPP, offset set), and msg also says the offset (" (offset N)"): nothing sends it on.
 Result<Answer> decode_answer(ByteView message);
 
 }  // namespace prfence::nl

@@ -72,10 +72,10 @@ size_t run(nl::Client& c, const std::string& group, engine::OpSpec spec) {
     r.has_operation = true;
     auto answers = must(c.call(std::move(r), std::chrono::milliseconds(120000)), "RUN");
     for (const auto& a : answers) {
-        if (a.err) die("RUN: " + a.err_msg);
-        if (a.kind == nl::Answer::Kind::summary) {
-            g_last = a.summary;
-            return a.summary.batch.ok;
+        if (a.err()) die("RUN: " + a.err_msg());
+        if (a.kind() == nl::Answer::Kind::summary) {
+            g_last = a.summary();
+            return a.summary().batch.ok;
         }
     }
     die("RUN: no summary");
@@ -206,11 +206,12 @@ int main_() {
         nl::Request r;
         r.hdr.cmd = nl::CMD_STATS;
         for (const auto& a : must(c.call(std::move(r)), "STATS"))
-            for (const auto& s : a.stats)
-                if (s.name == "control")
-                    std::printf("  in the daemon: mean %.1f us, p99 <= %.0f us (histogram bucket), max %.1f us\n",
-                                static_cast<double>(s.sum_ns) / static_cast<double>(std::max<uint64_t>(s.count, 1)) / 1e3,
-                                static_cast<double>(s.p99_ns) / 1e3, static_cast<double>(s.max_ns) / 1e3);
+            if (a.kind() == nl::Answer::Kind::stats)
+                for (const auto& s : a.stats())
+                    if (s.name == "control")
+                        std::printf("  in the daemon: mean %.1f us, p99 <= %.0f us (histogram bucket), max %.1f us\n",
+                                    static_cast<double>(s.sum_ns) / static_cast<double>(std::max<uint64_t>(s.count, 1)) / 1e3,
+                                    static_cast<double>(s.p99_ns) / 1e3, static_cast<double>(s.max_ns) / 1e3);
     }
 
     // ---- fence 1000 LUNs: the daemon against a direct Session
@@ -223,7 +224,7 @@ int main_() {
         r.initiator = node;
         r.target_port = static_cast<uint16_t>(port);
         for (const auto& a : must(c.call(std::move(r), std::chrono::milliseconds(120000)), "GROUP_CREATE"))
-            if (a.err) die("GROUP_CREATE: " + a.err_msg);
+            if (a.err()) die("GROUP_CREATE: " + a.err_msg());
     }
     // Direct mode as a third node, B2: its own Session, opened before the clock starts, as the daemon's.
     engine::SessionOptions so;

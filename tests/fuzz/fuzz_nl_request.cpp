@@ -39,24 +39,24 @@ bool same_request(const Request& a, const Request& b) {
 }
 
 void one(ByteView m) {
-    DecodedRequest d = decode_request(m);
-    CHECK(d.request.has_value() != d.refusal.has_value());
-    if (d.refusal) {
-        CHECK(d.refusal->err > 0);
-        CHECK(!d.refusal->msg.empty());
-        CHECK(d.refusal->offset <= m.size());
+    auto d = decode_request(m);
+    if (!d.ok()) {
+        const Error& e = d.error();
+        CHECK(e.sys_errno > 0);
+        CHECK(!e.msg.empty());
+        CHECK(e.offset <= m.size());
         // The ack for it must decode back to the same errno and text.
-        Bytes ack = encode_ack(d.hdr.value_or(Header{}), d.refusal->err, d.refusal->msg, d.refusal->offset);
+        Bytes ack = encode_ack(peek_header(m).value_or(Header{}), e.sys_errno, e.msg, e.offset);
         auto a = decode_answer(ack);
-        CHECK(a.ok() && a->err == d.refusal->err && a->err_msg == d.refusal->msg);
+        CHECK(a.ok() && a->err() == e.sys_errno && a->err_msg() == e.msg);
         return;
     }
-    CHECK(d.hdr.has_value());
-    auto enc = encode_request(*d.request);
+    CHECK(peek_header(m).has_value());
+    auto enc = encode_request(*d);
     CHECK(enc.ok());
-    DecodedRequest again = decode_request(*enc);
-    CHECK(again.request.has_value());
-    CHECK(same_request(*d.request, *again.request));
+    auto again = decode_request(*enc);
+    CHECK(again.ok());
+    CHECK(same_request(*d, *again));
 }
 
 }  // namespace

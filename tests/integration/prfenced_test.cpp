@@ -105,7 +105,7 @@ std::vector<Answer> call(nl::Client& c, nl::Request r, std::chrono::milliseconds
 // The error of an answer sequence (0 when it ended well) and its text.
 std::pair<int, std::string> status_of(const std::vector<Answer>& as) {
     for (const auto& a : as)
-        if ((a.kind == Answer::Kind::ack || a.kind == Answer::Kind::done) && a.err) return {a.err, a.err_msg};
+        if (a.err()) return {a.err(), a.err_msg()};
     if (as.empty()) return {-1, "no answer"};
     return {0, ""};
 }
@@ -142,9 +142,9 @@ RunResult run(nl::Client& c, const std::string& group, engine::OpSpec spec, std:
     RunResult out;
     auto answers = call(c, std::move(r), 120000ms);
     if (answers.empty()) return out;
-    out.err = answers.back().err;
-    out.msg = answers.back().err_msg;
-    out.done = answers.back().kind == Answer::Kind::done;
+    out.err = answers.back().err();
+    out.msg = answers.back().err_msg();
+    out.done = answers.back().kind() == Answer::Kind::done;
     if (!out.done || out.err) return out;
     auto whole = nl::assemble_run_answer(answers);
     EXPECT_TRUE(whole.ok()) << whole.error().msg;
@@ -167,7 +167,7 @@ engine::OpSpec op(engine::Operation o, std::optional<uint64_t> key = {}, std::op
 
 nl::Health health(nl::Client& c) {
     for (auto& a : call(c, req(nl::CMD_HEALTH)))
-        if (a.kind == Answer::Kind::health) return a.health;
+        if (a.kind() == Answer::Kind::health) return a.health();
     ADD_FAILURE() << "no health answer";
     return {};
 }
@@ -177,7 +177,7 @@ std::vector<nl::GroupInfo> list(nl::Client& c) {
     r.hdr.flags = NLM_F_DUMP;
     std::vector<nl::GroupInfo> out;
     for (auto& a : call(c, std::move(r)))
-        if (a.kind == Answer::Kind::group) out.push_back(a.group);
+        if (a.kind() == Answer::Kind::group) out.push_back(a.group());
     return out;
 }
 
@@ -332,9 +332,9 @@ TEST(Prfenced, MalformedMessagesAreRefusedAndTheConnectionLives) {
     RawSocket s(d.socket());
     auto expect_refused = [&](const Bytes& m, int err, const char* what) {
         Answer a = s.ask(m);
-        EXPECT_EQ(a.kind, Answer::Kind::ack) << what;
-        EXPECT_EQ(a.err, err) << what;
-        EXPECT_FALSE(a.err_msg.empty()) << what;
+        EXPECT_EQ(a.kind(), Answer::Kind::ack) << what;
+        EXPECT_EQ(a.err(), err) << what;
+        EXPECT_FALSE(a.err_msg().empty()) << what;
         return a;
     };
     expect_refused(Bytes{1, 2, 3}, EINVAL, "short");
@@ -355,12 +355,12 @@ TEST(Prfenced, MalformedMessagesAreRefusedAndTheConnectionLives) {
     expect_refused(raw(nl::kMsgType, nl::CMD_GROUP_LIST, 15, {{nl::ATTR_GROUP, Bytes{'a', '/', 0}}}), EINVAL, "bad name");
     {
         Answer a = s.ask(raw(0x33, nl::CMD_NOOP, 16));  // not the prfence family's type
-        EXPECT_EQ(a.kind, Answer::Kind::ack);
-        EXPECT_NE(a.err, 0);
+        EXPECT_EQ(a.kind(), Answer::Kind::ack);
+        EXPECT_NE(a.err(), 0);
     }
     {
         Answer a = s.ask(raw(nl::kMsgType, 200, 17));  // unknown command
-        EXPECT_NE(a.err, 0);
+        EXPECT_NE(a.err(), 0);
     }
     // Larger than kMaxDatagram: the kernel carries it (root may raise the buffer), the daemon refuses it.
     int big = 1 << 20;
@@ -370,8 +370,8 @@ TEST(Prfenced, MalformedMessagesAreRefusedAndTheConnectionLives) {
         expect_refused(huge, EMSGSIZE, "oversized");
     }
     Answer ok = s.ask(raw(nl::kMsgType, nl::CMD_NOOP, 77));
-    EXPECT_EQ(ok.kind, Answer::Kind::ack);
-    EXPECT_EQ(ok.err, 0);
+    EXPECT_EQ(ok.kind(), Answer::Kind::ack);
+    EXPECT_EQ(ok.err(), 0);
     EXPECT_EQ(ok.hdr.seq, 77u);
     // The client library on a fresh connection agrees that the daemon is fine.
     auto c = connect(d.socket());
@@ -417,7 +417,7 @@ TEST(Prfenced, RunAnswerStreamsResultsWhileASlowLunRuns) {
 
     std::vector<std::pair<double, Answer>> got;  // (ms since the request, answer)
     Bytes buf(nl::kMaxDatagram);
-    while (got.empty() || got.back().second.kind != Answer::Kind::done) {
+    while (got.empty() || got.back().second.kind() != Answer::Kind::done) {
         pollfd p{s.fd, POLLIN, 0};
         ASSERT_EQ(poll(&p, 1, 20000), 1) << "the answer stopped after " << got.size() << " messages";
         ssize_t n = recv(s.fd, buf.data(), buf.size(), 0);
@@ -428,19 +428,19 @@ TEST(Prfenced, RunAnswerStreamsResultsWhileASlowLunRuns) {
         for (ByteView part : *parts) {
             auto a = nl::decode_answer(part);
             ASSERT_TRUE(a.ok()) << a.error().msg;
-            ASSERT_NE(a->kind, Answer::Kind::ack) << a->err_msg;
+            ASSERT_NE(a->kind(), Answer::Kind::ack) << a->err_msg();
             got.emplace_back(ms, std::move(*a));
         }
     }
     ASSERT_GE(got.size(), 4u) << "at least two LUN parts, the summary and DONE";
-    EXPECT_EQ(got[got.size() - 2].second.kind, Answer::Kind::summary);
-    EXPECT_EQ(got[got.size() - 2].second.summary.batch.ok, 64u);
+    EXPECT_EQ(got[got.size() - 2].second.kind(), Answer::Kind::summary);
+    EXPECT_EQ(got[got.size() - 2].second.summary().batch.ok, 64u);
     std::vector<uint32_t> seen;
     double fast_done_ms = 0;
     for (size_t k = 0; k + 2 < got.size(); ++k) {
         const auto& [ms, a] = got[k];
-        ASSERT_EQ(a.kind, Answer::Kind::luns);
-        for (const auto& [i, o] : a.luns) {
+        ASSERT_EQ(a.kind(), Answer::Kind::luns);
+        for (const auto& [i, o] : a.luns()) {
             seen.push_back(i);
             EXPECT_TRUE(o.ok) << o.device << ": " << o.error;
             if (i != 63) fast_done_ms = std::max(fast_done_ms, ms);
@@ -480,8 +480,9 @@ TEST(Prfenced, AskerLeavingMidStreamCostsNothing) {
     }
     bool counted = false;
     for (const auto& a : call(c, req(nl::CMD_STATS)))
-        for (const auto& st : a.stats)
-            if (st.name == "register") counted = st.count == 1;
+        if (a.kind() == Answer::Kind::stats)
+            for (const auto& st : a.stats())
+                if (st.name == "register") counted = st.count == 1;
     EXPECT_TRUE(counted) << "the abandoned batch is in the statistics";
     EXPECT_EQ(health(c).clients, 1u);
 }
@@ -660,7 +661,7 @@ TEST(Prfenced, StatsCountOperationsAndControl) {
     r.flags = nl::STATS_RESET;
     std::vector<nl::OpStats> stats;
     for (auto& a : call(c, r))
-        if (a.kind == Answer::Kind::stats) stats = a.stats;
+        if (a.kind() == Answer::Kind::stats) stats = a.stats();
     auto find = [&](const char* name) -> const nl::OpStats* {
         for (const auto& s : stats)
             if (s.name == name) return &s;
@@ -673,7 +674,7 @@ TEST(Prfenced, StatsCountOperationsAndControl) {
     EXPECT_GT(find("control")->p99_ns, 0u);
     // Reset after answering: only the STATS call's own control round trip since.
     for (auto& a : call(c, req(nl::CMD_STATS)))
-        if (a.kind == Answer::Kind::stats) stats = a.stats;
+        if (a.kind() == Answer::Kind::stats) stats = a.stats();
     EXPECT_FALSE(find("keys"));
 }
 

@@ -36,30 +36,43 @@ Request roundtrip(const Request& r) {
     EXPECT_TRUE(parts.ok());
     EXPECT_EQ(parts->size(), 1u);
     auto d = decode_request((*parts)[0]);
-    EXPECT_FALSE(d.refusal) << d.refusal->msg;
-    EXPECT_TRUE(d.request);
-    EXPECT_TRUE(d.hdr);
-    if (!d.request) return {};
-    EXPECT_EQ(d.request->hdr.cmd, r.hdr.cmd);
-    EXPECT_EQ(d.request->hdr.seq, r.hdr.seq);
-    EXPECT_EQ(d.request->hdr.pid, r.hdr.pid);
-    EXPECT_EQ(d.request->hdr.flags, r.hdr.flags | NLM_F_REQUEST);
-    EXPECT_EQ(d.request->hdr.version, kVersion);
-    EXPECT_EQ(d.request->hdr.len, enc->size());
+    EXPECT_TRUE(d.ok()) << (d.ok() ? "" : d.error().msg);
+    EXPECT_TRUE(peek_header((*parts)[0]));
+    if (!d.ok()) return {};
+    EXPECT_EQ(d->hdr.cmd, r.hdr.cmd);
+    EXPECT_EQ(d->hdr.seq, r.hdr.seq);
+    EXPECT_EQ(d->hdr.pid, r.hdr.pid);
+    EXPECT_EQ(d->hdr.flags, r.hdr.flags | NLM_F_REQUEST);
+    EXPECT_EQ(d->hdr.version, kVersion);
+    EXPECT_EQ(d->hdr.len, enc->size());
     // Encoding what was decoded gives the same bytes.
-    auto again = encode_request(*d.request);
+    auto again = encode_request(*d);
     EXPECT_TRUE(again.ok());
     if (again.ok()) {
         EXPECT_EQ(*again, *enc);
     }
-    return *d.request;
+    return *d;
 }
+
+// What a refusal carries to the ack: errno, text, offset.
+struct Refusal {
+    int err = 0;
+    std::string msg;
+    uint32_t offset = 0;
+};
+Refusal refusal_of(const Error& e) { return Refusal{e.sys_errno, e.msg, e.offset}; }
 
 Refusal refused(const Bytes& m) {
     auto d = decode_request(m);
-    EXPECT_TRUE(d.refusal);
-    EXPECT_FALSE(d.request);
-    return d.refusal.value_or(Refusal{});
+    EXPECT_FALSE(d.ok());
+    return d.ok() ? Refusal{} : refusal_of(d.error());
+}
+
+// split_datagram, with its refusal copied to `why` on error.
+Result<std::vector<ByteView>> split(ByteView datagram, Refusal* why) {
+    auto r = split_datagram(datagram);
+    if (!r.ok()) *why = refusal_of(r.error());
+    return r;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -228,15 +241,15 @@ TEST(NlRequest, SeveralMessagesInOneDatagram) {
     auto parts = split_datagram(dgram);
     ASSERT_TRUE(parts.ok());
     ASSERT_EQ(parts->size(), 2u);
-    EXPECT_EQ(decode_request((*parts)[0]).request->hdr.cmd, CMD_NOOP);
-    EXPECT_EQ(decode_request((*parts)[1]).request->group, "abc");
+    EXPECT_EQ(decode_request((*parts)[0])->hdr.cmd, CMD_NOOP);
+    EXPECT_EQ(decode_request((*parts)[1])->group, "abc");
 
     // Misaligned input buffer: the decoders copy before looking.
     Bytes shifted(1, 0);
     shifted.insert(shifted.end(), b.begin(), b.end());
     auto d = decode_request(ByteView(shifted).subspan(1));
-    ASSERT_TRUE(d.request);
-    EXPECT_EQ(d.request->group, "abc");
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(d->group, "abc");
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -247,7 +260,7 @@ TEST(NlRefusal, DatagramFraming) {
     Bytes ok = *encode_request(req(CMD_NOOP));
 
     // Short datagram.
-    auto r = split_datagram(ByteView(ok).first(10), &why);
+    auto r = split(ByteView(ok).first(10), &why);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().sys_errno, EINVAL);
     EXPECT_EQ(why.err, EINVAL);
@@ -255,12 +268,12 @@ TEST(NlRefusal, DatagramFraming) {
     EXPECT_EQ(why.offset, 0u);
 
     // Empty.
-    EXPECT_FALSE(split_datagram(ByteView(), &why).ok());
+    EXPECT_FALSE(split(ByteView(), &why).ok());
     EXPECT_NE(why.msg.find("empty"), std::string::npos);
 
     // nlmsg_len bigger than the data.
     Bytes lie = Raw(CMD_NOOP).done(+8);
-    EXPECT_FALSE(split_datagram(lie, &why).ok());
+    EXPECT_FALSE(split(lie, &why).ok());
     EXPECT_EQ(why.err, EINVAL);
     EXPECT_NE(why.msg.find("exceeds"), std::string::npos) << why.msg;
     EXPECT_EQ(why.offset, 0u);
@@ -271,7 +284,7 @@ TEST(NlRefusal, DatagramFraming) {
     Bytes small = *encode_request(g);
     uint32_t shorter = static_cast<uint32_t>(small.size() - 8);
     std::memcpy(small.data(), &shorter, 4);
-    EXPECT_FALSE(split_datagram(small, &why).ok());
+    EXPECT_FALSE(split(small, &why).ok());
     EXPECT_NE(why.msg.find("trailing garbage"), std::string::npos) << why.msg;
     EXPECT_EQ(why.offset, shorter);
     // ...and decode_request, handed such a message, refuses it too.
@@ -283,20 +296,20 @@ TEST(NlRefusal, DatagramFraming) {
     Bytes tiny = Raw(CMD_NOOP).done();
     uint32_t eight = 8;
     std::memcpy(tiny.data(), &eight, 4);
-    EXPECT_FALSE(split_datagram(tiny, &why).ok());
+    EXPECT_FALSE(split(tiny, &why).ok());
     EXPECT_NE(why.msg.find("shorter than the netlink header"), std::string::npos) << why.msg;
     EXPECT_EQ(refused(tiny).err, EINVAL);
 
     // Trailing garbage after a valid message.
     Bytes trail = ok;
     trail.insert(trail.end(), {1, 2, 3, 4, 5, 6});
-    EXPECT_FALSE(split_datagram(trail, &why).ok());
+    EXPECT_FALSE(split(trail, &why).ok());
     EXPECT_NE(why.msg.find("trailing garbage"), std::string::npos) << why.msg;
     EXPECT_EQ(why.offset, ok.size());
 
     // Oversized datagram.
     Bytes huge(kMaxDatagram + 1, 0);
-    auto h = split_datagram(huge, &why);
+    auto h = split(huge, &why);
     ASSERT_FALSE(h.ok());
     EXPECT_EQ(h.error().sys_errno, EMSGSIZE);
     EXPECT_EQ(why.err, EMSGSIZE);
@@ -307,9 +320,9 @@ TEST(NlRefusal, HeaderProblems) {
     // Short message handed straight to decode_request.
     Bytes ok = *encode_request(req(CMD_NOOP));
     auto d = decode_request(ByteView(ok).first(12));
-    ASSERT_TRUE(d.refusal);
-    EXPECT_EQ(d.refusal->err, EINVAL);
-    EXPECT_FALSE(d.hdr);
+    ASSERT_FALSE(d.ok());
+    EXPECT_EQ(d.error().sys_errno, EINVAL);
+    EXPECT_FALSE(peek_header(ByteView(ok).first(12)));
 
     // Wrong nlmsg_type.
     Refusal r = refused(Raw(CMD_NOOP, NLM_F_REQUEST, kVersion, 0x21).done());
@@ -320,11 +333,12 @@ TEST(NlRefusal, HeaderProblems) {
     EXPECT_EQ(r.err, EOPNOTSUPP);
 
     // No NLM_F_REQUEST; the header is still reported so the ack can echo seq.
-    auto nr = decode_request(Raw(CMD_NOOP, NLM_F_ACK).done());
-    ASSERT_TRUE(nr.refusal && nr.hdr);
-    EXPECT_EQ(nr.refusal->err, EINVAL);
-    EXPECT_NE(nr.refusal->msg.find("NLM_F_REQUEST"), std::string::npos);
-    EXPECT_EQ(nr.hdr->seq, 7u);
+    Bytes noreq = Raw(CMD_NOOP, NLM_F_ACK).done();
+    auto nr = decode_request(noreq);
+    ASSERT_TRUE(!nr.ok() && peek_header(noreq));
+    EXPECT_EQ(nr.error().sys_errno, EINVAL);
+    EXPECT_NE(nr.error().msg.find("NLM_F_REQUEST"), std::string::npos);
+    EXPECT_EQ(peek_header(noreq)->seq, 7u);
 
     // Missing genl header.
     Bytes nogenl = Raw(CMD_NOOP).done();
@@ -347,12 +361,13 @@ TEST(NlRefusal, HeaderProblems) {
 
     // Unsupported versions, both sides.
     for (uint8_t v : {uint8_t{0}, uint8_t{kVersion + 1}}) {
-        auto dv = decode_request(Raw(CMD_NOOP, NLM_F_REQUEST, v).done());
-        ASSERT_TRUE(dv.refusal);
-        EXPECT_EQ(dv.refusal->err, EPROTONOSUPPORT);
-        EXPECT_NE(dv.refusal->msg.find("versions 1-1"), std::string::npos) << dv.refusal->msg;
-        EXPECT_EQ(dv.refusal->offset, 17u);
-        EXPECT_EQ(dv.hdr->version, v);
+        Bytes mv = Raw(CMD_NOOP, NLM_F_REQUEST, v).done();
+        auto dv = decode_request(mv);
+        ASSERT_FALSE(dv.ok());
+        EXPECT_EQ(dv.error().sys_errno, EPROTONOSUPPORT);
+        EXPECT_NE(dv.error().msg.find("versions 1-1"), std::string::npos) << dv.error().msg;
+        EXPECT_EQ(dv.error().offset, 17u);
+        EXPECT_EQ(peek_header(mv)->version, v);
     }
 }
 
@@ -649,7 +664,7 @@ TEST(NlRefusal, FuzzLikeTruncationsNeverCrash) {
     Bytes m = *encode_request(r);
     for (size_t n = 0; n < m.size(); ++n) {
         auto d = decode_request(ByteView(m).first(n));
-        EXPECT_TRUE(d.refusal);
+        EXPECT_FALSE(d.ok());
         (void)split_datagram(ByteView(m).first(n));
     }
 }
@@ -679,13 +694,13 @@ Answer decode_one(const Bytes& m) {
 TEST(NlAnswer, AckAndError) {
     Bytes ack = encode_ack(request_header(CMD_NOOP), 0);
     Answer a = decode_one(ack);
-    EXPECT_EQ(a.kind, Answer::Kind::ack);
-    EXPECT_EQ(a.err, 0);
+    EXPECT_EQ(a.kind(), Answer::Kind::ack);
+    EXPECT_EQ(a.err(), 0);
     EXPECT_EQ(a.hdr.seq, 77u);
     EXPECT_EQ(a.hdr.type, NLMSG_ERROR);
     EXPECT_TRUE(a.hdr.flags & NLM_F_CAPPED);
     EXPECT_FALSE(a.hdr.flags & NLM_F_ACK_TLVS);
-    EXPECT_TRUE(a.err_msg.empty());
+    EXPECT_TRUE(a.err_msg().empty());
 
     // The real netlink layout: negative errno, the request's header echoed, TLVs.
     Bytes err = encode_ack(request_header(CMD_RUN), EINVAL, "ATTR_TYPE: 4 is not a reservation type", 36);
@@ -698,10 +713,10 @@ TEST(NlAnswer, AckAndError) {
     EXPECT_EQ(echoed.nlmsg_type, kMsgType);
     EXPECT_EQ(echoed.nlmsg_seq, 77u);
     Answer e = decode_one(err);
-    EXPECT_EQ(e.kind, Answer::Kind::ack);
-    EXPECT_EQ(e.err, EINVAL);
-    EXPECT_EQ(e.err_msg, "ATTR_TYPE: 4 is not a reservation type");
-    EXPECT_EQ(e.err_offset, 36u);
+    EXPECT_EQ(e.kind(), Answer::Kind::ack);
+    EXPECT_EQ(e.err(), EINVAL);
+    EXPECT_EQ(e.err_msg(), "ATTR_TYPE: 4 is not a reservation type");
+    EXPECT_EQ(e.err_offset(), 36u);
     EXPECT_TRUE(e.hdr.flags & NLM_F_ACK_TLVS);
 
     // An uncapped ack (the whole request echoed, as the kernel does without NETLINK_CAP_ACK).
@@ -717,26 +732,26 @@ TEST(NlAnswer, AckAndError) {
     int32_t neg = -EPERM;
     std::memcpy(unc.data() + NLMSG_HDRLEN, &neg, 4);
     Answer ua = decode_one(unc);
-    EXPECT_EQ(ua.err, EPERM);
-    EXPECT_EQ(ua.err_msg, "bad");
+    EXPECT_EQ(ua.err(), EPERM);
+    EXPECT_EQ(ua.err_msg(), "bad");
 
     Bytes done = encode_done(request_header(CMD_RUN), ECANCELED);
     Answer d = decode_one(done);
-    EXPECT_EQ(d.kind, Answer::Kind::done);
-    EXPECT_EQ(d.err, ECANCELED);
+    EXPECT_EQ(d.kind(), Answer::Kind::done);
+    EXPECT_EQ(d.err(), ECANCELED);
     EXPECT_TRUE(d.hdr.flags & NLM_F_MULTI);
-    EXPECT_EQ(decode_one(encode_done(request_header(CMD_RUN))).err, 0);
+    EXPECT_EQ(decode_one(encode_done(request_header(CMD_RUN))).err(), 0);
 }
 
 TEST(NlAnswer, FamilyHealthStats) {
     Answer f = decode_one(encode_family(request_header(CMD_GET_FAMILY)));
-    EXPECT_EQ(f.kind, Answer::Kind::family);
-    EXPECT_EQ(f.family_name, "prfence");
-    EXPECT_EQ(f.version, kVersion);
-    EXPECT_EQ(f.min_version, kMinVersion);
-    EXPECT_EQ(f.max_attr, kAttrMax);
+    EXPECT_EQ(f.kind(), Answer::Kind::family);
+    EXPECT_EQ(f.family().name, "prfence");
+    EXPECT_EQ(f.family().version, kVersion);
+    EXPECT_EQ(f.family().min_version, kMinVersion);
+    EXPECT_EQ(f.family().max_attr, kAttrMax);
     EXPECT_EQ(f.hdr.seq, 77u);
-    EXPECT_EQ(f.commands.size(), 15u);  // all but CMD_UNSPEC and CMD_EVENT
+    EXPECT_EQ(f.family().commands.size(), 15u);  // all but CMD_UNSPEC and CMD_EVENT
 
     Health h;
     h.uptime_ns = 123456789;
@@ -752,19 +767,19 @@ TEST(NlAnswer, FamilyHealthStats) {
     h.subscribers_dropped = 9;
     h.config = "/etc/prfence/prfenced.conf";
     Answer ha = decode_one(encode_health(request_header(CMD_HEALTH), h));
-    EXPECT_EQ(ha.kind, Answer::Kind::health);
-    EXPECT_EQ(ha.health.uptime_ns, h.uptime_ns);
-    EXPECT_EQ(ha.health.pid, h.pid);
-    EXPECT_EQ(ha.health.version, h.version);
-    EXPECT_EQ(ha.health.groups, 2u);
-    EXPECT_EQ(ha.health.luns, 128u);
-    EXPECT_EQ(ha.health.paths_open, 256u);
-    EXPECT_EQ(ha.health.clients, 3u);
-    EXPECT_EQ(ha.health.subscribers, 1u);
-    EXPECT_EQ(ha.health.batches_running, 1u);
-    EXPECT_EQ(ha.health.batches_queued, 4u);
-    EXPECT_EQ(ha.health.subscribers_dropped, 9u);
-    EXPECT_EQ(ha.health.config, h.config);
+    EXPECT_EQ(ha.kind(), Answer::Kind::health);
+    EXPECT_EQ(ha.health().uptime_ns, h.uptime_ns);
+    EXPECT_EQ(ha.health().pid, h.pid);
+    EXPECT_EQ(ha.health().version, h.version);
+    EXPECT_EQ(ha.health().groups, 2u);
+    EXPECT_EQ(ha.health().luns, 128u);
+    EXPECT_EQ(ha.health().paths_open, 256u);
+    EXPECT_EQ(ha.health().clients, 3u);
+    EXPECT_EQ(ha.health().subscribers, 1u);
+    EXPECT_EQ(ha.health().batches_running, 1u);
+    EXPECT_EQ(ha.health().batches_queued, 4u);
+    EXPECT_EQ(ha.health().subscribers_dropped, 9u);
+    EXPECT_EQ(ha.health().config, h.config);
 
     std::vector<OpStats> st(2);
     st[0].name = "fence";
@@ -779,20 +794,20 @@ TEST(NlAnswer, FamilyHealthStats) {
     st[0].buckets[6] = 10;
     st[1].name = "control";
     Answer sa = decode_one(encode_stats(request_header(CMD_STATS), st));
-    EXPECT_EQ(sa.kind, Answer::Kind::stats);
-    ASSERT_EQ(sa.stats.size(), 2u);
-    EXPECT_EQ(sa.stats[0].name, "fence");
-    EXPECT_EQ(sa.stats[0].count, 10u);
-    EXPECT_EQ(sa.stats[0].failed, 1u);
-    EXPECT_EQ(sa.stats[0].sum_ns, 1000u);
-    EXPECT_EQ(sa.stats[0].min_ns, 5u);
-    EXPECT_EQ(sa.stats[0].max_ns, 500u);
-    EXPECT_EQ(sa.stats[0].p50_ns, 64000u);
-    EXPECT_EQ(sa.stats[0].p99_ns, 128000u);
-    EXPECT_EQ(sa.stats[0].buckets, st[0].buckets);
-    EXPECT_EQ(sa.stats[1].name, "control");
-    EXPECT_TRUE(sa.stats[1].buckets.empty());
-    EXPECT_TRUE(decode_one(encode_stats(request_header(CMD_STATS), {})).stats.empty());
+    EXPECT_EQ(sa.kind(), Answer::Kind::stats);
+    ASSERT_EQ(sa.stats().size(), 2u);
+    EXPECT_EQ(sa.stats()[0].name, "fence");
+    EXPECT_EQ(sa.stats()[0].count, 10u);
+    EXPECT_EQ(sa.stats()[0].failed, 1u);
+    EXPECT_EQ(sa.stats()[0].sum_ns, 1000u);
+    EXPECT_EQ(sa.stats()[0].min_ns, 5u);
+    EXPECT_EQ(sa.stats()[0].max_ns, 500u);
+    EXPECT_EQ(sa.stats()[0].p50_ns, 64000u);
+    EXPECT_EQ(sa.stats()[0].p99_ns, 128000u);
+    EXPECT_EQ(sa.stats()[0].buckets, st[0].buckets);
+    EXPECT_EQ(sa.stats()[1].name, "control");
+    EXPECT_TRUE(sa.stats()[1].buckets.empty());
+    EXPECT_TRUE(decode_one(encode_stats(request_header(CMD_STATS), {})).stats().empty());
 }
 
 TEST(NlAnswer, GroupInfo) {
@@ -808,28 +823,28 @@ TEST(NlAnswer, GroupInfo) {
     g.key = 0xfedcba9876543210ull;
     for (bool multi : {false, true}) {
         Answer a = decode_one(encode_group_info(request_header(CMD_GROUP_LIST), g, multi));
-        EXPECT_EQ(a.kind, Answer::Kind::group);
+        EXPECT_EQ(a.kind(), Answer::Kind::group);
         EXPECT_EQ(bool(a.hdr.flags & NLM_F_MULTI), multi);
-        EXPECT_EQ(a.group.name, g.name);
-        EXPECT_EQ(a.group.devices, g.devices);
-        EXPECT_EQ(a.group.initiator, g.initiator);
-        EXPECT_EQ(a.group.target_port, g.target_port);
-        EXPECT_EQ(a.group.sg_transport, SG_TRANSPORT_SGIO);
-        EXPECT_EQ(a.group.luns, 2u);
-        EXPECT_EQ(a.group.paths_open, 4u);
-        EXPECT_EQ(a.group.problems, g.problems);
-        EXPECT_EQ(a.group.key, g.key);
+        EXPECT_EQ(a.group().name, g.name);
+        EXPECT_EQ(a.group().devices, g.devices);
+        EXPECT_EQ(a.group().initiator, g.initiator);
+        EXPECT_EQ(a.group().target_port, g.target_port);
+        EXPECT_EQ(a.group().sg_transport, SG_TRANSPORT_SGIO);
+        EXPECT_EQ(a.group().luns, 2u);
+        EXPECT_EQ(a.group().paths_open, 4u);
+        EXPECT_EQ(a.group().problems, g.problems);
+        EXPECT_EQ(a.group().key, g.key);
     }
     GroupInfo keyless = g;
     keyless.key.reset();
-    EXPECT_FALSE(decode_one(encode_group_info(request_header(CMD_GROUP_LIST), keyless, false)).group.key);
+    EXPECT_FALSE(decode_one(encode_group_info(request_header(CMD_GROUP_LIST), keyless, false)).group().key);
     // A group too large for one nest is listed as far as it fits, and says so.
     GroupInfo big = g;
     big.devices.assign(4000, std::string(100, 'x'));
     Answer b = decode_one(encode_group_info(request_header(CMD_GROUP_CREATE), big, false));
-    EXPECT_LT(b.group.devices.size(), 4000u);
-    EXPECT_GT(b.group.devices.size(), 100u);
-    EXPECT_NE(b.group.problems.back().find("not listed"), std::string::npos);
+    EXPECT_LT(b.group().devices.size(), 4000u);
+    EXPECT_GT(b.group().devices.size(), 100u);
+    EXPECT_NE(b.group().problems.back().find("not listed"), std::string::npos);
 }
 
 engine::LunOutcome full_outcome(size_t i) {
@@ -911,15 +926,15 @@ TEST(NlAnswer, RunAnswerCarriesEveryOutcomeField) {
     auto msgs = encode_run_answer(request_header(CMD_RUN), outs, s);
     ASSERT_EQ(msgs.size(), 3u);
     auto as = decode_all(msgs);
-    EXPECT_EQ(as[0].kind, Answer::Kind::luns);
-    EXPECT_EQ(as[1].kind, Answer::Kind::summary);
-    EXPECT_EQ(as[2].kind, Answer::Kind::done);
+    EXPECT_EQ(as[0].kind(), Answer::Kind::luns);
+    EXPECT_EQ(as[1].kind(), Answer::Kind::summary);
+    EXPECT_EQ(as[2].kind(), Answer::Kind::done);
     for (const auto& a : as) {
         EXPECT_TRUE(a.hdr.flags & NLM_F_MULTI);
         EXPECT_EQ(a.hdr.seq, 77u);
     }
-    ASSERT_EQ(as[0].luns.size(), 2u);
-    const auto& [i0, o] = as[0].luns[0];
+    ASSERT_EQ(as[0].luns().size(), 2u);
+    const auto& [i0, o] = as[0].luns()[0];
     const auto& want = outs[0];
     EXPECT_EQ(i0, 0u);
     EXPECT_EQ(o.device, want.device);
@@ -950,12 +965,12 @@ TEST(NlAnswer, RunAnswerCarriesEveryOutcomeField) {
     EXPECT_EQ(o.caps->allow_commands, 1);
     EXPECT_EQ(o.full_status->entries, want.full_status->entries);
 
-    const auto& [i1, empty] = as[0].luns[1];
+    const auto& [i1, empty] = as[0].luns()[1];
     EXPECT_EQ(i1, 1u);
     EXPECT_FALSE(empty.sense || empty.keys || empty.reservation || empty.caps || empty.full_status);
     EXPECT_TRUE(empty.device.empty());
 
-    const Summary& ds = as[1].summary;
+    const Summary& ds = as[1].summary();
     EXPECT_EQ(ds.batch.luns, 2u);
     EXPECT_EQ(ds.batch.ok, 1u);
     EXPECT_EQ(ds.batch.failed, 1u);
@@ -975,7 +990,7 @@ TEST(NlAnswer, RunAnswerCarriesEveryOutcomeField) {
     // No LUNs: summary and DONE only.
     auto none = encode_run_answer(request_header(CMD_GROUP_REFRESH), {}, s);
     ASSERT_EQ(none.size(), 2u);
-    EXPECT_EQ(decode_one(none[0]).kind, Answer::Kind::summary);
+    EXPECT_EQ(decode_one(none[0]).kind(), Answer::Kind::summary);
     EXPECT_EQ(decode_one(none[0]).hdr.cmd, CMD_GROUP_REFRESH);
 }
 
@@ -1013,20 +1028,20 @@ TEST(NlAnswer, WriterStreamsLunsInAnyOrder) {
     auto as = decode_all(emitted);
     std::vector<uint32_t> seen;
     for (size_t p = 0; p + 2 < as.size(); ++p) {
-        EXPECT_EQ(as[p].kind, Answer::Kind::luns);
+        EXPECT_EQ(as[p].kind(), Answer::Kind::luns);
         EXPECT_LE(emitted[p].size(), kMaxPart);
-        EXPECT_FALSE(as[p].luns.empty()) << "part " << p << " is empty";
-        for (const auto& [idx, o] : as[p].luns) {
+        EXPECT_FALSE(as[p].luns().empty()) << "part " << p << " is empty";
+        for (const auto& [idx, o] : as[p].luns()) {
             seen.push_back(idx);
             EXPECT_EQ(o.device, outs[idx].device);
         }
     }
-    EXPECT_EQ(as[0].luns.size(), 3u);
+    EXPECT_EQ(as[0].luns().size(), 3u);
     EXPECT_EQ(seen, order) << "parts keep the order LUNs were added in";
-    EXPECT_EQ(as[as.size() - 2].kind, Answer::Kind::summary);
-    EXPECT_EQ(as[as.size() - 2].summary.batch.luns, 300u);
-    EXPECT_EQ(as.back().kind, Answer::Kind::done);
-    EXPECT_EQ(as.back().err, 0);
+    EXPECT_EQ(as[as.size() - 2].kind(), Answer::Kind::summary);
+    EXPECT_EQ(as[as.size() - 2].summary().batch.luns, 300u);
+    EXPECT_EQ(as.back().kind(), Answer::Kind::done);
+    EXPECT_EQ(as.back().err(), 0);
 }
 
 TEST(NlAnswer, ThousandLunsSplitIntoParts) {
@@ -1037,17 +1052,17 @@ TEST(NlAnswer, ThousandLunsSplitIntoParts) {
     auto as = decode_all(msgs);
     uint32_t next = 0;
     for (size_t p = 0; p + 2 < as.size(); ++p) {
-        EXPECT_EQ(as[p].kind, Answer::Kind::luns);
-        EXPECT_FALSE(as[p].luns.empty());
-        for (const auto& [idx, o] : as[p].luns) {
+        EXPECT_EQ(as[p].kind(), Answer::Kind::luns);
+        EXPECT_FALSE(as[p].luns().empty());
+        for (const auto& [idx, o] : as[p].luns()) {
             EXPECT_EQ(idx, next);
             EXPECT_EQ(o.device, outs[next].device);
             ++next;
         }
     }
     EXPECT_EQ(next, 1000u);
-    EXPECT_EQ(as[as.size() - 2].kind, Answer::Kind::summary);
-    EXPECT_EQ(as.back().kind, Answer::Kind::done);
+    EXPECT_EQ(as[as.size() - 2].kind(), Answer::Kind::summary);
+    EXPECT_EQ(as.back().kind(), Answer::Kind::done);
 
     // Packing keeps order and the datagram limit, and split_datagram takes them apart again.
     auto dgrams = pack_datagrams(msgs);
@@ -1075,7 +1090,7 @@ TEST(NlAnswer, HugeLunResultStillFitsOnePart) {
     auto msgs = encode_run_answer(request_header(CMD_RUN), {o, o}, Summary{});
     auto as = decode_all(msgs);
     ASSERT_EQ(as.size(), 4u);  // one LUN per part
-    const auto& d = as[0].luns.at(0).second;
+    const auto& d = as[0].luns().at(0).second;
     EXPECT_EQ(d.device.size(), kMaxDeviceLen);
     EXPECT_EQ(d.error.size(), kMaxLunError);
     EXPECT_EQ(d.step.size(), kMaxName);
@@ -1092,8 +1107,8 @@ TEST(NlAnswer, HugeLunResultStillFitsOnePart) {
     t.keys->truncated = true;
     t.keys->needed = 8 + 8 * 10;
     auto tm = decode_all(encode_run_answer(request_header(CMD_RUN), {t}, Summary{}));
-    EXPECT_TRUE(tm[0].luns[0].second.keys->truncated);
-    EXPECT_EQ(tm[0].luns[0].second.keys->needed, 88u);
+    EXPECT_TRUE(tm[0].luns()[0].second.keys->truncated);
+    EXPECT_EQ(tm[0].luns()[0].second.keys->needed, 88u);
 }
 
 TEST(NlAnswer, Event) {
@@ -1112,26 +1127,26 @@ TEST(NlAnswer, Event) {
     c.our_key = 1;
     ev.conflict = c;
     Answer a = decode_one(encode_event(ev));
-    EXPECT_EQ(a.kind, Answer::Kind::event);
+    EXPECT_EQ(a.kind(), Answer::Kind::event);
     EXPECT_EQ(a.hdr.seq, 0u);
     EXPECT_EQ(a.hdr.cmd, CMD_EVENT);
-    EXPECT_EQ(a.event.kind, EVENT_CONFLICT);
-    EXPECT_EQ(a.event.time_ns, ev.time_ns);
-    EXPECT_EQ(a.event.group, "db");
-    EXPECT_EQ(a.event.text, ev.text);
-    ASSERT_TRUE(a.event.summary && a.event.conflict);
-    EXPECT_EQ(a.event.summary->batch.luns, 3u);
-    EXPECT_EQ(a.event.summary->operation, engine::Operation::fence);
-    EXPECT_EQ(a.event.conflict->cls, CONFLICT_FENCED);
-    EXPECT_EQ(a.event.conflict->device, "/dev/sdq");
-    EXPECT_EQ(a.event.conflict->our_key, 1u);
-    EXPECT_FALSE(a.event.conflict->holder_key);
+    EXPECT_EQ(a.event().kind, EVENT_CONFLICT);
+    EXPECT_EQ(a.event().time_ns, ev.time_ns);
+    EXPECT_EQ(a.event().group, "db");
+    EXPECT_EQ(a.event().text, ev.text);
+    ASSERT_TRUE(a.event().summary && a.event().conflict);
+    EXPECT_EQ(a.event().summary->batch.luns, 3u);
+    EXPECT_EQ(a.event().summary->operation, engine::Operation::fence);
+    EXPECT_EQ(a.event().conflict->cls, CONFLICT_FENCED);
+    EXPECT_EQ(a.event().conflict->device, "/dev/sdq");
+    EXPECT_EQ(a.event().conflict->our_key, 1u);
+    EXPECT_FALSE(a.event().conflict->holder_key);
 
     Event minimal;
     minimal.kind = EVENT_DROPPED;
     Answer m = decode_one(encode_event(minimal));
-    EXPECT_EQ(m.event.kind, EVENT_DROPPED);
-    EXPECT_FALSE(m.event.summary || m.event.conflict);
+    EXPECT_EQ(m.event().kind, EVENT_DROPPED);
+    EXPECT_FALSE(m.event().summary || m.event().conflict);
 }
 
 TEST(NlAnswer, DecoderRefusesBadAnswers) {

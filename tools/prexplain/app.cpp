@@ -165,8 +165,8 @@ public:
             answers = client_->call(req, std::chrono::milliseconds(1000));
             if (!answers) return fail(answers.error());
         }
-        if (!answers->empty() && answers->back().err != 0)
-            return fail(Errc::system, "prfenced refused the conflict event: " + answers->back().err_msg, answers->back().err);
+        if (!answers->empty() && answers->back().err() != 0)
+            return fail(Errc::system, "prfenced refused the conflict event: " + answers->back().err_msg(), answers->back().err());
         return {};
     }
 

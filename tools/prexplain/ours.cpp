@@ -61,20 +61,21 @@ Result<OurBook> our_book_from_daemon(const std::string& socket, const engine::Re
     req.hdr.cmd = nl::CMD_GROUP_LIST;
     req.hdr.flags = NLM_F_DUMP;
     PRF_TRY_ASSIGN(auto answers, c.call(std::move(req), std::chrono::seconds(10)));
-    if (!answers.empty() && answers.back().err != 0)
-        return fail(Errc::system, "prfenced refused GROUP_LIST: " + answers.back().err_msg, answers.back().err);
+    if (!answers.empty() && answers.back().err() != 0)
+        return fail(Errc::system, "prfenced refused GROUP_LIST: " + answers.back().err_msg(), answers.back().err());
     OurBook book;
     std::set<std::string> seen;
     for (const auto& a : answers) {
-        if (a.kind != nl::Answer::Kind::group) continue;
-        seen.insert(a.group.name);
-        if (!only.empty() && std::find(only.begin(), only.end(), a.group.name) == only.end()) continue;
-        auto luns = engine::resolve_devices(a.group.devices, ropt);
+        if (a.kind() != nl::Answer::Kind::group) continue;
+        const nl::GroupInfo& g = a.group();
+        seen.insert(g.name);
+        if (!only.empty() && std::find(only.begin(), only.end(), g.name) == only.end()) continue;
+        auto luns = engine::resolve_devices(g.devices, ropt);
         if (!luns) {
-            warnings.push_back("group \"" + a.group.name + "\": " + luns.error().msg);
+            warnings.push_back("group \"" + g.name + "\": " + luns.error().msg);
             continue;
         }
-        book.add(a.group, *luns, warnings);
+        book.add(g, *luns, warnings);
     }
     for (const auto& name : only)
         if (!seen.count(name)) return fail(Errc::not_found, "prfenced at " + socket + " has no group \"" + name + "\"");

@@ -59,10 +59,9 @@ std::string errno_name(int err) {
 // failing on the first attribute it does not know.
 Result<nl::Client> connect(const std::string& socket) {
     PRF_TRY_ASSIGN(nl::Client c, nl::Client::connect(socket));
-    PRF_TRY_ASSIGN(nl::Answer fam, c.family());
-    if (fam.err != 0) return fail(Errc::system, "prfenced at " + socket + " refused GET_FAMILY: " + fam.err_msg, fam.err);
-    if (fam.family_name != nl::kFamilyName || fam.version < nl::kMinVersion || fam.min_version > nl::kVersion)
-        return fail(Errc::unsupported, "prfenced at " + socket + " speaks " + fam.family_name + " version " +
+    PRF_TRY_ASSIGN(nl::FamilyInfo fam, c.family());
+    if (fam.name != nl::kFamilyName || fam.version < nl::kMinVersion || fam.min_version > nl::kVersion)
+        return fail(Errc::unsupported, "prfenced at " + socket + " speaks " + fam.name + " version " +
                                            std::to_string(fam.min_version) + "-" + std::to_string(fam.version) +
                                            "; this prfence speaks " + std::to_string(nl::kMinVersion) + "-" +
                                            std::to_string(nl::kVersion));
@@ -77,10 +76,10 @@ int report_error(const std::string& what, const Error& e) {
 // The first refusal among the answers, if any (printed; its exit code returned).
 std::optional<int> refused(const std::string& what, const std::vector<nl::Answer>& answers) {
     for (const auto& a : answers)
-        if ((a.kind == nl::Answer::Kind::ack || a.kind == nl::Answer::Kind::done) && a.err != 0) {
-            std::fprintf(stderr, "prfence %s: prfenced refused (%s): %s\n", what.c_str(), errno_name(a.err).c_str(),
-                         a.err_msg.empty() ? std::strerror(a.err) : a.err_msg.c_str());
-            return errno_exit(a.err);
+        if (a.err() != 0) {
+            std::fprintf(stderr, "prfence %s: prfenced refused (%s): %s\n", what.c_str(), errno_name(a.err()).c_str(),
+                         a.err_msg().empty() ? std::strerror(a.err()) : a.err_msg().c_str());
+            return errno_exit(a.err());
         }
     return std::nullopt;
 }
@@ -269,8 +268,8 @@ void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string
             return render_run("refresh", *answers, o);
         }
         for (const auto& a : *answers)
-            if (a.kind == nl::Answer::Kind::group)
-                std::cout << (g->json ? group_json(a.group).dump(2) + "\n" : group_text(a.group));
+            if (a.kind() == nl::Answer::Kind::group)
+                std::cout << (g->json ? group_json(a.group()).dump(2) + "\n" : group_text(a.group()));
         return 0;
     };
     auto add_group_sub = [&](const char* name, const char* help, nl::Cmd cmd, bool devices) {
@@ -311,11 +310,11 @@ void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string
                 if (auto rc = refused("group list", *answers)) return *rc;
                 Json all = Json::array();
                 for (const auto& a : *answers)
-                    if (a.kind == nl::Answer::Kind::group) {
+                    if (a.kind() == nl::Answer::Kind::group) {
                         if (g->json)
-                            all.push_back(group_json(a.group));
+                            all.push_back(group_json(a.group()));
                         else
-                            std::cout << group_text(a.group);
+                            std::cout << group_text(a.group());
                     }
                 if (g->json) std::cout << all.dump(2) << "\n";
                 return 0;
@@ -337,8 +336,8 @@ void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string
             if (!answers) return report_error("health", answers.error());
             if (auto rc = refused("health", *answers)) return *rc;
             for (const auto& a : *answers) {
-                if (a.kind != nl::Answer::Kind::health) continue;
-                const auto& h = a.health;
+                if (a.kind() != nl::Answer::Kind::health) continue;
+                const auto& h = a.health();
                 Json j{{"version", h.version}, {"pid", h.pid}, {"uptime_s", static_cast<double>(h.uptime_ns) / 1e9},
                        {"groups", h.groups}, {"luns", h.luns}, {"paths_open", h.paths_open}, {"clients", h.clients},
                        {"subscribers", h.subscribers}, {"subscribers_dropped", h.subscribers_dropped},
@@ -365,8 +364,9 @@ void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string
             if (!answers) return report_error("stats", answers.error());
             if (auto rc = refused("stats", *answers)) return *rc;
             Json all = Json::array();
-            for (const auto& a : *answers)
-                for (const auto& s : a.stats) {
+            for (const auto& a : *answers) {
+                if (a.kind() != nl::Answer::Kind::stats) continue;
+                for (const auto& s : a.stats()) {
                     if (*json_flag) {
                         all.push_back(stats_json(s));
                     } else {
@@ -377,6 +377,7 @@ void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string
                         std::cout << line;
                     }
                 }
+            }
             if (*json_flag) std::cout << all.dump(2) << "\n";
             return 0;
         };
