@@ -30,6 +30,7 @@ struct Common {
     uint32_t deadline_ms = 60000;
     unsigned qd = 1024;
     std::string transport = "uring";
+    engine::ResolveOptions roots;  // --sys, --dev: a fake sysfs and /dev tree (tests)
 };
 
 struct PrOpts {
@@ -55,6 +56,10 @@ void add_common(CLI::App* sub, Common& c) {
     sub->add_option("--qd", c.qd, "Commands in flight at most, across all LUNs")->check(CLI::Range(1, 65536));
     sub->add_option("--transport", c.transport, "sg paths: uring (sg v3 async over io_uring, default) or sgio (SG_IO on a thread pool)")
         ->check(CLI::IsMember({"uring", "sgio"}));
+    // Hidden (group ""): tests point device resolution at a fake sysfs and /dev tree, as prexplain's
+    // --sys and --dev do.
+    sub->add_option("--sys", c.roots.sysfs_root, "sysfs root (tests)")->group("");
+    sub->add_option("--dev", c.roots.dev_root, "/dev root (tests)")->group("");
 }
 
 Result<uint64_t> key_arg(const std::string& text, const char* what) {
@@ -82,7 +87,7 @@ int syntax(const std::string& msg) {
 int run_batch(const std::string& op, const Common& c, const Result<JobMaker>& maker) {
     if (!maker) return syntax(maker.error().msg);
     const uint64_t t_resolve = engine::now_ns();
-    auto specs = engine::resolve_devices(c.devices);
+    auto specs = engine::resolve_devices(c.devices, c.roots);
     if (!specs) {
         std::fprintf(stderr, "prfence %s: cannot resolve devices:\n%s\n", op.c_str(), specs.error().msg.c_str());
         return wire::exit_code(wire::Category::file_error);
