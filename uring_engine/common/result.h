@@ -16,26 +16,27 @@
 
 namespace prfence {
 
-// Why a call could not be carried out. Kept coarse on purpose: callers branch on the kind, humans read msg.
+// Why a call could not be carried out. Kept coarse on purpose: callers branch on the kind, humans
+// read msg.
 //
-// Error::sys_errno is the errno to report for the error when one must be reported (to a peer in a
-// protocol answer, in an exit status, in a per-LUN outcome). 0 means "nothing more specific than the
-// kind": report the kind's own errno (the right-hand column). Per kind:
+// Error::sys_errno: for Errc::system always the errno of the call that failed, or of the call not
+// made because it would fail (EADDRINUSE for a socket path another daemon listens on). For the
+// other kinds it is optional detail, 0 when absent: the errno of the call that revealed the problem
+// (ENOTTY from the ioctl a non-sg node refuses, ECONNRESET from a peer that went away) or the errno
+// a protocol answers the error with (EMSGSIZE for an oversized datagram). Where one errno must
+// stand for an error and sys_errno is 0, each kind's own is in brackets.
 enum class Errc {
-    invalid_argument,  // the caller's input is malformed (bad hex, unknown name, value out of range).
-                       //   sys_errno: 0 (EINVAL), or the errno a protocol answers with (EMSGSIZE)
-    truncated,         // a buffer ended before a length field said it would. sys_errno: 0 (EINVAL)
-    malformed,         // device/peer data violates its format (not merely short). sys_errno: 0 or EINVAL
-    too_small,         // an output buffer cannot hold the encoding. sys_errno: 0 (EMSGSIZE)
-    unsupported,       // well-formed but not something prfence implements.
-                       //   sys_errno: 0 (EOPNOTSUPP), or the peer's own refusal (EPROTONOSUPPORT)
-    system,            // an OS call failed, or was not made because it would fail (a socket path
-                       //   another daemon listens on: EADDRINUSE). sys_errno: always set, that errno
-    timeout,           // sys_errno: 0 (ETIMEDOUT)
-    cancelled,         // sys_errno: 0 (ECANCELED)
-    not_found,         // sys_errno: 0 (ENOENT), or the errno of the lookup that failed (ENOENT, ENXIO)
-    io,                // transport-level failure talking to a device or peer.
-                       //   sys_errno: the transport's errno when known (ECONNRESET, EPIPE), else 0 (EIO)
+    invalid_argument,  // the caller's input is malformed (bad hex, unknown name, value out of
+                       // range) [EINVAL]
+    truncated,         // a buffer ended before a length field said it would [EINVAL]
+    malformed,         // device/peer data violates its format (not merely short) [EINVAL]
+    too_small,         // an output buffer cannot hold the encoding [EINVAL]
+    unsupported,       // well-formed, but not something prfence implements [EOPNOTSUPP]
+    system,            // an OS call failed; sys_errno is always set
+    timeout,           // [ETIMEDOUT]
+    cancelled,         // [ECANCELED]
+    not_found,         // [ENOENT]
+    io,                // transport-level failure talking to a device or peer [EIO]
 };
 
 const char* errc_name(Errc e) noexcept;

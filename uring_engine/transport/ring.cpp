@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "uring_engine/common/sys_error.h"
+
 namespace prfence::engine {
 
 Result<std::unique_ptr<Ring>> Ring::create(unsigned entries) {
@@ -21,10 +23,10 @@ Result<std::unique_ptr<Ring>> Ring::create(unsigned entries) {
         rc = io_uring_queue_init_params(entries, &r->ring_, &p);
     }
     if (rc < 0)
-        return fail(Errc::system, std::string("io_uring_queue_init: ") + std::strerror(-rc), -rc);
+        return fail_with_errno(-rc, "io_uring_queue_init");
     r->inited_ = true;
     r->event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (r->event_fd_ < 0) return fail(Errc::system, std::string("eventfd: ") + std::strerror(errno), errno);
+    if (r->event_fd_ < 0) return fail_errno("eventfd");
     r->wake_.ring = r.get();
     return r;
 }
@@ -38,7 +40,7 @@ Result<io_uring_sqe*> Ring::sqe(Op* op) {
     io_uring_sqe* s = io_uring_get_sqe(&ring_);
     if (!s) {
         int rc = io_uring_submit(&ring_);
-        if (rc < 0) return fail(Errc::system, std::string("io_uring_submit: ") + std::strerror(-rc), -rc);
+        if (rc < 0) return fail_with_errno(-rc, "io_uring_submit");
         s = io_uring_get_sqe(&ring_);
         if (!s) return fail(Errc::system, "io_uring: no submission queue entry after submit", EBUSY);
     }
@@ -104,7 +106,7 @@ void Ring::drain_cross_thread() {
 
 Status Ring::flush() {
     int rc = io_uring_submit(&ring_);
-    if (rc < 0) return fail(Errc::system, std::string("io_uring_submit: ") + std::strerror(-rc), -rc);
+    if (rc < 0) return fail_with_errno(-rc, "io_uring_submit");
     return {};
 }
 
@@ -127,7 +129,7 @@ Result<unsigned> Ring::run_once(std::optional<std::chrono::nanoseconds> timeout)
         rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
     }
     if (rc == -ETIME || rc == -EAGAIN || rc == -EINTR || (rc >= 0 && !cqe)) return 0u;
-    if (rc < 0) return fail(Errc::system, std::string("io_uring wait: ") + std::strerror(-rc), -rc);
+    if (rc < 0) return fail_with_errno(-rc, "io_uring wait");
     unsigned n = 0;
     // Copy a batch out and release its CQ slots before dispatching: an Op's complete() may queue new
     // SQEs, and the kernel may then post more CQEs, which the next iteration picks up.

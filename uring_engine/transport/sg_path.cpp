@@ -11,6 +11,9 @@
 #include <cstring>
 #include <ctime>
 
+#include "uring_engine/common/sys_error.h"
+#include "uring_engine/common/unique_fd.h"
+
 namespace prfence::engine {
 
 uint64_t now_ns() {
@@ -53,33 +56,30 @@ SgPath::~SgPath() {
 Result<std::unique_ptr<SgPath>> SgPath::open(Ring& ring, CompletionSink& sink, const std::string& dev) {
     int fd = ::open(dev.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
-        int e = errno;
-        std::string hint = e == EACCES || e == EPERM ? " (persistent reservations need root or CAP_SYS_RAWIO)" : "";
-        return fail(Errc::system, dev + ": " + std::strerror(e) + hint, e);
+        Error e = errno_error(Errc::system, errno, dev);
+        if (e.sys_errno == EACCES || e.sys_errno == EPERM)
+            e.msg += " (persistent reservations need root or CAP_SYS_RAWIO)";
+        return fail(std::move(e));
     }
     return adopt(ring, sink, fd, dev);
 }
 
-Result<std::unique_ptr<SgPath>> SgPath::adopt(Ring& ring, CompletionSink& sink, int fd, std::string name) {
+Result<std::unique_ptr<SgPath>> SgPath::adopt(Ring& ring, CompletionSink& sink, int raw_fd, std::string name) {
+    UniqueFd fd(raw_fd);
     struct stat st{};
-    if (fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode)) {
-        close(fd);
+    if (fstat(fd.get(), &st) != 0 || !S_ISCHR(st.st_mode))
         return fail(Errc::invalid_argument, name + ": not a character device (expected an sg node such as /dev/sg3)");
-    }
     int version = 0;
-    if (ioctl(fd, SG_GET_VERSION_NUM, &version) != 0) {
-        int e = errno;
-        close(fd);
-        return fail(Errc::invalid_argument, name + ": not an sg device (SG_GET_VERSION_NUM: " + std::strerror(e) + ")", e);
+    if (ioctl(fd.get(), SG_GET_VERSION_NUM, &version) != 0) {
+        const int e = errno;
+        return fail(Errc::invalid_argument, name + ": not an sg device (" + errno_message("SG_GET_VERSION_NUM", e) + ")", e);
     }
-    if (version < 30000) {
-        close(fd);
+    if (version < 30000)
         return fail(Errc::unsupported, name + ": sg driver version " + std::to_string(version) + " has no v3 interface");
-    }
     // Completions are matched by usr_ptr and pack_id, so any completion may be read: FORCE_PACK_ID off.
     int zero = 0;
-    (void)ioctl(fd, SG_SET_FORCE_PACK_ID, &zero);
-    return std::unique_ptr<SgPath>(new SgPath(ring, sink, fd, std::move(name)));
+    (void)ioctl(fd.get(), SG_SET_FORCE_PACK_ID, &zero);
+    return std::unique_ptr<SgPath>(new SgPath(ring, sink, fd.release(), std::move(name)));
 }
 
 Status SgPath::submit(uint64_t tag, const ScsiRequest& req) {

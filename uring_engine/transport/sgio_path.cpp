@@ -9,6 +9,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "uring_engine/common/sys_error.h"
+#include "uring_engine/common/unique_fd.h"
+
 namespace prfence::engine {
 
 SgioPool::SgioPool(Ring& ring, unsigned threads) : ring_(ring) {
@@ -104,18 +107,14 @@ struct SgioPath::Cmd : SgioPool::Job {
 
 Result<std::unique_ptr<SgioPath>> SgioPath::open(SgioPool& pool, CompletionSink& sink, const std::string& dev,
                                                  unsigned depth) {
-    int fd = ::open(dev.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        return fail(Errc::system, dev + ": " + std::strerror(e), e);
-    }
+    UniqueFd fd(::open(dev.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
+    if (!fd) return fail_errno(dev);
     int version = 0;
-    if (ioctl(fd, SG_GET_VERSION_NUM, &version) != 0) {
-        int e = errno;
-        close(fd);
-        return fail(Errc::invalid_argument, dev + ": does not accept SG_IO (" + std::strerror(e) + ")", e);
+    if (ioctl(fd.get(), SG_GET_VERSION_NUM, &version) != 0) {
+        const int e = errno;
+        return fail(Errc::invalid_argument, dev + ": does not accept SG_IO (" + errno_message("", e) + ")", e);
     }
-    return std::unique_ptr<SgioPath>(new SgioPath(pool, sink, fd, dev, depth));
+    return std::unique_ptr<SgioPath>(new SgioPath(pool, sink, fd.release(), dev, depth));
 }
 
 SgioPath::~SgioPath() {

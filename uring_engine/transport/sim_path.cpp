@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "uring_engine/common/sys_error.h"
 #include "uring_engine/simproto/sim_client.h"
 
 namespace prfence::engine {
@@ -16,14 +17,10 @@ namespace proto = sim::proto;
 Result<std::unique_ptr<SimConnection>> SimConnection::open(Ring& ring, CompletionSink& sink, const std::string& socket,
                                                            const std::string& initiator, uint16_t target_port) {
     auto client = sim::SimClient::connect(socket, proto::make_hello(initiator, target_port, "prfence"));
-    if (!client) {
-        Error e = std::move(client).error();
-        e.msg = "sim:" + socket + ": " + e.msg;
-        return fail(std::move(e));
-    }
+    if (!client) return fail(std::move(client).error().with_context("sim:" + socket));
     std::unique_ptr<SimConnection> c(new SimConnection(ring, sink));
     c->fd_ = dup((*client)->fd());
-    if (c->fd_ < 0) return fail(Errc::system, std::string("dup: ") + std::strerror(errno), errno);
+    if (c->fd_ < 0) return fail_errno("dup");
     c->ack_ = (*client)->info();
     c->socket_ = socket;
     c->send_op_.c = c.get();
@@ -54,7 +51,7 @@ Result<std::unique_ptr<SimPath>> SimConnection::path(uint32_t lun) {
 
 Status SimConnection::submit(SimPath* path, uint64_t tag, const ScsiRequest& req) {
     if (dead_)
-        return fail(Errc::io, "sim:" + socket_ + ": connection lost: " + std::strerror(dead_errno_), dead_errno_);
+        return fail_with_errno(Errc::io, dead_errno_, "sim:", socket_, ": connection lost");
     PRF_TRY(proto::append_command(queued_, tag, path->lun(), req.cdb.bytes(), req.data_out, req.data_in_len));
     pending_[tag] = Pending{path, now_ns()};
     ++path->in_flight_;
