@@ -8,9 +8,13 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <variant>
 
 #include "tests/support/nl_test_util.h"
 #include "nl_control/protocol/message.h"
+#include "nl_control/protocol/payloads.h"
+#include "nl_control/protocol/schema.h"
 #include "uring_engine/wire/prin.h"
 #include "uring_engine/wire/sense.h"
 
@@ -1193,6 +1197,148 @@ TEST(NlAnswer, DecoderRefusesBadAnswers) {
     uint32_t sl = static_cast<uint32_t>(shortack.size());
     std::memcpy(shortack.data(), &sl, 4);
     EXPECT_FALSE(decode_answer(shortack).ok());
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The pieces: schema, message builder, flag table, peek_header, Answer's kinds
+
+TEST(NlSchema, PoliciesAreDerivedFromTheRules) {
+    using namespace schema;
+    const nla_policy* top = attr_set(kSetTop).policy;
+    EXPECT_EQ(top[ATTR_GROUP].type, NLA_STRING);
+    EXPECT_EQ(top[ATTR_GROUP].minlen, 2);             // 1 byte and its NUL
+    EXPECT_EQ(top[ATTR_GROUP].maxlen, kMaxGroupName + 1);
+    EXPECT_EQ(top[ATTR_TARGET_PORT].minlen, 2);       // integers exact
+    EXPECT_EQ(top[ATTR_TARGET_PORT].maxlen, 2);
+    EXPECT_EQ(top[ATTR_LUN].type, NLA_NESTED);
+    const nla_policy* lun = attr_set(kSetLun).policy;
+    EXPECT_EQ(lun[LUN_SENSE].type, NLA_BINARY);
+    EXPECT_EQ(lun[LUN_SENSE].maxlen, kMaxSense);
+    EXPECT_EQ(rule_of(kSetTop, ATTR_DEVICE).max_count, kMaxDevices);
+    EXPECT_EQ(rule_of(kSetLun, LUN_ERROR).hi, kMaxLunError);
+    EXPECT_EQ(rule_of(kSetTop, ATTR_LUN).nest, kSetLun);
+    EXPECT_STREQ(cmd_name(CMD_RUN), "CMD_RUN");
+    EXPECT_TRUE(cmd_rule(CMD_RUN).request);
+    EXPECT_FALSE(cmd_rule(CMD_EVENT).request);
+    EXPECT_EQ(cmd_rule(CMD_GROUP_CREATE).required, bit(ATTR_GROUP) | bit(ATTR_DEVICE));
+    EXPECT_TRUE(group_problem("db-01.prod_A").empty());
+    EXPECT_NE(group_problem("a b").find("at byte 1"), std::string::npos);
+}
+
+TEST(NlBuilder, PutsAreClippedToTheirRule) {
+    using namespace detail;
+    MessageBuilder m(16384);
+    m.start_genl(request_header(CMD_RUN), NLM_F_MULTI);
+    nlattr* n = m.begin_nest(ATTR_LUN);
+    EXPECT_EQ(m.rule(LUN_ERROR).name, std::string("LUN_ERROR"));  // the nest's set, not the top level
+    m.u32(LUN_INDEX, 0);
+    m.str(LUN_ERROR, std::string(kMaxLunError + 500, 'e'));
+    m.str(LUN_STEP, std::string("step\0hidden", 11));
+    m.bin(LUN_SENSE, Bytes(kMaxSense + 40, 0x70));
+    m.end_nest(n);
+    EXPECT_EQ(m.rule(ATTR_GROUP).name, std::string("ATTR_GROUP"));  // back at the top level
+    ASSERT_TRUE(m.ok());
+    Bytes b = m.bytes();
+    // Walk the nest by hand: what the builder wrote, not what a decoder makes of it.
+    const auto* nest = reinterpret_cast<const nlattr*>(b.data() + NLMSG_HDRLEN + GENL_HDRLEN);
+    std::map<int, size_t> len;
+    for (size_t off = NLA_HDRLEN; off < nest->nla_len;) {
+        nlattr a;
+        std::memcpy(&a, reinterpret_cast<const uint8_t*>(nest) + off, sizeof a);
+        len[a.nla_type] = a.nla_len - NLA_HDRLEN;
+        off += NLA_ALIGN(a.nla_len);
+    }
+    EXPECT_EQ(len[LUN_ERROR], kMaxLunError + 1);  // the limit and the NUL
+    EXPECT_EQ(len[LUN_STEP], 5u);                 // cut at the first NUL
+    EXPECT_EQ(len[LUN_SENSE], kMaxSense);
+
+    // A nest cancelled after it overflowed leaves the message as it was and usable.
+    MessageBuilder small(NLMSG_HDRLEN + GENL_HDRLEN + 64);
+    small.start_genl(request_header(CMD_STATS), 0);
+    const size_t before = small.size();
+    nlattr* big = small.begin_nest(ATTR_OP_STATS);
+    small.str(ST_NAME, std::string(200, 's'));
+    small.end_nest(big);
+    EXPECT_FALSE(small.ok());
+    small.cancel_nest(big);
+    EXPECT_TRUE(small.ok());
+    EXPECT_EQ(small.size(), before);
+}
+
+TEST(NlBuilder, RequestTextIsCheckedAgainstTheRule) {
+    using namespace detail;
+    const schema::Rule& dev = schema::rule_of(schema::kSetTop, ATTR_DEVICE);
+    EXPECT_TRUE(check_text(dev, "/dev/sdb", dev.lo).ok());
+    auto nul = check_text(dev, std::string("/dev\0sdb", 8), dev.lo);
+    ASSERT_FALSE(nul.ok());
+    EXPECT_EQ(nul.error().msg, "ATTR_DEVICE: text holds a NUL byte");
+    auto empty = check_text(dev, "", dev.lo);
+    ASSERT_FALSE(empty.ok());
+    EXPECT_EQ(empty.error().msg, "ATTR_DEVICE: 0 bytes, 1-4096 allowed");
+    EXPECT_EQ(empty.error().sys_errno, EINVAL);
+    EXPECT_EQ(clip("abc\0def", 10), "abc");
+    EXPECT_EQ(clip("abcdef", 4), "abcd");
+}
+
+TEST(NlRequest, EachOpFlagIsOneOpSpecField) {
+    for (uint32_t flag = 1; flag <= kOpFlagsAll; flag <<= 1) {
+        Request r = req(CMD_RUN);
+        r.group = "g";
+        r.has_operation = true;
+        r.flags = flag;
+        Request d = roundtrip(r);
+        const engine::OpSpec& o = d.op;
+        const int set = o.ignore_existing + o.aptpl + o.all_tg_pt + o.abort + o.no_abort + o.unreg + o.force;
+        EXPECT_EQ(set, 1) << "flag 0x" << std::hex << flag;
+        // ...and the field alone encodes as that flag.
+        Request back = req(CMD_RUN);
+        back.group = "g";
+        back.has_operation = true;
+        back.op = o;
+        auto enc = encode_request(back);
+        ASSERT_TRUE(enc.ok());
+        EXPECT_EQ(decode_request(*enc)->flags, flag);
+    }
+    // Outside CMD_RUN the bits are not OpFlags.
+    Request st = req(CMD_STATS);
+    st.flags = STATS_RESET;
+    EXPECT_FALSE(roundtrip(st).op.ignore_existing);
+}
+
+TEST(NlRequest, PeekHeaderReadsAsFarAsTheBytesGo) {
+    Bytes m = Raw(CMD_RUN, NLM_F_REQUEST, 3).done();
+    EXPECT_FALSE(peek_header(ByteView(m).first(NLMSG_HDRLEN - 1)));
+    auto bare = peek_header(ByteView(m).first(NLMSG_HDRLEN));
+    ASSERT_TRUE(bare);
+    EXPECT_EQ(bare->seq, 7u);
+    EXPECT_EQ(bare->pid, 4242u);
+    EXPECT_EQ(bare->len, m.size());
+    EXPECT_EQ(bare->cmd, CMD_UNSPEC);
+    auto full = peek_header(m);
+    ASSERT_TRUE(full);
+    EXPECT_EQ(full->cmd, CMD_RUN);
+    EXPECT_EQ(full->version, 3);
+    // The ack for a refused message echoes it.
+    auto d = decode_request(m);
+    ASSERT_FALSE(d.ok());
+    Answer a = decode_one(encode_ack(*full, d.error().sys_errno, d.error().msg, d.error().offset));
+    EXPECT_EQ(a.hdr.seq, 7u);
+    EXPECT_EQ(a.err(), EPROTONOSUPPORT);
+    EXPECT_EQ(a.err_offset(), 17u);
+}
+
+TEST(NlAnswer, PayloadCannotBeReadAsAnotherKind) {
+    Answer ack = decode_one(encode_ack(request_header(CMD_NOOP), EPERM, "no"));
+    EXPECT_THROW((void)ack.health(), std::bad_variant_access);
+    EXPECT_THROW((void)ack.luns(), std::bad_variant_access);
+    EXPECT_EQ(ack.ack().msg, "no");
+    Health h;
+    h.pid = 1;
+    Answer ha = decode_one(encode_health(request_header(CMD_HEALTH), h));
+    EXPECT_THROW((void)ha.stats(), std::bad_variant_access);
+    EXPECT_EQ(ha.err(), 0);  // not an ack: no errno
+    EXPECT_TRUE(ha.err_msg().empty());
+    EXPECT_EQ(ha.health().pid, 1u);
 }
 
 }  // namespace
