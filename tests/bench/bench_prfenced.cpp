@@ -194,7 +194,7 @@ int main_() {
         const auto t0 = Clock::now();
         auto a = must(c.call(std::move(r)), "NOOP");
         rtt.push_back(us(Clock::now() - t0));
-        if (a.empty() || a.back().err) die("NOOP refused");
+        if (a.empty() || a.back().err()) die("NOOP refused");
     }
     std::printf("noop round trip (%d calls): p50 %.1f us, p99 %.1f us, max %.1f us (target p99 <= 50 us)\n", noops,
                 pct(rtt, 0.5), pct(rtt, 0.99), *std::max_element(rtt.begin(), rtt.end()));
