@@ -34,6 +34,8 @@
 #include "uring_engine/policy/operations.h"
 #include "nl_control/protocol/message.h"
 #include "uring_engine/transport/transport.h"
+#include "uring_engine/common/sys_error.h"
+#include "uring_engine/common/unique_fd.h"
 #include "uring_engine/common/unix_listener.h"
 
 namespace prfence::daemon {
@@ -45,8 +47,6 @@ constexpr uint64_t kEventId = 2;
 constexpr uint64_t kSignalId = 3;
 constexpr uint64_t kFirstClient = 16;
 // Datagrams read from one client per wakeup, so that a chatty client cannot starve the others.
-
-std::string sys_text(const std::string& what, int e) { return what + ": " + std::strerror(e); }
 
 uint64_t realtime_ns() {
     timespec ts{};
@@ -91,7 +91,7 @@ Result<gid_t> lookup_group(const std::string& name) {
     group gr{};
     group* res = nullptr;
     int r = getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &res);
-    if (r != 0) return fail(Errc::system, sys_text("socket group \"" + name + "\"", r), r);
+    if (r != 0) return fail_with_errno(r, "socket group \"", name, "\"");
     if (!res) return fail(Errc::not_found, "socket group \"" + name + "\" does not exist (groupadd it, or change --socket-group)");
     return res->gr_gid;
 }
@@ -123,7 +123,7 @@ Job::Kind job_kind(uint8_t cmd) {
 
 struct Daemon::Impl {
     struct Client {
-        int fd = -1;
+        UniqueFd fd;
         uid_t uid = 0;
         gid_t gid = 0;
         pid_t pid = 0;
@@ -141,7 +141,7 @@ struct Daemon::Impl {
     std::string group_name;  // "" = only root
     std::optional<gid_t> socket_gid;
     UnixListener listener;  // closing it removes the socket file
-    int epoll_fd = -1, event_fd = -1, signal_fd = -1;
+    UniqueFd epoll_fd, event_fd, signal_fd;
 
     std::atomic<bool> stop_requested{false}, reload_requested{false}, cancel{false}, is_ready{false};
     std::unique_ptr<EngineWorker> engine;
@@ -162,9 +162,6 @@ struct Daemon::Impl {
             engine->shutdown();
             engine.reset();
         }
-        for (auto& [id, c] : clients) ::close(c.fd);
-        for (int fd : {epoll_fd, event_fd, signal_fd})
-            if (fd >= 0) ::close(fd);
     }
 
     void log(const std::string& line) const {
@@ -174,7 +171,7 @@ struct Daemon::Impl {
     void wake() {
         const uint64_t one = 1;
         // A full counter (never, in practice) already means "wake up".
-        [[maybe_unused]] ssize_t n = ::write(event_fd, &one, sizeof one);
+        [[maybe_unused]] ssize_t n = ::write(event_fd.get(), &one, sizeof one);
     }
 
     // ---- socket setup
@@ -193,21 +190,21 @@ struct Daemon::Impl {
     }
 
     Status setup_loop() {
-        epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
-        if (epoll_fd < 0) return fail(Errc::system, sys_text("epoll_create1", errno), errno);
-        event_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (event_fd < 0) return fail(Errc::system, sys_text("eventfd", errno), errno);
+        epoll_fd.reset(::epoll_create1(EPOLL_CLOEXEC));
+        if (!epoll_fd) return fail_errno("epoll_create1");
+        event_fd.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+        if (!event_fd) return fail_errno("eventfd");
         PRF_TRY(add_fd(listener.fd(), kListenId, EPOLLIN));
-        PRF_TRY(add_fd(event_fd, kEventId, EPOLLIN));
+        PRF_TRY(add_fd(event_fd.get(), kEventId, EPOLLIN));
         if (opt.handle_signals) {
             sigset_t set;
             sigemptyset(&set);
             sigaddset(&set, SIGTERM);
             sigaddset(&set, SIGINT);
             sigaddset(&set, SIGHUP);
-            signal_fd = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-            if (signal_fd < 0) return fail(Errc::system, sys_text("signalfd", errno), errno);
-            PRF_TRY(add_fd(signal_fd, kSignalId, EPOLLIN));
+            signal_fd.reset(::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
+            if (!signal_fd) return fail_errno("signalfd");
+            PRF_TRY(add_fd(signal_fd.get(), kSignalId, EPOLLIN));
         }
         return {};
     }
@@ -216,7 +213,7 @@ struct Daemon::Impl {
         epoll_event ev{};
         ev.events = events;
         ev.data.u64 = id;
-        if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) return fail(Errc::system, sys_text("epoll_ctl", errno), errno);
+        if (::epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, fd, &ev) != 0) return fail_errno("epoll_ctl");
         return {};
     }
 
@@ -224,20 +221,16 @@ struct Daemon::Impl {
 
     void accept_clients() {
         for (;;) {
-            int fd = ::accept4(listener.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-            if (fd < 0) {
+            UniqueFd fd(::accept4(listener.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+            if (!fd) {
                 if (errno == EINTR) continue;
                 return;  // EAGAIN, or a transient error (EMFILE): the next readiness retries
             }
-            if (clients.size() >= opt.max_clients) {
-                ::close(fd);
-                continue;
-            }
-            Client c;
-            c.fd = fd;
+            if (clients.size() >= opt.max_clients) continue;  // closed: over the limit
             ucred cred{};
             socklen_t len = sizeof cred;
-            if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+            Client c;
+            if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
                 c.uid = cred.uid;
                 c.gid = cred.gid;
                 c.pid = cred.pid;
@@ -245,10 +238,8 @@ struct Daemon::Impl {
             }
             const uint64_t id = next_id++;
             c.epoll_mask = EPOLLIN;
-            if (!add_fd(fd, id, EPOLLIN)) {
-                ::close(fd);
-                continue;
-            }
+            if (!add_fd(fd.get(), id, EPOLLIN)) continue;
+            c.fd = std::move(fd);
             clients.emplace(id, std::move(c));
         }
     }
@@ -265,8 +256,7 @@ struct Daemon::Impl {
     void close_client(uint64_t id) {
         auto it = clients.find(id);
         if (it == clients.end()) return;
-        ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, it->second.fd, nullptr);
-        ::close(it->second.fd);
+        ::epoll_ctl(epoll_fd.get(), EPOLL_CTL_DEL, it->second.fd.get(), nullptr);
         clients.erase(it);
     }
 
@@ -282,7 +272,7 @@ struct Daemon::Impl {
         epoll_event ev{};
         ev.events = want;
         ev.data.u64 = id;
-        ::epoll_ctl(epoll_fd, EPOLL_CTL_MOD, c.fd, &ev);
+        ::epoll_ctl(epoll_fd.get(), EPOLL_CTL_MOD, c.fd.get(), &ev);
         c.epoll_mask = want;
     }
 
@@ -295,7 +285,7 @@ struct Daemon::Impl {
     bool flush(uint64_t id, Client& c) {
         while (!c.out.empty()) {
             const Bytes& m = c.out.front();
-            ssize_t n = ::send(c.fd, m.data(), m.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+            ssize_t n = ::send(c.fd.get(), m.data(), m.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
             if (n < 0) {
                 if (errno == EINTR) continue;
                 if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -319,7 +309,7 @@ struct Daemon::Impl {
             if (it == clients.end()) return;
             Client& c = it->second;
             if (over_bound(c)) return;
-            ssize_t n = ::recv(c.fd, rbuf.data(), rbuf.size(), MSG_DONTWAIT | MSG_TRUNC);
+            ssize_t n = ::recv(c.fd.get(), rbuf.data(), rbuf.size(), MSG_DONTWAIT | MSG_TRUNC);
             if (n < 0) {
                 if (errno == EINTR) continue;
                 if (errno == EAGAIN || errno == EWOULDBLOCK) return;
@@ -529,7 +519,7 @@ struct Daemon::Impl {
         ev.text = why;
         const Bytes m = nl::encode_event(ev);
         // Best effort: a subscriber that stopped reading most likely has a full socket too.
-        (void)::send(c.fd, m.data(), m.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        (void)::send(c.fd.get(), m.data(), m.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
         ++subscribers_dropped;
         log("uid " + std::to_string(c.uid) + " pid " + std::to_string(c.pid) + ": " + why);
         close_client(id);
@@ -641,7 +631,7 @@ struct Daemon::Impl {
 
     void read_signals() {
         signalfd_siginfo si{};
-        while (::read(signal_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+        while (::read(signal_fd.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
             if (si.ssi_signo == SIGHUP) {
                 auto r = start_reload(0, nl::Header{});
                 if (!r) log("SIGHUP: " + r.error().msg);
@@ -653,7 +643,7 @@ struct Daemon::Impl {
 
     void read_eventfd() {
         uint64_t v;
-        [[maybe_unused]] ssize_t n = ::read(event_fd, &v, sizeof v);
+        [[maybe_unused]] ssize_t n = ::read(event_fd.get(), &v, sizeof v);
         if (reload_requested.exchange(false)) {
             auto r = start_reload(0, nl::Header{});
             if (!r) log("reload: " + r.error().msg);
@@ -670,7 +660,7 @@ struct Daemon::Impl {
         log(std::string(why) + ": stopping (" + (engine->busy() ? "cancelling the running batch, " : "") +
             std::to_string(queued) + " queued requests cancelled)");
         if (listener) {
-            ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listener.fd(), nullptr);
+            ::epoll_ctl(epoll_fd.get(), EPOLL_CTL_DEL, listener.fd(), nullptr);
             listener.close();
         }
         cancel.store(true);
@@ -700,10 +690,10 @@ struct Daemon::Impl {
             // machine a spinning control thread takes one of them from the fence it is waiting for.
             const bool spin = timeout == -1 && last_activity_ns != 0 && !engine->busy() &&
                               engine::now_ns() - last_activity_ns < static_cast<uint64_t>(opt.busy_poll.count()) * 1000ull;
-            int n = ::epoll_wait(epoll_fd, evs.data(), static_cast<int>(evs.size()), spin ? 0 : timeout);
+            int n = ::epoll_wait(epoll_fd.get(), evs.data(), static_cast<int>(evs.size()), spin ? 0 : timeout);
             if (n < 0) {
                 if (errno == EINTR) continue;
-                return fail(Errc::system, sys_text("epoll_wait", errno), errno);
+                return fail_errno("epoll_wait");
             }
             if (n > 0) last_activity_ns = engine::now_ns();
             for (int i = 0; i < n; ++i) {
@@ -770,10 +760,7 @@ Status Daemon::run() {
     Status st = d.loop();
     if (!d.stopping) d.begin_shutdown("event loop failed");
     d.engine.reset();  // joins the engine thread
-    for (auto it = d.clients.begin(); it != d.clients.end();) {
-        ::close(it->second.fd);
-        it = d.clients.erase(it);
-    }
+    d.clients.clear();
     return st;
 }
 
@@ -798,7 +785,7 @@ Status block_daemon_signals() {
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
     if (int r = pthread_sigmask(SIG_BLOCK, &set, nullptr); r != 0)
-        return fail(Errc::system, sys_text("pthread_sigmask", r), r);
+        return fail_with_errno(r, "pthread_sigmask");
     // A client that hangs up mid-answer must not kill the daemon (send uses MSG_NOSIGNAL; this is the
     // belt to those braces).
     ::signal(SIGPIPE, SIG_IGN);
@@ -808,13 +795,18 @@ Status block_daemon_signals() {
 Status make_realtime(int priority) {
     if (priority < 1 || priority > 99)
         return fail(Errc::invalid_argument, "realtime priority " + std::to_string(priority) + " is outside 1-99", EINVAL);
-    if (::mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
-        return fail(Errc::system, sys_text("mlockall", errno) + " (needs CAP_IPC_LOCK or a large enough RLIMIT_MEMLOCK)", errno);
+    if (::mlockall(MCL_CURRENT | MCL_FUTURE) != 0) {
+        Error e = errno_error(Errc::system, errno, "mlockall");
+        e.msg += " (needs CAP_IPC_LOCK or a large enough RLIMIT_MEMLOCK)";
+        return fail(std::move(e));
+    }
     sched_param sp{};
     sp.sched_priority = priority;
     if (int r = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp); r != 0) {
         ::munlockall();
-        return fail(Errc::system, sys_text("SCHED_FIFO", r) + " (needs CAP_SYS_NICE or RLIMIT_RTPRIO)", r);
+        Error e = errno_error(Errc::system, r, "SCHED_FIFO");
+        e.msg += " (needs CAP_SYS_NICE or RLIMIT_RTPRIO)";
+        return fail(std::move(e));
     }
     return {};
 }
