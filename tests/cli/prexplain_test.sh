@@ -17,17 +17,22 @@ check() {  # check NAME WANT_RC REGEX -- ARGS...   (stdin from $STDIN when set)
         passes=$((passes+1))
     fi
 }
-count() {  # count NAME WANT_LINES REGEX -- ARGS...: how many output lines match
-    local name=$1 want=$2 regex=$3; shift 4
-    local n
-    n=$("$P" "$@" 2>/dev/null </dev/null | grep -cE -- "$regex")
-    if [ "$n" -ne "$want" ]; then echo "FAIL $name: $n lines match '$regex', want $want"; fails=$((fails+1)); else passes=$((passes+1)); fi
+count() {  # count NAME WANT_RC WANT_LINES REGEX -- ARGS...: the exit status, and how many output lines match
+    local name=$1 want_rc=$2 want=$3 regex=$4; shift 5
+    local out rc n
+    out=$("$P" "$@" 2>/dev/null </dev/null); rc=$?
+    n=$(grep -cE -- "$regex" <<<"$out")
+    if [ "$rc" -ne "$want_rc" ] || [ "$n" -ne "$want" ]; then
+        echo "FAIL $name: rc=$rc (want $want_rc), $n lines match '$regex', want $want"; fails=$((fails+1))
+    else
+        passes=$((passes+1))
+    fi
 }
 
 # Every format, human lines.
 check dmesg_6_1 24 '^sdq \[1:0:0:0\]: READ_10 sector 0: UNKNOWN: not queried' -- --no-query "$V/dmesg-6.1.txt"
 check dmesg_6_12 24 '^sdb \[0:0:0:1\]: READ_10 sector 0: UNKNOWN' -- --no-query "$V/dmesg-6.12.txt"
-count dmesg_6_12_lus 16 '^[^ ]+ \[0:0:0:[0-9]+\]: (READ_10|command)' -- --no-query "$V/dmesg-6.12.txt"
+count dmesg_6_12_lus 24 16 '^[^ ]+ \[0:0:0:[0-9]+\]: (READ_10|command)' -- --no-query "$V/dmesg-6.12.txt"
 check dmesg_5_10 24 '^sdb \[2:0:0:0\]: WRITE_10 sector 2048: UNKNOWN' -- --no-query "$F/dmesg-5.10.txt"
 check dmesg_5_10_nexus_failure 24 '^sdc \[2:0:0:1\]: READ_10 sector 2048' -- --no-query "$F/dmesg-5.10.txt"
 check journal_short 24 '^sdb \[1:0:0:0\]: READ_10 sector 0' -- --no-query "$F/journal-short.txt"
@@ -39,10 +44,10 @@ check trace_5_15 24 '\[1:0:1:0\]: WRITE_10 sector 2048' -- --no-query "$F/trace-
 check prsim 24 '\[1:0:1:0\]: READ_10 sector 0' -- --no-query "$F/prsim-6.1.txt"
 check prsim_capture 24 '\[0:0:0:7\]: PERSISTENT_RESERVE_OUT' -- --no-query "$F/prsim-capture.txt"
 # A storm is counted, not repeated: one first event, one update per LU.
-count storm_lines 3 '.' -- --no-query "$F/storm.txt"
+count storm_lines 24 3 '.' -- --no-query "$F/storm.txt"
 check storm_count 24 '^sde \[3:0:0:4\]: still conflicting: .*2000 conflicts, 100\.000000 to 101\.999000' -- --no-query "$F/storm.txt"
 STDIN="$F/kmsg.txt" check stdin 24 '^sdb \[0:0:0:1\]' -- --no-query -
-check clean 0 '^$' -- --no-query "$F/clean.txt"
+count clean 0 0 '.' -- --no-query "$F/clean.txt"
 
 # --json fields.
 J=(--no-query --json --key 0xabc123)

@@ -93,7 +93,9 @@ check unknown_group 15 'ENOENT' -- keys nosuch
 check two_groups 1 'exactly one LUN group' -- keys nodeA nodeB
 check initiator_in_group 1 'belong to the group' -- keys --initiator "iqn.x,i,0x1" nodeA
 check create_tmp 0 'tmp: 4 LUNs' -- group create tmp "sim:$sock:0-3"
-check delete 0 '' -- group delete tmp
+# group delete says nothing when it succeeds.
+out=$("${PD[@]}" group delete tmp 2>&1); rc=$?
+if [ "$rc" -ne 0 ] || [ -n "$out" ]; then echo "FAIL delete: rc=$rc (want 0, no output): $out"; fails=$((fails+1)); else passes=$((passes+1)); fi
 check deleted 15 'ENOENT' -- keys tmp
 out=$("$P" group list 2>&1); rc=$?
 if [ "$rc" -ne 1 ] || ! grep -q -- '--daemon' <<<"$out"; then echo "FAIL group_without_daemon: rc=$rc: $out"; fails=$((fails+1)); else passes=$((passes+1)); fi

@@ -35,7 +35,7 @@ check reserve_conflict 24 'RESERVATION CONFLICT' -- reserve "${B[@]}" --key 123a
 # probe: the holder reads and writes; under Exclusive Access the other node cannot even read.
 check probe_holder 0 '64 ok, 0 failed' -- probe "${A[@]}" -q "$ALL"
 check probe_excluded 24 'READ\(10\): RESERVATION CONFLICT' -- probe "${B[@]}" "sim:$sock:5"
-check probe_no_key 1 'key' -- probe "${B[@]}" --key 1 "sim:$sock:5"
+check probe_no_key 1 'not expected: --key' -- probe "${B[@]}" --key 1 "sim:$sock:5"
 check caps 0 'ATP_C=' -- caps "${A[@]}" "sim:$sock:0"
 check status 0 'node-a' -- status "${A[@]}" "sim:$sock:0"
 check release_wrong_type 5 'INVALID RELEASE OF PERSISTENT RESERVATION' -- release "${A[@]}" --key abc123 --type 1 "sim:$sock:0"
@@ -60,12 +60,12 @@ check unregister_gone 24 'RESERVATION CONFLICT' -- unregister "${B[@]}" --key 12
 check no_daemon 15 'nope.sock' -- keys "${A[@]}" "sim:$dir/nope.sock:0"
 check no_initiator 15 'need --initiator' -- keys "sim:$sock:0"
 check bad_lun 15 'does not exist' -- keys "${A[@]}" "sim:$sock:64"
-check bad_range 15 'sim' -- keys "${A[@]}" "sim:$sock:9-2"
+check bad_range 15 'range 9-2 is reversed \(write 2-9\)' -- keys "${A[@]}" "sim:$sock:9-2"
 check bad_key 1 'not a hex digit' -- register "${A[@]}" --key xyz "sim:$sock:0"
 check missing_key 1 '--key is required' -- reserve "${A[@]}" --type 3 "sim:$sock:0"
 check bad_type 1 'reservation type' -- reserve "${A[@]}" --key 1 --type 4 "sim:$sock:0"
 check fence_self 1 'fence ourselves' -- fence "${A[@]}" --key 1 --victim 1 "sim:$sock:0"
-check partition 15 'partition|No such file|not' -- keys /dev/nonexistent1
+check missing_node 15 '/dev/nonexistent1: does not exist' -- keys /dev/nonexistent1
 check json_summary 0 '"exit_code": 0' -- keys "${A[@]}" --json "sim:$sock:0-3"
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
