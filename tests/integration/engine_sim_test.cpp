@@ -178,11 +178,14 @@ TEST(EngineSim, AbandonedCommandIsAbortedInTheDaemon) {
 TEST(EngineSim, DaemonDyingMidBatchFailsEveryLunWithATransportError) {
     sim::FaultSpec lat;
     lat.kind = sim::FaultKind::latency;
-    lat.latency.us = 200000;  // long enough that the daemon dies with commands in flight
+    lat.latency.us = 30'000'000;  // no command completes before the daemon dies
     Daemon d(32, {lat});
     Node a(d, kNodeA, 1, 32);
+    // The daemon dies once it holds every command (not after a fixed sleep, which a loaded machine
+    // can outlast before the batch has even been sent).
     std::thread killer([&] {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        for (int i = 0; i < 1000 && d.server->stats().commands < 32; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
         d.stop();
     });
     std::vector<std::unique_ptr<LunJob>> jobs;
