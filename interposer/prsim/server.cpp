@@ -469,6 +469,29 @@ void Server::Impl::handle_hello(Conn& c, const proto::Hello& h) {
     mark_dirty(c);
 }
 
+void Server::Impl::handle_command(Conn& c, const proto::CommandView& cmd) {
+    if (tasks->in_flight(c.id, cmd.tag)) {
+        proto::append_error(c.out, cmd.tag, proto::ErrorCode::duplicate_tag, false,
+                            "tag " + std::to_string(cmd.tag) + " is still in flight", c.version);
+        mark_dirty(c);
+        return;
+    }
+    if (cmd.cdb_len == 0 || cmd.cdb_len > proto::kMaxCdbLen || cmd.alloc_len > proto::kMaxDataLen) {
+        proto::append_error(c.out, cmd.tag, proto::ErrorCode::bad_cdb, false,
+                            cmd.alloc_len > proto::kMaxDataLen
+                                ? "allocation length " + std::to_string(cmd.alloc_len) + " above " +
+                                      std::to_string(proto::kMaxDataLen)
+                                : "CDB length " + std::to_string(cmd.cdb_len) + " is not 1-16",
+                            c.version);
+        mark_dirty(c);
+        return;
+    }
+    ++st_commands;
+    tasks->submit(c.id, *c.nexus, cmd, monotonic_ns());
+}
+
+// ---- the task set's side: answers and the timer ----
+
 bool Server::Impl::connected(uint64_t conn) const {
     auto it = conns.find(conn);
     return it != conns.end() && !it->second->dead;
@@ -501,27 +524,6 @@ void Server::Impl::respond(uint64_t conn, uint64_t tag, uint8_t status, ByteView
         }
     }
     mark_dirty(*c);
-}
-
-void Server::Impl::handle_command(Conn& c, const proto::CommandView& cmd) {
-    if (tasks->in_flight(c.id, cmd.tag)) {
-        proto::append_error(c.out, cmd.tag, proto::ErrorCode::duplicate_tag, false,
-                            "tag " + std::to_string(cmd.tag) + " is still in flight", c.version);
-        mark_dirty(c);
-        return;
-    }
-    if (cmd.cdb_len == 0 || cmd.cdb_len > proto::kMaxCdbLen || cmd.alloc_len > proto::kMaxDataLen) {
-        proto::append_error(c.out, cmd.tag, proto::ErrorCode::bad_cdb, false,
-                            cmd.alloc_len > proto::kMaxDataLen
-                                ? "allocation length " + std::to_string(cmd.alloc_len) + " above " +
-                                      std::to_string(proto::kMaxDataLen)
-                                : "CDB length " + std::to_string(cmd.cdb_len) + " is not 1-16",
-                            c.version);
-        mark_dirty(c);
-        return;
-    }
-    ++st_commands;
-    tasks->submit(c.id, *c.nexus, cmd, monotonic_ns());
 }
 
 void Server::Impl::arm_timer() {
