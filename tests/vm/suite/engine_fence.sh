@@ -90,7 +90,9 @@ for ((i = 0; i < N; i++)); do
     [ "${J[luns.$i.retries]}" -ge 1 ] || { show_last; fail "${J[luns.$i.device]}: retries ${J[luns.$i.retries]}, want >= 1 (no unit attention seen)"; }
 done
 all_field keys.0 "0x$KEY_B"
-[ -z "${J[luns.0.keys.1]:-}" ] || fail "A's key is still registered on ${J[luns.0.device]}"
+for ((i = 0; i < N; i++)); do
+    [ -z "${J[luns.$i.keys.1]:-}" ] || fail "A's key is still registered on ${J[luns.$i.device]}"
+done
 record "unit attention 2Ah/05h absorbed: $N LUs, ${J[summary.retries]} retries, ${J[summary.wall_ms]} ms"
 # The unit attention itself, as sg_persist sees it: re-provoked on the first LU by fencing A once more.
 lu "${LUNS[0]}"

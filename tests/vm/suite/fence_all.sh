@@ -73,9 +73,9 @@ for L in "${LUNS[@]}"; do
     expect_pr 0 "$B_SG" --read-reservation
     expect_out "Key=0x$KEY_B"
     expect_out 'type: Exclusive Access$'
+    read_block "$B_SD"
+    [ "$RC" -eq 0 ] || { show_last; fail "B (holder) cannot read LU $L"; }
 done
-read_block "$B_SD"
-[ "$RC" -eq 0 ] || { show_last; fail "B (holder) cannot read LU $L"; }
 
 log "B clears every LU"
 for L in "${LUNS[@]}"; do

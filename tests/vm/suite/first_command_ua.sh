@@ -49,9 +49,8 @@ log "1. the first PR command on LU $L after boot, through each nexus"
 first_pr "boot: LU $L node A" "$A_SG"
 BOOT_A=$ANSWER
 first_pr "boot: LU $L node B" "$B_SG"
-if [ "$BOOT_A" != GOOD ] || [ "$ANSWER" != GOOD ]; then
-    log "  (not GOOD: something used this LU before, or LIO now sets a unit attention at login)"
-fi
+[ "$BOOT_A" = GOOD ] && [ "$ANSWER" = GOOD ] ||
+    fail "the first PR command after boot was not GOOD through both nexuses (A: $BOOT_A, B: $ANSWER): something used this LU before, or LIO now leaves a unit attention after login"
 
 NEW=$((${LUNS[${#LUNS[@]} - 1]} + 1))
 log "2. LU $NEW is added to the running target; the next command on LU $L, through each nexus"
@@ -78,6 +77,7 @@ for node in A B; do
     done
     [ -e "${sgs[0]}" ] || fail "LU $NEW did not appear as $h after the rescan"
     first_pr "added LU $NEW node $node" "/dev/${sgs[0]##*/}"
+    [ "$ANSWER" = GOOD ] || fail "the hot-added LU's first PR command through node $node: $ANSWER (want GOOD: the rescan's probe takes the unit attention)"
 done
 
 log "draining unit attentions from every nexus"
