@@ -14,7 +14,7 @@
 
 namespace {
 
-using namespace prbench;
+using namespace prfence::bench;
 
 std::vector<uint64_t> one_to(uint64_t n) {
     std::vector<uint64_t> v(n);
@@ -138,7 +138,7 @@ TEST(Report, JsonHasFioFieldNamesInOrder) {
 }
 
 TEST(Report, ResultJsonAndText) {
-    Result r;
+    Measurement r;
     r.workload = Workload::fence;
     r.op = "fence";
     r.backend = Backend::uring;
@@ -149,7 +149,7 @@ TEST(Report, ResultJsonAndText) {
     r.clat = {1000, 2000, 3000, 4000};
     r.wall = {1'000'000, 1'000'000};
     r.luns_time = {{"lu0", 5000, 9000, 2}, {"lu1", 7000, 9000, 2}};
-    std::vector<Result> rs{r};
+    std::vector<Measurement> rs{r};
     RunInfo info;
     info.version = "0.0";
     auto j = render_json(rs, info);
@@ -173,7 +173,7 @@ TEST(Svg, TickLabelsAndWellFormedEnvelope) {
     EXPECT_EQ(us_tick_label(1e6), "1 s");
     EXPECT_EQ(us_tick_label(1e7), "10 s");
     EXPECT_EQ(us_tick_label(2000), "");
-    Result r;
+    Measurement r;
     r.op = "read-keys";
     r.luns = 1;
     r.qd = 1;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // prbench's workloads and backends: what is measured and how. The CLI (main.cpp) fills a Config, run()
-// returns one Result per (workload, op, backend, N, concurrency); report.h renders them, svg.h plots them.
+// returns one Measurement per (workload, op, backend, N, concurrency); report.h renders them, svg.h plots
+// them. How each backend measures each workload is in backend.h; run() plans the matrix (matrix.cpp).
 //
 // Backends:
 //   uring       prfence's engine, sg v3 async over io_uring (prsim LUNs: prsim's socket over io_uring)
@@ -30,7 +31,7 @@
 #include "uring_engine/devices/resolve.h"
 #include "uring_engine/wire/pr_types.h"
 
-namespace prbench {
+namespace prfence::bench {
 
 enum class Backend { uring, sgio, serial, sg_persist, fence_scsi };
 const char* backend_name(Backend b);
@@ -41,7 +42,7 @@ enum class Workload { op, fence, pingpong };
 const char* workload_name(Workload w);
 std::optional<Workload> parse_workload(std::string_view name);
 
-// The operations the op workload measures, as the issue names them.
+// The operations the op workload measures (--op), in the order --op all runs them.
 inline constexpr const char* kOpNames[] = {
     "register",  "register-ignore", "reserve",          "release",     "preempt",          "preempt-abort",
     "clear",     "read-keys",       "read-reservation", "report-capabilities", "read-full-status"};
@@ -51,7 +52,7 @@ bool is_op_name(std::string_view name);
 struct BenchLun {
     std::string name;
     std::string wwid;
-    prfence::engine::PathSpec a, b;
+    engine::PathSpec a, b;
     bool has_b = false;
 };
 
@@ -64,7 +65,7 @@ struct Node {
 struct Config {
     std::vector<BenchLun> luns;
     Node a, b;
-    prfence::wire::PrType type = prfence::wire::PrType::exclusive_access;
+    wire::PrType type = wire::PrType::exclusive_access;
     std::vector<Workload> workloads{Workload::op};
     std::vector<std::string> ops{"read-keys"};
     std::vector<Backend> backends{Backend::uring};
@@ -103,7 +104,8 @@ struct LunTime {
     uint64_t n = 0;
 };
 
-struct Result {
+// What one cell of the matrix measured (or why it was skipped).
+struct Measurement {
     Workload workload = Workload::op;
     std::string op;         // op workload: the operation; else "fence" / "takeover"
     Backend backend = Backend::uring;
@@ -127,12 +129,15 @@ struct Result {
     double iops() const { return runtime_ns ? static_cast<double>(ops) * 1e9 / static_cast<double>(runtime_ns) : 0; }
 };
 
-// Runs every combination the Config asks for, in order: workload, N, backend, concurrency.
-prfence::Result<std::vector<Result>> run(const Config& cfg);
+// Runs every combination the Config asks for, in order: workload (and op), N, backend, concurrency.
+// A combination a backend cannot run is a skipped Measurement saying why; a workload that fails is a
+// Measurement with errors. An Error when there are no LUs, an operation is unknown or the LUs cannot
+// be opened.
+Result<std::vector<Measurement>> run(const Config& cfg);
 
 // The virtual device paths of the prsim LD_PRELOAD shim for LU `lun`: /dev/prsim/sgN, /dev/prsim/sdX
 // (X: the sd driver's letters for index N: 0 a, 25 z, 26 aa, ...).
 std::string prsim_sg_path(uint32_t lun);
 std::string prsim_sd_path(uint32_t lun);
 
-}  // namespace prbench
+}  // namespace prfence::bench

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // prbench: persistent-reservation latency, measured on real LUNs or prsim, prfence against the way it is
 // done today (sg_persist loops, fence_scsi). main parses options and renders; the measuring is in
-// bench.cpp, the statistics in stats.cpp, the outputs in report.cpp and svg.cpp.
+// matrix.cpp (what runs) and the backends (backend.h), the statistics in stats.cpp, the outputs in
+// report.cpp and svg.cpp.
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
@@ -18,6 +19,8 @@
 #include "tools/prbench/svg.h"
 
 namespace {
+
+namespace bench = prfence::bench;
 
 std::vector<std::string> split_list(const std::vector<std::string>& in) {
     std::vector<std::string> out;
@@ -71,7 +74,7 @@ int main(int argc, char** argv) {
     std::string initiator_a = "iqn.2026-11.io.prfence:node-a,i,0x1", initiator_b = "iqn.2026-11.io.prfence:node-b,i,0x2";
     uint16_t port_a = 1, port_b = 2;
     std::string key_a = "abc123", key_b = "123abc", type = "EA";
-    prbench::Config cfg;
+    bench::Config cfg;
     std::string output_format = "normal", output, json_out, plot, baseline_wrap, prsim_run;
     bool quiet = false;
     size_t slowest = 5;
@@ -132,15 +135,15 @@ int main(int argc, char** argv) {
     cfg.arm_takeover = arm == "takeover";
     cfg.workloads.clear();
     for (const auto& w : split_list(workloads)) {
-        auto v = prbench::parse_workload(w);
+        auto v = bench::parse_workload(w);
         if (!v) return usage_error("unknown workload " + w + " (op, fence, pingpong)");
         cfg.workloads.push_back(*v);
     }
     cfg.ops.clear();
     for (const auto& o : split_list(ops)) {
         if (o == "all") {
-            for (const char* n : prbench::kOpNames) cfg.ops.push_back(n);
-        } else if (prbench::is_op_name(o)) {
+            for (const char* n : bench::kOpNames) cfg.ops.push_back(n);
+        } else if (bench::is_op_name(o)) {
             cfg.ops.push_back(o);
         } else {
             return usage_error("unknown operation " + o);
@@ -149,11 +152,11 @@ int main(int argc, char** argv) {
     cfg.backends.clear();
     for (const auto& b : split_list(backends)) {
         if (b == "all") {
-            cfg.backends = {prbench::Backend::uring, prbench::Backend::sgio, prbench::Backend::serial, prbench::Backend::sg_persist,
-                            prbench::Backend::fence_scsi};
+            cfg.backends = {bench::Backend::uring, bench::Backend::sgio, bench::Backend::serial,
+                            bench::Backend::sg_persist, bench::Backend::fence_scsi};
             continue;
         }
-        auto v = prbench::parse_backend(b);
+        auto v = bench::parse_backend(b);
         if (!v) return usage_error("unknown backend " + b + " (uring, sgio, serial, sg_persist, fence_scsi, all)");
         cfg.backends.push_back(*v);
     }
@@ -204,7 +207,7 @@ int main(int argc, char** argv) {
     bool any_sim = false;
     for (size_t i = 0; i < a->size(); ++i) {
         const auto& spec = (*a)[i];
-        prbench::BenchLun l;
+        bench::BenchLun l;
         l.name = spec.name;
         l.wwid = spec.wwid;
         l.a = spec.paths.at(0);
@@ -224,7 +227,7 @@ int main(int argc, char** argv) {
 
     // ---- baselines on prsim: the LD_PRELOAD runner
     if (!baseline_wrap.empty()) {
-        cfg.baseline_wrap = prbench::split_words(baseline_wrap);
+        cfg.baseline_wrap = bench::split_words(baseline_wrap);
     } else if (any_sim) {
         std::string runner = prsim_run;
         if (runner.empty()) {
@@ -234,7 +237,7 @@ int main(int argc, char** argv) {
                     runner = c;
                     break;
                 }
-            if (runner.empty()) runner = prbench::find_executable("prsim-run");
+            if (runner.empty()) runner = bench::find_executable("prsim-run");
         } else if (access(runner.c_str(), X_OK) != 0) {
             return usage_error("--prsim-run " + runner + ": not an executable");
         }
@@ -242,13 +245,13 @@ int main(int argc, char** argv) {
     }
     if (!quiet) cfg.progress = [](const std::string& s) { std::fprintf(stderr, "prbench: %s\n", s.c_str()); };
 
-    auto results = prbench::run(cfg);
+    auto results = bench::run(cfg);
     if (!results) {
         std::fprintf(stderr, "prbench: %s\n", results.error().msg.c_str());
         return 99;
     }
 
-    prbench::RunInfo info;
+    bench::RunInfo info;
     info.version = PRFENCE_VERSION;
     for (int i = 0; i < argc; ++i) info.command_line += (i ? " " : "") + std::string(argv[i]);
     for (const auto& d : devices) info.devices += (info.devices.empty() ? "" : " ") + d;
@@ -261,8 +264,8 @@ int main(int argc, char** argv) {
     const bool want_normal = output_format.find("normal") != std::string::npos;
     const bool want_json = output_format.find("json") != std::string::npos;
     std::string json;
-    if (want_json || !json_out.empty()) json = prbench::render_json(*results, info).dump(2) + "\n";
-    if (want_normal) text += prbench::render_text(*results, info);
+    if (want_json || !json_out.empty()) json = bench::render_json(*results, info).dump(2) + "\n";
+    if (want_normal) text += bench::render_text(*results, info);
     if (want_json) text += json;
     if (output.empty()) {
         std::cout << text;
@@ -271,7 +274,7 @@ int main(int argc, char** argv) {
         return usage_error("cannot write " + output);
     }
     if (!json_out.empty() && !write_file(json_out, json)) return usage_error("cannot write " + json_out);
-    if (!plot.empty() && !write_file(plot, prbench::render_svg(*results, "prbench " PRFENCE_VERSION ": " + info.command_line)))
+    if (!plot.empty() && !write_file(plot, bench::render_svg(*results, "prbench " PRFENCE_VERSION ": " + info.command_line)))
         return usage_error("cannot write " + plot);
     size_t errors = 0;
     for (const auto& r : *results) errors += r.errors;

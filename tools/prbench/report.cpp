@@ -7,7 +7,7 @@
 #include <ctime>
 #include <map>
 
-namespace prbench {
+namespace prfence::bench {
 namespace {
 
 std::string fmt(const char* f, double v) {
@@ -50,7 +50,7 @@ nlohmann::ordered_json latency_json(std::vector<uint64_t>& samples) {
     return j;
 }
 
-std::string job_name(const Result& r) {
+std::string job_name(const Measurement& r) {
     std::string n = r.op + "-" + backend_name(r.backend) + "-n" + std::to_string(r.luns) + "-qd" + std::to_string(r.qd);
     if (r.rate > 0) n += "-rate" + fmt("%g", r.rate);
     return n;
@@ -74,7 +74,7 @@ std::string fio_block(const std::string& what, const LatencySummary& s, const st
     return o;
 }
 
-std::vector<LunTime> slowest_luns(const Result& r, size_t k) {
+std::vector<LunTime> slowest_luns(const Measurement& r, size_t k) {
     std::vector<LunTime> v;
     for (const auto& t : r.luns_time)
         if (t.n) v.push_back(t);
@@ -83,9 +83,9 @@ std::vector<LunTime> slowest_luns(const Result& r, size_t k) {
     return v;
 }
 
-std::string render_text(std::vector<Result>& results, const RunInfo& info) {
+std::string render_text(std::vector<Measurement>& results, const RunInfo& info) {
     std::string o;
-    for (Result& r : results) {
+    for (Measurement& r : results) {
         o += job_name(r) + ": (workload=" + workload_name(r.workload) + ", op=" + r.op + ", backend=" + backend_name(r.backend) +
              ", luns=" + std::to_string(r.luns) + ", qd=" + std::to_string(r.qd) +
              (r.rate > 0 ? ", rate=" + fmt("%g", r.rate) + "/s" : std::string()) + ")\n";
@@ -139,8 +139,8 @@ std::string render_text(std::vector<Result>& results, const RunInfo& info) {
         size_t n;
         bool operator<(const Key& k) const { return std::tie(w, op, n) < std::tie(k.w, k.op, k.n); }
     };
-    std::map<Key, std::vector<const Result*>> groups;
-    for (const Result& r : results)
+    std::map<Key, std::vector<const Measurement*>> groups;
+    for (const Measurement& r : results)
         if (!r.skipped) groups[{static_cast<int>(r.workload), r.op, r.luns}].push_back(&r);
     if (!groups.empty()) {
         o += "Comparison (each backend at its highest concurrency; x = sg_persist's figure / this one)\n";
@@ -149,17 +149,17 @@ std::string render_text(std::vector<Result>& results, const RunInfo& info) {
                       "qd", "wall_med_ms", "p50_us", "p99_us", "x_sgp");
         o += line;
         for (auto& [k, rs] : groups) {
-            std::map<Backend, const Result*> best;
-            for (const Result* r : rs) {
+            std::map<Backend, const Measurement*> best;
+            for (const Measurement* r : rs) {
                 auto& b = best[r->backend];
                 if (!b || r->qd > b->qd) b = r;
             }
-            auto figure = [&](const Result* r) {
+            auto figure = [&](const Measurement* r) {
                 // fence/pingpong: median batch wall; op: median command latency.
                 if (!r->wall.empty()) return median_of(r->wall);
                 return median_of(r->clat);
             };
-            const Result* sgp = best.count(Backend::sg_persist) ? best[Backend::sg_persist] : nullptr;
+            const Measurement* sgp = best.count(Backend::sg_persist) ? best[Backend::sg_persist] : nullptr;
             const double fs = sgp ? figure(sgp) : 0;
             for (auto& [b, r] : best) {
                 std::vector<uint64_t> c = r->clat;
@@ -178,7 +178,7 @@ std::string render_text(std::vector<Result>& results, const RunInfo& info) {
     return o;
 }
 
-nlohmann::ordered_json render_json(std::vector<Result>& results, const RunInfo& info) {
+nlohmann::ordered_json render_json(std::vector<Measurement>& results, const RunInfo& info) {
     nlohmann::ordered_json j;
     j["prbench version"] = "prbench-" + info.version;
     const std::time_t now = std::time(nullptr);
@@ -190,7 +190,7 @@ nlohmann::ordered_json render_json(std::vector<Result>& results, const RunInfo& 
     j["global options"] = {{"command_line", info.command_line}, {"devices", info.devices}, {"warmup", info.warmup},
                            {"rounds", info.rounds}, {"iterations", info.iterations}};
     nlohmann::ordered_json jobs = nlohmann::ordered_json::array();
-    for (Result& r : results) {
+    for (Measurement& r : results) {
         nlohmann::ordered_json x;
         x["jobname"] = job_name(r);
         x["workload"] = workload_name(r.workload);
@@ -236,4 +236,4 @@ nlohmann::ordered_json render_json(std::vector<Result>& results, const RunInfo& 
     return j;
 }
 
-}  // namespace prbench
+}  // namespace prfence::bench

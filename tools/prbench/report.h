@@ -11,7 +11,7 @@
 #include "tools/prbench/bench.h"
 #include "tools/prbench/stats.h"
 
-namespace prbench {
+namespace prfence::bench {
 
 // What the report says about the run as a whole.
 struct RunInfo {
@@ -25,12 +25,12 @@ struct RunInfo {
 // fio's "clat_ns" object for `samples` (sorted in place).
 nlohmann::ordered_json latency_json(std::vector<uint64_t>& samples);
 
-std::string job_name(const Result& r);
+std::string job_name(const Measurement& r);
 
 // Both sort each result's latency samples (clat, lat, wall_lat) in place; wall and arm, which the JSON
 // prints round by round, keep their order.
-std::string render_text(std::vector<Result>& results, const RunInfo& info);
-nlohmann::ordered_json render_json(std::vector<Result>& results, const RunInfo& info);
+std::string render_text(std::vector<Measurement>& results, const RunInfo& info);
+nlohmann::ordered_json render_json(std::vector<Measurement>& results, const RunInfo& info);
 
 // The fio block for one set of samples:
 //     clat (usec): min=..., max=..., avg=..., stdev=...
@@ -39,6 +39,6 @@ nlohmann::ordered_json render_json(std::vector<Result>& results, const RunInfo& 
 std::string fio_block(const std::string& what, const LatencySummary& s, const std::string& indent = "    ");
 
 // The slowest LUNs of a result (by their slowest time), at most `k`.
-std::vector<LunTime> slowest_luns(const Result& r, size_t k);
+std::vector<LunTime> slowest_luns(const Measurement& r, size_t k);
 
-}  // namespace prbench
+}  // namespace prfence::bench

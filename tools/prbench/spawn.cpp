@@ -15,7 +15,7 @@
 
 extern char** environ;
 
-namespace prbench {
+namespace prfence::bench {
 
 SpawnResult spawn_and_wait(const std::vector<std::string>& argv, const std::vector<std::string>* env) {
     SpawnResult r;
@@ -126,4 +126,4 @@ std::string find_executable(const std::string& name) {
     return {};
 }
 
-}  // namespace prbench
+}  // namespace prfence::bench

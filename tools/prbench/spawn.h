@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace prbench {
+namespace prfence::bench {
 
 struct SpawnResult {
     int exit_code = -1;     // the process's exit status; 128 + N when killed by signal N; -1 if not started
@@ -32,4 +32,4 @@ std::vector<std::string> split_words(const std::string& text);
 // Finds `name` in PATH (or returns it when it contains a '/' and is executable); "" when absent.
 std::string find_executable(const std::string& name);
 
-}  // namespace prbench
+}  // namespace prfence::bench

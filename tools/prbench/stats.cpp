@@ -5,7 +5,7 @@
 #include <bit>
 #include <cmath>
 
-namespace prbench {
+namespace prfence::bench {
 
 uint64_t percentile_sorted(std::span<const uint64_t> sorted, double p) {
     if (sorted.empty()) return 0;
@@ -82,4 +82,4 @@ uint64_t LogHistogram::total() const {
     return t;
 }
 
-}  // namespace prbench
+}  // namespace prfence::bench

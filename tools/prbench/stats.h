@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-namespace prbench {
+namespace prfence::bench {
 
 // fio's default percentile list (clat percentiles).
 inline constexpr double kFioPercentiles[] = {1,  5,  10, 20, 30, 40, 50,   60,   70,
@@ -42,4 +42,4 @@ struct LogHistogram {
     uint64_t total() const;
 };
 
-}  // namespace prbench
+}  // namespace prfence::bench

@@ -9,7 +9,7 @@
 
 #include "tools/prbench/stats.h"
 
-namespace prbench {
+namespace prfence::bench {
 namespace {
 
 constexpr double kW = 960, kPanelH = 420, kLeft = 90, kRight = 290, kTop = 70, kBottom = 60;
@@ -114,11 +114,11 @@ std::string log_x_axis(const Frame& f, const std::string& title, bool us_labels)
     return o;
 }
 
-std::string cdf_panel(const std::vector<Result>& results, double top) {
+std::string cdf_panel(const std::vector<Measurement>& results, double top) {
     std::string o;
     // Which results: the first workload/op that has command samples; per backend the run with the most
     // LUNs, then the highest concurrency.
-    const Result* first = nullptr;
+    const Measurement* first = nullptr;
     for (const auto& r : results)
         if (!r.skipped && !r.clat.empty()) {
             first = &r;
@@ -129,7 +129,7 @@ std::string cdf_panel(const std::vector<Result>& results, double top) {
         o += text(kW / 2, top + kPanelH / 2, "no per-command latencies to plot", "middle", 14);
         return o;
     }
-    std::map<Backend, const Result*> pick;
+    std::map<Backend, const Measurement*> pick;
     for (const auto& r : results) {
         if (r.skipped || r.clat.empty() || r.workload != first->workload || r.op != first->op) continue;
         auto& p = pick[r.backend];
@@ -172,7 +172,7 @@ std::string cdf_panel(const std::vector<Result>& results, double top) {
             d += (i == 0 ? "M" + num(x) + "," + num(prev_y) + " L" : " L") + num(x) + "," + num(y);
         }
         o += "<path d=\"" + d + "\" fill=\"none\" stroke=\"" + color(b) + "\" stroke-width=\"2.5\"/>\n";
-        const Result* r = pick[b];
+        const Measurement* r = pick[b];
         const double p50 = static_cast<double>(percentile_sorted(v, 50)) / 1e3;
         char lab[160];
         std::snprintf(lab, sizeof lab, "%zu LUs, qd %u: median %s", r->luns, r->qd,
@@ -183,13 +183,13 @@ std::string cdf_panel(const std::vector<Result>& results, double top) {
     return o;
 }
 
-std::string fence_panel(const std::vector<Result>& results, double top) {
+std::string fence_panel(const std::vector<Measurement>& results, double top) {
     std::string o;
     Workload w = Workload::fence;
-    bool any = std::any_of(results.begin(), results.end(), [](const Result& r) { return !r.skipped && r.workload == Workload::fence && !r.wall.empty(); });
+    bool any = std::any_of(results.begin(), results.end(), [](const Measurement& r) { return !r.skipped && r.workload == Workload::fence && !r.wall.empty(); });
     if (!any) {
         w = Workload::pingpong;
-        any = std::any_of(results.begin(), results.end(), [](const Result& r) { return !r.skipped && r.workload == Workload::pingpong && !r.wall.empty(); });
+        any = std::any_of(results.begin(), results.end(), [](const Measurement& r) { return !r.skipped && r.workload == Workload::pingpong && !r.wall.empty(); });
     }
     const std::string name = w == Workload::fence ? "Mass fence" : "Failover ping-pong (one takeover)";
     if (!any) {
@@ -277,7 +277,7 @@ std::string us_tick_label(double us) {
     return std::to_string(v) + " " + units[u];
 }
 
-std::string render_svg(const std::vector<Result>& results, const std::string& subtitle) {
+std::string render_svg(const std::vector<Measurement>& results, const std::string& subtitle) {
     const double h = 2 * kPanelH + 40;
     std::string o = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
     o += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(kW) + "\" height=\"" + num(h) + "\" viewBox=\"0 0 " +
@@ -292,4 +292,4 @@ std::string render_svg(const std::vector<Result>& results, const std::string& su
     return o;
 }
 
-}  // namespace prbench
+}  // namespace prfence::bench

@@ -9,11 +9,11 @@
 
 #include "tools/prbench/bench.h"
 
-namespace prbench {
+namespace prfence::bench {
 
-std::string render_svg(const std::vector<Result>& results, const std::string& subtitle);
+std::string render_svg(const std::vector<Measurement>& results, const std::string& subtitle);
 
 // "1 us", "10 us", "1 ms", "1 s" for a power of ten of microseconds; "" otherwise.
 std::string us_tick_label(double us);
 
-}  // namespace prbench
+}  // namespace prfence::bench

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: MIT
+// The names of bench.h: workloads, operations, the shim's device nodes (backend names:
+// backend.cpp).
+#include "uring_engine/simproto/names.h"
+
+#include <algorithm>
+
+#include "tools/prbench/bench.h"
+
+namespace prfence::bench {
+
+const char* workload_name(Workload w) {
+    switch (w) {
+        case Workload::op:
+            return "op";
+        case Workload::fence:
+            return "fence";
+        case Workload::pingpong:
+            return "pingpong";
+    }
+    return "?";
+}
+
+std::optional<Workload> parse_workload(std::string_view name) {
+    if (name == "op") return Workload::op;
+    if (name == "fence") return Workload::fence;
+    if (name == "pingpong") return Workload::pingpong;
+    return std::nullopt;
+}
+
+bool is_op_name(std::string_view name) {
+    return std::any_of(std::begin(kOpNames), std::end(kOpNames),
+                       [&](const char* n) { return name == n; });
+}
+
+std::string prsim_sg_path(uint32_t lun) { return "/dev/prsim/sg" + std::to_string(lun); }
+std::string prsim_sd_path(uint32_t lun) { return "/dev/prsim/sd" + shim::disk_letters(lun); }
+
+}  // namespace prfence::bench
