@@ -97,7 +97,8 @@ head -n 4 "$T/probe.txt"
 echo "  ..."
 tail -n 1 "$T/probe.txt"
 echo "(exit $rc: 24 is sg3_utils' reservation conflict)"
-for _ in $(seq 100); do
+# prexplain follows the trace on its own; on a loaded machine it may still be catching up (30 s at most).
+for _ in $(seq 600); do
     [ "$(grep -c '"class":"FENCED"' "$T/explain.json" 2>/dev/null)" -ge "$LUNS" ] && break
     sleep 0.05
 done
