@@ -36,10 +36,12 @@ C=(--initiator "iqn.2026-11.io.prfence:node-c,i,0x3" --target-port 2)
 
 "$S" --socket "$SOCK" --luns "$LUNS" --fault "latency,us=$LAT" >"$T/prsim.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 200); do [[ -S $SOCK ]] && break; sleep 0.05; done
+for _ in $(seq 400); do [[ -S $SOCK ]] && break; sleep 0.05; done
+[[ -S $SOCK ]] || { echo "prsim did not start in 20 s:"; cat "$T/prsim.log"; exit 1; }
 "$D" --socket "$CTL" >"$T/prfenced.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 200); do [[ -S $CTL ]] && break; sleep 0.05; done
+for _ in $(seq 400); do [[ -S $CTL ]] && break; sleep 0.05; done
+[[ -S $CTL ]] || { echo "prfenced did not start in 20 s:"; cat "$T/prfenced.log"; exit 1; }
 PD=("$P" "--daemon=$CTL")
 "${PD[@]}" group create nodeA "${A[@]}" --key a "$FARM" >/dev/null
 "${PD[@]}" group create nodeB "${B[@]}" --key b "$FARM" >/dev/null

@@ -11,7 +11,8 @@ sock=$dir/prsim.sock trace=$dir/trace.txt
 "$S" --socket "$sock" --luns 8 --trace "$trace" >"$dir/prsim.log" 2>&1 &
 spid=$!
 trap 'kill $spid 2>/dev/null; wait $spid 2>/dev/null; rm -rf "$dir"' EXIT
-for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.1; done
+[ -S "$sock" ] || { echo "prsim did not start in 20 s:"; cat "$dir/prsim.log"; exit 1; }
 A=(--initiator "iqn.2026-11.io.prfence:node-a,i,0x1" --target-port 1)
 B=(--initiator "iqn.2026-11.io.prfence:node-b,i,0x2" --target-port 2)
 ALL=sim:$sock:0-7

@@ -17,7 +17,8 @@ spid=$!
 "$D" --socket "$ctl" --config "$cfg" >"$dir/prfenced.log" 2>&1 &
 dpid=$!
 trap 'kill $spid $dpid 2>/dev/null; wait $spid $dpid 2>/dev/null; rm -rf "$dir"' EXIT
-for _ in $(seq 100); do [ -S "$sock" ] && [ -S "$ctl" ] && break; sleep 0.1; done
+for _ in $(seq 200); do [ -S "$sock" ] && [ -S "$ctl" ] && break; sleep 0.1; done
+[ -S "$sock" ] && [ -S "$ctl" ] || { echo "prsim or prfenced did not start in 20 s:"; cat "$dir/prsim.log" "$dir/prfenced.log"; exit 1; }
 PD=("$P" "--daemon=$ctl")
 ALL=sim:$sock:0-63
 fails=0 passes=0
