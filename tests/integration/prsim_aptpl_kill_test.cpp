@@ -38,10 +38,24 @@ std::string initiator(int i) { return "iqn.2026-11.io.prfence:h" + std::to_strin
 
 TEST(PrsimAptpl, KillDashNineMidBurstLosesNothingAcknowledged) {
     if (!std::getenv("PRSIM_BIN")) GTEST_SKIP() << "PRSIM_BIN not set";
-    fs::path dir = fs::temp_directory_path() / ("prsim-aptpl-" + std::to_string(getpid()));
+    // Whatever ends the test (a failed ASSERT included), the daemon is stopped and its directory goes.
+    struct Leftovers {
+        fs::path dir;
+        pid_t pid = -1;
+        ~Leftovers() {
+            if (pid > 0) {
+                kill(pid, SIGKILL);
+                waitpid(pid, nullptr, 0);
+            }
+            std::error_code ec;
+            fs::remove_all(dir, ec);
+        }
+    } left{fs::temp_directory_path() / ("prsim-aptpl-" + std::to_string(getpid()))};
+    const fs::path& dir = left.dir;
+    pid_t& pid = left.pid;
     fs::create_directories(dir / "state");
     std::string sock = (dir / "s.sock").string();
-    pid_t pid = start_prsim(sock, dir / "state");
+    pid = start_prsim(sock, dir / "state");
     ASSERT_GT(pid, 0);
 
     constexpr int kClients = 16;
@@ -75,6 +89,7 @@ TEST(PrsimAptpl, KillDashNineMidBurstLosesNothingAcknowledged) {
     for (int i = 0; i < 200 && acks.load() < 400; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
+    pid = -1;
     go = false;
     for (auto& t : threads) t.join();
     ASSERT_GT(acks.load(), 16u) << "the burst never got going";
@@ -116,7 +131,7 @@ TEST(PrsimAptpl, KillDashNineMidBurstLosesNothingAcknowledged) {
     EXPECT_GT(checked, 0u);
     kill(pid, SIGTERM);
     waitpid(pid, nullptr, 0);
-    fs::remove_all(dir);
+    pid = -1;
 }
 
 }  // namespace
