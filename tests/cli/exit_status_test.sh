@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# prfence(8)'s exit-status table, number by number, against what prfence returns:
+#   1. the table lists exactly the values of wire::Category (uring_engine/wire/status.h) but the two
+#      prfence never returns (21, 31), and `prfence decode --err N` explains every one of them;
+#   2. each status a device's answer can produce is produced end to end: prsim answers a LU's
+#      commands with that status, sense or host byte (a `check` fault), prfence reads the LU, and its
+#      exit status and the JSON's exit_code are that number;
+#   3. the statuses that come from prfence itself (1, 15, 33, 97, 99) by their own causes.
+# Usage: exit_status_test.sh PRFENCE PRSIM SOURCE_DIR
+set -u
+P=$1 S=$2 SRC=$3
+dir=$(mktemp -d)
+sock=$dir/prsim.sock
+spid=
+cleanup() {
+    [ -n "$spid" ] && kill "$spid" 2>/dev/null && wait "$spid" 2>/dev/null
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+fails=0 passes=0
+ok() { passes=$((passes + 1)); }
+bad() { echo "FAIL $*"; fails=$((fails + 1)); }
+A=(--initiator "iqn.2026-11.io.prfence:node-a,i,0x1" --target-port 1)
+
+# ---- 1. the table and the enum
+man_codes=$(awk '/^\.SH EXIT STATUS/ {on = 1; next} on && /^\.SH/ {on = 0} on && /^\.B [0-9]+$/ {print $2}' \
+    "$SRC/tools/prfence/prfence.8" | sort -n | tr '\n' ' ')
+enum_codes=$(sed -n '/^enum class Category/,/^};/p' "$SRC/uring_engine/wire/status.h" |
+    sed -nE 's/^ +[a-z_]+ = ([0-9]+),.*/\1/p' | grep -vx -e 21 -e 31 | sort -n | tr '\n' ' ')
+if [ -n "$man_codes" ] && [ "$man_codes" = "$enum_codes" ]; then ok; else
+    bad "prfence.8 lists [$man_codes], wire::Category has [$enum_codes] (21 and 31 aside)"; fi
+for n in $man_codes 21 31; do
+    out=$("$P" decode --err "$n" 2>&1); rc=$?
+    if [ "$rc" -eq 0 ] && grep -q "^exit status $n: " <<<"$out" && ! grep -q 'unknown' <<<"$out"; then ok; else
+        bad "decode --err $n: rc=$rc: $out"; fi
+done
+
+# ---- 2. end to end, one LU per status
+"$S" --socket "$sock" --luns 64 >"$dir/prsim.log" 2>&1 &
+spid=$!
+for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.1; done
+[ -S "$sock" ] || { echo "prsim did not start in 20 s:"; cat "$dir/prsim.log"; exit 1; }
+lu=0
+# produces NAME WANT FAULT: FAULT armed on a LU of its own, READ KEYS of that LU exits WANT.
+produces() {
+    local name=$1 want=$2 fault=$3 out rc
+    if ! "$S" ctl --socket "$sock" fault arm "$fault,luns=$lu" >"$dir/arm.out" 2>&1; then
+        bad "$name: prsim refused the fault $fault: $(cat "$dir/arm.out")"; lu=$((lu + 1)); return
+    fi
+    out=$(timeout -k 5 60 "$P" keys "${A[@]}" --json --timeout 2000 "sim:$sock:$lu" 2>&1); rc=$?
+    if [ "$rc" -eq "$want" ] && grep -q "\"exit_code\": $want\b" <<<"$out"; then ok; else
+        bad "$name ($fault): rc=$rc (want $want)"; sed 's/^/    /' <<<"$out" | head -30; fi
+    lu=$((lu + 1))
+}
+produces not_ready 2 not_ready
+produces unit_attention 6 unit_attention,n=100
+produces busy 26 busy
+produces task_set_full 27 task_set_full
+produces timeout 33 timeout
+
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]
