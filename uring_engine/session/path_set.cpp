@@ -37,20 +37,22 @@ Result<SimConnection*> PathSet::connection(const std::string& socket, const Nexu
     return raw;
 }
 
-Result<Path*> PathSet::open(const PathSpec& spec, const Nexus& nexus) {
-    std::unique_ptr<Path> p;
+Result<std::unique_ptr<Path>> PathSet::make_path(const PathSpec& spec, const Nexus& nexus) {
     if (spec.kind == PathSpec::Kind::sim) {
         PRF_TRY_ASSIGN(SimConnection * conn, connection(spec.sim_socket, nexus));
-        PRF_TRY_ASSIGN(p, conn->path(spec.sim_lun));
-    } else if (opt_.sg_transport == SgTransport::sgio) {
-        if (!sgio_) sgio_ = std::make_unique<SgioPool>(*ring_, opt_.sgio_threads);
-        PRF_TRY_ASSIGN(p, SgioPath::open(*sgio_, *ex_, spec.sg_node));
-    } else {
-        PRF_TRY_ASSIGN(p, SgPath::open(*ring_, *ex_, spec.sg_node));
+        return conn->path(spec.sim_lun);
     }
-    Path* raw = p.get();
+    if (opt_.sg_transport == SgTransport::sgio) {
+        if (!sgio_) sgio_ = std::make_unique<SgioPool>(*ring_, opt_.sgio_threads);
+        return SgioPath::open(*sgio_, *ex_, spec.sg_node);
+    }
+    return SgPath::open(*ring_, *ex_, spec.sg_node);
+}
+
+Result<Path*> PathSet::open(const PathSpec& spec, const Nexus& nexus) {
+    PRF_TRY_ASSIGN(std::unique_ptr<Path> p, make_path(spec, nexus));
     paths_.push_back(std::move(p));
-    return raw;
+    return paths_.back().get();
 }
 
 }  // namespace prfence::engine

@@ -73,6 +73,7 @@ class PathSet {
   private:
     explicit PathSet(const PathSetOptions& opt) : opt_(opt) {}
     Result<SimConnection*> connection(const std::string& socket, const Nexus& nexus);
+    Result<std::unique_ptr<Path>> make_path(const PathSpec& spec, const Nexus& nexus);
 
     PathSetOptions opt_;
     std::unique_ptr<Ring> ring_;
