@@ -3,20 +3,27 @@
 // libprinterpose tests (tests/compat/*.sh). It knows nothing of the shim: it is run under
 // prsim-run and only makes system calls. Built without sanitizers (the shim is preloaded into it).
 //
-//   shim_probe threads PREFIX LUNS THREADS ITERS   concurrent SG_IO from many threads, one shared
-//   fd shim_probe async SGDEV                         sg v3 write()/poll()/read(), queue limit,
-//   pack_id shim_probe fork SGDEV                          inherited fd in a forked child, exec of
-//   a child shim_probe inq SGDEV                           one INQUIRY (exit 0 when GOOD)
-//   shim_probe hold SGDEV READY_FILE GO_FILE       open, touch READY_FILE, wait for GO_FILE, SG_IO:
-//                                                  prints "host=0xNN status=0xNN ms=N"
-//   shim_probe stat PATH                           prints "blk|chr|dir|other MAJ:MIN" or errno
+//   shim_probe threads PREFIX LUNS THREADS ITERS  concurrent SG_IO from many threads, one shared fd
+//   shim_probe async SGDEV                        sg v3 write()/poll()/read(), queue limit, pack_id
+//   shim_probe fork SGDEV                         inherited fd in a forked child, exec of a child
+//   shim_probe inq SGDEV                          one INQUIRY (exit 0 when GOOD)
+//   shim_probe hold SGDEV READY_FILE GO_FILE      open, touch READY_FILE, wait for GO_FILE, SG_IO:
+//                                                 prints "host=0xNN status=0xNN ms=N"
+//   shim_probe stat PATH                          prints "blk|chr|dir|other MAJ:MIN" or errno
+//   shim_probe fdtable SGDEV                      dup, dup2, F_DUPFD, close_range, high numbers
+//   shim_probe sgnode SGDEV                       the sg node's errors and ioctls
+//   shim_probe disknode SDDEV                     block I/O at byte offsets, lseek, block ioctls
 //
 // Exit 0 when every check passed; each failure prints one "FAIL ..." line.
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <poll.h>
+#include <scsi/scsi.h>
+#include <scsi/scsi_ioctl.h>
 #include <scsi/sg.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -317,6 +324,214 @@ int cmd_stat(const std::string& path) {
     return 0;
 }
 
+// ---- one unit of the shim at a time -----------------------------------------------------------
+
+constexpr unsigned long kSgGetAccessCount = 0x2289;  // the kernel's include/uapi/scsi/sg.h
+
+// Whether a call failed as it should: r is its result, errno what it set. `what` is a plain string
+// so that building the message cannot touch errno before it is read.
+void want_errno(const char* what, long r, int e) {
+    const int got = errno;
+    if (r != -1 || got != e)
+        fail(std::string(what) + ": returned " + std::to_string(r) + " errno " +
+             std::strerror(got) + ", want -1 " + std::strerror(e));
+}
+
+int access_count(int fd) {
+    int n = -1;
+    return ioctl(fd, kSgGetAccessCount, &n) == 0 ? n : -1;
+}
+
+bool answers_sg(int fd) {
+    int v = 0;
+    return ioctl(fd, SG_GET_VERSION_NUM, &v) == 0 && v == 30536;
+}
+
+// The descriptor table: every way a number comes to share a handle or stops sharing it.
+int cmd_fdtable(const std::string& dev) {
+    const int fd = open(dev.c_str(), O_RDWR);
+    if (fd < 0) {
+        fail("open: " + std::string(std::strerror(errno)));
+        return 1;
+    }
+    if (access_count(fd) != 1) fail("one open: access count " + std::to_string(access_count(fd)));
+    const int d1 = dup(fd);
+    const int d2 = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+    if (d1 < 0 || d2 < 100 || !answers_sg(d1) || !answers_sg(d2)) fail("dup / F_DUPFD");
+    if (access_count(fd) != 3)
+        fail("after two dups: access count " + std::to_string(access_count(fd)));
+    // dup2 of a real descriptor onto a virtual one: the number is the real file's now.
+    const int null = open("/dev/null", O_RDWR);
+    if (dup2(null, d1) != d1) fail("dup2 /dev/null onto a virtual descriptor");
+    if (answers_sg(d1)) fail("dup2 onto a virtual descriptor: still virtual");
+    if (access_count(fd) != 2)
+        fail("after dup2 over one: access count " + std::to_string(access_count(fd)));
+    close(null);
+    // dup2 of the virtual descriptor onto the real one: virtual again.
+    if (dup2(fd, d1) != d1 || !answers_sg(d1)) fail("dup2 of a virtual descriptor");
+    if (access_count(fd) != 3) fail("after dup2: access count " + std::to_string(access_count(fd)));
+    // A number above the table's flag array (65536), when the limit allows one.
+    rlimit rl{};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    const int high = 70000;
+    rlimit more{std::max<rlim_t>(rl.rlim_cur, high + 1), std::max<rlim_t>(rl.rlim_max, high + 1)};
+    if (setrlimit(RLIMIT_NOFILE, &more) == 0) {
+        if (dup2(fd, high) != high || !answers_sg(high)) fail("dup2 to a high number");
+        if (access_count(fd) != 4)
+            fail("high number: access count " + std::to_string(access_count(fd)));
+        close(high);
+        if (answers_sg(high)) fail("closed high number still virtual");
+        if (access_count(fd) != 3)
+            fail("high number closed: access count " + std::to_string(access_count(fd)));
+    }
+    // close_range over both dups; the original stays.
+    if (close_range(static_cast<unsigned>(std::min(d1, d2)),
+                    static_cast<unsigned>(std::max(d1, d2)), 0) != 0)
+        fail("close_range: " + std::string(std::strerror(errno)));
+    if (access_count(fd) != 1)
+        fail("after close_range: access count " + std::to_string(access_count(fd)));
+    std::string s;
+    if (!inquiry_serial(fd, s)) fail("SG_IO after close_range");
+    close(fd);
+    // A closed number is an ordinary one: the C library's answer.
+    int v = 0;
+    want_errno("ioctl on a closed descriptor", ioctl(fd, SG_GET_VERSION_NUM, &v), EBADF);
+    std::printf("fdtable: %s\n", g_failures.load() ? "failed" : "ok");
+    return g_failures.load() ? 1 : 0;
+}
+
+// The sg node: its errors, its settings, and the ioctls it shares with disks.
+int cmd_sgnode(const std::string& dev) {
+    const int fd = open(dev.c_str(), O_RDWR | O_NONBLOCK);
+    if (fd < 0) {
+        fail("open: " + std::string(std::strerror(errno)));
+        return 1;
+    }
+    char buf[64] = {};
+    want_errno("pread", pread(fd, buf, sizeof buf, 0), ESPIPE);
+    want_errno("pwrite", pwrite(fd, buf, sizeof buf, 0), ESPIPE);
+    want_errno("lseek", lseek(fd, 0, SEEK_SET), ESPIPE);
+    want_errno("fsync", fsync(fd), EINVAL);
+    want_errno("write of 10 bytes", write(fd, buf, 10), EIO);
+    want_errno("write of 40 bytes", write(fd, buf, 40), EINVAL);
+    Io io;
+    const unsigned char tur[6] = {0x00, 0, 0, 0, 0, 0};
+    prep(io, tur, 6, 0);
+    io.h.interface_id = 'Q';
+    want_errno("write of a v4 header", write(fd, &io.h, sizeof io.h), ENOSYS);
+    want_errno("SG_IO with a v4 header", ioctl(fd, SG_IO, &io.h), ENOSYS);
+    want_errno("SG_IO without a header", ioctl(fd, SG_IO, nullptr), EFAULT);
+    io.h.interface_id = 'S';
+    io.h.cmd_len = 0;
+    want_errno("SG_IO with no CDB", ioctl(fd, SG_IO, &io.h), EINVAL);
+
+    if (ioctl(fd, SG_GET_TIMEOUT, nullptr) != 6000) fail("SG_GET_TIMEOUT default");
+    int v = -1;
+    want_errno("SG_SET_TIMEOUT -1", ioctl(fd, SG_SET_TIMEOUT, &v), EIO);
+    v = 1234;
+    if (ioctl(fd, SG_SET_TIMEOUT, &v) != 0 || ioctl(fd, SG_GET_TIMEOUT, nullptr) != 1234)
+        fail("SG_SET_TIMEOUT 1234");
+    v = 0;
+    if (ioctl(fd, SG_GET_RESERVED_SIZE, &v) != 0 || v != SG_DEF_RESERVED_SIZE)
+        fail("SG_GET_RESERVED_SIZE " + std::to_string(v));
+    v = -1;
+    want_errno("SG_SET_RESERVED_SIZE -1", ioctl(fd, SG_SET_RESERVED_SIZE, &v), EINVAL);
+    v = 1;
+    if (ioctl(fd, SG_EMULATED_HOST, &v) != 0 || v != 0) fail("SG_EMULATED_HOST");
+    v = -2;
+    if (ioctl(fd, SG_GET_PACK_ID, &v) != 0 || v != -1) fail("SG_GET_PACK_ID with nothing read");
+    v = 0;
+    if (ioctl(fd, SG_GET_COMMAND_Q, &v) != 0 || v != 1) fail("SG_GET_COMMAND_Q default");
+    v = 0;
+    if (ioctl(fd, SG_SET_COMMAND_Q, &v) != 0 || ioctl(fd, SG_GET_COMMAND_Q, &v) != 0 || v != 0)
+        fail("SG_SET_COMMAND_Q 0");
+    sg_scsi_id id{};
+    if (ioctl(fd, SG_GET_SCSI_ID, &id) != 0 ||
+        id.lun != std::atoi(dev.c_str() + dev.rfind("sg") + 2) || id.scsi_type != 0)
+        fail("SG_GET_SCSI_ID");
+    char name[64];
+    std::memcpy(name, "\x40\0\0\0", 4);  // the buffer's length comes in as an int
+    if (ioctl(fd, SCSI_IOCTL_PROBE_HOST, name) != 1 ||
+        std::strcmp(name, "prsim (libprinterpose)") != 0)
+        fail("SCSI_IOCTL_PROBE_HOST");
+    uint64_t size = 0;
+    want_errno("BLKGETSIZE64 on an sg node", ioctl(fd, BLKGETSIZE64, &size), ENOTTY);
+    close(fd);
+    std::printf("sgnode: %s\n", g_failures.load() ? "failed" : "ok");
+    return g_failures.load() ? 1 : 0;
+}
+
+// The disk node: byte-offset I/O over whole blocks, the file position, and the block ioctls.
+int cmd_disknode(const std::string& dev) {
+    const int fd = open(dev.c_str(), O_RDWR);
+    if (fd < 0) {
+        fail("open: " + std::string(std::strerror(errno)));
+        return 1;
+    }
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 0) != 1 || !(p.revents & POLLIN)) fail("a disk polls readable");
+    // The size three ways: READ CAPACITY(16) through SG_IO, the block ioctls, lseek.
+    Io rc;
+    const unsigned char cap16[16] = {0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0};
+    prep(rc, cap16, 16, 32);
+    if (ioctl(fd, SG_IO, &rc.h) != 0 || rc.h.status != 0) fail("READ CAPACITY(16) through SG_IO");
+    uint64_t last = 0;
+    for (int i = 0; i < 8; ++i) last = last << 8 | rc.data[static_cast<size_t>(i)];
+    uint32_t bs = 0;
+    for (int i = 8; i < 12; ++i) bs = bs << 8 | rc.data[static_cast<size_t>(i)];
+    const uint64_t size = (last + 1) * bs;
+    uint64_t size64 = 0;
+    unsigned long sectors = 0;
+    int ssz = 0;
+    if (ioctl(fd, BLKGETSIZE64, &size64) != 0 || size64 != size) fail("BLKGETSIZE64");
+    if (ioctl(fd, BLKGETSIZE, &sectors) != 0 || sectors != size / 512) fail("BLKGETSIZE");
+    if (ioctl(fd, BLKSSZGET, &ssz) != 0 || static_cast<uint32_t>(ssz) != bs) fail("BLKSSZGET");
+    if (lseek(fd, 0, SEEK_END) != static_cast<off_t>(size)) fail("lseek SEEK_END");
+    want_errno("lseek before 0", lseek(fd, -1, SEEK_SET), EINVAL);
+    want_errno("lseek whence 99", lseek(fd, 0, 99), EINVAL);
+    // Past the end: a read gets 0, a write ENOSPC, a read across it is cut short.
+    char buf[4096];
+    if (read(fd, buf, sizeof buf) != 0) fail("read at the end");
+    want_errno("write at the end", write(fd, buf, 1), ENOSPC);
+    if (pread(fd, buf, 100, static_cast<off_t>(size - 10)) != 10) fail("pread across the end");
+    // A write that starts and ends inside blocks keeps the rest of them (read-modify-write).
+    std::vector<char> pat(bs + 700);
+    for (size_t i = 0; i < pat.size(); ++i) pat[i] = static_cast<char>('A' + i % 26);
+    const off_t at = static_cast<off_t>(bs) * 3 + 300;
+    std::vector<char> before(bs * 3), after(bs * 3);
+    if (pread(fd, before.data(), before.size(), static_cast<off_t>(bs) * 3) !=
+        static_cast<ssize_t>(before.size()))
+        fail("pread before");
+    if (pwrite(fd, pat.data(), pat.size(), at) != static_cast<ssize_t>(pat.size())) fail("pwrite");
+    if (pread(fd, after.data(), after.size(), static_cast<off_t>(bs) * 3) !=
+        static_cast<ssize_t>(after.size()))
+        fail("pread after");
+    std::memcpy(before.data() + 300, pat.data(), pat.size());
+    if (before != after) fail("read-modify-write changed bytes outside the write");
+    // write() and read() move the position; pread and pwrite do not.
+    if (lseek(fd, at, SEEK_SET) != at) fail("lseek SEEK_SET");
+    if (read(fd, buf, 26) != 26 || std::memcmp(buf, pat.data(), 26) != 0)
+        fail("read at the position");
+    if (lseek(fd, 0, SEEK_CUR) != at + 26) fail("position after read");
+    if (pread(fd, buf, 10, 0) != 10 || lseek(fd, 0, SEEK_CUR) != at + 26)
+        fail("pread moved the position");
+    if (fsync(fd) != 0) fail("fsync");
+    // Block ioctls answered without a command, and the SCSI ioctls a disk shares with sg nodes.
+    int v = -1;
+    if (ioctl(fd, BLKROGET, &v) != 0 || v != 0) fail("BLKROGET");
+    if (ioctl(fd, BLKFLSBUF, nullptr) != 0) fail("BLKFLSBUF");
+    want_errno("BLKGETSIZE64 to nowhere", ioctl(fd, BLKGETSIZE64, nullptr), EFAULT);
+    if (!answers_sg(fd)) fail("SG_GET_VERSION_NUM on a disk");
+    std::string s;
+    if (!inquiry_serial(fd, s)) fail("SG_IO on a disk");
+    sg_scsi_id id{};
+    want_errno("SG_GET_SCSI_ID on a disk", ioctl(fd, SG_GET_SCSI_ID, &id), ENOTTY);
+    want_errno("SG_GET_NUM_WAITING on a disk", ioctl(fd, SG_GET_NUM_WAITING, &v), ENOTTY);
+    close(fd);
+    std::printf("disknode: %s\n", g_failures.load() ? "failed" : "ok");
+    return g_failures.load() ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -330,6 +545,9 @@ int main(int argc, char** argv) {
     if (cmd == "inq" && argc == 3) return cmd_inq(argv[2]);
     if (cmd == "hold" && argc == 5) return cmd_hold(argv[2], argv[3], argv[4]);
     if (cmd == "stat" && argc == 3) return cmd_stat(argv[2]);
+    if (cmd == "fdtable" && argc == 3) return cmd_fdtable(argv[2]);
+    if (cmd == "sgnode" && argc == 3) return cmd_sgnode(argv[2]);
+    if (cmd == "disknode" && argc == 3) return cmd_disknode(argv[2]);
     std::fprintf(stderr, "usage: see the comment at the top of shim_probe.cpp\n");
     return 64;
 }
