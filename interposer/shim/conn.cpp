@@ -11,10 +11,10 @@
 #include <unistd.h>
 
 #include <condition_variable>
-#include <cstring>
 
-#include "uring_engine/simproto/sim_client.h"
 #include "interposer/shim/real.h"
+#include "uring_engine/common/sys_error.h"
+#include "uring_engine/simproto/sim_client.h"
 
 namespace prfence::shim {
 namespace {
@@ -73,7 +73,7 @@ Conn* Conn::open(const Config& cfg, std::string& err) {
     // blocking duplicate and let the client close its own descriptor.
     int fd = ::fcntl((*client)->fd(), F_DUPFD_CLOEXEC, 0);
     if (fd < 0) {
-        err = std::string("dup: ") + std::strerror(errno);
+        err = errno_message("dup", errno);
         return nullptr;
     }
     int fl = ::fcntl(fd, F_GETFL);
@@ -84,7 +84,7 @@ Conn* Conn::open(const Config& cfg, std::string& err) {
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     int wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake < 0) {
-        err = std::string("eventfd: ") + std::strerror(errno);
+        err = errno_message("eventfd", errno);
         ::close(fd);
         return nullptr;
     }
@@ -111,7 +111,7 @@ Conn* Conn::open(const Config& cfg, std::string& err) {
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (rc != 0) {
-        err = std::string("pthread_create: ") + std::strerror(rc);
+        err = errno_message("pthread_create", rc);
         ::close(fd);
         ::close(wake);
         return nullptr;  // c is leaked deliberately (small, and never reachable)
@@ -188,7 +188,7 @@ void Conn::enqueue(Request* r) {
         uint64_t one = 1;
         (void)!::write(wake_fd_, &one, sizeof one);
     }
-    if (!send_frame(frame)) die("sending to prsim failed: " + std::string(std::strerror(errno)));
+    if (!send_frame(frame)) die(errno_message("sending to prsim failed", errno));
 }
 
 void Conn::submit(const Command& cmd, UaPolicy policy, Done done) {
@@ -343,7 +343,7 @@ void Conn::reader_loop() {
         pollfd p[2] = {{fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
         int n = ::poll(p, 2, timeout);
         if (n < 0 && errno != EINTR) {
-            die(std::string("poll: ") + std::strerror(errno));
+            die(errno_message("poll", errno));
             return;
         }
         if (n > 0 && (p[1].revents & POLLIN)) {
@@ -355,7 +355,7 @@ void Conn::reader_loop() {
             ssize_t got = ::recv(fd_, area.data(), area.size(), MSG_DONTWAIT);
             if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
                 die(got == 0 ? "prsim closed the connection"
-                             : std::string("receiving from prsim: ") + std::strerror(errno));
+                             : errno_message("receiving from prsim", errno));
                 return;
             }
             if (got > 0) dec.commit(static_cast<size_t>(got));
