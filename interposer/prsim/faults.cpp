@@ -54,13 +54,13 @@ Result<FaultKind> parse_kind(std::string_view s) {
     s = trim(s);
     for (auto k :
          {FaultKind::latency, FaultKind::timeout, FaultKind::busy, FaultKind::task_set_full,
-          FaultKind::not_ready, FaultKind::unit_attention, FaultKind::lost_path})
+          FaultKind::not_ready, FaultKind::unit_attention, FaultKind::lost_path, FaultKind::answer})
         if (s == fault_kind_name(k)) return k;
     if (s == "tsf") return FaultKind::task_set_full;
     if (s == "ua") return FaultKind::unit_attention;
     return fail(Errc::invalid_argument, "unknown fault kind \"" + std::string(s) +
                                             "\" (latency, timeout, busy, task_set_full, not_ready, "
-                                            "unit_attention, lost_path)");
+                                            "unit_attention, lost_path, answer)");
 }
 
 const char* dist_name(Latency::Dist d) {
@@ -141,6 +141,15 @@ Status apply_key(FaultSpec& f, std::string_view key, std::string_view val, bool&
     } else if (key == "ascq") {
         PRF_TRY_ASSIGN(f.ascq, parse_uint<uint8_t>(val, "ascq", 16));
         asc_given = true;
+    } else if (key == "status") {
+        PRF_TRY_ASSIGN(f.status, parse_uint<uint8_t>(val, "status", 16));
+    } else if (key == "key" || key == "sense_key") {
+        PRF_TRY_ASSIGN(f.sense_key, parse_uint<uint8_t>(val, "key", 16));
+        if (f.sense_key > 0xf) return fail(Errc::invalid_argument, "key: a sense key is 0-f");
+    } else if (key == "info") {
+        PRF_TRY_ASSIGN(f.info, parse_uint<uint32_t>(val, "info"));
+    } else if (key == "host_byte") {
+        PRF_TRY_ASSIGN(f.host_byte, parse_uint<uint8_t>(val, "host_byte", 16));
     } else if (key == "n") {
         PRF_TRY_ASSIGN(f.ua_count, parse_uint<uint32_t>(val, "n"));
         if (f.ua_count == 0 || f.ua_count > 1000000)
@@ -314,6 +323,8 @@ const char* fault_kind_name(FaultKind k) noexcept {
             return "unit_attention";
         case FaultKind::lost_path:
             return "lost_path";
+        case FaultKind::answer:
+            return "answer";
     }
     return "latency";
 }
@@ -375,7 +386,11 @@ Result<FaultSpec> fault_from_json(const json& j) {
         } else if (v.is_boolean()) {
             val = v.get<bool>() ? "true" : "false";
         } else if (v.is_number_unsigned() || v.is_number_integer()) {
-            val = (it.key() == "asc" || it.key() == "ascq") ? ([&] {
+            // The byte-valued keys are hex in the compact form; a JSON number is their value.
+            const bool hex_key = it.key() == "asc" || it.key() == "ascq" || it.key() == "status" ||
+                                 it.key() == "key" || it.key() == "sense_key" ||
+                                 it.key() == "host_byte";
+            val = hex_key ? ([&] {
                 char b[8];
                 std::snprintf(b, sizeof b, "%x", static_cast<unsigned>(v.get<int64_t>() & 0xff));
                 return std::string(b);
@@ -436,6 +451,19 @@ json fault_to_json(const FaultSpec& f) {
             break;
         case FaultKind::timeout:
             j["executed"] = f.executed;
+            break;
+        case FaultKind::answer:
+            std::snprintf(hex, sizeof hex, "%02x", f.status);
+            j["status"] = hex;
+            std::snprintf(hex, sizeof hex, "%x", f.sense_key);
+            j["key"] = hex;
+            if (f.info) j["info"] = *f.info;
+            std::snprintf(hex, sizeof hex, "%02x", f.host_byte);
+            j["host_byte"] = hex;
+            std::snprintf(hex, sizeof hex, "%02x", f.asc);
+            j["asc"] = hex;
+            std::snprintf(hex, sizeof hex, "%02x", f.ascq);
+            j["ascq"] = hex;
             break;
         case FaultKind::unit_attention:
             j["n"] = f.ua_count;
@@ -554,6 +582,7 @@ Decision FaultTable::decide(uint32_t lun, uint8_t opcode, const NexusRef& nx, in
             case FaultKind::busy:
             case FaultKind::task_set_full:
             case FaultKind::not_ready:
+            case FaultKind::answer:
                 return 2;
             default:
                 return 99;
@@ -608,6 +637,16 @@ Decision FaultTable::decide(uint32_t lun, uint8_t opcode, const NexusRef& nx, in
                 d.action = Decision::Action::not_ready;
                 d.asc = terminal->spec.asc;
                 d.ascq = terminal->spec.ascq;
+                break;
+            case FaultKind::answer:
+                d.action = Decision::Action::answer;
+                d.status = terminal->spec.status;
+                d.sense_key = terminal->spec.sense_key;
+                d.asc = terminal->spec.asc;
+                d.ascq = terminal->spec.ascq;
+                d.has_info = terminal->spec.info.has_value();
+                d.info = terminal->spec.info.value_or(0);
+                d.host_byte = terminal->spec.host_byte;
                 break;
             default:
                 break;

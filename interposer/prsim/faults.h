@@ -58,6 +58,9 @@ enum class FaultKind : uint8_t {
     unit_attention,  // each (nexus, LU)'s next n commands get a UNIT ATTENTION, default 3Fh/0Eh as
                      // LIO
     lost_path,  // commands of the selected nexuses are never answered (a dead path / target port)
+    answer,     // answered as given, not executed: a SAM status (default CHECK CONDITION) with
+                // fixed-format sense (key, asc, ascq; INFORMATION when info is given), and/or a
+                // Linux host byte (DID_*): every status a device or a transport can report
 };
 const char* fault_kind_name(FaultKind k) noexcept;
 
@@ -86,15 +89,22 @@ struct FaultSpec {
     bool executed = false;      // timeout: execute the command, then lose its answer
     uint8_t asc = 0, ascq = 0;  // unit_attention (default 3Fh/0Eh), not_ready (default 04h/01h)
     uint32_t ua_count = 1;      // unit_attention: how many commands of each (nexus, LU) get it
+    // answer: the status, the sense key (asc and ascq above), the INFORMATION field (sets VALID)
+    // and the host byte.
+    uint8_t status = 0x02;
+    uint8_t sense_key = 0;
+    std::optional<uint32_t> info;
+    uint8_t host_byte = 0;
 };
 
 // Parses a fault from JSON (text starting with '{') or the compact form
 //   KIND[,key=value]...   e.g.
 //   latency,class=pr_out,dist=lognormal,median_us=200,sigma=0.5,luns=0-99,200
 // Keys: luns, class, host, port, initiator, p (probability), count, for_ms, dist, us, min_us,
-// max_us, median_us, sigma, executed, asc, ascq (hex), n (UAs per nexus). A token without '='
-// continues the previous value, so lists ("luns=0-9,20", "class=pr_in,pr_out") and TransportIDs
-// with commas work.
+// max_us, median_us, sigma, executed, asc, ascq (hex), n (UAs per nexus); for answer: status, key,
+// host_byte (hex) and info (decimal), e.g. answer,key=3,asc=11,ascq=0 (MEDIUM ERROR) or
+// answer,status=0,host_byte=1 (DID_NO_CONNECT). A token without '=' continues the previous value,
+// so lists ("luns=0-9,20", "class=pr_in,pr_out") and TransportIDs with commas work.
 Result<FaultSpec> parse_fault(std::string_view text);
 Result<FaultSpec> fault_from_json(const nlohmann::json& j);
 nlohmann::json fault_to_json(const FaultSpec& f);
@@ -114,11 +124,16 @@ struct Decision {
         execute_then_hold,
         busy,
         task_set_full,
-        not_ready
+        not_ready,
+        answer
     };
     Action action = Action::execute;
     int64_t delay_ns = 0;
-    uint8_t asc = 0, ascq = 0;  // not_ready
+    uint8_t asc = 0, ascq = 0;  // not_ready, answer
+    // answer: status, sense key, INFORMATION (when has_info) and host byte.
+    uint8_t status = 0, sense_key = 0, host_byte = 0;
+    bool has_info = false;
+    uint32_t info = 0;
     struct Ua {
         uint8_t asc, ascq;
         uint32_t count;

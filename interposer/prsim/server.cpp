@@ -117,8 +117,8 @@ struct Server::Impl final : TaskSet::Clients {
 
     // TaskSet::Clients
     bool connected(uint64_t conn) const override;
-    void respond(uint64_t conn, uint64_t tag, uint8_t status, ByteView sense, ByteView data_in,
-                 uint8_t flags) override;
+    void respond(uint64_t conn, uint64_t tag, uint8_t status, uint8_t host, ByteView sense,
+                 ByteView data_in, uint8_t flags) override;
     void arm_timer();
 };
 
@@ -497,13 +497,12 @@ bool Server::Impl::connected(uint64_t conn) const {
     return it != conns.end() && !it->second->dead;
 }
 
-void Server::Impl::respond(uint64_t conn, uint64_t tag, uint8_t status, ByteView sense,
-                           ByteView data_in, uint8_t flags) {
+void Server::Impl::respond(uint64_t conn, uint64_t tag, uint8_t status, uint8_t host,
+                           ByteView sense, ByteView data_in, uint8_t flags) {
     Conn* c = find_conn(conn);
     if (!c || c->dead) return;
     ++st_responses;
-    if (!proto::append_response(c->out, tag, status, wire::did::ok, sense, data_in, flags,
-                                c->version)) {
+    if (!proto::append_response(c->out, tag, status, host, sense, data_in, flags, c->version)) {
         // data-in above the protocol maximum: cannot happen with allocation lengths checked on
         // arrival.
         (void)proto::append_response(

@@ -141,6 +141,17 @@ bool TaskSet::execute(const TaskView& t, const Decision& d) {
             r.status = wire::sam::check_condition;
             r.sense = wire::make_fixed_sense(wire::SenseKey::not_ready, d.asc, d.ascq);
             break;
+        case Decision::Action::answer:
+            r.status = d.status;
+            if (d.status == wire::sam::check_condition) {
+                r.sense = wire::make_fixed_sense(static_cast<wire::SenseKey>(d.sense_key), d.asc,
+                                                 d.ascq);
+                if (d.has_info) {  // fixed format: VALID (byte 0 bit 7), INFORMATION (bytes 3-6)
+                    r.sense[0] |= 0x80;
+                    put_be32(r.sense, 3, d.info);
+                }
+            }
+            break;
         default:
             r = lu.execute(t.lu_nexus, t.cdb, t.data_out);
             break;
@@ -150,7 +161,8 @@ bool TaskSet::execute(const TaskView& t, const Decision& d) {
     if (d.action == Decision::Action::execute_then_hold)
         return false;  // executed; the answer is "lost"
     emit_trace(t, t.data_len(), r.status, r.sense);
-    clients_.respond(t.conn, t.tag, r.status, r.sense, r.data_in, 0);
+    const uint8_t host = d.action == Decision::Action::answer ? d.host_byte : 0;
+    clients_.respond(t.conn, t.tag, r.status, host, r.sense, r.data_in, 0);
     return true;
 }
 
@@ -168,13 +180,13 @@ void TaskSet::submit(uint64_t conn, NexusRec& nx, const proto::CommandView& cmd,
     t.slot = alloc_slot(c);
     if (t.slot < 0) {  // the task set is full
         if (cmd.lun < cfg_.luns) emit_trace(t, cmd.alloc_len, wire::sam::task_set_full, {});
-        clients_.respond(conn, cmd.tag, wire::sam::task_set_full, {}, {}, 0);
+        clients_.respond(conn, cmd.tag, wire::sam::task_set_full, wire::did::ok, {}, {}, 0);
         return;
     }
     if (cmd.lun >= cfg_.luns) {
         // SPC-4: a command to a LU that does not exist: ILLEGAL REQUEST, LOGICAL UNIT NOT
         // SUPPORTED.
-        clients_.respond(conn, cmd.tag, wire::sam::check_condition,
+        clients_.respond(conn, cmd.tag, wire::sam::check_condition, wire::did::ok,
                          wire::make_fixed_sense(wire::SenseKey::illegal_request, 0x25, 0), {}, 0);
         free_slot(c, t.slot);
         return;
@@ -256,7 +268,7 @@ void TaskSet::finish_pending(uint64_t pid, uint8_t flags) {
     if (clients_.connected(p.conn)) {
         const TaskView t = view_of(p);
         emit_trace(t, t.data_len(), wire::sam::task_aborted, {});
-        clients_.respond(p.conn, p.tag, wire::sam::task_aborted, {}, {}, flags);
+        clients_.respond(p.conn, p.tag, wire::sam::task_aborted, wire::did::ok, {}, {}, flags);
     }
     forget_pending(it);
 }

@@ -50,9 +50,10 @@ class TaskSet {
         // Whether the connection exists and has not been cut off (a command of a connection that
         // is not connected is not executed when it comes due, and an abort is not answered).
         virtual bool connected(uint64_t conn) const = 0;
-        // One RESPONSE to the connection (nothing when it is not connected).
-        virtual void respond(uint64_t conn, uint64_t tag, uint8_t status, ByteView sense,
-                             ByteView data_in, uint8_t flags) = 0;
+        // One RESPONSE to the connection (nothing when it is not connected). `host` is the Linux
+        // host byte (DID_OK unless an answer fault says otherwise).
+        virtual void respond(uint64_t conn, uint64_t tag, uint8_t status, uint8_t host,
+                             ByteView sense, ByteView data_in, uint8_t flags) = 0;
     };
 
     // lus[l] is LU l (cfg.luns of them); trace and dmesg may be null (no trace, or dmesg lines go

@@ -27,8 +27,8 @@ const wire::TransportId kB = iscsi("iqn.2001-05.com.example:b", "1");
 class Answers : public TaskSet::Clients {
   public:
     bool connected(uint64_t conn) const override { return up.count(conn) != 0; }
-    void respond(uint64_t conn, uint64_t tag, uint8_t status, ByteView sense, ByteView data_in,
-                 uint8_t flags) override {
+    void respond(uint64_t conn, uint64_t tag, uint8_t status, uint8_t host, ByteView sense,
+                 ByteView data_in, uint8_t flags) override {
         if (!connected(conn)) return;
         std::ostringstream o;
         o << "c" << conn << " t" << tag << " " << wire::status_name(status);
@@ -40,6 +40,7 @@ class Answers : public TaskSet::Clients {
                               s->asc, s->ascq);
             o << (s ? buf : " (bad sense)");
         }
+        if (host != 0) o << " " << wire::host_byte_name(host);
         if (!data_in.empty()) o << " +" << data_in.size();
         if (flags == proto::kRespAbortedByPreempt) o << " preempted";
         if (flags == proto::kRespAbortedByClient) o << " by-client";
@@ -252,6 +253,24 @@ TEST_F(TaskSetTest, FaultStatusesAreAnsweredWithoutExecuting) {
     send(1, a, 4, 0, read10());
     EXPECT_EQ(answers.take(), (V{"c1 t1 BUSY", "c1 t2 TASK SET FULL",
                                  "c1 t3 CHECK CONDITION 2/04/01", "c1 t4 GOOD +512"}));
+}
+
+// An answer fault answers as told, without executing: a sense key with INFORMATION (VALID set), a
+// bare status, a host byte. Its count runs out and the next command executes.
+TEST_F(TaskSetTest, AnswerFaultsAnswerAsToldWithoutExecuting) {
+    connect(1);
+    arm("answer,key=3,asc=11,ascq=0,info=2048,count=1");
+    send(1, a, 1, 0, read10());
+    arm("answer,status=4,count=1");
+    send(1, a, 2, 0, read10());
+    arm("answer,status=0,host_byte=1,count=1");
+    send(1, a, 3, 0, read10());
+    send(1, a, 4, 0, read10());
+    EXPECT_EQ(answers.take(), (V{"c1 t1 CHECK CONDITION 3/11/00", "c1 t2 CONDITION MET",
+                                 "c1 t3 GOOD DID_NO_CONNECT", "c1 t4 GOOD +512"}));
+    auto f = parse_fault("answer,key=3,asc=11,ascq=0,info=2048");
+    ASSERT_TRUE(f.ok()) << f.error().msg;
+    EXPECT_EQ(f->info, 2048u);
 }
 
 TEST_F(TaskSetTest, ACommandExecutedWithItsAnswerLostIsHeld) {

@@ -229,13 +229,26 @@ TEST(PrsimFaults, ParseCompactAndJson) {
     ASSERT_TRUE(nr.ok());
     EXPECT_EQ(nr->asc, 0x04);
     EXPECT_EQ(nr->ascq, 0x01);
+    auto an = parse_fault("answer,key=b,asc=10,ascq=1,info=9,host_byte=0");
+    ASSERT_TRUE(an.ok()) << an.error().msg;
+    EXPECT_EQ(an->status, 0x02);  // CHECK CONDITION unless told otherwise
+    EXPECT_EQ(an->sense_key, 0xb);
+    EXPECT_EQ(an->asc, 0x10);
+    EXPECT_EQ(an->info, 9u);
+    auto aj = parse_fault(R"({"kind":"answer","status":24,"host_byte":17})");
+    ASSERT_TRUE(aj.ok()) << aj.error().msg;
+    EXPECT_EQ(aj->status, 0x18);  // JSON numbers are the byte's value
+    EXPECT_EQ(aj->host_byte, 0x11);
     // Round trip through JSON.
-    auto back = fault_from_json(fault_to_json(*f));
-    ASSERT_TRUE(back.ok()) << back.error().msg;
-    EXPECT_EQ(fault_to_json(*back), fault_to_json(*f));
+    for (const auto* spec : {&*f, &*an, &*aj}) {
+        auto back = fault_from_json(fault_to_json(*spec));
+        ASSERT_TRUE(back.ok()) << back.error().msg;
+        EXPECT_EQ(fault_to_json(*back), fault_to_json(*spec));
+    }
     for (const char* bad : {"", "explode", "latency,bogus=1", "latency,class=writes", "busy,p=1.5",
                             "latency,dist=uniform,min_us=5,max_us=1", "latency,dist=lognormal",
-                            "busy,luns=9-3", "timeout,port=0", "{\"kind\":1}", "{", "ua,n=0"})
+                            "busy,luns=9-3", "timeout,port=0", "{\"kind\":1}", "{", "ua,n=0",
+                            "answer,key=10", "answer,status=100", "answer,host_byte=x"})
         EXPECT_FALSE(parse_fault(bad).ok()) << bad;
 }
 
