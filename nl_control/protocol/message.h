@@ -28,7 +28,9 @@
 
 namespace prfence::nl {
 
-// ---- limits the decoders enforce (and the encoders refuse, or truncate where noted)
+// ---- limits the decoders enforce (and the encoders refuse, or truncate where noted). These values are
+// named here for callers; the schema's rule tables (schema.cpp, checked against PROTOCOL.md by ctest)
+// are where each attribute's limit is stated, and every encoder and decoder reads it from there.
 inline constexpr size_t kMaxGroupName = 64;        // ATTR_GROUP: 1-64 bytes of [A-Za-z0-9._-]
 inline constexpr size_t kMaxDevices = 4096;        // ATTR_DEVICE / GRP_DEVICE repeated at most
 inline constexpr size_t kMaxDeviceLen = 4096;      // bytes of one device argument (without the NUL)
@@ -57,8 +59,8 @@ struct Header {
     uint32_t pid = 0;
     uint8_t cmd = CMD_UNSPEC;
     uint8_t version = kVersion;
-    // nlmsg_len as decoded (decode_request / decode_answer), echoed by encode_ack in the capped request
-    // header as netlink does. Encoders compute their own length and ignore this.
+    // nlmsg_len as decoded (decode_request / decode_answer / peek_header), echoed by encode_ack in the
+    // capped request header as netlink does. Encoders compute their own length and ignore this.
     uint32_t len = 0;
 };
 
