@@ -271,7 +271,8 @@ TEST(PrsimServer, AnswersOutOfOrderUnderLatency) {
     ASSERT_TRUE(c);
     settle(*c, 0);
     settle(*c, 1);
-    arm(srv.path(), "latency,luns=0,us=300000");
+    // 2 s: the fast answer's bound below leaves a loaded machine 1.5 s of slack.
+    arm(srv.path(), "latency,luns=0,us=2000000");
     const auto t0 = Clock::now();
     auto slow = c->submit(0, wire::test_unit_ready_cdb().bytes());
     auto fast = c->submit(1, wire::test_unit_ready_cdb().bytes());
@@ -279,11 +280,11 @@ TEST(PrsimServer, AnswersOutOfOrderUnderLatency) {
     auto first = c->wait_any(3000);
     ASSERT_TRUE(first.ok()) << first.error().msg;
     EXPECT_EQ(first->tag, *fast);
-    EXPECT_LT(Clock::now() - t0, 250ms);
-    auto second = c->wait_any(3000);
+    EXPECT_LT(Clock::now() - t0, 1500ms);
+    auto second = c->wait_any(10000);
     ASSERT_TRUE(second.ok()) << second.error().msg;
     EXPECT_EQ(second->tag, *slow);
-    EXPECT_GE(Clock::now() - t0, 290ms);
+    EXPECT_GE(Clock::now() - t0, 1990ms);
     EXPECT_EQ(second->status, wire::sam::good);
 }
 
@@ -662,7 +663,7 @@ TEST(PrsimServer, PreemptAndAbortAbortsQueuedCommandsOfThePreemptedNexus) {
               wire::sam::good);
     EXPECT_EQ(pr_out(*a, 3, PrOutAction::reserve, PrType::exclusive_access, 0xaaaa, 0).status,
               wire::sam::good);
-    arm(srv.path(), std::string("latency,class=read,us=5000000,initiator=") + kNodeA);
+    arm(srv.path(), std::string("latency,class=read,us=30000000,initiator=") + kNodeA);
     arm(srv.path(), std::string("timeout,class=write,initiator=") + kNodeA);
     const auto t0 = Clock::now();
     auto delayed = a->submit(3, wire::read10_cdb(0, 8).bytes(), {}, 4096);
@@ -670,7 +671,13 @@ TEST(PrsimServer, PreemptAndAbortAbortsQueuedCommandsOfThePreemptedNexus) {
     auto unrelated =
         a->submit(2, wire::read10_cdb(0, 8).bytes(), {}, 4096);  // another LU: not aborted
     ASSERT_TRUE(delayed.ok() && never.ok() && unrelated.ok());
-    std::this_thread::sleep_for(50ms);
+    // B's PREEMPT AND ABORT comes on another connection: it must find A's three commands queued
+    // (two delayed, one held), however long the server takes to read them.
+    for (int i = 0; i < 1000; ++i) {
+        json s = control(srv.path(), {{"op", "stats"}});
+        if (s["stats"]["delayed"] >= 2u && s["stats"]["held"] >= 1u) break;
+        std::this_thread::sleep_for(10ms);
+    }
     auto pa =
         pr_out(*b, 3, PrOutAction::preempt_and_abort, PrType::exclusive_access, 0xbbbb, 0xaaaa);
     EXPECT_EQ(pa.status, wire::sam::good);
@@ -680,7 +687,7 @@ TEST(PrsimServer, PreemptAndAbortAbortsQueuedCommandsOfThePreemptedNexus) {
         EXPECT_EQ(r->status, wire::sam::task_aborted);
         EXPECT_EQ(r->flags, proto::kRespAbortedByPreempt);
     }
-    EXPECT_LT(Clock::now() - t0, 2s);
+    EXPECT_LT(Clock::now() - t0, 20s) << "aborted, not completed after the 30 s latency";
     // A's command on LU 2 is still waiting for its latency; the fence holds on LU 3.
     EXPECT_FALSE(a->wait(*unrelated, 100).ok());
     EXPECT_EQ(read_keys(*b, 3), std::vector<uint64_t>{0xbbbb});
@@ -688,7 +695,7 @@ TEST(PrsimServer, PreemptAndAbortAbortsQueuedCommandsOfThePreemptedNexus) {
     EXPECT_EQ(st["stats"]["aborted"], 2u);
 }
 
-// The scenario of FIELD-NOTES section 4: node A holds an Exclusive Access reservation, node B's
+// What a Debian 6.1 guest with LIO printed (seen in the QEMU guest): node A holds an Exclusive Access reservation, node B's
 // READ and node B's PR OUT (RESERVE while unregistered) hit RESERVATION CONFLICT. The trace must
 // hold the kernel's lines byte for byte, in each kernel generation.
 struct KernelCase {
