@@ -8,6 +8,7 @@
 #include <set>
 #include <utility>
 
+#include "uring_engine/common/sys_error.h"
 #include "uring_engine/devices/resolve.h"
 #include "uring_engine/policy/operations.h"
 #include "uring_engine/transport/transport.h"
@@ -88,17 +89,7 @@ std::string no_group(const std::string& name) {
 
 }  // namespace
 
-int errno_of(const Error& e) {
-    switch (e.code) {
-        case Errc::not_found: return ENOENT;
-        case Errc::system: return e.sys_errno > 0 ? e.sys_errno : EIO;
-        case Errc::io: return EIO;
-        case Errc::timeout: return ETIMEDOUT;
-        case Errc::cancelled: return ECANCELED;
-        case Errc::unsupported: return EOPNOTSUPP;
-        default: return EINVAL;
-    }
-}
+int errno_of(const Error& e) { return error_errno(e); }
 
 EngineWorker::EngineWorker(Options opt) : opt_(std::move(opt)) {}
 

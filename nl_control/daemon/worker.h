@@ -145,7 +145,8 @@ private:
     std::map<std::string, std::unique_ptr<Group>> groups_;
 };
 
-// "EINVAL"-style errno for an engine Error: not_found -> ENOENT, system -> its errno, else EINVAL.
+// The errno an answer carries for an engine Error: error_errno (sys_error.h), one errno per kind and
+// the call's own for Errc::system.
 int errno_of(const Error& e);
 
 }  // namespace prfence::daemon

@@ -75,6 +75,21 @@ TEST(SysError, ErrnoMessageAndError) {
     EXPECT_EQ(e.sys_errno, ECONNRESET);
 }
 
+TEST(SysError, OneErrnoPerError) {
+    EXPECT_EQ(error_errno(Error{Errc::system, "x", EMFILE}), EMFILE);
+    EXPECT_EQ(error_errno(Error{Errc::system, "x"}), EIO);
+    // The other kinds stand for their own errno, whatever detail sys_errno holds.
+    EXPECT_EQ(error_errno(Error{Errc::invalid_argument, "x", EMSGSIZE}), EINVAL);
+    EXPECT_EQ(error_errno(Error{Errc::truncated, "x"}), EINVAL);
+    EXPECT_EQ(error_errno(Error{Errc::malformed, "x"}), EINVAL);
+    EXPECT_EQ(error_errno(Error{Errc::too_small, "x"}), EINVAL);
+    EXPECT_EQ(error_errno(Error{Errc::unsupported, "x"}), EOPNOTSUPP);
+    EXPECT_EQ(error_errno(Error{Errc::timeout, "x"}), ETIMEDOUT);
+    EXPECT_EQ(error_errno(Error{Errc::cancelled, "x"}), ECANCELED);
+    EXPECT_EQ(error_errno(Error{Errc::not_found, "x", ENXIO}), ENOENT);
+    EXPECT_EQ(error_errno(Error{Errc::io, "x", ECONNRESET}), EIO);
+}
+
 TEST(ErrorContext, WithContextPrefixesAndKeepsTheRest) {
     Error e{Errc::not_found, "LUN 7 does not exist", ENOENT};
     e.with_context("sim:/run/prsim.sock");

@@ -23,8 +23,8 @@ namespace prfence {
 // made because it would fail (EADDRINUSE for a socket path another daemon listens on). For the
 // other kinds it is optional detail, 0 when absent: the errno of the call that revealed the problem
 // (ENOTTY from the ioctl a non-sg node refuses, ECONNRESET from a peer that went away) or the errno
-// a protocol answers the error with (EMSGSIZE for an oversized datagram). Where one errno must
-// stand for an error and sys_errno is 0, each kind's own is in brackets.
+// a protocol answers the error with (EMSGSIZE for an oversized datagram). The errno each kind
+// stands for where one errno must stand for an error (error_errno in sys_error.h) is in brackets.
 enum class Errc {
     invalid_argument,  // the caller's input is malformed (bad hex, unknown name, value out of
                        // range) [EINVAL]

@@ -29,6 +29,10 @@ std::string errno_message(std::string_view what, int err);
 // sys_errno err.
 Error errno_error(Errc code, int err, std::string_view what);
 
+// The one errno that stands for `e`: sys_errno for Errc::system (EIO should it be missing),
+// otherwise the kind's own, as result.h lists them (not_found ENOENT, unsupported EOPNOTSUPP, ...).
+int error_errno(const Error& e) noexcept;
+
 namespace detail {
 template <class... Parts>
 std::string join_parts(const Parts&... parts) {
