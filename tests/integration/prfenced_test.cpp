@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "nl_control/client/client.h"
@@ -460,7 +462,7 @@ TEST(Prfenced, RunAnswerStreamsResultsWhileASlowLunRuns) {
 // the LUNs), the parts meant for it are dropped, the daemon answers everyone else meanwhile and after.
 TEST(Prfenced, AskerLeavingMidStreamCostsNothing) {
     TempDir t;
-    Farm farm = slow_lun_farm(800000);
+    Farm farm = slow_lun_farm(3000000);  // the abandoned batch runs 3 s: the NOOPs come during it
     InProc d(options(t));
     auto c = connect(d.socket());
     ASSERT_EQ(create(c, "a", {farm.luns("0-63")}, kNodeA, 1).first, 0);
@@ -471,6 +473,7 @@ TEST(Prfenced, AskerLeavingMidStreamCostsNothing) {
         ASSERT_EQ(poll(&p, 1, 10000), 1) << "the first LUN part comes before the slow LUN";
     }  // closed with the batch still running
     for (int i = 0; i < 20; ++i) ASSERT_EQ(status_of(call(c, req(nl::CMD_NOOP))).first, 0);
+    EXPECT_EQ(health(c).batches_running, 1u) << "the NOOPs were answered while the batch ran";
     auto keys = run(c, "a", op(engine::Operation::read_keys));  // queued behind the abandoned batch
     ASSERT_EQ(keys.err, 0) << keys.msg;
     ASSERT_EQ(keys.luns.size(), 64u);
@@ -487,10 +490,14 @@ TEST(Prfenced, AskerLeavingMidStreamCostsNothing) {
     EXPECT_EQ(health(c).clients, 1u);
 }
 
+// The clients start once the fence runs, and what counts is that they are answered before it ends:
+// a daemon that answered no one until its batch was over would fail here (every command takes 150 ms,
+// so the fence lasts about half a second).
 TEST(Prfenced, HundredClientsAreAnsweredWhileAFenceRuns) {
+    using Clock = std::chrono::steady_clock;
     sim::FaultSpec lat;
     lat.kind = sim::FaultKind::latency;
-    lat.latency.us = 2000;
+    lat.latency.us = 150000;
     Farm f(1000, {lat});
     TempDir t;
     InProc d(options(t));
@@ -498,11 +505,16 @@ TEST(Prfenced, HundredClientsAreAnsweredWhileAFenceRuns) {
     seed(c, f, "0-999", 1000);
 
     RunResult fence;
+    std::atomic<int64_t> fence_end{0};
     std::thread fencer([&] {
         auto fc = connect(d.socket());
         fence = run(fc, "b", op(engine::Operation::fence, 0xb, 0xa));
+        fence_end = Clock::now().time_since_epoch().count();
     });
+    for (int i = 0; i < 1000 && health(c).batches_running == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     std::atomic<int> answered{0}, failed{0};
+    std::vector<std::vector<int64_t>> when(100);  // each client's answer times
     std::vector<std::thread> clients;
     for (int i = 0; i < 100; ++i)
         clients.emplace_back([&, i] {
@@ -513,8 +525,12 @@ TEST(Prfenced, HundredClientsAreAnsweredWhileAFenceRuns) {
             }
             for (int k = 0; k < 20; ++k) {
                 auto a = cc->call(req((i + k) % 2 ? nl::CMD_NOOP : nl::CMD_HEALTH), 30000ms);
-                if (a.ok() && status_of(*a).first == 0) ++answered;
-                else ++failed;
+                if (a.ok() && status_of(*a).first == 0) {
+                    ++answered;
+                    when[i].push_back(Clock::now().time_since_epoch().count());
+                } else {
+                    ++failed;
+                }
             }
         });
     for (auto& th : clients) th.join();
@@ -523,6 +539,14 @@ TEST(Prfenced, HundredClientsAreAnsweredWhileAFenceRuns) {
     EXPECT_EQ(failed.load(), 0);
     ASSERT_TRUE(fence.summary);
     EXPECT_EQ(fence.summary->batch.ok, 1000u);
+    size_t during = 0, clients_during = 0;
+    for (const auto& w : when) {
+        const auto n = std::count_if(w.begin(), w.end(), [&](int64_t x) { return x < fence_end; });
+        during += n;
+        clients_during += n > 0;
+    }
+    EXPECT_GE(during, 100u) << "calls answered while the fence ran (of 2000)";
+    EXPECT_GE(clients_during, 10u) << "clients answered while the fence ran (of 100)";
 }
 
 TEST(Prfenced, StalledSubscriberIsDroppedAndFencingGoesOn) {
@@ -709,7 +733,8 @@ struct NotifySocket {
 
 struct Child {
     pid_t pid = -1;
-    Child(const std::vector<std::string>& args, const std::string& notify) {
+    // With `log`, the daemon's stdout and stderr go to that file.
+    Child(const std::vector<std::string>& args, const std::string& notify, const std::string& log = {}) {
         std::vector<std::string> env_s;
         for (char** e = environ; *e; ++e)
             if (std::strncmp(*e, "NOTIFY_SOCKET=", 14) != 0) env_s.emplace_back(*e);
@@ -722,6 +747,10 @@ struct Child {
         envp.push_back(nullptr);
         pid = fork();
         if (pid == 0) {
+            if (!log.empty()) {
+                const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                if (fd < 0 || ::dup2(fd, 1) < 0 || ::dup2(fd, 2) < 0) _exit(126);
+            }
             execve(PRFENCED_BIN, argv.data(), envp.data());
             _exit(127);
         }
@@ -749,6 +778,17 @@ struct Child {
 
 void write_config(const std::string& path, const daemon::Config& c) { ASSERT_TRUE(daemon::save_config(c, path).ok()); }
 
+// Waits until `text` appears in the file at `path` (30 s at most).
+bool log_shows(const std::string& path, const std::string& text) {
+    for (int i = 0; i < 3000; ++i) {
+        std::ifstream in(path);
+        std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (all.find(text) != std::string::npos) return true;
+        std::this_thread::sleep_for(10ms);
+    }
+    return false;
+}
+
 TEST(PrfencedBinary, ReadyReloadAndCleanExit) {
     Farm f(8);
     TempDir t;
@@ -757,7 +797,8 @@ TEST(PrfencedBinary, ReadyReloadAndCleanExit) {
     cfg.groups.push_back({"g1", {f.luns("0-3")}, kNodeA, 1, nl::SG_TRANSPORT_URING});
     write_config(config, cfg);
     NotifySocket notify(t / "notify.sock");
-    Child p({"--socket", sock, "--config", config}, notify.path);
+    const std::string log = t / "prfenced.log";
+    Child p({"--socket", sock, "--config", config}, notify.path, log);
     const std::string ready = notify.wait_for("READY=1");
     ASSERT_FALSE(ready.empty());
     EXPECT_NE(ready.find("MAINPID=" + std::to_string(p.pid)), std::string::npos) << ready;
@@ -791,6 +832,8 @@ TEST(PrfencedBinary, ReadyReloadAndCleanExit) {
     EXPECT_EQ(status_of(reload).first, EINVAL);
     EXPECT_NE(status_of(reload).second.find(config), std::string::npos) << status_of(reload).second;
     ASSERT_EQ(kill(p.pid, SIGHUP), 0);
+    // The refusal is logged once the signal has been handled: only then does the list say anything.
+    EXPECT_TRUE(log_shows(log, "SIGHUP: ")) << "the daemon never handled the SIGHUP";
     EXPECT_EQ(list(c).at(0).name, "g2");
 
     ASSERT_EQ(kill(p.pid, SIGTERM), 0);
