@@ -403,12 +403,12 @@ void send_run(const RawSocket& s, const std::string& group, uint32_t seq, engine
     ASSERT_EQ(send(s.fd, msg->data(), msg->size(), MSG_NOSIGNAL), static_cast<ssize_t>(msg->size()));
 }
 
-// A RUN's LUN results are sent while the batch still runs: with one LUN answering 1.5 s late, the
+// A RUN's LUN results are sent while the batch still runs: with one LUN answering 4 s late, the
 // other 63 results reach the client long before it, the slow one comes in the last LUN part, and every
 // LUN is in the answer exactly once.
 TEST(Prfenced, RunAnswerStreamsResultsWhileASlowLunRuns) {
     TempDir t;
-    Farm farm = slow_lun_farm(1500000);
+    Farm farm = slow_lun_farm(4000000);
     InProc d(options(t));
     auto c = connect(d.socket());
     ASSERT_EQ(create(c, "a", {farm.luns("0-63")}, kNodeA, 1).first, 0);
@@ -453,9 +453,9 @@ TEST(Prfenced, RunAnswerStreamsResultsWhileASlowLunRuns) {
     std::vector<uint32_t> want(64);
     for (uint32_t i = 0; i < 64; ++i) want[i] = i;
     EXPECT_EQ(seen, want) << "every LUN exactly once";
-    // Generous against a loaded machine: the fast results come within a second, the slow one after 1.5 s.
-    EXPECT_LT(fast_done_ms, 1000.0) << "the fast LUNs' results waited for the slow LUN";
-    EXPECT_GE(got.back().first, 1500.0);
+    // Generous against a loaded machine: the fast results come within 3 s, the slow one after 4 s.
+    EXPECT_LT(fast_done_ms, 3000.0) << "the fast LUNs' results waited for the slow LUN";
+    EXPECT_GE(got.back().first, 4000.0);
 }
 
 // The asker hangs up while its RUN is streaming: the batch still finishes (its registrations are on
