@@ -36,13 +36,15 @@ out=$(env LD_PRELOAD="$(dirname "$PRSIM_RUN")/libprinterpose.so" $T sg_turs /dev
 start_prsim --luns 4
 A "$SHIM_PROBE" hold /dev/prsim/sg0 "$TDIR/ready" "$TDIR/go" >"$TDIR/hold.out" 2>&1 &
 hpid=$!
-for _ in $(seq 200); do [ -e "$TDIR/ready" ] && break; sleep 0.05; done
+for _ in $(seq 400); do [ -e "$TDIR/ready" ] && break; sleep 0.05; done
+[ -e "$TDIR/ready" ] || { bad "the holder never opened /dev/prsim/sg0"; cat "$TDIR/hold.out"; }
 stop_prsim
 touch "$TDIR/go"
 timeout 30 tail --pid=$hpid -f /dev/null
 wait $hpid; rc=$?
 out=$(cat "$TDIR/hold.out")
-{ [ "$rc" -eq 0 ] && grep -qE '^host=0x01 status=0x00 ok=0 ms=([0-9]|[0-9][0-9]|[0-9][0-9][0-9])$' <<<"$out" &&
+# "At once": under 10 s (the command's own timeout is 30 s), slack for a loaded machine.
+{ [ "$rc" -eq 0 ] && grep -qE '^host=0x01 status=0x00 ok=0 ms=[0-9]{1,4}$' <<<"$out" &&
     [ "$(msg_count "$out")" -eq 1 ] && grep -q 'lost the connection to prsim' <<<"$out"; } && ok ||
     { bad "prsim killed under an open device: rc=$rc"; echo "$out"; }
 
@@ -54,7 +56,7 @@ t0=$(date +%s%N)
 out=$($T "$PRSIM_RUN" --socket "$SOCK" -- sg_turs /dev/prsim/sg0 2>&1); rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
 kill -CONT "$SPID"
-{ [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$ms" -lt 10000 ] && [ "$(msg_count "$out")" -eq 1 ] &&
+{ [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$ms" -lt 20000 ] && [ "$(msg_count "$out")" -eq 1 ] &&
     grep -q 'no HELLO_ACK' <<<"$out"; } && ok || { bad "stopped prsim: rc=$rc after ${ms} ms"; echo "$out"; }
 
 # 4. A lost path (prsim holds the commands): SG_IO ends at its timeout (capped by
@@ -64,7 +66,7 @@ kill -CONT "$SPID"
 t0=$(date +%s%N)
 out=$($T "$PRSIM_RUN" --socket "$SOCK" --timeout-ms 300 -- sg_turs /dev/prsim/sg1 2>&1); rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
-{ [ "$rc" -ne 124 ] && [ "$ms" -lt 5000 ] && grep -q 'Host_status=0x03 \[DID_TIME_OUT\]' <<<"$out"; } &&
+{ [ "$rc" -ne 124 ] && [ "$ms" -lt 20000 ] && grep -q 'Host_status=0x03 \[DID_TIME_OUT\]' <<<"$out"; } &&
     ok || { bad "lost path: rc=$rc after ${ms} ms"; echo "$out"; }
 # Block-device I/O on the lost path: EIO after the timeout.
 out=$($T "$PRSIM_RUN" --socket "$SOCK" --timeout-ms 300 -- dd if=/dev/prsim/sdb of=/dev/null bs=512 count=1 status=none 2>&1); rc=$?
