@@ -41,8 +41,8 @@ struct BackendInfo {
     bool engine;       // prfence's engine: paced by --rate (the baselines run flat out)
     bool sweeps_qd;    // runs at each --qd; else one command at a time (qd 1)
     engine::SgTransport transport;  // how the rig drives sg nodes
-    const std::string Config::*
-        tool;  // the program it runs (Config::sg_persist, ...); nullptr: none
+    // The program it runs (&Config::sg_persist, &Config::fence_scsi); nullptr: none.
+    const std::string Config::*tool;
     std::unique_ptr<BackendRunner> (*make)(const Config& cfg);
 };
 
@@ -52,9 +52,9 @@ std::unique_ptr<BackendRunner> make_engine_backend(const Config& cfg);
 std::unique_ptr<BackendRunner> make_sg_persist_backend(const Config& cfg);
 std::unique_ptr<BackendRunner> make_fence_scsi_backend(const Config& cfg);
 
-// Measurement helpers the backends share.
-void add_lun_time(Measurement& m, size_t lun,
-                  uint64_t ns);   // one sample into LU `lun`'s slowest/mean
-void sleep_until_ns(uint64_t t);  // until engine::now_ns() reaches t
+// One sample into LU `lun`'s time (its slowest, its sum and count for the mean).
+void add_lun_time(Measurement& m, size_t lun, uint64_t ns);
+// Sleeps until engine::now_ns() reaches t (paced rounds).
+void sleep_until_ns(uint64_t t);
 
 }  // namespace prfence::bench

@@ -40,8 +40,8 @@ struct Nexus {
 struct PathSetOptions {
     ExecOptions exec;
     SgTransport sg_transport = SgTransport::uring;
-    unsigned sgio_threads =
-        8;  // the SG_IO pool, started with the first sg path when sg_transport is sgio
+    // The SG_IO pool's threads; the pool starts with the first sg path when sg_transport is sgio.
+    unsigned sgio_threads = 8;
 };
 
 class PathSet {
@@ -65,10 +65,9 @@ class PathSet {
 
     Ring& ring() { return *ring_; }
     Executor& executor() { return *ex_; }
-    size_t size() const { return paths_.size(); }  // paths open
-    size_t connections() const {
-        return conns_.size();
-    }  // prsim connections: one per socket and nexus
+    // Paths open, and prsim connections (one per socket and nexus).
+    size_t size() const { return paths_.size(); }
+    size_t connections() const { return conns_.size(); }
 
   private:
     explicit PathSet(const PathSetOptions& opt) : opt_(opt) {}
