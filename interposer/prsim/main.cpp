@@ -18,7 +18,7 @@ using prfence::sim::Server;
 using prfence::sim::ServerConfig;
 using json = nlohmann::json;
 
-// sg3_utils-style exit statuses (README "Exit codes").
+// sg3_utils-style exit statuses (prsim(1), EXIT STATUS).
 constexpr int kExitSyntax = 1;
 constexpr int kExitFile = 15;
 constexpr int kExitOther = 99;

@@ -33,7 +33,7 @@ for m in man8/prfence.8 man8/prfenced.8 man8/prexplain.8 man1/prsim.1 man1/prben
     warn=$(groff -man -ww -z "$f" 2>&1)
     if [ -z "$warn" ]; then ok; else bad "$m: groff: $warn"; fi
 done
-for d in README.md control-protocol.md prsim-protocol.md; do
+for d in README.md LICENSE control-protocol.md prsim-protocol.md; do
     if [ -f "$dir/usr/share/doc/prfence/$d" ]; then ok; else bad "doc $d"; fi
 done
 # The installed wrapper preloads the installed library (found relative to sbin): a command that opens

@@ -71,7 +71,7 @@ expect keys_after_preempt 0 "  PR generation=0x3, 1 registered reservation key f
     0x123abc" -- A sg_persist -n -i -k /dev/prsim/sdb
 expect tur_a 0 "" -- A sg_turs /dev/prsim/sg1
 
-# Timing: one whole seed session (13 processes), for the README.
+# Timing: one whole seed session (9 tool processes), printed, not checked.
 start=$(date +%s%N)
 d=/dev/prsim/sdc
 {
