@@ -9,11 +9,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace prfence {
 namespace {
@@ -168,6 +171,72 @@ TEST(UnixListener, ParentDirectoryCreated) {
     EXPECT_EQ(missing.error().sys_errno, ENOENT);
     EXPECT_EQ(missing.error().msg.rfind("bind " + d.path + "/nowhere/s.sock: ", 0), 0u)
         << missing.error().msg;
+}
+
+std::vector<std::string> entries(const std::string& dir) {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+        names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+TEST(UnixListener, PathAppearsListeningAndNothingElseIsLeft) {
+    TempDir d;
+    const std::string p = d.path + "/s.sock";
+    auto o = options(p);
+    o.mode = 0600;
+    auto l = UnixListener::bind(o);
+    ASSERT_TRUE(l.ok()) << l.error().msg;
+    EXPECT_EQ(entries(d.path), std::vector<std::string>{"s.sock"});  // no staging name left
+    EXPECT_TRUE(can_connect(p, SOCK_STREAM));
+    struct stat st {};
+    ASSERT_EQ(::stat(p.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+    // Refused or failed, a listener leaves the directory as it found it.
+    auto refused = UnixListener::bind(options(p));
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(entries(d.path), std::vector<std::string>{"s.sock"});
+    auto bad_group = options(d.path + "/t.sock");
+    bad_group.gid = static_cast<gid_t>(-2);  // no such group: chown fails (or, as root, works)
+    bad_group.group_name = "nogroup-at-all";
+    auto g = UnixListener::bind(bad_group);
+    if (!g.ok()) {
+        EXPECT_NE(g.error().msg.find("to group nogroup-at-all"), std::string::npos)
+            << g.error().msg;
+        EXPECT_EQ(entries(d.path), std::vector<std::string>{"s.sock"});
+    }
+}
+
+TEST(UnixListener, BoundButNotListeningIsStale) {
+    // What a dead daemon leaves is a socket file nobody accepts on; a bound socket that never
+    // listened looks the same to a probe and is replaced too.
+    TempDir d;
+    const std::string p = d.path + "/s.sock";
+    UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    const sockaddr_un a = address(p);
+    ASSERT_EQ(::bind(s.get(), reinterpret_cast<const sockaddr*>(&a), sizeof a), 0);
+    auto l = UnixListener::bind(options(p));
+    ASSERT_TRUE(l.ok()) << l.error().msg;
+    EXPECT_TRUE(can_connect(p, SOCK_STREAM));
+}
+
+TEST(UnixListener, LongPathIsBoundDirectly) {
+    // A path too long for a staging name beside it still works, bound in place.
+    TempDir d;
+    std::string p = d.path + "/";
+    p += std::string(sizeof(sockaddr_un::sun_path) - 1 - p.size(), 's');
+    ASSERT_EQ(p.size(), sizeof(sockaddr_un::sun_path) - 1);
+    leave_stale_socket(p);
+    auto l = UnixListener::bind(options(p));
+    ASSERT_TRUE(l.ok()) << l.error().msg;
+    EXPECT_TRUE(can_connect(p, SOCK_STREAM));
+    auto second = UnixListener::bind(options(p));
+    ASSERT_FALSE(second.ok());
+    EXPECT_NE(second.error().msg.find("another test daemon is listening"), std::string::npos);
+    l->close();
+    EXPECT_FALSE(exists(p));
 }
 
 TEST(UnixListener, PathTooLong) {

@@ -2,18 +2,19 @@
 // UnixListener: a daemon's listening Unix socket at a path, taken over safely from a daemon that
 // died.
 //
-// bind() creates a non-blocking, close-on-exec socket of the given type and binds it to the path. A
-// path already in use is taken over only when it is a socket file nobody answers on, the file a
-// daemon that died leaves behind: the listener connects to it first, and a socket somebody accepts
-// on, or a file that is not a socket (a symlink included), is left alone and refused. Then the mode
-// and group are applied to the socket file, before listen(), so no client can connect before the
-// permissions hold. The listener owns the socket file from then on: close() and the destructor
-// remove it.
+// bind() creates a non-blocking, close-on-exec socket of the given type, binds it under a fresh
+// name next to the path, applies the mode and group, listens, and only then links it to the path.
+// The path therefore never names a socket that is not yet listening, so a socket file nobody
+// answers on is always a dead daemon's. Such a file is replaced; a socket somebody accepts on, or a
+// file that is not a socket (a symlink included), is left alone and refused. The listener owns the
+// socket file from then on: close() and the destructor remove it. (When the staging name would not
+// fit in sun_path, the path is bound directly and listens a moment after it appears.)
 //
 // Errors (Error::msg names the path):
-//   invalid_argument  the path does not fit in sockaddr_un
-//   system/EADDRINUSE "PATH: another WHO is listening there", "PATH: exists and is not a socket;
-//   ..." system/errno      mkdir of the parent, socket, bind, chmod, chown or listen failed
+//   invalid_argument   the path does not fit in sockaddr_un
+//   system/EADDRINUSE  "PATH: another WHO is listening there",
+//                      "PATH: exists and is not a socket; not replacing it"
+//   system/errno       mkdir of the parent, socket, bind (or link), chmod, chown or listen failed
 #pragma once
 
 #include <sys/socket.h>
