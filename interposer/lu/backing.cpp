@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The backing stores: sparse in memory, or a sparse file.
 #include "interposer/lu/backing.h"
+#include "uring_engine/common/sys_error.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -71,7 +72,7 @@ class FileBacking final : public Backing {
             if (n < 0) {
                 if (errno == EINTR) continue;
                 int e = errno;
-                return fail(Errc::system, "reading " + name_ + ": " + std::strerror(e), e);
+                return fail_with_errno(e, "reading ", name_);
             }
             if (n == 0) {  // past EOF: zeros
                 std::memset(out + done, 0, len - done);
@@ -90,7 +91,7 @@ class FileBacking final : public Backing {
             if (n < 0) {
                 if (errno == EINTR) continue;
                 int e = errno;
-                return fail(Errc::system, "writing " + name_ + ": " + std::strerror(e), e);
+                return fail_with_errno(e, "writing ", name_);
             }
             done += static_cast<size_t>(n);
         }
@@ -99,7 +100,7 @@ class FileBacking final : public Backing {
     Status flush() override {
         if (::fdatasync(fd_) != 0) {
             int e = errno;
-            return fail(Errc::system, "fdatasync of " + name_ + ": " + std::strerror(e), e);
+            return fail_with_errno(e, "fdatasync of ", name_);
         }
         return {};
     }
@@ -123,19 +124,19 @@ Result<std::unique_ptr<Backing>> open_backing_file(const std::filesystem::path& 
     int fd = ::open(name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         int e = errno;
-        return fail(Errc::system, "backing file " + name + ": " + std::strerror(e), e);
+        return fail_with_errno(e, "backing file ", name);
     }
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
         int e = errno;
         ::close(fd);
-        return fail(Errc::system, "backing file " + name + ": " + std::strerror(e), e);
+        return fail_with_errno(e, "backing file ", name);
     }
     if (st.st_size == 0) {
         if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
             int e = errno;
             ::close(fd);
-            return fail(Errc::system, "sizing backing file " + name + ": " + std::strerror(e), e);
+            return fail_with_errno(e, "sizing backing file ", name);
         }
     } else if (static_cast<uint64_t>(st.st_size) != bytes) {
         ::close(fd);

@@ -3,6 +3,7 @@
 // nl_control/PROTOCOL.md ("Answers") for the ordering this relies on: a single answer comes before its
 // ack, a multi-part answer ends with NLMSG_DONE and gets no ack, an error is one NLMSG_ERROR.
 #include "nl_control/client/client.h"
+#include "uring_engine/common/sys_error.h"
 
 #include <linux/netlink.h>
 #include <poll.h>
@@ -35,7 +36,7 @@ Result<bool> wait_readable(int fd, std::optional<Clock::time_point> deadline) {
         int n = ::poll(&p, 1, ms);
         if (n < 0) {
             if (errno == EINTR) continue;
-            return fail(Errc::system, std::string("poll on the prfenced socket: ") + std::strerror(errno), errno);
+            return fail_errno("poll on the prfenced socket");
         }
         if (n == 0) {
             if (deadline && Clock::now() < *deadline) continue;
@@ -56,7 +57,7 @@ Result<ByteView> recv_datagram(int fd, std::unique_ptr<uint8_t[]>& buf, bool now
             if (errno == EINTR) continue;
             if (nowait && (errno == EAGAIN || errno == EWOULDBLOCK)) return ByteView();
             if (errno == ECONNRESET || errno == EPIPE) return closed(errno);
-            return fail(Errc::system, std::string("recv from prfenced: ") + std::strerror(errno), errno);
+            return fail_errno("recv from prfenced");
         }
         if (n == 0) return closed(ECONNRESET);
         if (static_cast<size_t>(n) > kMaxDatagram)
@@ -81,7 +82,7 @@ Result<Client> Client::connect(const std::string& socket_path) {
                         std::to_string(sizeof addr.sun_path - 1) + " bytes");
     std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
     int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (fd < 0) return fail(Errc::system, std::string("socket(AF_UNIX, SOCK_SEQPACKET): ") + std::strerror(errno), errno);
+    if (fd < 0) return fail_errno("socket(AF_UNIX, SOCK_SEQPACKET)");
     for (;;) {
         if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return Client(fd);
         if (errno == EINTR) continue;
@@ -137,7 +138,7 @@ Result<std::vector<Answer>> Client::call(Request req, std::optional<std::chrono:
         if (n >= 0) break;
         if (errno == EINTR) continue;
         if (errno == EPIPE || errno == ECONNRESET) return closed(errno);
-        return fail(Errc::system, std::string("send to prfenced: ") + std::strerror(errno), errno);
+        return fail_errno("send to prfenced");
     }
 
     std::optional<Clock::time_point> deadline;

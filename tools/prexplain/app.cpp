@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "tools/prexplain/app.h"
+#include "uring_engine/common/sys_error.h"
 
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -401,7 +402,7 @@ class TraceInstance {
                     const int e = errno;
                     if (fd >= 0) ::close(fd);
                     remove();
-                    return fail(Errc::system, dir + ev + ": " + std::strerror(e), e);
+                    return fail_with_errno(e, dir, ev);
                 }
                 ::close(fd);
             }
@@ -425,18 +426,17 @@ Result<Input> open_input(const std::string& path, bool live) {
     in.live = live;
     if (path == "-") {
         in.fd = ::dup(0);
-        if (in.fd < 0) return fail(Errc::system, "stdin: " + std::string(std::strerror(errno)), errno);
+        if (in.fd < 0) return fail_errno("stdin");
         return in;
     }
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0)
-        return fail(Errc::system, path + ": " + std::strerror(errno), errno);
+    if (::stat(path.c_str(), &st) != 0) return fail_errno(path);
     if (S_ISDIR(st.st_mode)) return fail(Errc::invalid_argument, path + ": is a directory");
     // A FIFO opened read-write never sees EOF when its writer (prsim) restarts.
     const bool fifo = S_ISFIFO(st.st_mode);
     int flags = O_CLOEXEC | (fifo && live ? O_RDWR | O_NONBLOCK : O_RDONLY);
     in.fd = ::open(path.c_str(), flags);
-    if (in.fd < 0) return fail(Errc::system, path + ": " + std::strerror(errno), errno);
+    if (in.fd < 0) return fail_errno(path);
     in.pollable = fifo || S_ISCHR(st.st_mode);
     return in;
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "uring_engine/simproto/sim_client.h"
+#include "uring_engine/common/sys_error.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -33,22 +34,22 @@ Result<int> connect_unix(const std::string& path, int timeout_ms) {
     addr.sun_family = AF_UNIX;
     std::memcpy(addr.sun_path, path.data(), path.size());
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) return fail(Errc::system, std::string("socket: ") + std::strerror(errno), errno);
+    if (fd < 0) return fail_errno("socket");
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
         if (errno != EINPROGRESS && errno != EAGAIN) {
             int e = errno;
             ::close(fd);
-            return fail(Errc::system, "connect " + path + ": " + std::strerror(e), e);
+            return fail_with_errno(e, "connect ", path);
         }
         pollfd p{fd, POLLOUT, 0};
         int n = ::poll(&p, 1, timeout_ms);
         int err = 0;
         socklen_t len = sizeof err;
         if (n <= 0 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+            const int e = err ? err : errno;
             ::close(fd);
             if (n == 0) return fail(Errc::timeout, "connect " + path + ": timed out");
-            return fail(Errc::system, "connect " + path + ": " + std::strerror(err ? err : errno),
-                        err ? err : errno);
+            return fail_with_errno(e, "connect ", path);
         }
     }
     return fd;
@@ -112,15 +113,14 @@ Status SimClient::write_all(ByteView bytes, int timeout_ms) {
                 closed_ = true;
                 return dead_error();
             }
-            return fail(Errc::system, std::string("send: ") + std::strerror(e), e);
+            return fail_with_errno(e, "send");
         }
         // Socket full: read responses meanwhile so that neither side waits for the other.
         pollfd p{fd_, POLLOUT | POLLIN, 0};
         int left = remaining_ms(deadline);
         if (left == 0) return fail(Errc::timeout, "send: timed out with the socket full");
         int r = ::poll(&p, 1, left);
-        if (r < 0 && errno != EINTR)
-            return fail(Errc::system, std::string("poll: ") + std::strerror(errno), errno);
+        if (r < 0 && errno != EINTR) return fail_errno("poll");
         if (r > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR))) PRF_TRY(pump(0));
     }
     return {};
@@ -152,7 +152,7 @@ Status SimClient::pump(int timeout_ms) {
     int r = ::poll(&p, 1, timeout_ms);
     if (r < 0) {
         if (errno == EINTR) return {};
-        return fail(Errc::system, std::string("poll: ") + std::strerror(errno), errno);
+        return fail_errno("poll");
     }
     if (r == 0) return {};
     for (;;) {
