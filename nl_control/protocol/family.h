@@ -213,7 +213,7 @@ enum EventAttr : uint16_t {
     EV_MAX_PLUS_ONE
 };
 
-// prexplain's diagnosis of one conflict event (issue 6).
+// prexplain's diagnosis of one conflict event (prexplain --forward sends it; subscribers get it).
 enum ConflictClass : uint8_t {
     CONFLICT_UNKNOWN = 0,
     CONFLICT_FENCED = 1,

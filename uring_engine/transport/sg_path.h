@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // /dev/sgN driven through io_uring with the sg v3 asynchronous interface: an sg_io_hdr written to the fd
-// queues a command, reading the fd returns a completed one (FIELD-NOTES section 3).
+// queues a command, reading the fd returns a completed one (drivers/scsi/sg.c: sg_write, sg_read; the
+// kernel has no SCSI io_uring passthrough, and sg v4 was never merged).
 //
 // The fd is opened O_RDWR|O_NONBLOCK once and kept. Writes go through io_uring (sg's write runs inline in
 // io_uring_enter, so a batch of commands over hundreds of fds costs one system call). Completions are
