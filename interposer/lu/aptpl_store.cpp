@@ -290,7 +290,8 @@ Status AptplStore::save(const PersistedPr& s) const {
     if (st && ::fsync(fd.get()) != 0) st = fail_errno("fsync of ", tmp);
     // close is checked here, not left to UniqueFd: on NFS a write error may surface only at close.
     if (st && ::close(fd.release()) != 0) st = fail_errno("closing ", tmp);
-    if (st && ::rename(tmp.c_str(), name.c_str()) != 0) st = fail_errno("renaming ", tmp, " to ", name);
+    if (st && ::rename(tmp.c_str(), name.c_str()) != 0)
+        st = fail_errno("renaming ", tmp, " to ", name);
     if (!st) {
         fd.reset();
         ::unlink(tmp.c_str());

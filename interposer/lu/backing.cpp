@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The backing stores: sparse in memory, or a sparse file.
 #include "interposer/lu/backing.h"
-#include "uring_engine/common/sys_error.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,6 +14,7 @@
 #include <utility>
 
 #include "uring_engine/common/bytes.h"
+#include "uring_engine/common/sys_error.h"
 
 namespace prfence::sim {
 namespace {

@@ -14,11 +14,11 @@
 #include <utility>
 #include <vector>
 
-#include "uring_engine/simproto/protocol.h"
-#include "uring_engine/common/result.h"
 #include "interposer/lu/lu.h"
 #include "interposer/prsim/faults.h"
 #include "interposer/prsim/trace.h"
+#include "uring_engine/common/result.h"
+#include "uring_engine/simproto/protocol.h"
 
 namespace prfence::sim {
 

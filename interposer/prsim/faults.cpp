@@ -395,7 +395,7 @@ Result<FaultSpec> fault_from_json(const json& j) {
                 std::snprintf(b, sizeof b, "%x", static_cast<unsigned>(v.get<int64_t>() & 0xff));
                 return std::string(b);
             })()
-                                                            : std::to_string(v.get<int64_t>());
+                          : std::to_string(v.get<int64_t>());
             if (v.get<int64_t>() < 0)
                 return fail(Errc::invalid_argument,
                             "fault: \"" + it.key() + "\" must not be negative");

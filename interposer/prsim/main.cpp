@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "uring_engine/simproto/sim_client.h"
 #include "interposer/prsim/config.h"
 #include "interposer/prsim/server.h"
+#include "uring_engine/simproto/sim_client.h"
 
 namespace {
 

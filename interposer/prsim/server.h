@@ -9,8 +9,8 @@
 // aborts them, disconnects, or a PREEMPT AND ABORT from another nexus aborts them (answered TASK
 // ABORTED, as with TAS=1).
 //
-// The pieces: nexus_registry.h numbers the I_T nexuses, task_set.h runs the commands (delays, holds,
-// aborts, the trace), control.h answers CONTROL requests; server.cpp is the loop and the
+// The pieces: nexus_registry.h numbers the I_T nexuses, task_set.h runs the commands (delays,
+// holds, aborts, the trace), control.h answers CONTROL requests; server.cpp is the loop and the
 // connections.
 //
 // Each client is cut off alone when it misbehaves (bad frames, a HELLO that names nothing, not
@@ -23,8 +23,8 @@
 #include <memory>
 #include <string>
 
-#include "uring_engine/common/result.h"
 #include "interposer/prsim/config.h"
+#include "uring_engine/common/result.h"
 
 namespace prfence::sim {
 

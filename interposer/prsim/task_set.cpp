@@ -144,8 +144,8 @@ bool TaskSet::execute(const TaskView& t, const Decision& d) {
         case Decision::Action::answer:
             r.status = d.status;
             if (d.status == wire::sam::check_condition) {
-                r.sense = wire::make_fixed_sense(static_cast<wire::SenseKey>(d.sense_key), d.asc,
-                                                 d.ascq);
+                r.sense =
+                    wire::make_fixed_sense(static_cast<wire::SenseKey>(d.sense_key), d.asc, d.ascq);
                 if (d.has_info) {  // fixed format: VALID (byte 0 bit 7), INFORMATION (bytes 3-6)
                     r.sense[0] |= 0x80;
                     put_be32(r.sense, 3, d.info);

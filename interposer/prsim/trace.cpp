@@ -20,7 +20,6 @@
 //    0x%x:(%s) flags 0x%x phys_seg %u prio class %u", with "blk_update_request: " in front up
 //    to 5.15.
 #include "interposer/prsim/trace.h"
-#include "uring_engine/common/sys_error.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -35,6 +34,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "uring_engine/common/sys_error.h"
 #include "uring_engine/simproto/names.h"
 #include "uring_engine/wire/cdb.h"
 #include "uring_engine/wire/sense.h"
@@ -442,8 +442,7 @@ Result<std::unique_ptr<TraceSink>> TraceSink::open(const std::string& path, size
     } else {
         fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     }
-    if (fd < 0)
-        return fail_errno("cannot open trace file ", path);
+    if (fd < 0) return fail_errno("cannot open trace file ", path);
     s->fd_ = fd;
     return s;
 }

@@ -300,7 +300,8 @@ void Conn::on_response(const proto::ResponseView& v) {
         // attention met there is the one the kernel's scan would have consumed. Commands sent
         // concurrently may execute in any order, so this is decided by answer, not by submission.
         const uint8_t op = r->cmd.cdb[0];
-        if (op != 0x12 && op != 0xa0 && op != 0x03 && r->cmd.lun < seen_.size() && !seen_[r->cmd.lun]) {
+        if (op != 0x12 && op != 0xa0 && op != 0x03 && r->cmd.lun < seen_.size() &&
+            !seen_[r->cmd.lun]) {
             seen_[r->cmd.lun] = 1;
             unscanned = true;
         }

@@ -28,8 +28,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "uring_engine/simproto/protocol.h"
 #include "uring_engine/simproto/names.h"
+#include "uring_engine/simproto/protocol.h"
 #include "uring_engine/wire/status.h"
 
 namespace prfence::shim {

@@ -306,7 +306,8 @@ PRSIM_EXPORT int open(const char* path, int flags, ...) {
     va_start(ap, flags);
     mode_t mode = mode_arg(flags, ap);
     va_end(ap);
-    return open_common(true, path, flags, [&](const char* p) { return PRSIM_REAL(open)(p, flags, mode); });
+    return open_common(true, path, flags,
+                       [&](const char* p) { return PRSIM_REAL(open)(p, flags, mode); });
 }
 
 PRSIM_EXPORT int open64(const char* path, int flags, ...) {
@@ -314,15 +315,18 @@ PRSIM_EXPORT int open64(const char* path, int flags, ...) {
     va_start(ap, flags);
     mode_t mode = mode_arg(flags, ap);
     va_end(ap);
-    return open_common(true, path, flags, [&](const char* p) { return PRSIM_REAL(open64)(p, flags, mode); });
+    return open_common(true, path, flags,
+                       [&](const char* p) { return PRSIM_REAL(open64)(p, flags, mode); });
 }
 
 PRSIM_EXPORT int __open_2(const char* path, int flags) {
-    return open_common(true, path, flags, [&](const char* p) { return PRSIM_REAL(__open_2)(p, flags); });
+    return open_common(true, path, flags,
+                       [&](const char* p) { return PRSIM_REAL(__open_2)(p, flags); });
 }
 
 PRSIM_EXPORT int __open64_2(const char* path, int flags) {
-    return open_common(true, path, flags, [&](const char* p) { return PRSIM_REAL(__open64_2)(p, flags); });
+    return open_common(true, path, flags,
+                       [&](const char* p) { return PRSIM_REAL(__open64_2)(p, flags); });
 }
 
 PRSIM_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
@@ -660,7 +664,8 @@ PRSIM_EXPORT int access(const char* path, int mode) noexcept {
 }
 
 PRSIM_EXPORT int euidaccess(const char* path, int mode) noexcept {
-    return access_common(path, mode, [&](const char* p) { return PRSIM_REAL(euidaccess)(p, mode); });
+    return access_common(path, mode,
+                         [&](const char* p) { return PRSIM_REAL(euidaccess)(p, mode); });
 }
 
 PRSIM_EXPORT int eaccess(const char* path, int mode) noexcept {

@@ -16,7 +16,8 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: prsim-run [-h|--help] [-V|--version]\n       prsim-run [--socket SOCK] [--initiator TRANSPORTID] [--target-port N] [--prefix DIR]\n"
+    "usage: prsim-run [-h|--help] [-V|--version]\n       prsim-run [--socket SOCK] [--initiator "
+    "TRANSPORTID] [--target-port N] [--prefix DIR]\n"
     "                 [--map FILE] [--redirect FROM=TO]... [--timeout-ms MS] -- COMMAND [ARGS...]\n"
     "\n"
     "Runs COMMAND with libprinterpose.so preloaded: PREFIX/sgN is the sg node of prsim LU N and\n"

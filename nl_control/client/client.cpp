@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
 // prfenced's control client: one request at a time over a SOCK_SEQPACKET socket. See client.h and
-// nl_control/PROTOCOL.md ("Answers") for the ordering this relies on: a single answer comes before its
-// ack, a multi-part answer ends with NLMSG_DONE and gets no ack, an error is one NLMSG_ERROR.
+// nl_control/PROTOCOL.md ("Answers") for the ordering this relies on: a single answer comes before
+// its ack, a multi-part answer ends with NLMSG_DONE and gets no ack, an error is one NLMSG_ERROR.
 #include "nl_control/client/client.h"
-#include "uring_engine/common/sys_error.h"
 
 #include <linux/netlink.h>
 #include <poll.h>
@@ -15,6 +14,8 @@
 #include <cerrno>
 #include <cstring>
 #include <utility>
+
+#include "uring_engine/common/sys_error.h"
 
 namespace prfence::nl {
 namespace {
@@ -28,9 +29,13 @@ Result<bool> wait_readable(int fd, std::optional<Clock::time_point> deadline) {
     for (;;) {
         int ms = -1;
         if (deadline) {
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now()).count();
-            if (left <= 0) ms = 0;
-            else ms = static_cast<int>(std::min<long long>(left + 1, 1 << 30));
+            auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now())
+                    .count();
+            if (left <= 0)
+                ms = 0;
+            else
+                ms = static_cast<int>(std::min<long long>(left + 1, 1 << 30));
         }
         pollfd p{fd, POLLIN, 0};
         int n = ::poll(&p, 1, ms);
@@ -47,8 +52,8 @@ Result<bool> wait_readable(int fd, std::optional<Clock::time_point> deadline) {
 }
 
 // One datagram, viewed in `buf` (valid until the next receive), or an Error (peer closed, overlong
-// datagram, socket error); with `nowait`, an empty view when none is there yet. `buf` is the caller's
-// kMaxDatagram-byte scratch, allocated once.
+// datagram, socket error); with `nowait`, an empty view when none is there yet. `buf` is the
+// caller's kMaxDatagram-byte scratch, allocated once.
 Result<ByteView> recv_datagram(int fd, std::unique_ptr<uint8_t[]>& buf, bool nowait = false) {
     if (!buf) buf.reset(new uint8_t[kMaxDatagram]);
     for (;;) {
@@ -84,19 +89,34 @@ Result<Client> Client::connect(const std::string& socket_path) {
     int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (fd < 0) return fail_errno("socket(AF_UNIX, SOCK_SEQPACKET)");
     for (;;) {
-        if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return Client(fd);
+        if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0)
+            return Client(fd);
         if (errno == EINTR) continue;
         int e = errno;
         ::close(fd);
         std::string why;
         switch (e) {
-        case ENOENT: why = "no such socket (is prfenced running?)"; break;
-        case EACCES:
-        case EPERM: why = "permission denied (check the socket's mode and group; are you in prfenced's group?)"; break;
-        case ECONNREFUSED: why = "connection refused (a stale socket: prfenced is not running?)"; break;
-        case ENOTDIR: why = "a path component is not a directory"; break;
-        case EPROTOTYPE: why = "not a SOCK_SEQPACKET socket (is this prfenced's control socket?)"; break;
-        default: why = std::strerror(e); break;
+            case ENOENT:
+                why = "no such socket (is prfenced running?)";
+                break;
+            case EACCES:
+            case EPERM:
+                why =
+                    "permission denied (check the socket's mode and group; are you in prfenced's "
+                    "group?)";
+                break;
+            case ECONNREFUSED:
+                why = "connection refused (a stale socket: prfenced is not running?)";
+                break;
+            case ENOTDIR:
+                why = "a path component is not a directory";
+                break;
+            case EPROTOTYPE:
+                why = "not a SOCK_SEQPACKET socket (is this prfenced's control socket?)";
+                break;
+            default:
+                why = std::strerror(e);
+                break;
         }
         Errc code = e == ENOENT ? Errc::not_found : Errc::system;
         return fail(code, "cannot connect to prfenced at " + socket_path + ": " + why, e);
@@ -126,7 +146,8 @@ Client::~Client() {
     if (fd_ >= 0) ::close(fd_);
 }
 
-Result<std::vector<Answer>> Client::call(Request req, std::optional<std::chrono::milliseconds> timeout) {
+Result<std::vector<Answer>> Client::call(Request req,
+                                         std::optional<std::chrono::milliseconds> timeout) {
     if (fd_ < 0) return fail(Errc::invalid_argument, "client is not connected");
     if (++seq_ == 0) ++seq_;  // seq 0 marks events
     req.hdr.seq = seq_;
@@ -146,11 +167,12 @@ Result<std::vector<Answer>> Client::call(Request req, std::optional<std::chrono:
     std::vector<Answer> answers;
     for (;;) {
         // Try without sleeping for the first spin_: an answer usually comes within that, and not
-        // sleeping saves the wakeup (15-30 us on a virtual machine), about half of a control round trip.
-        // Only for the first message: the next parts of a RUN answer come at the batch's pace, and
-        // spinning for them would take a CPU from the batch.
+        // sleeping saves the wakeup (15-30 us on a virtual machine), about half of a control round
+        // trip. Only for the first message: the next parts of a RUN answer come at the batch's
+        // pace, and spinning for them would take a CPU from the batch.
         ByteView dgram;
-        const auto spin_until = Clock::now() + (answers.empty() ? spin_ : std::chrono::microseconds(0));
+        const auto spin_until =
+            Clock::now() + (answers.empty() ? spin_ : std::chrono::microseconds(0));
         do {  // at least one try: a part already queued is taken without a poll()
             PRF_TRY_ASSIGN(dgram, recv_datagram(fd_, rbuf_, true));
         } while (dgram.empty() && Clock::now() < spin_until);
@@ -158,7 +180,9 @@ Result<std::vector<Answer>> Client::call(Request req, std::optional<std::chrono:
             PRF_TRY_ASSIGN(bool ready, wait_readable(fd_, deadline));
             if (!ready)
                 return fail(Errc::timeout,
-                            "no answer from prfenced within " + std::to_string(timeout ? timeout->count() : 0) + " ms", ETIMEDOUT);
+                            "no answer from prfenced within " +
+                                std::to_string(timeout ? timeout->count() : 0) + " ms",
+                            ETIMEDOUT);
             PRF_TRY_ASSIGN(dgram, recv_datagram(fd_, rbuf_));
         }
         PRF_TRY_ASSIGN(auto parts, split_datagram(dgram));
@@ -189,9 +213,10 @@ Result<RunAnswer> assemble_run_answer(std::vector<Answer>& answers) {
             out.summary = std::move(a.summary());
             have_summary = true;
         }
-    if (!have_summary) return fail(Errc::malformed, "prfenced's answer ended without a summary", EINVAL);
-    // Each result moves once, straight to its place: sorting a thousand outcomes by index moved each
-    // of them a dozen times, milliseconds of an operator's wait.
+    if (!have_summary)
+        return fail(Errc::malformed, "prfenced's answer ended without a summary", EINVAL);
+    // Each result moves once, straight to its place: sorting a thousand outcomes by index moved
+    // each of them a dozen times, milliseconds of an operator's wait.
     const size_t n = out.summary.batch.luns;
     out.outcomes.resize(n);
     std::vector<bool> seen(n);
@@ -201,20 +226,23 @@ Result<RunAnswer> assemble_run_answer(std::vector<Answer>& answers) {
         for (auto& [i, o] : a.luns()) {
             if (i >= n)
                 return fail(Errc::malformed,
-                            "prfenced's answer has LUN " + std::to_string(i) + ", beyond its " + std::to_string(n) +
-                                " LUNs",
+                            "prfenced's answer has LUN " + std::to_string(i) + ", beyond its " +
+                                std::to_string(n) + " LUNs",
                             EINVAL);
-            if (seen[i]) return fail(Errc::malformed, "prfenced's answer repeats LUN " + std::to_string(i), EINVAL);
+            if (seen[i])
+                return fail(Errc::malformed, "prfenced's answer repeats LUN " + std::to_string(i),
+                            EINVAL);
             seen[i] = true;
             out.outcomes[i] = std::move(o);
             ++count;
         }
     }
     if (count != n) {
-        const size_t missing = static_cast<size_t>(std::find(seen.begin(), seen.end(), false) - seen.begin());
+        const size_t missing =
+            static_cast<size_t>(std::find(seen.begin(), seen.end(), false) - seen.begin());
         return fail(Errc::malformed,
-                    "prfenced's answer lacks LUN " + std::to_string(missing) + " (" + std::to_string(count) +
-                        " results for " + std::to_string(n) + " LUNs)",
+                    "prfenced's answer lacks LUN " + std::to_string(missing) + " (" +
+                        std::to_string(count) + " results for " + std::to_string(n) + " LUNs)",
                     EINVAL);
     }
     return out;
@@ -226,19 +254,25 @@ Result<FamilyInfo> Client::family() {
     PRF_TRY_ASSIGN(auto answers, call(std::move(req), std::chrono::milliseconds(10000)));
     for (auto& a : answers) {
         if (a.kind() == Answer::Kind::ack && a.err() != 0)
-            return fail(Errc::unsupported, "prfenced refused CMD_GET_FAMILY: " + (a.err_msg().empty() ? std::strerror(a.err()) : a.err_msg()), a.err());
+            return fail(Errc::unsupported,
+                        "prfenced refused CMD_GET_FAMILY: " +
+                            (a.err_msg().empty() ? std::strerror(a.err()) : a.err_msg()),
+                        a.err());
         if (a.kind() != Answer::Kind::family) continue;
         const FamilyInfo& f = a.family();
         if (f.name != kFamilyName)
-            return fail(Errc::unsupported, "the socket speaks family '" + f.name + "', not prfence", EPROTONOSUPPORT);
+            return fail(Errc::unsupported, "the socket speaks family '" + f.name + "', not prfence",
+                        EPROTONOSUPPORT);
         if (f.version < kMinVersion || f.min_version > kVersion)
             return fail(Errc::unsupported,
-                        "prfenced speaks protocol versions " + std::to_string(f.min_version) + "-" + std::to_string(f.version) +
-                            ", this client " + std::to_string(kMinVersion) + "-" + std::to_string(kVersion),
+                        "prfenced speaks protocol versions " + std::to_string(f.min_version) + "-" +
+                            std::to_string(f.version) + ", this client " +
+                            std::to_string(kMinVersion) + "-" + std::to_string(kVersion),
                         EPROTONOSUPPORT);
         return f;
     }
-    return fail(Errc::malformed, "prfenced acknowledged CMD_GET_FAMILY without a family answer", EINVAL);
+    return fail(Errc::malformed, "prfenced acknowledged CMD_GET_FAMILY without a family answer",
+                EINVAL);
 }
 
 Result<std::optional<Event>> Client::next_event(std::optional<std::chrono::milliseconds> timeout) {

@@ -30,24 +30,28 @@ Status check_keys(const Json& obj, const std::set<std::string>& known, const std
 
 Result<std::string> get_string(const Json& obj, const char* key, const std::string& where) {
     const Json& v = obj.at(key);
-    if (!v.is_string()) return fail(Errc::invalid_argument, where + "." + key + ": must be a string");
+    if (!v.is_string())
+        return fail(Errc::invalid_argument, where + "." + key + ": must be a string");
     return v.get<std::string>();
 }
 
 Result<GroupConfig> parse_group(const Json& g, const std::string& where) {
     if (!g.is_object()) return fail(Errc::invalid_argument, where + ": must be an object");
-    PRF_TRY(check_keys(g, {"name", "devices", "initiator", "target_port", "sg_transport", "key"}, where));
+    PRF_TRY(check_keys(g, {"name", "devices", "initiator", "target_port", "sg_transport", "key"},
+                       where));
     GroupConfig gc;
     if (!g.contains("name")) return fail(Errc::invalid_argument, where + ": \"name\" is required");
     PRF_TRY_ASSIGN(gc.name, get_string(g, "name", where));
     if (!valid_group_name(gc.name))
-        return fail(Errc::invalid_argument, where + ".name: \"" + gc.name + "\" must be 1-64 characters of [A-Za-z0-9._-]");
+        return fail(Errc::invalid_argument,
+                    where + ".name: \"" + gc.name + "\" must be 1-64 characters of [A-Za-z0-9._-]");
     const std::string gw = where + " (\"" + gc.name + "\")";
     if (!g.contains("devices") || !g["devices"].is_array() || g["devices"].empty())
         return fail(Errc::invalid_argument, gw + ".devices: must be a non-empty array of strings");
     for (const auto& d : g["devices"]) {
         if (!d.is_string() || d.get<std::string>().empty())
-            return fail(Errc::invalid_argument, gw + ".devices: must be a non-empty array of strings");
+            return fail(Errc::invalid_argument,
+                        gw + ".devices: must be a non-empty array of strings");
         gc.devices.push_back(d.get<std::string>());
     }
     if (g.contains("initiator")) {
@@ -60,19 +64,25 @@ Result<GroupConfig> parse_group(const Json& g, const std::string& where) {
         gc.target_port = static_cast<uint16_t>(p.get<int64_t>());
     }
     if (g.contains("key")) {
-        // A string, as operators write keys (sg_persist's hex): a JSON number would lose the top bits
-        // of a 64-bit key in every tool that reads numbers as doubles.
+        // A string, as operators write keys (sg_persist's hex): a JSON number would lose the top
+        // bits of a 64-bit key in every tool that reads numbers as doubles.
         PRF_TRY_ASSIGN(std::string k, get_string(g, "key", gw));
         auto v = parse_hex_u64(k);
         if (!v) return fail(Errc::invalid_argument, gw + ".key: " + v.error().msg);
-        if (*v == 0) return fail(Errc::invalid_argument, gw + ".key: 0 is not a reservation key (registering 0 unregisters)");
+        if (*v == 0)
+            return fail(Errc::invalid_argument,
+                        gw + ".key: 0 is not a reservation key (registering 0 unregisters)");
         gc.key = *v;
     }
     if (g.contains("sg_transport")) {
         PRF_TRY_ASSIGN(std::string t, get_string(g, "sg_transport", gw));
-        if (t == "uring") gc.sg_transport = nl::SG_TRANSPORT_URING;
-        else if (t == "sgio") gc.sg_transport = nl::SG_TRANSPORT_SGIO;
-        else return fail(Errc::invalid_argument, gw + ".sg_transport: must be \"uring\" or \"sgio\", not \"" + t + "\"");
+        if (t == "uring")
+            gc.sg_transport = nl::SG_TRANSPORT_URING;
+        else if (t == "sgio")
+            gc.sg_transport = nl::SG_TRANSPORT_SGIO;
+        else
+            return fail(Errc::invalid_argument,
+                        gw + ".sg_transport: must be \"uring\" or \"sgio\", not \"" + t + "\"");
     }
     return gc;
 }
@@ -82,17 +92,21 @@ Result<GroupConfig> parse_group(const Json& g, const std::string& where) {
 bool valid_group_name(const std::string& name) {
     if (name.empty() || name.size() > 64) return false;
     for (char c : name)
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-'))
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
             return false;
     return true;
 }
 
 Result<mode_t> parse_mode(const std::string& text) {
-    if (text.size() < 3 || text.size() > 4) return fail(Errc::invalid_argument, "mode \"" + text + "\": give 3-4 octal digits, e.g. 0660");
+    if (text.size() < 3 || text.size() > 4)
+        return fail(Errc::invalid_argument,
+                    "mode \"" + text + "\": give 3-4 octal digits, e.g. 0660");
     mode_t m = 0;
     for (char c : text) {
-        if (c < '0' || c > '7') return fail(Errc::invalid_argument, "mode \"" + text + "\": give 3-4 octal digits, e.g. 0660");
+        if (c < '0' || c > '7')
+            return fail(Errc::invalid_argument,
+                        "mode \"" + text + "\": give 3-4 octal digits, e.g. 0660");
         m = static_cast<mode_t>(m * 8 + static_cast<mode_t>(c - '0'));
     }
     return m;
@@ -117,17 +131,20 @@ Result<Config> parse_config(const std::string& text, const std::string& origin) 
     if (j.contains("socket_mode")) {
         PRF_TRY_ASSIGN(std::string m, get_string(j, "socket_mode", origin));
         auto mode = parse_mode(m);
-        if (!mode) return fail(Errc::invalid_argument, origin + ".socket_mode: " + mode.error().msg);
+        if (!mode)
+            return fail(Errc::invalid_argument, origin + ".socket_mode: " + mode.error().msg);
         cfg.socket_mode = *mode;
     }
     if (j.contains("groups")) {
-        if (!j["groups"].is_array()) return fail(Errc::invalid_argument, origin + ".groups: must be an array");
+        if (!j["groups"].is_array())
+            return fail(Errc::invalid_argument, origin + ".groups: must be an array");
         std::set<std::string> names;
         for (size_t i = 0; i < j["groups"].size(); ++i) {
             const std::string where = origin + ": groups[" + std::to_string(i) + "]";
             PRF_TRY_ASSIGN(GroupConfig g, parse_group(j["groups"][i], where));
             if (!names.insert(g.name).second)
-                return fail(Errc::invalid_argument, where + ": group \"" + g.name + "\" is defined twice");
+                return fail(Errc::invalid_argument,
+                            where + ": group \"" + g.name + "\" is defined twice");
             cfg.groups.push_back(std::move(g));
         }
     }
@@ -177,7 +194,8 @@ std::string config_text(const Config& cfg) {
 Status save_config(const Config& cfg, const std::string& path) {
     const std::string text = config_text(cfg);
     const auto slash = path.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+    const std::string dir =
+        slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
     const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
     const std::string tmp = dir + "/." + base + ".tmp." + std::to_string(getpid());
 
@@ -192,12 +210,15 @@ Status save_config(const Config& cfg, const std::string& path) {
     Status saved;
     for (size_t off = 0; saved && off < text.size();) {
         ssize_t n = ::write(fd.get(), text.data() + off, text.size() - off);
-        if (n >= 0) off += static_cast<size_t>(n);
-        else if (errno != EINTR) saved = fail_errno(tmp, ": write");
+        if (n >= 0)
+            off += static_cast<size_t>(n);
+        else if (errno != EINTR)
+            saved = fail_errno(tmp, ": write");
     }
     if (saved && ::fsync(fd.get()) != 0) saved = fail_errno(tmp, ": fsync");
     if (saved && ::close(fd.release()) != 0) saved = fail_errno(tmp, ": close");
-    if (saved && ::rename(tmp.c_str(), path.c_str()) != 0) saved = fail_errno("rename ", tmp, " -> ", path);
+    if (saved && ::rename(tmp.c_str(), path.c_str()) != 0)
+        saved = fail_errno("rename ", tmp, " -> ", path);
     if (!saved) {
         fd.reset();
         ::unlink(tmp.c_str());

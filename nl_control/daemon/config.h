@@ -12,19 +12,20 @@
 //     ]
 //   }
 //
-// Unknown keys are errors (a typo must not silently drop a group setting). Groups created or changed
-// through the control socket are written back with save_config, atomically: a crash leaves either the
-// old file or the new one, never a mix.
+// Unknown keys are errors (a typo must not silently drop a group setting). Groups created or
+// changed through the control socket are written back with save_config, atomically: a crash leaves
+// either the old file or the new one, never a mix.
 #pragma once
+
+#include <sys/types.h>
 
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
-#include "uring_engine/common/result.h"
 #include "nl_control/protocol/family.h"
+#include "uring_engine/common/result.h"
 
 namespace prfence::daemon {
 
@@ -42,9 +43,9 @@ struct GroupConfig {
 };
 
 struct Config {
-    std::string socket;                // "" = not set (the default or --socket applies)
-    std::string socket_group;          // "" = only root may act
-    std::optional<mode_t> socket_mode; // nullopt = 0660
+    std::string socket;                 // "" = not set (the default or --socket applies)
+    std::string socket_group;           // "" = only root may act
+    std::optional<mode_t> socket_mode;  // nullopt = 0660
     std::vector<GroupConfig> groups;
 };
 
@@ -56,8 +57,8 @@ Result<mode_t> parse_mode(const std::string& text);
 // Parses a configuration text; errors are "WHERE: what" with WHERE = `origin` plus the JSON path
 // ("/etc/prfence/prfenced.json: groups[1].devices: must be a non-empty array of strings").
 Result<Config> parse_config(const std::string& text, const std::string& origin);
-// Reads and parses `path`. A file that does not exist is an empty configuration (`*missing` set), so a
-// fresh install starts and persists its first group there; any other read error is an Error.
+// Reads and parses `path`. A file that does not exist is an empty configuration (`*missing` set),
+// so a fresh install starts and persists its first group there; any other read error is an Error.
 Result<Config> load_config(const std::string& path, bool* missing = nullptr);
 // The JSON text of `cfg` (what save_config writes).
 std::string config_text(const Config& cfg);

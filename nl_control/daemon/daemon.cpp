@@ -31,12 +31,12 @@
 #include "nl_control/daemon/notify.h"
 #include "nl_control/daemon/stats.h"
 #include "nl_control/daemon/worker.h"
-#include "uring_engine/policy/operations.h"
 #include "nl_control/protocol/message.h"
-#include "uring_engine/transport/transport.h"
 #include "uring_engine/common/sys_error.h"
 #include "uring_engine/common/unique_fd.h"
 #include "uring_engine/common/unix_listener.h"
+#include "uring_engine/policy/operations.h"
+#include "uring_engine/transport/transport.h"
 
 namespace prfence::daemon {
 namespace {
@@ -54,7 +54,8 @@ uint64_t realtime_ns() {
     return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-// The header to echo for a datagram nobody could split: whatever its first 16 bytes say, if it has them.
+// The header to echo for a datagram nobody could split: whatever its first 16 bytes say, if it has
+// them.
 nl::Header raw_header(ByteView d) {
     nl::Header h;
     h.seq = 0;
@@ -85,14 +86,18 @@ std::vector<gid_t> peer_groups(pid_t pid) {
 }
 
 Result<gid_t> lookup_group(const std::string& name) {
-    if (!name.empty() && std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    if (!name.empty() &&
+        std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; }))
         return static_cast<gid_t>(std::stoul(name));
     std::vector<char> buf(16384);
     group gr{};
     group* res = nullptr;
     int r = getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &res);
     if (r != 0) return fail_with_errno(r, "socket group \"", name, "\"");
-    if (!res) return fail(Errc::not_found, "socket group \"" + name + "\" does not exist (groupadd it, or change --socket-group)");
+    if (!res)
+        return fail(
+            Errc::not_found,
+            "socket group \"" + name + "\" does not exist (groupadd it, or change --socket-group)");
     return res->gr_gid;
 }
 
@@ -103,19 +108,27 @@ bool is_job(uint8_t cmd) {
         case nl::CMD_GROUP_REMOVE:
         case nl::CMD_GROUP_DELETE:
         case nl::CMD_GROUP_REFRESH:
-        case nl::CMD_RUN: return true;
-        default: return false;
+        case nl::CMD_RUN:
+            return true;
+        default:
+            return false;
     }
 }
 
 Job::Kind job_kind(uint8_t cmd) {
     switch (cmd) {
-        case nl::CMD_GROUP_CREATE: return Job::Kind::create;
-        case nl::CMD_GROUP_ADD: return Job::Kind::add;
-        case nl::CMD_GROUP_REMOVE: return Job::Kind::remove;
-        case nl::CMD_GROUP_DELETE: return Job::Kind::del;
-        case nl::CMD_GROUP_REFRESH: return Job::Kind::refresh;
-        default: return Job::Kind::run;
+        case nl::CMD_GROUP_CREATE:
+            return Job::Kind::create;
+        case nl::CMD_GROUP_ADD:
+            return Job::Kind::add;
+        case nl::CMD_GROUP_REMOVE:
+            return Job::Kind::remove;
+        case nl::CMD_GROUP_DELETE:
+            return Job::Kind::del;
+        case nl::CMD_GROUP_REFRESH:
+            return Job::Kind::refresh;
+        default:
+            return Job::Kind::run;
     }
 }
 
@@ -143,7 +156,8 @@ struct Daemon::Impl {
     UnixListener listener;  // closing it removes the socket file
     UniqueFd epoll_fd, event_fd, signal_fd;
 
-    std::atomic<bool> stop_requested{false}, reload_requested{false}, cancel{false}, is_ready{false};
+    std::atomic<bool> stop_requested{false}, reload_requested{false}, cancel{false},
+        is_ready{false};
     std::unique_ptr<EngineWorker> engine;
     std::unordered_map<uint64_t, Client> clients;
     uint64_t next_id = kFirstClient;
@@ -182,7 +196,8 @@ struct Daemon::Impl {
     void flush_or_close(uint64_t id);
     void read_client(uint64_t id);
     void handle_datagram(uint64_t id, Client& c, ByteView d, uint64_t t0);
-    void answer_error(Client& c, const nl::Header& h, int err, const std::string& msg, uint32_t offset = 0);
+    void answer_error(Client& c, const nl::Header& h, int err, const std::string& msg,
+                      uint32_t offset = 0);
     void ack_if_asked(Client& c, const nl::Header& h);
     void handle_message(uint64_t id, Client& c, ByteView m, uint64_t t0);
     bool group_list(Client& c, const nl::Request& req);
@@ -372,7 +387,8 @@ void Daemon::Impl::read_client(uint64_t id) {
         if (static_cast<size_t>(n) > nl::kMaxDatagram) {
             const ByteView head(rbuf.data(), std::min(rbuf.size(), sizeof(nlmsghdr)));
             queue(c, nl::encode_ack(raw_header(head), EMSGSIZE,
-                                    "datagram of " + std::to_string(n) + " bytes exceeds the limit of " +
+                                    "datagram of " + std::to_string(n) +
+                                        " bytes exceeds the limit of " +
                                         std::to_string(nl::kMaxDatagram)));
         } else {
             handle_datagram(id, c, ByteView(rbuf.data(), static_cast<size_t>(n)), t0);
@@ -401,7 +417,8 @@ void Daemon::Impl::handle_datagram(uint64_t id, Client& c, ByteView d, uint64_t 
     }
 }
 
-void Daemon::Impl::answer_error(Client& c, const nl::Header& h, int err, const std::string& msg, uint32_t offset) {
+void Daemon::Impl::answer_error(Client& c, const nl::Header& h, int err, const std::string& msg,
+                                uint32_t offset) {
     queue(c, nl::encode_ack(h, err, msg, offset));
 }
 
@@ -413,8 +430,8 @@ void Daemon::Impl::handle_message(uint64_t id, Client& c, ByteView m, uint64_t t
     auto d = nl::decode_request(m);
     if (!d.ok()) {
         const Error& e = d.error();
-        answer_error(c, nl::peek_header(m).value_or(raw_header(m)), e.sys_errno ? e.sys_errno : EINVAL, e.msg,
-                     e.offset);
+        answer_error(c, nl::peek_header(m).value_or(raw_header(m)),
+                     e.sys_errno ? e.sys_errno : EINVAL, e.msg, e.offset);
         stats.record("control", engine::now_ns() - t0, true);
         return;
     }
@@ -422,9 +439,10 @@ void Daemon::Impl::handle_message(uint64_t id, Client& c, ByteView m, uint64_t t
     const nl::Header& h = req.hdr;
     const uint8_t cmd = h.cmd;
     if (!c.authorized && cmd != nl::CMD_GET_FAMILY && cmd != nl::CMD_NOOP) {
-        answer_error(c, h, EPERM,
-                     "permission denied: uid " + std::to_string(c.uid) + " is neither root nor in group " +
-                         (group_name.empty() ? std::string("(no socket group is configured)") : group_name));
+        answer_error(
+            c, h, EPERM,
+            "permission denied: uid " + std::to_string(c.uid) + " is neither root nor in group " +
+                (group_name.empty() ? std::string("(no socket group is configured)") : group_name));
         stats.record("control", engine::now_ns() - t0, true);
         return;
     }
@@ -447,7 +465,9 @@ void Daemon::Impl::handle_message(uint64_t id, Client& c, ByteView m, uint64_t t
             queue(c, nl::encode_family(h));
             ack_if_asked(c, h);
             break;
-        case nl::CMD_NOOP: queue(c, nl::encode_ack(h, 0)); break;
+        case nl::CMD_NOOP:
+            queue(c, nl::encode_ack(h, 0));
+            break;
         case nl::CMD_HEALTH:
             queue(c, nl::encode_health(h, health()));
             ack_if_asked(c, h);
@@ -457,7 +477,9 @@ void Daemon::Impl::handle_message(uint64_t id, Client& c, ByteView m, uint64_t t
             ack_if_asked(c, h);
             if (req.flags & nl::STATS_RESET) stats.reset();
             break;
-        case nl::CMD_GROUP_LIST: failed = !group_list(c, req); break;
+        case nl::CMD_GROUP_LIST:
+            failed = !group_list(c, req);
+            break;
         case nl::CMD_SUBSCRIBE:
             c.subscribed = true;
             c.event_mask = req.event_mask.value_or(~0u);
@@ -488,7 +510,8 @@ void Daemon::Impl::handle_message(uint64_t id, Client& c, ByteView m, uint64_t t
             break;
         }
         default:
-            answer_error(c, h, EOPNOTSUPP, "command " + std::to_string(cmd) + " is not a request prfenced serves");
+            answer_error(c, h, EOPNOTSUPP,
+                         "command " + std::to_string(cmd) + " is not a request prfenced serves");
             failed = true;
             break;
     }
@@ -605,12 +628,18 @@ void Daemon::Impl::answer_completion(Completion& done) {
         std::string name;
         switch (done.kind) {
             case Job::Kind::run:
-                // An operation refused before it ran (unknown group, bad values) counts under "run".
-                name = done.summary && done.summary->operation ? engine::operation_name(*done.summary->operation)
-                                                               : "run";
+                // An operation refused before it ran (unknown group, bad values) counts under
+                // "run".
+                name = done.summary && done.summary->operation
+                           ? engine::operation_name(*done.summary->operation)
+                           : "run";
                 break;
-            case Job::Kind::refresh: name = "refresh"; break;
-            default: name = "group"; break;
+            case Job::Kind::refresh:
+                name = "refresh";
+                break;
+            default:
+                name = "group";
+                break;
         }
         const bool failed = done.err != 0 || (done.summary && done.summary->batch.failed > 0);
         stats.record(name, now - done.received_ns, failed);
@@ -643,21 +672,29 @@ void Daemon::Impl::finish_apply(Completion& done) {
     }
     if (pending_apply > 0 && --pending_apply == 0 && !stopping) {
         const bool first = !is_ready.exchange(true);
-        if (first) log("ready: " + std::to_string(engine->groups().size()) + " groups, socket " + socket_path);
-        else log("configuration reloaded");
+        if (first)
+            log("ready: " + std::to_string(engine->groups().size()) + " groups, socket " +
+                socket_path);
+        else
+            log("configuration reloaded");
         (void)sd_notify_state("READY=1\nMAINPID=" + std::to_string(::getpid()));
     }
 }
 
 Status Daemon::Impl::start_reload(uint64_t client, const nl::Header& h) {
-    if (opt.config_path.empty()) return fail(Errc::invalid_argument, "prfenced runs without --config: nothing to reload");
+    if (opt.config_path.empty())
+        return fail(Errc::invalid_argument, "prfenced runs without --config: nothing to reload");
     if (stopping) return fail(Errc::cancelled, "prfenced is shutting down");
     bool missing = false;
     auto cfg = load_config(opt.config_path, &missing);
-    if (!cfg) return fail(Errc::invalid_argument, cfg.error().msg + " (the current groups stay as they are)");
-    // An empty configuration would delete every group: a file that vanished is a mistake, not an intent.
+    if (!cfg)
+        return fail(Errc::invalid_argument,
+                    cfg.error().msg + " (the current groups stay as they are)");
+    // An empty configuration would delete every group: a file that vanished is a mistake, not an
+    // intent.
     if (missing)
-        return fail(Errc::not_found, opt.config_path + ": does not exist (the current groups stay as they are)");
+        return fail(Errc::not_found,
+                    opt.config_path + ": does not exist (the current groups stay as they are)");
     if (cfg->socket != config.socket || cfg->socket_group != config.socket_group ||
         cfg->socket_mode != config.socket_mode)
         log("reload: socket settings change only at restart");
@@ -706,8 +743,9 @@ void Daemon::Impl::begin_shutdown(const char* why) {
     stopping = true;
     (void)sd_notify_state("STOPPING=1");
     const size_t queued = engine->queued();
-    log(std::string(why) + ": stopping (" + (engine->busy() ? "cancelling the running batch, " : "") +
-        std::to_string(queued) + " queued requests cancelled)");
+    log(std::string(why) + ": stopping (" +
+        (engine->busy() ? "cancelling the running batch, " : "") + std::to_string(queued) +
+        " queued requests cancelled)");
     if (listener) {
         ::epoll_ctl(epoll_fd.get(), EPOLL_CTL_DEL, listener.fd(), nullptr);
         listener.close();
@@ -727,17 +765,22 @@ Status Daemon::Impl::loop() {
     for (;;) {
         int timeout = -1;
         if (stopping && engine_exited) {
-            if (flush_deadline == 0) flush_deadline = engine::now_ns() + static_cast<uint64_t>(opt.flush_timeout.count()) * 1000000ull;
+            if (flush_deadline == 0)
+                flush_deadline = engine::now_ns() +
+                                 static_cast<uint64_t>(opt.flush_timeout.count()) * 1000000ull;
             const uint64_t now = engine::now_ns();
             if (queues_empty() || now >= flush_deadline) return {};
-            timeout = static_cast<int>(std::min<uint64_t>((flush_deadline - now) / 1000000 + 1, 100));
+            timeout =
+                static_cast<int>(std::min<uint64_t>((flush_deadline - now) / 1000000 + 1, 100));
         }
         // Spin within the busy-poll window after the last activity, then sleep. Not while a batch
         // runs: the engine thread (and a sim farm's emulator) need the CPUs then, and on a two-CPU
         // machine a spinning control thread takes one of them from the fence it is waiting for.
         const bool spin = timeout == -1 && last_activity_ns != 0 && !engine->busy() &&
-                          engine::now_ns() - last_activity_ns < static_cast<uint64_t>(opt.busy_poll.count()) * 1000ull;
-        int n = ::epoll_wait(epoll_fd.get(), evs.data(), static_cast<int>(evs.size()), spin ? 0 : timeout);
+                          engine::now_ns() - last_activity_ns <
+                              static_cast<uint64_t>(opt.busy_poll.count()) * 1000ull;
+        int n = ::epoll_wait(epoll_fd.get(), evs.data(), static_cast<int>(evs.size()),
+                             spin ? 0 : timeout);
         if (n < 0) {
             if (errno == EINTR) continue;
             return fail_errno("epoll_wait");
@@ -756,8 +799,10 @@ Status Daemon::Impl::loop() {
                 if (!clients.count(id)) continue;  // closed earlier in this round
                 if (e & EPOLLOUT) flush_or_close(id);
                 if (!clients.count(id)) continue;
-                if (e & EPOLLIN) read_client(id);
-                else if (e & (EPOLLHUP | EPOLLERR)) close_client(id);
+                if (e & EPOLLIN)
+                    read_client(id);
+                else if (e & (EPOLLHUP | EPOLLERR))
+                    close_client(id);
             }
         }
     }
@@ -772,7 +817,8 @@ Result<std::unique_ptr<Daemon>> Daemon::create(DaemonOptions opt) {
     if (!impl->opt.config_path.empty()) {
         bool missing = false;
         PRF_TRY_ASSIGN(impl->config, load_config(impl->opt.config_path, &missing));
-        if (missing) impl->log(impl->opt.config_path + ": does not exist yet; starting with no groups");
+        if (missing)
+            impl->log(impl->opt.config_path + ": does not exist yet; starting with no groups");
     }
     impl->socket_path = !impl->opt.socket_path.empty() ? impl->opt.socket_path
                         : !impl->config.socket.empty() ? impl->config.socket
@@ -832,15 +878,16 @@ Status block_daemon_signals() {
     sigaddset(&set, SIGHUP);
     if (int r = pthread_sigmask(SIG_BLOCK, &set, nullptr); r != 0)
         return fail_with_errno(r, "pthread_sigmask");
-    // A client that hangs up mid-answer must not kill the daemon (send uses MSG_NOSIGNAL; this is the
-    // belt to those braces).
+    // A client that hangs up mid-answer must not kill the daemon (send uses MSG_NOSIGNAL; this is
+    // the belt to those braces).
     ::signal(SIGPIPE, SIG_IGN);
     return {};
 }
 
 Status make_realtime(int priority) {
     if (priority < 1 || priority > 99)
-        return fail(Errc::invalid_argument, "realtime priority " + std::to_string(priority) + " is outside 1-99", EINVAL);
+        return fail(Errc::invalid_argument,
+                    "realtime priority " + std::to_string(priority) + " is outside 1-99", EINVAL);
     if (::mlockall(MCL_CURRENT | MCL_FUTURE) != 0) {
         Error e = errno_error(Errc::system, errno, "mlockall");
         e.msg += " (needs CAP_IPC_LOCK or a large enough RLIMIT_MEMLOCK)";

@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
-#include <cstddef>
 
 #include "uring_engine/common/sys_error.h"
 #include "uring_engine/common/unique_fd.h"
@@ -24,14 +24,17 @@ Status sd_notify_state(const std::string& state) {
     if (path.size() >= sizeof addr.sun_path)
         return fail(Errc::invalid_argument, "NOTIFY_SOCKET is too long for a Unix socket address");
     if (path[0] != '/' && path[0] != '@')
-        return fail(Errc::invalid_argument, "NOTIFY_SOCKET \"" + path + "\" is neither a path nor @abstract");
+        return fail(Errc::invalid_argument,
+                    "NOTIFY_SOCKET \"" + path + "\" is neither a path nor @abstract");
     std::memcpy(addr.sun_path, path.data(), path.size());
-    if (path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace: the length, not a NUL, ends it
+    if (path[0] == '@')
+        addr.sun_path[0] = '\0';  // abstract namespace: the length, not a NUL, ends it
     const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
 
     UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (!fd) return fail_errno("sd_notify: socket");
-    if (::sendto(fd.get(), state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), len) < 0)
+    if (::sendto(fd.get(), state.data(), state.size(), MSG_NOSIGNAL,
+                 reinterpret_cast<sockaddr*>(&addr), len) < 0)
         return fail_errno("sd_notify: ", path);
     return {};
 }

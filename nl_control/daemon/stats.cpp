@@ -32,7 +32,8 @@ uint64_t LatencyHistogram::percentile(double p) const {
     for (size_t i = 0; i < buckets_.size(); ++i) {
         seen += buckets_[i];
         if (seen >= want) {
-            // Bucket i holds [2^i, 2^(i+1)) us; its upper bound, but never above the largest sample.
+            // Bucket i holds [2^i, 2^(i+1)) us; its upper bound, but never above the largest
+            // sample.
             const uint64_t upper = (uint64_t{2} << i) * 1000;
             return std::min(upper, max_);
         }

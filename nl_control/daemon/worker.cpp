@@ -16,8 +16,8 @@
 namespace prfence::daemon {
 namespace {
 
-// GROUP_INFO must fit one message (kMaxPart): a farm whose 1000 LUNs all fail to open lists the first
-// few and a count, not 1000 lines.
+// GROUP_INFO must fit one message (kMaxPart): a farm whose 1000 LUNs all fail to open lists the
+// first few and a count, not 1000 lines.
 constexpr size_t kMaxProblems = 16;
 
 // How long a finished LUN's result may wait in a part that is not full before it is sent anyway.
@@ -30,8 +30,10 @@ uint64_t realtime_ns() {
 }
 
 void add_problem(std::vector<std::string>& problems, size_t& hidden, std::string text) {
-    if (problems.size() < kMaxProblems) problems.push_back(std::move(text));
-    else ++hidden;
+    if (problems.size() < kMaxProblems)
+        problems.push_back(std::move(text));
+    else
+        ++hidden;
 }
 
 std::vector<std::string> lines(const std::string& text) {
@@ -63,13 +65,14 @@ Completion error(const Job& job, int err, std::string msg) {
     return c;
 }
 
-// A change took effect but was not saved: it would not come back after a restart. Say so plainly in the
-// answer (the group info is dropped: an error answer carries only the text).
+// A change took effect but was not saved: it would not come back after a restart. Say so plainly in
+// the answer (the group info is dropped: an error answer carries only the text).
 void note_unsaved(Completion& c, const Status& saved, const std::string& group, const char* what) {
     if (saved) return;
     c.group.reset();
     c.err = errno_of(saved.error());
-    c.err_msg = "group \"" + group + "\" " + what + ", but the configuration was not saved: " + saved.error().msg;
+    c.err_msg = "group \"" + group + "\" " + what +
+                ", but the configuration was not saved: " + saved.error().msg;
 }
 
 GroupConfig group_config(const nl::Request& req) {
@@ -98,7 +101,9 @@ EngineWorker::~EngineWorker() {
     if (thread_.joinable()) thread_.join();
 }
 
-void EngineWorker::start() { thread_ = std::thread([this] { loop(); }); }
+void EngineWorker::start() {
+    thread_ = std::thread([this] { loop(); });
+}
 
 void EngineWorker::submit(Job job) {
     {
@@ -163,7 +168,8 @@ void EngineWorker::loop() {
         std::lock_guard lk(mu_);
         left.swap(jobs_);
     }
-    for (auto& j : left) post(error(j, ECANCELED, "prfenced is shutting down; the request was not started"));
+    for (auto& j : left)
+        post(error(j, ECANCELED, "prfenced is shutting down; the request was not started"));
     groups_.clear();  // sessions close their paths on this thread, before the daemon exits
     Completion last;
     last.exited = true;
@@ -172,13 +178,19 @@ void EngineWorker::loop() {
 
 Completion EngineWorker::execute(Job& job) {
     switch (job.kind) {
-        case Job::Kind::create: return do_create(job);
+        case Job::Kind::create:
+            return do_create(job);
         case Job::Kind::add:
-        case Job::Kind::remove: return do_change(job);
-        case Job::Kind::del: return do_delete(job);
-        case Job::Kind::refresh: return do_refresh(job);
-        case Job::Kind::run: return do_run(job);
-        case Job::Kind::apply: return do_apply(job);
+        case Job::Kind::remove:
+            return do_change(job);
+        case Job::Kind::del:
+            return do_delete(job);
+        case Job::Kind::refresh:
+            return do_refresh(job);
+        case Job::Kind::run:
+            return do_run(job);
+        case Job::Kind::apply:
+            return do_apply(job);
     }
     return error(job, EINVAL, "unknown job");
 }
@@ -193,7 +205,8 @@ nl::GroupInfo EngineWorker::info(const Group& g) {
     i.key = g.cfg.key;
     if (g.session) {
         i.luns = static_cast<uint32_t>(g.session->luns().size());
-        for (const auto& l : g.session->luns()) i.paths_open += static_cast<uint32_t>(l.target.paths.size());
+        for (const auto& l : g.session->luns())
+            i.paths_open += static_cast<uint32_t>(l.target.paths.size());
     }
     i.problems = g.problems;
     return i;
@@ -237,8 +250,9 @@ std::unique_ptr<EngineWorker::Group> EngineWorker::open_group(const GroupConfig&
     engine::SessionOptions so;
     so.initiator = cfg.initiator;
     so.target_port = cfg.target_port.value_or(1);
-    so.sg_transport = cfg.sg_transport == nl::SG_TRANSPORT_SGIO ? engine::SessionOptions::SgTransport::sgio
-                                                                : engine::SessionOptions::SgTransport::uring;
+    so.sg_transport = cfg.sg_transport == nl::SG_TRANSPORT_SGIO
+                          ? engine::SessionOptions::SgTransport::sgio
+                          : engine::SessionOptions::SgTransport::uring;
     so.exec.cancel = opt_.cancel;
     auto session = engine::Session::open(*specs, so);
     if (!session) {
@@ -250,20 +264,23 @@ std::unique_ptr<EngineWorker::Group> EngineWorker::open_group(const GroupConfig&
     size_t hidden = 0;
     for (const auto& l : g->session->luns())
         if (!l.open_error.empty()) add_problem(g->problems, hidden, l.name + ": " + l.open_error);
-    if (hidden) g->problems.push_back("... and " + std::to_string(hidden) + " more LUNs with open errors");
+    if (hidden)
+        g->problems.push_back("... and " + std::to_string(hidden) + " more LUNs with open errors");
     read_pr_state(*g);
     return g;
 }
 
-Result<engine::Session::Report> EngineWorker::run_on(Group& g, const engine::OpSpec& asked, const nl::Request* req,
-                                                    const engine::BatchHooks& hooks) {
+Result<engine::Session::Report> EngineWorker::run_on(Group& g, const engine::OpSpec& asked,
+                                                     const nl::Request* req,
+                                                     const engine::BatchHooks& hooks) {
     engine::OpSpec spec = asked;
     if (!spec.key) spec.key = g.cfg.key;  // the group's own key, when the request names none
     auto maker = engine::make_operation(spec);
     if (!maker) {
         Error e = std::move(maker).error();
         if (!spec.key && e.msg.find("--key") != std::string::npos)
-            e.msg += " (group \"" + g.cfg.name + "\" has no key of its own: give one, or create the group with a key)";
+            e.msg += " (group \"" + g.cfg.name +
+                     "\" has no key of its own: give one, or create the group with a key)";
         return fail(std::move(e));
     }
     // A request's own deadline, queue depth and command timeout apply to its batch only; the next
@@ -280,8 +297,8 @@ Result<engine::Session::Report> EngineWorker::run_on(Group& g, const engine::OpS
 }
 
 void EngineWorker::read_pr_state(Group& g) {
-    // The devices, not our memory, say who is registered and who holds the reservation: another node
-    // may have fenced us (or cleared everything) while the daemon was down.
+    // The devices, not our memory, say who is registered and who holds the reservation: another
+    // node may have fenced us (or cleared everything) while the daemon was down.
     g.keys.clear();
     g.reservation.clear();
     g.keys_summary = {};
@@ -299,9 +316,9 @@ void EngineWorker::read_pr_state(Group& g) {
                 if (!first) first = &o;
             }
         if (failed)
-            g.problems.push_back(std::string(what) + " failed on " + std::to_string(failed) + " of " +
-                                 std::to_string(rep->outcomes.size()) + " LUNs (first: " + first->device + ": " +
-                                 first->error + ")");
+            g.problems.push_back(std::string(what) + " failed on " + std::to_string(failed) +
+                                 " of " + std::to_string(rep->outcomes.size()) +
+                                 " LUNs (first: " + first->device + ": " + first->error + ")");
     };
     engine::OpSpec keys;
     keys.op = engine::Operation::read_keys;
@@ -320,17 +337,22 @@ void EngineWorker::read_pr_state(Group& g) {
 
 Completion EngineWorker::do_create(Job& job) {
     const auto& req = job.req;
-    if (groups_.count(req.group)) return error(job, EEXIST, "group \"" + req.group + "\" exists (GROUP_ADD adds devices)");
-    if (req.devices.empty()) return error(job, EINVAL, "GROUP_CREATE needs at least one ATTR_DEVICE");
+    if (groups_.count(req.group))
+        return error(job, EEXIST, "group \"" + req.group + "\" exists (GROUP_ADD adds devices)");
+    if (req.devices.empty())
+        return error(job, EINVAL, "GROUP_CREATE needs at least one ATTR_DEVICE");
     if (req.op.key && *req.op.key == 0)
-        return error(job, EINVAL, "ATTR_KEY 0 is not a reservation key (registering 0 unregisters)");
+        return error(job, EINVAL,
+                     "ATTR_KEY 0 is not a reservation key (registering 0 unregisters)");
     GroupConfig cfg = group_config(req);
     Error err;
     err.msg.clear();
     auto g = open_group(cfg, &err);
     if (!g->session) {
         const int e = err.msg.empty() ? EIO : errno_of(err);
-        return error(job, e, "group \"" + cfg.name + "\": " + (err.msg.empty() ? std::string("cannot open") : err.msg));
+        return error(job, e,
+                     "group \"" + cfg.name +
+                         "\": " + (err.msg.empty() ? std::string("cannot open") : err.msg));
     }
     Completion c = answer_for(job);
     c.group = info(*g);
@@ -351,32 +373,38 @@ Completion EngineWorker::do_change(Job& job) {
     GroupConfig cfg = old.cfg;
     if (job.kind == Job::Kind::add) {
         for (const auto& d : req.devices)
-            if (std::find(cfg.devices.begin(), cfg.devices.end(), d) == cfg.devices.end()) cfg.devices.push_back(d);
+            if (std::find(cfg.devices.begin(), cfg.devices.end(), d) == cfg.devices.end())
+                cfg.devices.push_back(d);
     } else {
         for (const auto& d : req.devices) {
             auto pos = std::find(cfg.devices.begin(), cfg.devices.end(), d);
             if (pos == cfg.devices.end())
-                return error(job, ENOENT, "\"" + d + "\" is not one of group \"" + req.group +
-                                              "\"'s device arguments (remove them as they were added)");
+                return error(job, ENOENT,
+                             "\"" + d + "\" is not one of group \"" + req.group +
+                                 "\"'s device arguments (remove them as they were added)");
             cfg.devices.erase(pos);
         }
         if (cfg.devices.empty())
-            return error(job, EINVAL, "removing these would leave group \"" + req.group + "\" empty (GROUP_DELETE deletes it)");
+            return error(job, EINVAL,
+                         "removing these would leave group \"" + req.group +
+                             "\" empty (GROUP_DELETE deletes it)");
     }
-    // The new set is opened beside the old one; only when it resolves does it replace it, so a typo in
-    // GROUP_ADD never costs the group its open paths.
+    // The new set is opened beside the old one; only when it resolves does it replace it, so a typo
+    // in GROUP_ADD never costs the group its open paths.
     Error err;
     auto g = open_group(cfg, &err);
     if (!g->session)
         return error(job, err.msg.empty() ? EIO : errno_of(err),
-                     "group \"" + cfg.name + "\" unchanged: " + (err.msg.empty() ? std::string("cannot open") : err.msg));
+                     "group \"" + cfg.name + "\" unchanged: " +
+                         (err.msg.empty() ? std::string("cannot open") : err.msg));
     Completion c = answer_for(job);
     c.group = info(*g);
     it->second = std::move(g);
     for (auto& gc : config_.groups)
         if (gc.name == cfg.name) gc = cfg;
     publish();
-    c.events.push_back(group_event(cfg.name, job.kind == Job::Kind::add ? "devices added" : "devices removed"));
+    c.events.push_back(
+        group_event(cfg.name, job.kind == Job::Kind::add ? "devices added" : "devices removed"));
     note_unsaved(c, persist(), cfg.name, "changed");
     return c;
 }
@@ -400,16 +428,17 @@ Completion EngineWorker::do_refresh(Job& job) {
     if (it == groups_.end()) return error(job, ENOENT, no_group(name));
     const uint64_t start = engine::now_ns();
     const GroupConfig cfg = it->second->cfg;
-    // Reopened from scratch: a path that came back (or a LUN added behind a glob) is picked up. The old
-    // paths close first so that a device never sees both sessions.
+    // Reopened from scratch: a path that came back (or a LUN added behind a glob) is picked up. The
+    // old paths close first so that a device never sees both sessions.
     it->second.reset();
     Error err;
     it->second = open_group(cfg, &err);
     publish();
     Group& g = *it->second;
     if (!g.session)
-        return error(job, err.msg.empty() ? EIO : errno_of(err),
-                     "group \"" + name + "\": " + (err.msg.empty() ? std::string("cannot open") : err.msg));
+        return error(
+            job, err.msg.empty() ? EIO : errno_of(err),
+            "group \"" + name + "\": " + (err.msg.empty() ? std::string("cannot open") : err.msg));
     Completion c = answer_for(job);
     nl::Summary s;
     s.batch = g.keys_summary;
@@ -429,13 +458,14 @@ Completion EngineWorker::do_run(Job& job) {
     Group& g = *it->second;
     if (!req.has_operation) return error(job, EINVAL, "CMD_RUN needs ATTR_OPERATION");
     if (!g.session)
-        return error(job, EIO, "group \"" + req.group + "\" is not open: " +
-                                   (g.problems.empty() ? std::string("unknown reason") : g.problems.front()) +
-                                   " (GROUP_REFRESH retries)");
+        return error(job, EIO,
+                     "group \"" + req.group + "\" is not open: " +
+                         (g.problems.empty() ? std::string("unknown reason") : g.problems.front()) +
+                         " (GROUP_REFRESH retries)");
     const uint64_t start = engine::now_ns();
     // LUN results go to the control thread while the batch runs: a part as soon as it is full, and
-    // whatever is pending once the oldest of it has waited kStreamHoldNs (so a slow LUN does not hold
-    // back the fast ones' results, and 1000 results do not cost 1000 wakeups).
+    // whatever is pending once the oldest of it has waited kStreamHoldNs (so a slow LUN does not
+    // hold back the fast ones' results, and 1000 results do not cost 1000 wakeups).
     std::vector<Bytes> ready;
     nl::RunAnswerWriter w(req.hdr, [&ready](Bytes&& part) { ready.push_back(std::move(part)); });
     uint64_t held_since = 0;
@@ -497,13 +527,15 @@ Completion EngineWorker::do_apply(Job& job) {
     for (const auto& gc : job.config.groups) {
         auto it = groups_.find(gc.name);
         if (it != groups_.end() && it->second->cfg == gc) {
-            // Unchanged: its paths stay open, but its PR state is read again (SIGHUP is "look again").
-            it->second->problems.erase(std::remove_if(it->second->problems.begin(), it->second->problems.end(),
-                                                      [](const std::string& p) {
-                                                          return p.rfind("READ KEYS", 0) == 0 ||
-                                                                 p.rfind("READ RESERVATION", 0) == 0;
-                                                      }),
-                                       it->second->problems.end());
+            // Unchanged: its paths stay open, but its PR state is read again (SIGHUP is "look
+            // again").
+            it->second->problems.erase(
+                std::remove_if(it->second->problems.begin(), it->second->problems.end(),
+                               [](const std::string& p) {
+                                   return p.rfind("READ KEYS", 0) == 0 ||
+                                          p.rfind("READ RESERVATION", 0) == 0;
+                               }),
+                it->second->problems.end());
             read_pr_state(*it->second);
             continue;
         }
@@ -513,7 +545,8 @@ Completion EngineWorker::do_apply(Job& job) {
         if (!g->session || !g->problems.empty())
             for (const auto& p : g->problems) c.notes.push_back("group \"" + gc.name + "\": " + p);
         groups_[gc.name] = std::move(g);
-        c.events.push_back(group_event(gc.name, existed ? "reopened by reload" : "opened from the configuration"));
+        c.events.push_back(
+            group_event(gc.name, existed ? "reopened by reload" : "opened from the configuration"));
     }
     config_ = job.config;
     publish();

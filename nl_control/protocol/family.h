@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // prfenced's control protocol: the "prfence" family. Netlink-format messages (nlmsghdr, then a
-// generic-netlink-style header {cmd, version, reserved}, then typed attributes) carried over an AF_UNIX
-// SOCK_SEQPACKET socket, one or more netlink messages per datagram. Every numeric value below is part of
-// the wire format: append only, never renumber. Integers are in host byte order, as in netlink.
-// nl_control/PROTOCOL.md documents each command and attribute with its type, policy and meaning.
+// generic-netlink-style header {cmd, version, reserved}, then typed attributes) carried over an
+// AF_UNIX SOCK_SEQPACKET socket, one or more netlink messages per datagram. Every numeric value
+// below is part of the wire format: append only, never renumber. Integers are in host byte order,
+// as in netlink. nl_control/PROTOCOL.md documents each command and attribute with its type, policy
+// and meaning.
 #pragma once
 
 #include <cstddef>
@@ -13,7 +14,8 @@ namespace prfence::nl {
 
 inline constexpr char kFamilyName[] = "prfence";
 // Version 1. A client sends the version it speaks in the genl header; the daemon answers a request
-// whose version is above kVersion or below kMinVersion with EPROTONOSUPPORT and says which it speaks.
+// whose version is above kVersion or below kMinVersion with EPROTONOSUPPORT and says which it
+// speaks.
 inline constexpr uint8_t kVersion = 1;
 inline constexpr uint8_t kMinVersion = 1;
 // nlmsg_type of every prfence message (netlink reserves the types below NLMSG_MIN_TYPE = 0x10 for
@@ -21,11 +23,13 @@ inline constexpr uint8_t kMinVersion = 1;
 inline constexpr uint16_t kMsgType = 0x20;
 // Largest datagram either side sends or accepts; a larger one is rejected (EMSGSIZE) and dropped.
 inline constexpr size_t kMaxDatagram = 256 * 1024;
-// Largest single reply message the daemon builds; LUN results beyond it continue in the next part of a
-// multi-part (NLM_F_MULTI ... NLMSG_DONE) answer.
+// Largest single reply message the daemon builds; LUN results beyond it continue in the next part
+// of a multi-part (NLM_F_MULTI ... NLMSG_DONE) answer.
 inline constexpr size_t kMaxPart = 32 * 1024;
 inline constexpr char kDefaultSocket[] = "/run/prfence/control.sock";
 
+// The wire enums are tables aligned by hand: one value and its meaning a row.
+// clang-format off
 enum Cmd : uint8_t {
     CMD_UNSPEC = 0,
     CMD_GET_FAMILY = 1,    // -> ATTR_FAMILY_NAME, ATTR_VERSION, ATTR_MIN_VERSION, ATTR_MAX_ATTR, ATTR_COMMAND*
@@ -239,5 +243,6 @@ enum ConflictAttr : uint16_t {
     CF_TEXT = 13,          // string: the human line
     CF_MAX_PLUS_ONE
 };
+// clang-format on
 
 }  // namespace prfence::nl

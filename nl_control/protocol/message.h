@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: MIT
-// Building and parsing prfence control messages (family.h) with libnl-3's message API. Pure functions
-// over bytes: no sockets, no logging. The daemon decodes requests and encodes answers; the client (and
-// prexplain) encode requests and decode answers; the fuzz target throws hostile bytes at both decoders.
+// Building and parsing prfence control messages (family.h) with libnl-3's message API. Pure
+// functions over bytes: no sockets, no logging. The daemon decodes requests and encodes answers;
+// the client (and prexplain) encode requests and decode answers; the fuzz target throws hostile
+// bytes at both decoders.
 //
-// Decoding validates, in this order: the datagram splits into whole netlink messages (nlmsg_ok), each
-// message's type is kMsgType or a netlink control type, the genl header is present, the command is
-// known, the version is supported, and every attribute passes the command's nla_policy table (type,
-// length, range) plus the checks a policy cannot express (string charset, required attributes,
-// repeated-attribute limits, nested attributes against their own policies). Unknown attributes are
-// rejected, not ignored: a daemon that does not understand a request must not half-execute it.
+// Decoding validates, in this order: the datagram splits into whole netlink messages (nlmsg_ok),
+// each message's type is kMsgType or a netlink control type, the genl header is present, the
+// command is known, the version is supported, and every attribute passes the command's nla_policy
+// table (type, length, range) plus the checks a policy cannot express (string charset, required
+// attributes, repeated-attribute limits, nested attributes against their own policies). Unknown
+// attributes are rejected, not ignored: a daemon that does not understand a request must not
+// half-execute it.
 #pragma once
 
 #include <cstdint>
@@ -20,47 +22,48 @@
 #include <variant>
 #include <vector>
 
+#include "nl_control/protocol/family.h"
 #include "uring_engine/common/bytes.h"
 #include "uring_engine/common/result.h"
-#include "nl_control/protocol/family.h"
 #include "uring_engine/model/operation.h"
 #include "uring_engine/model/outcome.h"
 
 namespace prfence::nl {
 
-// ---- limits the decoders enforce (and the encoders refuse, or truncate where noted). These values are
-// named here for callers; the schema's rule tables (schema.cpp, checked against PROTOCOL.md by ctest)
-// are where each attribute's limit is stated, and every encoder and decoder reads it from there.
-inline constexpr size_t kMaxGroupName = 64;        // ATTR_GROUP: 1-64 bytes of [A-Za-z0-9._-]
-inline constexpr size_t kMaxDevices = 4096;        // ATTR_DEVICE / GRP_DEVICE repeated at most
-inline constexpr size_t kMaxDeviceLen = 4096;      // bytes of one device argument (without the NUL)
-inline constexpr size_t kMaxTransportIds = 64;     // ATTR_TRANSPORT_ID repeated at most
-inline constexpr size_t kMaxTransportIdLen = 1024; // ATTR_TRANSPORT_ID / ATTR_INITIATOR text
-inline constexpr size_t kMaxText = 4096;           // any other free-text string (EV_TEXT, CF_TEXT, ...)
-inline constexpr size_t kMaxName = 256;            // short names: LUN_STEP, ST_NAME, CF_WWID, ...
-inline constexpr size_t kMaxLunError = 1024;       // LUN_ERROR; encode_run_answer truncates longer text
-inline constexpr size_t kMaxSense = 252;           // LUN_SENSE
-// PR IN parameter data in one LUN result: encode_run_answer encodes at most this much (what the engine
-// reads by default: 1024 keys, 16 KiB of full status), so that one LUN result always fits in kMaxPart.
-// Longer answers travel truncated exactly as a device truncates them (the parsers then report
-// `truncated` and `needed`).
+// ---- limits the decoders enforce (and the encoders refuse, or truncate where noted). These values
+// are named here for callers; the schema's rule tables (schema.cpp, checked against PROTOCOL.md by
+// ctest) are where each attribute's limit is stated, and every encoder and decoder reads it from
+// there.
+inline constexpr size_t kMaxGroupName = 64;     // ATTR_GROUP: 1-64 bytes of [A-Za-z0-9._-]
+inline constexpr size_t kMaxDevices = 4096;     // ATTR_DEVICE / GRP_DEVICE repeated at most
+inline constexpr size_t kMaxDeviceLen = 4096;   // bytes of one device argument (without the NUL)
+inline constexpr size_t kMaxTransportIds = 64;  // ATTR_TRANSPORT_ID repeated at most
+inline constexpr size_t kMaxTransportIdLen = 1024;  // ATTR_TRANSPORT_ID / ATTR_INITIATOR text
+inline constexpr size_t kMaxText = 4096;      // any other free-text string (EV_TEXT, CF_TEXT, ...)
+inline constexpr size_t kMaxName = 256;       // short names: LUN_STEP, ST_NAME, CF_WWID, ...
+inline constexpr size_t kMaxLunError = 1024;  // LUN_ERROR; encode_run_answer truncates longer text
+inline constexpr size_t kMaxSense = 252;      // LUN_SENSE
+// PR IN parameter data in one LUN result: encode_run_answer encodes at most this much (what the
+// engine reads by default: 1024 keys, 16 KiB of full status), so that one LUN result always fits in
+// kMaxPart. Longer answers travel truncated exactly as a device truncates them (the parsers then
+// report `truncated` and `needed`).
 inline constexpr size_t kMaxLunKeys = 8 + 8 * 1024;
 inline constexpr size_t kMaxLunFullStatus = 16384;
 inline constexpr uint32_t kStatsFlagsAll = STATS_RESET;
 // ATTR_EVENT_MASK: bit (1 << kind) for each EventKind.
-inline constexpr uint32_t kEventMaskAll = (1u << EVENT_OP_DONE) | (1u << EVENT_CONFLICT) |
-                                          (1u << EVENT_GROUP) | (1u << EVENT_DROPPED);
+inline constexpr uint32_t kEventMaskAll =
+    (1u << EVENT_OP_DONE) | (1u << EVENT_CONFLICT) | (1u << EVENT_GROUP) | (1u << EVENT_DROPPED);
 
 // The fixed part of a message: nlmsghdr and the genl header.
 struct Header {
     uint16_t type = kMsgType;
-    uint16_t flags = 0;      // NLM_F_*
+    uint16_t flags = 0;  // NLM_F_*
     uint32_t seq = 0;
     uint32_t pid = 0;
     uint8_t cmd = CMD_UNSPEC;
     uint8_t version = kVersion;
-    // nlmsg_len as decoded (decode_request / decode_answer / peek_header), echoed by encode_ack in the
-    // capped request header as netlink does. Encoders compute their own length and ignore this.
+    // nlmsg_len as decoded (decode_request / decode_answer / peek_header), echoed by encode_ack in
+    // the capped request header as netlink does. Encoders compute their own length and ignore this.
     uint32_t len = 0;
 };
 
@@ -135,55 +138,58 @@ struct Request {
     bool has_operation = false;
     std::optional<uint32_t> deadline_ms;
     std::optional<uint32_t> qd;
-    uint32_t flags = 0;                // ATTR_FLAGS as sent (CMD_STATS: StatsFlag)
+    uint32_t flags = 0;  // ATTR_FLAGS as sent (CMD_STATS: StatsFlag)
     std::optional<uint32_t> event_mask;
     std::optional<Conflict> conflict;  // CMD_CONFLICT
 };
 
-// Encodes one request as one netlink message (NLM_F_REQUEST | hdr.flags). An Error only for values the
-// protocol cannot carry (a string over its limit or holding a NUL, a group name outside the charset, a
-// TransportID without a text form, a message over kMaxDatagram). It does not judge which attributes the
-// command allows or requires (the daemon does; tests build refused requests this way): what is set is
-// sent. ATTR_GROUP, ATTR_INITIATOR when not empty; ATTR_OPERATION when has_operation; op.key/sa_key/
-// old_key/type when set; ATTR_FLAGS = flags | the OpSpec booleans' FLAG_* bits, when not zero;
-// ATTR_TRANSPORT_ID per op.transport_ids (format_transport_id); ATTR_REL_PORT when op.rel_port != 0;
-// ATTR_TIMEOUT_MS when op.timeout_ms != 20000 (the default a decoder leaves).
+// Encodes one request as one netlink message (NLM_F_REQUEST | hdr.flags). An Error only for values
+// the protocol cannot carry (a string over its limit or holding a NUL, a group name outside the
+// charset, a TransportID without a text form, a message over kMaxDatagram). It does not judge which
+// attributes the command allows or requires (the daemon does; tests build refused requests this
+// way): what is set is sent. ATTR_GROUP, ATTR_INITIATOR when not empty; ATTR_OPERATION when
+// has_operation; op.key/sa_key/ old_key/type when set; ATTR_FLAGS = flags | the OpSpec booleans'
+// FLAG_* bits, when not zero; ATTR_TRANSPORT_ID per op.transport_ids (format_transport_id);
+// ATTR_REL_PORT when op.rel_port != 0; ATTR_TIMEOUT_MS when op.timeout_ms != 20000 (the default a
+// decoder leaves).
 Result<Bytes> encode_request(const Request& req);
 
 // The errors of the decoders below are refusals: Error::sys_errno is the errno to answer with
-// (EINVAL, EOPNOTSUPP, EPROTONOSUPPORT, EMSGSIZE), Error::msg names the problem (and the attribute, by
-// its name in family.h, e.g. "ATTR_TYPE") and Error::offset is the byte offset of the offending part
-// (0 when there is none, e.g. a missing attribute). Error::code follows the errno: unsupported for
-// EOPNOTSUPP and EPROTONOSUPPORT, invalid_argument for EMSGSIZE, malformed otherwise.
+// (EINVAL, EOPNOTSUPP, EPROTONOSUPPORT, EMSGSIZE), Error::msg names the problem (and the attribute,
+// by its name in family.h, e.g. "ATTR_TYPE") and Error::offset is the byte offset of the offending
+// part (0 when there is none, e.g. a missing attribute). Error::code follows the errno: unsupported
+// for EOPNOTSUPP and EPROTONOSUPPORT, invalid_argument for EMSGSIZE, malformed otherwise.
 
 // Decodes one netlink message (as split_datagram returns it: exactly nlmsg_len bytes, or up to its
-// NLMSG_ALIGN padding). Never reads outside `message`; any alignment is fine. A refusal's msg is the
-// extended-ack text as the daemon sends it (the offset is not repeated in it); header fields have their
-// own offset (4 for the type, 16 for the command, 17 for the version). The ack echoes peek_header.
+// NLMSG_ALIGN padding). Never reads outside `message`; any alignment is fine. A refusal's msg is
+// the extended-ack text as the daemon sends it (the offset is not repeated in it); header fields
+// have their own offset (4 for the type, 16 for the command, 17 for the version). The ack echoes
+// peek_header.
 //
-// Refusals: EINVAL (malformed: short, lying length, no NLM_F_REQUEST, no genl header, bad attribute,
-// missing required attribute, attribute not allowed for the command), EOPNOTSUPP (nlmsg_type not
-// kMsgType, unknown command, CMD_EVENT sent as a request), EPROTONOSUPPORT (version outside
-// kMinVersion..kVersion), EMSGSIZE (over kMaxDatagram).
+// Refusals: EINVAL (malformed: short, lying length, no NLM_F_REQUEST, no genl header, bad
+// attribute, missing required attribute, attribute not allowed for the command), EOPNOTSUPP
+// (nlmsg_type not kMsgType, unknown command, CMD_EVENT sent as a request), EPROTONOSUPPORT (version
+// outside kMinVersion..kVersion), EMSGSIZE (over kMaxDatagram).
 Result<Request> decode_request(ByteView message);
 
-// The header of a message as far as its bytes go, without judging it: nullopt when it is shorter than
-// an nlmsghdr; cmd and version only when the genl header is there too (else CMD_UNSPEC and 0); len is
-// nlmsg_len as sent. What an ack refusing the message echoes.
+// The header of a message as far as its bytes go, without judging it: nullopt when it is shorter
+// than an nlmsghdr; cmd and version only when the genl header is there too (else CMD_UNSPEC and 0);
+// len is nlmsg_len as sent. What an ack refusing the message echoes.
 std::optional<Header> peek_header(ByteView message);
 
-// Splits a datagram into its netlink messages. A datagram whose messages do not tile it exactly (short,
-// lying lengths, trailing garbage) is refused as a whole: nothing in it is executed. Messages follow each
-// other at NLMSG_ALIGN boundaries; the last one may omit its padding. Each view returned is exactly
-// nlmsg_len bytes. Errors: EINVAL (Errc::malformed), or EMSGSIZE (Errc::invalid_argument) for a datagram
-// over kMaxDatagram; offset is that of the bad message header within the datagram, and msg also says
-// it (" (offset N)") as the daemon's ack text does.
+// Splits a datagram into its netlink messages. A datagram whose messages do not tile it exactly
+// (short, lying lengths, trailing garbage) is refused as a whole: nothing in it is executed.
+// Messages follow each other at NLMSG_ALIGN boundaries; the last one may omit its padding. Each
+// view returned is exactly nlmsg_len bytes. Errors: EINVAL (Errc::malformed), or EMSGSIZE
+// (Errc::invalid_argument) for a datagram over kMaxDatagram; offset is that of the bad message
+// header within the datagram, and msg also says it (" (offset N)") as the daemon's ack text does.
 Result<std::vector<ByteView>> split_datagram(ByteView datagram);
 
 // ---- answers (daemon -> client)
 
-// NLMSG_ERROR: err 0 is the ack. Carries the request's nlmsghdr (capped: NLM_F_CAPPED) and, when msg is
-// not empty, NLMSGERR_ATTR_MSG (and NLMSGERR_ATTR_OFFS when offset != 0) with NLM_F_ACK_TLVS.
+// NLMSG_ERROR: err 0 is the ack. Carries the request's nlmsghdr (capped: NLM_F_CAPPED) and, when
+// msg is not empty, NLMSGERR_ATTR_MSG (and NLMSGERR_ATTR_OFFS when offset != 0) with
+// NLM_F_ACK_TLVS.
 Bytes encode_ack(const Header& request, int err, const std::string& msg = {}, uint32_t offset = 0);
 // NLMSG_DONE ending a multi-part answer; err (positive errno or 0) is carried as netlink does.
 Bytes encode_done(const Header& request, int err = 0);
@@ -192,24 +198,27 @@ Bytes encode_health(const Header& request, const Health& h);
 Bytes encode_stats(const Header& request, const std::vector<OpStats>& stats);
 // multi: NLM_F_MULTI (a part of a dump); otherwise a single answer.
 Bytes encode_group_info(const Header& request, const GroupInfo& g, bool multi);
-// CMD_RUN / CMD_GROUP_REFRESH answers. Returns every message of the answer in order, the terminating
-// NLMSG_DONE included as the LAST element (the caller sends them all and nothing else: no ack follows a
-// multi-part answer):
+// CMD_RUN / CMD_GROUP_REFRESH answers. Returns every message of the answer in order, the
+// terminating NLMSG_DONE included as the LAST element (the caller sends them all and nothing else:
+// no ack follows a multi-part answer):
 //   [LUN part]...  cmd = request.cmd, NLM_F_MULTI, as many ATTR_LUN nests (LUN_INDEX = position in
-//                  `outcomes`, in order, each exactly once) as fit in kMaxPart bytes; none for 0 LUNs
+//                  `outcomes`, in order, each exactly once) as fit in kMaxPart bytes; none for 0
+//                  LUNs
 //   summary part   cmd = request.cmd, NLM_F_MULTI, ATTR_SUMMARY only
 //   NLMSG_DONE     NLM_F_MULTI, error 0
-// Every message is at most kMaxPart bytes: one LUN result always fits (strings are truncated to their
-// limits, PR IN data to kMaxLunKeys / kMaxLunFullStatus). The daemon may pack consecutive messages into
-// one datagram of at most kMaxDatagram bytes (pack_datagrams) or send one per datagram.
-std::vector<Bytes> encode_run_answer(const Header& request, const std::vector<engine::LunOutcome>& outcomes,
+// Every message is at most kMaxPart bytes: one LUN result always fits (strings are truncated to
+// their limits, PR IN data to kMaxLunKeys / kMaxLunFullStatus). The daemon may pack consecutive
+// messages into one datagram of at most kMaxDatagram bytes (pack_datagrams) or send one per
+// datagram.
+std::vector<Bytes> encode_run_answer(const Header& request,
+                                     const std::vector<engine::LunOutcome>& outcomes,
                                      const Summary& summary);
-// The same answer built incrementally, for a daemon that sends LUN results while the batch still runs:
-// LUNs may be added in any order (each exactly once; LUN_INDEX is what places them), parts are handed
-// to `emit` as they fill or on flush(), and finish() emits the summary part and NLMSG_DONE. Every part
-// obeys the limits above.
+// The same answer built incrementally, for a daemon that sends LUN results while the batch still
+// runs: LUNs may be added in any order (each exactly once; LUN_INDEX is what places them), parts
+// are handed to `emit` as they fill or on flush(), and finish() emits the summary part and
+// NLMSG_DONE. Every part obeys the limits above.
 class RunAnswerWriter {
-public:
+  public:
     using Emit = std::function<void(Bytes&&)>;
     RunAnswerWriter(const Header& request, Emit emit);
     ~RunAnswerWriter();
@@ -225,7 +234,7 @@ public:
     // flush(), then the summary part and NLMSG_DONE. Nothing is added after it.
     void finish(const Summary& summary);
 
-private:
+  private:
     struct Part;
     Header request_;
     Emit emit_;
@@ -236,9 +245,11 @@ private:
 std::vector<Bytes> pack_datagrams(const std::vector<Bytes>& messages);
 Bytes encode_event(const Event& ev);  // CMD_EVENT, seq 0
 
-// One answer message, decoded: its header and exactly one payload, whose kind says which. The payload
-// can only be read as the kind it is: the accessors of another kind throw std::bad_variant_access.
-//   ack      NLMSG_ERROR: err is a positive errno, 0 for an ack; msg / offset from the extended-ack TLVs
+// One answer message, decoded: its header and exactly one payload, whose kind says which. The
+// payload can only be read as the kind it is: the accessors of another kind throw
+// std::bad_variant_access.
+//   ack      NLMSG_ERROR: err is a positive errno, 0 for an ack; msg / offset from the extended-ack
+//            TLVs
 //   done     NLMSG_DONE: err from its payload
 //   family   CMD_GET_FAMILY
 //   health   CMD_HEALTH
@@ -264,11 +275,11 @@ struct FamilyInfo {
 using LunResults = std::vector<std::pair<uint32_t, engine::LunOutcome>>;
 
 class Answer {
-public:
+  public:
     enum class Kind { ack, done, family, health, stats, group, luns, summary, event };
     // Alternatives in Kind's order.
-    using Payload = std::variant<Ack, Done, FamilyInfo, Health, std::vector<OpStats>, GroupInfo, LunResults,
-                                 Summary, Event>;
+    using Payload = std::variant<Ack, Done, FamilyInfo, Health, std::vector<OpStats>, GroupInfo,
+                                 LunResults, Summary, Event>;
 
     Header hdr;
 
@@ -295,14 +306,15 @@ public:
     const Event& event() const { return std::get<Event>(payload_); }
     Event& event() { return std::get<Event>(payload_); }
 
-private:
+  private:
     Payload payload_;
 };
 
 // Decodes one answer message (as split_datagram returns it). Validates like decode_request (the
 // answer's attributes against the same schema and the command's answer set) but tolerates every
-// optional attribute missing. Errors are refusals as above (Errc::malformed / unsupported, sys_errno
-// EINVAL / EOPNOTSUPP, offset set), and msg also says the offset (" (offset N)"): nothing sends it on.
+// optional attribute missing. Errors are refusals as above (Errc::malformed / unsupported,
+// sys_errno EINVAL / EOPNOTSUPP, offset set), and msg also says the offset (" (offset N)"): nothing
+// sends it on.
 Result<Answer> decode_answer(ByteView message);
 
 }  // namespace prfence::nl

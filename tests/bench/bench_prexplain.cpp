@@ -23,13 +23,16 @@ std::vector<std::string> make_mix(size_t n) {
         "e1000: eth0 NIC Link is Up 1000 Mbps Full Duplex, Flow Control: RX",
         "EXT4-fs (sda1): mounted filesystem with ordered data mode. Quota mode: none.",
         "sd 2:0:0:0: [sdb] Attached SCSI disk",
-        "sd 1:0:0:3: LUN assignments on this target have changed. The Linux SCSI layer does not automatically remap LUN assignments.",
-        "audit: type=1400 audit(1700000000.123:45): apparmor=\"STATUS\" operation=\"profile_load\" profile=\"unconfined\"",
+        "sd 1:0:0:3: LUN assignments on this target have changed. The Linux SCSI layer does not "
+        "automatically remap LUN assignments.",
+        "audit: type=1400 audit(1700000000.123:45): apparmor=\"STATUS\" operation=\"profile_load\" "
+        "profile=\"unconfined\"",
         "IPv6: ADDRCONF(NETDEV_CHANGE): eth0: link becomes ready",
         "systemd[1]: Started Journal Service.",
         "scsi host1: iSCSI Initiator over TCP/IP",
         "connection1:0: detected conn error (1020)",
-        "blk_update_request: I/O error, dev sr0, sector 0 op 0x0:(READ) flags 0x80700 phys_seg 1 prio class 0",
+        "blk_update_request: I/O error, dev sr0, sector 0 op 0x0:(READ) flags 0x80700 phys_seg 1 "
+        "prio class 0",
     };
     std::vector<std::string> v;
     v.reserve(n);
@@ -42,19 +45,37 @@ std::vector<std::string> make_mix(size_t n) {
         } else {
             switch ((i / 10) % 5) {
                 case 0:
-                    std::snprintf(buf, sizeof buf, "[%12.6f] sd 0:0:0:%u: reservation conflict", ts, lun);
+                    std::snprintf(buf, sizeof buf, "[%12.6f] sd 0:0:0:%u: reservation conflict", ts,
+                                  lun);
                     break;
                 case 1:
-                    std::snprintf(buf, sizeof buf, "[%12.6f] sd 0:0:0:%u: [sd%c] tag#12 FAILED Result: hostbyte=DID_OK driverbyte=DRIVER_OK cmd_age=0s", ts, lun, 'a' + lun);
+                    std::snprintf(buf, sizeof buf,
+                                  "[%12.6f] sd 0:0:0:%u: [sd%c] tag#12 FAILED Result: "
+                                  "hostbyte=DID_OK driverbyte=DRIVER_OK cmd_age=0s",
+                                  ts, lun, 'a' + lun);
                     break;
                 case 2:
-                    std::snprintf(buf, sizeof buf, "[%12.6f] sd 0:0:0:%u: [sd%c] tag#12 CDB: Read(10) 28 00 00 00 00 00 00 00 08 00", ts, lun, 'a' + lun);
+                    std::snprintf(buf, sizeof buf,
+                                  "[%12.6f] sd 0:0:0:%u: [sd%c] tag#12 CDB: Read(10) 28 00 00 00 "
+                                  "00 00 00 00 08 00",
+                                  ts, lun, 'a' + lun);
                     break;
                 case 3:
-                    std::snprintf(buf, sizeof buf, "[%12.6f] reservation conflict error, dev sd%c, sector 0 op 0x0:(READ) flags 0x800 phys_seg 1 prio class 2", ts, 'a' + lun);
+                    std::snprintf(buf, sizeof buf,
+                                  "[%12.6f] reservation conflict error, dev sd%c, sector 0 op "
+                                  "0x0:(READ) flags 0x800 phys_seg 1 prio class 2",
+                                  ts, 'a' + lun);
                     break;
                 default:
-                    std::snprintf(buf, sizeof buf, "       iscsi_ttx-217     [000] b.s4. %12.6f: scsi_dispatch_cmd_done: host_no=0 channel=0 id=0 lun=%u data_sgl=1 prot_sgl=0 prot_op=SCSI_PROT_NORMAL driver_tag=48 scheduler_tag=98 cmnd=(READ_10 lba=0 txlen=8 protect=0 raw=28 00 00 00 00 00 00 00 08 00) result=(driver=DRIVER_OK host=DID_OK message=COMMAND_COMPLETE status=SAM_STAT_RESERVATION_CONFLICT) sense=(key=0x0 asc=0x0 ascq=0x0)", ts, lun);
+                    std::snprintf(
+                        buf, sizeof buf,
+                        "       iscsi_ttx-217     [000] b.s4. %12.6f: scsi_dispatch_cmd_done: "
+                        "host_no=0 channel=0 id=0 lun=%u data_sgl=1 prot_sgl=0 "
+                        "prot_op=SCSI_PROT_NORMAL driver_tag=48 scheduler_tag=98 cmnd=(READ_10 "
+                        "lba=0 txlen=8 protect=0 raw=28 00 00 00 00 00 00 00 08 00) "
+                        "result=(driver=DRIVER_OK host=DID_OK message=COMMAND_COMPLETE "
+                        "status=SAM_STAT_RESERVATION_CONFLICT) sense=(key=0x0 asc=0x0 ascq=0x0)",
+                        ts, lun);
                     break;
             }
         }

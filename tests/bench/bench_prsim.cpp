@@ -23,10 +23,10 @@
 #include <string>
 #include <thread>
 
-#include "uring_engine/simproto/protocol.h"
-#include "uring_engine/simproto/sim_client.h"
 #include "interposer/lu/lu.h"
 #include "interposer/prsim/server.h"
+#include "uring_engine/simproto/protocol.h"
+#include "uring_engine/simproto/sim_client.h"
 #include "uring_engine/wire/cdb.h"
 #include "uring_engine/wire/prout.h"
 

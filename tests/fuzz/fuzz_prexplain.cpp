@@ -27,10 +27,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (auto p = parse_line(line)) {
             // Every view points into the line.
             for (std::string_view v : {p->disk, p->op, p->status, p->host_byte, p->driver_byte})
-                if (!v.empty() && (v.data() < line.data() || v.data() + v.size() > line.data() + line.size()))
+                if (!v.empty() &&
+                    (v.data() < line.data() || v.data() + v.size() > line.data() + line.size()))
                     std::abort();
             if (p->kind == LineKind::sd_conflict && (!p->conflict || !p->has_hctl)) std::abort();
-            if (p->kind == LineKind::trace_rq_complete && p->conflict != (p->error == -52)) std::abort();
+            if (p->kind == LineKind::trace_rq_complete && p->conflict != (p->error == -52))
+                std::abort();
             corr.feed(*p, arrival, out);
         }
         arrival += 1'000'000;

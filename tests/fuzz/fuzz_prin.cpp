@@ -12,7 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     prfence::ByteView in(data, size);
     if (auto k = parse_read_keys(in); k.ok() && !k->truncated) {
         auto again = parse_read_keys(encode_read_keys(*k, 65535));
-        if (k->keys.size() * 8 + 8 <= 65535 && (!again.ok() || again->keys != k->keys)) std::abort();
+        if (k->keys.size() * 8 + 8 <= 65535 && (!again.ok() || again->keys != k->keys))
+            std::abort();
     }
     if (auto r = parse_read_reservation(in); r.ok() && r->reserved) {
         auto again = parse_read_reservation(encode_read_reservation(*r, 65535));

@@ -8,8 +8,8 @@
 #include <string>
 #include <variant>
 
-#include "uring_engine/simproto/protocol.h"
 #include "interposer/prsim/faults.h"
+#include "uring_engine/simproto/protocol.h"
 
 using namespace prfence;
 using namespace prfence::sim;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Replays a fuzz corpus through LLVMFuzzerTestOneInput without libFuzzer, so every compiler and every
-// sanitizer build runs the checked-in corpus on each ctest run. Arguments: files or directories.
+// Replays a fuzz corpus through LLVMFuzzerTestOneInput without libFuzzer, so every compiler and
+// every sanitizer build runs the checked-in corpus on each ctest run. Arguments: files or
+// directories.
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -27,7 +28,8 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "cannot read %s\n", f.c_str());
                 return 1;
             }
-            std::vector<uint8_t> buf((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            std::vector<uint8_t> buf((std::istreambuf_iterator<char>(in)),
+                                     std::istreambuf_iterator<char>());
             LLVMFuzzerTestOneInput(buf.data(), buf.size());
             ++n;
         }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The batch executor and the plans against a farm of in-process prsim LUs reached through the ring:
-// whole failover sequences, retries, deadlines and queue-depth limits, each LUN with its own outcome.
+// whole failover sequences, retries, deadlines and queue-depth limits, each LUN with its own
+// outcome.
 #include <gtest/gtest.h>
 
 #include <deque>
@@ -8,9 +9,9 @@
 #include <map>
 
 #include "interposer/lu/lu.h"
+#include "tests/support/inproc_path.h"
 #include "uring_engine/policy/executor.h"
 #include "uring_engine/policy/plans.h"
-#include "tests/support/inproc_path.h"
 #include "uring_engine/wire/cdb.h"
 
 namespace prfence::engine {
@@ -43,15 +44,18 @@ struct Farm {
             auto na = lus.back()->attach({iscsi_node("node-a"), 1});
             auto nb = lus.back()->attach({iscsi_node("node-b"), 2});
             std::string name = "lu" + std::to_string(i);
-            a_paths.push_back(std::make_unique<InprocPath>(*ring, *ex, *lus.back(), na, name + "/a", latency_ns));
-            b_paths.push_back(std::make_unique<InprocPath>(*ring, *ex, *lus.back(), nb, name + "/b", latency_ns));
+            a_paths.push_back(
+                std::make_unique<InprocPath>(*ring, *ex, *lus.back(), na, name + "/a", latency_ns));
+            b_paths.push_back(
+                std::make_unique<InprocPath>(*ring, *ex, *lus.back(), nb, name + "/b", latency_ns));
             a.push_back({name, {a_paths.back().get()}});
             b.push_back({name, {b_paths.back().get()}});
         }
     }
 
     template <class Make>
-    std::pair<BatchSummary, std::vector<std::unique_ptr<LunJob>>> run(const std::vector<LunTarget>& who, Make make) {
+    std::pair<BatchSummary, std::vector<std::unique_ptr<LunJob>>> run(
+        const std::vector<LunTarget>& who, Make make) {
         auto jobs = jobs_for(who.size(), make);
         auto sum = ex->run(who, jobs);
         EXPECT_TRUE(sum.ok()) << sum.error().msg;
@@ -77,7 +81,8 @@ std::unique_ptr<LunJob> reserve(uint64_t key, wire::PrType t) {
 
 TEST(EngineInproc, FailoverAcrossTheFarm) {
     Farm f(64);
-    // A registers (the first command of every nexus meets POWER ON: absorbed by a retry) and reserves.
+    // A registers (the first command of every nexus meets POWER ON: absorbed by a retry) and
+    // reserves.
     auto [s1, j1] = f.run(f.a, [] { return reg(0xa); });
     EXPECT_EQ(s1.ok, 64u);
     EXPECT_EQ(s1.worst, wire::Category::clean);
@@ -90,13 +95,15 @@ TEST(EngineInproc, FailoverAcrossTheFarm) {
     auto nb = f.lus[0]->attach({iscsi_node("node-b"), 2});
     auto rd = f.lus[0]->execute(nb, wire::read10_cdb(0, 1).bytes(), {});
     // B's first command still reports POWER ON; the next one is the conflict.
-    if (rd.status == wire::sam::check_condition) rd = f.lus[0]->execute(nb, wire::read10_cdb(0, 1).bytes(), {});
+    if (rd.status == wire::sam::check_condition)
+        rd = f.lus[0]->execute(nb, wire::read10_cdb(0, 1).bytes(), {});
     EXPECT_EQ(rd.status, wire::sam::reservation_conflict);
 
     // B registers and fences A on every LU in one batch.
     auto [s3, j3] = f.run(f.b, [] { return reg(0xb); });
     EXPECT_EQ(s3.ok, 64u);
-    auto [s4, j4] = f.run(f.b, [] { return make_fence_job(0xb, 0xa, wire::PrType::exclusive_access, plan()); });
+    auto [s4, j4] =
+        f.run(f.b, [] { return make_fence_job(0xb, 0xa, wire::PrType::exclusive_access, plan()); });
     EXPECT_EQ(s4.ok, 64u);
     EXPECT_EQ(s4.commands, 64u * 3);
     for (auto& j : j4) {
@@ -117,18 +124,21 @@ TEST(EngineInproc, FailoverAcrossTheFarm) {
     EXPECT_EQ(rd2.status, wire::sam::reservation_conflict);
 
     // Fencing again is idempotent: the victim is already gone.
-    auto [s5, j5] = f.run(f.b, [] { return make_fence_job(0xb, 0xa, wire::PrType::exclusive_access, plan()); });
+    auto [s5, j5] =
+        f.run(f.b, [] { return make_fence_job(0xb, 0xa, wire::PrType::exclusive_access, plan()); });
     EXPECT_EQ(s5.ok, 64u);
     EXPECT_NE(j5[0]->outcome().error.find("already fenced"), std::string::npos);
 
     // A, fenced and unregistered, cannot fence B: a clear per-LUN failure, exit category 24.
-    auto [s6, j6] = f.run(f.a, [] { return make_fence_job(0xa, 0xb, wire::PrType::exclusive_access, plan()); });
+    auto [s6, j6] =
+        f.run(f.a, [] { return make_fence_job(0xa, 0xb, wire::PrType::exclusive_access, plan()); });
     EXPECT_EQ(s6.failed, 64u);
     EXPECT_EQ(s6.worst, wire::Category::reservation_conflict);
     EXPECT_NE(j6[0]->outcome().error.find("not registered"), std::string::npos);
 
     // A breaks back in deliberately: takeover registers, preempts B and holds every LU.
-    auto [s7, j7] = f.run(f.a, [] { return make_takeover_job(0xa, wire::PrType::write_exclusive, plan()); });
+    auto [s7, j7] =
+        f.run(f.a, [] { return make_takeover_job(0xa, wire::PrType::write_exclusive, plan()); });
     EXPECT_EQ(s7.ok, 64u);
     for (auto& j : j7) EXPECT_EQ(j->outcome().reservation->key, 0xau);
 }
@@ -137,7 +147,8 @@ TEST(EngineInproc, ReadKeysAndFullStatusPerLun) {
     Farm f(8);
     f.run(f.a, [] { return reg(0x1111); });
     f.run(f.b, [] { return reg(0x2222); });
-    auto [s, jobs] = f.run(f.a, [] { return make_read_job(wire::PrInAction::read_full_status, plan()); });
+    auto [s, jobs] =
+        f.run(f.a, [] { return make_read_job(wire::PrInAction::read_full_status, plan()); });
     EXPECT_EQ(s.ok, 8u);
     for (auto& j : jobs) {
         ASSERT_TRUE(j->outcome().full_status);
@@ -146,20 +157,23 @@ TEST(EngineInproc, ReadKeysAndFullStatusPerLun) {
 }
 
 TEST(EngineInproc, LatencyIsOverlappedAcrossLuns) {
-    // 200 LUNs x 3 commands at 2 ms each: one at a time would take 1.2 s. Not a timing assertion (the
-    // benchmark measures); this checks the batch completes and every command went through the timer path.
+    // 200 LUNs x 3 commands at 2 ms each: one at a time would take 1.2 s. Not a timing assertion
+    // (the benchmark measures); this checks the batch completes and every command went through the
+    // timer path.
     Farm f(200, 2'000'000);
     f.run(f.a, [] { return reg(0xa); });
     f.run(f.b, [] { return reg(0xb); });
-    auto [s, jobs] = f.run(f.b, [] { return make_fence_job(0xb, 0xa, wire::PrType::write_exclusive, plan()); });
+    auto [s, jobs] =
+        f.run(f.b, [] { return make_fence_job(0xb, 0xa, wire::PrType::write_exclusive, plan()); });
     EXPECT_EQ(s.ok, 200u);
     EXPECT_GE(s.p50_ns, 2'000'000u);
 }
 
 // A scripted path: answers come from a queue of responses (or never), through the ring.
 class ScriptedPath final : public Path {
-public:
-    ScriptedPath(Ring& ring, CompletionSink& sink, unsigned depth = 16) : ring_(ring), sink_(sink), depth_(depth) {}
+  public:
+    ScriptedPath(Ring& ring, CompletionSink& sink, unsigned depth = 16)
+        : ring_(ring), sink_(sink), depth_(depth) {}
     const std::string& name() const override { return name_; }
     unsigned queue_depth() const override { return depth_; }
     unsigned in_flight() const override { return in_flight_; }
@@ -184,7 +198,7 @@ public:
     std::vector<Bytes> data_out;  // each submitted command's parameter list
     unsigned max_in_flight = 0;
 
-private:
+  private:
     struct Op : Ring::Op {
         Op(ScriptedPath* p, uint64_t t, ScsiResponse r) : path(p), tag(t), rsp(std::move(r)) {}
         ScriptedPath* path;
@@ -238,7 +252,8 @@ struct Scripted {
 
 TEST(EngineRetry, BusyAndTaskSetFullBackOffThenSucceed) {
     Scripted s;
-    s.path->script = {{status_only(wire::sam::busy)}, {status_only(wire::sam::task_set_full)}, {status_only(0)}};
+    s.path->script = {
+        {status_only(wire::sam::busy)}, {status_only(wire::sam::task_set_full)}, {status_only(0)}};
     auto o = s.run_one(reg(1));
     EXPECT_TRUE(o.ok) << o.error;
     EXPECT_EQ(o.retries, 2u);
@@ -253,12 +268,14 @@ TEST(EngineRetry, UnitAttentionRetriedWithoutTestUnitReady) {
     auto o = s.run_one(reg(1));
     EXPECT_TRUE(o.ok);
     ASSERT_EQ(s.path->submitted.size(), 3u);
-    for (const auto& c : s.path->submitted) EXPECT_EQ(c.b[0], wire::kOpPersistentReserveOut);  // no TUR
+    for (const auto& c : s.path->submitted)
+        EXPECT_EQ(c.b[0], wire::kOpPersistentReserveOut);  // no TUR
 }
 
 TEST(EngineRetry, UnitAttentionStormIsBounded) {
     Scripted s;
-    for (int i = 0; i < 20; ++i) s.path->script.push_back({check(wire::SenseKey::unit_attention, 0x3f, 0x0e)});
+    for (int i = 0; i < 20; ++i)
+        s.path->script.push_back({check(wire::SenseKey::unit_attention, 0x3f, 0x0e)});
     auto o = s.run_one(reg(1));
     EXPECT_FALSE(o.ok);
     EXPECT_EQ(o.category, wire::Category::unit_attention);
@@ -277,11 +294,13 @@ TEST(EngineRetry, ReservationConflictIsNeverRetried) {
 
 TEST(EngineRetry, NotReadyOnlyRetriedWhileBecomingReady) {
     Scripted s;
-    s.path->script = {{check(wire::SenseKey::not_ready, 0x04, 0x01)}, {check(wire::SenseKey::not_ready, 0x3a, 0x00)}};
+    s.path->script = {{check(wire::SenseKey::not_ready, 0x04, 0x01)},
+                      {check(wire::SenseKey::not_ready, 0x3a, 0x00)}};
     auto o = s.run_one(reg(1));
     EXPECT_FALSE(o.ok);
     EXPECT_EQ(o.category, wire::Category::not_ready);
-    EXPECT_EQ(s.path->submitted.size(), 2u);  // 04h/01h retried, 3Ah/00h (medium not present) delivered
+    EXPECT_EQ(s.path->submitted.size(),
+              2u);  // 04h/01h retried, 3Ah/00h (medium not present) delivered
 }
 
 TEST(EngineReads, TruncatedAnswerIsReissuedLarger) {
@@ -297,7 +316,8 @@ TEST(EngineReads, TruncatedAnswerIsReissuedLarger) {
     auto o = s.run_one(make_read_job(wire::PrInAction::read_keys, plan()));
     EXPECT_TRUE(o.ok) << o.error;
     ASSERT_EQ(s.path->submitted.size(), 2u);
-    EXPECT_EQ(get_be16(s.path->submitted[1].bytes(), 7), 8 + 8 * 1500);  // ALLOCATION LENGTH = needed
+    EXPECT_EQ(get_be16(s.path->submitted[1].bytes(), 7),
+              8 + 8 * 1500);  // ALLOCATION LENGTH = needed
     ASSERT_TRUE(o.keys);
     EXPECT_EQ(o.keys->keys.size(), 1500u);
     EXPECT_FALSE(o.keys->truncated);
@@ -306,7 +326,8 @@ TEST(EngineReads, TruncatedAnswerIsReissuedLarger) {
 TEST(EngineReads, MalformedAnswerIsCategory97) {
     Scripted s;
     ScsiResponse bad = status_only(0);
-    bad.data_in = {0, 0, 0, 1, 0, 0, 0, 12, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};  // length not a multiple of 8
+    bad.data_in = {0, 0, 0, 1, 0, 0, 0, 12, 1,  2,
+                   3, 4, 5, 6, 7, 8, 9, 10, 11, 12};  // length not a multiple of 8
     s.path->script = {{bad}};
     auto o = s.run_one(make_read_job(wire::PrInAction::read_keys, plan()));
     EXPECT_FALSE(o.ok);
@@ -348,14 +369,14 @@ TEST(EngineDeadline, CancelFlagStopsTheBatch) {
     EXPECT_NE(o.error.find("cancelled"), std::string::npos);
 }
 
-// on_finished hears of each LUN once, the moment its outcome is final, with that final outcome: LUNs
-// that answer early are reported while another still waits, and the one the batch deadline ends is
-// reported too.
+// on_finished hears of each LUN once, the moment its outcome is final, with that final outcome:
+// LUNs that answer early are reported while another still waits, and the one the batch deadline
+// ends is reported too.
 TEST(EngineStream, EachLunIsReportedOnceWhenFinal) {
     auto ring = std::move(Ring::create(64)).value();
     ExecOptions opt;
-    // 300 ms: long enough that the margins below hold on a loaded 2-CPU machine (a turn or an answer
-    // late by 200 ms still passes), short enough for a unit test.
+    // 300 ms: long enough that the margins below hold on a loaded 2-CPU machine (a turn or an
+    // answer late by 200 ms still passes), short enough for a unit test.
     opt.batch_deadline = std::chrono::milliseconds(300);
     opt.command_deadline = std::chrono::milliseconds(10000);
     Executor ex(*ring, opt);
@@ -379,10 +400,12 @@ TEST(EngineStream, EachLunIsReportedOnceWhenFinal) {
     std::vector<Seen> seen;
     const uint64_t start = now_ns();
     BatchHooks hooks;
-    hooks.finished = [&](uint32_t lun, const LunOutcome& o) { seen.push_back({lun, o, now_ns() - start}); };
+    hooks.finished = [&](uint32_t lun, const LunOutcome& o) {
+        seen.push_back({lun, o, now_ns() - start});
+    };
     // idle is asked on every turn and may shorten the wait: asking for "again in 5 ms" while LUN 2
-    // waits for the 300 ms deadline makes the loop turn about every 5 ms (about 60 turns) instead of
-    // sleeping through (one or two).
+    // waits for the 300 ms deadline makes the loop turn about every 5 ms (about 60 turns) instead
+    // of sleeping through (one or two).
     int idles = 0;
     hooks.idle = [&](uint64_t now) -> uint64_t {
         ++idles;
@@ -402,7 +425,8 @@ TEST(EngineStream, EachLunIsReportedOnceWhenFinal) {
         EXPECT_EQ(s.outcome.device, luns[s.lun].name);
     }
     EXPECT_TRUE(seen[0].outcome.ok || seen[1].outcome.ok);
-    EXPECT_LT(std::max(seen[0].at_ns, seen[1].at_ns), 250'000'000u) << "answered LUNs are not held until the deadline";
+    EXPECT_LT(std::max(seen[0].at_ns, seen[1].at_ns), 250'000'000u)
+        << "answered LUNs are not held until the deadline";
     EXPECT_GE(seen[2].at_ns, 300'000'000u);
     EXPECT_NE(seen[2].outcome.error.find("deadline"), std::string::npos);
     EXPECT_GE(idles, 8) << "a 300 ms wait cut into 5 ms turns";
@@ -468,10 +492,12 @@ TEST(EngineMultipath, PreemptGoesDownOnePath) {
 // CAPABILITIES says the LU can (ATP_C, SPC-4 6.16.4); otherwise, or when the query fails, the
 // registration goes down every path as without the option.
 namespace alltgpt {
-// REPORT CAPABILITIES parameter data: length 8, byte 2 = CRH | SIP_C | PTPL_C (+ ATP_C), TMV, all types.
+// REPORT CAPABILITIES parameter data: length 8, byte 2 = CRH | SIP_C | PTPL_C (+ ATP_C), TMV, all
+// types.
 ScsiResponse caps(bool atp_c) {
     ScsiResponse r = status_only(0);
-    r.data_in = {0x00, 0x08, static_cast<uint8_t>(atp_c ? 0x1d : 0x19), 0x80, 0xea, 0x01, 0x00, 0x00};
+    r.data_in = {0x00, 0x08, static_cast<uint8_t>(atp_c ? 0x1d : 0x19), 0x80, 0xea, 0x01,
+                 0x00, 0x00};
     return r;
 }
 std::unique_ptr<LunJob> reg_all_tg_pt(uint64_t key) {
@@ -532,8 +558,8 @@ TEST(EngineMultipath, AllTgPtFallsBackToEveryPathWhenTheQueryFails) {
     std::vector<LunTarget> luns{{"mpatha", {&p1, &p2}}};
     auto jobs = jobs_for(1, [] { return reg_all_tg_pt(9); });
     ASSERT_TRUE(ex.run(luns, jobs).ok());
-    EXPECT_TRUE(jobs[0]->outcome().ok) << "a failed capabilities query is not the outcome: "
-                                       << jobs[0]->outcome().error;
+    EXPECT_TRUE(jobs[0]->outcome().ok)
+        << "a failed capabilities query is not the outcome: " << jobs[0]->outcome().error;
     ASSERT_EQ(p1.submitted.size(), 2u);
     ASSERT_EQ(p2.submitted.size(), 1u);
     EXPECT_FALSE(all_tg_pt_bit(p1.data_out[1]));

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// The engine's sim transport against a real prsim server (in this process, on its own thread and socket):
-// a failover over 1000 LUNs with 2 ms latency, and the failure modes an operator meets: no daemon, a
-// daemon that dies mid-batch, a lost path.
+// The engine's sim transport against a real prsim server (in this process, on its own thread and
+// socket): a failover over 1000 LUNs with 2 ms latency, and the failure modes an operator meets: no
+// daemon, a daemon that dies mid-batch, a lost path.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -9,12 +9,12 @@
 #include <filesystem>
 #include <thread>
 
+#include "interposer/prsim/server.h"
+#include "tests/support/sim_farm.h"
 #include "uring_engine/devices/resolve.h"
 #include "uring_engine/policy/executor.h"
 #include "uring_engine/policy/plans.h"
 #include "uring_engine/session/session.h"
-#include "interposer/prsim/server.h"
-#include "tests/support/sim_farm.h"
 #include "uring_engine/transport/sim_path.h"
 
 namespace prfence::engine {
@@ -70,31 +70,43 @@ TEST(EngineSim, FenceOneThousandLunsWithLatency) {
     Daemon d(1000, {lat});
     ASSERT_TRUE(d.server);
     Node a(d, kNodeA, 1, 1000), b(d, kNodeB, 2, 1000);
-    EXPECT_EQ(a.run([] { return prout(wire::PrOutAction::register_key, wire::PrType::none, 0, 0xa); }).ok, 1000u);
-    EXPECT_EQ(a.run([] { return prout(wire::PrOutAction::reserve, wire::PrType::write_exclusive_registrants_only, 0xa, 0); }).ok,
+    EXPECT_EQ(
+        a.run([] { return prout(wire::PrOutAction::register_key, wire::PrType::none, 0, 0xa); }).ok,
+        1000u);
+    EXPECT_EQ(a.run([] {
+                   return prout(wire::PrOutAction::reserve,
+                                wire::PrType::write_exclusive_registrants_only, 0xa, 0);
+               }).ok,
               1000u);
-    EXPECT_EQ(b.run([] { return prout(wire::PrOutAction::register_key, wire::PrType::none, 0, 0xb); }).ok, 1000u);
+    EXPECT_EQ(
+        b.run([] { return prout(wire::PrOutAction::register_key, wire::PrType::none, 0, 0xb); }).ok,
+        1000u);
     std::vector<std::unique_ptr<LunJob>> jobs;
-    auto s = b.run([] { return make_fence_job(0xb, 0xa, wire::PrType::write_exclusive_registrants_only, PlanOptions{}); },
-                   &jobs);
+    auto s = b.run(
+        [] {
+            return make_fence_job(0xb, 0xa, wire::PrType::write_exclusive_registrants_only,
+                                  PlanOptions{});
+        },
+        &jobs);
     EXPECT_EQ(s.ok, 1000u);
     EXPECT_EQ(s.commands, 3000u);
     for (auto& j : jobs) {
         ASSERT_TRUE(j->outcome().reservation);
         EXPECT_EQ(j->outcome().reservation->key, 0xbu);
     }
-    // Three round trips of 2 ms each, overlapped across 1000 LUNs: far below the 6 s of one at a time.
-    // (Printed for the record; the benchmark, not this test, holds the target.)
-    std::printf("fence 1000 sim LUNs at 2 ms: %.1f ms wall, p50 %.2f ms, p99 %.2f ms\n", s.wall_ns / 1e6,
-                s.p50_ns / 1e6, s.p99_ns / 1e6);
+    // Three round trips of 2 ms each, overlapped across 1000 LUNs: far below the 6 s of one at a
+    // time. (Printed for the record; the benchmark, not this test, holds the target.)
+    std::printf("fence 1000 sim LUNs at 2 ms: %.1f ms wall, p50 %.2f ms, p99 %.2f ms\n",
+                s.wall_ns / 1e6, s.p50_ns / 1e6, s.p99_ns / 1e6);
 }
 
-// A Session reports unopened LUNs first, then each opened LUN as it finishes, under its session index;
-// the report still holds every outcome.
+// A Session reports unopened LUNs first, then each opened LUN as it finishes, under its session
+// index; the report still holds every outcome.
 TEST(EngineSim, SessionReportsEachLunAsItFinishes) {
     Daemon d(4);
     ASSERT_TRUE(d.server);
-    auto specs = resolve_devices({"sim:" + d.socket + ":0-1", "sim:" + d.socket + ":9", "sim:" + d.socket + ":2-3"});
+    auto specs = resolve_devices(
+        {"sim:" + d.socket + ":0-1", "sim:" + d.socket + ":9", "sim:" + d.socket + ":2-3"});
     ASSERT_TRUE(specs.ok()) << specs.error().msg;
     SessionOptions so;
     so.initiator = kNodeA;
@@ -109,7 +121,8 @@ TEST(EngineSim, SessionReportsEachLunAsItFinishes) {
         order.push_back(i);
         devices.push_back(o.device);
     };
-    auto rep = (*session)->run([](size_t) { return make_read_job(wire::PrInAction::read_keys, PlanOptions{}); }, hooks);
+    auto rep = (*session)->run(
+        [](size_t) { return make_read_job(wire::PrInAction::read_keys, PlanOptions{}); }, hooks);
     ASSERT_TRUE(rep.ok()) << rep.error().msg;
     ASSERT_EQ(order.size(), 5u);
     EXPECT_EQ(order[0], 2u) << "the LUN that did not open is reported before the batch starts";
@@ -152,7 +165,8 @@ TEST(EngineSim, LostPathTimesOutPerLun) {
     for (auto& j : jobs) EXPECT_TRUE(j->outcome().timed_out);
     // The other path still works.
     Node b(d, kNodeB, 2, 16);
-    EXPECT_EQ(b.run([] { return make_read_job(wire::PrInAction::read_keys, PlanOptions{}); }).ok, 16u);
+    EXPECT_EQ(b.run([] { return make_read_job(wire::PrInAction::read_keys, PlanOptions{}); }).ok,
+              16u);
 }
 
 TEST(EngineSim, AbandonedCommandIsAbortedInTheDaemon) {
@@ -164,8 +178,8 @@ TEST(EngineSim, AbandonedCommandIsAbortedInTheDaemon) {
     Node a(d, kNodeA, 1, 4, opt);
     auto s = a.run([] { return make_read_job(wire::PrInAction::read_keys, PlanOptions{}); });
     EXPECT_EQ(s.failed, 4u);
-    // The engine sent ABORT for each command it gave up on: the daemon holds none of them any more, so
-    // abandoned commands cannot pile up to the connection's in-flight limit.
+    // The engine sent ABORT for each command it gave up on: the daemon holds none of them any more,
+    // so abandoned commands cannot pile up to the connection's in-flight limit.
     uint64_t held = 1;
     for (int i = 0; i < 100 && held != 0; ++i) {
         (void)a.ring->run_once(std::chrono::milliseconds(10));  // lets the ABORT frames go out

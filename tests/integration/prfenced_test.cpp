@@ -1,18 +1,18 @@
 // SPDX-License-Identifier: MIT
-// prfenced in front of a prsim farm (in this process, on its own thread and socket), driven through its
-// control socket with the client library and with raw bytes: a failover between two nodes, hostile
-// messages, a hundred clients, a subscriber that stops reading, persistence across a restart, and the
-// real binary's readiness, reload, SIGTERM and permission checks.
+// prfenced in front of a prsim farm (in this process, on its own thread and socket), driven through
+// its control socket with the client library and with raw bytes: a failover between two nodes,
+// hostile messages, a hundred clients, a subscriber that stops reading, persistence across a
+// restart, and the real binary's readiness, reload, SIGTERM and permission checks.
+#include <fcntl.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <linux/netlink.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,12 +24,12 @@
 #include <iterator>
 #include <thread>
 
+#include "interposer/prsim/server.h"
 #include "nl_control/client/client.h"
 #include "nl_control/daemon/config.h"
 #include "nl_control/daemon/daemon.h"
-#include "uring_engine/policy/operations.h"
-#include "interposer/prsim/server.h"
 #include "tests/support/sim_farm.h"
+#include "uring_engine/policy/operations.h"
 
 namespace prfence {
 namespace {
@@ -46,7 +46,8 @@ struct TempDir {
     TempDir() {
         std::string tmpl = (fs::temp_directory_path() / "prfenced-test-XXXXXX").string();
         path = mkdtemp(tmpl.data());
-        // The unauthorized-peer test connects as nobody: it must reach the socket to be refused by it.
+        // The unauthorized-peer test connects as nobody: it must reach the socket to be refused by
+        // it.
         chmod(path.c_str(), 0755);
     }
     ~TempDir() { fs::remove_all(path); }
@@ -98,7 +99,8 @@ nl::Client connect(const std::string& path) {
     }
 }
 
-std::vector<Answer> call(nl::Client& c, nl::Request r, std::chrono::milliseconds timeout = 60000ms) {
+std::vector<Answer> call(nl::Client& c, nl::Request r,
+                         std::chrono::milliseconds timeout = 60000ms) {
     auto a = c.call(std::move(r), timeout);
     EXPECT_TRUE(a.ok()) << (a.ok() ? "" : a.error().msg);
     return a.ok() ? std::move(a).value() : std::vector<Answer>{};
@@ -119,8 +121,9 @@ nl::Request req(nl::Cmd cmd, const std::string& group = {}) {
     return r;
 }
 
-std::pair<int, std::string> create(nl::Client& c, const std::string& name, const std::vector<std::string>& devices,
-                                   const char* initiator, uint16_t port) {
+std::pair<int, std::string> create(nl::Client& c, const std::string& name,
+                                   const std::vector<std::string>& devices, const char* initiator,
+                                   uint16_t port) {
     auto r = req(nl::CMD_GROUP_CREATE, name);
     r.devices = devices;
     r.initiator = initiator;
@@ -136,7 +139,8 @@ struct RunResult {
     bool done = false;
 };
 
-RunResult run(nl::Client& c, const std::string& group, engine::OpSpec spec, std::optional<uint32_t> deadline_ms = {}) {
+RunResult run(nl::Client& c, const std::string& group, engine::OpSpec spec,
+              std::optional<uint32_t> deadline_ms = {}) {
     auto r = req(nl::CMD_RUN, group);
     r.op = std::move(spec);
     r.has_operation = true;
@@ -157,8 +161,8 @@ RunResult run(nl::Client& c, const std::string& group, engine::OpSpec spec, std:
     return out;
 }
 
-engine::OpSpec op(engine::Operation o, std::optional<uint64_t> key = {}, std::optional<uint64_t> sa_key = {},
-                  std::optional<wire::PrType> type = {}) {
+engine::OpSpec op(engine::Operation o, std::optional<uint64_t> key = {},
+                  std::optional<uint64_t> sa_key = {}, std::optional<wire::PrType> type = {}) {
     engine::OpSpec s;
     s.op = o;
     s.key = key;
@@ -190,7 +194,9 @@ void seed(nl::Client& c, const Farm& f, const char* range, size_t n) {
     auto r1 = run(c, "a", op(engine::Operation::register_key, 0xa));
     ASSERT_TRUE(r1.summary);
     EXPECT_EQ(r1.summary->batch.ok, n);
-    auto r2 = run(c, "a", op(engine::Operation::reserve, 0xa, {}, wire::PrType::write_exclusive_registrants_only));
+    auto r2 = run(
+        c, "a",
+        op(engine::Operation::reserve, 0xa, {}, wire::PrType::write_exclusive_registrants_only));
     ASSERT_TRUE(r2.summary);
     EXPECT_EQ(r2.summary->batch.ok, n);
     auto r3 = run(c, "b", op(engine::Operation::register_key, 0xb));
@@ -260,7 +266,8 @@ TEST(Prfenced, GroupErrorsHaveTheirErrno) {
 
     auto unresolvable = create(c, "x", {"/nonexistent/dev/sdq"}, "", 1);
     EXPECT_TRUE(unresolvable.first == ENOENT || unresolvable.first == EINVAL) << unresolvable.first;
-    EXPECT_NE(unresolvable.second.find("/nonexistent/dev/sdq"), std::string::npos) << unresolvable.second;
+    EXPECT_NE(unresolvable.second.find("/nonexistent/dev/sdq"), std::string::npos)
+        << unresolvable.second;
 
     auto del = status_of(call(c, req(nl::CMD_GROUP_DELETE, "nope")));
     EXPECT_EQ(del.first, ENOENT);
@@ -279,7 +286,8 @@ TEST(Prfenced, GroupErrorsHaveTheirErrno) {
 
 // ---- raw bytes
 
-Bytes raw(uint16_t type, uint8_t cmd, uint32_t seq, const std::vector<std::pair<uint16_t, Bytes>>& attrs = {}) {
+Bytes raw(uint16_t type, uint8_t cmd, uint32_t seq,
+          const std::vector<std::pair<uint16_t, Bytes>>& attrs = {}) {
     Bytes m(NLMSG_HDRLEN + 4, 0);
     for (const auto& [t, v] : attrs) {
         const uint16_t len = static_cast<uint16_t>(4 + v.size());
@@ -307,12 +315,14 @@ struct RawSocket {
         sockaddr_un a{};
         a.sun_family = AF_UNIX;
         std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
-        EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << std::strerror(errno);
+        EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0)
+            << std::strerror(errno);
     }
     ~RawSocket() { close(fd); }
     // Sends `d` and returns the first answer message.
     Answer ask(const Bytes& d) {
-        EXPECT_EQ(send(fd, d.data(), d.size(), MSG_NOSIGNAL), static_cast<ssize_t>(d.size())) << std::strerror(errno);
+        EXPECT_EQ(send(fd, d.data(), d.size(), MSG_NOSIGNAL), static_cast<ssize_t>(d.size()))
+            << std::strerror(errno);
         pollfd p{fd, POLLIN, 0};
         EXPECT_EQ(poll(&p, 1, 10000), 1);
         Bytes buf(nl::kMaxDatagram);
@@ -347,14 +357,20 @@ TEST(Prfenced, MalformedMessagesAreRefusedAndTheConnectionLives) {
     Bytes trailing = raw(nl::kMsgType, nl::CMD_NOOP, 12);
     trailing.push_back(0);
     expect_refused(trailing, EINVAL, "trailing garbage");
-    EXPECT_EQ(expect_refused(raw(nl::kMsgType, nl::CMD_NOOP, 13, {{999, Bytes{1, 2, 3, 4}}}), EINVAL, "unknown attr").hdr.seq,
+    EXPECT_EQ(expect_refused(raw(nl::kMsgType, nl::CMD_NOOP, 13, {{999, Bytes{1, 2, 3, 4}}}),
+                             EINVAL, "unknown attr")
+                  .hdr.seq,
               13u);
     // ATTR_KEY is a u64: two bytes of it are the wrong type.
-    expect_refused(raw(nl::kMsgType, nl::CMD_RUN, 14, {{nl::ATTR_GROUP, Bytes{'a', 0}}, {nl::ATTR_OPERATION, Bytes{1}},
-                                                       {nl::ATTR_KEY, Bytes{1, 2}}}),
+    expect_refused(raw(nl::kMsgType, nl::CMD_RUN, 14,
+                       {{nl::ATTR_GROUP, Bytes{'a', 0}},
+                        {nl::ATTR_OPERATION, Bytes{1}},
+                        {nl::ATTR_KEY, Bytes{1, 2}}}),
                    EINVAL, "wrong attribute type");
     // A group name outside the charset.
-    expect_refused(raw(nl::kMsgType, nl::CMD_GROUP_LIST, 15, {{nl::ATTR_GROUP, Bytes{'a', '/', 0}}}), EINVAL, "bad name");
+    expect_refused(
+        raw(nl::kMsgType, nl::CMD_GROUP_LIST, 15, {{nl::ATTR_GROUP, Bytes{'a', '/', 0}}}), EINVAL,
+        "bad name");
     {
         Answer a = s.ask(raw(0x33, nl::CMD_NOOP, 16));  // not the prfence family's type
         EXPECT_EQ(a.kind(), Answer::Kind::ack);
@@ -364,7 +380,8 @@ TEST(Prfenced, MalformedMessagesAreRefusedAndTheConnectionLives) {
         Answer a = s.ask(raw(nl::kMsgType, 200, 17));  // unknown command
         EXPECT_NE(a.err(), 0);
     }
-    // Larger than kMaxDatagram: the kernel carries it (root may raise the buffer), the daemon refuses it.
+    // Larger than kMaxDatagram: the kernel carries it (root may raise the buffer), the daemon
+    // refuses it.
     int big = 1 << 20;
     if (setsockopt(s.fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof big) == 0) {
         Bytes huge = raw(nl::kMsgType, nl::CMD_NOOP, 18);
@@ -380,7 +397,8 @@ TEST(Prfenced, MalformedMessagesAreRefusedAndTheConnectionLives) {
     EXPECT_EQ(health(c).pid, static_cast<uint32_t>(getpid()));
 }
 
-// A farm of 64 LUs whose LU 63 answers PR OUT `slow_us` late (group creation's PR IN reads stay fast).
+// A farm of 64 LUs whose LU 63 answers PR OUT `slow_us` late (group creation's PR IN reads stay
+// fast).
 Farm slow_lun_farm(uint32_t slow_us) {
     sim::FaultSpec slow;
     slow.kind = sim::FaultKind::latency;
@@ -400,12 +418,13 @@ void send_run(const RawSocket& s, const std::string& group, uint32_t seq, engine
     r.has_operation = true;
     auto msg = nl::encode_request(r);
     ASSERT_TRUE(msg.ok()) << msg.error().msg;
-    ASSERT_EQ(send(s.fd, msg->data(), msg->size(), MSG_NOSIGNAL), static_cast<ssize_t>(msg->size()));
+    ASSERT_EQ(send(s.fd, msg->data(), msg->size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(msg->size()));
 }
 
 // A RUN's LUN results are sent while the batch still runs: with one LUN answering 4 s late, the
-// other 63 results reach the client long before it, the slow one comes in the last LUN part, and every
-// LUN is in the answer exactly once.
+// other 63 results reach the client long before it, the slow one comes in the last LUN part, and
+// every LUN is in the answer exactly once.
 TEST(Prfenced, RunAnswerStreamsResultsWhileASlowLunRuns) {
     TempDir t;
     Farm farm = slow_lun_farm(4000000);
@@ -421,10 +440,13 @@ TEST(Prfenced, RunAnswerStreamsResultsWhileASlowLunRuns) {
     Bytes buf(nl::kMaxDatagram);
     while (got.empty() || got.back().second.kind() != Answer::Kind::done) {
         pollfd p{s.fd, POLLIN, 0};
-        ASSERT_EQ(poll(&p, 1, 20000), 1) << "the answer stopped after " << got.size() << " messages";
+        ASSERT_EQ(poll(&p, 1, 20000), 1)
+            << "the answer stopped after " << got.size() << " messages";
         ssize_t n = recv(s.fd, buf.data(), buf.size(), 0);
         ASSERT_GT(n, 0);
-        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        const double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                .count();
         auto parts = nl::split_datagram(ByteView(buf.data(), static_cast<size_t>(n)));
         ASSERT_TRUE(parts.ok()) << parts.error().msg;
         for (ByteView part : *parts) {
@@ -445,8 +467,10 @@ TEST(Prfenced, RunAnswerStreamsResultsWhileASlowLunRuns) {
         for (const auto& [i, o] : a.luns()) {
             seen.push_back(i);
             EXPECT_TRUE(o.ok) << o.device << ": " << o.error;
-            if (i != 63) fast_done_ms = std::max(fast_done_ms, ms);
-            else EXPECT_EQ(k, got.size() - 3) << "the slow LUN's result is in the last LUN part";
+            if (i != 63)
+                fast_done_ms = std::max(fast_done_ms, ms);
+            else
+                EXPECT_EQ(k, got.size() - 3) << "the slow LUN's result is in the last LUN part";
         }
     }
     std::sort(seen.begin(), seen.end());
@@ -459,7 +483,8 @@ TEST(Prfenced, RunAnswerStreamsResultsWhileASlowLunRuns) {
 }
 
 // The asker hangs up while its RUN is streaming: the batch still finishes (its registrations are on
-// the LUNs), the parts meant for it are dropped, the daemon answers everyone else meanwhile and after.
+// the LUNs), the parts meant for it are dropped, the daemon answers everyone else meanwhile and
+// after.
 TEST(Prfenced, AskerLeavingMidStreamCostsNothing) {
     TempDir t;
     Farm farm = slow_lun_farm(3000000);  // the abandoned batch runs 3 s: the NOOPs come during it
@@ -491,8 +516,8 @@ TEST(Prfenced, AskerLeavingMidStreamCostsNothing) {
 }
 
 // The clients start once the fence runs, and what counts is that they are answered before it ends:
-// a daemon that answered no one until its batch was over would fail here (every command takes 150 ms,
-// so the fence lasts about half a second).
+// a daemon that answered no one until its batch was over would fail here (every command takes 150
+// ms, so the fence lasts about half a second).
 TEST(Prfenced, HundredClientsAreAnsweredWhileAFenceRuns) {
     using Clock = std::chrono::steady_clock;
     sim::FaultSpec lat;
@@ -569,7 +594,8 @@ TEST(Prfenced, StalledSubscriberIsDroppedAndFencingGoesOn) {
         const auto t0 = std::chrono::steady_clock::now();
         auto r = run(c, "a", op(engine::Operation::read_keys));
         EXPECT_TRUE(r.summary && r.summary->batch.ok == 4);
-        return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+        return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
+            .count();
     };
     auto median = [](std::vector<double> v) {
         std::sort(v.begin(), v.end());
@@ -660,7 +686,8 @@ TEST(Prfenced, GroupsPersistAndPrStateIsReReadAtStart) {
     // A group that cannot open at start is listed with its problem; the daemon starts anyway.
     d.stop();
     daemon::Config broken = *saved;
-    broken.groups.push_back({"gone", {"sim:/nonexistent/prsim.sock:0-3"}, kNodeA, 1, nl::SG_TRANSPORT_URING});
+    broken.groups.push_back(
+        {"gone", {"sim:/nonexistent/prsim.sock:0-3"}, kNodeA, 1, nl::SG_TRANSPORT_URING});
     ASSERT_TRUE(daemon::save_config(broken, config).ok());
     InProc d2(options(t, config));
     auto c2 = connect(d2.socket());
@@ -670,7 +697,8 @@ TEST(Prfenced, GroupsPersistAndPrStateIsReReadAtStart) {
     auto r = run(c2, "gone", op(engine::Operation::read_keys));
     ASSERT_TRUE(r.summary);  // the LUNs report their open error as their outcome
     EXPECT_EQ(r.summary->batch.failed, 4u);
-    EXPECT_NE(r.luns[0].error.find("/nonexistent/prsim.sock"), std::string::npos) << r.luns[0].error;
+    EXPECT_NE(r.luns[0].error.find("/nonexistent/prsim.sock"), std::string::npos)
+        << r.luns[0].error;
 }
 
 TEST(Prfenced, StatsCountOperationsAndControl) {
@@ -734,7 +762,8 @@ struct NotifySocket {
 struct Child {
     pid_t pid = -1;
     // With `log`, the daemon's stdout and stderr go to that file.
-    Child(const std::vector<std::string>& args, const std::string& notify, const std::string& log = {}) {
+    Child(const std::vector<std::string>& args, const std::string& notify,
+          const std::string& log = {}) {
         std::vector<std::string> env_s;
         for (char** e = environ; *e; ++e)
             if (std::strncmp(*e, "NOTIFY_SOCKET=", 14) != 0) env_s.emplace_back(*e);
@@ -776,7 +805,9 @@ struct Child {
     }
 };
 
-void write_config(const std::string& path, const daemon::Config& c) { ASSERT_TRUE(daemon::save_config(c, path).ok()); }
+void write_config(const std::string& path, const daemon::Config& c) {
+    ASSERT_TRUE(daemon::save_config(c, path).ok());
+}
 
 // Waits until `text` appears in the file at `path` (30 s at most).
 bool log_shows(const std::string& path, const std::string& text) {
@@ -825,9 +856,7 @@ TEST(PrfencedBinary, ReadyReloadAndCleanExit) {
     EXPECT_EQ(groups[0].initiator, kNodeB);
 
     // A broken file is refused with its name, and nothing changes.
-    {
-        std::ofstream(config) << "{\"groups\": [{\"name\": \"g3\"}]}";
-    }
+    { std::ofstream(config) << "{\"groups\": [{\"name\": \"g3\"}]}"; }
     auto reload = call(c, req(nl::CMD_RELOAD));
     EXPECT_EQ(status_of(reload).first, EINVAL);
     EXPECT_NE(status_of(reload).second.find(config), std::string::npos) << status_of(reload).second;
@@ -862,18 +891,21 @@ TEST(PrfencedBinary, SigtermDuringALongBatchReportsCancelledOutcomes) {
         auto rc = connect(sock);
         r = run(rc, "a", op(engine::Operation::register_key, 0xa), 600000);
     });
-    for (int i = 0; i < 1000 && health(c).batches_running == 0; ++i) std::this_thread::sleep_for(5ms);
+    for (int i = 0; i < 1000 && health(c).batches_running == 0; ++i)
+        std::this_thread::sleep_for(5ms);
     // A second batch waits behind the first: it is answered ECANCELED, never started.
     RunResult queued;
     std::thread th2([&] {
         auto rc = connect(sock);
         queued = run(rc, "a", op(engine::Operation::read_keys));
     });
-    for (int i = 0; i < 1000 && health(c).batches_queued == 0; ++i) std::this_thread::sleep_for(5ms);
+    for (int i = 0; i < 1000 && health(c).batches_queued == 0; ++i)
+        std::this_thread::sleep_for(5ms);
     ASSERT_EQ(kill(p.pid, SIGTERM), 0);
     th.join();
     th2.join();
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     EXPECT_LT(secs, 15.0);
     ASSERT_TRUE(r.summary) << r.err << " " << r.msg;
     EXPECT_TRUE(r.summary->batch.cancelled);
@@ -905,7 +937,9 @@ TEST(PrfencedBinary, UnauthorizedPeerGetsEperm) {
         if (!h.ok()) _exit(13);
         auto [err, msg] = status_of(*h);
         if (err != EPERM) _exit(14);
-        if (msg.find("permission denied: uid 65534 is neither root nor in group") == std::string::npos) _exit(15);
+        if (msg.find("permission denied: uid 65534 is neither root nor in group") ==
+            std::string::npos)
+            _exit(15);
         auto run_ = req(nl::CMD_GROUP_CREATE, "x");
         run_.devices = {"/dev/sdx"};
         auto cr = c->call(run_, 10000ms);
@@ -915,7 +949,8 @@ TEST(PrfencedBinary, UnauthorizedPeerGetsEperm) {
     int st = 0;
     ASSERT_EQ(waitpid(kid, &st, 0), kid);
     ASSERT_TRUE(WIFEXITED(st));
-    EXPECT_EQ(WEXITSTATUS(st), 0) << "10 setuid, 11 connect, 12 noop, 13 health call, 14 not EPERM, 15 message, 16 create";
+    EXPECT_EQ(WEXITSTATUS(st), 0)
+        << "10 setuid, 11 connect, 12 noop, 13 health call, 14 not EPERM, 15 message, 16 create";
     kill(p.pid, SIGTERM);
     EXPECT_EQ(p.wait(), 0);
 }

@@ -22,10 +22,10 @@
 #include <thread>
 #include <vector>
 
-#include "uring_engine/simproto/protocol.h"
-#include "uring_engine/simproto/sim_client.h"
 #include "interposer/prsim/server.h"
 #include "tests/support/test_util.h"
+#include "uring_engine/simproto/protocol.h"
+#include "uring_engine/simproto/sim_client.h"
 #include "uring_engine/wire/cdb.h"
 #include "uring_engine/wire/prin.h"
 #include "uring_engine/wire/prout.h"
@@ -695,9 +695,10 @@ TEST(PrsimServer, PreemptAndAbortAbortsQueuedCommandsOfThePreemptedNexus) {
     EXPECT_EQ(st["stats"]["aborted"], 2u);
 }
 
-// What a Debian 6.1 guest with LIO printed (seen in the QEMU guest): node A holds an Exclusive Access reservation, node B's
-// READ and node B's PR OUT (RESERVE while unregistered) hit RESERVATION CONFLICT. The trace must
-// hold the kernel's lines byte for byte, in each kernel generation.
+// What a Debian 6.1 guest with LIO printed (seen in the QEMU guest): node A holds an Exclusive
+// Access reservation, node B's READ and node B's PR OUT (RESERVE while unregistered) hit
+// RESERVATION CONFLICT. The trace must hold the kernel's lines byte for byte, in each kernel
+// generation.
 struct KernelCase {
     const char* version;
     const char* read_trace;

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
-// main() of every GoogleTest binary of the tree. GoogleTest exits 0 when a case skipped (GTEST_SKIP),
-// and ctest then counts the binary as passed: the skip would be invisible. Here a run in which nothing
-// failed but a case skipped exits 77, which prfence_test registers as ctest's skip code, after one
-// line per skipped case with its reason. A failure still exits non-zero as GoogleTest decides.
+// main() of every GoogleTest binary of the tree. GoogleTest exits 0 when a case skipped
+// (GTEST_SKIP), and ctest then counts the binary as passed: the skip would be invisible. Here a run
+// in which nothing failed but a case skipped exits 77, which prfence_test registers as ctest's skip
+// code, after one line per skipped case with its reason. A failure still exits non-zero as
+// GoogleTest decides.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -21,7 +22,8 @@ int main(int argc, char** argv) {
             if (!result.Skipped()) continue;
             std::string why;
             for (int p = 0; p < result.total_part_count(); ++p)
-                if (result.GetTestPartResult(p).skipped()) why = result.GetTestPartResult(p).message();
+                if (result.GetTestPartResult(p).skipped())
+                    why = result.GetTestPartResult(p).message();
             std::printf("SKIP: %s.%s: %s\n", suite.name(), test.name(), why.c_str());
         }
     }

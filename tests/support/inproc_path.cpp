@@ -16,7 +16,12 @@ struct InprocPath::Pending : Ring::Op {
 
 InprocPath::InprocPath(Ring& ring, CompletionSink& sink, sim::LogicalUnit& lu, sim::NexusId nexus,
                        std::string name, uint64_t latency_ns, unsigned queue_depth)
-    : ring_(ring), sink_(sink), lu_(lu), nexus_(nexus), name_(std::move(name)), latency_ns_(latency_ns),
+    : ring_(ring),
+      sink_(sink),
+      lu_(lu),
+      nexus_(nexus),
+      name_(std::move(name)),
+      latency_ns_(latency_ns),
       depth_(queue_depth) {}
 
 InprocPath::~InprocPath() = default;

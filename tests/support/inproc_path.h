@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // A path to a prsim LogicalUnit living in this process: the command executes at submit time and its
-// answer is delivered through the ring (a NOP, or an io_uring timeout when a latency is set), so the
-// executor sees exactly the asynchrony of a real transport. Used by the engine's integration tests and
-// by bench_engine to measure the engine's own cost per command without a socket or a kernel in the way.
+// answer is delivered through the ring (a NOP, or an io_uring timeout when a latency is set), so
+// the executor sees exactly the asynchrony of a real transport. Used by the engine's integration
+// tests and by bench_engine to measure the engine's own cost per command without a socket or a
+// kernel in the way.
 #pragma once
 
 #include <memory>
@@ -15,9 +16,9 @@
 namespace prfence::engine {
 
 class InprocPath final : public Path {
-public:
-    InprocPath(Ring& ring, CompletionSink& sink, sim::LogicalUnit& lu, sim::NexusId nexus, std::string name,
-               uint64_t latency_ns = 0, unsigned queue_depth = 64);
+  public:
+    InprocPath(Ring& ring, CompletionSink& sink, sim::LogicalUnit& lu, sim::NexusId nexus,
+               std::string name, uint64_t latency_ns = 0, unsigned queue_depth = 64);
     ~InprocPath() override;
 
     const std::string& name() const override { return name_; }
@@ -25,7 +26,7 @@ public:
     unsigned in_flight() const override { return in_flight_; }
     Status submit(uint64_t tag, const ScsiRequest& req) override;
 
-private:
+  private:
     struct Pending;
     void done(Pending* p);
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Shared by the control-protocol tests and the corpus generator: a raw message builder that writes
-// exactly the bytes it is told to (lying lengths, missing NULs, unknown attributes), which the library
-// encoders refuse to produce.
+// exactly the bytes it is told to (lying lengths, missing NULs, unknown attributes), which the
+// library encoders refuse to produce.
 #pragma once
 
 #include <linux/genetlink.h>
@@ -16,9 +16,9 @@
 namespace prfence::nl::test {
 
 class Raw {
-public:
-    explicit Raw(uint8_t cmd, uint16_t flags = NLM_F_REQUEST | NLM_F_ACK, uint8_t version = kVersion,
-                 uint16_t type = kMsgType, uint32_t seq = 7) {
+  public:
+    explicit Raw(uint8_t cmd, uint16_t flags = NLM_F_REQUEST | NLM_F_ACK,
+                 uint8_t version = kVersion, uint16_t type = kMsgType, uint32_t seq = 7) {
         b_.resize(NLMSG_HDRLEN + GENL_HDRLEN, 0);
         nlmsghdr h{0, type, flags, seq, 4242};
         std::memcpy(b_.data(), &h, sizeof h);
@@ -63,7 +63,7 @@ public:
         return out;
     }
 
-private:
+  private:
     Bytes b_;
 };
 

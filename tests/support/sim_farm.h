@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// A prsim farm inside the test process: sim::Server on its own thread and a fresh temporary socket, so
-// engine, daemon and CLI tests run against real prsim semantics without a separate process.
+// A prsim farm inside the test process: sim::Server on its own thread and a fresh temporary socket,
+// so engine, daemon and CLI tests run against real prsim semantics without a separate process.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -18,12 +18,13 @@
 namespace prfence::testing {
 
 class SimFarm {
-public:
+  public:
     explicit SimFarm(uint32_t luns, std::vector<sim::FaultSpec> faults = {}) {
         static std::atomic<int> counter{0};
-        socket = (std::filesystem::temp_directory_path() /
-                  ("prfence-farm-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + ".sock"))
-                     .string();
+        socket =
+            (std::filesystem::temp_directory_path() / ("prfence-farm-" + std::to_string(getpid()) +
+                                                       "-" + std::to_string(counter++) + ".sock"))
+                .string();
         sim::ServerConfig cfg;
         cfg.socket_path = socket;
         cfg.luns = luns;

@@ -301,7 +301,8 @@ TEST_F(AptplLu, FailedWriteRollsBackOrReportsLikeLio) {
     EXPECT_TRUE(is_good(A.reg(0, 0xa)));         // APTPL off: nothing to write
     power_on(Profile::lio);
     // LIO without its /var/target/pr directory: NOT READY, although the key is registered
-    // (seen on Debian 6.1's LIO) -- with APTPL off too, since LIO writes its file on every REGISTER.
+    // (seen on Debian 6.1's LIO) -- with APTPL off too, since LIO writes its file on every
+    // REGISTER.
     r = A.reg(0, 0xa);
     EXPECT_TRUE(is_check(r, SenseKey::not_ready, 0x08, 0x00));
     EXPECT_EQ(state(), "gen=1 res=none regs=A:1=a");

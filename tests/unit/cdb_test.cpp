@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// CDB vectors come from sg_persist 1.46 (`sg_persist -n -vv ... /dev/null` prints the CDB it would send).
+// CDB vectors come from sg_persist 1.46 (`sg_persist -n -vv ... /dev/null` prints the CDB it would
+// send).
 #include "uring_engine/wire/cdb.h"
 
 #include <gtest/gtest.h>
@@ -14,33 +15,40 @@ Bytes bytes_of(const Cdb& c) { return Bytes(c.bytes().begin(), c.bytes().end());
 
 TEST(PrinCdb, MatchesSgPersist) {
     // sg_persist -i -k / -r / -c / -s (default allocation length 8192)
-    EXPECT_EQ(bytes_of(prin_cdb(PrInAction::read_keys, 0x2000)), hex("5e 00 00 00 00 00 00 20 00 00"));
-    EXPECT_EQ(bytes_of(prin_cdb(PrInAction::read_reservation, 0x2000)), hex("5e 01 00 00 00 00 00 20 00 00"));
+    EXPECT_EQ(bytes_of(prin_cdb(PrInAction::read_keys, 0x2000)),
+              hex("5e 00 00 00 00 00 00 20 00 00"));
+    EXPECT_EQ(bytes_of(prin_cdb(PrInAction::read_reservation, 0x2000)),
+              hex("5e 01 00 00 00 00 00 20 00 00"));
     EXPECT_EQ(bytes_of(prin_cdb(PrInAction::report_capabilities, 0x2000)),
               hex("5e 02 00 00 00 00 00 20 00 00"));
-    EXPECT_EQ(bytes_of(prin_cdb(PrInAction::read_full_status, 0x2000)), hex("5e 03 00 00 00 00 00 20 00 00"));
+    EXPECT_EQ(bytes_of(prin_cdb(PrInAction::read_full_status, 0x2000)),
+              hex("5e 03 00 00 00 00 00 20 00 00"));
     // sg_persist -i -k --maxlen=100
     EXPECT_EQ(bytes_of(prin_cdb(PrInAction::read_keys, 100)), hex("5e 00 00 00 00 00 00 00 64 00"));
 }
 
 TEST(ProutCdb, MatchesSgPersist) {
     // -o -G; -o -R -T 3; -o -L -T 3; -o -C; -o -P -T 3; -o -A -T 5; -o -I; -o -z -T 7
-    EXPECT_EQ(bytes_of(prout_cdb(PrOutAction::register_key, PrType::none, 24)), hex("5f 00 00 00 00 00 00 00 18 00"));
+    EXPECT_EQ(bytes_of(prout_cdb(PrOutAction::register_key, PrType::none, 24)),
+              hex("5f 00 00 00 00 00 00 00 18 00"));
     EXPECT_EQ(bytes_of(prout_cdb(PrOutAction::reserve, PrType::exclusive_access, 24)),
               hex("5f 01 03 00 00 00 00 00 18 00"));
     EXPECT_EQ(bytes_of(prout_cdb(PrOutAction::release, PrType::exclusive_access, 24)),
               hex("5f 02 03 00 00 00 00 00 18 00"));
-    EXPECT_EQ(bytes_of(prout_cdb(PrOutAction::clear, PrType::none, 24)), hex("5f 03 00 00 00 00 00 00 18 00"));
+    EXPECT_EQ(bytes_of(prout_cdb(PrOutAction::clear, PrType::none, 24)),
+              hex("5f 03 00 00 00 00 00 00 18 00"));
     EXPECT_EQ(bytes_of(prout_cdb(PrOutAction::preempt, PrType::exclusive_access, 24)),
               hex("5f 04 03 00 00 00 00 00 18 00"));
-    EXPECT_EQ(bytes_of(prout_cdb(PrOutAction::preempt_and_abort, PrType::write_exclusive_registrants_only, 24)),
+    EXPECT_EQ(bytes_of(prout_cdb(PrOutAction::preempt_and_abort,
+                                 PrType::write_exclusive_registrants_only, 24)),
               hex("5f 05 05 00 00 00 00 00 18 00"));
     EXPECT_EQ(bytes_of(prout_cdb(PrOutAction::register_and_ignore, PrType::none, 24)),
               hex("5f 06 00 00 00 00 00 00 18 00"));
     EXPECT_EQ(bytes_of(prout_cdb(PrOutAction::register_and_move, PrType::write_exclusive, 0x30)),
               hex("5f 07 01 00 00 00 00 00 30 00"));
-    EXPECT_EQ(bytes_of(prout_cdb(PrOutAction::replace_lost, PrType::write_exclusive_all_registrants, 24)),
-              hex("5f 08 07 00 00 00 00 00 18 00"));
+    EXPECT_EQ(
+        bytes_of(prout_cdb(PrOutAction::replace_lost, PrType::write_exclusive_all_registrants, 24)),
+        hex("5f 08 07 00 00 00 00 00 18 00"));
     // The 32-bit PARAMETER LIST LENGTH spans bytes 5-8.
     EXPECT_EQ(bytes_of(prout_cdb(PrOutAction::register_key, PrType::none, 0x01020304)),
               hex("5f 00 00 00 00 01 02 03 04 00"));
@@ -48,11 +56,14 @@ TEST(ProutCdb, MatchesSgPersist) {
 
 TEST(OtherCdbs, Layouts) {
     EXPECT_EQ(bytes_of(test_unit_ready_cdb()), hex("00 00 00 00 00 00"));
-    EXPECT_EQ(bytes_of(inquiry_cdb(false, 0, 36)), hex("12 00 00 00 24 00"));  // sg_persist's INQUIRY
+    EXPECT_EQ(bytes_of(inquiry_cdb(false, 0, 36)),
+              hex("12 00 00 00 24 00"));  // sg_persist's INQUIRY
     EXPECT_EQ(bytes_of(inquiry_cdb(true, 0x83, 0xfc)), hex("12 01 83 00 fc 00"));
     EXPECT_EQ(bytes_of(report_luns_cdb(0, 8192)), hex("a0 00 00 00 00 00 00 00 20 00 00 00"));
-    EXPECT_EQ(bytes_of(read_capacity16_cdb(32)), hex("9e 10 00 00 00 00 00 00 00 00 00 00 00 20 00 00"));
-    EXPECT_EQ(bytes_of(read10_cdb(0, 8)), hex("28 00 00 00 00 00 00 00 08 00"));  // the seed's dmesg line
+    EXPECT_EQ(bytes_of(read_capacity16_cdb(32)),
+              hex("9e 10 00 00 00 00 00 00 00 00 00 00 00 20 00 00"));
+    EXPECT_EQ(bytes_of(read10_cdb(0, 8)),
+              hex("28 00 00 00 00 00 00 00 08 00"));  // the seed's dmesg line
     EXPECT_EQ(bytes_of(write10_cdb(0x01020304, 1)), hex("2a 00 01 02 03 04 00 00 01 00"));
     EXPECT_EQ(bytes_of(read16_cdb(0x1122334455667788ull, 0x10)),
               hex("88 00 11 22 33 44 55 66 77 88 00 00 00 10 00 00"));
@@ -76,7 +87,8 @@ TEST(CommandNames, ThreeSpellings) {
     EXPECT_STREQ(dmesg_command_name(0x28), "Read(10)");
     EXPECT_STREQ(tracepoint_command_name(0x5f), "PERSISTENT_RESERVE_OUT");
     EXPECT_STREQ(dmesg_command_name(0x5f, 5), "Persistent reserve out, preempt and abort");
-    EXPECT_STREQ(dmesg_command_name(0x5f, 8), "Persistent reserve out");  // the kernel lacks REPLACE LOST
+    EXPECT_STREQ(dmesg_command_name(0x5f, 8),
+                 "Persistent reserve out");  // the kernel lacks REPLACE LOST
     EXPECT_STREQ(dmesg_command_name(0x5e, 0), "Persistent reserve in, read keys");
     EXPECT_STREQ(command_name(0xc7), "opcode 0xc7");
     EXPECT_EQ(tracepoint_command_name(0xc7), nullptr);
@@ -133,8 +145,8 @@ TEST(BlockRange, EveryBlockCommandFromTheTable) {
         {"0a 00 01 02 08 00", 0x102, 8},       // WRITE 6
         {"28 00 00 00 10 00 00 00 08 00", 0x1000, 8},
         {"2a 00 ff ff ff ff 00 ff ff 00", 0xffffffff, 0xffff},
-        {"2e 00 00 00 00 07 00 00 01 00", 7, 1},  // WRITE AND VERIFY 10
-        {"2f 00 00 00 00 09 00 00 02 00", 9, 2},  // VERIFY 10
+        {"2e 00 00 00 00 07 00 00 01 00", 7, 1},      // WRITE AND VERIFY 10
+        {"2f 00 00 00 00 09 00 00 02 00", 9, 2},      // VERIFY 10
         {"41 00 00 00 00 20 00 00 10 00", 0x20, 16},  // WRITE SAME 10
         {"a8 00 00 00 00 01 00 01 00 00 00 00", 1, 0x10000},
         {"aa 00 00 00 00 02 00 00 00 03 00 00", 2, 3},
@@ -157,9 +169,12 @@ TEST(BlockRange, EveryBlockCommandFromTheTable) {
         EXPECT_EQ(d->lba, c.lba) << c.cdb;
         EXPECT_EQ(d->length, c.blocks) << c.cdb;
         // Every shorter CDB is refused, never read past its end.
-        test::for_each_truncation(b, [&](ByteView v) { EXPECT_FALSE(block_range(v)) << c.cdb << " cut to " << v.size(); });
+        test::for_each_truncation(b, [&](ByteView v) {
+            EXPECT_FALSE(block_range(v)) << c.cdb << " cut to " << v.size();
+        });
     }
-    for (const char* other : {"5f 05 03 00 00 00 00 00 18 00", "00 00 00 00 00 00", "35 00 00 00 00 00 00 00 00 00", "c7"})
+    for (const char* other : {"5f 05 03 00 00 00 00 00 18 00", "00 00 00 00 00 00",
+                              "35 00 00 00 00 00 00 00 00 00", "c7"})
         EXPECT_FALSE(block_range(hex(other))) << other;
     EXPECT_FALSE(block_range({}));
 }
@@ -225,7 +240,8 @@ TEST(PrTypes, NamesAndClasses) {
     EXPECT_TRUE(is_all_registrants(PrType::exclusive_access_all_registrants));
     EXPECT_FALSE(is_all_registrants(PrType::exclusive_access));
     EXPECT_TRUE(is_registrants_only(PrType::write_exclusive_registrants_only));
-    EXPECT_STREQ(prout_action_name(PrOutAction::register_and_ignore), "REGISTER AND IGNORE EXISTING KEY");
+    EXPECT_STREQ(prout_action_name(PrOutAction::register_and_ignore),
+                 "REGISTER AND IGNORE EXISTING KEY");
     EXPECT_STREQ(prin_action_name(uint8_t{9}), "reserved service action");
 }
 

@@ -390,8 +390,8 @@ TEST(LuAnswers, InvalidCdbPointsAtTheField) {
     EXPECT_TRUE(b->field_pointer->bpv);
     EXPECT_EQ(b->field_pointer->bit, 4);
     EXPECT_EQ(b->field_pointer->byte, 1);
-    EXPECT_EQ(with_bit.sense, wire::make_fixed_sense_field_pointer(SenseKey::illegal_request,
-                                                                   0x24, 0, true, 1, 4));
+    EXPECT_EQ(with_bit.sense,
+              wire::make_fixed_sense_field_pointer(SenseKey::illegal_request, 0x24, 0, true, 1, 4));
 }
 
 TEST(LuAnswers, AssignsOverAnEarlierResult) {
@@ -428,8 +428,7 @@ TEST(LuBacking, MemoryReadsZerosUntilWritten) {
     ASSERT_TRUE(m->write(101, 1, zeros.data()));
     ASSERT_TRUE(m->read(101, 2, out.data()));
     EXPECT_EQ(Bytes(out.begin(), out.begin() + 512), zeros);
-    EXPECT_EQ(Bytes(out.begin() + 512, out.begin() + 1024),
-              Bytes(data.begin() + 512, data.end()));
+    EXPECT_EQ(Bytes(out.begin() + 512, out.begin() + 1024), Bytes(data.begin() + 512, data.end()));
     EXPECT_TRUE(m->flush());
 }
 

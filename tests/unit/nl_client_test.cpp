@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
-// The control client against a scripted fake daemon on the other end of a SOCK_SEQPACKET socketpair:
-// acks, errors with extended-ack text, multi-part answers, events interleaved with an answer, the daemon
-// closing mid-answer, timeouts.
+// The control client against a scripted fake daemon on the other end of a SOCK_SEQPACKET
+// socketpair: acks, errors with extended-ack text, multi-part answers, events interleaved with an
+// answer, the daemon closing mid-answer, timeouts.
 #include <gtest/gtest.h>
-
 #include <linux/netlink.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,7 +19,7 @@ namespace {
 
 // One end for the client, one for a fake daemon thread running `script`.
 class FakeDaemon {
-public:
+  public:
     explicit FakeDaemon(std::function<void(int)> script) {
         int sv[2];
         EXPECT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
@@ -34,7 +33,7 @@ public:
     ~FakeDaemon() { thread_.join(); }
     int take_client_fd() { return std::exchange(client_fd_, -1); }
 
-private:
+  private:
     int client_fd_ = -1, server_fd_ = -1;
     std::thread thread_;
 };
@@ -52,7 +51,9 @@ Header recv_request(int fd, Request* out = nullptr) {
     if (out && d.ok()) *out = *d;
     return *peek_header(buf);
 }
-void send_bytes(int fd, const Bytes& b) { EXPECT_EQ(::send(fd, b.data(), b.size(), MSG_NOSIGNAL), static_cast<ssize_t>(b.size())); }
+void send_bytes(int fd, const Bytes& b) {
+    EXPECT_EQ(::send(fd, b.data(), b.size(), MSG_NOSIGNAL), static_cast<ssize_t>(b.size()));
+}
 
 TEST(NlClient, AckForNoop) {
     FakeDaemon d([](int fd) {
@@ -181,7 +182,8 @@ TEST(NlClient, MultiPartAnswerWithEventInterleaved) {
 
 // Streamed answers come in completion order; assemble_run_answer puts them back by LUN_INDEX and
 // refuses an answer that is not whole, saying what is wrong.
-std::vector<Answer> streamed(const std::vector<uint32_t>& order, size_t summary_luns, bool with_summary = true) {
+std::vector<Answer> streamed(const std::vector<uint32_t>& order, size_t summary_luns,
+                             bool with_summary = true) {
     const auto outs = outcomes(16);
     std::vector<Bytes> msgs;
     Header h;
@@ -199,7 +201,8 @@ std::vector<Answer> streamed(const std::vector<uint32_t>& order, size_t summary_
     for (const Bytes& m : msgs) {
         auto a = decode_answer(m);
         EXPECT_TRUE(a.ok()) << a.error().msg;
-        if (a.ok() && (with_summary || a->kind() != Answer::Kind::summary)) as.push_back(std::move(*a));
+        if (a.ok() && (with_summary || a->kind() != Answer::Kind::summary))
+            as.push_back(std::move(*a));
     }
     return as;
 }
@@ -210,7 +213,8 @@ TEST(NlClient, AssembleRunAnswerPutsLunsBackInOrder) {
     auto run = assemble_run_answer(as);
     ASSERT_TRUE(run.ok()) << run.error().msg;
     ASSERT_EQ(run->outcomes.size(), 16u);
-    for (size_t i = 0; i < 16; ++i) EXPECT_EQ(run->outcomes[i].device, "/dev/sd" + std::to_string(i));
+    for (size_t i = 0; i < 16; ++i)
+        EXPECT_EQ(run->outcomes[i].device, "/dev/sd" + std::to_string(i));
     EXPECT_EQ(run->summary.batch.luns, 16u);
 }
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-// prfenced's control protocol (nl_control/protocol): every request and answer round-trips, multi-part
-// answers split within kMaxPart, and every refusal class says errno, what is wrong and where.
+// prfenced's control protocol (nl_control/protocol): every request and answer round-trips,
+// multi-part answers split within kMaxPart, and every refusal class says errno, what is wrong and
+// where.
 #include <gtest/gtest.h>
-
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 
@@ -11,10 +11,10 @@
 #include <map>
 #include <variant>
 
-#include "tests/support/nl_test_util.h"
 #include "nl_control/protocol/message.h"
 #include "nl_control/protocol/payloads.h"
 #include "nl_control/protocol/schema.h"
+#include "tests/support/nl_test_util.h"
 #include "uring_engine/wire/prin.h"
 #include "uring_engine/wire/sense.h"
 
@@ -141,8 +141,10 @@ TEST(NlRequest, RunRoundTripsEveryOperationField) {
     r.op.sa_key = 0xffffffffffffffffull;
     r.op.old_key = 0;
     r.op.type = wire::PrType::exclusive_access_all_registrants;
-    r.op.ignore_existing = r.op.aptpl = r.op.all_tg_pt = r.op.abort = r.op.no_abort = r.op.unreg = r.op.force = true;
-    r.op.transport_ids.push_back(*wire::parse_transport_id("iqn.1994-05.com.redhat:node-b,i,0x23d000001"));
+    r.op.ignore_existing = r.op.aptpl = r.op.all_tg_pt = r.op.abort = r.op.no_abort = r.op.unreg =
+        r.op.force = true;
+    r.op.transport_ids.push_back(
+        *wire::parse_transport_id("iqn.1994-05.com.redhat:node-b,i,0x23d000001"));
     r.op.transport_ids.push_back(*wire::parse_transport_id("sas,5000c5000abcdef0"));
     r.op.rel_port = 2;
     r.op.timeout_ms = 3600000;
@@ -155,8 +157,8 @@ TEST(NlRequest, RunRoundTripsEveryOperationField) {
     EXPECT_EQ(d.op.sa_key, r.op.sa_key);
     EXPECT_EQ(d.op.old_key, std::optional<uint64_t>(0));
     EXPECT_EQ(d.op.type, r.op.type);
-    EXPECT_TRUE(d.op.ignore_existing && d.op.aptpl && d.op.all_tg_pt && d.op.abort && d.op.no_abort && d.op.unreg &&
-                d.op.force);
+    EXPECT_TRUE(d.op.ignore_existing && d.op.aptpl && d.op.all_tg_pt && d.op.abort &&
+                d.op.no_abort && d.op.unreg && d.op.force);
     EXPECT_EQ(d.flags, kOpFlagsAll);
     EXPECT_EQ(d.op.transport_ids, r.op.transport_ids);
     EXPECT_EQ(d.op.rel_port, 2);
@@ -414,7 +416,8 @@ TEST(NlRefusal, Attributes) {
     off = s.next();
     s.str_no_nul(ATTR_GROUP, "abcd");
     r = refused(s.done());
-    EXPECT_NE(r.msg.find("ATTR_GROUP: string of 4 bytes is not NUL-terminated"), std::string::npos) << r.msg;
+    EXPECT_NE(r.msg.find("ATTR_GROUP: string of 4 bytes is not NUL-terminated"), std::string::npos)
+        << r.msg;
     EXPECT_EQ(r.offset, off);
 
     // Empty attribute where a string is expected.
@@ -448,7 +451,8 @@ TEST(NlRefusal, Attributes) {
     gc.str(ATTR_GROUP, "db/01");
     r = refused(gc.done());
     EXPECT_EQ(r.err, EINVAL);
-    EXPECT_NE(r.msg.find("ATTR_GROUP: \"db/01\" holds \"/\" at byte 2"), std::string::npos) << r.msg;
+    EXPECT_NE(r.msg.find("ATTR_GROUP: \"db/01\" holds \"/\" at byte 2"), std::string::npos)
+        << r.msg;
     EXPECT_NE(r.msg.find("[A-Za-z0-9._-]"), std::string::npos);
     EXPECT_EQ(r.offset, off);
 
@@ -500,7 +504,8 @@ struct RangeCase {
 
 TEST(NlRefusal, OutOfRangeValues) {
     const RangeCase cases[] = {
-        {ATTR_TYPE, 4, 1, "ATTR_TYPE: 4 is not a reservation type (1 WE, 3 EA, 5 WE-RO, 6 EA-RO, 7 WE-AR, 8 EA-AR)"},
+        {ATTR_TYPE, 4, 1,
+         "ATTR_TYPE: 4 is not a reservation type (1 WE, 3 EA, 5 WE-RO, 6 EA-RO, 7 WE-AR, 8 EA-AR)"},
         {ATTR_TYPE, 0, 1, "ATTR_TYPE: 0 is not a reservation type"},
         {ATTR_TYPE, 2, 1, "ATTR_TYPE: 2 is not"},
         {ATTR_FLAGS, 1u << 7, 4, "ATTR_FLAGS: unknown OpFlag bits 0x80 (known: 0x7f)"},
@@ -516,7 +521,8 @@ TEST(NlRefusal, OutOfRangeValues) {
         m.str(ATTR_GROUP, "g");
         if (c.attr != ATTR_OPERATION) m.u8(ATTR_OPERATION, 1);
         uint32_t off = m.next();
-        m.attr(c.attr, &c.value, static_cast<size_t>(c.size));  // little-endian host: low bytes first
+        m.attr(c.attr, &c.value,
+               static_cast<size_t>(c.size));  // little-endian host: low bytes first
         Refusal r = refused(m.done());
         EXPECT_EQ(r.err, EINVAL) << c.text;
         EXPECT_NE(r.msg.find(c.text), std::string::npos) << r.msg;
@@ -528,7 +534,10 @@ TEST(NlRefusal, OutOfRangeValues) {
         uint32_t off = m.next();
         m.u8(ATTR_OPERATION, op);
         Refusal r = refused(m.done());
-        EXPECT_NE(r.msg.find("ATTR_OPERATION: " + std::to_string(op) + " is out of range (1-" + std::to_string(engine::kOperationMax) + ")"), std::string::npos) << r.msg;
+        EXPECT_NE(r.msg.find("ATTR_OPERATION: " + std::to_string(op) + " is out of range (1-" +
+                             std::to_string(engine::kOperationMax) + ")"),
+                  std::string::npos)
+            << r.msg;
         EXPECT_EQ(r.offset, off);
     }
     Raw tp(CMD_GROUP_CREATE);
@@ -541,11 +550,13 @@ TEST(NlRefusal, OutOfRangeValues) {
 
     Raw sg(CMD_GROUP_CREATE);
     sg.str(ATTR_GROUP, "g").str(ATTR_DEVICE, "d").u8(ATTR_SG_TRANSPORT, 2);
-    EXPECT_NE(refused(sg.done()).msg.find("ATTR_SG_TRANSPORT: 2 is out of range (0-1)"), std::string::npos);
+    EXPECT_NE(refused(sg.done()).msg.find("ATTR_SG_TRANSPORT: 2 is out of range (0-1)"),
+              std::string::npos);
 
     Raw st(CMD_STATS);
     st.u32(ATTR_FLAGS, 2);
-    EXPECT_NE(refused(st.done()).msg.find("ATTR_FLAGS: unknown StatsFlag bits 0x2"), std::string::npos);
+    EXPECT_NE(refused(st.done()).msg.find("ATTR_FLAGS: unknown StatsFlag bits 0x2"),
+              std::string::npos);
 
     Raw ev(CMD_SUBSCRIBE);
     ev.u32(ATTR_EVENT_MASK, 1);  // bit 0: no EventKind 0
@@ -562,9 +573,11 @@ TEST(NlRefusal, OutOfRangeValues) {
 
     Raw many(CMD_RUN);
     many.str(ATTR_GROUP, "g").u8(ATTR_OPERATION, 5);
-    for (size_t i = 0; i < kMaxTransportIds; ++i) many.str(ATTR_TRANSPORT_ID, "sas,5000c5000abcdef0");
+    for (size_t i = 0; i < kMaxTransportIds; ++i)
+        many.str(ATTR_TRANSPORT_ID, "sas,5000c5000abcdef0");
     many.str(ATTR_TRANSPORT_ID, "sas,5000c5000abcdef0");
-    EXPECT_NE(refused(many.done()).msg.find("ATTR_TRANSPORT_ID repeated more than 64 times"), std::string::npos);
+    EXPECT_NE(refused(many.done()).msg.find("ATTR_TRANSPORT_ID repeated more than 64 times"),
+              std::string::npos);
 }
 
 TEST(NlRefusal, CommandRules) {
@@ -577,8 +590,10 @@ TEST(NlRefusal, CommandRules) {
     EXPECT_EQ(r.msg, "ATTR_GROUP is required by CMD_RUN");
     r = refused(Raw(CMD_GROUP_CREATE).str(ATTR_GROUP, "g").done());
     EXPECT_EQ(r.msg, "ATTR_DEVICE is required by CMD_GROUP_CREATE (at least one)");
-    EXPECT_NE(refused(Raw(CMD_GROUP_DELETE).done()).msg.find("ATTR_GROUP is required"), std::string::npos);
-    EXPECT_NE(refused(Raw(CMD_CONFLICT).done()).msg.find("ATTR_CONFLICT is required"), std::string::npos);
+    EXPECT_NE(refused(Raw(CMD_GROUP_DELETE).done()).msg.find("ATTR_GROUP is required"),
+              std::string::npos);
+    EXPECT_NE(refused(Raw(CMD_CONFLICT).done()).msg.find("ATTR_CONFLICT is required"),
+              std::string::npos);
 
     // Attributes not allowed for the command.
     Raw na(CMD_HEALTH);
@@ -650,7 +665,9 @@ TEST(NlRefusal, NestedConflictGarbage) {
     Bytes tail = {0x05, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x02, 0x03};
     e.attr(ATTR_CONFLICT | NLA_F_NESTED, tail.data(), tail.size());
     r = refused(e.done());
-    EXPECT_NE(r.msg.find("trailing bytes after the last attribute of ATTR_CONFLICT"), std::string::npos) << r.msg;
+    EXPECT_NE(r.msg.find("trailing bytes after the last attribute of ATTR_CONFLICT"),
+              std::string::npos)
+        << r.msg;
 
     // A nested flag on a plain attribute.
     Raw f(CMD_GROUP_DELETE);
@@ -707,7 +724,8 @@ TEST(NlAnswer, AckAndError) {
     EXPECT_TRUE(a.err_msg().empty());
 
     // The real netlink layout: negative errno, the request's header echoed, TLVs.
-    Bytes err = encode_ack(request_header(CMD_RUN), EINVAL, "ATTR_TYPE: 4 is not a reservation type", 36);
+    Bytes err =
+        encode_ack(request_header(CMD_RUN), EINVAL, "ATTR_TYPE: 4 is not a reservation type", 36);
     int32_t wire_err;
     std::memcpy(&wire_err, err.data() + NLMSG_HDRLEN, 4);
     EXPECT_EQ(wire_err, -EINVAL);
@@ -841,7 +859,8 @@ TEST(NlAnswer, GroupInfo) {
     }
     GroupInfo keyless = g;
     keyless.key.reset();
-    EXPECT_FALSE(decode_one(encode_group_info(request_header(CMD_GROUP_LIST), keyless, false)).group().key);
+    EXPECT_FALSE(
+        decode_one(encode_group_info(request_header(CMD_GROUP_LIST), keyless, false)).group().key);
     // A group too large for one nest is listed as far as it fits, and says so.
     GroupInfo big = g;
     big.devices.assign(4000, std::string(100, 'x'));
@@ -1168,7 +1187,8 @@ TEST(NlAnswer, DecoderRefusesBadAnswers) {
     bad.str(ATTR_GROUP, "g");
     r = decode_answer(bad.done());
     ASSERT_FALSE(r.ok());
-    EXPECT_NE(r.error().msg.find("ATTR_GROUP is not allowed in CMD_HEALTH (offset 20)"), std::string::npos)
+    EXPECT_NE(r.error().msg.find("ATTR_GROUP is not allowed in CMD_HEALTH (offset 20)"),
+              std::string::npos)
         << r.error().msg;
     // LUN without LUN_INDEX.
     Raw lun(CMD_RUN, NLM_F_MULTI);
@@ -1206,9 +1226,9 @@ TEST(NlSchema, PoliciesAreDerivedFromTheRules) {
     using namespace schema;
     const nla_policy* top = attr_set(kSetTop).policy;
     EXPECT_EQ(top[ATTR_GROUP].type, NLA_STRING);
-    EXPECT_EQ(top[ATTR_GROUP].minlen, 2);             // 1 byte and its NUL
+    EXPECT_EQ(top[ATTR_GROUP].minlen, 2);  // 1 byte and its NUL
     EXPECT_EQ(top[ATTR_GROUP].maxlen, kMaxGroupName + 1);
-    EXPECT_EQ(top[ATTR_TARGET_PORT].minlen, 2);       // integers exact
+    EXPECT_EQ(top[ATTR_TARGET_PORT].minlen, 2);  // integers exact
     EXPECT_EQ(top[ATTR_TARGET_PORT].maxlen, 2);
     EXPECT_EQ(top[ATTR_LUN].type, NLA_NESTED);
     const nla_policy* lun = attr_set(kSetLun).policy;
@@ -1230,7 +1250,8 @@ TEST(NlBuilder, PutsAreClippedToTheirRule) {
     MessageBuilder m(16384);
     m.start_genl(request_header(CMD_RUN), NLM_F_MULTI);
     nlattr* n = m.begin_nest(ATTR_LUN);
-    EXPECT_EQ(m.rule(LUN_ERROR).name, std::string("LUN_ERROR"));  // the nest's set, not the top level
+    EXPECT_EQ(m.rule(LUN_ERROR).name,
+              std::string("LUN_ERROR"));  // the nest's set, not the top level
     m.u32(LUN_INDEX, 0);
     m.str(LUN_ERROR, std::string(kMaxLunError + 500, 'e'));
     m.str(LUN_STEP, std::string("step\0hidden", 11));
@@ -1288,7 +1309,8 @@ TEST(NlRequest, EachOpFlagIsOneOpSpecField) {
         r.flags = flag;
         Request d = roundtrip(r);
         const engine::OpSpec& o = d.op;
-        const int set = o.ignore_existing + o.aptpl + o.all_tg_pt + o.abort + o.no_abort + o.unreg + o.force;
+        const int set =
+            o.ignore_existing + o.aptpl + o.all_tg_pt + o.abort + o.no_abort + o.unreg + o.force;
         EXPECT_EQ(set, 1) << "flag 0x" << std::hex << flag;
         // ...and the field alone encodes as that flag.
         Request back = req(CMD_RUN);

@@ -68,8 +68,8 @@ class PrScenario : public ::testing::Test {
     Names names;
 };
 
-// The sg_persist seed session (register, read keys, reserve type 3, the other host refused, release,
-// unregister): two keys, type 3, the other host fenced.
+// The sg_persist seed session (register, read keys, reserve type 3, the other host refused,
+// release, unregister): two keys, type 3, the other host fenced.
 TEST_F(PrScenario, SeedSession) {
     EXPECT_TRUE(is_good(A.reg(0, kKeyA)));
     EXPECT_EQ(state(), "gen=1 res=none regs=A:1=abc123");

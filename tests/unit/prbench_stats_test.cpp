@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// prbench's statistics and renderers on known data: exact percentiles (nearest rank), mean and sample
-// standard deviation, CDF points, the log2 histogram, fio's text block and JSON field names, the SVG's
-// tick labels and the prsim shim's device names.
+// prbench's statistics and renderers on known data: exact percentiles (nearest rank), mean and
+// sample standard deviation, CDF points, the log2 histogram, fio's text block and JSON field names,
+// the SVG's tick labels and the prsim shim's device names.
 #include <gtest/gtest.h>
 
 #include <numeric>
@@ -37,7 +37,7 @@ TEST(Percentile, NearestRankOnOneToHundred) {
 
 TEST(Percentile, SmallAndOddSets) {
     std::vector<uint64_t> ten{10, 20, 30, 40, 50, 60, 70, 80, 90, 100};
-    EXPECT_EQ(percentile_sorted(ten, 50), 50u);   // rank 5 exactly, not 6
+    EXPECT_EQ(percentile_sorted(ten, 50), 50u);  // rank 5 exactly, not 6
     EXPECT_EQ(percentile_sorted(ten, 10), 10u);
     EXPECT_EQ(percentile_sorted(ten, 10.01), 20u);
     EXPECT_EQ(percentile_sorted(ten, 95), 100u);
@@ -63,10 +63,11 @@ TEST(Summary, MeanStddevMinMaxAndOrder) {
     EXPECT_NEAR(s.stddev, std::sqrt(32.0 / 7.0), 1e-12);  // sample standard deviation, as fio
     EXPECT_TRUE(std::is_sorted(v.begin(), v.end()));
     ASSERT_EQ(s.percentiles.size(), std::size(kFioPercentiles));
-    EXPECT_EQ(s.at(50), 4u);   // rank 4 of 2 4 4 4 5 5 7 9
-    EXPECT_EQ(s.at(60), 5u);   // rank ceil(4.8) = 5
+    EXPECT_EQ(s.at(50), 4u);  // rank 4 of 2 4 4 4 5 5 7 9
+    EXPECT_EQ(s.at(60), 5u);  // rank ceil(4.8) = 5
     EXPECT_EQ(s.at(99.99), 9u);
-    for (size_t i = 1; i < s.percentiles.size(); ++i) EXPECT_LE(s.percentiles[i - 1].second, s.percentiles[i].second);
+    for (size_t i = 1; i < s.percentiles.size(); ++i)
+        EXPECT_LE(s.percentiles[i - 1].second, s.percentiles[i].second);
 }
 
 TEST(Summary, LargeNanosecondValuesKeepPrecision) {
@@ -129,7 +130,8 @@ TEST(Report, FioBlockLayout) {
 TEST(Report, JsonHasFioFieldNamesInOrder) {
     std::vector<uint64_t> v = one_to(1000);
     auto j = latency_json(v);
-    for (const char* k : {"min", "max", "mean", "stddev", "N", "percentile"}) EXPECT_TRUE(j.contains(k)) << k;
+    for (const char* k : {"min", "max", "mean", "stddev", "N", "percentile"})
+        EXPECT_TRUE(j.contains(k)) << k;
     EXPECT_EQ(j["N"], 1000);
     EXPECT_EQ(j["percentile"]["99.900000"], 999);
     EXPECT_EQ(j["percentile"]["1.000000"], 10);
@@ -194,7 +196,8 @@ TEST(Names, ShimDevicePathsAndWords) {
     EXPECT_EQ(prsim_sg_path(17), "/dev/prsim/sg17");
     EXPECT_EQ(prsim_sd_path(27), "/dev/prsim/sdab");
     EXPECT_EQ(split_words("prsim-run --socket '/tmp/a b' --initiator \"x,i,0x1\" --"),
-              (std::vector<std::string>{"prsim-run", "--socket", "/tmp/a b", "--initiator", "x,i,0x1", "--"}));
+              (std::vector<std::string>{"prsim-run", "--socket", "/tmp/a b", "--initiator",
+                                        "x,i,0x1", "--"}));
     EXPECT_TRUE(split_words("   ").empty());
 }
 

@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: MIT
 // prexplain's classifier: every row of the table in classify.h, each reservation type, read and
 // write access, registered or not, holder us or another.
-#include "tools/prexplain/classify.h"
-
 #include <gtest/gtest.h>
+
+#include "tools/prexplain/classify.h"
 
 namespace prfence::prexplain {
 namespace {
 
 constexpr uint64_t kUs = 0xa, kOther = 0xb;
 
-PrSnapshot snap(std::optional<uint64_t> our, std::vector<uint64_t> keys, uint8_t type, uint64_t holder) {
+PrSnapshot snap(std::optional<uint64_t> our, std::vector<uint64_t> keys, uint8_t type,
+                uint64_t holder) {
     PrSnapshot s;
     s.our_key = our;
     s.keys = wire::ReadKeys{};
@@ -101,13 +102,15 @@ TEST(PrexplainClassify, GuestScenarios) {
 
 TEST(PrexplainClassify, PrOutRows) {
     using C = ConflictClass;
-    EXPECT_EQ(classify(snap(kUs, {kOther}, 3, kOther), Access::pr_out).cls, C::fenced);         // 4
-    EXPECT_EQ(classify(snap(kUs, {kOther}, 0, 0), Access::pr_out).cls, C::not_registered);      // 5
-    EXPECT_EQ(classify(snap(kUs, {}, 0, 0), Access::pr_out).cls, C::not_registered);            // 5
-    EXPECT_EQ(classify(snap(kUs, {kUs, kOther}, 3, kOther), Access::pr_out).cls, C::reserved_by_other);  // 6
-    EXPECT_EQ(classify(snap(kUs, {kUs, kOther}, 8, 0), Access::pr_out).cls, C::reserved_by_other);       // 6
-    EXPECT_EQ(classify(snap(kUs, {kUs}, 3, kUs), Access::pr_out).cls, C::transient);            // 7
-    EXPECT_EQ(classify(snap(kUs, {kUs}, 0, 0), Access::pr_out).cls, C::transient);              // 7
+    EXPECT_EQ(classify(snap(kUs, {kOther}, 3, kOther), Access::pr_out).cls, C::fenced);     // 4
+    EXPECT_EQ(classify(snap(kUs, {kOther}, 0, 0), Access::pr_out).cls, C::not_registered);  // 5
+    EXPECT_EQ(classify(snap(kUs, {}, 0, 0), Access::pr_out).cls, C::not_registered);        // 5
+    EXPECT_EQ(classify(snap(kUs, {kUs, kOther}, 3, kOther), Access::pr_out).cls,
+              C::reserved_by_other);  // 6
+    EXPECT_EQ(classify(snap(kUs, {kUs, kOther}, 8, 0), Access::pr_out).cls,
+              C::reserved_by_other);                                                  // 6
+    EXPECT_EQ(classify(snap(kUs, {kUs}, 3, kUs), Access::pr_out).cls, C::transient);  // 7
+    EXPECT_EQ(classify(snap(kUs, {kUs}, 0, 0), Access::pr_out).cls, C::transient);    // 7
     EXPECT_EQ(classify(snap(std::nullopt, {kOther}, 3, kOther), Access::pr_out).cls, C::unknown);
     EXPECT_EQ(classify(snap(kUs, {kOther}, 3, kOther), Access::pr_in).cls, C::transient);
 }

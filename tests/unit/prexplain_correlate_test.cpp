@@ -2,8 +2,6 @@
 // prexplain's correlator: lines of one failed I/O become one event, storms are counted, names map
 // to LUs through the mapper (a fake here) or what the lines teach; and resolve_kernel_name, the
 // sysfs lookup the real mapper uses, on a fake sysfs tree.
-#include "tools/prexplain/correlate.h"
-
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -14,9 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "uring_engine/devices/resolve.h"
+#include "tools/prexplain/correlate.h"
 #include "tools/prexplain/lookup.h"
 #include "tools/prexplain/parse.h"
+#include "uring_engine/devices/resolve.h"
 
 namespace prfence::prexplain {
 namespace {
@@ -45,7 +44,9 @@ class FakeMapper final : public LuMapper {
     int calls = 0;
 
   private:
-    static LuIdentity lu(const char* w, const char* d, const char* h) { return LuIdentity{w, w, d, h, ""}; }
+    static LuIdentity lu(const char* w, const char* d, const char* h) {
+        return LuIdentity{w, w, d, h, ""};
+    }
 };
 
 struct Feeder {
@@ -58,9 +59,11 @@ struct Feeder {
 
 const std::vector<std::string> kReadConflict = {
     "[   20.093091] sd 1:0:0:0: reservation conflict",
-    "[   20.094063] sd 1:0:0:0: [sdq] tag#105 FAILED Result: hostbyte=DID_OK driverbyte=DRIVER_OK cmd_age=0s",
+    "[   20.094063] sd 1:0:0:0: [sdq] tag#105 FAILED Result: hostbyte=DID_OK driverbyte=DRIVER_OK "
+    "cmd_age=0s",
     "[   20.094426] sd 1:0:0:0: [sdq] tag#105 CDB: Read(10) 28 00 00 00 00 00 00 00 08 00",
-    "[   20.094562] critical nexus error, dev sdq, sector 0 op 0x0:(READ) flags 0x800 phys_seg 1 prio class 2",
+    "[   20.094562] critical nexus error, dev sdq, sector 0 op 0x0:(READ) flags 0x800 phys_seg 1 "
+    "prio class 2",
 };
 
 TEST(PrexplainCorrelate, OneFailedIoIsOneEvent) {
@@ -89,7 +92,8 @@ TEST(PrexplainCorrelate, PathsOfOneLuAreOneLu) {
     FakeMapper m;
     Correlator c(m);
     Feeder r;
-    r.feed(c, {"[ 1.000000] sd 1:0:0:0: reservation conflict", "[ 1.100000] sd 2:0:0:0: reservation conflict"});
+    r.feed(c, {"[ 1.000000] sd 1:0:0:0: reservation conflict",
+               "[ 1.100000] sd 2:0:0:0: reservation conflict"});
     c.finish(r.events);
     ASSERT_EQ(r.events.size(), 2u);  // the first, then the final count
     EXPECT_EQ(r.events[1].lu.key, "naa.1");
@@ -113,11 +117,17 @@ TEST(PrexplainCorrelate, TraceCmdDoneAndRqComplete) {
     NullMapper m;
     Correlator c(m);
     Feeder r;
-    r.feed(c, {
-        "  iscsi_ttx-185 [000] b.s4.    43.991683: scsi_dispatch_cmd_done: host_no=0 channel=0 id=0 lun=1 data_sgl=1 prot_sgl=0 prot_op=SCSI_PROT_NORMAL driver_tag=15 scheduler_tag=36 cmnd=(READ_10 lba=0 txlen=8 protect=0 raw=28 00 00 00 00 00 00 00 08 00) result=(driver=DRIVER_OK host=DID_OK message=COMMAND_COMPLETE status=SAM_STAT_RESERVATION_CONFLICT)",
-        "  ksoftirqd/0-14 [000] ..s..    43.992161: block_rq_complete: 8,16 RS () 0 + 0 [0]",
-        "  ksoftirqd/0-14 [000] ..s..    43.992607: block_rq_complete: 8,16 RS () 0 + 8 [-52]",
-    });
+    r.feed(
+        c,
+        {
+            "  iscsi_ttx-185 [000] b.s4.    43.991683: scsi_dispatch_cmd_done: host_no=0 channel=0 "
+            "id=0 lun=1 data_sgl=1 prot_sgl=0 prot_op=SCSI_PROT_NORMAL driver_tag=15 "
+            "scheduler_tag=36 cmnd=(READ_10 lba=0 txlen=8 protect=0 raw=28 00 00 00 00 00 00 00 08 "
+            "00) result=(driver=DRIVER_OK host=DID_OK message=COMMAND_COMPLETE "
+            "status=SAM_STAT_RESERVATION_CONFLICT)",
+            "  ksoftirqd/0-14 [000] ..s..    43.992161: block_rq_complete: 8,16 RS () 0 + 0 [0]",
+            "  ksoftirqd/0-14 [000] ..s..    43.992607: block_rq_complete: 8,16 RS () 0 + 8 [-52]",
+        });
     // Emitted at once: the tracepoint says everything.
     ASSERT_EQ(r.events.size(), 1u);
     EXPECT_EQ(r.events[0].op, "READ_10");
@@ -142,7 +152,8 @@ TEST(PrexplainCorrelate, PartitionMapsToDisk) {
     FakeMapper m;
     Correlator c(m);
     Feeder r;
-    r.feed(c, {"[ 9.0] blk_update_request: critical nexus error, dev sdq1, sector 2048 op 0x1:(WRITE) flags 0x0 phys_seg 1 prio class 0",
+    r.feed(c, {"[ 9.0] blk_update_request: critical nexus error, dev sdq1, sector 2048 op "
+               "0x1:(WRITE) flags 0x0 phys_seg 1 prio class 0",
                "[ 9.0] Buffer I/O error on dev sdq1, logical block 0, lost async page write"});
     c.finish(r.events);
     ASSERT_EQ(r.events.size(), 1u);
@@ -158,7 +169,8 @@ TEST(PrexplainCorrelate, StormIsCounted) {
     Feeder r;
     char buf[96];
     for (int i = 0; i < 10000; ++i) {  // 10 s at 1 kHz
-        std::snprintf(buf, sizeof buf, "[%5d.%06d] sd 0:0:0:1: reservation conflict", 100 + i / 1000, (i % 1000) * 1000);
+        std::snprintf(buf, sizeof buf, "[%5d.%06d] sd 0:0:0:1: reservation conflict",
+                      100 + i / 1000, (i % 1000) * 1000);
         r.feed(c, {buf});
     }
     c.finish(r.events);
@@ -177,10 +189,12 @@ TEST(PrexplainCorrelate, UnrelatedFailuresAreNotConflicts) {
     NullMapper m;
     Correlator c(m);
     Feeder r;
-    r.feed(c, {"[ 1.0] sd 0:0:0:1: [sdb] tag#1 FAILED Result: hostbyte=DID_TIME_OUT driverbyte=DRIVER_OK cmd_age=30s",
-               "[ 1.0] sd 0:0:0:1: [sdb] tag#1 CDB: Read(10) 28 00 00 00 00 00 00 00 08 00",
-               "[ 1.0] I/O error, dev sdb, sector 0 op 0x0:(READ) flags 0x0 phys_seg 1 prio class 2",
-               "[ 1.0] Buffer I/O error on dev sdb, logical block 0, async page read"});
+    r.feed(c,
+           {"[ 1.0] sd 0:0:0:1: [sdb] tag#1 FAILED Result: hostbyte=DID_TIME_OUT "
+            "driverbyte=DRIVER_OK cmd_age=30s",
+            "[ 1.0] sd 0:0:0:1: [sdb] tag#1 CDB: Read(10) 28 00 00 00 00 00 00 00 08 00",
+            "[ 1.0] I/O error, dev sdb, sector 0 op 0x0:(READ) flags 0x0 phys_seg 1 prio class 2",
+            "[ 1.0] Buffer I/O error on dev sdb, logical block 0, async page read"});
     c.finish(r.events);
     EXPECT_TRUE(r.events.empty());
 }

@@ -21,7 +21,8 @@ engine::LunSpec lun(const std::string& name, const std::string& wwid) {
     return s;
 }
 
-nl::GroupInfo group(const std::string& name, std::optional<uint64_t> key, const std::string& initiator = {}) {
+nl::GroupInfo group(const std::string& name, std::optional<uint64_t> key,
+                    const std::string& initiator = {}) {
     nl::GroupInfo g;
     g.name = name;
     g.key = key;
@@ -31,16 +32,20 @@ nl::GroupInfo group(const std::string& name, std::optional<uint64_t> key, const 
 }
 
 TEST(OurBook, FindsLusByWwidAndSimSocketWhateverTheSpelling) {
-    const fs::path dir = fs::temp_directory_path() / ("prexplain-ours-" + std::to_string(::getpid()));
+    const fs::path dir =
+        fs::temp_directory_path() / ("prexplain-ours-" + std::to_string(::getpid()));
     fs::create_directories(dir);
     std::ofstream(dir / "prsim.sock").put('x');
     fs::create_symlink(dir / "prsim.sock", dir / "link.sock");
 
     OurBook book;
     std::vector<std::string> warnings;
-    book.add(group("db", 0xabc123), {lun("/dev/sdb", "naa.6001405aaaa"), lun("/dev/sdc", "naa.6001405bbbb")}, warnings);
+    book.add(group("db", 0xabc123),
+             {lun("/dev/sdb", "naa.6001405aaaa"), lun("/dev/sdc", "naa.6001405bbbb")}, warnings);
     book.add(group("sim", 0x123abc, "iqn.x:node-b,i,0x2"),
-             {lun("sim:" + (dir / "link.sock").string() + ":7", "sim:" + (dir / "link.sock").string() + ":7")}, warnings);
+             {lun("sim:" + (dir / "link.sock").string() + ":7",
+                  "sim:" + (dir / "link.sock").string() + ":7")},
+             warnings);
     EXPECT_TRUE(warnings.empty());
     EXPECT_EQ(book.size(), 3u);
 
@@ -76,14 +81,22 @@ TEST(OurBook, AnLuInTwoGroupsWithDifferentKeysKeepsTheFirstAndWarns) {
     EXPECT_TRUE(warnings.empty());
     book.add(group("c", std::nullopt), {lun("/dev/sdb", "naa.1")}, warnings);
     ASSERT_EQ(warnings.size(), 1u);
-    EXPECT_EQ(warnings[0], "/dev/sdb is in group \"a\" (key 0x1) and group \"c\" (key none): using \"a\" (choose with --group)");
+    EXPECT_EQ(warnings[0],
+              "/dev/sdb is in group \"a\" (key 0x1) and group \"c\" (key none): using \"a\" "
+              "(choose with --group)");
     // Many LUs claimed twice: one warning for the pair of groups, not one per LU.
     warnings.clear();
     book.add(group("d", 0x2), {lun("/dev/sdc", "naa.2"), lun("/dev/sdd", "naa.3")}, warnings);
-    book.add(group("e", 0x3), {lun("/dev/sdc", "naa.2"), lun("/dev/sdd", "naa.3"), lun("/dev/sdb", "naa.1")}, warnings);
+    book.add(group("e", 0x3),
+             {lun("/dev/sdc", "naa.2"), lun("/dev/sdd", "naa.3"), lun("/dev/sdb", "naa.1")},
+             warnings);
     ASSERT_EQ(warnings.size(), 2u);
-    EXPECT_EQ(warnings[0], "/dev/sdb is in group \"a\" (key 0x1) and group \"e\" (key 0x3): using \"a\" (choose with --group)");
-    EXPECT_EQ(warnings[1], "/dev/sdc and 1 more LUs are in group \"d\" (key 0x2) and group \"e\" (key 0x3): using \"d\" (choose with --group)");
+    EXPECT_EQ(warnings[0],
+              "/dev/sdb is in group \"a\" (key 0x1) and group \"e\" (key 0x3): using \"a\" (choose "
+              "with --group)");
+    EXPECT_EQ(warnings[1],
+              "/dev/sdc and 1 more LUs are in group \"d\" (key 0x2) and group \"e\" (key 0x3): "
+              "using \"d\" (choose with --group)");
     LuIdentity id;
     id.key = id.wwid = "naa.1";
     ASSERT_NE(book.find(id), nullptr);
@@ -109,7 +122,8 @@ TEST(DaemonBook, AnUnknownLuFetchesAgainAtMostOncePerInterval) {
             if (!daemon_up) return fail(Errc::system, "prfenced is gone");
             OurBook b;
             std::vector<engine::LunSpec> luns{lun("/dev/sdb", "naa.1")};
-            if (calls >= 2) luns.push_back(lun("/dev/sdc", "naa.2"));  // a group grew after the start
+            if (calls >= 2)
+                luns.push_back(lun("/dev/sdc", "naa.2"));  // a group grew after the start
             b.add(group("db", 0xabc123), luns, w);
             w.push_back("fetch " + std::to_string(calls));
             return b;
@@ -124,7 +138,8 @@ TEST(DaemonBook, AnUnknownLuFetchesAgainAtMostOncePerInterval) {
     EXPECT_EQ(book.find(sdc), nullptr);  // within the interval of the first fetch: no second one
     EXPECT_EQ(calls, 1);
     t += 6s;
-    ASSERT_NE(book.find(sdc), nullptr);  // unknown and the interval passed: fetched again, now known
+    ASSERT_NE(book.find(sdc),
+              nullptr);  // unknown and the interval passed: fetched again, now known
     EXPECT_EQ(book.find(sdc)->key, 0xabc123u);
     EXPECT_EQ(calls, 2);
     for (int i = 0; i < 100; ++i) EXPECT_EQ(book.find(other), nullptr);  // a storm of unknown LUs
@@ -134,12 +149,17 @@ TEST(DaemonBook, AnUnknownLuFetchesAgainAtMostOncePerInterval) {
     EXPECT_EQ(book.find(other), nullptr);
     EXPECT_EQ(calls, 3);
     EXPECT_NE(book.find(sdc), nullptr);  // the old book is kept when the daemon is gone
-    EXPECT_EQ(warned, (std::vector<std::string>{"fetch 1", "fetch 2", "keeping the groups read before: prfenced is gone"}));
+    EXPECT_EQ(warned,
+              (std::vector<std::string>{"fetch 1", "fetch 2",
+                                        "keeping the groups read before: prfenced is gone"}));
 }
 
 TEST(DaemonBook, AFailedFirstFetchIsTheCallersError) {
-    DaemonBook book([](std::vector<std::string>&) -> Result<OurBook> { return fail(Errc::system, "no daemon"); },
-                    [](const std::string&) {});
+    DaemonBook book(
+        [](std::vector<std::string>&) -> Result<OurBook> {
+            return fail(Errc::system, "no daemon");
+        },
+        [](const std::string&) {});
     auto st = book.load();
     ASSERT_FALSE(st.ok());
     EXPECT_EQ(st.error().msg, "no daemon");

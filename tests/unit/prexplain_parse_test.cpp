@@ -3,8 +3,6 @@
 // tests/vm captures),
 // every framing (dmesg, dmesg -x/-T, /dev/kmsg, journalctl short/-precise/-iso/-monotonic, ftrace),
 // every line prsim's trace code generates for each --kernel-format, and lines that must be skipped.
-#include "tools/prexplain/parse.h"
-
 #include <gtest/gtest.h>
 
 #include <deque>
@@ -14,6 +12,7 @@
 #include <vector>
 
 #include "interposer/prsim/trace.h"
+#include "tools/prexplain/parse.h"
 
 namespace prfence::prexplain {
 namespace {
@@ -37,17 +36,21 @@ TEST(PrexplainParse, SdConflictAllFramings) {
         int64_t ts;
     } cases[] = {
         {"[   20.093091] sd 1:0:1:0: reservation conflict", Source::dmesg, 20'093'091'000},
-        {"kern  :err   : [   20.093091] sd 1:0:1:0: reservation conflict", Source::dmesg, 20'093'091'000},
+        {"kern  :err   : [   20.093091] sd 1:0:1:0: reservation conflict", Source::dmesg,
+         20'093'091'000},
         {"6,1234,20093091,-;sd 1:0:1:0: reservation conflict", Source::kmsg, 20'093'091'000},
-        {"6,1234,20093091,-,caller=T12;sd 1:0:1:0: reservation conflict", Source::kmsg, 20'093'091'000},
-        {"[   12.345678] node-a kernel: sd 1:0:1:0: reservation conflict", Source::journal, 12'345'678'000},
+        {"6,1234,20093091,-,caller=T12;sd 1:0:1:0: reservation conflict", Source::kmsg,
+         20'093'091'000},
+        {"[   12.345678] node-a kernel: sd 1:0:1:0: reservation conflict", Source::journal,
+         12'345'678'000},
         {"Jan 02 00:00:01 node-a kernel: sd 1:0:1:0: reservation conflict", Source::journal,
          86'401'000'000'000},
         {"Jan  2 00:00:01.500000 node-a kernel: sd 1:0:1:0: reservation conflict", Source::journal,
          86'401'500'000'000},
-        {"1970-01-02T00:00:01+0000 node-a kernel: sd 1:0:1:0: reservation conflict", Source::journal,
+        {"1970-01-02T00:00:01+0000 node-a kernel: sd 1:0:1:0: reservation conflict",
+         Source::journal, 86'401'000'000'000},
+        {"[Fri Jan  2 00:00:01 2026] sd 1:0:1:0: reservation conflict", Source::dmesg,
          86'401'000'000'000},
-        {"[Fri Jan  2 00:00:01 2026] sd 1:0:1:0: reservation conflict", Source::dmesg, 86'401'000'000'000},
         {"sd 1:0:1:0: reservation conflict", Source::bare, 0},
     };
     for (const auto& c : cases) {
@@ -64,7 +67,9 @@ TEST(PrexplainParse, SdConflictAllFramings) {
 }
 
 TEST(PrexplainParse, FailedResultAndCdb) {
-    ParsedLine f = must("[   20.094063] sd 1:0:0:0: [sdq] tag#105 FAILED Result: hostbyte=DID_OK driverbyte=DRIVER_OK cmd_age=0s");
+    ParsedLine f = must(
+        "[   20.094063] sd 1:0:0:0: [sdq] tag#105 FAILED Result: hostbyte=DID_OK "
+        "driverbyte=DRIVER_OK cmd_age=0s");
     EXPECT_EQ(f.kind, LineKind::failed_result);
     EXPECT_EQ(f.disk, "sdq");
     EXPECT_EQ(f.tag, 105);
@@ -72,34 +77,43 @@ TEST(PrexplainParse, FailedResultAndCdb) {
     EXPECT_EQ(f.driver_byte, "DRIVER_OK");
     EXPECT_FALSE(f.conflict);
     // Older kernels: no tag, DID_NEXUS_FAILURE.
-    ParsedLine o = must("[ 5.1] sd 2:0:0:3: [sdc] FAILED Result: hostbyte=DID_NEXUS_FAILURE driverbyte=DRIVER_OK");
+    ParsedLine o = must(
+        "[ 5.1] sd 2:0:0:3: [sdc] FAILED Result: hostbyte=DID_NEXUS_FAILURE driverbyte=DRIVER_OK");
     EXPECT_EQ(o.tag, -1);
     EXPECT_TRUE(o.conflict);
-    ParsedLine o2 = must("[ 5.1] sd 2:0:0:3: [sdc]  Result: hostbyte=DID_NEXUS_FAILURE driverbyte=DRIVER_OK");
+    ParsedLine o2 =
+        must("[ 5.1] sd 2:0:0:3: [sdc]  Result: hostbyte=DID_NEXUS_FAILURE driverbyte=DRIVER_OK");
     EXPECT_EQ(o2.kind, LineKind::failed_result);
 
-    ParsedLine c = must("[   20.094426] sd 1:0:0:0: [sdq] tag#105 CDB: Read(10) 28 00 00 00 10 00 00 00 08 00");
+    ParsedLine c = must(
+        "[   20.094426] sd 1:0:0:0: [sdq] tag#105 CDB: Read(10) 28 00 00 00 10 00 00 00 08 00");
     EXPECT_EQ(c.kind, LineKind::cdb);
     EXPECT_EQ(c.op, "Read(10)");
     EXPECT_EQ(c.opcode, 0x28);
     EXPECT_EQ(c.sector, 0x1000u);
     EXPECT_EQ(c.count, 8u);
-    ParsedLine c3 = must("[ 1.0] sd 2:0:0:0: [sdb] CDB: Write(16): 8a 00 00 00 00 00 00 00 00 20 00 00 00 01 00 00");
+    ParsedLine c3 = must(
+        "[ 1.0] sd 2:0:0:0: [sdb] CDB: Write(16): 8a 00 00 00 00 00 00 00 00 20 00 00 00 01 00 00");
     EXPECT_EQ(c3.op, "Write(16)");
     EXPECT_EQ(c3.sector, 0x20u);
     EXPECT_EQ(c3.count, 1u);
     // WRITE SAME (16) and WRITE AND VERIFY (10) address blocks too (wire::block_range's table).
-    ParsedLine ws = must("[ 1.0] sd 2:0:0:0: [sdb] tag#9 CDB: Write same(16) 93 00 00 00 00 00 00 00 01 00 00 00 00 80 00 00");
+    ParsedLine ws = must(
+        "[ 1.0] sd 2:0:0:0: [sdb] tag#9 CDB: Write same(16) 93 00 00 00 00 00 00 00 01 00 00 00 00 "
+        "80 00 00");
     EXPECT_TRUE(ws.has_sector);
     EXPECT_EQ(ws.sector, 0x100u);
     EXPECT_EQ(ws.count, 0x80u);
-    ParsedLine wv = must("[ 1.0] sd 2:0:0:0: [sdb] CDB: Write and verify(10) 2e 00 00 00 00 40 00 00 02 00");
+    ParsedLine wv =
+        must("[ 1.0] sd 2:0:0:0: [sdb] CDB: Write and verify(10) 2e 00 00 00 00 40 00 00 02 00");
     EXPECT_EQ(wv.sector, 0x40u);
     EXPECT_EQ(wv.count, 2u);
     ParsedLine cut = must("[ 1.0] sd 2:0:0:0: [sdb] CDB: Read(16) 88 00 00 00 00 00 00 00 00 20");
     EXPECT_EQ(cut.opcode, 0x88);
     EXPECT_FALSE(cut.has_sector) << "a CDB cut short in the log gives no range";
-    ParsedLine pr = must("[ 1.0] sd 2:0:0:0: [sdb] tag#3 CDB: Persistent reserve out, preempt and abort 5f 05 03 00 00 00 00 00 18 00");
+    ParsedLine pr = must(
+        "[ 1.0] sd 2:0:0:0: [sdb] tag#3 CDB: Persistent reserve out, preempt and abort 5f 05 03 00 "
+        "00 00 00 00 18 00");
     EXPECT_EQ(pr.op, "Persistent reserve out, preempt and abort");
     EXPECT_EQ(pr.opcode, 0x5f);
     EXPECT_FALSE(pr.has_sector);
@@ -111,11 +125,20 @@ TEST(PrexplainParse, BlockErrorEveryGeneration) {
         const char* status;
         bool conflict;
     } cases[] = {
-        {"[   20.094562] blk_update_request: critical nexus error, dev sdq, sector 0 op 0x0:(READ) flags 0x800 phys_seg 1 prio class 0", "critical nexus", true},
-        {"[   20.094562] critical nexus error, dev sdq, sector 0 op 0x0:(READ) flags 0x800 phys_seg 1 prio class 2", "critical nexus", true},
-        {"[   20.094562] reservation conflict error, dev sdq, sector 0 op 0x0:(READ) flags 0x800 phys_seg 1 prio class 2", "reservation conflict", true},
-        {"[    4.000000] print_req_error: critical nexus error, dev sdq, sector 0", "critical nexus", true},
-        {"[    4.000000] blk_update_request: I/O error, dev sdq, sector 0 op 0x1:(WRITE) flags 0x0 phys_seg 1 prio class 0", "I/O", false},
+        {"[   20.094562] blk_update_request: critical nexus error, dev sdq, sector 0 op 0x0:(READ) "
+         "flags 0x800 phys_seg 1 prio class 0",
+         "critical nexus", true},
+        {"[   20.094562] critical nexus error, dev sdq, sector 0 op 0x0:(READ) flags 0x800 "
+         "phys_seg 1 prio class 2",
+         "critical nexus", true},
+        {"[   20.094562] reservation conflict error, dev sdq, sector 0 op 0x0:(READ) flags 0x800 "
+         "phys_seg 1 prio class 2",
+         "reservation conflict", true},
+        {"[    4.000000] print_req_error: critical nexus error, dev sdq, sector 0",
+         "critical nexus", true},
+        {"[    4.000000] blk_update_request: I/O error, dev sdq, sector 0 op 0x1:(WRITE) flags 0x0 "
+         "phys_seg 1 prio class 0",
+         "I/O", false},
     };
     for (const auto& c : cases) {
         ParsedLine p = must(c.line);
@@ -141,13 +164,20 @@ TEST(PrexplainParse, BufferIo) {
 
 TEST(PrexplainParse, TraceCmdDone) {
     const std::string base =
-        "       iscsi_ttx-185     [000] b.s4.    43.991683: scsi_dispatch_cmd_done: host_no=0 channel=0 id=0 lun=1 data_sgl=1 prot_sgl=0 prot_op=SCSI_PROT_NORMAL ";
-    const std::string cmnd = "cmnd=(READ_10 lba=16 txlen=8 protect=0 raw=28 00 00 00 00 10 00 00 08 00) ";
-    const std::string res = "result=(driver=DRIVER_OK host=DID_OK message=COMMAND_COMPLETE status=SAM_STAT_RESERVATION_CONFLICT)";
-    for (const std::string& line : {base + "driver_tag=15 scheduler_tag=36 " + cmnd + res,
-                                    base + cmnd + res,
-                                    base + "driver_tag=15 scheduler_tag=36 " + cmnd + res + " sense=(key=0x0 asc=0x0 ascq=0x0)",
-                                    "<idle>-0     [001]    43.991683: scsi_dispatch_cmd_done: host_no=0 channel=0 id=0 lun=1 data_sgl=1 prot_sgl=0 prot_op=SCSI_PROT_NORMAL " + cmnd + res}) {
+        "       iscsi_ttx-185     [000] b.s4.    43.991683: scsi_dispatch_cmd_done: host_no=0 "
+        "channel=0 id=0 lun=1 data_sgl=1 prot_sgl=0 prot_op=SCSI_PROT_NORMAL ";
+    const std::string cmnd =
+        "cmnd=(READ_10 lba=16 txlen=8 protect=0 raw=28 00 00 00 00 10 00 00 08 00) ";
+    const std::string res =
+        "result=(driver=DRIVER_OK host=DID_OK message=COMMAND_COMPLETE "
+        "status=SAM_STAT_RESERVATION_CONFLICT)";
+    for (const std::string& line :
+         {base + "driver_tag=15 scheduler_tag=36 " + cmnd + res, base + cmnd + res,
+          base + "driver_tag=15 scheduler_tag=36 " + cmnd + res +
+              " sense=(key=0x0 asc=0x0 ascq=0x0)",
+          "<idle>-0     [001]    43.991683: scsi_dispatch_cmd_done: host_no=0 channel=0 id=0 lun=1 "
+          "data_sgl=1 prot_sgl=0 prot_op=SCSI_PROT_NORMAL " +
+              cmnd + res}) {
         ParsedLine p = must(line);
         EXPECT_EQ(p.source, Source::trace) << line;
         EXPECT_EQ(p.kind, LineKind::trace_cmd_done);
@@ -161,26 +191,36 @@ TEST(PrexplainParse, TraceCmdDone) {
         EXPECT_EQ(p.status, "SAM_STAT_RESERVATION_CONFLICT");
         EXPECT_EQ(p.host_byte, "DID_OK");
     }
-    ParsedLine s = must(hold(base + cmnd + "result=(driver=DRIVER_OK host=DID_OK message=COMMAND_COMPLETE status=SAM_STAT_CHECK_CONDITION) sense=(key=0x6 asc=0x2a ascq=0x5)"));
+    ParsedLine s = must(hold(base + cmnd +
+                             "result=(driver=DRIVER_OK host=DID_OK message=COMMAND_COMPLETE "
+                             "status=SAM_STAT_CHECK_CONDITION) sense=(key=0x6 asc=0x2a ascq=0x5)"));
     EXPECT_FALSE(s.conflict);
     EXPECT_TRUE(s.has_sense);
     EXPECT_EQ(s.sense_key, 6);
     EXPECT_EQ(s.asc, 0x2a);
     EXPECT_EQ(s.ascq, 5);
-    ParsedLine n = must(hold(base + cmnd + "result=(driver=DRIVER_OK host=DID_NEXUS_FAILURE message=COMMAND_COMPLETE status=SAM_STAT_GOOD)"));
+    ParsedLine n = must(hold(base + cmnd +
+                             "result=(driver=DRIVER_OK host=DID_NEXUS_FAILURE "
+                             "message=COMMAND_COMPLETE status=SAM_STAT_GOOD)"));
     EXPECT_TRUE(n.conflict);
-    ParsedLine pr = must(hold(base + "cmnd=(PERSISTENT_RESERVE_OUT - raw=5f 01 03 00 00 00 00 00 18 00) " + res));
+    ParsedLine pr = must(
+        hold(base + "cmnd=(PERSISTENT_RESERVE_OUT - raw=5f 01 03 00 00 00 00 00 18 00) " + res));
     EXPECT_EQ(pr.op, "PERSISTENT_RESERVE_OUT");
     EXPECT_EQ(pr.opcode, 0x5f);
     EXPECT_FALSE(pr.has_sector);
     // A bare tracepoint line, as the trace buffer holds it on a Debian 6.1 guest.
-    ParsedLine b = must(hold("scsi_dispatch_cmd_done: host_no=1 channel=0 id=1 lun=0 data_sgl=1 prot_sgl=0 prot_op=SCSI_PROT_NORMAL driver_tag=21 scheduler_tag=207 " + cmnd + res));
+    ParsedLine b =
+        must(hold("scsi_dispatch_cmd_done: host_no=1 channel=0 id=1 lun=0 data_sgl=1 prot_sgl=0 "
+                  "prot_op=SCSI_PROT_NORMAL driver_tag=21 scheduler_tag=207 " +
+                  cmnd + res));
     EXPECT_EQ(b.hctl, (Hctl{1, 0, 1, 0}));
     EXPECT_TRUE(b.conflict);
 }
 
 TEST(PrexplainParse, TraceRqComplete) {
-    ParsedLine a = must("     ksoftirqd/0-14      [000] ..s..    43.992607: block_rq_complete: 8,16 RS () 0 + 8 [-52]");
+    ParsedLine a = must(
+        "     ksoftirqd/0-14      [000] ..s..    43.992607: block_rq_complete: 8,16 RS () 0 + 8 "
+        "[-52]");
     EXPECT_EQ(a.kind, LineKind::trace_rq_complete);
     EXPECT_TRUE(a.conflict);
     EXPECT_EQ(a.major, 8u);
@@ -190,14 +230,22 @@ TEST(PrexplainParse, TraceRqComplete) {
     EXPECT_EQ(a.count, 8u);
     EXPECT_EQ(a.error, -52);
     EXPECT_EQ(a.status, "-52");
-    ParsedLine b = must("       iscsi_ttx-217     [000] ..s1.    48.007771: block_rq_complete: 8,16 RS () 0 + 8 be,0,4 [-52]");
+    ParsedLine b = must(
+        "       iscsi_ttx-217     [000] ..s1.    48.007771: block_rq_complete: 8,16 RS () 0 + 8 "
+        "be,0,4 [-52]");
     EXPECT_TRUE(b.conflict);
-    ParsedLine c = must("       iscsi_ttx-185     [000] ..s1.    44.248288: block_rq_complete: 8,16 N () 18446744073709551615 + 0 [-52]");
+    ParsedLine c = must(
+        "       iscsi_ttx-185     [000] ..s1.    44.248288: block_rq_complete: 8,16 N () "
+        "18446744073709551615 + 0 [-52]");
     EXPECT_TRUE(c.conflict);
     EXPECT_EQ(c.sector, UINT64_MAX);
-    ParsedLine d = must("     ksoftirqd/0-14      [000] ..s..    43.992161: block_rq_complete: 8,16 RS () 0 + 0 [0]");
+    ParsedLine d = must(
+        "     ksoftirqd/0-14      [000] ..s..    43.992161: block_rq_complete: 8,16 RS () 0 + 0 "
+        "[0]");
     EXPECT_FALSE(d.conflict);
-    ParsedLine e = must("  kworker-1 [000] 1.0: block_rq_complete: 8,0 N (5f 01 03 00 00 00 00 00 18 00) 0 + 0 [-52]");
+    ParsedLine e = must(
+        "  kworker-1 [000] 1.0: block_rq_complete: 8,0 N (5f 01 03 00 00 00 00 00 18 00) 0 + 0 "
+        "[-52]");
     EXPECT_TRUE(e.conflict);
 }
 
@@ -218,7 +266,8 @@ TEST(PrexplainParse, SkipsUnrelatedAndMalformed) {
              "critical nexus error, dev , sector 0",
              "block_rq_complete: 8,16 RS () 0 + 8 [-52",
              "block_rq_complete: 8,16 RS () x + 8 [-52]",
-             "scsi_dispatch_cmd_done: host_no=0 channel=0 id=0 cmnd=(READ_10 raw=28) result=(status=X)",
+             "scsi_dispatch_cmd_done: host_no=0 channel=0 id=0 cmnd=(READ_10 raw=28) "
+             "result=(status=X)",
              "scsi_dispatch_cmd_done: host_no=0 channel=0 id=0 lun=1 cmnd=(READ_10 raw=28",
              "6,1234,20093091;sd 1:0:1:0",
          }) {

@@ -11,7 +11,6 @@
 
 #include <filesystem>
 #include <fstream>
-
 #include <thread>
 
 #include "nl_control/daemon/config.h"
@@ -64,19 +63,27 @@ TEST(Config, ErrorsSayWhereAndWhat) {
         {R"({"groups": [{"devices": ["a"]}]})", "groups[0]: \"name\" is required"},
         {R"({"groups": [{"name": "a b", "devices": ["a"]}]})", "must be 1-64 characters"},
         {R"({"groups": [{"name": "a", "devices": []}]})", "devices: must be a non-empty array"},
-        {R"({"groups": [{"name": "a", "devices": ["x"], "target_port": 0}]})", "target_port: must be an integer 1-65535"},
-        {R"({"groups": [{"name": "a", "devices": ["x"], "sg_transport": "aio"}]})", "\"uring\" or \"sgio\""},
-        {R"({"groups": [{"name": "a", "devices": ["x"]}, {"name": "a", "devices": ["y"]}]})", "defined twice"},
-        {R"({"groups": [{"name": "a", "devices": ["x"], "colour": 1}]})", "groups[0]: unknown key \"colour\""},
-        {R"({"groups": [{"name": "a", "devices": ["x"], "key": 11259375}]})", "key: must be a string"},
+        {R"({"groups": [{"name": "a", "devices": ["x"], "target_port": 0}]})",
+         "target_port: must be an integer 1-65535"},
+        {R"({"groups": [{"name": "a", "devices": ["x"], "sg_transport": "aio"}]})",
+         "\"uring\" or \"sgio\""},
+        {R"({"groups": [{"name": "a", "devices": ["x"]}, {"name": "a", "devices": ["y"]}]})",
+         "defined twice"},
+        {R"({"groups": [{"name": "a", "devices": ["x"], "colour": 1}]})",
+         "groups[0]: unknown key \"colour\""},
+        {R"({"groups": [{"name": "a", "devices": ["x"], "key": 11259375}]})",
+         "key: must be a string"},
         {R"({"groups": [{"name": "a", "devices": ["x"], "key": "xyz"}]})", "(\"a\").key: "},
-        {R"({"groups": [{"name": "a", "devices": ["x"], "key": "0x11112222333344445"}]})", ".key: "},
-        {R"({"groups": [{"name": "a", "devices": ["x"], "key": "0"}]})", "0 is not a reservation key"},
+        {R"({"groups": [{"name": "a", "devices": ["x"], "key": "0x11112222333344445"}]})",
+         ".key: "},
+        {R"({"groups": [{"name": "a", "devices": ["x"], "key": "0"}]})",
+         "0 is not a reservation key"},
     };
     for (const auto& k : cases) {
         auto c = parse_config(k.text, "cfg");
         ASSERT_FALSE(c.ok()) << k.text;
-        EXPECT_NE(c.error().msg.find(k.want), std::string::npos) << k.text << " -> " << c.error().msg;
+        EXPECT_NE(c.error().msg.find(k.want), std::string::npos)
+            << k.text << " -> " << c.error().msg;
     }
 }
 
@@ -86,7 +93,8 @@ TEST(Config, SaveIsAtomicAndRoundTrips) {
     Config c;
     c.socket_group = "disk";
     c.socket_mode = 0660;
-    c.groups.push_back({"a", {"sim:/x:0-3"}, "iqn.a,i,0x1", 1, nl::SG_TRANSPORT_URING, 0xffffffffffffffffull});
+    c.groups.push_back(
+        {"a", {"sim:/x:0-3"}, "iqn.a,i,0x1", 1, nl::SG_TRANSPORT_URING, 0xffffffffffffffffull});
     c.groups.push_back({"b", {"/dev/sdb"}, "", std::nullopt, nl::SG_TRANSPORT_SGIO});
     ASSERT_TRUE(save_config(c, path).ok());
     struct stat st {};
@@ -148,8 +156,8 @@ TEST(Stats, PercentilesFromTheHistogram) {
     LatencyHistogram h;
     EXPECT_EQ(h.percentile(0.5), 0u);
     for (int i = 0; i < 98; ++i) h.record(10'000, false);  // 10 us: bucket 3, [8, 16) us
-    h.record(1'000'000, true);                              // 1 ms
-    h.record(5'000'000, false);                             // 5 ms
+    h.record(1'000'000, true);                             // 1 ms
+    h.record(5'000'000, false);                            // 5 ms
     auto s = h.snapshot("fence");
     EXPECT_EQ(s.name, "fence");
     EXPECT_EQ(s.count, 100u);
@@ -196,7 +204,8 @@ TEST(Realtime, TheCallerAndLaterThreadsRunFifoWithMemoryLocked) {
         const bool mem_locked = !locked.empty() && locked.find(" 0 kB") == std::string::npos;
         if (policy != SCHED_FIFO || sp.sched_priority != 10) _exit(2);
 #if defined(__SANITIZE_ADDRESS__)
-        (void)mem_locked;  // ASan's mlockall interceptor does nothing (its shadow memory cannot be locked)
+        (void)mem_locked;  // ASan's mlockall interceptor does nothing (its shadow memory cannot be
+                           // locked)
 #else
         if (!mem_locked) _exit(3);
 #endif
@@ -206,7 +215,8 @@ TEST(Realtime, TheCallerAndLaterThreadsRunFifoWithMemoryLocked) {
     ASSERT_EQ(waitpid(pid, &status, 0), pid);
     ASSERT_TRUE(WIFEXITED(status));
     if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "no CAP_SYS_NICE/CAP_IPC_LOCK here (EPERM)";
-    EXPECT_EQ(WEXITSTATUS(status), 0) << "1: make_realtime failed, 2: a later thread was not SCHED_FIFO 10, 3: memory not locked";
+    EXPECT_EQ(WEXITSTATUS(status), 0)
+        << "1: make_realtime failed, 2: a later thread was not SCHED_FIFO 10, 3: memory not locked";
 }
 
 }  // namespace

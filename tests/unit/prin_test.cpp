@@ -10,7 +10,8 @@ namespace {
 using test::hex;
 
 // The seed session: two keys registered, generation 2.
-const Bytes kTwoKeys = hex("00 00 00 02 00 00 00 10 00 00 00 00 00 ab c1 23 00 00 00 00 00 12 3a bc");
+const Bytes kTwoKeys =
+    hex("00 00 00 02 00 00 00 10 00 00 00 00 00 ab c1 23 00 00 00 00 00 12 3a bc");
 
 TEST(ReadKeys, Seed) {
     auto r = parse_read_keys(kTwoKeys);
@@ -51,7 +52,8 @@ TEST(ReadKeys, EveryTruncationIsSafe) {
 }
 
 TEST(ReadKeys, LyingLengths) {
-    EXPECT_FALSE(parse_read_keys(hex("00 00 00 01 00 00 00 0c 00 00 00 00 00 00 00 01")).ok());  // not /8
+    EXPECT_FALSE(
+        parse_read_keys(hex("00 00 00 01 00 00 00 0c 00 00 00 00 00 00 00 01")).ok());  // not /8
     auto huge = parse_read_keys(hex("00 00 00 01 ff ff ff f8 00 00 00 00 00 00 00 01"));
     ASSERT_TRUE(huge.ok());
     EXPECT_TRUE(huge->truncated);
@@ -67,7 +69,8 @@ TEST(ReadKeys, EncodeTruncatesLikeADevice) {
 }
 
 // sg_persist -r after `reserve type 3 with abc123`: key 0xabc123, Exclusive Access.
-const Bytes kReserved = hex("00 00 00 02 00 00 00 10 00 00 00 00 00 ab c1 23 00 00 00 00 00 03 00 00");
+const Bytes kReserved =
+    hex("00 00 00 02 00 00 00 10 00 00 00 00 00 ab c1 23 00 00 00 00 00 03 00 00");
 
 TEST(ReadReservation, Seed) {
     auto r = parse_read_reservation(kReserved);
@@ -85,7 +88,8 @@ TEST(ReadReservation, NoneAndHostile) {
     auto none = parse_read_reservation(hex("00 00 00 05 00 00 00 00"));
     ASSERT_TRUE(none.ok());
     EXPECT_FALSE(none->reserved);
-    EXPECT_FALSE(parse_read_reservation(hex("00 00 00 05 00 00 00 08 00 00 00 00 00 00 00 00")).ok());
+    EXPECT_FALSE(
+        parse_read_reservation(hex("00 00 00 05 00 00 00 08 00 00 00 00 00 00 00 00")).ok());
     test::for_each_truncation(kReserved, [](ByteView v) {
         auto r = parse_read_reservation(v);
         if (v.size() < 8) {
@@ -116,9 +120,10 @@ TEST(Capabilities, LioLikeAnswer) {
     EXPECT_FALSE(c->rlr_c);
     EXPECT_TRUE(c->tmv);
     EXPECT_FALSE(c->ptpl_a);
-    for (PrType t : {PrType::write_exclusive, PrType::exclusive_access, PrType::write_exclusive_registrants_only,
-                     PrType::exclusive_access_registrants_only, PrType::write_exclusive_all_registrants,
-                     PrType::exclusive_access_all_registrants})
+    for (PrType t :
+         {PrType::write_exclusive, PrType::exclusive_access,
+          PrType::write_exclusive_registrants_only, PrType::exclusive_access_registrants_only,
+          PrType::write_exclusive_all_registrants, PrType::exclusive_access_all_registrants})
         EXPECT_TRUE(c->supports(t)) << type_name(t);
     EXPECT_EQ(encode_capabilities(*c, 8), hex("00 08 1d 80 ea 01 00 00"));
 }
@@ -205,8 +210,10 @@ TEST(FullStatus, LyingDescriptorLengthIsMalformed) {
     Bytes bad_tid = *b;
     bad_tid[8 + 24] = 0x0e;  // reserved protocol identifier
     EXPECT_FALSE(parse_full_status(bad_tid).ok());
-    Bytes short_desc = hex("00 00 00 01 00 00 00 10 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 00");
-    EXPECT_FALSE(parse_full_status(short_desc).ok());  // 16 bytes cannot hold a 24-byte descriptor header
+    Bytes short_desc =
+        hex("00 00 00 01 00 00 00 10 00 00 00 00 00 00 00 01 00 00 00 00 00 00 00 00");
+    EXPECT_FALSE(
+        parse_full_status(short_desc).ok());  // 16 bytes cannot hold a 24-byte descriptor header
 }
 
 }  // namespace

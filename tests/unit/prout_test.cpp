@@ -17,19 +17,22 @@ TEST(ProutParams, RegisterNewKey) {
     auto c = build_prout(PrOutAction::register_key, PrType::none, {.key = 0, .sa_key = 0xabc123});
     ASSERT_TRUE(c.ok()) << c.error().msg;
     EXPECT_EQ(cdb_bytes(*c), hex("5f 00 00 00 00 00 00 00 18 00"));
-    EXPECT_EQ(c->data, hex("00 00 00 00 00 00 00 00 00 00 00 00 00 ab c1 23 00 00 00 00 00 00 00 00"));
+    EXPECT_EQ(c->data,
+              hex("00 00 00 00 00 00 00 00 00 00 00 00 00 ab c1 23 00 00 00 00 00 00 00 00"));
 }
 
 TEST(ProutParams, UnregisterIsRegisterWithZeroSaKey) {
     // sg_persist -o -G -K abc123 -S 0
     auto c = build_prout(PrOutAction::register_key, PrType::none, {.key = 0xabc123, .sa_key = 0});
     ASSERT_TRUE(c.ok());
-    EXPECT_EQ(c->data, hex("00 00 00 00 00 ab c1 23 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"));
+    EXPECT_EQ(c->data,
+              hex("00 00 00 00 00 ab c1 23 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"));
 }
 
 TEST(ProutParams, ReserveReleaseClear) {
     // sg_persist -o -R -K abc123 -T 3 ; -o -L ... ; -o -C -K abc123
-    const Bytes key_only = hex("00 00 00 00 00 ab c1 23 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00");
+    const Bytes key_only =
+        hex("00 00 00 00 00 ab c1 23 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00");
     auto r = build_prout(PrOutAction::reserve, PrType::exclusive_access, {.key = 0xabc123});
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(cdb_bytes(*r), hex("5f 01 03 00 00 00 00 00 18 00"));
@@ -40,7 +43,8 @@ TEST(ProutParams, ReserveReleaseClear) {
     EXPECT_EQ(l->data, key_only);
     auto cl = build_prout(PrOutAction::clear, PrType::exclusive_access, {.key = 0xabc123});
     ASSERT_TRUE(cl.ok());
-    EXPECT_EQ(cdb_bytes(*cl), hex("5f 03 00 00 00 00 00 00 18 00"));  // CLEAR ignores TYPE: sent as 0
+    EXPECT_EQ(cdb_bytes(*cl),
+              hex("5f 03 00 00 00 00 00 00 18 00"));  // CLEAR ignores TYPE: sent as 0
 }
 
 TEST(ProutParams, PreemptAndAbort) {
@@ -49,7 +53,8 @@ TEST(ProutParams, PreemptAndAbort) {
                          {.key = 0x123abc, .sa_key = 0xabc123});
     ASSERT_TRUE(c.ok());
     EXPECT_EQ(cdb_bytes(*c), hex("5f 05 05 00 00 00 00 00 18 00"));
-    EXPECT_EQ(c->data, hex("00 00 00 00 00 12 3a bc 00 00 00 00 00 ab c1 23 00 00 00 00 00 00 00 00"));
+    EXPECT_EQ(c->data,
+              hex("00 00 00 00 00 12 3a bc 00 00 00 00 00 ab c1 23 00 00 00 00 00 00 00 00"));
 }
 
 TEST(ProutParams, RegisterAndIgnoreWithAptpl) {
@@ -58,22 +63,26 @@ TEST(ProutParams, RegisterAndIgnoreWithAptpl) {
                          {.sa_key = 0x1122334455667788ull, .aptpl = true});
     ASSERT_TRUE(c.ok());
     EXPECT_EQ(cdb_bytes(*c), hex("5f 06 00 00 00 00 00 00 18 00"));
-    EXPECT_EQ(c->data, hex("00 00 00 00 00 00 00 00 11 22 33 44 55 66 77 88 00 00 00 00 01 00 00 00"));
+    EXPECT_EQ(c->data,
+              hex("00 00 00 00 00 00 00 00 11 22 33 44 55 66 77 88 00 00 00 00 01 00 00 00"));
 }
 
 TEST(ProutParams, AllTgPt) {
     // sg_persist -o -G -S 1 --param-alltgpt
     auto c = build_prout(PrOutAction::register_key, PrType::none, {.sa_key = 1, .all_tg_pt = true});
     ASSERT_TRUE(c.ok());
-    EXPECT_EQ(c->data, hex("00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00 00 00 04 00 00 00"));
+    EXPECT_EQ(c->data,
+              hex("00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00 00 00 04 00 00 00"));
 }
 
 TEST(ProutParams, ReplaceLost) {
     // sg_persist -o -z -S 0x99 -T 7
-    auto c = build_prout(PrOutAction::replace_lost, PrType::write_exclusive_all_registrants, {.sa_key = 0x99});
+    auto c = build_prout(PrOutAction::replace_lost, PrType::write_exclusive_all_registrants,
+                         {.sa_key = 0x99});
     ASSERT_TRUE(c.ok());
     EXPECT_EQ(cdb_bytes(*c), hex("5f 08 07 00 00 00 00 00 18 00"));
-    EXPECT_EQ(c->data, hex("00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 99 00 00 00 00 00 00 00 00"));
+    EXPECT_EQ(c->data,
+              hex("00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 99 00 00 00 00 00 00 00 00"));
 }
 
 TEST(ProutParams, SpecIptIscsi) {
@@ -103,16 +112,15 @@ TEST(ProutParams, RegisterAndMove) {
     TransportId t;
     t.protocol = ProtocolId::sas;
     t.name = 0x5000c50005b32001ull;
-    auto c = build_register_and_move(PrType::write_exclusive, {.key = 0xabc123,
-                                                               .sa_key = 0x123abc,
-                                                               .unreg = true,
-                                                               .rel_tgt_port = 2,
-                                                               .transport_id = t});
+    auto c = build_register_and_move(
+        PrType::write_exclusive,
+        {.key = 0xabc123, .sa_key = 0x123abc, .unreg = true, .rel_tgt_port = 2, .transport_id = t});
     ASSERT_TRUE(c.ok()) << c.error().msg;
     EXPECT_EQ(cdb_bytes(*c), hex("5f 07 01 00 00 00 00 00 30 00"));
-    const Bytes want = hex("00 00 00 00 00 ab c1 23 00 00 00 00 00 12 3a bc"
-                           "00 02 00 02 00 00 00 18 06 00 00 00 50 00 c5 00"
-                           "05 b3 20 01 00 00 00 00 00 00 00 00 00 00 00 00");
+    const Bytes want =
+        hex("00 00 00 00 00 ab c1 23 00 00 00 00 00 12 3a bc"
+            "00 02 00 02 00 00 00 18 06 00 00 00 50 00 c5 00"
+            "05 b3 20 01 00 00 00 00 00 00 00 00 00 00 00 00");
     EXPECT_EQ(c->data, want);
     auto back = decode_prout_move_params(want);
     ASSERT_TRUE(back.ok()) << back.error().msg;
@@ -126,7 +134,8 @@ TEST(ProutParams, RegisterAndMove) {
 TEST(ProutParams, BuildRefusesNonsense) {
     EXPECT_FALSE(build_prout(PrOutAction::reserve, PrType::none, {.key = 1}).ok());
     EXPECT_FALSE(build_prout(PrOutAction::preempt, static_cast<PrType>(2), {.key = 1}).ok());
-    EXPECT_FALSE(build_prout(PrOutAction::register_and_move, PrType::exclusive_access, {.key = 1}).ok());
+    EXPECT_FALSE(
+        build_prout(PrOutAction::register_and_move, PrType::exclusive_access, {.key = 1}).ok());
     EXPECT_FALSE(build_prout(PrOutAction::register_key, PrType::none, {.spec_i_pt = true}).ok());
     TransportId t{.protocol = ProtocolId::sas, .name = 1};
     EXPECT_FALSE(build_prout(PrOutAction::register_key, PrType::none, {.transport_ids = {t}}).ok());
@@ -182,10 +191,12 @@ TEST(ProutDecode, BadTransportIdIsInvalidField) {
 
 TEST(ProutDecode, MoveHostile) {
     ParamError why;
-    Bytes m = hex("00 00 00 00 00 ab c1 23 00 00 00 00 00 12 3a bc"
-                  "00 02 00 02 00 00 00 18 06 00 00 00 50 00 c5 00"
-                  "05 b3 20 01 00 00 00 00 00 00 00 00 00 00 00 00");
-    test::for_each_truncation(m, [](ByteView v) { EXPECT_FALSE(decode_prout_move_params(v).ok()); });
+    Bytes m =
+        hex("00 00 00 00 00 ab c1 23 00 00 00 00 00 12 3a bc"
+            "00 02 00 02 00 00 00 18 06 00 00 00 50 00 c5 00"
+            "05 b3 20 01 00 00 00 00 00 00 00 00 00 00 00 00");
+    test::for_each_truncation(m,
+                              [](ByteView v) { EXPECT_FALSE(decode_prout_move_params(v).ok()); });
     Bytes lie = m;
     put_be32(lie, 20, 0xffffffff);
     EXPECT_FALSE(decode_prout_move_params(lie, &why).ok());

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "uring_engine/simproto/protocol.h"
 #include "tests/support/test_util.h"
+#include "uring_engine/simproto/protocol.h"
 #include "uring_engine/wire/cdb.h"
 
 namespace prfence::sim::proto {

@@ -19,9 +19,9 @@
 //   ../dm-0, dev/disk/by-id/X -> ../../sdb
 #include "uring_engine/devices/resolve.h"
 
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <grp.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,8 +38,8 @@
 #include <tuple>
 #include <vector>
 
-#include "uring_engine/devices/vpd.h"
 #include "tests/support/test_util.h"
+#include "uring_engine/devices/vpd.h"
 
 namespace prfence::engine {
 namespace {
@@ -452,7 +452,8 @@ TEST_F(Resolve, UnreadableListFileIsASystemError) {
     const pid_t kid = ::fork();
     ASSERT_GE(kid, 0);
     if (kid == 0) {
-        if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(10);
+        if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0)
+            ::_exit(10);
         auto r = resolve({"@" + list});
         if (r.ok()) ::_exit(11);
         if (r.error().code != Errc::system) ::_exit(12);

@@ -306,7 +306,8 @@ TEST(Worse, Ordering) {
     // the command did its work: condition met and no sense are benign, below the transient tier
     EXPECT_EQ(worse(Category::condition_met, Category::unit_attention), Category::unit_attention);
     EXPECT_EQ(worse(Category::no_sense, Category::not_ready), Category::not_ready);
-    EXPECT_EQ(worse(Category::no_sense, Category::recovered), Category::recovered);  // same tier: larger code
+    EXPECT_EQ(worse(Category::no_sense, Category::recovered),
+              Category::recovered);  // same tier: larger code
     // unit attention and not ready are one tier: the larger code wins
     EXPECT_EQ(worse(Category::not_ready, Category::unit_attention), Category::unit_attention);
     EXPECT_EQ(worse(Category::unit_attention, Category::not_ready), Category::unit_attention);

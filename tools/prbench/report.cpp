@@ -51,15 +51,16 @@ nlohmann::ordered_json latency_json(std::vector<uint64_t>& samples) {
 }
 
 std::string job_name(const Measurement& r) {
-    std::string n = r.op + "-" + backend_name(r.backend) + "-n" + std::to_string(r.luns) + "-qd" + std::to_string(r.qd);
+    std::string n = r.op + "-" + backend_name(r.backend) + "-n" + std::to_string(r.luns) + "-qd" +
+                    std::to_string(r.qd);
     if (r.rate > 0) n += "-rate" + fmt("%g", r.rate);
     return n;
 }
 
 std::string fio_block(const std::string& what, const LatencySummary& s, const std::string& indent) {
     std::string o;
-    o += indent + what + " (usec): min=" + us_int(s.min) + ", max=" + us_int(s.max) + ", avg=" + fmt("%.2f", s.mean / 1e3) +
-         ", stdev=" + fmt("%.2f", s.stddev / 1e3) + "\n";
+    o += indent + what + " (usec): min=" + us_int(s.min) + ", max=" + us_int(s.max) +
+         ", avg=" + fmt("%.2f", s.mean / 1e3) + ", stdev=" + fmt("%.2f", s.stddev / 1e3) + "\n";
     o += indent + what + " percentiles (usec):\n";
     size_t width = 1;
     for (const auto& [q, v] : s.percentiles) width = std::max(width, us_int(v).size());
@@ -78,7 +79,8 @@ std::vector<LunTime> slowest_luns(const Measurement& r, size_t k) {
     std::vector<LunTime> v;
     for (const auto& t : r.luns_time)
         if (t.n) v.push_back(t);
-    std::sort(v.begin(), v.end(), [](const LunTime& a, const LunTime& b) { return a.max_ns > b.max_ns; });
+    std::sort(v.begin(), v.end(),
+              [](const LunTime& a, const LunTime& b) { return a.max_ns > b.max_ns; });
     if (v.size() > k) v.resize(k);
     return v;
 }
@@ -86,45 +88,53 @@ std::vector<LunTime> slowest_luns(const Measurement& r, size_t k) {
 std::string render_text(std::vector<Measurement>& results, const RunInfo& info) {
     std::string o;
     for (Measurement& r : results) {
-        o += job_name(r) + ": (workload=" + workload_name(r.workload) + ", op=" + r.op + ", backend=" + backend_name(r.backend) +
-             ", luns=" + std::to_string(r.luns) + ", qd=" + std::to_string(r.qd) +
+        o += job_name(r) + ": (workload=" + workload_name(r.workload) + ", op=" + r.op +
+             ", backend=" + backend_name(r.backend) + ", luns=" + std::to_string(r.luns) +
+             ", qd=" + std::to_string(r.qd) +
              (r.rate > 0 ? ", rate=" + fmt("%g", r.rate) + "/s" : std::string()) + ")\n";
         if (r.skipped) {
             o += "  skipped: " + r.note + "\n\n";
             continue;
         }
         const char* unit = r.workload == Workload::op ? "ops" : "LU-ops";
-        o += "  " + r.op + ": IOPS=" + human_count(r.iops()) + " (" + unit + "/s), " + unit + "=" + std::to_string(r.ops) +
-             ", errors=" + std::to_string(r.errors) + ", retries=" + std::to_string(r.retries) +
-             ", warmup=" + std::to_string(r.warmup) + ", runt=" + std::to_string((r.runtime_ns + 500000) / 1000000) + "msec\n";
+        o += "  " + r.op + ": IOPS=" + human_count(r.iops()) + " (" + unit + "/s), " + unit + "=" +
+             std::to_string(r.ops) + ", errors=" + std::to_string(r.errors) +
+             ", retries=" + std::to_string(r.retries) + ", warmup=" + std::to_string(r.warmup) +
+             ", runt=" + std::to_string((r.runtime_ns + 500000) / 1000000) + "msec\n";
         if (!r.wall.empty()) {
             std::vector<uint64_t> w = r.wall;
             LatencySummary s = summarize(w);
-            o += "    wall (msec): min=" + ms(static_cast<double>(s.min)) + ", max=" + ms(static_cast<double>(s.max)) +
-                 ", avg=" + ms(s.mean) + ", stdev=" + ms(s.stddev) + ", median=" + ms(static_cast<double>(s.at(50))) +
+            o += "    wall (msec): min=" + ms(static_cast<double>(s.min)) +
+                 ", max=" + ms(static_cast<double>(s.max)) + ", avg=" + ms(s.mean) +
+                 ", stdev=" + ms(s.stddev) + ", median=" + ms(static_cast<double>(s.at(50))) +
                  ", batches=" + std::to_string(s.n) + "  (first submission to last LU done)\n";
         }
         if (!r.arm.empty()) {
             std::vector<uint64_t> w = r.arm;
             LatencySummary s = summarize(w);
-            o += "    arming (msec): min=" + ms(static_cast<double>(s.min)) + ", max=" + ms(static_cast<double>(s.max)) +
-                 ", median=" + ms(static_cast<double>(s.at(50))) + "  (before each batch, not in wall)\n";
+            o += "    arming (msec): min=" + ms(static_cast<double>(s.min)) +
+                 ", max=" + ms(static_cast<double>(s.max)) +
+                 ", median=" + ms(static_cast<double>(s.at(50))) +
+                 "  (before each batch, not in wall)\n";
         }
         if (!r.wall_lat.empty()) {
             LatencySummary s = summarize(r.wall_lat);
             o += "    wall from intended start (msec): min=" + ms(static_cast<double>(s.min)) +
-                 ", max=" + ms(static_cast<double>(s.max)) + ", avg=" + ms(s.mean) + ", median=" + ms(static_cast<double>(s.at(50))) + "\n";
+                 ", max=" + ms(static_cast<double>(s.max)) + ", avg=" + ms(s.mean) +
+                 ", median=" + ms(static_cast<double>(s.at(50))) + "\n";
         }
         if (!r.clat.empty()) o += fio_block("clat", summarize(r.clat));
         if (!r.lat.empty()) {
-            o += "    (paced: lat = intended send time to completion, coordinated omission corrected)\n";
+            o += "    (paced: lat = intended send time to completion, coordinated omission "
+                 "corrected)\n";
             o += fio_block("lat", summarize(r.lat));
         }
         auto slow = slowest_luns(r, info.slowest);
         if (!slow.empty()) {
             o += "    slowest LUNs:";
             for (size_t i = 0; i < slow.size(); ++i)
-                o += std::string(i ? "," : "") + " " + slow[i].name + " " + us_int(slow[i].max_ns) + "us";
+                o += std::string(i ? "," : "") + " " + slow[i].name + " " + us_int(slow[i].max_ns) +
+                     "us";
             o += "\n";
         }
         if (!r.note.empty()) o += "    note: " + r.note + "\n";
@@ -132,7 +142,8 @@ std::string render_text(std::vector<Measurement>& results, const RunInfo& info) 
         o += "\n";
     }
 
-    // Comparison: per (workload, op, N), each backend at its highest concurrency, against sg_persist.
+    // Comparison: per (workload, op, N), each backend at its highest concurrency, against
+    // sg_persist.
     struct Key {
         int w;
         std::string op;
@@ -143,10 +154,12 @@ std::string render_text(std::vector<Measurement>& results, const RunInfo& info) 
     for (const Measurement& r : results)
         if (!r.skipped) groups[{static_cast<int>(r.workload), r.op, r.luns}].push_back(&r);
     if (!groups.empty()) {
-        o += "Comparison (each backend at its highest concurrency; x = sg_persist's figure / this one)\n";
+        o += "Comparison (each backend at its highest concurrency; x = sg_persist's figure / this "
+             "one)\n";
         char line[256];
-        std::snprintf(line, sizeof line, "  %-9s %-17s %5s  %-11s %5s %12s %10s %10s %8s\n", "workload", "op", "luns", "backend",
-                      "qd", "wall_med_ms", "p50_us", "p99_us", "x_sgp");
+        std::snprintf(line, sizeof line, "  %-9s %-17s %5s  %-11s %5s %12s %10s %10s %8s\n",
+                      "workload", "op", "luns", "backend", "qd", "wall_med_ms", "p50_us", "p99_us",
+                      "x_sgp");
         o += line;
         for (auto& [k, rs] : groups) {
             std::map<Backend, const Measurement*> best;
@@ -159,7 +172,8 @@ std::string render_text(std::vector<Measurement>& results, const RunInfo& info) 
                 if (!r->wall.empty()) return median_of(r->wall);
                 return median_of(r->clat);
             };
-            const Measurement* sgp = best.count(Backend::sg_persist) ? best[Backend::sg_persist] : nullptr;
+            const Measurement* sgp =
+                best.count(Backend::sg_persist) ? best[Backend::sg_persist] : nullptr;
             const double fs = sgp ? figure(sgp) : 0;
             for (auto& [b, r] : best) {
                 std::vector<uint64_t> c = r->clat;
@@ -167,10 +181,11 @@ std::string render_text(std::vector<Measurement>& results, const RunInfo& info) 
                 const double fr = figure(r);  // with samples of wall, their median
                 std::string x = "-";
                 if (sgp && fr > 0) x = fmt("%.1f", fs / fr);
-                std::snprintf(line, sizeof line, "  %-9s %-17s %5zu  %-11s %5u %12s %10s %10s %8s\n", workload_name(r->workload),
-                              r->op.c_str(), r->luns, backend_name(b), r->qd,
-                              r->wall.empty() ? "-" : ms(fr).c_str(), s.n ? us_int(s.at(50)).c_str() : "-",
-                              s.n ? us_int(s.at(99)).c_str() : "-", x.c_str());
+                std::snprintf(
+                    line, sizeof line, "  %-9s %-17s %5zu  %-11s %5u %12s %10s %10s %8s\n",
+                    workload_name(r->workload), r->op.c_str(), r->luns, backend_name(b), r->qd,
+                    r->wall.empty() ? "-" : ms(fr).c_str(), s.n ? us_int(s.at(50)).c_str() : "-",
+                    s.n ? us_int(s.at(99)).c_str() : "-", x.c_str());
                 o += line;
             }
         }
@@ -187,8 +202,11 @@ nlohmann::ordered_json render_json(std::vector<Measurement>& results, const RunI
     std::strftime(tbuf, sizeof tbuf, "%a %b %e %H:%M:%S %Y", std::localtime(&now));
     j["time"] = tbuf;
     j["clock"] = "CLOCK_MONOTONIC";
-    j["global options"] = {{"command_line", info.command_line}, {"devices", info.devices}, {"warmup", info.warmup},
-                           {"rounds", info.rounds}, {"iterations", info.iterations}};
+    j["global options"] = {{"command_line", info.command_line},
+                           {"devices", info.devices},
+                           {"warmup", info.warmup},
+                           {"rounds", info.rounds},
+                           {"iterations", info.iterations}};
     nlohmann::ordered_json jobs = nlohmann::ordered_json::array();
     for (Measurement& r : results) {
         nlohmann::ordered_json x;
@@ -224,11 +242,15 @@ nlohmann::ordered_json render_json(std::vector<Measurement>& results, const RunI
             x["wall_ns"] = latency_json(w);
             x["wall_ns"]["samples"] = r.wall;
         }
-        if (!r.arm.empty()) x["arm_ns"] = r.arm;  // fence: per measured round, the arming (not in wall_ns)
+        if (!r.arm.empty())
+            x["arm_ns"] = r.arm;  // fence: per measured round, the arming (not in wall_ns)
         if (!r.wall_lat.empty()) x["wall_lat_ns"] = latency_json(r.wall_lat);
         nlohmann::ordered_json slow = nlohmann::ordered_json::array();
         for (const auto& t : slowest_luns(r, info.slowest))
-            slow.push_back({{"name", t.name}, {"max_ns", t.max_ns}, {"mean_ns", t.n ? t.sum_ns / t.n : 0}, {"N", t.n}});
+            slow.push_back({{"name", t.name},
+                            {"max_ns", t.max_ns},
+                            {"mean_ns", t.n ? t.sum_ns / t.n : 0},
+                            {"N", t.n}});
         x["slowest_luns"] = slow;
         jobs.push_back(std::move(x));
     }

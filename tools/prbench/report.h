@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Rendering prbench's results: fio-like text (clat percentiles in usec, min/max/avg/stdev, IOPS, the
-// slowest LUNs), a comparison table, and JSON with fio's field names (clat_ns {min, max, mean, stddev,
-// N, percentile {"1.000000": ns, ...}}).
+// Rendering prbench's results: fio-like text (clat percentiles in usec, min/max/avg/stdev, IOPS,
+// the slowest LUNs), a comparison table, and JSON with fio's field names (clat_ns {min, max, mean,
+// stddev, N, percentile {"1.000000": ns, ...}}).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -27,8 +27,8 @@ nlohmann::ordered_json latency_json(std::vector<uint64_t>& samples);
 
 std::string job_name(const Measurement& r);
 
-// Both sort each result's latency samples (clat, lat, wall_lat) in place; wall and arm, which the JSON
-// prints round by round, keep their order.
+// Both sort each result's latency samples (clat, lat, wall_lat) in place; wall and arm, which the
+// JSON prints round by round, keep their order.
 std::string render_text(std::vector<Measurement>& results, const RunInfo& info);
 nlohmann::ordered_json render_json(std::vector<Measurement>& results, const RunInfo& info);
 
@@ -36,7 +36,8 @@ nlohmann::ordered_json render_json(std::vector<Measurement>& results, const RunI
 //     clat (usec): min=..., max=..., avg=..., stdev=...
 //     clat percentiles (usec):
 //      |  1.00th=[  241],  5.00th=[  289], ...
-std::string fio_block(const std::string& what, const LatencySummary& s, const std::string& indent = "    ");
+std::string fio_block(const std::string& what, const LatencySummary& s,
+                      const std::string& indent = "    ");
 
 // The slowest LUNs of a result (by their slowest time), at most `k`.
 std::vector<LunTime> slowest_luns(const Measurement& r, size_t k);

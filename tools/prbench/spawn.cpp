@@ -17,7 +17,8 @@ extern char** environ;
 
 namespace prfence::bench {
 
-SpawnResult spawn_and_wait(const std::vector<std::string>& argv, const std::vector<std::string>* env) {
+SpawnResult spawn_and_wait(const std::vector<std::string>& argv,
+                           const std::vector<std::string>* env) {
     SpawnResult r;
     if (argv.empty()) {
         r.error = "empty command";
@@ -42,7 +43,8 @@ SpawnResult spawn_and_wait(const std::vector<std::string>& argv, const std::vect
     }
     pid_t pid = -1;
     r.start_ns = prfence::engine::now_ns();
-    const int e = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), env ? envp.data() : environ);
+    const int e =
+        posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), env ? envp.data() : environ);
     posix_spawn_file_actions_destroy(&fa);
     if (e != 0) {
         r.end_ns = prfence::engine::now_ns();
@@ -54,7 +56,9 @@ SpawnResult spawn_and_wait(const std::vector<std::string>& argv, const std::vect
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     r.end_ns = prfence::engine::now_ns();
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+    r.exit_code = WIFEXITED(status)     ? WEXITSTATUS(status)
+                  : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+                                        : -1;
     if (out >= 0) {
         char buf[4096];
         ssize_t got;
@@ -88,8 +92,10 @@ std::vector<std::string> split_words(const std::string& text) {
     char quote = 0;
     for (char c : text) {
         if (quote) {
-            if (c == quote) quote = 0;
-            else cur += c;
+            if (c == quote)
+                quote = 0;
+            else
+                cur += c;
             continue;
         }
         if (c == '\'' || c == '"') {
@@ -110,7 +116,8 @@ std::vector<std::string> split_words(const std::string& text) {
 
 std::string find_executable(const std::string& name) {
     if (name.empty()) return {};
-    if (name.find('/') != std::string::npos) return access(name.c_str(), X_OK) == 0 ? name : std::string();
+    if (name.find('/') != std::string::npos)
+        return access(name.c_str(), X_OK) == 0 ? name : std::string();
     const char* path = std::getenv("PATH");
     std::string p = path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     size_t start = 0;

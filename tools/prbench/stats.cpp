@@ -50,7 +50,8 @@ LatencySummary summarize(std::vector<uint64_t>& samples) {
     return s;
 }
 
-std::vector<std::pair<uint64_t, double>> cdf_points(std::span<const uint64_t> sorted, size_t max_points) {
+std::vector<std::pair<uint64_t, double>> cdf_points(std::span<const uint64_t> sorted,
+                                                    size_t max_points) {
     std::vector<std::pair<uint64_t, double>> pts;
     const size_t n = sorted.size();
     if (n == 0 || max_points == 0) return pts;

@@ -16,21 +16,31 @@ constexpr double kW = 960, kPanelH = 420, kLeft = 90, kRight = 290, kTop = 70, k
 
 const char* color(Backend b) {
     switch (b) {
-        case Backend::uring: return "#1f77b4";
-        case Backend::sgio: return "#ff7f0e";
-        case Backend::serial: return "#2ca02c";
-        case Backend::sg_persist: return "#d62728";
-        case Backend::fence_scsi: return "#9467bd";
+        case Backend::uring:
+            return "#1f77b4";
+        case Backend::sgio:
+            return "#ff7f0e";
+        case Backend::serial:
+            return "#2ca02c";
+        case Backend::sg_persist:
+            return "#d62728";
+        case Backend::fence_scsi:
+            return "#9467bd";
     }
     return "#000000";
 }
 const char* label(Backend b) {
     switch (b) {
-        case Backend::uring: return "prfence (io_uring)";
-        case Backend::sgio: return "prfence (SG_IO pool)";
-        case Backend::serial: return "one at a time";
-        case Backend::sg_persist: return "sg_persist loop";
-        case Backend::fence_scsi: return "fence_scsi";
+        case Backend::uring:
+            return "prfence (io_uring)";
+        case Backend::sgio:
+            return "prfence (SG_IO pool)";
+        case Backend::serial:
+            return "one at a time";
+        case Backend::sg_persist:
+            return "sg_persist loop";
+        case Backend::fence_scsi:
+            return "fence_scsi";
     }
     return "?";
 }
@@ -39,11 +49,20 @@ std::string esc(const std::string& s) {
     std::string o;
     for (char c : s) {
         switch (c) {
-            case '&': o += "&amp;"; break;
-            case '<': o += "&lt;"; break;
-            case '>': o += "&gt;"; break;
-            case '"': o += "&quot;"; break;
-            default: o += c;
+            case '&':
+                o += "&amp;";
+                break;
+            case '<':
+                o += "&lt;";
+                break;
+            case '>':
+                o += "&gt;";
+                break;
+            case '"':
+                o += "&quot;";
+                break;
+            default:
+                o += c;
         }
     }
     return o;
@@ -53,14 +72,16 @@ std::string num(double v) {
     std::snprintf(b, sizeof b, "%.1f", v);
     return b;
 }
-std::string text(double x, double y, const std::string& s, const char* anchor = "middle", int size = 13,
-                 const char* extra = "") {
-    return "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\" text-anchor=\"" + anchor + "\" font-size=\"" +
-           std::to_string(size) + "\"" + extra + ">" + esc(s) + "</text>\n";
+std::string text(double x, double y, const std::string& s, const char* anchor = "middle",
+                 int size = 13, const char* extra = "") {
+    return "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\" text-anchor=\"" + anchor +
+           "\" font-size=\"" + std::to_string(size) + "\"" + extra + ">" + esc(s) + "</text>\n";
 }
-std::string line(double x1, double y1, double x2, double y2, const char* stroke, double w = 1, const char* extra = "") {
-    return "<line x1=\"" + num(x1) + "\" y1=\"" + num(y1) + "\" x2=\"" + num(x2) + "\" y2=\"" + num(y2) + "\" stroke=\"" +
-           stroke + "\" stroke-width=\"" + num(w) + "\"" + extra + "/>\n";
+std::string line(double x1, double y1, double x2, double y2, const char* stroke, double w = 1,
+                 const char* extra = "") {
+    return "<line x1=\"" + num(x1) + "\" y1=\"" + num(y1) + "\" x2=\"" + num(x2) + "\" y2=\"" +
+           num(y2) + "\" stroke=\"" + stroke + "\" stroke-width=\"" + num(w) + "\"" + extra +
+           "/>\n";
 }
 
 struct Frame {
@@ -79,8 +100,8 @@ struct Frame {
 std::string y_title_and_frame(const Frame& f, double gap, const std::string& title) {
     return "<text transform=\"translate(" + num(f.x0 - gap) + "," + num(f.y0 + f.h / 2) +
            ") rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">" + title + "</text>\n" +
-           "<rect x=\"" + num(f.x0) + "\" y=\"" + num(f.y0) + "\" width=\"" + num(f.w) + "\" height=\"" + num(f.h) +
-           "\" fill=\"none\" stroke=\"#333333\"/>\n";
+           "<rect x=\"" + num(f.x0) + "\" y=\"" + num(f.y0) + "\" width=\"" + num(f.w) +
+           "\" height=\"" + num(f.h) + "\" fill=\"none\" stroke=\"#333333\"/>\n";
 }
 
 // The legend, right of the plot: per backend a colour swatch, its name, and a line of detail below.
@@ -98,12 +119,14 @@ std::string legend(double x, double y, const std::vector<std::pair<Backend, std:
 // x axis: decades of microseconds between lx0 and lx1 (log10 us).
 std::string log_x_axis(const Frame& f, const std::string& title, bool us_labels) {
     std::string o;
-    for (int d = static_cast<int>(std::floor(f.lx0)); d <= static_cast<int>(std::ceil(f.lx1)); ++d) {
+    for (int d = static_cast<int>(std::floor(f.lx0)); d <= static_cast<int>(std::ceil(f.lx1));
+         ++d) {
         const double v = std::pow(10.0, d);
         if (d < f.lx0 - 1e-9 || d > f.lx1 + 1e-9) continue;
         const double x = f.X(v);
         o += line(x, f.y0, x, f.y0 + f.h, "#dddddd");
-        o += text(x, f.y0 + f.h + 18, us_labels ? us_tick_label(v) : std::to_string(static_cast<long long>(v)));
+        o += text(x, f.y0 + f.h + 18,
+                  us_labels ? us_tick_label(v) : std::to_string(static_cast<long long>(v)));
         for (int m = 2; m < 10; ++m) {
             const double xm = f.X(v * m);
             if (std::log10(v * m) > f.lx1) break;
@@ -116,8 +139,8 @@ std::string log_x_axis(const Frame& f, const std::string& title, bool us_labels)
 
 std::string cdf_panel(const std::vector<Measurement>& results, double top) {
     std::string o;
-    // Which results: the first workload/op that has command samples; per backend the run with the most
-    // LUNs, then the highest concurrency.
+    // Which results: the first workload/op that has command samples; per backend the run with the
+    // most LUNs, then the highest concurrency.
     const Measurement* first = nullptr;
     for (const auto& r : results)
         if (!r.skipped && !r.clat.empty()) {
@@ -131,7 +154,8 @@ std::string cdf_panel(const std::vector<Measurement>& results, double top) {
     }
     std::map<Backend, const Measurement*> pick;
     for (const auto& r : results) {
-        if (r.skipped || r.clat.empty() || r.workload != first->workload || r.op != first->op) continue;
+        if (r.skipped || r.clat.empty() || r.workload != first->workload || r.op != first->op)
+            continue;
         auto& p = pick[r.backend];
         if (!p || r.luns > p->luns || (r.luns == p->luns && r.qd > p->qd)) p = &r;
     }
@@ -147,10 +171,14 @@ std::string cdf_panel(const std::vector<Measurement>& results, double top) {
     f.lx0 = std::floor(std::log10(static_cast<double>(lo) / 1e3));
     f.lx1 = std::ceil(std::log10(static_cast<double>(hi) / 1e3));
     if (f.lx1 <= f.lx0) f.lx1 = f.lx0 + 1;
-    std::string what = first->workload == Workload::op ? "operation " + first->op : std::string(workload_name(first->workload));
-    o += text(kW / 2, top + 28, "Command latency CDF per backend: " + what, "middle", 17, " font-weight=\"bold\"");
+    std::string what = first->workload == Workload::op
+                           ? "operation " + first->op
+                           : std::string(workload_name(first->workload));
+    o += text(kW / 2, top + 28, "Command latency CDF per backend: " + what, "middle", 17,
+              " font-weight=\"bold\"");
     o += text(kW / 2, top + 48,
-              "each command from submission to completion (sg_persist, fence_scsi: process start to exit); further left is faster",
+              "each command from submission to completion (sg_persist, fence_scsi: process start "
+              "to exit); further left is faster",
               "middle", 12, " fill=\"#444444\"");
     // y grid: 0..1
     for (int i = 0; i <= 10; ++i) {
@@ -171,7 +199,8 @@ std::string cdf_panel(const std::vector<Measurement>& results, double top) {
             const double y = f.Y(pts[i].second);
             d += (i == 0 ? "M" + num(x) + "," + num(prev_y) + " L" : " L") + num(x) + "," + num(y);
         }
-        o += "<path d=\"" + d + "\" fill=\"none\" stroke=\"" + color(b) + "\" stroke-width=\"2.5\"/>\n";
+        o += "<path d=\"" + d + "\" fill=\"none\" stroke=\"" + color(b) +
+             "\" stroke-width=\"2.5\"/>\n";
         const Measurement* r = pick[b];
         const double p50 = static_cast<double>(percentile_sorted(v, 50)) / 1e3;
         char lab[160];
@@ -186,15 +215,23 @@ std::string cdf_panel(const std::vector<Measurement>& results, double top) {
 std::string fence_panel(const std::vector<Measurement>& results, double top) {
     std::string o;
     Workload w = Workload::fence;
-    bool any = std::any_of(results.begin(), results.end(), [](const Measurement& r) { return !r.skipped && r.workload == Workload::fence && !r.wall.empty(); });
+    bool any = std::any_of(results.begin(), results.end(), [](const Measurement& r) {
+        return !r.skipped && r.workload == Workload::fence && !r.wall.empty();
+    });
     if (!any) {
         w = Workload::pingpong;
-        any = std::any_of(results.begin(), results.end(), [](const Measurement& r) { return !r.skipped && r.workload == Workload::pingpong && !r.wall.empty(); });
+        any = std::any_of(results.begin(), results.end(), [](const Measurement& r) {
+            return !r.skipped && r.workload == Workload::pingpong && !r.wall.empty();
+        });
     }
-    const std::string name = w == Workload::fence ? "Mass fence" : "Failover ping-pong (one takeover)";
+    const std::string name =
+        w == Workload::fence ? "Mass fence" : "Failover ping-pong (one takeover)";
     if (!any) {
-        o += text(kW / 2, top + 28, "Fence time against the number of LUNs", "middle", 17, " font-weight=\"bold\"");
-        o += text(kW / 2, top + kPanelH / 2, "no fence results in this run (prbench -w fence --luns 16,64,256 ...)", "middle", 14);
+        o += text(kW / 2, top + 28, "Fence time against the number of LUNs", "middle", 17,
+                  " font-weight=\"bold\"");
+        o += text(kW / 2, top + kPanelH / 2,
+                  "no fence results in this run (prbench -w fence --luns 16,64,256 ...)", "middle",
+                  14);
         return o;
     }
     // Per backend: N -> median wall (ms), the highest concurrency per N.
@@ -222,17 +259,20 @@ std::string fence_panel(const std::vector<Measurement>& results, double top) {
     f.y_lo = std::floor(std::log10(lo));
     f.y_hi = std::ceil(std::log10(hi));
     if (f.y_hi <= f.y_lo) f.y_hi = f.y_lo + 1;
-    o += text(kW / 2, top + 28, name + ": wall time against the number of LUNs", "middle", 17, " font-weight=\"bold\"");
+    o += text(kW / 2, top + 28, name + ": wall time against the number of LUNs", "middle", 17,
+              " font-weight=\"bold\"");
     o += text(kW / 2, top + 48,
-              w == Workload::fence ? "first request to the last LU verified, median per batch; lower is faster"
-                                   : "one node takes over every LU, median per round; lower is faster",
+              w == Workload::fence
+                  ? "first request to the last LU verified, median per batch; lower is faster"
+                  : "one node takes over every LU, median per round; lower is faster",
               "middle", 12, " fill=\"#444444\"");
     for (int d = static_cast<int>(f.y_lo); d <= static_cast<int>(f.y_hi); ++d) {
         const double v = std::pow(10.0, d);
         const double y = f.Y(v);
         o += line(f.x0, y, f.x0 + f.w, y, "#cccccc");
         o += text(f.x0 - 8, y + 4, us_tick_label(v * 1000), "end", 12);
-        for (int m = 2; m < 10 && d < static_cast<int>(f.y_hi); ++m) o += line(f.x0, f.Y(v * m), f.x0 + f.w, f.Y(v * m), "#f0f0f0");
+        for (int m = 2; m < 10 && d < static_cast<int>(f.y_hi); ++m)
+            o += line(f.x0, f.Y(v * m), f.x0 + f.w, f.Y(v * m), "#f0f0f0");
     }
     for (size_t n : ns) {
         const double x = f.X(static_cast<double>(n));
@@ -249,12 +289,16 @@ std::string fence_panel(const std::vector<Measurement>& results, double top) {
             const double x = f.X(static_cast<double>(n)), y = f.Y(std::max(p.second, 1e-3));
             d += (firstp ? "M" : " L") + num(x) + "," + num(y);
             firstp = false;
-            o += "<circle cx=\"" + num(x) + "\" cy=\"" + num(y) + "\" r=\"4\" fill=\"" + color(b) + "\"/>\n";
+            o += "<circle cx=\"" + num(x) + "\" cy=\"" + num(y) + "\" r=\"4\" fill=\"" + color(b) +
+                 "\"/>\n";
         }
-        o += "<path d=\"" + d + "\" fill=\"none\" stroke=\"" + color(b) + "\" stroke-width=\"2.5\"/>\n";
+        o += "<path d=\"" + d + "\" fill=\"none\" stroke=\"" + color(b) +
+             "\" stroke-width=\"2.5\"/>\n";
         const auto& last = *m.rbegin();
-        items.emplace_back(b, std::to_string(last.first) + " LUs in " +
-                                  (last.second.second >= 1000 ? num(last.second.second / 1000) + " s" : num(last.second.second) + " ms"));
+        items.emplace_back(b,
+                           std::to_string(last.first) + " LUs in " +
+                               (last.second.second >= 1000 ? num(last.second.second / 1000) + " s"
+                                                           : num(last.second.second) + " ms"));
     }
     o += legend(f.x0 + f.w + 14, f.y0 + 14, items);
     return o;
@@ -280,8 +324,9 @@ std::string us_tick_label(double us) {
 std::string render_svg(const std::vector<Measurement>& results, const std::string& subtitle) {
     const double h = 2 * kPanelH + 40;
     std::string o = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-    o += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(kW) + "\" height=\"" + num(h) + "\" viewBox=\"0 0 " +
-         num(kW) + " " + num(h) + "\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n";
+    o += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(kW) + "\" height=\"" + num(h) +
+         "\" viewBox=\"0 0 " + num(kW) + " " + num(h) +
+         "\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n";
     o += "<title>prbench: persistent-reservation latency</title>\n";
     o += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
     o += cdf_panel(results, 0);

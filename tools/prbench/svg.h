@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// prbench --plot FILE.svg: two charts drawn by hand (no plotting library): the latency CDF per backend
-// (log x axis in microseconds) and the fence wall time against the number of LUNs (log-log), with axis
-// labels, a legend and a title that says what is plotted, so the picture reads without the numbers.
+// prbench --plot FILE.svg: two charts drawn by hand (no plotting library): the latency CDF per
+// backend (log x axis in microseconds) and the fence wall time against the number of LUNs
+// (log-log), with axis labels, a legend and a title that says what is plotted, so the picture reads
+// without the numbers.
 #pragma once
 
 #include <string>

@@ -1,9 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "tools/prexplain/app.h"
-#include "uring_engine/common/sys_error.h"
 
-#include <CLI/CLI.hpp>
-#include <chrono>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -14,7 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -27,6 +26,7 @@
 #include "nl_control/client/client.h"
 #include "tools/prexplain/lookup.h"
 #include "tools/prexplain/parse.h"
+#include "uring_engine/common/sys_error.h"
 #include "uring_engine/wire/pr_types.h"
 
 extern char** environ;
@@ -96,7 +96,8 @@ std::string event_json(const Explained& x) {
 
 std::string event_text(const Explained& x) {
     const Event& e = x.event;
-    std::string s = e.lu.device.empty() ? (e.lu.sim.empty() ? std::string("?") : e.lu.sim) : e.lu.device;
+    std::string s =
+        e.lu.device.empty() ? (e.lu.sim.empty() ? std::string("?") : e.lu.sim) : e.lu.device;
     if (!e.lu.hctl.empty()) s += " [" + e.lu.hctl + "]";
     if (!e.lu.wwid.empty()) s += " " + e.lu.wwid;
     if (!e.lu.sim.empty() && !e.lu.device.empty()) s += " " + e.lu.sim;
@@ -110,8 +111,9 @@ std::string event_text(const Explained& x) {
     if (!x.diag.reason.empty()) s += ": " + x.diag.reason;
     s += " (" + std::to_string(e.count) + (e.count == 1 ? " conflict" : " conflicts");
     if (e.has_time) {
-        s += ", " + (e.count == 1 ? "at " + seconds_text(e.first_seen_ns)
-                                  : seconds_text(e.first_seen_ns) + " to " + seconds_text(e.last_seen_ns));
+        s += ", " + (e.count == 1
+                         ? "at " + seconds_text(e.first_seen_ns)
+                         : seconds_text(e.first_seen_ns) + " to " + seconds_text(e.last_seen_ns));
     }
     s += ")";
     return s;
@@ -122,22 +124,29 @@ namespace {
 // prexplain's classes in the control protocol's numbering (family.h ConflictClass).
 nl::ConflictClass wire_class(ConflictClass c) {
     switch (c) {
-        case ConflictClass::fenced: return nl::CONFLICT_FENCED;
-        case ConflictClass::reserved_by_other: return nl::CONFLICT_RESERVED_BY_OTHER;
-        case ConflictClass::not_registered: return nl::CONFLICT_NOT_REGISTERED;
-        case ConflictClass::reserved_spc2: return nl::CONFLICT_RESERVED_SPC2;
-        case ConflictClass::transient: return nl::CONFLICT_TRANSIENT;
-        case ConflictClass::unknown: break;
+        case ConflictClass::fenced:
+            return nl::CONFLICT_FENCED;
+        case ConflictClass::reserved_by_other:
+            return nl::CONFLICT_RESERVED_BY_OTHER;
+        case ConflictClass::not_registered:
+            return nl::CONFLICT_NOT_REGISTERED;
+        case ConflictClass::reserved_spc2:
+            return nl::CONFLICT_RESERVED_SPC2;
+        case ConflictClass::transient:
+            return nl::CONFLICT_TRANSIENT;
+        case ConflictClass::unknown:
+            break;
     }
     return nl::CONFLICT_UNKNOWN;
 }
 
-// Sends each event to prfenced as CMD_CONFLICT; the daemon hands it to its subscribers. One connection,
-// kept; a daemon that went away is reconnected to once per event, so a restart of prfenced loses at
-// most the events of the seconds it was down.
+// Sends each event to prfenced as CMD_CONFLICT; the daemon hands it to its subscribers. One
+// connection, kept; a daemon that went away is reconnected to once per event, so a restart of
+// prfenced loses at most the events of the seconds it was down.
 class ForwardSink final : public EventSink {
-public:
-    explicit ForwardSink(std::string socket, nl::Client c) : socket_(std::move(socket)), client_(std::move(c)) {}
+  public:
+    explicit ForwardSink(std::string socket, nl::Client c)
+        : socket_(std::move(socket)), client_(std::move(c)) {}
     Status send(const Explained& x, std::string_view) override {
         nl::Request req;
         req.hdr.cmd = nl::CMD_CONFLICT;
@@ -157,8 +166,10 @@ public:
         if (x.diag.type) c.type = x.diag.type;
         c.text = event_text(x);
         req.conflict = std::move(c);
-        auto answers = client_ ? client_->call(req, std::chrono::milliseconds(1000))
-                               : Result<std::vector<nl::Answer>>(fail(Errc::system, "not connected", ENOTCONN));
+        auto answers =
+            client_
+                ? client_->call(req, std::chrono::milliseconds(1000))
+                : Result<std::vector<nl::Answer>>(fail(Errc::system, "not connected", ENOTCONN));
         if (!answers) {
             auto again = nl::Client::connect(socket_);
             if (!again) return fail(again.error());
@@ -167,11 +178,13 @@ public:
             if (!answers) return fail(answers.error());
         }
         if (!answers->empty() && answers->back().err() != 0)
-            return fail(Errc::system, "prfenced refused the conflict event: " + answers->back().err_msg(), answers->back().err());
+            return fail(Errc::system,
+                        "prfenced refused the conflict event: " + answers->back().err_msg(),
+                        answers->back().err());
         return {};
     }
 
-private:
+  private:
     std::string socket_;
     std::optional<nl::Client> client_;
 };
@@ -197,7 +210,7 @@ struct Options {
     std::string sim;
     bool json = false;
     std::string forward;
-    std::string daemon;                 // --daemon: our keys (and sim initiators) from prfenced's groups
+    std::string daemon;  // --daemon: our keys (and sim initiators) from prfenced's groups
     std::vector<std::string> groups;    // --group: only these of the daemon's groups are ours
     std::optional<uint64_t> key_value;  // --key, parsed
     std::string on_fenced;
@@ -219,7 +232,8 @@ struct Input {
 
 class Pipeline {
   public:
-    Pipeline(const Options& o, LuMapper& mapper, PrQuerier* querier, EventSink* sink, OurSides* book)
+    Pipeline(const Options& o, LuMapper& mapper, PrQuerier* querier, EventSink* sink,
+             OurSides* book)
         : o_(o), corr_(mapper), querier_(querier), sink_(sink), book_(book) {
         if (o.key_value) our_key_ = *o.key_value;
     }
@@ -288,10 +302,10 @@ class Pipeline {
         env.push_back("PREXPLAIN_DEVICE=" + (lu.device.empty() ? lu.sim : "/dev/" + lu.device));
         env.push_back("PREXPLAIN_WWID=" + lu.wwid);
         env.push_back("PREXPLAIN_HCTL=" + lu.hctl);
-        env.push_back("PREXPLAIN_HOLDER_KEY=" +
-                      (x.diag.holder_key ? key_text(*x.diag.holder_key)
-                                         : x.diag.preempted_by.empty() ? std::string()
-                                                                       : key_text(x.diag.preempted_by.front())));
+        env.push_back("PREXPLAIN_HOLDER_KEY=" + (x.diag.holder_key ? key_text(*x.diag.holder_key)
+                                                 : x.diag.preempted_by.empty()
+                                                     ? std::string()
+                                                     : key_text(x.diag.preempted_by.front())));
         env.push_back(std::string("PREXPLAIN_CLASS=") + class_name(x.diag.cls));
         std::vector<char*> envp;
         for (auto& s : env) envp.push_back(s.data());
@@ -301,14 +315,16 @@ class Pipeline {
         char* argv[] = {sh, dash_c, cmd.data(), nullptr};
         pid_t pid;
         if (int rc = ::posix_spawn(&pid, "/bin/sh", nullptr, nullptr, argv, envp.data()); rc != 0) {
-            std::cerr << "prexplain: --on-fenced: cannot run /bin/sh: " << std::strerror(rc) << '\n';
+            std::cerr << "prexplain: --on-fenced: cannot run /bin/sh: " << std::strerror(rc)
+                      << '\n';
             return;
         }
         int status = 0;
         while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-            std::cerr << "prexplain: --on-fenced hook failed for " << lu.key << " (status " << status << ")\n";
+            std::cerr << "prexplain: --on-fenced hook failed for " << lu.key << " (status "
+                      << status << ")\n";
     }
 
     const Options& o_;
@@ -372,7 +388,8 @@ bool drain(Input& in, Pipeline& p, std::vector<char>& buf) {
             continue;
         }
         if (errno == EAGAIN) return true;
-        if (in.kmsg && errno == EPIPE) continue;  // the ring buffer overwrote records we had not read
+        if (in.kmsg && errno == EPIPE)
+            continue;  // the ring buffer overwrote records we had not read
         std::cerr << "prexplain: " << in.name << ": " << std::strerror(errno) << '\n';
         return false;
     }
@@ -450,7 +467,8 @@ int live_loop(std::vector<Input>& inputs, Pipeline& p) {
     bool watched_all = ino >= 0;
     if (ino >= 0)
         for (auto& in : inputs)
-            if (!in.pollable && ::inotify_add_watch(ino, in.name.c_str(), IN_MODIFY) < 0) watched_all = false;
+            if (!in.pollable && ::inotify_add_watch(ino, in.name.c_str(), IN_MODIFY) < 0)
+                watched_all = false;
     struct sigaction sa {};
     sa.sa_handler = on_signal;
     ::sigaction(SIGINT, &sa, nullptr);
@@ -460,8 +478,10 @@ int live_loop(std::vector<Input>& inputs, Pipeline& p) {
         std::vector<pollfd> fds;
         bool timer = false;
         for (auto& in : inputs) {
-            if (in.pollable) fds.push_back({in.fd, POLLIN, 0});
-            else timer = true;
+            if (in.pollable)
+                fds.push_back({in.fd, POLLIN, 0});
+            else
+                timer = true;
         }
         if (ino >= 0) fds.push_back({ino, POLLIN, 0});
         int timeout = timer && !watched_all ? 20 : 1000;
@@ -496,32 +516,40 @@ int live_loop(std::vector<Input>& inputs, Pipeline& p) {
 
 int run(int argc, char** argv) {
     Options o;
-    CLI::App app{"prexplain: say why I/O hit a SCSI reservation conflict, from kernel logs and tracepoints.\n"
-                 "Reads saved dmesg / journalctl / trace text (FILE..., '-' for stdin), or live: --kmsg,\n"
-                 "--trace, --follow FILE. Exit: 0 no conflict, 24 conflicts, 1 usage, 15 unreadable input.",
-                 "prexplain"};
+    CLI::App app{
+        "prexplain: say why I/O hit a SCSI reservation conflict, from kernel logs and "
+        "tracepoints.\n"
+        "Reads saved dmesg / journalctl / trace text (FILE..., '-' for stdin), or live: --kmsg,\n"
+        "--trace, --follow FILE. Exit: 0 no conflict, 24 conflicts, 1 usage, 15 unreadable input.",
+        "prexplain"};
     app.set_version_flag("-V,--version", "prexplain " PRFENCE_VERSION);
     app.add_option("files", o.files, "saved kernel log or trace files ('-' = stdin)");
     app.add_flag("--kmsg", o.kmsg, "follow /dev/kmsg from now on");
     app.add_flag("--trace", o.trace,
-                 "live tracepoints (scsi_dispatch_cmd_done, block_rq_complete) from a tracefs instance of our own");
-    app.add_option("--tracefs", o.tracefs, "tracefs mount point for --trace (default /sys/kernel/tracing)");
+                 "live tracepoints (scsi_dispatch_cmd_done, block_rq_complete) from a tracefs "
+                 "instance of our own");
+    app.add_option("--tracefs", o.tracefs,
+                   "tracefs mount point for --trace (default /sys/kernel/tracing)");
     // One value per --follow, so that "--follow F1 F2" is F1 followed and F2 a file (an error).
     app.add_option("--follow", o.follow, "tail a growing file or FIFO (prsim --trace); repeatable")
         ->allow_extra_args(false);
-    app.add_option("--key", o.key, "our reservation key (hex, as prfence and sg_persist: abc123 or 0xabc123)");
+    app.add_option("--key", o.key,
+                   "our reservation key (hex, as prfence and sg_persist: abc123 or 0xabc123)");
     app.add_flag("--no-query", o.no_query, "do not ask the LU (classification UNKNOWN)");
     app.add_option("--initiator", o.initiator, "sim LUNs: the TransportID to query as");
     app.add_option("--target-port", o.target_port, "sim LUNs: the relative target port");
     app.add_option("--sim", o.sim, "the prsim socket: H:C:T:L in the input names its LUN L");
     app.add_flag("--json", o.json, "one JSON object per line");
     app.add_option("--forward", o.forward, "send events to prfenced's subscribers through SOCKET");
-    app.add_option("--daemon", o.daemon,
-                   "take our key per LU (and sim LUs' initiator) from the groups of prfenced at SOCKET; "
-                   "--key and --initiator win");
-    app.add_option("--group", o.groups, "with --daemon: only this group is ours (repeatable)")->allow_extra_args(false);
+    app.add_option(
+        "--daemon", o.daemon,
+        "take our key per LU (and sim LUs' initiator) from the groups of prfenced at SOCKET; "
+        "--key and --initiator win");
+    app.add_option("--group", o.groups, "with --daemon: only this group is ours (repeatable)")
+        ->allow_extra_args(false);
     app.add_option("--on-fenced", o.on_fenced,
-                   "run CMD (/bin/sh -c) once per fenced LU; env PREXPLAIN_DEVICE, PREXPLAIN_WWID, PREXPLAIN_HOLDER_KEY");
+                   "run CMD (/bin/sh -c) once per fenced LU; env PREXPLAIN_DEVICE, PREXPLAIN_WWID, "
+                   "PREXPLAIN_HOLDER_KEY");
     app.add_option("--sys", o.sys, "sysfs root (tests)");
     app.add_option("--dev", o.dev, "/dev root (tests)");
     try {
@@ -535,9 +563,12 @@ int run(int argc, char** argv) {
         return kExitUsage;
     };
     const bool live = o.kmsg || o.trace || !o.follow.empty();
-    if (o.files.empty() && !live) return usage("nothing to read: give FILE..., '-', --kmsg, --trace or --follow FILE");
-    if (!o.files.empty() && live) return usage("FILE arguments and live inputs (--kmsg, --trace, --follow) do not mix");
-    if (!o.groups.empty() && o.daemon.empty()) return usage("--group names one of prfenced's groups: give --daemon SOCKET too");
+    if (o.files.empty() && !live)
+        return usage("nothing to read: give FILE..., '-', --kmsg, --trace or --follow FILE");
+    if (!o.files.empty() && live)
+        return usage("FILE arguments and live inputs (--kmsg, --trace, --follow) do not mix");
+    if (!o.groups.empty() && o.daemon.empty())
+        return usage("--group names one of prfenced's groups: give --daemon SOCKET too");
     if (!o.key.empty()) {
         // Keys are hex with or without 0x, as prfence and sg_persist take them.
         auto k = parse_hex_u64(o.key);
@@ -554,8 +585,11 @@ int run(int argc, char** argv) {
     engine::ResolveOptions ropt{.sysfs_root = o.sys, .dev_root = o.dev};
     std::optional<DaemonBook> book;
     if (!o.daemon.empty()) {
-        book.emplace([&o, &ropt](std::vector<std::string>& w) { return our_book_from_daemon(o.daemon, ropt, o.groups, w); },
-                     [](const std::string& w) { std::cerr << "prexplain: --daemon: " << w << '\n'; });
+        book.emplace(
+            [&o, &ropt](std::vector<std::string>& w) {
+                return our_book_from_daemon(o.daemon, ropt, o.groups, w);
+            },
+            [](const std::string& w) { std::cerr << "prexplain: --daemon: " << w << '\n'; });
         if (auto st = book->load(); !st) return usage("--daemon: " + st.error().msg);
     }
     SysfsMapper mapper(ropt, o.sim);

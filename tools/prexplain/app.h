@@ -13,9 +13,9 @@
 #include <string>
 #include <string_view>
 
-#include "uring_engine/common/result.h"
 #include "tools/prexplain/classify.h"
 #include "tools/prexplain/correlate.h"
+#include "uring_engine/common/result.h"
 
 namespace prfence::prexplain {
 
@@ -34,7 +34,8 @@ struct Explained {
 
 // The JSON object (one line, no newline) and the human line (no newline) of an event.
 // JSON fields: class, reason, device, hctl, wwid, sim, op, access, sector, blocks, count,
-// first_seen, last_seen (seconds, as the log's clock counts), update, source, group (prfenced's, with
+// first_seen, last_seen (seconds, as the log's clock counts), update, source, group (prfenced's,
+// with
 // --daemon; null otherwise), our_key, holder_key
 // ("0x..." or null), type (abbreviation, null when nothing is reserved), type_name, registered,
 // preempted_by (keys), holders (TransportIDs from READ FULL STATUS).
@@ -50,8 +51,9 @@ class EventSink {
     virtual Status send(const Explained& e, std::string_view json) = 0;
 };
 
-// The --forward sink: every event goes to prfenced (CMD_CONFLICT), which hands it to its subscribers.
-// Fails when the daemon cannot be reached at start; later failures are reported per event.
+// The --forward sink: every event goes to prfenced (CMD_CONFLICT), which hands it to its
+// subscribers. Fails when the daemon cannot be reached at start; later failures are reported per
+// event.
 Result<std::unique_ptr<EventSink>> open_forward_sink(const std::string& socket);
 
 // The whole program (main() calls only this).

@@ -34,9 +34,11 @@ void fill_holders(const PrSnapshot& s, Diagnosis& d, std::optional<uint64_t> our
     if (s.full_status) {
         for (const auto& e : s.full_status->entries) {
             if (!e.holder || (our && e.key == *our)) continue;
-            if (std::find(d.preempted_by.begin(), d.preempted_by.end(), e.key) == d.preempted_by.end())
+            if (std::find(d.preempted_by.begin(), d.preempted_by.end(), e.key) ==
+                d.preempted_by.end())
                 d.preempted_by.push_back(e.key);
-            d.holder_ids.push_back(key_text(e.key) + " " + wire::describe_transport_id(e.transport_id));
+            d.holder_ids.push_back(key_text(e.key) + " " +
+                                   wire::describe_transport_id(e.transport_id));
         }
         if (!d.preempted_by.empty()) return;
     }
@@ -64,12 +66,18 @@ std::string keys_text(const std::vector<uint64_t>& v) {
 
 const char* class_name(ConflictClass c) noexcept {
     switch (c) {
-        case ConflictClass::fenced: return "FENCED";
-        case ConflictClass::reserved_by_other: return "RESERVED_BY_OTHER";
-        case ConflictClass::not_registered: return "NOT_REGISTERED";
-        case ConflictClass::reserved_spc2: return "RESERVED_SPC2";
-        case ConflictClass::transient: return "TRANSIENT";
-        case ConflictClass::unknown: return "UNKNOWN";
+        case ConflictClass::fenced:
+            return "FENCED";
+        case ConflictClass::reserved_by_other:
+            return "RESERVED_BY_OTHER";
+        case ConflictClass::not_registered:
+            return "NOT_REGISTERED";
+        case ConflictClass::reserved_spc2:
+            return "RESERVED_SPC2";
+        case ConflictClass::transient:
+            return "TRANSIENT";
+        case ConflictClass::unknown:
+            return "UNKNOWN";
     }
     return "UNKNOWN";
 }
@@ -104,10 +112,10 @@ Diagnosis classify(const PrSnapshot& s, Access access) {
     if (res.reserved && !wire::is_valid_type(d.type))
         return verdict(ConflictClass::unknown,
                        "the LU reports a reservation of undefined type " + std::to_string(d.type));
-    const std::string held = res.reserved
-                                 ? type_text(d.type) + (d.holder_key ? " held by key " + key_text(*d.holder_key)
-                                                                     : std::string(" held by all registrants"))
-                                 : std::string();
+    const std::string held =
+        res.reserved ? type_text(d.type) + (d.holder_key ? " held by key " + key_text(*d.holder_key)
+                                                         : std::string(" held by all registrants"))
+                     : std::string();
     const bool holder_is_us = our && d.holder_key && *d.holder_key == *our;
 
     if (access == Access::pr_out) {
@@ -115,20 +123,26 @@ Diagnosis classify(const PrSnapshot& s, Access access) {
         if (our && !registered) {
             if (held_by_other) {  // Row 4.
                 fill_holders(s, d, our);
-                return verdict(ConflictClass::fenced,
-                               "our key " + key_text(*our) + " is gone; " + held +
-                                   (d.preempted_by.empty() ? "" : "; preempted by " + keys_text(d.preempted_by)));
+                return verdict(
+                    ConflictClass::fenced,
+                    "our key " + key_text(*our) + " is gone; " + held +
+                        (d.preempted_by.empty() ? ""
+                                                : "; preempted by " + keys_text(d.preempted_by)));
             }
-            return verdict(ConflictClass::not_registered,  // Row 5.
-                           "PERSISTENT RESERVE OUT from an I_T nexus that is not registered (our key " +
-                               key_text(*our) + " is not on the LU)");
+            return verdict(
+                ConflictClass::not_registered,  // Row 5.
+                "PERSISTENT RESERVE OUT from an I_T nexus that is not registered (our key " +
+                    key_text(*our) + " is not on the LU)");
         }
         if (!our) {
             if (res.reserved)
-                return verdict(ConflictClass::unknown,
-                               "without our key (--key) it is unknown whether this node is registered; " + held);
+                return verdict(
+                    ConflictClass::unknown,
+                    "without our key (--key) it is unknown whether this node is registered; " +
+                        held);
             return verdict(ConflictClass::unknown,
-                           "without our key (--key) it is unknown whether this node is registered; nothing is reserved");
+                           "without our key (--key) it is unknown whether this node is registered; "
+                           "nothing is reserved");
         }
         if (held_by_other)  // Row 6.
             return verdict(ConflictClass::reserved_by_other, held);
@@ -137,46 +151,56 @@ Diagnosis classify(const PrSnapshot& s, Access access) {
                                     : "registered and nothing is reserved now");
     }
     if (access == Access::pr_in)
-        return verdict(ConflictClass::transient,
-                       "PERSISTENT RESERVE IN does not conflict with persistent reservations, and no "
-                       "SPC-2 reservation is in the way now");
+        return verdict(
+            ConflictClass::transient,
+            "PERSISTENT RESERVE IN does not conflict with persistent reservations, and no "
+            "SPC-2 reservation is in the way now");
 
     // Data access. Unknown and other commands are judged as writes (the stricter case).
     const bool is_read = access == Access::read;
-    const std::string what = is_read ? "reads" : access == Access::write ? "writes" : "this command";
+    const std::string what = is_read                   ? "reads"
+                             : access == Access::write ? "writes"
+                                                       : "this command";
     if (!res.reserved)  // Row 8.
         return verdict(ConflictClass::transient, "nothing is reserved now");
     if (is_read && !exclusive_access(d.type))  // Row 9.
-        return verdict(ConflictClass::transient, type_text(d.type) + " admits reads from every I_T nexus");
+        return verdict(ConflictClass::transient,
+                       type_text(d.type) + " admits reads from every I_T nexus");
     if (holder_type(d.type)) {
         if (our && !registered) {  // Row 10.
             fill_holders(s, d, our);
-            return verdict(ConflictClass::fenced, "our key " + key_text(*our) + " is gone; " + held +
-                                                      "; preempted by " + keys_text(d.preempted_by));
+            return verdict(ConflictClass::fenced, "our key " + key_text(*our) + " is gone; " +
+                                                      held + "; preempted by " +
+                                                      keys_text(d.preempted_by));
         }
         // Row 11.
         if (holder_is_us)
             return verdict(ConflictClass::reserved_by_other,
-                           held + ": our own key, through another I_T nexus (only the reserving nexus "
-                                  "may access)");
-        return verdict(ConflictClass::reserved_by_other,
-                       held + (access == Access::unknown ? " (operation unknown; judged as a write)" : ""));
+                           held +
+                               ": our own key, through another I_T nexus (only the reserving nexus "
+                               "may access)");
+        return verdict(
+            ConflictClass::reserved_by_other,
+            held + (access == Access::unknown ? " (operation unknown; judged as a write)" : ""));
     }
     // Registrants-only and all-registrants.
     if (!our)  // Row 14.
-        return verdict(ConflictClass::unknown, held + " admits only registrants for " + what +
-                                                   "; without our key (--key) it is unknown whether "
-                                                   "this node is registered");
+        return verdict(ConflictClass::unknown,
+                       held + " admits only registrants for " + what +
+                           "; without our key (--key) it is unknown whether "
+                           "this node is registered");
     if (!registered) {  // Row 12.
         fill_holders(s, d, our);
-        return verdict(ConflictClass::fenced,
-                       "our key " + key_text(*our) + " is gone; " + held + " admits only registrants" +
-                           (d.preempted_by.empty() ? "" : "; preempted by " + keys_text(d.preempted_by)));
+        return verdict(
+            ConflictClass::fenced,
+            "our key " + key_text(*our) + " is gone; " + held + " admits only registrants" +
+                (d.preempted_by.empty() ? "" : "; preempted by " + keys_text(d.preempted_by)));
     }
     return verdict(ConflictClass::not_registered,  // Row 13.
-                   "our key " + key_text(*our) + " is registered, but not through the I_T nexus that "
-                   "failed (registration lost, e.g. a new iSCSI session ID); " + held +
-                   " admits only registrants");
+                   "our key " + key_text(*our) +
+                       " is registered, but not through the I_T nexus that "
+                       "failed (registration lost, e.g. a new iSCSI session ID); " +
+                       held + " admits only registrants");
 }
 
 }  // namespace prfence::prexplain

@@ -21,13 +21,20 @@ enum Part : uint8_t {
 
 uint8_t part_of(LineKind k) {
     switch (k) {
-        case LineKind::sd_conflict: return kSd;
-        case LineKind::failed_result: return kFailed;
-        case LineKind::cdb: return kCdb;
-        case LineKind::block_error: return kBlock;
-        case LineKind::trace_cmd_done: return kCmdDone;
-        case LineKind::trace_rq_complete: return kRq;
-        case LineKind::buffer_io: return kBufferIo;
+        case LineKind::sd_conflict:
+            return kSd;
+        case LineKind::failed_result:
+            return kFailed;
+        case LineKind::cdb:
+            return kCdb;
+        case LineKind::block_error:
+            return kBlock;
+        case LineKind::trace_cmd_done:
+            return kCmdDone;
+        case LineKind::trace_rq_complete:
+            return kRq;
+        case LineKind::buffer_io:
+            return kBufferIo;
     }
     return 0;
 }
@@ -55,28 +62,51 @@ std::string op_of_opcode(uint8_t opcode) {
 
 const char* access_name(Access a) noexcept {
     switch (a) {
-        case Access::unknown: return "unknown";
-        case Access::read: return "read";
-        case Access::write: return "write";
-        case Access::pr_in: return "pr_in";
-        case Access::pr_out: return "pr_out";
-        case Access::other: return "other";
+        case Access::unknown:
+            return "unknown";
+        case Access::read:
+            return "read";
+        case Access::write:
+            return "write";
+        case Access::pr_in:
+            return "pr_in";
+        case Access::pr_out:
+            return "pr_out";
+        case Access::other:
+            return "other";
     }
     return "unknown";
 }
 
 Access access_of_opcode(uint8_t opcode) noexcept {
     switch (opcode) {
-        case 0x08: case 0x28: case 0xa8: case 0x88:  // READ 6/10/12/16
-        case 0x2f: case 0xaf: case 0x8f:             // VERIFY: a read access per SPC-4 5.13.1
+        case 0x08:
+        case 0x28:
+        case 0xa8:
+        case 0x88:  // READ 6/10/12/16
+        case 0x2f:
+        case 0xaf:
+        case 0x8f:  // VERIFY: a read access per SPC-4 5.13.1
             return Access::read;
-        case 0x0a: case 0x2a: case 0xaa: case 0x8a:  // WRITE 6/10/12/16
-        case 0x41: case 0x93: case 0x42: case 0x35: case 0x91:  // WRITE SAME, UNMAP, SYNCHRONIZE CACHE
-        case 0x89: case 0x2e: case 0x8e:             // COMPARE AND WRITE, WRITE AND VERIFY
+        case 0x0a:
+        case 0x2a:
+        case 0xaa:
+        case 0x8a:  // WRITE 6/10/12/16
+        case 0x41:
+        case 0x93:
+        case 0x42:
+        case 0x35:
+        case 0x91:  // WRITE SAME, UNMAP, SYNCHRONIZE CACHE
+        case 0x89:
+        case 0x2e:
+        case 0x8e:  // COMPARE AND WRITE, WRITE AND VERIFY
             return Access::write;
-        case 0x5e: return Access::pr_in;
-        case 0x5f: return Access::pr_out;
-        default: return Access::other;
+        case 0x5e:
+            return Access::pr_in;
+        case 0x5f:
+            return Access::pr_out;
+        default:
+            return Access::other;
     }
 }
 
@@ -172,8 +202,8 @@ Correlator::LuState* Correlator::lu_for(const ParsedLine& l) {
             LuIdentity id = std::move(*m);
             if (id.key.empty()) id.key = id.wwid.empty() ? alias : id.wwid;
             u = lu_from_identity(std::move(id));
-        } else if (last_cmd_done_ && last_cmd_done_->g.active &&
-                   !(last_cmd_done_->g.parts & kRq) && (last_cmd_done_->g.parts & kCmdDone) &&
+        } else if (last_cmd_done_ && last_cmd_done_->g.active && !(last_cmd_done_->g.parts & kRq) &&
+                   (last_cmd_done_->g.parts & kCmdDone) &&
                    (!l.has_time || !last_cmd_done_->g.has_time ||
                     l.ts_ns - last_cmd_done_->g.ts <= opt_.group_window_ns)) {
             // The request's own completion, right after its SCSI command's.
@@ -233,8 +263,8 @@ void Correlator::close_group(LuState& u, std::vector<Event>& out) {
 
 template <class Due, class Act>
 void Correlator::pop_pending(Due due, Act act) {
-    // Groups queue in arrival order, so the first one not yet due ends the walk; groups already closed
-    // or emitted by other means just leave the queue.
+    // Groups queue in arrival order, so the first one not yet due ends the walk; groups already
+    // closed or emitted by other means just leave the queue.
     while (!pending_.empty()) {
         LuState* u = pending_.front();
         const bool stale = !u->g.active || u->g.emitted;
@@ -246,8 +276,9 @@ void Correlator::pop_pending(Due due, Act act) {
 }
 
 void Correlator::expire(int64_t line_ts, std::vector<Event>& out) {
-    pop_pending([&](const LuState& u) { return u.g.has_time && line_ts - u.g.ts > opt_.group_window_ns; },
-                [&](LuState& u) { close_group(u, out); });
+    pop_pending(
+        [&](const LuState& u) { return u.g.has_time && line_ts - u.g.ts > opt_.group_window_ns; },
+        [&](LuState& u) { close_group(u, out); });
 }
 
 void Correlator::feed(const ParsedLine& l, int64_t arrival_ns, std::vector<Event>& out) {
@@ -255,16 +286,16 @@ void Correlator::feed(const ParsedLine& l, int64_t arrival_ns, std::vector<Event
     const int64_t ts = l.has_time ? l.ts_ns : arrival_ns;
     if (l.has_time) expire(ts, out);
 
-    const bool joins_only = !l.conflict && (l.kind == LineKind::failed_result ||
-                                            l.kind == LineKind::cdb ||
-                                            l.kind == LineKind::buffer_io);
+    const bool joins_only =
+        !l.conflict && (l.kind == LineKind::failed_result || l.kind == LineKind::cdb ||
+                        l.kind == LineKind::buffer_io);
     if (!l.conflict && !joins_only) return;
 
     LuState* u = nullptr;
     if (joins_only) {
         // Only an LU already in conflict: a FAILED line with DID_OK alone is some other failure.
-        std::string alias = l.has_hctl ? "hctl:" + hctl_text(l.hctl)
-                                       : "dev:" + std::string(whole_disk(l.disk));
+        std::string alias =
+            l.has_hctl ? "hctl:" + hctl_text(l.hctl) : "dev:" + std::string(whole_disk(l.disk));
         auto it = by_alias_.find(alias);
         if (it == by_alias_.end()) return;
         u = it->second;
@@ -327,7 +358,8 @@ void Correlator::feed(const ParsedLine& l, int64_t arrival_ns, std::vector<Event
             break;
         case LineKind::block_error:
             if (l.op == "READ" || l.op == "WRITE") {
-                if (g.access == Access::unknown) g.access = l.op == "READ" ? Access::read : Access::write;
+                if (g.access == Access::unknown)
+                    g.access = l.op == "READ" ? Access::read : Access::write;
                 if (g.op.empty()) g.op = std::string(l.op);
                 informative = true;
             }
@@ -341,8 +373,10 @@ void Correlator::feed(const ParsedLine& l, int64_t arrival_ns, std::vector<Event
             break;
         case LineKind::trace_rq_complete:
             if (!l.op.empty() && g.access == Access::unknown) {
-                if (l.op.front() == 'R') g.access = Access::read;
-                else if (l.op.front() == 'W') g.access = Access::write;
+                if (l.op.front() == 'R')
+                    g.access = Access::read;
+                else if (l.op.front() == 'W')
+                    g.access = Access::write;
                 if (g.op.empty() && g.access != Access::unknown)
                     g.op = g.access == Access::read ? "READ" : "WRITE";
             }

@@ -37,7 +37,8 @@
 namespace prfence::prexplain {
 
 struct LuIdentity {
-    std::string key;     // what events group by: the wwid, else "hctl:H:C:T:L" / "dev:sdq" / "devnum:8:16"
+    std::string
+        key;  // what events group by: the wwid, else "hctl:H:C:T:L" / "dev:sdq" / "devnum:8:16"
     std::string wwid;    // "" when unknown
     std::string device;  // kernel name of the whole disk ("sdq"), "" when unknown
     std::string hctl;    // "1:0:0:0", "" when unknown
@@ -71,15 +72,15 @@ Access access_of_opcode(uint8_t opcode) noexcept;
 
 struct Event {
     LuIdentity lu;
-    std::string op;         // "READ", "WRITE", "PERSISTENT_RESERVE_OUT", ...; "" when no line said
+    std::string op;  // "READ", "WRITE", "PERSISTENT_RESERVE_OUT", ...; "" when no line said
     Access access = Access::unknown;
     bool has_sector = false;
-    uint64_t sector = 0;    // 512-byte sectors (block layer) or the CDB's LBA
-    uint32_t blocks = 0;    // transfer length when known
-    uint64_t count = 0;     // conflicts on this LU so far
+    uint64_t sector = 0;  // 512-byte sectors (block layer) or the CDB's LBA
+    uint32_t blocks = 0;  // transfer length when known
+    uint64_t count = 0;   // conflicts on this LU so far
     bool has_time = false;
     int64_t first_seen_ns = 0, last_seen_ns = 0;  // line timestamps (see ParsedLine::ts_ns)
-    bool update = false;    // a storm update of an LU already reported
+    bool update = false;                          // a storm update of an LU already reported
     Source source = Source::bare;
 };
 
@@ -91,10 +92,10 @@ struct CorrelateOptions {
 };
 
 struct CorrelateStats {
-    uint64_t lines = 0;          // lines fed
-    uint64_t conflict_lines = 0; // lines that joined or started a group
-    uint64_t groups = 0;         // failed I/Os
-    uint64_t events = 0;         // events emitted (updates included)
+    uint64_t lines = 0;           // lines fed
+    uint64_t conflict_lines = 0;  // lines that joined or started a group
+    uint64_t groups = 0;          // failed I/Os
+    uint64_t events = 0;          // events emitted (updates included)
 };
 
 class Correlator {
@@ -133,10 +134,10 @@ class Correlator {
     CorrelateOptions opt_;
     CorrelateStats stats_;
     std::vector<std::unique_ptr<LuState>> lus_;
-    std::unordered_map<std::string, LuState*> by_key_;   // LuIdentity::key
-    std::unordered_map<std::string, LuState*> by_alias_; // "hctl:..", "dev:sdq", "devnum:8:16"
-    std::deque<LuState*> pending_;                       // groups not yet emitted, oldest first
-    LuState* last_cmd_done_ = nullptr;                   // for tying block_rq_complete to it
+    std::unordered_map<std::string, LuState*> by_key_;    // LuIdentity::key
+    std::unordered_map<std::string, LuState*> by_alias_;  // "hctl:..", "dev:sdq", "devnum:8:16"
+    std::deque<LuState*> pending_;                        // groups not yet emitted, oldest first
+    LuState* last_cmd_done_ = nullptr;                    // for tying block_rq_complete to it
 };
 
 }  // namespace prfence::prexplain

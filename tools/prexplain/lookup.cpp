@@ -146,7 +146,8 @@ PrSnapshot EngineQuerier::query(const LuIdentity& lu) {
         return snap;
     }
     if (!keys->ok || !keys->keys) {
-        snap.query_error = "READ KEYS: " + (keys->error.empty() ? std::string("failed") : keys->error);
+        snap.query_error =
+            "READ KEYS: " + (keys->error.empty() ? std::string("failed") : keys->error);
         return snap;
     }
     snap.keys = keys->keys;

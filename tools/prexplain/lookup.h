@@ -10,11 +10,11 @@
 #include <optional>
 #include <string>
 
-#include "uring_engine/devices/resolve.h"
-#include "uring_engine/session/session.h"
 #include "tools/prexplain/classify.h"
 #include "tools/prexplain/correlate.h"
 #include "tools/prexplain/ours.h"
+#include "uring_engine/devices/resolve.h"
+#include "uring_engine/session/session.h"
 
 namespace prfence::prexplain {
 
@@ -46,9 +46,9 @@ class PrQuerier {
 };
 
 // Queries through the engine: READ KEYS, READ RESERVATION, then READ FULL STATUS (optional: tgt and
-// others lack it). A PR IN answered with RESERVATION CONFLICT means an SPC-2 reservation. A prsim LU
-// is queried as `sopt`'s initiator, or, when that is empty, as the initiator of the prfenced group
-// `book` puts the LU in (a registrants-only type answers READ FULL STATUS per nexus).
+// others lack it). A PR IN answered with RESERVATION CONFLICT means an SPC-2 reservation. A prsim
+// LU is queried as `sopt`'s initiator, or, when that is empty, as the initiator of the prfenced
+// group `book` puts the LU in (a registrants-only type answers READ FULL STATUS per nexus).
 class EngineQuerier final : public PrQuerier {
   public:
     EngineQuerier(const SysfsMapper& mapper, engine::ResolveOptions ropt,

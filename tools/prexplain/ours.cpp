@@ -24,14 +24,16 @@ std::string canonical_lu_key(const std::string& key) {
     return "sim:" + std::string(real.get()) + key.substr(colon);
 }
 
-void OurBook::add(const nl::GroupInfo& g, const std::vector<engine::LunSpec>& luns, std::vector<std::string>& warnings) {
+void OurBook::add(const nl::GroupInfo& g, const std::vector<engine::LunSpec>& luns,
+                  std::vector<std::string>& warnings) {
     OurSide side{g.name, g.key, g.initiator, g.target_port};
     struct Clash {
         const OurSide* first;
         std::string lu;
         size_t count = 0;
     };
-    std::map<std::string, Clash> clashes;  // by the earlier group's name: one warning per pair of groups
+    std::map<std::string, Clash>
+        clashes;  // by the earlier group's name: one warning per pair of groups
     for (const auto& lu : luns) {
         auto [it, fresh] = by_lu_.emplace(canonical_lu_key(lu.wwid), side);
         if (fresh || it->second.key == side.key) continue;
@@ -41,11 +43,15 @@ void OurBook::add(const nl::GroupInfo& g, const std::vector<engine::LunSpec>& lu
             c.lu = lu.name;
         }
     }
-    auto text = [](const std::optional<uint64_t>& key) { return key ? hex_u64(*key) : std::string("none"); };
+    auto text = [](const std::optional<uint64_t>& key) {
+        return key ? hex_u64(*key) : std::string("none");
+    };
     for (const auto& [name, c] : clashes)
-        warnings.push_back((c.count == 1 ? c.lu + " is" : c.lu + " and " + std::to_string(c.count - 1) + " more LUs are") +
-                           " in group \"" + name + "\" (key " + text(c.first->key) + ") and group \"" + g.name +
-                           "\" (key " + text(side.key) + "): using \"" + name + "\" (choose with --group)");
+        warnings.push_back(
+            (c.count == 1 ? c.lu + " is"
+                          : c.lu + " and " + std::to_string(c.count - 1) + " more LUs are") +
+            " in group \"" + name + "\" (key " + text(c.first->key) + ") and group \"" + g.name +
+            "\" (key " + text(side.key) + "): using \"" + name + "\" (choose with --group)");
 }
 
 const OurSide* OurBook::find(const LuIdentity& lu) const {
@@ -55,14 +61,16 @@ const OurSide* OurBook::find(const LuIdentity& lu) const {
 }
 
 Result<OurBook> our_book_from_daemon(const std::string& socket, const engine::ResolveOptions& ropt,
-                                     const std::vector<std::string>& only, std::vector<std::string>& warnings) {
+                                     const std::vector<std::string>& only,
+                                     std::vector<std::string>& warnings) {
     PRF_TRY_ASSIGN(nl::Client c, nl::Client::connect(socket));
     nl::Request req;
     req.hdr.cmd = nl::CMD_GROUP_LIST;
     req.hdr.flags = NLM_F_DUMP;
     PRF_TRY_ASSIGN(auto answers, c.call(std::move(req), std::chrono::seconds(10)));
     if (!answers.empty() && answers.back().err() != 0)
-        return fail(Errc::system, "prfenced refused GROUP_LIST: " + answers.back().err_msg(), answers.back().err());
+        return fail(Errc::system, "prfenced refused GROUP_LIST: " + answers.back().err_msg(),
+                    answers.back().err());
     OurBook book;
     std::set<std::string> seen;
     for (const auto& a : answers) {
@@ -78,13 +86,18 @@ Result<OurBook> our_book_from_daemon(const std::string& socket, const engine::Re
         book.add(g, *luns, warnings);
     }
     for (const auto& name : only)
-        if (!seen.count(name)) return fail(Errc::not_found, "prfenced at " + socket + " has no group \"" + name + "\"");
+        if (!seen.count(name))
+            return fail(Errc::not_found,
+                        "prfenced at " + socket + " has no group \"" + name + "\"");
     return book;
 }
 
-DaemonBook::DaemonBook(Fetch fetch, std::function<void(const std::string&)> warn, std::chrono::milliseconds min_interval,
-                       Clock now)
-    : fetch_(std::move(fetch)), warn_(std::move(warn)), min_interval_(min_interval), now_(std::move(now)) {}
+DaemonBook::DaemonBook(Fetch fetch, std::function<void(const std::string&)> warn,
+                       std::chrono::milliseconds min_interval, Clock now)
+    : fetch_(std::move(fetch)),
+      warn_(std::move(warn)),
+      min_interval_(min_interval),
+      now_(std::move(now)) {}
 
 Status DaemonBook::fetch_now() {
     ++fetches_;

@@ -6,8 +6,8 @@
 // xx xx ..."), rate limited; block/blk-core.c/blk-mq.c print "%s error, dev %s, sector %llu op
 // 0x%x:(%s) flags 0x%x phys_seg %u prio class %u", with "blk_update_request: " (<= 5.15) or
 // "print_req_error: " (4.17-5.0) in front; include/trace/events/scsi.h and block.h give the
-// tracepoint fields; kernel/trace/trace_output.c the ftrace context; kernel/printk the "[%5lu.%06lu]"
-// stamp and /dev/kmsg's "level,seq,usec,flags;message" records.
+// tracepoint fields; kernel/trace/trace_output.c the ftrace context; kernel/printk the
+// "[%5lu.%06lu]" stamp and /dev/kmsg's "level,seq,usec,flags;message" records.
 //
 // Speed: a kernel log is mostly unrelated lines, so every recognizer rejects on its first bytes and
 // nothing is copied or allocated; a line costs a prefix scan and one or two short compares.
@@ -79,7 +79,8 @@ struct Cur {
         if (s.size() >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
             size_t i = 2;
             uint64_t x = 0;
-            while (i < s.size() && is_hex(s[i]) && i < 18) x = x * 16 + static_cast<uint64_t>(hex_val(s[i++]));
+            while (i < s.size() && is_hex(s[i]) && i < 18)
+                x = x * 16 + static_cast<uint64_t>(hex_val(s[i++]));
             if (i == 2) return false;
             s.remove_prefix(i);
             v = x;
@@ -195,7 +196,8 @@ bool strip_prefix(Cur& c, ParsedLine& p) {
                     p.source = Source::dmesg;
                     p.has_time = true;
                     p.ts_ns = static_cast<int64_t>(kDaysBefore[mon] + static_cast<int>(day) - 1) *
-                                  86'400'000'000'000 + tod;
+                                  86'400'000'000'000 +
+                              tod;
                     c = t;
                     return true;
                 }
@@ -224,7 +226,8 @@ bool strip_prefix(Cur& c, ParsedLine& p) {
         uint64_t y, mo, d;
         int64_t tod;
         if (t.u64(y) && t.eat('-') && t.u64(mo) && t.eat('-') && t.u64(d) && t.eat('T') &&
-            mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && y >= 1970 && y < 10000 && clock_time(t, tod)) {
+            mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && y >= 1970 && y < 10000 &&
+            clock_time(t, tod)) {
             if (t.eat('+') || t.eat('-')) {
                 uint64_t zone;
                 (void)t.u64(zone);
@@ -268,7 +271,8 @@ bool strip_prefix(Cur& c, ParsedLine& p) {
                 p.source = Source::journal;
                 p.has_time = true;
                 p.ts_ns = static_cast<int64_t>(kDaysBefore[mon] + static_cast<int>(day) - 1) *
-                              86'400'000'000'000 + tod;
+                              86'400'000'000'000 +
+                          tod;
                 c = t;
                 return true;
             }
@@ -307,7 +311,9 @@ std::optional<Hctl> hctl_at(Cur& c) {
     return h;
 }
 
-bool is_disk_char(char ch) { return (ch >= 'a' && ch <= 'z') || is_digit(ch) || ch == '!' || ch == '-' || ch == '_'; }
+bool is_disk_char(char ch) {
+    return (ch >= 'a' && ch <= 'z') || is_digit(ch) || ch == '!' || ch == '-' || ch == '_';
+}
 
 sv disk_name(Cur& c) {
     size_t i = 0;
@@ -359,13 +365,16 @@ bool sd_message(Cur c, ParsedLine& p) {
         p.kind = LineKind::failed_result;
         while (!c.s.empty()) {
             c.spaces();
-            if (c.eat("hostbyte=")) p.host_byte = c.token();
-            else if (c.eat("driverbyte=")) p.driver_byte = c.token();
-            else c.token();
+            if (c.eat("hostbyte="))
+                p.host_byte = c.token();
+            else if (c.eat("driverbyte="))
+                p.driver_byte = c.token();
+            else
+                c.token();
         }
         if (p.host_byte.empty()) return false;
-        // Some older kernels report a conflicted command with host byte DID_NEXUS_FAILURE (0x11) instead
-        // of status 0x18.
+        // Some older kernels report a conflicted command with host byte DID_NEXUS_FAILURE (0x11)
+        // instead of status 0x18.
         p.conflict = p.host_byte == "DID_NEXUS_FAILURE" || p.host_byte == "0x11";
         return true;
     }
@@ -377,7 +386,8 @@ bool sd_message(Cur c, ParsedLine& p) {
         while (!rest.empty() && (rest.back() == ' ')) rest.remove_suffix(1);
         size_t end = rest.size();
         size_t start = end;
-        while (start >= 3 && rest[start - 3] == ' ' && is_hex(rest[start - 2]) && is_hex(rest[start - 1]))
+        while (start >= 3 && rest[start - 3] == ' ' && is_hex(rest[start - 2]) &&
+               is_hex(rest[start - 1]))
             start -= 3;
         if (start == end) return false;
         sv name = rest.substr(0, start);
@@ -446,7 +456,8 @@ sv field(sv s, sv key) {
         size_t at = s.find(key, pos);
         if (at == sv::npos) return {};
         const size_t after = at + key.size();
-        if ((at == 0 || s[at - 1] == ' ' || s[at - 1] == '(') && after < s.size() && s[after] == '=')
+        if ((at == 0 || s[at - 1] == ' ' || s[at - 1] == '(') && after < s.size() &&
+            s[after] == '=')
             return s.substr(after + 1);
         pos = at + 1;
     }
@@ -516,14 +527,16 @@ bool cmd_done(Cur c, ParsedLine& p) {
         p.status = t.token(')');
     }
     if (p.status.empty()) return false;
-    p.conflict = p.status == "SAM_STAT_RESERVATION_CONFLICT" || p.status == "RESERVATION_CONFLICT" ||
-                 p.status == "0x18" || p.host_byte == "DID_NEXUS_FAILURE";
+    p.conflict = p.status == "SAM_STAT_RESERVATION_CONFLICT" ||
+                 p.status == "RESERVATION_CONFLICT" || p.status == "0x18" ||
+                 p.host_byte == "DID_NEXUS_FAILURE";
     // " sense=(key=%#x asc=%#x ascq=%#x)" (6.5+).
     if (size_t se = result.find("sense=("); se != sv::npos) {
         sv sense = result.substr(se + 7);
         uint64_t k, a, q;
         Cur tk{field(sense, "key")}, ta{field(sense, "asc")}, tq{field(sense, "ascq")};
-        if (tk.num_any(k) && ta.num_any(a) && tq.num_any(q) && k <= 0xff && a <= 0xff && q <= 0xff) {
+        if (tk.num_any(k) && ta.num_any(a) && tq.num_any(q) && k <= 0xff && a <= 0xff &&
+            q <= 0xff) {
             p.has_sense = true;
             p.sense_key = static_cast<uint8_t>(k);
             p.asc = static_cast<uint8_t>(a);
@@ -533,7 +546,8 @@ bool cmd_done(Cur c, ParsedLine& p) {
     return true;
 }
 
-// "8,16 RS () 0 + 8 [-52]", "8,16 RS () 0 + 8 be,0,4 [-52]", "8,16 N (5f 01 ...) 184467... + 0 [-52]"
+// "8,16 RS () 0 + 8 [-52]", "8,16 RS () 0 + 8 be,0,4 [-52]", "8,16 N (5f 01 ...) 184467... + 0
+// [-52]"
 bool rq_complete(Cur c, ParsedLine& p) {
     p.kind = LineKind::trace_rq_complete;
     c.spaces();
@@ -638,24 +652,36 @@ bool trace_line(Cur c, ParsedLine& p) {
 
 const char* source_name(Source s) noexcept {
     switch (s) {
-        case Source::bare: return "bare";
-        case Source::dmesg: return "dmesg";
-        case Source::kmsg: return "kmsg";
-        case Source::journal: return "journal";
-        case Source::trace: return "trace";
+        case Source::bare:
+            return "bare";
+        case Source::dmesg:
+            return "dmesg";
+        case Source::kmsg:
+            return "kmsg";
+        case Source::journal:
+            return "journal";
+        case Source::trace:
+            return "trace";
     }
     return "?";
 }
 
 const char* line_kind_name(LineKind k) noexcept {
     switch (k) {
-        case LineKind::sd_conflict: return "sd_conflict";
-        case LineKind::failed_result: return "failed_result";
-        case LineKind::cdb: return "cdb";
-        case LineKind::block_error: return "block_error";
-        case LineKind::buffer_io: return "buffer_io";
-        case LineKind::trace_cmd_done: return "trace_cmd_done";
-        case LineKind::trace_rq_complete: return "trace_rq_complete";
+        case LineKind::sd_conflict:
+            return "sd_conflict";
+        case LineKind::failed_result:
+            return "failed_result";
+        case LineKind::cdb:
+            return "cdb";
+        case LineKind::block_error:
+            return "block_error";
+        case LineKind::buffer_io:
+            return "buffer_io";
+        case LineKind::trace_cmd_done:
+            return "trace_cmd_done";
+        case LineKind::trace_rq_complete:
+            return "trace_rq_complete";
     }
     return "?";
 }
@@ -675,7 +701,8 @@ std::optional<ParsedLine> parse_line(std::string_view line) noexcept {
     if (!strip_prefix(c, p)) return std::nullopt;
     if (p.source == Source::bare) {
         // Not a log framing: a trace line, or a bare message.
-        if (!c.s.empty() && (c.s.front() == ' ' || c.s.front() == '<' || c.s.find("-") != sv::npos)) {
+        if (!c.s.empty() &&
+            (c.s.front() == ' ' || c.s.front() == '<' || c.s.find("-") != sv::npos)) {
             ParsedLine t = p;
             if (trace_line(c, t)) return t;
         }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // prexplain's line parser: one line of a kernel log or of a trace file in, the facts a reservation
 // conflict leaves in it out. Pure: no I/O, no allocation; every string_view in a ParsedLine points
-// into the line given, so a caller that keeps one past the line's lifetime copies it (the correlator
-// does, once per event, not per line).
+// into the line given, so a caller that keeps one past the line's lifetime copies it (the
+// correlator does, once per event, not per line).
 //
 // Line framings recognised (the prefix is stripped, its timestamp kept):
 //   dmesg                "[   20.093091] MSG"                      (seconds since boot)
@@ -13,16 +13,19 @@
 //                                                                 ".123456" as -o short-precise)
 //   journalctl -o short-iso  "2024-11-25T22:33:24+0100 host kernel: MSG" (also with fractions)
 //   journalctl -o short-monotonic "[   12.345678] host kernel: MSG"
-//   ftrace (trace, trace_pipe, trace-cmd report) "  comm-pid  [001] b.s4.  43.703929: EVENT: FIELDS"
+//   ftrace (trace, trace_pipe, trace-cmd report)
+//                        "  comm-pid  [001] b.s4.  43.703929: EVENT: FIELDS"
 //                        (with or without the flags column)
 //   bare                 "MSG" (what a script pasted without timestamps)
 //
 // Messages recognised (every kernel generation from 4.x to 6.12; drivers/scsi/scsi_lib.c,
-// block/blk-core.c and include/trace/events/scsi.h print them; tests/vm/fixtures holds real captures):
+// block/blk-core.c and include/trace/events/scsi.h print them; tests/vm/fixtures holds real
+// captures):
 //   sd_conflict      "sd H:C:T:L: reservation conflict"
-//   failed_result    "sd H:C:T:L: [sdX] tag#N FAILED Result: hostbyte=... driverbyte=... cmd_age=Ns"
-//                    (also without "tag#N", and the older "[sdX]  Result: ...")
-//   cdb              "sd H:C:T:L: [sdX] tag#N CDB: Read(10) 28 00 ..." (also "CDB: Read(10): 28 ...")
+//   failed_result    "sd H:C:T:L: [sdX] tag#N FAILED Result: hostbyte=... driverbyte=...
+//                    cmd_age=Ns" (also without "tag#N", and the older "[sdX]  Result: ...")
+//   cdb              "sd H:C:T:L: [sdX] tag#N CDB: Read(10) 28 00 ..."
+//                    (also "CDB: Read(10): 28 ...")
 //   block_error      "[FUNC: ]STATUS error, dev sdX, sector N[ op 0x0:(READ) flags ...]" where FUNC
 //                    is blk_update_request (<= 5.15) or print_req_error (4.17-5.0) and STATUS
 //                    "critical nexus" (BLK_STS_NEXUS, <= 6.4) or "reservation conflict" (6.5+);
@@ -68,7 +71,8 @@ struct ParsedLine {
     Source source = Source::bare;
     LineKind kind = LineKind::sd_conflict;
     // Timestamp in nanoseconds: since boot for dmesg, kmsg, trace and short-monotonic; for
-    // journalctl's wall-clock forms, since the start of the (unknown) year (short) or the epoch (iso).
+    // journalctl's wall-clock forms, since the start of the (unknown) year (short) or the epoch
+    // (iso).
     bool has_time = false;
     int64_t ts_ns = 0;
     // Whether this line reports a reservation conflict by itself (FAILED/CDB/buffer_io lines are
@@ -91,8 +95,8 @@ struct ParsedLine {
                           // logical block (buffer_io)
     uint32_t count = 0;   // sectors (rq_complete) or blocks (cdb, cmd_done: txlen)
 
-    std::string_view status;  // "critical nexus", "reservation conflict", "SAM_STAT_...", "-52"
-    std::string_view host_byte;    // "DID_OK" (failed_result, trace_cmd_done)
+    std::string_view status;     // "critical nexus", "reservation conflict", "SAM_STAT_...", "-52"
+    std::string_view host_byte;  // "DID_OK" (failed_result, trace_cmd_done)
     std::string_view driver_byte;  // "DRIVER_OK"
     int tag = -1;                  // tag#N, driver_tag
     int error = 0;                 // trace_rq_complete: -52

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
-// Daemon mode: `prfence --daemon[=SOCKET] SUBCOMMAND ...` sends the operation to prfenced, which holds the
-// LUN group open, and prints the answer exactly as direct mode prints a batch. Also the subcommands that
-// only make sense with a daemon: group management, health, stats, events and ping.
-#include <CLI/CLI.hpp>
+// Daemon mode: `prfence --daemon[=SOCKET] SUBCOMMAND ...` sends the operation to prfenced, which
+// holds the LUN group open, and prints the answer exactly as direct mode prints a batch. Also the
+// subcommands that only make sense with a daemon: group management, health, stats, events and ping.
 #include <linux/netlink.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -23,8 +23,8 @@ namespace {
 
 int category_exit(wire::Category c) { return wire::exit_code(c); }
 
-// prfenced's refusals as sg3_utils exit categories: the operator's mistake (1), a group or daemon that
-// is not there (15), anything else (99).
+// prfenced's refusals as sg3_utils exit categories: the operator's mistake (1), a group or daemon
+// that is not there (15), anything else (99).
 int errno_exit(int err) {
     switch (err) {
         case EINVAL:
@@ -42,28 +42,40 @@ int errno_exit(int err) {
 
 std::string errno_name(int err) {
     switch (err) {
-        case EINVAL: return "EINVAL";
-        case ENOENT: return "ENOENT";
-        case EEXIST: return "EEXIST";
-        case EPERM: return "EPERM";
-        case EOPNOTSUPP: return "EOPNOTSUPP";
-        case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
-        case EMSGSIZE: return "EMSGSIZE";
-        case ECANCELED: return "ECANCELED";
-        case EBUSY: return "EBUSY";
-        default: return "errno " + std::to_string(err);
+        case EINVAL:
+            return "EINVAL";
+        case ENOENT:
+            return "ENOENT";
+        case EEXIST:
+            return "EEXIST";
+        case EPERM:
+            return "EPERM";
+        case EOPNOTSUPP:
+            return "EOPNOTSUPP";
+        case EPROTONOSUPPORT:
+            return "EPROTONOSUPPORT";
+        case EMSGSIZE:
+            return "EMSGSIZE";
+        case ECANCELED:
+            return "ECANCELED";
+        case EBUSY:
+            return "EBUSY";
+        default:
+            return "errno " + std::to_string(err);
     }
 }
 
-// Connects and checks the family version once, so an incompatible daemon is named as such instead of
-// failing on the first attribute it does not know.
+// Connects and checks the family version once, so an incompatible daemon is named as such instead
+// of failing on the first attribute it does not know.
 Result<nl::Client> connect(const std::string& socket) {
     PRF_TRY_ASSIGN(nl::Client c, nl::Client::connect(socket));
     PRF_TRY_ASSIGN(nl::FamilyInfo fam, c.family());
-    if (fam.name != nl::kFamilyName || fam.version < nl::kMinVersion || fam.min_version > nl::kVersion)
-        return fail(Errc::unsupported, "prfenced at " + socket + " speaks " + fam.name + " version " +
-                                           std::to_string(fam.min_version) + "-" + std::to_string(fam.version) +
-                                           "; this prfence speaks " + std::to_string(nl::kMinVersion) + "-" +
+    if (fam.name != nl::kFamilyName || fam.version < nl::kMinVersion ||
+        fam.min_version > nl::kVersion)
+        return fail(Errc::unsupported, "prfenced at " + socket + " speaks " + fam.name +
+                                           " version " + std::to_string(fam.min_version) + "-" +
+                                           std::to_string(fam.version) + "; this prfence speaks " +
+                                           std::to_string(nl::kMinVersion) + "-" +
                                            std::to_string(nl::kVersion));
     return c;
 }
@@ -77,7 +89,8 @@ int report_error(const std::string& what, const Error& e) {
 std::optional<int> refused(const std::string& what, const std::vector<nl::Answer>& answers) {
     for (const auto& a : answers)
         if (a.err() != 0) {
-            std::fprintf(stderr, "prfence %s: prfenced refused (%s): %s\n", what.c_str(), errno_name(a.err()).c_str(),
+            std::fprintf(stderr, "prfence %s: prfenced refused (%s): %s\n", what.c_str(),
+                         errno_name(a.err()).c_str(),
                          a.err_msg().empty() ? std::strerror(a.err()) : a.err_msg().c_str());
             return errno_exit(a.err());
         }
@@ -89,10 +102,15 @@ Result<std::vector<nl::Answer>> call(const std::string& socket, nl::Request req)
     return c.call(std::move(req));
 }
 
-const char* transport_name(nl::SgTransport t) { return t == nl::SG_TRANSPORT_SGIO ? "sgio" : "uring"; }
+const char* transport_name(nl::SgTransport t) {
+    return t == nl::SG_TRANSPORT_SGIO ? "sgio" : "uring";
+}
 
 Json group_json(const nl::GroupInfo& g) {
-    Json j{{"name", g.name}, {"devices", g.devices}, {"luns", g.luns}, {"paths_open", g.paths_open},
+    Json j{{"name", g.name},
+           {"devices", g.devices},
+           {"luns", g.luns},
+           {"paths_open", g.paths_open},
            {"sg_transport", transport_name(g.sg_transport)}};
     if (!g.initiator.empty()) j["initiator"] = g.initiator;
     if (g.target_port) j["target_port"] = *g.target_port;
@@ -102,7 +120,8 @@ Json group_json(const nl::GroupInfo& g) {
 }
 
 std::string group_text(const nl::GroupInfo& g) {
-    std::string s = g.name + ": " + std::to_string(g.luns) + " LUNs, " + std::to_string(g.paths_open) + " paths open";
+    std::string s = g.name + ": " + std::to_string(g.luns) + " LUNs, " +
+                    std::to_string(g.paths_open) + " paths open";
     if (!g.initiator.empty()) s += ", initiator " + g.initiator;
     if (g.target_port) s += ", target port " + std::to_string(*g.target_port);
     if (g.key) s += ", key " + hex_u64(*g.key);
@@ -116,9 +135,14 @@ double ms(uint64_t ns) { return static_cast<double>(ns) / 1e6; }
 double us(uint64_t ns) { return static_cast<double>(ns) / 1e3; }
 
 Json stats_json(const nl::OpStats& s) {
-    Json j{{"name", s.name},     {"count", s.count},       {"failed", s.failed},
-           {"min_us", us(s.min_ns)}, {"max_us", us(s.max_ns)}, {"mean_us", s.count ? us(s.sum_ns) / static_cast<double>(s.count) : 0.0},
-           {"p50_us", us(s.p50_ns)}, {"p99_us", us(s.p99_ns)}};
+    Json j{{"name", s.name},
+           {"count", s.count},
+           {"failed", s.failed},
+           {"min_us", us(s.min_ns)},
+           {"max_us", us(s.max_ns)},
+           {"mean_us", s.count ? us(s.sum_ns) / static_cast<double>(s.count) : 0.0},
+           {"p50_us", us(s.p50_ns)},
+           {"p99_us", us(s.p99_ns)}};
     Json b = Json::object();
     for (size_t i = 0; i < s.buckets.size(); ++i)
         if (s.buckets[i]) b["<" + std::to_string(1ull << (i + 1)) + "us"] = s.buckets[i];
@@ -128,7 +152,8 @@ Json stats_json(const nl::OpStats& s) {
 
 Json event_json(const nl::Event& e) {
     static const char* kKinds[] = {"", "op_done", "conflict", "group", "dropped"};
-    Json j{{"kind", e.kind <= nl::EVENT_DROPPED ? kKinds[e.kind] : "unknown"}, {"time_ns", e.time_ns}};
+    Json j{{"kind", e.kind <= nl::EVENT_DROPPED ? kKinds[e.kind] : "unknown"},
+           {"time_ns", e.time_ns}};
     if (!e.group.empty()) j["group"] = e.group;
     if (e.summary) {
         Json s = summary_json(e.summary->batch);
@@ -137,11 +162,17 @@ Json event_json(const nl::Event& e) {
         j["summary"] = s;
     }
     if (e.conflict) {
-        static const char* kClass[] = {"UNKNOWN", "FENCED", "RESERVED_BY_OTHER", "NOT_REGISTERED", "RESERVED_SPC2", "TRANSIENT"};
+        static const char* kClass[] = {"UNKNOWN",        "FENCED",        "RESERVED_BY_OTHER",
+                                       "NOT_REGISTERED", "RESERVED_SPC2", "TRANSIENT"};
         const auto& c = *e.conflict;
         Json cj{{"class", c.cls <= nl::CONFLICT_TRANSIENT ? kClass[c.cls] : "UNKNOWN"},
-                {"device", c.device}, {"hctl", c.hctl}, {"wwid", c.wwid}, {"op", c.op},
-                {"sector", c.sector}, {"count", c.count}, {"text", c.text}};
+                {"device", c.device},
+                {"hctl", c.hctl},
+                {"wwid", c.wwid},
+                {"op", c.op},
+                {"sector", c.sector},
+                {"count", c.count},
+                {"text", c.text}};
         if (c.our_key) cj["our_key"] = hex_u64(*c.our_key);
         if (c.holder_key) cj["holder_key"] = hex_u64(*c.holder_key);
         if (c.type) cj["type"] = *c.type;
@@ -161,7 +192,9 @@ int render_run(const std::string& op, std::vector<nl::Answer>& answers, const Da
     const nl::Summary& summary = run->summary;
     if (o.json) {
         Json j = batch_json(op, run->outcomes, summary.batch);
-        j["summary"]["group"] = summary.group.empty() ? (o.groups.empty() ? std::string() : o.groups[0]) : summary.group;
+        j["summary"]["group"] = summary.group.empty()
+                                    ? (o.groups.empty() ? std::string() : o.groups[0])
+                                    : summary.group;
         j["summary"]["queued_ms"] = ms(summary.queued_ns);
         std::cout << j.dump(2) << "\n";
     } else {
@@ -203,7 +236,10 @@ int run_via_daemon(const std::string& socket, const std::string& op, const engin
         return category_exit(wire::Category::syntax_error);
     }
     if (o.groups.size() != 1) {
-        std::fprintf(stderr, "prfence %s: with --daemon, name exactly one LUN group (prfence --daemon group list)\n", op.c_str());
+        std::fprintf(
+            stderr,
+            "prfence %s: with --daemon, name exactly one LUN group (prfence --daemon group list)\n",
+            op.c_str());
         return category_exit(wire::Category::syntax_error);
     }
     nl::Request req;
@@ -223,12 +259,15 @@ int run_via_daemon(const std::string& socket, const std::string& op, const engin
 void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string>& socket) {
     auto need_daemon = [&socket](const char* what) -> std::optional<int> {
         if (socket) return std::nullopt;
-        std::fprintf(stderr, "prfence %s: talks to prfenced; add --daemon[=SOCKET] before the subcommand\n", what);
+        std::fprintf(stderr,
+                     "prfence %s: talks to prfenced; add --daemon[=SOCKET] before the subcommand\n",
+                     what);
         return category_exit(wire::Category::syntax_error);
     };
 
     // ---- group
-    CLI::App* group = app.add_subcommand("group", "LUN groups held open by prfenced (needs --daemon)");
+    CLI::App* group =
+        app.add_subcommand("group", "LUN groups held open by prfenced (needs --daemon)");
     group->require_subcommand(1);
     struct GroupArgs {
         std::string name;
@@ -238,7 +277,8 @@ void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string
         bool json = false;
     };
     auto g = std::make_shared<GroupArgs>();
-    auto group_call = [g, &socket, need_daemon](const char* what, nl::Cmd cmd, bool send_devices) -> int {
+    auto group_call = [g, &socket, need_daemon](const char* what, nl::Cmd cmd,
+                                                bool send_devices) -> int {
         if (auto rc = need_daemon(what)) return *rc;
         nl::Request req;
         req.hdr.cmd = cmd;
@@ -247,7 +287,8 @@ void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string
         if (cmd == nl::CMD_GROUP_CREATE) {
             req.initiator = g->initiator;
             if (g->target_port) req.target_port = g->target_port;
-            req.sg_transport = g->transport == "sgio" ? nl::SG_TRANSPORT_SGIO : nl::SG_TRANSPORT_URING;
+            req.sg_transport =
+                g->transport == "sgio" ? nl::SG_TRANSPORT_SGIO : nl::SG_TRANSPORT_URING;
             if (!g->key.empty()) {
                 auto k = parse_hex_u64(g->key);
                 if (!k || *k == 0) {
@@ -261,7 +302,8 @@ void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string
         auto answers = call(*socket, std::move(req));
         if (!answers) return report_error(what, answers.error());
         if (auto rc = refused(what, *answers)) return *rc;
-        if (cmd == nl::CMD_GROUP_REFRESH) {  // answered like a run: the keys read back from every LUN
+        if (cmd ==
+            nl::CMD_GROUP_REFRESH) {  // answered like a run: the keys read back from every LUN
             DaemonRunOptions o;
             o.groups = {g->name};
             o.json = g->json;
@@ -269,33 +311,46 @@ void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string
         }
         for (const auto& a : *answers)
             if (a.kind() == nl::Answer::Kind::group)
-                std::cout << (g->json ? group_json(a.group()).dump(2) + "\n" : group_text(a.group()));
+                std::cout << (g->json ? group_json(a.group()).dump(2) + "\n"
+                                      : group_text(a.group()));
         return 0;
     };
     auto add_group_sub = [&](const char* name, const char* help, nl::Cmd cmd, bool devices) {
         CLI::App* s = group->add_subcommand(name, help);
         s->add_option("name", g->name, "Group name ([A-Za-z0-9._-], up to 64)")->required();
         if (devices)
-            s->add_option("devices", g->devices, "Devices as direct mode takes them (sd, sg, by-id, mapper, globs, sim:SOCKET:RANGE)")
+            s->add_option("devices", g->devices,
+                          "Devices as direct mode takes them (sd, sg, by-id, mapper, globs, "
+                          "sim:SOCKET:RANGE)")
                 ->required();
         if (cmd == nl::CMD_GROUP_CREATE) {
-            s->add_option("--initiator", g->initiator, "sim LUNs: the TransportID the daemon speaks as for this group");
-            s->add_option("--target-port", g->target_port, "sim LUNs: relative target port")->check(CLI::Range(1, 65535));
-            s->add_option("--transport", g->transport, "sg paths: uring or sgio")->check(CLI::IsMember({"uring", "sgio"}));
+            s->add_option("--initiator", g->initiator,
+                          "sim LUNs: the TransportID the daemon speaks as for this group");
+            s->add_option("--target-port", g->target_port, "sim LUNs: relative target port")
+                ->check(CLI::Range(1, 65535));
+            s->add_option("--transport", g->transport, "sg paths: uring or sgio")
+                ->check(CLI::IsMember({"uring", "sgio"}));
             s->add_option("--key", g->key,
-                          "this node's reservation key for the group (hex): used when an operation names none, "
+                          "this node's reservation key for the group (hex): used when an operation "
+                          "names none, "
                           "and by prexplain --daemon as \"our key\"");
         }
         s->add_flag("--json", g->json, "JSON output");
-        s->callback([&run, group_call, name, cmd, devices] { run = [=] { return group_call(name, cmd, devices); }; });
+        s->callback([&run, group_call, name, cmd, devices] {
+            run = [=] { return group_call(name, cmd, devices); };
+        });
     };
-    add_group_sub("create", "Resolve DEVICES, open every path and keep them open under NAME", nl::CMD_GROUP_CREATE, true);
+    add_group_sub("create", "Resolve DEVICES, open every path and keep them open under NAME",
+                  nl::CMD_GROUP_CREATE, true);
     add_group_sub("add", "Add DEVICES to group NAME", nl::CMD_GROUP_ADD, true);
-    add_group_sub("remove", "Remove DEVICES (as they were added) from group NAME", nl::CMD_GROUP_REMOVE, true);
+    add_group_sub("remove", "Remove DEVICES (as they were added) from group NAME",
+                  nl::CMD_GROUP_REMOVE, true);
     add_group_sub("delete", "Close and forget group NAME", nl::CMD_GROUP_DELETE, false);
-    add_group_sub("refresh", "Re-resolve and reopen group NAME, then read its keys again", nl::CMD_GROUP_REFRESH, false);
+    add_group_sub("refresh", "Re-resolve and reopen group NAME, then read its keys again",
+                  nl::CMD_GROUP_REFRESH, false);
     {
-        CLI::App* s = group->add_subcommand("list", "Every group (or NAME) with its LUNs, open paths and problems");
+        CLI::App* s = group->add_subcommand(
+            "list", "Every group (or NAME) with its LUNs, open paths and problems");
         s->add_option("name", g->name, "Only this group");
         s->add_flag("--json", g->json, "JSON output");
         s->callback([&run, g, &socket, need_daemon] {
@@ -325,7 +380,8 @@ void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string
     // ---- health, stats
     auto json_flag = std::make_shared<bool>(false);
     auto reset = std::make_shared<bool>(false);
-    CLI::App* health = app.add_subcommand("health", "prfenced's state: uptime, groups, clients, batches (needs --daemon)");
+    CLI::App* health = app.add_subcommand(
+        "health", "prfenced's state: uptime, groups, clients, batches (needs --daemon)");
     health->add_flag("--json", *json_flag, "JSON output");
     health->callback([&run, json_flag, &socket, need_daemon] {
         run = [json_flag, &socket, need_daemon]() -> int {
@@ -338,20 +394,31 @@ void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string
             for (const auto& a : *answers) {
                 if (a.kind() != nl::Answer::Kind::health) continue;
                 const auto& h = a.health();
-                Json j{{"version", h.version}, {"pid", h.pid}, {"uptime_s", static_cast<double>(h.uptime_ns) / 1e9},
-                       {"groups", h.groups}, {"luns", h.luns}, {"paths_open", h.paths_open}, {"clients", h.clients},
-                       {"subscribers", h.subscribers}, {"subscribers_dropped", h.subscribers_dropped},
-                       {"batches_running", h.batches_running}, {"batches_queued", h.batches_queued}, {"config", h.config}};
+                Json j{{"version", h.version},
+                       {"pid", h.pid},
+                       {"uptime_s", static_cast<double>(h.uptime_ns) / 1e9},
+                       {"groups", h.groups},
+                       {"luns", h.luns},
+                       {"paths_open", h.paths_open},
+                       {"clients", h.clients},
+                       {"subscribers", h.subscribers},
+                       {"subscribers_dropped", h.subscribers_dropped},
+                       {"batches_running", h.batches_running},
+                       {"batches_queued", h.batches_queued},
+                       {"config", h.config}};
                 if (*json_flag) {
                     std::cout << j.dump(2) << "\n";
                 } else {
-                    for (auto& [k, v] : j.items()) std::cout << k << ": " << (v.is_string() ? v.get<std::string>() : v.dump()) << "\n";
+                    for (auto& [k, v] : j.items())
+                        std::cout << k << ": " << (v.is_string() ? v.get<std::string>() : v.dump())
+                                  << "\n";
                 }
             }
             return 0;
         };
     });
-    CLI::App* stats = app.add_subcommand("stats", "Per-operation latency histograms kept by prfenced (needs --daemon)");
+    CLI::App* stats = app.add_subcommand(
+        "stats", "Per-operation latency histograms kept by prfenced (needs --daemon)");
     stats->add_flag("--json", *json_flag, "JSON output");
     stats->add_flag("--reset", *reset, "Clear the statistics after reading them");
     stats->callback([&run, json_flag, reset, &socket, need_daemon] {
@@ -371,9 +438,12 @@ void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string
                         all.push_back(stats_json(s));
                     } else {
                         char line[256];
-                        std::snprintf(line, sizeof line, "%-14s count %-8llu failed %-6llu min %.1f us  p50 <%.0f us  p99 <%.0f us  max %.1f us\n",
+                        std::snprintf(line, sizeof line,
+                                      "%-14s count %-8llu failed %-6llu min %.1f us  p50 <%.0f us  "
+                                      "p99 <%.0f us  max %.1f us\n",
                                       s.name.c_str(), static_cast<unsigned long long>(s.count),
-                                      static_cast<unsigned long long>(s.failed), us(s.min_ns), us(s.p50_ns), us(s.p99_ns), us(s.max_ns));
+                                      static_cast<unsigned long long>(s.failed), us(s.min_ns),
+                                      us(s.p50_ns), us(s.p99_ns), us(s.max_ns));
                         std::cout << line;
                     }
                 }
@@ -385,7 +455,9 @@ void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string
 
     // ---- events
     auto count = std::make_shared<unsigned>(0);
-    CLI::App* events = app.add_subcommand("events", "Subscribe and print every completion and conflict as one JSON line (needs --daemon)");
+    CLI::App* events = app.add_subcommand(
+        "events",
+        "Subscribe and print every completion and conflict as one JSON line (needs --daemon)");
     events->add_option("--count", *count, "Stop after this many events (0: until interrupted)");
     events->callback([&run, count, &socket, need_daemon] {
         run = [count, &socket, need_daemon]() -> int {
@@ -407,9 +479,11 @@ void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string
         };
     });
 
-    // ---- ping: control round trips (the target is a p99 at most 50 us; tests/bench/PERFORMANCE.md)
+    // ---- ping: control round trips (the target is a p99 at most 50 us;
+    // tests/bench/PERFORMANCE.md)
     auto pings = std::make_shared<unsigned>(1000);
-    CLI::App* ping = app.add_subcommand("ping", "Time NOOP round trips to prfenced (needs --daemon)");
+    CLI::App* ping =
+        app.add_subcommand("ping", "Time NOOP round trips to prfenced (needs --daemon)");
     ping->add_option("--count", *pings, "Round trips")->check(CLI::Range(1u, 10000000u));
     ping->add_flag("--json", *json_flag, "JSON output");
     ping->callback([&run, pings, json_flag, &socket, need_daemon] {
@@ -427,20 +501,26 @@ void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string
                 const auto t1 = std::chrono::steady_clock::now();
                 if (!answers) return report_error("ping", answers.error());
                 if (auto rc = refused("ping", *answers)) return *rc;
-                lat.push_back(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()));
+                lat.push_back(static_cast<uint64_t>(
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()));
             }
             std::sort(lat.begin(), lat.end());
             auto pct = [&lat](double p) {
-                size_t i = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(lat.size()))) ;
+                size_t i =
+                    static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(lat.size())));
                 return lat[std::min(lat.size() - 1, i == 0 ? 0 : i - 1)];
             };
-            Json j{{"count", lat.size()}, {"min_us", us(lat.front())}, {"p50_us", us(pct(50))},
-                   {"p99_us", us(pct(99))}, {"p999_us", us(pct(99.9))}, {"max_us", us(lat.back())}};
+            Json j{{"count", lat.size()},      {"min_us", us(lat.front())},
+                   {"p50_us", us(pct(50))},    {"p99_us", us(pct(99))},
+                   {"p999_us", us(pct(99.9))}, {"max_us", us(lat.back())}};
             if (*json_flag)
                 std::cout << j.dump(2) << "\n";
             else
-                std::printf("%zu NOOP round trips: min %.1f us, p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us\n",
-                            lat.size(), us(lat.front()), us(pct(50)), us(pct(99)), us(pct(99.9)), us(lat.back()));
+                std::printf(
+                    "%zu NOOP round trips: min %.1f us, p50 %.1f us, p99 %.1f us, p99.9 %.1f us, "
+                    "max %.1f us\n",
+                    lat.size(), us(lat.front()), us(pct(50)), us(pct(99)), us(pct(99.9)),
+                    us(lat.back()));
             return 0;
         };
     });

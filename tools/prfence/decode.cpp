@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
 // `prfence decode`: turns hex an operator pasted (from sg_persist --hex, dmesg, a trace, a packet
-// capture) into names. Exit codes: 0 decoded, 1 syntax error (bad option or hex), 97 the bytes do not
-// decode as the chosen kind (sg3_utils' "malformed response").
+// capture) into names. Exit codes: 0 decoded, 1 syntax error (bad option or hex), 97 the bytes do
+// not decode as the chosen kind (sg3_utils' "malformed response").
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <iostream>
 #include <iterator>
@@ -11,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "uring_engine/common/bytes.h"
 #include "tools/prfence/commands.h"
 #include "tools/prfence/render.h"
+#include "uring_engine/common/bytes.h"
 #include "uring_engine/wire/status.h"
 
 namespace prfence::cli {
@@ -65,7 +64,8 @@ int run_decode(const DecodeOpts& o) {
         Json j = to_json(*parsed);
         if (enc) j["bytes"] = hex_string(*enc);
         return emit(o, j,
-                    wire::describe_transport_id(*parsed) + "\n" + (enc ? "  bytes: " + hex_string(*enc) + "\n" : ""));
+                    wire::describe_transport_id(*parsed) + "\n" +
+                        (enc ? "  bytes: " + hex_string(*enc) + "\n" : ""));
     }
 
     auto bytes = parse_hex_bytes(text);
@@ -115,8 +115,9 @@ int run_decode(const DecodeOpts& o) {
         if (!r) return malformed("READ FULL STATUS answer", r.error());
         return emit(o, to_json(*r), to_text(*r));
     }
-    std::fprintf(stderr, "prfence decode: choose what the bytes are: --sense, --cdb, --prin TYPE, --prout, "
-                         "--move, --tid or --err\n");
+    std::fprintf(stderr,
+                 "prfence decode: choose what the bytes are: --sense, --cdb, --prin TYPE, --prout, "
+                 "--move, --tid or --err\n");
     return wire::exit_code(wire::Category::syntax_error);
 }
 
@@ -125,8 +126,9 @@ int run_decode(const DecodeOpts& o) {
 void add_decode(CLI::App& app, Runner& run) {
     auto o = std::make_shared<DecodeOpts>();
     CLI::App* sub = app.add_subcommand(
-        "decode", "Decode hex from the command line or stdin: sense data, a CDB, a PR IN answer, a PR OUT "
-                  "parameter list or a TransportID");
+        "decode",
+        "Decode hex from the command line or stdin: sense data, a CDB, a PR IN answer, a PR OUT "
+        "parameter list or a TransportID");
     auto* g = sub->add_option_group("kind", "What the bytes are");
     g->add_flag("--sense", o->sense, "Sense data (fixed 70h/71h or descriptor 72h/73h format)");
     g->add_flag("--cdb", o->cdb, "A command descriptor block");
@@ -134,11 +136,14 @@ void add_decode(CLI::App& app, Runner& run) {
         ->check(CLI::IsMember({"keys", "reservation", "caps", "full"}));
     g->add_flag("--prout", o->prout, "A PERSISTENT RESERVE OUT basic parameter list");
     g->add_flag("--move", o->move, "A REGISTER AND MOVE parameter list");
-    g->add_flag("--tid", o->tid, "A TransportID, as hex bytes or sg_persist text (iqn...,i,0x..., sas,...)");
-    g->add_option("--err", o->err, "Explain an exit status (sg3_utils numbering)")->check(CLI::Range(0, 255));
+    g->add_flag("--tid", o->tid,
+                "A TransportID, as hex bytes or sg_persist text (iqn...,i,0x..., sas,...)");
+    g->add_option("--err", o->err, "Explain an exit status (sg3_utils numbering)")
+        ->check(CLI::Range(0, 255));
     g->require_option(1);
     sub->add_flag("--json", o->json, "JSON output");
-    sub->add_option("hex", o->hex, "Hex bytes (\"70 00 06 ...\", \"700006\", \"0x70,0x00\"); stdin when absent");
+    sub->add_option("hex", o->hex,
+                    "Hex bytes (\"70 00 06 ...\", \"700006\", \"0x70,0x00\"); stdin when absent");
     sub->callback([o, &run] { run = [o] { return run_decode(*o); }; });
 }
 

@@ -1,18 +1,17 @@
 // SPDX-License-Identifier: MIT
-// Direct mode: every PR subcommand resolves its devices, opens them once, runs one batch across all LUNs
-// concurrently, and prints one result per LUN. Exit code: the worst LUN's sg3_utils category.
+// Direct mode: every PR subcommand resolves its devices, opens them once, runs one batch across all
+// LUNs concurrently, and prints one result per LUN. Exit code: the worst LUN's sg3_utils category.
 #include <CLI/CLI.hpp>
-
 #include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 
+#include "tools/prfence/commands.h"
+#include "tools/prfence/outcome_render.h"
 #include "uring_engine/common/bytes.h"
 #include "uring_engine/policy/operations.h"
 #include "uring_engine/session/session.h"
-#include "tools/prfence/commands.h"
-#include "tools/prfence/outcome_render.h"
 
 namespace prfence::cli {
 namespace {
@@ -42,21 +41,31 @@ struct PrOpts {
 };
 
 void add_common(CLI::App* sub, Common& c) {
-    sub->add_option("devices", c.devices,
-                    "LUNs: /dev/sdX, /dev/sgN, /dev/disk/by-id/..., /dev/mapper/NAME, globs, @listfile, "
-                    "sim:SOCKET:RANGE")
+    sub->add_option(
+           "devices", c.devices,
+           "LUNs: /dev/sdX, /dev/sgN, /dev/disk/by-id/..., /dev/mapper/NAME, globs, @listfile, "
+           "sim:SOCKET:RANGE")
         ->required();
-    sub->add_option("--initiator", c.initiator, "sim LUNs: the TransportID to speak as (e.g. iqn...:node-a,i,0x1)");
-    sub->add_option("--target-port", c.target_port, "sim LUNs: the relative target port to arrive through")
+    sub->add_option("--initiator", c.initiator,
+                    "sim LUNs: the TransportID to speak as (e.g. iqn...:node-a,i,0x1)");
+    sub->add_option("--target-port", c.target_port,
+                    "sim LUNs: the relative target port to arrive through")
         ->check(CLI::Range(1, 65535));
     sub->add_flag("--json", c.json, "JSON output");
-    sub->add_flag("-q,--failures-only", c.failures_only, "List only the LUNs that failed (the summary always)");
-    sub->add_option("--timeout", c.timeout_ms, "Per-command timeout, ms")->check(CLI::Range(1, 3600000));
-    sub->add_option("--deadline", c.deadline_ms, "Whole-batch deadline, ms")->check(CLI::Range(1, 86400000));
-    sub->add_option("--qd", c.qd, "Commands in flight at most, across all LUNs")->check(CLI::Range(1, 65536));
-    sub->add_option("--transport", c.transport, "sg paths: uring (sg v3 async over io_uring, default) or sgio (SG_IO on a thread pool)")
+    sub->add_flag("-q,--failures-only", c.failures_only,
+                  "List only the LUNs that failed (the summary always)");
+    sub->add_option("--timeout", c.timeout_ms, "Per-command timeout, ms")
+        ->check(CLI::Range(1, 3600000));
+    sub->add_option("--deadline", c.deadline_ms, "Whole-batch deadline, ms")
+        ->check(CLI::Range(1, 86400000));
+    sub->add_option("--qd", c.qd, "Commands in flight at most, across all LUNs")
+        ->check(CLI::Range(1, 65536));
+    sub->add_option(
+           "--transport", c.transport,
+           "sg paths: uring (sg v3 async over io_uring, default) or sgio (SG_IO on a thread pool)")
         ->check(CLI::IsMember({"uring", "sgio"}));
-    // Hidden (group ""): tests point device resolution at a fake sysfs and /dev tree, as prexplain's
+    // Hidden (group ""): tests point device resolution at a fake sysfs and /dev tree, as
+    // prexplain's
     // --sys and --dev do.
     sub->add_option("--sys", c.roots.sysfs_root, "sysfs root (tests)")->group("");
     sub->add_option("--dev", c.roots.dev_root, "/dev root (tests)")->group("");
@@ -72,7 +81,8 @@ Result<uint64_t> key_arg(const std::string& text, const char* what) {
 Result<wire::PrType> type_arg(const std::string& text, const char* fallback = nullptr) {
     if (text.empty()) {
         if (fallback) return wire::parse_type(fallback);
-        return fail(Errc::invalid_argument, "--type is required (1 WE, 3 EA, 5 WE-RO, 6 EA-RO, 7 WE-AR, 8 EA-AR)");
+        return fail(Errc::invalid_argument,
+                    "--type is required (1 WE, 3 EA, 5 WE-RO, 6 EA-RO, 7 WE-AR, 8 EA-AR)");
     }
     return wire::parse_type(text);
 }
@@ -89,7 +99,8 @@ int run_batch(const std::string& op, const Common& c, const Result<JobMaker>& ma
     const uint64_t t_resolve = engine::now_ns();
     auto specs = engine::resolve_devices(c.devices, c.roots);
     if (!specs) {
-        std::fprintf(stderr, "prfence %s: cannot resolve devices:\n%s\n", op.c_str(), specs.error().msg.c_str());
+        std::fprintf(stderr, "prfence %s: cannot resolve devices:\n%s\n", op.c_str(),
+                     specs.error().msg.c_str());
         return wire::exit_code(wire::Category::file_error);
     }
     engine::SessionOptions so;
@@ -116,7 +127,8 @@ int run_batch(const std::string& op, const Common& c, const Result<JobMaker>& ma
         return wire::exit_code(wire::Category::other);
     }
     if (c.json) {
-        // Where the time outside the batch went: naming the devices (sysfs) and opening their paths.
+        // Where the time outside the batch went: naming the devices (sysfs) and opening their
+        // paths.
         Json j = batch_json(op, rep->outcomes, rep->summary);
         j["summary"]["resolve_ms"] = static_cast<double>(t_open - t_resolve) / 1e6;
         j["summary"]["open_ms"] = static_cast<double>(t_run - t_open) / 1e6;
@@ -127,13 +139,14 @@ int run_batch(const std::string& op, const Common& c, const Result<JobMaker>& ma
     return wire::exit_code(rep->summary.worst);
 }
 
-// The options as typed -> an OpSpec. Only parsing happens here; what is required and what combines is
-// make_operation's business, shared with the daemon.
+// The options as typed -> an OpSpec. Only parsing happens here; what is required and what combines
+// is make_operation's business, shared with the daemon.
 Result<engine::OpSpec> op_spec(engine::Operation op, const Common& c, const PrOpts& p) {
     engine::OpSpec s;
     s.op = op;
     s.timeout_ms = c.timeout_ms;
-    auto opt_key = [](const std::string& text, const char* what) -> Result<std::optional<uint64_t>> {
+    auto opt_key = [](const std::string& text,
+                      const char* what) -> Result<std::optional<uint64_t>> {
         if (text.empty()) return std::optional<uint64_t>();
         PRF_TRY_ASSIGN(uint64_t k, key_arg(text, what));
         return std::optional<uint64_t>(k);
@@ -170,18 +183,24 @@ const Sub kSubs[] = {
     {engine::Operation::read_keys, "READ KEYS: registered keys and generation per LUN"},
     {engine::Operation::read_reservation, "READ RESERVATION: holder key and type per LUN"},
     {engine::Operation::report_capabilities, "REPORT CAPABILITIES per LUN"},
-    {engine::Operation::read_full_status, "READ FULL STATUS: every registrant with its TransportID"},
-    {engine::Operation::register_key, "REGISTER --key on every path (--ignore-existing: REGISTER AND IGNORE EXISTING KEY)"},
+    {engine::Operation::read_full_status,
+     "READ FULL STATUS: every registrant with its TransportID"},
+    {engine::Operation::register_key,
+     "REGISTER --key on every path (--ignore-existing: REGISTER AND IGNORE EXISTING KEY)"},
     {engine::Operation::unregister, "Remove --key's registration on every path"},
     {engine::Operation::reserve, "RESERVE with --key and --type"},
     {engine::Operation::release, "RELEASE with --key and --type"},
-    {engine::Operation::clear, "CLEAR every registration and the reservation (needs a registered --key)"},
+    {engine::Operation::clear,
+     "CLEAR every registration and the reservation (needs a registered --key)"},
     {engine::Operation::preempt, "PREEMPT --victim's registrations (--abort: PREEMPT AND ABORT)"},
     {engine::Operation::move, "REGISTER AND MOVE the reservation to --transport-id on --rel-port"},
     {engine::Operation::replace_lost, "REPLACE LOST RESERVATION with new --key and --type"},
-    {engine::Operation::fence, "Fence --victim: READ KEYS, PREEMPT AND ABORT, verify with READ RESERVATION"},
-    {engine::Operation::takeover, "Forced break-in: register-and-ignore, preempt-and-abort the holder, verify (needs --force)"},
-    {engine::Operation::probe, "May we do I/O? READ of block 0 and SYNCHRONIZE CACHE (a write that changes nothing) per LUN"},
+    {engine::Operation::fence,
+     "Fence --victim: READ KEYS, PREEMPT AND ABORT, verify with READ RESERVATION"},
+    {engine::Operation::takeover,
+     "Forced break-in: register-and-ignore, preempt-and-abort the holder, verify (needs --force)"},
+    {engine::Operation::probe,
+     "May we do I/O? READ of block 0 and SYNCHRONIZE CACHE (a write that changes nothing) per LUN"},
 };
 
 }  // namespace
@@ -192,9 +211,12 @@ std::string_view chosen_subcommand(int argc, char** argv) {
     return {};
 }
 
-bool is_direct_subcommand(std::string_view name) { return engine::parse_operation(name).has_value(); }
+bool is_direct_subcommand(std::string_view name) {
+    return engine::parse_operation(name).has_value();
+}
 
-void add_direct(CLI::App& app, Runner& run, std::string_view chosen, const std::optional<std::string>* daemon_socket) {
+void add_direct(CLI::App& app, Runner& run, std::string_view chosen,
+                const std::optional<std::string>* daemon_socket) {
     const bool known = is_direct_subcommand(chosen);
     for (const Sub& s : kSubs) {
         const std::string name = engine::operation_name(s.op);
@@ -204,20 +226,25 @@ void add_direct(CLI::App& app, Runner& run, std::string_view chosen, const std::
         auto p = std::make_shared<PrOpts>();
         add_common(sub, *c);
         if (!engine::operation_is_read(s.op)) {
-            sub->add_option("--key", p->key, "Our reservation key (hex, as sg_persist: abc123 or 0xabc123)");
+            sub->add_option("--key", p->key,
+                            "Our reservation key (hex, as sg_persist: abc123 or 0xabc123)");
             sub->add_flag("--aptpl", p->aptpl, "Activate persist through power loss");
         }
         if (name == "register") {
             sub->add_option("--old-key", p->old_key, "Change our key: the key registered now");
-            sub->add_flag("--ignore-existing", p->ignore_existing, "REGISTER AND IGNORE EXISTING KEY");
-            sub->add_flag("--all-tg-pt", p->all_tg_pt, "Register once for all target ports (when the LU reports ATP_C)");
+            sub->add_flag("--ignore-existing", p->ignore_existing,
+                          "REGISTER AND IGNORE EXISTING KEY");
+            sub->add_flag("--all-tg-pt", p->all_tg_pt,
+                          "Register once for all target ports (when the LU reports ATP_C)");
         }
         if (name == "register" || name == "move")
             sub->add_option("--transport-id", p->tids, "TransportID (sg_persist syntax)");
-        if (name == "reserve" || name == "release" || name == "preempt" || name == "move" || name == "replace-lost" ||
-            name == "fence" || name == "takeover")
-            sub->add_option("--type", p->type, "Reservation type: 1 WE, 3 EA, 5 WE-RO, 6 EA-RO, 7 WE-AR, 8 EA-AR");
-        if (name == "preempt" || name == "fence") sub->add_option("--victim", p->victim, "The key to preempt");
+        if (name == "reserve" || name == "release" || name == "preempt" || name == "move" ||
+            name == "replace-lost" || name == "fence" || name == "takeover")
+            sub->add_option("--type", p->type,
+                            "Reservation type: 1 WE, 3 EA, 5 WE-RO, 6 EA-RO, 7 WE-AR, 8 EA-AR");
+        if (name == "preempt" || name == "fence")
+            sub->add_option("--victim", p->victim, "The key to preempt");
         if (name == "preempt") sub->add_flag("--abort", p->abort, "PREEMPT AND ABORT");
         if (name == "fence" || name == "takeover")
             sub->add_flag("--no-abort", p->no_abort, "PREEMPT instead of PREEMPT AND ABORT");
@@ -226,16 +253,20 @@ void add_direct(CLI::App& app, Runner& run, std::string_view chosen, const std::
             sub->add_option("--rel-port", p->rel_port, "The destination's relative target port");
             sub->add_flag("--unreg", p->unreg, "Unregister ourselves after the move");
         }
-        if (name == "takeover") sub->add_flag("--force", p->force, "Really break in (preempts whoever holds the LUs)");
+        if (name == "takeover")
+            sub->add_flag("--force", p->force, "Really break in (preempts whoever holds the LUs)");
 
         sub->callback([s, c, p, &run, daemon_socket] {
             run = [s, c, p, daemon_socket]() -> int {
                 auto spec = op_spec(s.op, *c, *p);
                 if (!spec) return syntax(spec.error().msg);
                 if (daemon_socket && *daemon_socket) {
-                    // The group carries the initiator and transport; say so rather than ignore them.
+                    // The group carries the initiator and transport; say so rather than ignore
+                    // them.
                     if (!c->initiator.empty() || c->transport != "uring")
-                        return syntax("with --daemon, --initiator and --transport belong to the group (prfence --daemon group create)");
+                        return syntax(
+                            "with --daemon, --initiator and --transport belong to the group "
+                            "(prfence --daemon group create)");
                     DaemonRunOptions o;
                     o.groups = c->devices;
                     o.json = c->json;

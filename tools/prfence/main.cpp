@@ -1,17 +1,18 @@
 // SPDX-License-Identifier: MIT
-// prfence: the operator CLI. Each subcommand lives in its own file and registers itself here; main only
-// parses and dispatches, so every behaviour is testable through the subcommand functions.
+// prfence: the operator CLI. Each subcommand lives in its own file and registers itself here; main
+// only parses and dispatches, so every behaviour is testable through the subcommand functions.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 
 #include "tools/prfence/commands.h"
 
 int main(int argc, char** argv) {
-    CLI::App app{"prfence: batched SCSI persistent-reservation fencing\n"
-                 "  --daemon[=SOCKET] before the subcommand: run it through prfenced (default socket /run/prfence/control.sock);\n"
-                 "  the subcommand then names a LUN group instead of devices.",
-                 "prfence"};
+    CLI::App app{
+        "prfence: batched SCSI persistent-reservation fencing\n"
+        "  --daemon[=SOCKET] before the subcommand: run it through prfenced (default socket "
+        "/run/prfence/control.sock);\n"
+        "  the subcommand then names a LUN group instead of devices.",
+        "prfence"};
     app.set_version_flag("-V,--version", "prfence " PRFENCE_VERSION);
     app.require_subcommand(1);
     prfence::cli::Runner run;

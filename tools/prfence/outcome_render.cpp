@@ -31,8 +31,10 @@ Json outcome_json(const engine::LunOutcome& o) {
     if (o.timed_out) j["timed_out"] = true;
     if (!o.step.empty() && !o.ok) j["step"] = o.step;
     if (!o.error.empty()) j[o.ok ? "note" : "error"] = o.error;
-    const auto* gen_src = o.keys ? &o.keys->generation : o.reservation ? &o.reservation->generation
-                                 : o.full_status ? &o.full_status->generation : nullptr;
+    const auto* gen_src = o.keys          ? &o.keys->generation
+                          : o.reservation ? &o.reservation->generation
+                          : o.full_status ? &o.full_status->generation
+                                          : nullptr;
     if (gen_src) j["generation"] = *gen_src;
     if (o.keys) {
         Json k = Json::array();
@@ -68,7 +70,8 @@ Json summary_json(const engine::BatchSummary& s) {
             {"cancelled", s.cancelled}};
 }
 
-Json batch_json(const std::string& op, const std::vector<engine::LunOutcome>& outcomes, const engine::BatchSummary& s) {
+Json batch_json(const std::string& op, const std::vector<engine::LunOutcome>& outcomes,
+                const engine::BatchSummary& s) {
     Json luns = Json::array();
     for (const auto& o : outcomes) luns.push_back(outcome_json(o));
     return {{"operation", op}, {"luns", luns}, {"summary", summary_json(s)}};
@@ -89,18 +92,21 @@ std::string detail(const engine::LunOutcome& o) {
         d += ", generation " + std::to_string(o.reservation->generation);
     } else if (o.keys) {
         d = std::to_string(o.keys->keys.size()) + " key" + (o.keys->keys.size() == 1 ? "" : "s");
-        for (size_t i = 0; i < o.keys->keys.size() && i < 6; ++i) d += (i ? " " : ": ") + hex_u64(o.keys->keys[i]);
+        for (size_t i = 0; i < o.keys->keys.size() && i < 6; ++i)
+            d += (i ? " " : ": ") + hex_u64(o.keys->keys[i]);
         if (o.keys->keys.size() > 6) d += " ...";
         d += ", generation " + std::to_string(o.keys->generation);
     } else if (o.full_status) {
         d = std::to_string(o.full_status->entries.size()) + " registrant(s), generation " +
             std::to_string(o.full_status->generation);
         for (const auto& e : o.full_status->entries)
-            d += "; " + hex_u64(e.key) + (e.holder ? std::string(" holder ") + wire::type_abbrev(e.type) : "") + " " +
+            d += "; " + hex_u64(e.key) +
+                 (e.holder ? std::string(" holder ") + wire::type_abbrev(e.type) : "") + " " +
                  wire::format_transport_id(e.transport_id);
     } else if (o.caps) {
-        d = std::string("ATP_C=") + (o.caps->atp_c ? "1" : "0") + " SIP_C=" + (o.caps->sip_c ? "1" : "0") +
-            " PTPL_C=" + (o.caps->ptpl_c ? "1" : "0") + " CRH=" + (o.caps->crh ? "1" : "0");
+        d = std::string("ATP_C=") + (o.caps->atp_c ? "1" : "0") +
+            " SIP_C=" + (o.caps->sip_c ? "1" : "0") + " PTPL_C=" + (o.caps->ptpl_c ? "1" : "0") +
+            " CRH=" + (o.caps->crh ? "1" : "0");
     }
     if (!o.error.empty()) d += (d.empty() ? "" : "; ") + o.error;
     return d;
@@ -119,23 +125,25 @@ std::string batch_text(const std::string& op, const std::vector<engine::LunOutco
     for (const auto& o : outcomes) {
         if (failures_only && o.ok) continue;
         if (!header) {
-            std::snprintf(line, sizeof line, "%-*s  %-6s %10s %7s  %s\n", static_cast<int>(w), "DEVICE", "RESULT",
-                          "LAT(us)", "RETRIES", "DETAIL");
+            std::snprintf(line, sizeof line, "%-*s  %-6s %10s %7s  %s\n", static_cast<int>(w),
+                          "DEVICE", "RESULT", "LAT(us)", "RETRIES", "DETAIL");
             out += line;
             header = true;
         }
-        std::snprintf(line, sizeof line, "%-*s  %-6s %10llu %7u  ", static_cast<int>(w), o.device.c_str(),
-                      o.ok ? "ok" : "FAILED", static_cast<unsigned long long>(o.latency_ns / 1000), o.retries);
+        std::snprintf(line, sizeof line, "%-*s  %-6s %10llu %7u  ", static_cast<int>(w),
+                      o.device.c_str(), o.ok ? "ok" : "FAILED",
+                      static_cast<unsigned long long>(o.latency_ns / 1000), o.retries);
         out += line + detail(o) + "\n";
     }
     std::snprintf(line, sizeof line,
-                  "%s: %zu LUN%s, %zu ok, %zu failed in %.1f ms (%llu commands, %llu retries; latency p50 %.0f us, "
+                  "%s: %zu LUN%s, %zu ok, %zu failed in %.1f ms (%llu commands, %llu retries; "
+                  "latency p50 %.0f us, "
                   "p99 %.0f us, max %.0f us)%s%s\n",
-                  op.c_str(), s.luns, s.luns == 1 ? "" : "s", s.ok, s.failed, static_cast<double>(s.wall_ns) / 1e6,
-                  static_cast<unsigned long long>(s.commands), static_cast<unsigned long long>(s.retries),
-                  static_cast<double>(s.p50_ns) / 1e3, static_cast<double>(s.p99_ns) / 1e3,
-                  static_cast<double>(s.max_ns) / 1e3, s.deadline_hit ? " [batch deadline hit]" : "",
-                  s.cancelled ? " [cancelled]" : "");
+                  op.c_str(), s.luns, s.luns == 1 ? "" : "s", s.ok, s.failed,
+                  static_cast<double>(s.wall_ns) / 1e6, static_cast<unsigned long long>(s.commands),
+                  static_cast<unsigned long long>(s.retries), static_cast<double>(s.p50_ns) / 1e3,
+                  static_cast<double>(s.p99_ns) / 1e3, static_cast<double>(s.max_ns) / 1e3,
+                  s.deadline_hit ? " [batch deadline hit]" : "", s.cancelled ? " [cancelled]" : "");
     out += line;
     return out;
 }

@@ -1,21 +1,23 @@
 // SPDX-License-Identifier: MIT
-// Rendering of batch results: the per-LUN table and summary line operators read, and the --json document
-// harnesses parse (field names are an interface and do not change: device, ok, status, sense{key,asc,ascq,text},
-// latency_us, retries, generation, keys, reservation{key,type}; summary{luns,ok,failed,wall_ms,p50_us,
-// p99_us}). Shared by direct mode and daemon mode so both print the same thing.
+// Rendering of batch results: the per-LUN table and summary line operators read, and the --json
+// document harnesses parse (field names are an interface and do not change: device, ok, status,
+// sense{key,asc,ascq,text}, latency_us, retries, generation, keys, reservation{key,type};
+// summary{luns,ok,failed,wall_ms,p50_us, p99_us}). Shared by direct mode and daemon mode so both
+// print the same thing.
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "uring_engine/model/outcome.h"
 #include "tools/prfence/render.h"
+#include "uring_engine/model/outcome.h"
 
 namespace prfence::cli {
 
 Json outcome_json(const engine::LunOutcome& o);
 Json summary_json(const engine::BatchSummary& s);
-Json batch_json(const std::string& op, const std::vector<engine::LunOutcome>& outcomes, const engine::BatchSummary& s);
+Json batch_json(const std::string& op, const std::vector<engine::LunOutcome>& outcomes,
+                const engine::BatchSummary& s);
 
 // One row per LUN (only failed LUNs when failures_only) and the summary line.
 std::string batch_text(const std::string& op, const std::vector<engine::LunOutcome>& outcomes,

@@ -98,7 +98,8 @@ Json to_json(const wire::ReadReservation& r) {
     Json j;
     j["generation"] = r.generation;
     if (r.reserved) {
-        j["reservation"] = {{"key", hex_u64(r.key)}, {"type", type_json(r.type)}, {"scope", r.scope}};
+        j["reservation"] = {
+            {"key", hex_u64(r.key)}, {"type", type_json(r.type)}, {"scope", r.scope}};
     } else {
         j["reservation"] = nullptr;
     }
@@ -196,8 +197,9 @@ std::string to_text(const wire::ReadKeys& k) {
     if (k.keys.empty()) {
         out += "there are NO registered reservation keys\n";
     } else {
-        out += std::to_string(k.keys.size()) + " registered reservation key" + (k.keys.size() == 1 ? "" : "s") +
-               " follow" + (k.keys.size() == 1 ? "s" : "") + ":\n";
+        out += std::to_string(k.keys.size()) + " registered reservation key" +
+               (k.keys.size() == 1 ? "" : "s") + " follow" + (k.keys.size() == 1 ? "s" : "") +
+               ":\n";
         for (uint64_t key : k.keys) out += "    " + hex_u64(key) + "\n";
     }
     truncation_note(out, k.truncated, k.needed);
@@ -231,8 +233,8 @@ std::string to_text(const wire::Capabilities& c) {
     if (c.tmv) {
         out += "    Support indicated in Type mask:\n";
         for (uint8_t t : {7, 6, 5, 3, 1, 8})
-            out += std::string("      ") + wire::type_name(t) + ": " + yn(c.supports(static_cast<wire::PrType>(t))) +
-                   "\n";
+            out += std::string("      ") + wire::type_name(t) + ": " +
+                   yn(c.supports(static_cast<wire::PrType>(t))) + "\n";
     }
     if (c.truncated) out += "  (answer truncated)\n";
     return out;
@@ -250,24 +252,27 @@ std::string to_text(const wire::FullStatus& f) {
                    wire::type_name(e.type) + "\n";
         else
             out += "      not reservation holder\n";
-        out += "      Transport Id of initiator:\n        " + wire::describe_transport_id(e.transport_id) + "\n";
+        out += "      Transport Id of initiator:\n        " +
+               wire::describe_transport_id(e.transport_id) + "\n";
     }
     truncation_note(out, f.truncated, f.needed);
     return out;
 }
 
 std::string to_text(const wire::ProutParams& p) {
-    std::string out = "  RESERVATION KEY=" + hex_u64(p.key) + "\n  SERVICE ACTION RESERVATION KEY=" +
-                      hex_u64(p.sa_key) + "\n";
-    out += std::string("  APTPL=") + (p.aptpl ? "1" : "0") + " ALL_TG_PT=" + (p.all_tg_pt ? "1" : "0") +
-           " SPEC_I_PT=" + (p.spec_i_pt ? "1" : "0") + "\n";
-    for (const auto& t : p.transport_ids) out += "  TransportID: " + wire::describe_transport_id(t) + "\n";
+    std::string out = "  RESERVATION KEY=" + hex_u64(p.key) +
+                      "\n  SERVICE ACTION RESERVATION KEY=" + hex_u64(p.sa_key) + "\n";
+    out += std::string("  APTPL=") + (p.aptpl ? "1" : "0") +
+           " ALL_TG_PT=" + (p.all_tg_pt ? "1" : "0") + " SPEC_I_PT=" + (p.spec_i_pt ? "1" : "0") +
+           "\n";
+    for (const auto& t : p.transport_ids)
+        out += "  TransportID: " + wire::describe_transport_id(t) + "\n";
     return out;
 }
 
 std::string to_text(const wire::ProutMoveParams& p) {
-    std::string out = "  RESERVATION KEY=" + hex_u64(p.key) + "\n  SERVICE ACTION RESERVATION KEY=" +
-                      hex_u64(p.sa_key) + "\n";
+    std::string out = "  RESERVATION KEY=" + hex_u64(p.key) +
+                      "\n  SERVICE ACTION RESERVATION KEY=" + hex_u64(p.sa_key) + "\n";
     out += std::string("  APTPL=") + (p.aptpl ? "1" : "0") + " UNREG=" + (p.unreg ? "1" : "0") +
            " RELATIVE TARGET PORT=" + std::to_string(p.rel_tgt_port) + "\n";
     out += "  TransportID: " + wire::describe_transport_id(p.transport_id) + "\n";

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: MIT
-// JSON and text renderings of decoded wire data, shared by every prfence subcommand so that `decode`,
-// direct mode and daemon mode print the same fields the same way. Keys are always "0x..." hex strings
-// (JSON numbers lose precision above 2^53).
+// JSON and text renderings of decoded wire data, shared by every prfence subcommand so that
+// `decode`, direct mode and daemon mode print the same fields the same way. Keys are always "0x..."
+// hex strings (JSON numbers lose precision above 2^53).
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 
 #include "uring_engine/wire/cdb.h"

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Big-endian field access and hex text, shared by every encoder and parser.
 //
-// SCSI is big-endian throughout. Readers here take a span and an offset and never read outside the span:
-// callers check lengths first and these assert it, so a parser bug shows up under ASan/UBSan in tests.
+// SCSI is big-endian throughout. Readers here take a span and an offset and never read outside the
+// span: callers check lengths first and these assert it, so a parser bug shows up under ASan/UBSan
+// in tests.
 #pragma once
 
 #include <cassert>
@@ -47,13 +48,13 @@ inline void put_be64(std::span<uint8_t> b, size_t off, uint64_t v) {
 }
 
 // Parses hex bytes as operators paste them: "70 00 06", "70,00,06", "700006", "0x70 0x00", with
-// newlines, tabs and '#' comments to end of line (the sg3_utils --inhex convention). Each byte is one or
-// two hex digits when separated, two when run together. An odd run, a stray character or a value above
-// 0xff is an error naming its position.
+// newlines, tabs and '#' comments to end of line (the sg3_utils --inhex convention). Each byte is
+// one or two hex digits when separated, two when run together. An odd run, a stray character or a
+// value above 0xff is an error naming its position.
 Result<Bytes> parse_hex_bytes(std::string_view text);
 
-// Parses a reservation key the way sg_persist does: always hex, optional "0x"/"0X" prefix, 1-16 digits
-// (so "abc123" and "0xabc123" are the same key). Anything else is an error naming the text.
+// Parses a reservation key the way sg_persist does: always hex, optional "0x"/"0X" prefix, 1-16
+// digits (so "abc123" and "0xabc123" are the same key). Anything else is an error naming the text.
 Result<uint64_t> parse_hex_u64(std::string_view text);
 
 // "70 00 06 ..." lowercase, single spaces; `max` bytes then " ..." when longer (0 = everything).

@@ -52,9 +52,10 @@ bool is_dir(const std::string& p) {
     return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-// glibc's realpath() readlink()s every prefix of the path, and sysfs paths are ten components deep: it
-// was 1,600 of the 3,600 system calls of resolving 64 disks. An O_PATH open (which does not open the
-// device itself) and one readlink of its /proc/self/fd entry give the same answer in three calls.
+// glibc's realpath() readlink()s every prefix of the path, and sysfs paths are ten components deep:
+// it was 1,600 of the 3,600 system calls of resolving 64 disks. An O_PATH open (which does not open
+// the device itself) and one readlink of its /proc/self/fd entry give the same answer in three
+// calls.
 std::optional<std::string> real_path(const std::string& p) {
     UniqueFd fd(::open(p.c_str(), O_PATH | O_CLOEXEC));
     if (!fd) return std::nullopt;
@@ -63,7 +64,8 @@ std::optional<std::string> real_path(const std::string& p) {
     std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd.get());
     ssize_t n = ::readlink(link, buf, sizeof buf);
     fd.reset();
-    if (n > 0 && n < static_cast<ssize_t>(sizeof buf) && buf[0] == '/') return std::string(buf, static_cast<size_t>(n));
+    if (n > 0 && n < static_cast<ssize_t>(sizeof buf) && buf[0] == '/')
+        return std::string(buf, static_cast<size_t>(n));
     // No /proc (a minimal container): the slow way.
     std::unique_ptr<char, decltype(&std::free)> r(::realpath(p.c_str(), nullptr), &std::free);
     if (!r) return std::nullopt;
@@ -90,9 +92,10 @@ std::string strip_trailing_slashes(std::string p) {
 }
 
 // Reads at most `max` bytes; nullopt (errno set) when the file cannot be opened or read. A sysfs
-// attribute comes whole in one read, so for those (`attr`) a short read is the end: one read() fewer
-// per file, and resolving hundreds of disks is mostly system calls.
-std::optional<std::string> read_file(const std::string& p, size_t max, bool* too_big = nullptr, bool attr = false) {
+// attribute comes whole in one read, so for those (`attr`) a short read is the end: one read()
+// fewer per file, and resolving hundreds of disks is mostly system calls.
+std::optional<std::string> read_file(const std::string& p, size_t max, bool* too_big = nullptr,
+                                     bool attr = false) {
     UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
     if (!fd) return std::nullopt;
     std::string out;
@@ -462,7 +465,8 @@ class Resolver {
         std::optional<std::string> obj_fast;
         if (::stat(path.c_str(), &st) == 0 && (S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode)))
             obj_fast = real_path(sys_ + (S_ISBLK(st.st_mode) ? "/dev/block/" : "/dev/char/") +
-                                 std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev)));
+                                 std::to_string(major(st.st_rdev)) + ":" +
+                                 std::to_string(minor(st.st_rdev)));
         if (obj_fast) return classify_argument(*obj_fast, typed, where, from_glob);
 
         struct stat lst;
@@ -479,12 +483,13 @@ class Resolver {
                           errno_message(where + ": cannot follow the link", e), e);
         }
         auto obj = sysfs_object(*rp);
-        if (!obj.ok()) return report(where, Problem{obj.error().code, obj.error().msg, obj.error().sys_errno});
+        if (!obj.ok())
+            return report(where, Problem{obj.error().code, obj.error().msg, obj.error().sys_errno});
         classify_argument(*obj, typed, where, from_glob);
     }
 
-    void classify_argument(const std::string& obj, const std::string& typed, const std::string& where,
-                           bool from_glob) {
+    void classify_argument(const std::string& obj, const std::string& typed,
+                           const std::string& where, bool from_glob) {
         std::vector<Found> found;
         std::vector<Problem> problems;
         std::optional<std::string> partition_of;  // whole-device key, if `obj` is a partition
@@ -556,8 +561,8 @@ class Resolver {
             }
             return scsi_device(*d, dev_node(kname), name, "", found, problems);
         }
-        // A partition: ask for the whole disk (or, below a dm map, use it). Partitions sit below their
-        // disk, never directly in a .../block/ directory.
+        // A partition: ask for the whole disk (or, below a dm map, use it). Partitions sit below
+        // their disk, never directly in a .../block/ directory.
         const bool in_block_dir = base_name(dir_name(obj)) == "block";
         if (!in_block_dir && exists(obj + "/partition")) {
             const std::string disk = base_name(dir_name(obj));

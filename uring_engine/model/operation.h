@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // What an operator asks of a set of LUs, as plain data: the operation (prfence's subcommands,
 // prfenced's group commands) and its parameters. Direct mode fills an OpSpec from its options, the
-// daemon from control attributes; policy/operations.h turns one into per-LU jobs. Free of io_uring so
-// that the control protocol and its clients can speak of operations without linking the engine.
+// daemon from control attributes; policy/operations.h turns one into per-LU jobs. Free of io_uring
+// so that the control protocol and its clients can speak of operations without linking the engine.
 #pragma once
 
 #include <cstdint>
@@ -27,12 +27,12 @@ enum class Operation : uint8_t {
     reserve,
     release,
     clear,
-    preempt,              // preempt (PREEMPT, or PREEMPT AND ABORT with abort)
-    move,                 // REGISTER AND MOVE
-    replace_lost,         // REPLACE LOST RESERVATION
-    fence,                // READ KEYS, PREEMPT AND ABORT of the victim, READ RESERVATION
-    takeover,             // forced break-in (needs force)
-    probe,                // READ and SYNCHRONIZE CACHE: may this nexus read, write?
+    preempt,       // preempt (PREEMPT, or PREEMPT AND ABORT with abort)
+    move,          // REGISTER AND MOVE
+    replace_lost,  // REPLACE LOST RESERVATION
+    fence,         // READ KEYS, PREEMPT AND ABORT of the victim, READ RESERVATION
+    takeover,      // forced break-in (needs force)
+    probe,         // READ and SYNCHRONIZE CACHE: may this nexus read, write?
 };
 inline constexpr uint8_t kOperationMax = static_cast<uint8_t>(Operation::probe);
 
@@ -46,20 +46,20 @@ bool operation_name_known(Operation op);
 
 struct OpSpec {
     Operation op = Operation::read_keys;
-    std::optional<uint64_t> key;      // our key (--key); for replace-lost, the new key
-    std::optional<uint64_t> sa_key;   // preempt/fence: the victim (--victim); move: --to-key
-    std::optional<uint64_t> old_key;  // register: the key registered now (--old-key)
-    std::optional<wire::PrType> type; // fence/takeover default to WE-RO
-    bool ignore_existing = false;     // register: REGISTER AND IGNORE EXISTING KEY
+    std::optional<uint64_t> key;       // our key (--key); for replace-lost, the new key
+    std::optional<uint64_t> sa_key;    // preempt/fence: the victim (--victim); move: --to-key
+    std::optional<uint64_t> old_key;   // register: the key registered now (--old-key)
+    std::optional<wire::PrType> type;  // fence/takeover default to WE-RO
+    bool ignore_existing = false;      // register: REGISTER AND IGNORE EXISTING KEY
     bool aptpl = false;
-    bool all_tg_pt = false;           // register: once for all target ports (when ATP_C)
-    bool abort = false;               // preempt: PREEMPT AND ABORT
-    bool no_abort = false;            // fence/takeover: PREEMPT instead of PREEMPT AND ABORT
-    bool unreg = false;               // move: unregister ourselves after the move
-    bool force = false;               // takeover: required
+    bool all_tg_pt = false;  // register: once for all target ports (when ATP_C)
+    bool abort = false;      // preempt: PREEMPT AND ABORT
+    bool no_abort = false;   // fence/takeover: PREEMPT instead of PREEMPT AND ABORT
+    bool unreg = false;      // move: unregister ourselves after the move
+    bool force = false;      // takeover: required
     std::vector<wire::TransportId> transport_ids;  // register (SPEC_I_PT), move (exactly one)
-    uint16_t rel_port = 0;            // move: the destination's relative target port
-    uint32_t timeout_ms = 20000;      // per command
+    uint16_t rel_port = 0;                         // move: the destination's relative target port
+    uint32_t timeout_ms = 20000;                   // per command
 };
 
 }  // namespace prfence::engine

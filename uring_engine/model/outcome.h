@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// What one LUN answered, as the operator and a harness need it: ok or not, the worst status and sense on
-// the way, the PR answers read, latency and retries. The same struct feeds text tables, --json and the
-// daemon's netlink replies.
+// What one LUN answered, as the operator and a harness need it: ok or not, the worst status and
+// sense on the way, the PR answers read, latency and retries. The same struct feeds text tables,
+// --json and the daemon's netlink replies.
 #pragma once
 
 #include <cstddef>

@@ -6,8 +6,8 @@
 namespace prfence::engine {
 namespace {
 
-// tag = serial << kLunBits | lun: completions of abandoned commands (timed out, previous batch) carry a
-// serial the LUN no longer waits for and are dropped without a lookup table.
+// tag = serial << kLunBits | lun: completions of abandoned commands (timed out, previous batch)
+// carry a serial the LUN no longer waits for and are dropped without a lookup table.
 constexpr unsigned kLunBits = 20;
 constexpr uint64_t kLunMask = (1u << kLunBits) - 1;
 // Wake at least this often so cancellation from a signal handler is seen promptly.
@@ -24,10 +24,13 @@ uint64_t percentile(std::vector<uint64_t>& v, double p) {
 
 Executor::Executor(Ring& ring, ExecOptions opt) : ring_(ring), opt_(std::move(opt)) {}
 
-Result<BatchSummary> Executor::run(const std::vector<LunTarget>& luns, std::vector<std::unique_ptr<LunJob>>& jobs,
+Result<BatchSummary> Executor::run(const std::vector<LunTarget>& luns,
+                                   std::vector<std::unique_ptr<LunJob>>& jobs,
                                    const BatchHooks& hooks) {
-    if (luns.size() != jobs.size()) return fail(Errc::invalid_argument, "executor: one job per LUN is required");
-    if (luns.size() > kLunMask) return fail(Errc::invalid_argument, "executor: more than 1M LUNs in one batch");
+    if (luns.size() != jobs.size())
+        return fail(Errc::invalid_argument, "executor: one job per LUN is required");
+    if (luns.size() > kLunMask)
+        return fail(Errc::invalid_argument, "executor: more than 1M LUNs in one batch");
     luns_ = &luns;
     jobs_ = &jobs;
     hooks_ = &hooks;
@@ -42,7 +45,8 @@ Result<BatchSummary> Executor::run(const std::vector<LunTarget>& luns, std::vect
     BatchSummary sum;
     sum.luns = luns.size();
     const uint64_t start = now_ns();
-    const uint64_t deadline = start + static_cast<uint64_t>(opt_.batch_deadline.count()) * 1000000ull;
+    const uint64_t deadline =
+        start + static_cast<uint64_t>(opt_.batch_deadline.count()) * 1000000ull;
 
     for (uint32_t i = 0; i < luns.size(); ++i) {
         jobs[i]->outcome().device = luns[i].name;
@@ -57,7 +61,8 @@ Result<BatchSummary> Executor::run(const std::vector<LunTarget>& luns, std::vect
         uint64_t now = now_ns();
         if (now >= deadline) {
             sum.deadline_hit = true;
-            finish_unfinished(wire::Category::timeout, "batch deadline passed before this LUN finished");
+            finish_unfinished(wire::Category::timeout,
+                              "batch deadline passed before this LUN finished");
             break;
         }
         fire_timers(now);
@@ -114,7 +119,8 @@ void Executor::advance(uint32_t lun, const ScsiResponse* last) {
     st.cmd = std::move(next);
     st.ua_retries = st.transient_retries = 0;
     if (st.cmd->not_before_ns != 0 && st.cmd->not_before_ns > now_ns()) {  // paced (prbench) only
-        timers_.push({st.cmd->not_before_ns, lun, 0});  // the retry timer's path: submitted when it fires
+        timers_.push(
+            {st.cmd->not_before_ns, lun, 0});  // the retry timer's path: submitted when it fires
         return;
     }
     try_submit(lun);
@@ -151,7 +157,8 @@ void Executor::try_submit(uint32_t lun) {
     st.submit_ns = now;
     st.waiting = true;
     st.serial = serial;
-    timers_.push({now + static_cast<uint64_t>(opt_.command_deadline.count()) * 1000000ull, lun, serial});
+    timers_.push(
+        {now + static_cast<uint64_t>(opt_.command_deadline.count()) * 1000000ull, lun, serial});
 }
 
 void Executor::pump_ready() {

@@ -14,7 +14,9 @@ Result<uint64_t> need(const std::optional<uint64_t>& v, const char* what) {
 }
 
 Result<wire::PrType> need_type(const std::optional<wire::PrType>& t) {
-    if (!t) return fail(Errc::invalid_argument, "--type is required (1 WE, 3 EA, 5 WE-RO, 6 EA-RO, 7 WE-AR, 8 EA-AR)");
+    if (!t)
+        return fail(Errc::invalid_argument,
+                    "--type is required (1 WE, 3 EA, 5 WE-RO, 6 EA-RO, 7 WE-AR, 8 EA-AR)");
     return *t;
 }
 
@@ -35,13 +37,17 @@ Result<JobMaker> prout(const OpSpec& s, const PlanOptions& po) {
             }
             PRF_TRY_ASSIGN(spec.params.sa_key, need(s.key, "--key"));
             if (s.old_key) {
-                if (ignore) return fail(Errc::invalid_argument, "--old-key makes no sense with --ignore-existing");
+                if (ignore)
+                    return fail(Errc::invalid_argument,
+                                "--old-key makes no sense with --ignore-existing");
                 spec.params.key = *s.old_key;
             }
             spec.params.transport_ids = s.transport_ids;
             spec.params.spec_i_pt = !s.transport_ids.empty();
             if (spec.params.spec_i_pt && ignore)
-                return fail(Errc::invalid_argument, "--transport-id (SPEC_I_PT) is not allowed with --ignore-existing (SPC-4)");
+                return fail(
+                    Errc::invalid_argument,
+                    "--transport-id (SPEC_I_PT) is not allowed with --ignore-existing (SPC-4)");
             break;
         }
         case Operation::reserve:
@@ -69,10 +75,12 @@ Result<JobMaker> prout(const OpSpec& s, const PlanOptions& po) {
             PRF_TRY_ASSIGN(spec.move.sa_key, need(s.sa_key, "--to-key"));
             PRF_TRY_ASSIGN(spec.type, need_type(s.type));
             if (s.transport_ids.size() != 1)
-                return fail(Errc::invalid_argument, "move needs exactly one --transport-id (the destination)");
+                return fail(Errc::invalid_argument,
+                            "move needs exactly one --transport-id (the destination)");
             spec.move.transport_id = s.transport_ids[0];
             if (s.rel_port == 0)
-                return fail(Errc::invalid_argument, "move needs --rel-port (the destination's relative target port)");
+                return fail(Errc::invalid_argument,
+                            "move needs --rel-port (the destination's relative target port)");
             spec.move.rel_tgt_port = s.rel_port;
             spec.move.unreg = s.unreg;
             spec.move.aptpl = s.aptpl;
@@ -93,7 +101,9 @@ Result<JobMaker> prout(const OpSpec& s, const PlanOptions& po) {
 }  // namespace
 
 Result<JobMaker> make_operation(const OpSpec& s) {
-    if (!operation_name_known(s.op)) return fail(Errc::invalid_argument, "unknown operation " + std::to_string(static_cast<unsigned>(s.op)));
+    if (!operation_name_known(s.op))
+        return fail(Errc::invalid_argument,
+                    "unknown operation " + std::to_string(static_cast<unsigned>(s.op)));
     if (s.timeout_ms == 0) return fail(Errc::invalid_argument, "--timeout must be at least 1 ms");
     PlanOptions po;
     po.timeout_ms = s.timeout_ms;
@@ -105,9 +115,9 @@ Result<JobMaker> make_operation(const OpSpec& s) {
         case Operation::read_reservation:
         case Operation::report_capabilities:
         case Operation::read_full_status: {
-            static constexpr wire::PrInAction kIn[] = {wire::PrInAction::read_keys, wire::PrInAction::read_reservation,
-                                                       wire::PrInAction::report_capabilities,
-                                                       wire::PrInAction::read_full_status};
+            static constexpr wire::PrInAction kIn[] = {
+                wire::PrInAction::read_keys, wire::PrInAction::read_reservation,
+                wire::PrInAction::report_capabilities, wire::PrInAction::read_full_status};
             const wire::PrInAction a = kIn[static_cast<size_t>(s.op) - 1];
             return JobMaker([a, po] { return make_read_job(a, po); });
         }
@@ -116,14 +126,17 @@ Result<JobMaker> make_operation(const OpSpec& s) {
         case Operation::fence: {
             PRF_TRY_ASSIGN(uint64_t key, need(s.key, "--key"));
             PRF_TRY_ASSIGN(uint64_t victim, need(s.sa_key, "--victim"));
-            if (key == victim) return fail(Errc::invalid_argument, "--key and --victim are the same key: that would fence ourselves");
+            if (key == victim)
+                return fail(Errc::invalid_argument,
+                            "--key and --victim are the same key: that would fence ourselves");
             const wire::PrType t = s.type.value_or(wire::PrType::write_exclusive_registrants_only);
             return JobMaker([key, victim, t, po] { return make_fence_job(key, victim, t, po); });
         }
         case Operation::takeover: {
             if (!s.force)
                 return fail(Errc::invalid_argument,
-                            "takeover preempts whoever holds the LUs and aborts their commands; add --force if that is what you want");
+                            "takeover preempts whoever holds the LUs and aborts their commands; "
+                            "add --force if that is what you want");
             PRF_TRY_ASSIGN(uint64_t key, need(s.key, "--key"));
             const wire::PrType t = s.type.value_or(wire::PrType::write_exclusive_registrants_only);
             return JobMaker([key, t, po] { return make_takeover_job(key, t, po); });

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Operations as jobs: checks an OpSpec (uring_engine/model/operation.h) once and builds each LU's job
-// from it, so that direct mode and the daemon get the same validation, the same messages and the same
-// plans.
+// Operations as jobs: checks an OpSpec (uring_engine/model/operation.h) once and builds each LU's
+// job from it, so that direct mode and the daemon get the same validation, the same messages and
+// the same plans.
 #pragma once
 
 #include <functional>
@@ -15,9 +15,9 @@ namespace prfence::engine {
 
 using JobMaker = std::function<std::unique_ptr<LunJob>()>;
 
-// Checks `spec` against its operation (required values, combinations SPC-4 forbids, takeover without
-// force, fencing our own key) and returns what builds each LUN's job. Errors are invalid_argument with
-// a message naming the option as prfence spells it ("--key is required").
+// Checks `spec` against its operation (required values, combinations SPC-4 forbids, takeover
+// without force, fencing our own key) and returns what builds each LUN's job. Errors are
+// invalid_argument with a message naming the option as prfence spells it ("--key is required").
 Result<JobMaker> make_operation(const OpSpec& spec);
 
 }  // namespace prfence::engine

@@ -12,16 +12,19 @@ namespace {
 std::string describe_failure(const ScsiResponse& r, const std::optional<wire::Sense>& sense) {
     if (r.timed_out) return "timed out";
     if (r.sys_errno) return std::string("transport error: ") + std::strerror(r.sys_errno);
-    if (r.host != 0) return std::string("host byte ") + wire::host_byte_name(r.host) + " (" + wire::host_byte_text(r.host) + ")";
+    if (r.host != 0)
+        return std::string("host byte ") + wire::host_byte_name(r.host) + " (" +
+               wire::host_byte_text(r.host) + ")";
     if (r.status == wire::sam::check_condition && sense) return wire::describe_sense(*sense);
     return wire::status_name(r.status);
 }
 
 class JobBase : public LunJob {
-protected:
+  protected:
     explicit JobBase(const PlanOptions& opt) : opt_(opt) {}
 
-    // Records one answer in the outcome; true when the command succeeded (GOOD, or a recovered error).
+    // Records one answer in the outcome; true when the command succeeded (GOOD, or a recovered
+    // error).
     bool record(const ScsiResponse& r, const char* step) {
         outcome_.status = r.status;
         outcome_.sys_errno = r.sys_errno;
@@ -60,7 +63,8 @@ protected:
         c.req.timeout_ms = opt_.timeout_ms;
         return c;
     }
-    Result<Command> prout(unsigned path, wire::PrOutAction sa, wire::PrType type, const wire::ProutParams& p) const {
+    Result<Command> prout(unsigned path, wire::PrOutAction sa, wire::PrType type,
+                          const wire::ProutParams& p) const {
         PRF_TRY_ASSIGN(wire::ProutCommand pc, wire::build_prout(sa, type, p));
         Command c;
         c.path = path;
@@ -70,11 +74,12 @@ protected:
         return c;
     }
 
-    // Parses a PR IN answer into the outcome. Returns a re-issue size when the answer was truncated by
-    // our allocation length and a larger one would fetch it all; 0 when done.
+    // Parses a PR IN answer into the outcome. Returns a re-issue size when the answer was truncated
+    // by our allocation length and a larger one would fetch it all; 0 when done.
     uint16_t absorb_prin(wire::PrInAction sa, const ScsiResponse& r, uint16_t alloc, bool* parsed) {
         *parsed = false;
-        // Parses with `parse` into `slot`; the answer's truncation decides whether to re-issue larger.
+        // Parses with `parse` into `slot`; the answer's truncation decides whether to re-issue
+        // larger.
         auto take = [&](auto parse, auto& slot) -> uint16_t {
             auto v = parse(ByteView(r.data_in));
             if (!v) {
@@ -91,16 +96,20 @@ protected:
             return 0;
         };
         switch (sa) {
-            case wire::PrInAction::read_keys: return take(wire::parse_read_keys, outcome_.keys);
-            case wire::PrInAction::read_reservation: return take(wire::parse_read_reservation, outcome_.reservation);
-            case wire::PrInAction::report_capabilities: return take(wire::parse_capabilities, outcome_.caps);
-            case wire::PrInAction::read_full_status: return take(wire::parse_full_status, outcome_.full_status);
+            case wire::PrInAction::read_keys:
+                return take(wire::parse_read_keys, outcome_.keys);
+            case wire::PrInAction::read_reservation:
+                return take(wire::parse_read_reservation, outcome_.reservation);
+            case wire::PrInAction::report_capabilities:
+                return take(wire::parse_capabilities, outcome_.caps);
+            case wire::PrInAction::read_full_status:
+                return take(wire::parse_full_status, outcome_.full_status);
         }
         return 0;
     }
 
-    // Records a READ RESERVATION answer and parses it; nullptr when the command failed or the answer is
-    // malformed (the outcome already says so).
+    // Records a READ RESERVATION answer and parses it; nullptr when the command failed or the
+    // answer is malformed (the outcome already says so).
     const wire::ReadReservation* reservation_answer(const ScsiResponse& r) {
         if (!record(r, "READ RESERVATION")) return nullptr;
         bool parsed = false;
@@ -109,9 +118,12 @@ protected:
     }
 
     // A PR OUT command, or the outcome's failure when its parameters do not encode.
-    std::optional<Command> prout_or_fail(wire::PrOutAction sa, wire::PrType type, const wire::ProutParams& p) {
+    std::optional<Command> prout_or_fail(wire::PrOutAction sa, wire::PrType type,
+                                         const wire::ProutParams& p) {
         auto c = prout(0, sa, type, p);
-        if (!c) return fail_with(wire::Category::syntax_error, wire::prout_action_name(sa), c.error().msg);
+        if (!c)
+            return fail_with(wire::Category::syntax_error, wire::prout_action_name(sa),
+                             c.error().msg);
         return std::move(c).value();
     }
     wire::PrOutAction preempt_action() const {
@@ -120,10 +132,14 @@ protected:
 
     static uint16_t default_alloc(wire::PrInAction sa) {
         switch (sa) {
-            case wire::PrInAction::read_keys: return 8192;
-            case wire::PrInAction::read_reservation: return 8192;
-            case wire::PrInAction::report_capabilities: return 8;
-            case wire::PrInAction::read_full_status: return wire::kDefaultFullStatusAlloc;
+            case wire::PrInAction::read_keys:
+                return 8192;
+            case wire::PrInAction::read_reservation:
+                return 8192;
+            case wire::PrInAction::report_capabilities:
+                return 8;
+            case wire::PrInAction::read_full_status:
+                return wire::kDefaultFullStatusAlloc;
         }
         return 8192;
     }
@@ -132,8 +148,9 @@ protected:
 };
 
 class ReadJob final : public JobBase {
-public:
-    ReadJob(wire::PrInAction sa, const PlanOptions& opt) : JobBase(opt), sa_(sa), alloc_(default_alloc(sa)) {}
+  public:
+    ReadJob(wire::PrInAction sa, const PlanOptions& opt)
+        : JobBase(opt), sa_(sa), alloc_(default_alloc(sa)) {}
 
     std::optional<Command> step(const LunTarget&, const ScsiResponse* last) override {
         if (!last) return prin(0, sa_, alloc_);
@@ -149,7 +166,7 @@ public:
         return succeed();
     }
 
-private:
+  private:
     wire::PrInAction sa_;
     uint16_t alloc_;
     bool reissued_ = false;
@@ -160,7 +177,7 @@ bool is_register_action(wire::PrOutAction a) {
 }
 
 class ProutJob final : public JobBase {
-public:
+  public:
     ProutJob(const ProutSpec& spec, const PlanOptions& opt) : JobBase(opt), spec_(spec) {
         spec_.params.aptpl = spec_.params.aptpl || opt.aptpl;
     }
@@ -177,7 +194,8 @@ public:
         if (phase_ == Phase::caps) {
             // An LU that cannot do ALL_TG_PT gets the registration down every path instead.
             bool parsed = false;
-            if (last->status == wire::sam::good) absorb_prin(wire::PrInAction::report_capabilities, *last, 8, &parsed);
+            if (last->status == wire::sam::good)
+                absorb_prin(wire::PrInAction::report_capabilities, *last, 8, &parsed);
             outcome_.ok = true;  // a failed capabilities query is not the outcome
             once_ = parsed && outcome_.caps && outcome_.caps->atp_c;
             phase_ = Phase::prout;
@@ -187,18 +205,20 @@ public:
             if (lun.paths.size() > 1) outcome_.error += " (path " + lun.paths[path_]->name() + ")";
             return std::nullopt;
         }
-        if (is_register_action(spec_.action) && !once_ && path_ + 1 < lun.paths.size()) return issue(path_ + 1, lun);
+        if (is_register_action(spec_.action) && !once_ && path_ + 1 < lun.paths.size())
+            return issue(path_ + 1, lun);
         return succeed();
     }
 
-private:
+  private:
     enum class Phase { prout, caps };
 
     std::optional<Command> issue(unsigned path, const LunTarget&) {
         path_ = path;
         if (spec_.action == wire::PrOutAction::register_and_move) {
             auto pc = wire::build_register_and_move(spec_.type, spec_.move);
-            if (!pc) return fail_with(wire::Category::syntax_error, "REGISTER AND MOVE", pc.error().msg);
+            if (!pc)
+                return fail_with(wire::Category::syntax_error, "REGISTER AND MOVE", pc.error().msg);
             Command c;
             c.path = path;
             c.req.cdb = pc->cdb;
@@ -209,7 +229,9 @@ private:
         wire::ProutParams p = spec_.params;
         p.all_tg_pt = p.all_tg_pt || once_;
         auto c = prout(path, spec_.action, spec_.type, p);
-        if (!c) return fail_with(wire::Category::syntax_error, wire::prout_action_name(spec_.action), c.error().msg);
+        if (!c)
+            return fail_with(wire::Category::syntax_error, wire::prout_action_name(spec_.action),
+                             c.error().msg);
         return std::move(c).value();
     }
 
@@ -220,7 +242,7 @@ private:
 };
 
 class FenceJob final : public JobBase {
-public:
+  public:
     FenceJob(uint64_t key, uint64_t victim, wire::PrType type, const PlanOptions& opt)
         : JobBase(opt), key_(key), victim_(victim), type_(type) {}
 
@@ -235,10 +257,13 @@ public:
                 absorb_prin(wire::PrInAction::read_keys, *last, 8192, &parsed);
                 if (!parsed) return std::nullopt;
                 const auto& keys = outcome_.keys->keys;
-                auto has = [&](uint64_t k) { return std::find(keys.begin(), keys.end(), k) != keys.end(); };
+                auto has = [&](uint64_t k) {
+                    return std::find(keys.begin(), keys.end(), k) != keys.end();
+                };
                 if (!has(key_))
-                    return fail_with(wire::Category::reservation_conflict, "READ KEYS",
-                                     "our key " + hex_u64(key_) + " is not registered here: register it first");
+                    return fail_with(
+                        wire::Category::reservation_conflict, "READ KEYS",
+                        "our key " + hex_u64(key_) + " is not registered here: register it first");
                 if (!has(victim_)) {
                     note_ = "victim " + hex_u64(victim_) + " was not registered (already fenced)";
                     phase_ = Phase::verify;
@@ -248,7 +273,8 @@ public:
                 return prout_or_fail(preempt_action(), type_, {.key = key_, .sa_key = victim_});
             }
             case Phase::preempt:
-                if (!record(*last, opt_.abort ? "PREEMPT AND ABORT" : "PREEMPT")) return std::nullopt;
+                if (!record(*last, opt_.abort ? "PREEMPT AND ABORT" : "PREEMPT"))
+                    return std::nullopt;
                 phase_ = Phase::verify;
                 return prin(0, wire::PrInAction::read_reservation, 8192);
             case Phase::verify: {
@@ -257,15 +283,17 @@ public:
                 const auto& r = *res;
                 if (r.reserved && r.key == victim_ && victim_ != 0)
                     return fail_with(wire::Category::reservation_conflict, "READ RESERVATION",
-                                     "verification failed: " + hex_u64(victim_) + " still holds the reservation");
-                if (!r.reserved && note_.empty()) note_ = "no reservation is held (the victim's registration is gone)";
+                                     "verification failed: " + hex_u64(victim_) +
+                                         " still holds the reservation");
+                if (!r.reserved && note_.empty())
+                    note_ = "no reservation is held (the victim's registration is gone)";
                 return succeed(note_);
             }
         }
         return std::nullopt;
     }
 
-private:
+  private:
     enum class Phase { start, keys, preempt, verify };
     uint64_t key_, victim_;
     wire::PrType type_;
@@ -274,8 +302,9 @@ private:
 };
 
 class TakeoverJob final : public JobBase {
-public:
-    TakeoverJob(uint64_t key, wire::PrType type, const PlanOptions& opt) : JobBase(opt), key_(key), type_(type) {}
+  public:
+    TakeoverJob(uint64_t key, wire::PrType type, const PlanOptions& opt)
+        : JobBase(opt), key_(key), type_(type) {}
 
     std::optional<Command> step(const LunTarget& lun, const ScsiResponse* last) override {
         switch (phase_) {
@@ -296,7 +325,8 @@ public:
                     return prin(0, wire::PrInAction::read_reservation, 8192);
                 }
                 phase_ = Phase::acquire;
-                if (!r.reserved) return prout_or_fail(wire::PrOutAction::reserve, type_, {.key = key_});
+                if (!r.reserved)
+                    return prout_or_fail(wire::PrOutAction::reserve, type_, {.key = key_});
                 // All-registrants reservations report key 0: preempting key 0 takes them over.
                 return prout_or_fail(preempt_action(), type_, {.key = key_, .sa_key = r.key});
             }
@@ -308,24 +338,30 @@ public:
                 const wire::ReadReservation* res = reservation_answer(*last);
                 if (!res) return std::nullopt;
                 const auto& r = *res;
-                bool ours = r.reserved && (r.key == key_ || (r.key == 0 && wire::is_all_registrants(static_cast<wire::PrType>(r.type))));
+                bool ours =
+                    r.reserved &&
+                    (r.key == key_ ||
+                     (r.key == 0 && wire::is_all_registrants(static_cast<wire::PrType>(r.type))));
                 if (!ours)
-                    return fail_with(wire::Category::reservation_conflict, "READ RESERVATION",
-                                     "verification failed: the reservation is " +
-                                         (r.reserved ? "held by " + hex_u64(r.key) : std::string("not held")));
+                    return fail_with(
+                        wire::Category::reservation_conflict, "READ RESERVATION",
+                        "verification failed: the reservation is " +
+                            (r.reserved ? "held by " + hex_u64(r.key) : std::string("not held")));
                 return succeed();
             }
         }
         return std::nullopt;
     }
 
-private:
+  private:
     enum class Phase { start, registering, read, acquire, verify };
     std::optional<Command> register_on(unsigned path) {
         path_ = path;
         auto c = prout(path, wire::PrOutAction::register_and_ignore, wire::PrType::none,
                        {.sa_key = key_, .aptpl = opt_.aptpl});
-        if (!c) return fail_with(wire::Category::syntax_error, "REGISTER AND IGNORE EXISTING KEY", c.error().msg);
+        if (!c)
+            return fail_with(wire::Category::syntax_error, "REGISTER AND IGNORE EXISTING KEY",
+                             c.error().msg);
         return std::move(c).value();
     }
     uint64_t key_;
@@ -343,7 +379,7 @@ std::unique_ptr<LunJob> make_prout_job(const ProutSpec& spec, const PlanOptions&
     return std::make_unique<ProutJob>(spec, opt);
 }
 class ProbeJob final : public JobBase {
-public:
+  public:
     explicit ProbeJob(const PlanOptions& opt) : JobBase(opt) {}
 
     std::optional<Command> step(const LunTarget&, const ScsiResponse* last) override {
@@ -368,7 +404,8 @@ public:
                 return io(wire::synchronize_cache10_cdb(), 0);
             case Phase::write:
                 if (!record(*last, "SYNCHRONIZE CACHE(10)")) {
-                    if (outcome_.status == wire::sam::reservation_conflict) outcome_.error += " (reads are allowed)";
+                    if (outcome_.status == wire::sam::reservation_conflict)
+                        outcome_.error += " (reads are allowed)";
                     return std::nullopt;
                 }
                 return succeed("read and write access");
@@ -376,7 +413,7 @@ public:
         return std::nullopt;
     }
 
-private:
+  private:
     Command io(wire::Cdb cdb, uint32_t data_in) const {
         Command c;
         c.req.cdb = cdb;
@@ -388,9 +425,12 @@ private:
     Phase phase_ = Phase::start;
 };
 
-std::unique_ptr<LunJob> make_probe_job(const PlanOptions& opt) { return std::make_unique<ProbeJob>(opt); }
+std::unique_ptr<LunJob> make_probe_job(const PlanOptions& opt) {
+    return std::make_unique<ProbeJob>(opt);
+}
 
-std::unique_ptr<LunJob> make_fence_job(uint64_t key, uint64_t victim, wire::PrType type, const PlanOptions& opt) {
+std::unique_ptr<LunJob> make_fence_job(uint64_t key, uint64_t victim, wire::PrType type,
+                                       const PlanOptions& opt) {
     return std::make_unique<FenceJob>(key, victim, type, opt);
 }
 std::unique_ptr<LunJob> make_takeover_job(uint64_t key, wire::PrType type, const PlanOptions& opt) {

@@ -1,18 +1,20 @@
 // SPDX-License-Identifier: MIT
-// Plans: what prfence does to each LUN, as LunJobs for the executor. One job per LUN; each job is a short
-// sequence of commands whose next step depends on the last answer.
+// Plans: what prfence does to each LUN, as LunJobs for the executor. One job per LUN; each job is a
+// short sequence of commands whose next step depends on the last answer.
 //
-//   read     PR IN (keys, reservation, capabilities, full status); re-issued larger when the answer was
-//            truncated by the allocation length.
-//   prout    one PR OUT service action. REGISTER-type actions go down every path of the LU (each path is
-//            its own I_T nexus), or once with ALL_TG_PT when asked to and REPORT CAPABILITIES says the LU
-//            supports it; every other action goes down one path.
-//   fence    READ KEYS; PREEMPT (AND ABORT) of the victim's key; READ RESERVATION to verify that the victim
-//            no longer holds the LU. A victim already gone is success ("already fenced"), our own key
-//            missing is a failure (we cannot preempt without being registered).
+//   read     PR IN (keys, reservation, capabilities, full status); re-issued larger when the answer
+//            was truncated by the allocation length.
+//   prout    one PR OUT service action. REGISTER-type actions go down every path of the LU (each
+//            path is its own I_T nexus), or once with ALL_TG_PT when asked to and REPORT
+//            CAPABILITIES says the LU supports it; every other action goes down one path.
+//   fence    READ KEYS; PREEMPT (AND ABORT) of the victim's key; READ RESERVATION to verify that
+//            the victim no longer holds the LU. A victim already gone is success ("already
+//            fenced"), our own key missing is a failure (we cannot preempt without being
+//            registered).
 //   takeover REGISTER AND IGNORE EXISTING KEY on every path; READ RESERVATION; PREEMPT AND ABORT of
-//            whoever holds the LU (SA key 0 for an all-registrants reservation), or RESERVE when nobody
-//            does; READ RESERVATION to verify. This is the deliberate break-in (AIX's forced open).
+//            whoever holds the LU (SA key 0 for an all-registrants reservation), or RESERVE when
+//            nobody does; READ RESERVATION to verify. This is the deliberate break-in (AIX's forced
+//            open).
 #pragma once
 
 #include <cstdint>
@@ -26,10 +28,10 @@
 namespace prfence::engine {
 
 struct PlanOptions {
-    uint32_t timeout_ms = 20000;      // per command, passed to the transport
-    bool all_tg_pt = false;           // register once with ALL_TG_PT (when the LU reports ATP_C)
+    uint32_t timeout_ms = 20000;  // per command, passed to the transport
+    bool all_tg_pt = false;       // register once with ALL_TG_PT (when the LU reports ATP_C)
     bool aptpl = false;
-    bool abort = true;                // fence/takeover: PREEMPT AND ABORT (else PREEMPT)
+    bool abort = true;  // fence/takeover: PREEMPT AND ABORT (else PREEMPT)
 };
 
 std::unique_ptr<LunJob> make_read_job(wire::PrInAction what, const PlanOptions& opt);
@@ -37,18 +39,20 @@ std::unique_ptr<LunJob> make_read_job(wire::PrInAction what, const PlanOptions& 
 struct ProutSpec {
     wire::PrOutAction action = wire::PrOutAction::register_key;
     wire::PrType type = wire::PrType::none;
-    wire::ProutParams params;          // key / sa_key / flags / TransportIDs
-    wire::ProutMoveParams move;        // REGISTER AND MOVE only
+    wire::ProutParams params;    // key / sa_key / flags / TransportIDs
+    wire::ProutMoveParams move;  // REGISTER AND MOVE only
 };
 std::unique_ptr<LunJob> make_prout_job(const ProutSpec& spec, const PlanOptions& opt);
 
-std::unique_ptr<LunJob> make_fence_job(uint64_t key, uint64_t victim, wire::PrType type, const PlanOptions& opt);
+std::unique_ptr<LunJob> make_fence_job(uint64_t key, uint64_t victim, wire::PrType type,
+                                       const PlanOptions& opt);
 std::unique_ptr<LunJob> make_takeover_job(uint64_t key, wire::PrType type, const PlanOptions& opt);
 // Can this nexus do I/O here? READ CAPACITY(10), READ(10) of block 0, then SYNCHRONIZE CACHE(10): a
 // command every reservation type treats as a write, and one that changes no data. ok = both allowed
-// (note "read and write access"); a RESERVATION CONFLICT on the read fails at READ(10) (the LU excludes
-// us entirely: Exclusive Access types), on SYNCHRONIZE CACHE with reads allowed (Write Exclusive types).
-// What the victim of a fence runs to see for itself that it is fenced, and what a demo runs as "I/O".
+// (note "read and write access"); a RESERVATION CONFLICT on the read fails at READ(10) (the LU
+// excludes us entirely: Exclusive Access types), on SYNCHRONIZE CACHE with reads allowed (Write
+// Exclusive types). What the victim of a fence runs to see for itself that it is fenced, and what a
+// demo runs as "I/O".
 std::unique_ptr<LunJob> make_probe_job(const PlanOptions& opt);
 
 // The same job for every LUN.

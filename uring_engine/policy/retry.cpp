@@ -24,7 +24,8 @@ constexpr RuleRow kRules[] = {
 
 bool becoming_ready(const ScsiResponse& rsp) {
     auto s = wire::decode_sense(rsp.sense);
-    // 04h/01h IN PROCESS OF BECOMING READY; 04h/00h CAUSE NOT REPORTABLE is also transient in practice.
+    // 04h/01h IN PROCESS OF BECOMING READY; 04h/00h CAUSE NOT REPORTABLE is also transient in
+    // practice.
     return s.ok() && s->asc == 0x04 && (s->ascq == 0x01 || s->ascq == 0x00);
 }
 
@@ -45,7 +46,8 @@ RetryDecision decide_retry(const RetryPolicy& policy, const ScsiResponse& rsp, u
     Rule rule = Rule::deliver;
     for (const auto& row : kRules)
         if (row.cat == cat) rule = row.rule;
-    if (rule == Rule::transient && cat == wire::Category::not_ready && !becoming_ready(rsp)) rule = Rule::deliver;
+    if (rule == Rule::transient && cat == wire::Category::not_ready && !becoming_ready(rsp))
+        rule = Rule::deliver;
 
     switch (rule) {
         case Rule::unit_attention:

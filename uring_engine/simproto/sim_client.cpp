@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
 #include "uring_engine/simproto/sim_client.h"
-#include "uring_engine/common/sys_error.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -11,6 +10,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+
+#include "uring_engine/common/sys_error.h"
 
 namespace prfence::sim {
 namespace {
@@ -228,9 +229,10 @@ std::optional<Result<proto::Response>> SimClient::take(uint64_t tag) {
     if (auto it = rejected_.find(tag); it != rejected_.end()) {
         auto e = std::move(it->second);
         rejected_.erase(it);
-        return Result<proto::Response>(fail(Errc::io, "command tag " + std::to_string(tag) + " rejected: " +
-                                                          proto::error_code_name(static_cast<proto::ErrorCode>(e.code)) +
-                                                          ": " + e.message));
+        return Result<proto::Response>(
+            fail(Errc::io, "command tag " + std::to_string(tag) + " rejected: " +
+                               proto::error_code_name(static_cast<proto::ErrorCode>(e.code)) +
+                               ": " + e.message));
     }
     return std::nullopt;
 }

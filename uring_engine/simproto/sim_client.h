@@ -16,9 +16,9 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "uring_engine/simproto/protocol.h"
 #include "uring_engine/common/bytes.h"
 #include "uring_engine/common/result.h"
+#include "uring_engine/simproto/protocol.h"
 
 namespace prfence::sim {
 
@@ -73,8 +73,8 @@ class SimClient {
   private:
     SimClient() = default;
     Status write_all(ByteView bytes, int timeout_ms);
-    // The filed answer to `tag` (its response, or the rejection as an error), taken out; nullopt when
-    // none has come.
+    // The filed answer to `tag` (its response, or the rejection as an error), taken out; nullopt
+    // when none has come.
     std::optional<Result<proto::Response>> take(uint64_t tag);
     // Reads whatever is available (waiting up to timeout_ms for something) and files the frames.
     Status pump(int timeout_ms);

@@ -14,16 +14,16 @@ namespace prfence::engine {
 Result<std::unique_ptr<Ring>> Ring::create(unsigned entries) {
     std::unique_ptr<Ring> r(new Ring());
     io_uring_params p{};
-    // Single issuer + cooperative task running: completions are reaped by the one thread that submits,
-    // so the kernel need not interrupt it with IPIs. Older kernels reject the flags: retry without.
+    // Single issuer + cooperative task running: completions are reaped by the one thread that
+    // submits, so the kernel need not interrupt it with IPIs. Older kernels reject the flags: retry
+    // without.
     p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
     int rc = io_uring_queue_init_params(entries, &r->ring_, &p);
     if (rc == -EINVAL) {
         p = io_uring_params{};
         rc = io_uring_queue_init_params(entries, &r->ring_, &p);
     }
-    if (rc < 0)
-        return fail_with_errno(-rc, "io_uring_queue_init");
+    if (rc < 0) return fail_with_errno(-rc, "io_uring_queue_init");
     r->inited_ = true;
     r->event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (r->event_fd_ < 0) return fail_errno("eventfd");
@@ -42,7 +42,8 @@ Result<io_uring_sqe*> Ring::sqe(Op* op) {
         int rc = io_uring_submit(&ring_);
         if (rc < 0) return fail_with_errno(-rc, "io_uring_submit");
         s = io_uring_get_sqe(&ring_);
-        if (!s) return fail(Errc::system, "io_uring: no submission queue entry after submit", EBUSY);
+        if (!s)
+            return fail(Errc::system, "io_uring: no submission queue entry after submit", EBUSY);
     }
     io_uring_sqe_set_data(s, op);
     return s;
@@ -51,7 +52,8 @@ Result<io_uring_sqe*> Ring::sqe(Op* op) {
 Status Ring::post(Op* op, int res) {
     PRF_TRY_ASSIGN(io_uring_sqe * s, sqe(op));
     io_uring_prep_nop(s);
-    // A NOP completes with res 0; carry the wanted result in the op by completing through a tiny shim.
+    // A NOP completes with res 0; carry the wanted result in the op by completing through a tiny
+    // shim.
     if (res != 0) {
         struct Shim : Op {
             Op* inner;
@@ -131,8 +133,8 @@ Result<unsigned> Ring::run_once(std::optional<std::chrono::nanoseconds> timeout)
     if (rc == -ETIME || rc == -EAGAIN || rc == -EINTR || (rc >= 0 && !cqe)) return 0u;
     if (rc < 0) return fail_with_errno(-rc, "io_uring wait");
     unsigned n = 0;
-    // Copy a batch out and release its CQ slots before dispatching: an Op's complete() may queue new
-    // SQEs, and the kernel may then post more CQEs, which the next iteration picks up.
+    // Copy a batch out and release its CQ slots before dispatching: an Op's complete() may queue
+    // new SQEs, and the kernel may then post more CQEs, which the next iteration picks up.
     io_uring_cqe* batch[256];
     struct Done {
         Op* op;
@@ -143,7 +145,8 @@ Result<unsigned> Ring::run_once(std::optional<std::chrono::nanoseconds> timeout)
         unsigned got = io_uring_peek_batch_cqe(&ring_, batch, 256);
         if (got == 0) break;
         for (unsigned i = 0; i < got; ++i)
-            done[i] = {static_cast<Op*>(io_uring_cqe_get_data(batch[i])), batch[i]->res, batch[i]->flags};
+            done[i] = {static_cast<Op*>(io_uring_cqe_get_data(batch[i])), batch[i]->res,
+                       batch[i]->flags};
         io_uring_cq_advance(&ring_, got);
         for (unsigned i = 0; i < got; ++i)
             if (done[i].op) done[i].op->complete(done[i].res, done[i].flags);

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
-// The engine's io_uring: one ring per engine thread, every asynchronous operation an Op whose address is
-// the SQE's user_data. Transports queue SQEs through it; the executor turns it with run_once().
+// The engine's io_uring: one ring per engine thread, every asynchronous operation an Op whose
+// address is the SQE's user_data. Transports queue SQEs through it; the executor turns it with
+// run_once().
 //
-// Not thread-safe: one thread owns the ring (IORING_SETUP_SINGLE_ISSUER where the kernel has it). Other
-// threads (the SG_IO pool) hand work back through post_from_thread(), which wakes the ring via an eventfd.
+// Not thread-safe: one thread owns the ring (IORING_SETUP_SINGLE_ISSUER where the kernel has it).
+// Other threads (the SG_IO pool) hand work back through post_from_thread(), which wakes the ring
+// via an eventfd.
 #pragma once
 
 #include <liburing.h>
@@ -20,7 +22,7 @@
 namespace prfence::engine {
 
 class Ring {
-public:
+  public:
     // An operation in flight. complete() runs on the ring's thread, once per CQE carrying this Op.
     struct Op {
         virtual ~Op() = default;
@@ -32,18 +34,19 @@ public:
     Ring(const Ring&) = delete;
     Ring& operator=(const Ring&) = delete;
 
-    // An SQE for `op`, flushing the submission queue to the kernel first when it is full. Never nullptr
-    // unless the kernel refuses to take submissions at all (then the Error says why).
+    // An SQE for `op`, flushing the submission queue to the kernel first when it is full. Never
+    // nullptr unless the kernel refuses to take submissions at all (then the Error says why).
     Result<io_uring_sqe*> sqe(Op* op);
 
-    // Completes `op` from this thread on the next turn (a NOP through the ring, so ordering with real
-    // completions is that of the CQ).
+    // Completes `op` from this thread on the next turn (a NOP through the ring, so ordering with
+    // real completions is that of the CQ).
     Status post(Op* op, int res = 0);
     // Completes `op` with `res` on the ring's thread, from any thread.
     void post_from_thread(Op* op, int res);
 
-    // Submits queued SQEs, waits until at least one completion is available or `timeout` passes (nullopt:
-    // no limit; zero: do not wait), and dispatches every available CQE. Returns how many were dispatched.
+    // Submits queued SQEs, waits until at least one completion is available or `timeout` passes
+    // (nullopt: no limit; zero: do not wait), and dispatches every available CQE. Returns how many
+    // were dispatched.
     Result<unsigned> run_once(std::optional<std::chrono::nanoseconds> timeout);
 
     // Submits what is queued without waiting.
@@ -52,7 +55,7 @@ public:
     unsigned pending_sqes() const;
     io_uring* raw() { return &ring_; }
 
-private:
+  private:
     Ring() = default;
     void drain_cross_thread();
 

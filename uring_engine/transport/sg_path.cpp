@@ -40,20 +40,22 @@ void SgPath::begin_shutdown() {
 }
 
 SgPath::~SgPath() {
-    // The ring holds pointers to our poll and write ops: cancel the poll and turn the ring until nothing of
-    // ours is left in it. Commands still queued in sg (abandoned after an engine-side deadline) stay with
-    // the kernel, which drops their answers when the fd closes.
+    // The ring holds pointers to our poll and write ops: cancel the poll and turn the ring until
+    // nothing of ours is left in it. Commands still queued in sg (abandoned after an engine-side
+    // deadline) stay with the kernel, which drops their answers when the fd closes.
     begin_shutdown();
     auto writes_pending = [this] {
         for (auto& s : slots_)
             if (s.busy && !s.queued) return true;
         return false;
     };
-    for (int i = 0; i < 100 && (poll_armed_ || writes_pending()); ++i) (void)ring_.run_once(std::chrono::milliseconds(10));
+    for (int i = 0; i < 100 && (poll_armed_ || writes_pending()); ++i)
+        (void)ring_.run_once(std::chrono::milliseconds(10));
     if (fd_ >= 0) close(fd_);
 }
 
-Result<std::unique_ptr<SgPath>> SgPath::open(Ring& ring, CompletionSink& sink, const std::string& dev) {
+Result<std::unique_ptr<SgPath>> SgPath::open(Ring& ring, CompletionSink& sink,
+                                             const std::string& dev) {
     int fd = ::open(dev.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         Error e = errno_error(Errc::system, errno, dev);
@@ -64,26 +66,34 @@ Result<std::unique_ptr<SgPath>> SgPath::open(Ring& ring, CompletionSink& sink, c
     return adopt(ring, sink, fd, dev);
 }
 
-Result<std::unique_ptr<SgPath>> SgPath::adopt(Ring& ring, CompletionSink& sink, int raw_fd, std::string name) {
+Result<std::unique_ptr<SgPath>> SgPath::adopt(Ring& ring, CompletionSink& sink, int raw_fd,
+                                              std::string name) {
     UniqueFd fd(raw_fd);
-    struct stat st{};
+    struct stat st {};
     if (fstat(fd.get(), &st) != 0 || !S_ISCHR(st.st_mode))
-        return fail(Errc::invalid_argument, name + ": not a character device (expected an sg node such as /dev/sg3)");
+        return fail(Errc::invalid_argument,
+                    name + ": not a character device (expected an sg node such as /dev/sg3)");
     int version = 0;
     if (ioctl(fd.get(), SG_GET_VERSION_NUM, &version) != 0) {
         const int e = errno;
-        return fail(Errc::invalid_argument, name + ": not an sg device (" + errno_message("SG_GET_VERSION_NUM", e) + ")", e);
+        return fail(Errc::invalid_argument,
+                    name + ": not an sg device (" + errno_message("SG_GET_VERSION_NUM", e) + ")",
+                    e);
     }
     if (version < 30000)
-        return fail(Errc::unsupported, name + ": sg driver version " + std::to_string(version) + " has no v3 interface");
-    // Completions are matched by usr_ptr and pack_id, so any completion may be read: FORCE_PACK_ID off.
+        return fail(Errc::unsupported, name + ": sg driver version " + std::to_string(version) +
+                                           " has no v3 interface");
+    // Completions are matched by usr_ptr and pack_id, so any completion may be read: FORCE_PACK_ID
+    // off.
     int zero = 0;
     (void)ioctl(fd.get(), SG_SET_FORCE_PACK_ID, &zero);
     return std::unique_ptr<SgPath>(new SgPath(ring, sink, fd.release(), std::move(name)));
 }
 
 Status SgPath::submit(uint64_t tag, const ScsiRequest& req) {
-    if (in_flight_ >= kMaxQueue) return fail(Errc::too_small, name_ + ": " + std::to_string(kMaxQueue) + " commands already queued");
+    if (in_flight_ >= kMaxQueue)
+        return fail(Errc::too_small,
+                    name_ + ": " + std::to_string(kMaxQueue) + " commands already queued");
     Slot* slot = nullptr;
     for (auto& s : slots_)
         if (!s.busy) {
@@ -157,10 +167,12 @@ void SgPath::PollOp::complete(int res, uint32_t flags) {
         p.poll_remove_sent_ = false;
     }
     if (res == -ECANCELED) return;
-    // Reap even on a poll error: read() then says what is wrong with the fd, and queued commands fail with it.
+    // Reap even on a poll error: read() then says what is wrong with the fd, and queued commands
+    // fail with it.
     p.reap();
     if (!p.poll_armed_ && p.in_flight_ > 0) {
-        if (auto st = p.arm_poll(); !st.ok()) p.fail_queued(st.error().sys_errno ? st.error().sys_errno : EIO);
+        if (auto st = p.arm_poll(); !st.ok())
+            p.fail_queued(st.error().sys_errno ? st.error().sys_errno : EIO);
     }
 }
 
@@ -180,8 +192,8 @@ void SgPath::reap() {
         }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-        // A failed read cannot be matched to a command: the device is gone (ENODEV) or the fd broken. Fail
-        // every queued command rather than leave them waiting forever.
+        // A failed read cannot be matched to a command: the device is gone (ENODEV) or the fd
+        // broken. Fail every queued command rather than leave them waiting forever.
         fail_queued(n < 0 ? errno : EIO);
         return;
     }
@@ -199,9 +211,12 @@ void SgPath::finish(Slot& s, const sg_io_hdr_t* done, int sys_errno) {
         rsp.status = done->status;
         rsp.host = static_cast<uint8_t>(done->host_status);
         rsp.driver = static_cast<uint8_t>(done->driver_status);
-        if (done->sb_len_wr > 0) rsp.sense.assign(s.sense.begin(), s.sense.begin() + std::min<unsigned>(done->sb_len_wr, kSenseMax));
+        if (done->sb_len_wr > 0)
+            rsp.sense.assign(s.sense.begin(),
+                             s.sense.begin() + std::min<unsigned>(done->sb_len_wr, kSenseMax));
         if (done->dxfer_direction == SG_DXFER_FROM_DEV) {
-            size_t got = s.data.size() - std::min<size_t>(s.data.size(), done->resid > 0 ? done->resid : 0);
+            size_t got =
+                s.data.size() - std::min<size_t>(s.data.size(), done->resid > 0 ? done->resid : 0);
             s.data.resize(got);
             rsp.data_in = std::move(s.data);
         }

@@ -90,7 +90,8 @@ struct SgioPath::Cmd : SgioPool::Job {
         rsp.status = h.status;
         rsp.host = static_cast<uint8_t>(h.host_status);
         rsp.driver = static_cast<uint8_t>(h.driver_status);
-        if (h.sb_len_wr > 0) rsp.sense.assign(sense, sense + std::min<unsigned>(h.sb_len_wr, sizeof sense));
+        if (h.sb_len_wr > 0)
+            rsp.sense.assign(sense, sense + std::min<unsigned>(h.sb_len_wr, sizeof sense));
         if (req.dir() == DataDir::from_device) {
             data.resize(data.size() - std::min<size_t>(data.size(), h.resid > 0 ? h.resid : 0));
             rsp.data_in = std::move(data);
@@ -105,14 +106,15 @@ struct SgioPath::Cmd : SgioPool::Job {
     }
 };
 
-Result<std::unique_ptr<SgioPath>> SgioPath::open(SgioPool& pool, CompletionSink& sink, const std::string& dev,
-                                                 unsigned depth) {
+Result<std::unique_ptr<SgioPath>> SgioPath::open(SgioPool& pool, CompletionSink& sink,
+                                                 const std::string& dev, unsigned depth) {
     UniqueFd fd(::open(dev.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
     if (!fd) return fail_errno(dev);
     int version = 0;
     if (ioctl(fd.get(), SG_GET_VERSION_NUM, &version) != 0) {
         const int e = errno;
-        return fail(Errc::invalid_argument, dev + ": does not accept SG_IO (" + errno_message("", e) + ")", e);
+        return fail(Errc::invalid_argument,
+                    dev + ": does not accept SG_IO (" + errno_message("", e) + ")", e);
     }
     return std::unique_ptr<SgioPath>(new SgioPath(pool, sink, fd.release(), dev, depth));
 }

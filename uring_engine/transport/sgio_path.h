@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// The fallback transport: synchronous SG_IO ioctls on a small thread pool, handed back to the ring's
-// thread through Ring::post_from_thread. It works on any SCSI device node the kernel accepts SG_IO on
-// (sd and sg alike) and is the baseline the io_uring sg transport is measured against.
+// The fallback transport: synchronous SG_IO ioctls on a small thread pool, handed back to the
+// ring's thread through Ring::post_from_thread. It works on any SCSI device node the kernel accepts
+// SG_IO on (sd and sg alike) and is the baseline the io_uring sg transport is measured against.
 #pragma once
 
 #include <condition_variable>
@@ -19,7 +19,7 @@ namespace prfence::engine {
 
 // Worker threads shared by every SgioPath of one Session.
 class SgioPool {
-public:
+  public:
     explicit SgioPool(Ring& ring, unsigned threads = 8);
     ~SgioPool();
     SgioPool(const SgioPool&) = delete;
@@ -31,7 +31,7 @@ public:
     void enqueue(Job* job);
     Ring& ring() { return ring_; }
 
-private:
+  private:
     void worker();
     Ring& ring_;
     std::mutex mu_;
@@ -42,17 +42,17 @@ private:
 };
 
 class SgioPath final : public Path {
-public:
+  public:
     // Opens `dev` O_RDWR|O_NONBLOCK (kept open). Errors name the device.
-    static Result<std::unique_ptr<SgioPath>> open(SgioPool& pool, CompletionSink& sink, const std::string& dev,
-                                                  unsigned depth = 4);
+    static Result<std::unique_ptr<SgioPath>> open(SgioPool& pool, CompletionSink& sink,
+                                                  const std::string& dev, unsigned depth = 4);
     ~SgioPath() override;
     const std::string& name() const override { return name_; }
     unsigned queue_depth() const override { return depth_; }
     unsigned in_flight() const override { return in_flight_; }
     Status submit(uint64_t tag, const ScsiRequest& req) override;
 
-private:
+  private:
     SgioPath(SgioPool& pool, CompletionSink& sink, int fd, std::string name, unsigned depth)
         : pool_(pool), sink_(sink), fd_(fd), name_(std::move(name)), depth_(depth) {}
     struct Cmd;

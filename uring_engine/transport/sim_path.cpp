@@ -14,9 +14,12 @@ namespace prfence::engine {
 
 namespace proto = sim::proto;
 
-Result<std::unique_ptr<SimConnection>> SimConnection::open(Ring& ring, CompletionSink& sink, const std::string& socket,
-                                                           const std::string& initiator, uint16_t target_port) {
-    auto client = sim::SimClient::connect(socket, proto::make_hello(initiator, target_port, "prfence"));
+Result<std::unique_ptr<SimConnection>> SimConnection::open(Ring& ring, CompletionSink& sink,
+                                                           const std::string& socket,
+                                                           const std::string& initiator,
+                                                           uint16_t target_port) {
+    auto client =
+        sim::SimClient::connect(socket, proto::make_hello(initiator, target_port, "prfence"));
     if (!client) return fail(std::move(client).error().with_context("sim:" + socket));
     std::unique_ptr<SimConnection> c(new SimConnection(ring, sink));
     c->fd_ = dup((*client)->fd());
@@ -31,36 +34,39 @@ Result<std::unique_ptr<SimConnection>> SimConnection::open(Ring& ring, Completio
 
 SimConnection::~SimConnection() {
     if (fd_ < 0) return;
-    // The ring holds pointers to our send/receive ops: wake them (shutdown makes the receive return 0)
-    // and turn the ring until both have come back, so no completion lands on a destroyed object.
-    // Commands still pending (abandoned after an engine-side timeout) belong to paths that may already be
-    // gone: forget them without a completion.
+    // The ring holds pointers to our send/receive ops: wake them (shutdown makes the receive return
+    // 0) and turn the ring until both have come back, so no completion lands on a destroyed object.
+    // Commands still pending (abandoned after an engine-side timeout) belong to paths that may
+    // already be gone: forget them without a completion.
     dead_ = true;
     pending_.clear();
     shutdown(fd_, SHUT_RDWR);
-    for (int i = 0; i < 100 && (recv_busy_ || send_busy_); ++i) (void)ring_.run_once(std::chrono::milliseconds(10));
+    for (int i = 0; i < 100 && (recv_busy_ || send_busy_); ++i)
+        (void)ring_.run_once(std::chrono::milliseconds(10));
     close(fd_);
 }
 
 Result<std::unique_ptr<SimPath>> SimConnection::path(uint32_t lun) {
     if (lun >= ack_.lun_count)
-        return fail(Errc::not_found, "sim:" + socket_ + ": LUN " + std::to_string(lun) + " does not exist (the farm has " +
+        return fail(Errc::not_found, "sim:" + socket_ + ": LUN " + std::to_string(lun) +
+                                         " does not exist (the farm has " +
                                          std::to_string(ack_.lun_count) + ")");
-    return std::unique_ptr<SimPath>(new SimPath(*this, lun, "sim:" + socket_ + ":" + std::to_string(lun)));
+    return std::unique_ptr<SimPath>(
+        new SimPath(*this, lun, "sim:" + socket_ + ":" + std::to_string(lun)));
 }
 
 Status SimConnection::submit(SimPath* path, uint64_t tag, const ScsiRequest& req) {
-    if (dead_)
-        return fail_with_errno(Errc::io, dead_errno_, "sim:", socket_, ": connection lost");
-    PRF_TRY(proto::append_command(queued_, tag, path->lun(), req.cdb.bytes(), req.data_out, req.data_in_len));
+    if (dead_) return fail_with_errno(Errc::io, dead_errno_, "sim:", socket_, ": connection lost");
+    PRF_TRY(proto::append_command(queued_, tag, path->lun(), req.cdb.bytes(), req.data_out,
+                                  req.data_in_len));
     pending_[tag] = Pending{path, now_ns()};
     ++path->in_flight_;
     return kick_send();
 }
 
 void SimConnection::abandon(uint64_t tag) {
-    // The daemon holds the command (a latency or timeout fault): ask it to let go. Its TASK ABORTED answer
-    // completes the command here as usual, and the executor ignores it.
+    // The daemon holds the command (a latency or timeout fault): ask it to let go. Its TASK ABORTED
+    // answer completes the command here as usual, and the executor ignores it.
     if (dead_ || pending_.find(tag) == pending_.end()) return;
     proto::append_abort(queued_, tag);
     (void)kick_send();
@@ -75,7 +81,8 @@ Status SimConnection::kick_send() {
         sent_off_ = 0;
     }
     PRF_TRY_ASSIGN(io_uring_sqe * sqe, ring_.sqe(&send_op_));
-    io_uring_prep_send(sqe, fd_, sending_.data() + sent_off_, sending_.size() - sent_off_, MSG_NOSIGNAL);
+    io_uring_prep_send(sqe, fd_, sending_.data() + sent_off_, sending_.size() - sent_off_,
+                       MSG_NOSIGNAL);
     send_busy_ = true;
     return {};
 }
@@ -96,7 +103,8 @@ void SimConnection::on_sent(int res) {
         sending_.clear();
         sent_off_ = 0;
     }
-    if (auto st = kick_send(); !st.ok()) fail_all(st.error().sys_errno ? st.error().sys_errno : EIO);
+    if (auto st = kick_send(); !st.ok())
+        fail_all(st.error().sys_errno ? st.error().sys_errno : EIO);
 }
 
 Status SimConnection::arm_recv() {

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 // prsim LUNs over prsim's Unix socket, driven by the same io_uring loop as /dev/sg.
 //
-// One SimConnection per I_T nexus (socket + initiator + target port) carries the commands of every LUN
-// path of that nexus: frames are gathered into one buffer and sent with a single IORING_OP_SEND while the
-// previous send is in flight, and one IORING_OP_RECV is always armed, so a batch of N commands costs a
-// handful of system calls rather than 2N. The HELLO exchange happens synchronously at open.
+// One SimConnection per I_T nexus (socket + initiator + target port) carries the commands of every
+// LUN path of that nexus: frames are gathered into one buffer and sent with a single IORING_OP_SEND
+// while the previous send is in flight, and one IORING_OP_RECV is always armed, so a batch of N
+// commands costs a handful of system calls rather than 2N. The HELLO exchange happens synchronously
+// at open.
 #pragma once
 
 #include <memory>
@@ -21,10 +22,13 @@ namespace prfence::engine {
 class SimPath;
 
 class SimConnection {
-public:
-    // Connects to `socket` and declares the nexus. Errors name the socket (ENOENT: is prsim running?).
-    static Result<std::unique_ptr<SimConnection>> open(Ring& ring, CompletionSink& sink, const std::string& socket,
-                                                       const std::string& initiator, uint16_t target_port);
+  public:
+    // Connects to `socket` and declares the nexus. Errors name the socket (ENOENT: is prsim
+    // running?).
+    static Result<std::unique_ptr<SimConnection>> open(Ring& ring, CompletionSink& sink,
+                                                       const std::string& socket,
+                                                       const std::string& initiator,
+                                                       uint16_t target_port);
     ~SimConnection();
 
     // A path for one LUN of this connection (the connection must outlive its paths).
@@ -33,7 +37,7 @@ public:
     const std::string& socket() const { return socket_; }
     bool dead() const { return dead_; }
 
-private:
+  private:
     friend class SimPath;
     SimConnection(Ring& ring, CompletionSink& sink) : ring_(ring), sink_(sink) {}
     Status submit(SimPath* path, uint64_t tag, const ScsiRequest& req);
@@ -72,17 +76,20 @@ private:
 };
 
 class SimPath final : public Path {
-public:
+  public:
     const std::string& name() const override { return name_; }
     unsigned queue_depth() const override { return 64; }
     unsigned in_flight() const override { return in_flight_; }
-    Status submit(uint64_t tag, const ScsiRequest& req) override { return conn_.submit(this, tag, req); }
+    Status submit(uint64_t tag, const ScsiRequest& req) override {
+        return conn_.submit(this, tag, req);
+    }
     void abandon(uint64_t tag) override { conn_.abandon(tag); }
     uint32_t lun() const { return lun_; }
 
-private:
+  private:
     friend class SimConnection;
-    SimPath(SimConnection& c, uint32_t lun, std::string name) : conn_(c), lun_(lun), name_(std::move(name)) {}
+    SimPath(SimConnection& c, uint32_t lun, std::string name)
+        : conn_(c), lun_(lun), name_(std::move(name)) {}
     SimConnection& conn_;
     uint32_t lun_;
     std::string name_;

@@ -15,8 +15,9 @@ struct OpRow {
     CommandClass cls;
 };
 
-// Sorted by opcode. Classes follow SPC-4 table 66 (commands allowed in the presence of reservations) and
-// SBC-3's list of medium-access commands; "always" are the ones every type allows from any nexus.
+// Sorted by opcode. Classes follow SPC-4 table 66 (commands allowed in the presence of
+// reservations) and SBC-3's list of medium-access commands; "always" are the ones every type allows
+// from any nexus.
 constexpr OpRow kOps[] = {
     {0x00, "TEST UNIT READY", "TEST_UNIT_READY", "Test Unit Ready", CommandClass::always},
     {0x03, "REQUEST SENSE", "REQUEST_SENSE", "Request Sense", CommandClass::always},
@@ -30,7 +31,8 @@ constexpr OpRow kOps[] = {
     {0x17, "RELEASE(6)", "RELEASE", "Release(6)", CommandClass::spc2},
     {0x1a, "MODE SENSE(6)", "MODE_SENSE", "Mode Sense(6)", CommandClass::read},
     {0x1b, "START STOP UNIT", "START_STOP", "Start/Stop Unit", CommandClass::other},
-    {0x1c, "RECEIVE DIAGNOSTIC RESULTS", "RECEIVE_DIAGNOSTIC", "Receive Diagnostic", CommandClass::read},
+    {0x1c, "RECEIVE DIAGNOSTIC RESULTS", "RECEIVE_DIAGNOSTIC", "Receive Diagnostic",
+     CommandClass::read},
     {0x1d, "SEND DIAGNOSTIC", "SEND_DIAGNOSTIC", "Send Diagnostic", CommandClass::other},
     {0x1e, "PREVENT ALLOW MEDIUM REMOVAL", "ALLOW_MEDIUM_REMOVAL", "Prevent/Allow Medium Removal",
      CommandClass::other},
@@ -40,7 +42,8 @@ constexpr OpRow kOps[] = {
     {0x2e, "WRITE AND VERIFY(10)", "WRITE_VERIFY", "Write Verify(10)", CommandClass::write},
     {0x2f, "VERIFY(10)", "VERIFY", "Verify(10)", CommandClass::read},
     {0x34, "PRE-FETCH(10)", "PRE_FETCH", "Prefetch/Read Position", CommandClass::read},
-    {0x35, "SYNCHRONIZE CACHE(10)", "SYNCHRONIZE_CACHE", "Synchronize Cache(10)", CommandClass::write},
+    {0x35, "SYNCHRONIZE CACHE(10)", "SYNCHRONIZE_CACHE", "Synchronize Cache(10)",
+     CommandClass::write},
     {0x3b, "WRITE BUFFER", "WRITE_BUFFER", "Write Buffer", CommandClass::other},
     {0x3c, "READ BUFFER(10)", "READ_BUFFER", "Read Buffer", CommandClass::read},
     {0x41, "WRITE SAME(10)", "WRITE_SAME", "Write Same(10)", CommandClass::write},
@@ -51,8 +54,10 @@ constexpr OpRow kOps[] = {
     {0x56, "RESERVE(10)", "RESERVE_10", "Reserve(10)", CommandClass::spc2},
     {0x57, "RELEASE(10)", "RELEASE_10", "Release(10)", CommandClass::spc2},
     {0x5a, "MODE SENSE(10)", "MODE_SENSE_10", "Mode Sense(10)", CommandClass::read},
-    {0x5e, "PERSISTENT RESERVE IN", "PERSISTENT_RESERVE_IN", "Persistent reserve in", CommandClass::always},
-    {0x5f, "PERSISTENT RESERVE OUT", "PERSISTENT_RESERVE_OUT", "Persistent reserve out", CommandClass::pr_out},
+    {0x5e, "PERSISTENT RESERVE IN", "PERSISTENT_RESERVE_IN", "Persistent reserve in",
+     CommandClass::always},
+    {0x5f, "PERSISTENT RESERVE OUT", "PERSISTENT_RESERVE_OUT", "Persistent reserve out",
+     CommandClass::pr_out},
     {0x7f, "VARIABLE LENGTH", "VARIABLE_LENGTH_CMD", "Variable length", CommandClass::other},
     {0x83, "THIRD-PARTY COPY OUT", nullptr, "Third party copy out", CommandClass::write},
     {0x84, "THIRD-PARTY COPY IN", nullptr, "Third party copy in", CommandClass::other},
@@ -63,7 +68,8 @@ constexpr OpRow kOps[] = {
     {0x8f, "VERIFY(16)", "VERIFY_16", "Verify(16)", CommandClass::read},
     {0x91, "SYNCHRONIZE CACHE(16)", nullptr, "Synchronize cache(16)", CommandClass::write},
     {0x93, "WRITE SAME(16)", "WRITE_SAME_16", "Write same(16)", CommandClass::write},
-    {0x9e, "SERVICE ACTION IN(16)", "SERVICE_ACTION_IN_16", "Service action in(16)", CommandClass::always},
+    {0x9e, "SERVICE ACTION IN(16)", "SERVICE_ACTION_IN_16", "Service action in(16)",
+     CommandClass::always},
     {0xa0, "REPORT LUNS", "REPORT_LUNS", "Report luns", CommandClass::always},
     {0xa3, "MAINTENANCE IN", "MAINTENANCE_IN", "Maintenance in", CommandClass::always},
     {0xa4, "MAINTENANCE OUT", "MAINTENANCE_OUT", "Maintenance out", CommandClass::other},
@@ -79,7 +85,8 @@ const OpRow* find_op(uint8_t op) noexcept {
     return (it != std::end(kOps) && it->op == op) ? it : nullptr;
 }
 
-// "opcode 0xNN" for every byte, built once; lets the name functions return const char* for any input.
+// "opcode 0xNN" for every byte, built once; lets the name functions return const char* for any
+// input.
 struct UnknownNames {
     char text[256][16];
     UnknownNames() {
@@ -94,15 +101,14 @@ const char* unknown_name(uint8_t op) {
 constexpr const char* kDmesgPrIn[] = {
     "Persistent reserve in, read keys", "Persistent reserve in, read reservation",
     "Persistent reserve in, report capabilities", "Persistent reserve in, read full status"};
-constexpr const char* kDmesgPrOut[] = {
-    "Persistent reserve out, register",
-    "Persistent reserve out, reserve",
-    "Persistent reserve out, release",
-    "Persistent reserve out, clear",
-    "Persistent reserve out, preempt",
-    "Persistent reserve out, preempt and abort",
-    "Persistent reserve out, register and ignore existing key",
-    "Persistent reserve out, register and move"};
+constexpr const char* kDmesgPrOut[] = {"Persistent reserve out, register",
+                                       "Persistent reserve out, reserve",
+                                       "Persistent reserve out, release",
+                                       "Persistent reserve out, clear",
+                                       "Persistent reserve out, preempt",
+                                       "Persistent reserve out, preempt and abort",
+                                       "Persistent reserve out, register and ignore existing key",
+                                       "Persistent reserve out, register and move"};
 
 Cdb make10(uint8_t op) {
     Cdb c;
@@ -213,12 +219,17 @@ Cdb release6_cdb() {
 
 size_t cdb_length_for_opcode(uint8_t opcode) noexcept {
     switch (opcode >> 5) {
-        case 0: return 6;
+        case 0:
+            return 6;
         case 1:
-        case 2: return 10;
-        case 4: return 16;
-        case 5: return 12;
-        default: return 0;
+        case 2:
+            return 10;
+        case 4:
+            return 16;
+        case 5:
+            return 12;
+        default:
+            return 0;
     }
 }
 
@@ -252,25 +263,31 @@ CommandClass command_class(uint8_t opcode) noexcept {
 
 namespace {
 
-// SBC-4's block commands (READ, WRITE, VERIFY, WRITE AND VERIFY; WRITE SAME 10/16). Where their LBA and
-// transfer length sit follows from the CDB's length alone (see block_range).
-constexpr uint8_t kBlockOpcodes[] = {0x08, 0x0a, 0x28, 0x2a, 0x2e, 0x2f, 0x41, 0xa8, 0xaa,
-                                     0xae, 0xaf, 0x88, 0x8a, 0x8e, 0x8f, 0x93};
+// SBC-4's block commands (READ, WRITE, VERIFY, WRITE AND VERIFY; WRITE SAME 10/16). Where their LBA
+// and transfer length sit follows from the CDB's length alone (see block_range).
+constexpr uint8_t kBlockOpcodes[] = {0x08, 0x0a, 0x28, 0x2a, 0x2e, 0x2f, 0x41, 0xa8,
+                                     0xaa, 0xae, 0xaf, 0x88, 0x8a, 0x8e, 0x8f, 0x93};
 
 }  // namespace
 
 std::optional<BlockRange> block_range(ByteView cdb) noexcept {
-    if (cdb.empty() || std::find(std::begin(kBlockOpcodes), std::end(kBlockOpcodes), cdb[0]) == std::end(kBlockOpcodes))
+    if (cdb.empty() || std::find(std::begin(kBlockOpcodes), std::end(kBlockOpcodes), cdb[0]) ==
+                           std::end(kBlockOpcodes))
         return std::nullopt;
     const size_t len = cdb_length_for_opcode(cdb[0]);
     if (cdb.size() < len) return std::nullopt;
     switch (len) {
         case 6:  // READ/WRITE 6: 21-bit LBA, 0 blocks means 256
-            return BlockRange{((cdb[1] & 0x1fu) << 16) | (uint32_t{cdb[2]} << 8) | cdb[3], cdb[4] ? cdb[4] : 256u};
-        case 10: return BlockRange{get_be32(cdb, 2), get_be16(cdb, 7)};
-        case 12: return BlockRange{get_be32(cdb, 2), get_be32(cdb, 6)};
-        case 16: return BlockRange{get_be64(cdb, 2), get_be32(cdb, 10)};
-        default: return std::nullopt;
+            return BlockRange{((cdb[1] & 0x1fu) << 16) | (uint32_t{cdb[2]} << 8) | cdb[3],
+                              cdb[4] ? cdb[4] : 256u};
+        case 10:
+            return BlockRange{get_be32(cdb, 2), get_be16(cdb, 7)};
+        case 12:
+            return BlockRange{get_be32(cdb, 2), get_be32(cdb, 6)};
+        case 16:
+            return BlockRange{get_be64(cdb, 2), get_be32(cdb, 10)};
+        default:
+            return std::nullopt;
     }
 }
 
@@ -281,15 +298,15 @@ Result<DecodedCdb> decode_cdb(ByteView cdb) {
     d.name = command_name(d.opcode);
     d.expected_len = cdb_length_for_opcode(d.opcode);
     if (d.expected_len != 0 && cdb.size() < d.expected_len)
-        return fail(Errc::truncated, d.name + " CDB needs " + std::to_string(d.expected_len) + " bytes, got " +
-                                         std::to_string(cdb.size()));
+        return fail(Errc::truncated, d.name + " CDB needs " + std::to_string(d.expected_len) +
+                                         " bytes, got " + std::to_string(cdb.size()));
     char buf[160];
     switch (d.opcode) {
         case kOpPersistentReserveIn: {
             d.service_action = cdb[1] & 0x1f;
             d.length = get_be16(cdb, 7);
-            std::snprintf(buf, sizeof buf, "%s, allocation length %u", prin_action_name(*d.service_action),
-                          *d.length);
+            std::snprintf(buf, sizeof buf, "%s, allocation length %u",
+                          prin_action_name(*d.service_action), *d.length);
             d.detail = buf;
             break;
         }
@@ -307,7 +324,8 @@ Result<DecodedCdb> decode_cdb(ByteView cdb) {
         case 0x12: {
             d.length = get_be16(cdb, 3);
             if (cdb[1] & 1)
-                std::snprintf(buf, sizeof buf, "VPD page 0x%02x, allocation length %u", cdb[2], *d.length);
+                std::snprintf(buf, sizeof buf, "VPD page 0x%02x, allocation length %u", cdb[2],
+                              *d.length);
             else
                 std::snprintf(buf, sizeof buf, "standard data, allocation length %u", *d.length);
             d.detail = buf;
@@ -321,8 +339,8 @@ Result<DecodedCdb> decode_cdb(ByteView cdb) {
             break;
     }
     if (d.lba) {
-        std::snprintf(buf, sizeof buf, "lba %llu, %u blocks", static_cast<unsigned long long>(*d.lba),
-                      d.length.value_or(0));
+        std::snprintf(buf, sizeof buf, "lba %llu, %u blocks",
+                      static_cast<unsigned long long>(*d.lba), d.length.value_or(0));
         d.detail = buf;
     }
     return d;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Command descriptor blocks for the commands fencing needs: PERSISTENT RESERVE IN/OUT, and the few others
-// an engine, an emulator and a verifier use (TEST UNIT READY, INQUIRY, REPORT LUNS, READ CAPACITY,
-// READ/WRITE, SYNCHRONIZE CACHE, SPC-2 RESERVE/RELEASE). Encoding never allocates; decoding names any
-// CDB for humans and logs.
+// Command descriptor blocks for the commands fencing needs: PERSISTENT RESERVE IN/OUT, and the few
+// others an engine, an emulator and a verifier use (TEST UNIT READY, INQUIRY, REPORT LUNS, READ
+// CAPACITY, READ/WRITE, SYNCHRONIZE CACHE, SPC-2 RESERVE/RELEASE). Encoding never allocates;
+// decoding names any CDB for humans and logs.
 #pragma once
 
 #include <array>
@@ -18,7 +18,8 @@
 
 namespace prfence::wire {
 
-// A CDB by value: up to 16 bytes plus its length. Cheap to copy into an sg_io_hdr or a socket frame.
+// A CDB by value: up to 16 bytes plus its length. Cheap to copy into an sg_io_hdr or a socket
+// frame.
 struct Cdb {
     std::array<uint8_t, 16> b{};
     uint8_t len = 0;
@@ -53,11 +54,12 @@ size_t cdb_length_for_opcode(uint8_t opcode) noexcept;
 // Command names, three spellings:
 //  - T10:         "PERSISTENT RESERVE OUT", "READ(10)"
 //  - tracepoint:  "PERSISTENT_RESERVE_OUT", "READ_10" (scsi_dispatch_cmd_done's cmnd=(...) field)
-//  - dmesg:       "Persistent Reserve Out", "Read(10)" (the kernel's "CDB: Read(10) 28 00 ..." line)
-// command_name/dmesg_command_name never return nullptr ("opcode 0xNN" style text for unknown opcodes);
-// tracepoint_command_name returns nullptr for opcodes the kernel's symbol table lacks, where the kernel
-// prints the value as "0xNN".
-// dmesg_command_name takes the service action for PR IN/OUT, whose names the kernel extends
+//  - dmesg:       "Persistent Reserve Out", "Read(10)" (the kernel's "CDB: Read(10) 28 00 ..."
+//                 line)
+// command_name/dmesg_command_name never return nullptr ("opcode 0xNN" style text for unknown
+// opcodes); tracepoint_command_name returns nullptr for opcodes the kernel's symbol table lacks,
+// where the kernel prints the value as "0xNN". dmesg_command_name takes the service action for PR
+// IN/OUT, whose names the kernel extends
 // ("Persistent reserve out, preempt and abort"); pass -1 when there is none.
 const char* command_name(uint8_t opcode) noexcept;
 const char* tracepoint_command_name(uint8_t opcode) noexcept;
@@ -69,19 +71,20 @@ std::optional<uint8_t> opcode_from_tracepoint_name(std::string_view name) noexce
 // PR commands, INQUIRY, REPORT LUNS, TEST UNIT READY etc. have their own rules; READ/WRITE are the
 // ones types gate.
 enum class CommandClass : uint8_t {
-    read,        // reads user data or is treated like a read (READ, VERIFY, READ CAPACITY in some types)
-    write,       // writes user data (WRITE, WRITE SAME, UNMAP, SYNCHRONIZE CACHE, FORMAT ...)
-    always,      // allowed regardless of reservations (INQUIRY, REPORT LUNS, TUR, REQUEST SENSE, PR IN ...)
-    pr_out,      // PERSISTENT RESERVE OUT: rules per service action
-    spc2,        // SPC-2 RESERVE/RELEASE
-    other,       // anything else: conflicts like a write unless allowed by the type
+    read,   // reads user data or is treated like a read (READ, VERIFY, READ CAPACITY in some types)
+    write,  // writes user data (WRITE, WRITE SAME, UNMAP, SYNCHRONIZE CACHE, FORMAT ...)
+    always,  // allowed regardless of reservations (INQUIRY, REPORT LUNS, TUR, REQUEST SENSE, PR IN
+             // ...)
+    pr_out,  // PERSISTENT RESERVE OUT: rules per service action
+    spc2,    // SPC-2 RESERVE/RELEASE
+    other,   // anything else: conflicts like a write unless allowed by the type
 };
 CommandClass command_class(uint8_t opcode) noexcept;
 
 // The blocks a block command addresses: READ, WRITE, VERIFY, WRITE AND VERIFY (6/10/12/16) and
 // WRITE SAME (10/16): LBA and length where SBC puts them for the CDB's length. READ/WRITE 6's
-// transfer length 0 means 256 blocks. nullopt for any other opcode or a CDB shorter than its opcode's
-// length.
+// transfer length 0 means 256 blocks. nullopt for any other opcode or a CDB shorter than its
+// opcode's length.
 struct BlockRange {
     uint64_t lba = 0;
     uint32_t blocks = 0;
@@ -89,9 +92,9 @@ struct BlockRange {
 std::optional<BlockRange> block_range(ByteView cdb) noexcept;
 
 // A decoded CDB for humans: the command name plus the fields that matter (service action, type, key
-// lengths, LBA and block count), e.g. "PERSISTENT RESERVE OUT: PREEMPT AND ABORT, type Exclusive Access
-// (3), parameter list length 24". Fails only on an empty span or a span shorter than the opcode's CDB
-// length.
+// lengths, LBA and block count), e.g. "PERSISTENT RESERVE OUT: PREEMPT AND ABORT, type Exclusive
+// Access (3), parameter list length 24". Fails only on an empty span or a span shorter than the
+// opcode's CDB length.
 struct DecodedCdb {
     uint8_t opcode = 0;
     std::string name;

@@ -11,12 +11,15 @@ namespace {
 
 constexpr std::array<const char*, 4> kPrinNames = {"READ KEYS", "READ RESERVATION",
                                                    "REPORT CAPABILITIES", "READ FULL STATUS"};
-constexpr std::array<const char*, 9> kProutNames = {
-    "REGISTER",          "RESERVE",
-    "RELEASE",           "CLEAR",
-    "PREEMPT",           "PREEMPT AND ABORT",
-    "REGISTER AND IGNORE EXISTING KEY", "REGISTER AND MOVE",
-    "REPLACE LOST RESERVATION"};
+constexpr std::array<const char*, 9> kProutNames = {"REGISTER",
+                                                    "RESERVE",
+                                                    "RELEASE",
+                                                    "CLEAR",
+                                                    "PREEMPT",
+                                                    "PREEMPT AND ABORT",
+                                                    "REGISTER AND IGNORE EXISTING KEY",
+                                                    "REGISTER AND MOVE",
+                                                    "REPLACE LOST RESERVATION"};
 
 struct TypeRow {
     uint8_t value;
@@ -50,8 +53,12 @@ std::string normalise(std::string_view s) {
 
 }  // namespace
 
-const char* prin_action_name(PrInAction a) noexcept { return prin_action_name(static_cast<uint8_t>(a)); }
-const char* prout_action_name(PrOutAction a) noexcept { return prout_action_name(static_cast<uint8_t>(a)); }
+const char* prin_action_name(PrInAction a) noexcept {
+    return prin_action_name(static_cast<uint8_t>(a));
+}
+const char* prout_action_name(PrOutAction a) noexcept {
+    return prout_action_name(static_cast<uint8_t>(a));
+}
 
 const char* prin_action_name(uint8_t sa) noexcept {
     return sa < kPrinNames.size() ? kPrinNames[sa] : "reserved service action";
@@ -64,15 +71,21 @@ const char* type_name(uint8_t type) noexcept {
     if (type < kTypes.size()) return kTypes[type].name;
     return "reserved type";
 }
-const char* type_abbrev(uint8_t type) noexcept { return type < kTypes.size() ? kTypes[type].abbrev : ""; }
+const char* type_abbrev(uint8_t type) noexcept {
+    return type < kTypes.size() ? kTypes[type].abbrev : "";
+}
 
-bool is_valid_type(uint8_t type) noexcept { return type < kTypes.size() && kTypes[type].abbrev[0] != '\0'; }
+bool is_valid_type(uint8_t type) noexcept {
+    return type < kTypes.size() && kTypes[type].abbrev[0] != '\0';
+}
 
 bool is_registrants_only(PrType t) noexcept {
-    return t == PrType::write_exclusive_registrants_only || t == PrType::exclusive_access_registrants_only;
+    return t == PrType::write_exclusive_registrants_only ||
+           t == PrType::exclusive_access_registrants_only;
 }
 bool is_all_registrants(PrType t) noexcept {
-    return t == PrType::write_exclusive_all_registrants || t == PrType::exclusive_access_all_registrants;
+    return t == PrType::write_exclusive_all_registrants ||
+           t == PrType::exclusive_access_all_registrants;
 }
 
 Result<PrType> parse_type(std::string_view text) {

@@ -51,8 +51,8 @@ const char* prout_action_name(PrOutAction a) noexcept;
 const char* prin_action_name(uint8_t sa) noexcept;
 const char* prout_action_name(uint8_t sa) noexcept;
 
-// "Write Exclusive", "Exclusive Access, registrants only", ... (sg_persist's spelling); "obsolete [2]" etc
-// for other values, so a decoder can print whatever a device answers.
+// "Write Exclusive", "Exclusive Access, registrants only", ... (sg_persist's spelling); "obsolete
+// [2]" etc for other values, so a decoder can print whatever a device answers.
 const char* type_name(uint8_t type) noexcept;
 // sg_persist's abbreviations: "WE", "EA", "WE-RO", "EA-RO", "WE-AR", "EA-AR" ("" for other values).
 const char* type_abbrev(uint8_t type) noexcept;
@@ -65,8 +65,8 @@ bool is_registrants_only(PrType t) noexcept;
 bool is_all_registrants(PrType t) noexcept;
 
 // Parses a reservation type as operators write it: the sg_persist number ("1", "3", "5".."8"), the
-// abbreviation ("WE", "EA", "WE-RO", "EA-RO", "WE-AR", "EA-AR", also with '_' and in lower case), or the
-// long name ("write-exclusive", "exclusive-access-registrants-only", ...).
+// abbreviation ("WE", "EA", "WE-RO", "EA-RO", "WE-AR", "EA-AR", also with '_' and in lower case),
+// or the long name ("write-exclusive", "exclusive-access-registrants-only", ...).
 Result<PrType> parse_type(std::string_view text);
 
 }  // namespace prfence::wire

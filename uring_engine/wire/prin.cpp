@@ -18,7 +18,9 @@ Status check_header(ByteView in, const char* what) {
 }
 
 // Total answer size the device wanted to send, saturated so a lying length cannot overflow.
-uint32_t wanted(uint32_t additional) { return additional > UINT32_MAX - kHeader ? UINT32_MAX : additional + kHeader; }
+uint32_t wanted(uint32_t additional) {
+    return additional > UINT32_MAX - kHeader ? UINT32_MAX : additional + kHeader;
+}
 
 Bytes truncate_to(Bytes b, uint16_t alloc_len) {
     if (b.size() > alloc_len) b.resize(alloc_len);
@@ -30,13 +32,20 @@ Bytes truncate_to(Bytes b, uint16_t alloc_len) {
 bool Capabilities::supports(PrType t) const noexcept {
     if (!tmv) return false;
     switch (t) {
-        case PrType::write_exclusive_all_registrants: return type_mask & 0x8000;
-        case PrType::exclusive_access_registrants_only: return type_mask & 0x4000;
-        case PrType::write_exclusive_registrants_only: return type_mask & 0x2000;
-        case PrType::exclusive_access: return type_mask & 0x0800;
-        case PrType::write_exclusive: return type_mask & 0x0200;
-        case PrType::exclusive_access_all_registrants: return type_mask & 0x0001;
-        case PrType::none: return false;
+        case PrType::write_exclusive_all_registrants:
+            return type_mask & 0x8000;
+        case PrType::exclusive_access_registrants_only:
+            return type_mask & 0x4000;
+        case PrType::write_exclusive_registrants_only:
+            return type_mask & 0x2000;
+        case PrType::exclusive_access:
+            return type_mask & 0x0800;
+        case PrType::write_exclusive:
+            return type_mask & 0x0200;
+        case PrType::exclusive_access_all_registrants:
+            return type_mask & 0x0001;
+        case PrType::none:
+            return false;
     }
     return false;
 }
@@ -47,7 +56,8 @@ Result<ReadKeys> parse_read_keys(ByteView in) {
     r.generation = get_be32(in, 0);
     uint32_t add = get_be32(in, 4);
     if (add % 8 != 0)
-        return fail(Errc::malformed, "READ KEYS ADDITIONAL LENGTH " + std::to_string(add) + " is not a multiple of 8");
+        return fail(Errc::malformed, "READ KEYS ADDITIONAL LENGTH " + std::to_string(add) +
+                                         " is not a multiple of 8");
     r.needed = wanted(add);
     size_t avail = std::min<size_t>(add, in.size() - kHeader);
     r.truncated = avail < add;
@@ -64,10 +74,11 @@ Result<ReadReservation> parse_read_reservation(ByteView in) {
     uint32_t add = get_be32(in, 4);
     r.needed = wanted(add);
     if (add == 0) return r;
-    // SPC-4 allows one reservation descriptor per LU (16 bytes); element-scope devices once sent more.
+    // SPC-4 allows one reservation descriptor per LU (16 bytes); element-scope devices once sent
+    // more.
     if (add % kReservationDesc != 0)
-        return fail(Errc::malformed,
-                    "READ RESERVATION ADDITIONAL LENGTH " + std::to_string(add) + " is not a multiple of 16");
+        return fail(Errc::malformed, "READ RESERVATION ADDITIONAL LENGTH " + std::to_string(add) +
+                                         " is not a multiple of 16");
     if (in.size() < kHeader + kReservationDesc) {
         r.truncated = true;
         return r;
@@ -87,7 +98,8 @@ Result<Capabilities> parse_capabilities(ByteView in) {
     Capabilities c;
     c.length = get_be16(in, 0);
     if (c.length < 8)
-        return fail(Errc::malformed, "REPORT CAPABILITIES LENGTH " + std::to_string(c.length) + " is below 8");
+        return fail(Errc::malformed,
+                    "REPORT CAPABILITIES LENGTH " + std::to_string(c.length) + " is below 8");
     c.truncated = in.size() < c.length || in.size() < 8;
     if (in.size() > 2) {
         c.rlr_c = in[2] & 0x80;
@@ -117,7 +129,8 @@ Result<FullStatus> parse_full_status(ByteView in) {
     while (off < end) {
         if (end - off < kFullStatusDescHeader) {
             if (!r.truncated)
-                return fail(Errc::malformed, "READ FULL STATUS descriptor at offset " + std::to_string(off) +
+                return fail(Errc::malformed, "READ FULL STATUS descriptor at offset " +
+                                                 std::to_string(off) +
                                                  " is shorter than its 24-byte header");
             break;
         }
@@ -125,8 +138,9 @@ Result<FullStatus> parse_full_status(ByteView in) {
         uint32_t dlen = get_be32(d, 20);
         if (dlen > d.size() - kFullStatusDescHeader) {
             if (!r.truncated)
-                return fail(Errc::malformed, "READ FULL STATUS descriptor at offset " + std::to_string(off) +
-                                                 " claims " + std::to_string(dlen) +
+                return fail(Errc::malformed, "READ FULL STATUS descriptor at offset " +
+                                                 std::to_string(off) + " claims " +
+                                                 std::to_string(dlen) +
                                                  " TransportID bytes past the ADDITIONAL LENGTH");
             break;  // the rest of this descriptor was cut off by the allocation length
         }
@@ -137,12 +151,12 @@ Result<FullStatus> parse_full_status(ByteView in) {
         e.scope = d[13] >> 4;
         e.type = d[13] & 0x0f;
         e.rel_tgt_port = get_be16(d, 18);
-        // Bytes after the TransportID inside its descriptor are padding (LIO pads iSCSI names to 4 bytes
-        // independently of the ADDITIONAL DESCRIPTOR LENGTH); they are skipped, not an error.
+        // Bytes after the TransportID inside its descriptor are padding (LIO pads iSCSI names to 4
+        // bytes independently of the ADDITIONAL DESCRIPTOR LENGTH); they are skipped, not an error.
         auto tid = decode_transport_id(d.subspan(kFullStatusDescHeader, dlen));
         if (!tid)
-            return fail(Errc::malformed, "READ FULL STATUS descriptor at offset " + std::to_string(off) + ": " +
-                                             tid.error().msg);
+            return fail(Errc::malformed, "READ FULL STATUS descriptor at offset " +
+                                             std::to_string(off) + ": " + tid.error().msg);
         e.transport_id = std::move(tid->tid);
         r.entries.push_back(std::move(e));
         off += kFullStatusDescHeader + dlen;
@@ -174,7 +188,8 @@ Bytes encode_capabilities(const Capabilities& v, uint16_t alloc_len) {
     put_be16(out, 0, 8);
     out[2] = static_cast<uint8_t>((v.rlr_c ? 0x80 : 0) | (v.crh ? 0x10 : 0) | (v.sip_c ? 0x08 : 0) |
                                   (v.atp_c ? 0x04 : 0) | (v.ptpl_c ? 0x01 : 0));
-    out[3] = static_cast<uint8_t>((v.tmv ? 0x80 : 0) | ((v.allow_commands & 0x07) << 4) | (v.ptpl_a ? 0x01 : 0));
+    out[3] = static_cast<uint8_t>((v.tmv ? 0x80 : 0) | ((v.allow_commands & 0x07) << 4) |
+                                  (v.ptpl_a ? 0x01 : 0));
     put_be16(out, 4, v.type_mask);
     return truncate_to(std::move(out), alloc_len);
 }

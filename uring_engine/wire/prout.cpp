@@ -4,7 +4,8 @@
 namespace prfence::wire {
 namespace {
 
-Unexpected param_fail(ParamError* why, ParamError::Kind kind, uint16_t off, Errc code, std::string msg) {
+Unexpected param_fail(ParamError* why, ParamError::Kind kind, uint16_t off, Errc code,
+                      std::string msg) {
     if (why) *why = ParamError{kind, off};
     return fail(code, std::move(msg));
 }
@@ -19,7 +20,8 @@ Result<Bytes> encode_prout_params(const ProutParams& p) {
     Bytes out(kProutBasicLen, 0);
     put_be64(out, 0, p.key);
     put_be64(out, 8, p.sa_key);
-    out[20] = static_cast<uint8_t>((p.spec_i_pt ? 0x08 : 0) | (p.all_tg_pt ? 0x04 : 0) | (p.aptpl ? 0x01 : 0));
+    out[20] = static_cast<uint8_t>((p.spec_i_pt ? 0x08 : 0) | (p.all_tg_pt ? 0x04 : 0) |
+                                   (p.aptpl ? 0x01 : 0));
     if (!p.spec_i_pt) return out;
     Bytes tids;
     for (const auto& t : p.transport_ids) {
@@ -47,8 +49,9 @@ Result<Bytes> encode_prout_move_params(const ProutMoveParams& p) {
 Result<ProutParams> decode_prout_params(ByteView in, ParamError* why) {
     using K = ParamError::Kind;
     if (in.size() < kProutBasicLen)
-        return param_fail(why, K::length, 0, Errc::truncated,
-                          "PR OUT parameter list is " + std::to_string(in.size()) + " bytes; at least 24 needed");
+        return param_fail(
+            why, K::length, 0, Errc::truncated,
+            "PR OUT parameter list is " + std::to_string(in.size()) + " bytes; at least 24 needed");
     ProutParams p;
     p.key = get_be64(in, 0);
     p.sa_key = get_be64(in, 8);
@@ -76,7 +79,8 @@ Result<ProutParams> decode_prout_params(ByteView in, ParamError* why) {
         return param_fail(why, K::invalid_field, 28, Errc::malformed,
                           "SPEC_I_PT TransportID list: " + list.error().msg);
     if (list->empty())
-        return param_fail(why, K::invalid_field, 24, Errc::malformed, "SPEC_I_PT set but no TransportIDs");
+        return param_fail(why, K::invalid_field, 24, Errc::malformed,
+                          "SPEC_I_PT set but no TransportIDs");
     p.transport_ids = std::move(list).value();
     return p;
 }
@@ -113,11 +117,12 @@ Result<ProutMoveParams> decode_prout_move_params(ByteView in, ParamError* why) {
 Result<ProutCommand> build_prout(PrOutAction sa, PrType type, const ProutParams& p) {
     if (sa == PrOutAction::register_and_move)
         return fail(Errc::invalid_argument, "REGISTER AND MOVE has its own parameter list");
-    bool typed = sa == PrOutAction::reserve || sa == PrOutAction::release || sa == PrOutAction::preempt ||
-                 sa == PrOutAction::preempt_and_abort || sa == PrOutAction::replace_lost;
+    bool typed = sa == PrOutAction::reserve || sa == PrOutAction::release ||
+                 sa == PrOutAction::preempt || sa == PrOutAction::preempt_and_abort ||
+                 sa == PrOutAction::replace_lost;
     if (typed && !is_valid_type(static_cast<uint8_t>(type)))
-        return fail(Errc::invalid_argument,
-                    std::string(prout_action_name(sa)) + " needs a reservation type (1, 3, 5, 6, 7 or 8)");
+        return fail(Errc::invalid_argument, std::string(prout_action_name(sa)) +
+                                                " needs a reservation type (1, 3, 5, 6, 7 or 8)");
     if (p.spec_i_pt && sa != PrOutAction::register_key)
         return fail(Errc::invalid_argument, "SPEC_I_PT is only valid with REGISTER");
     PRF_TRY_ASSIGN(Bytes data, encode_prout_params(p));
@@ -129,7 +134,8 @@ Result<ProutCommand> build_prout(PrOutAction sa, PrType type, const ProutParams&
 
 Result<ProutCommand> build_register_and_move(PrType type, const ProutMoveParams& p) {
     if (!is_valid_type(static_cast<uint8_t>(type)))
-        return fail(Errc::invalid_argument, "REGISTER AND MOVE needs a reservation type (1, 3, 5, 6, 7 or 8)");
+        return fail(Errc::invalid_argument,
+                    "REGISTER AND MOVE needs a reservation type (1, 3, 5, 6, 7 or 8)");
     PRF_TRY_ASSIGN(Bytes data, encode_prout_move_params(p));
     ProutCommand c;
     c.cdb = prout_cdb(PrOutAction::register_and_move, type, static_cast<uint32_t>(data.size()));

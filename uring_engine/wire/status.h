@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// SAM status, Linux host and driver bytes, and the outcome categories / exit codes prfence shares with
-// sg3_utils, so scripts written around sg_persist's exit codes keep working.
+// SAM status, Linux host and driver bytes, and the outcome categories / exit codes prfence shares
+// with sg3_utils, so scripts written around sg_persist's exit codes keep working.
 #pragma once
 
 #include <cstdint>
@@ -45,8 +45,10 @@ inline constexpr uint8_t imm_retry = 0x0c;
 inline constexpr uint8_t requeue = 0x0d;
 inline constexpr uint8_t transport_disrupted = 0x0e;
 inline constexpr uint8_t transport_failfast = 0x0f;
-inline constexpr uint8_t target_failure = 0x10;  // removed from the kernel in 5.x; still seen from old ones
-inline constexpr uint8_t nexus_failure = 0x11;   // older kernels' way of reporting a reservation conflict
+inline constexpr uint8_t target_failure =
+    0x10;  // removed from the kernel in 5.x; still seen from old ones
+inline constexpr uint8_t nexus_failure =
+    0x11;  // older kernels' way of reporting a reservation conflict
 inline constexpr uint8_t alloc_failure = 0x12;
 inline constexpr uint8_t medium_error = 0x13;
 inline constexpr uint8_t transport_marginal = 0x14;
@@ -56,8 +58,8 @@ const char* host_byte_name(uint8_t host) noexcept;
 // One phrase: "no connection", "nexus failure (reservation conflict)", ...
 const char* host_byte_text(uint8_t host) noexcept;
 
-// Linux driver byte (sg_io_hdr.driver_status): low nibble, plus the old suggest bits in the high nibble.
-// "DRIVER_OK", "DRIVER_SENSE", "DRIVER_TIMEOUT", ...
+// Linux driver byte (sg_io_hdr.driver_status): low nibble, plus the old suggest bits in the high
+// nibble. "DRIVER_OK", "DRIVER_SENSE", "DRIVER_TIMEOUT", ...
 const char* driver_byte_name(uint8_t driver) noexcept;
 
 // Outcome categories, numbered as sg3_utils' exit statuses (sg3_utils(8), "EXIT STATUS").
@@ -100,17 +102,17 @@ enum class Category : int {
 const char* category_name(Category c) noexcept;
 inline int exit_code(Category c) noexcept { return static_cast<int>(c); }
 
-// The category of one command's completion, as sg3_utils derives it: transport failures (host byte other
-// than DID_OK; DID_NEXUS_FAILURE counts as a reservation conflict, DID_TIME_OUT as a timeout) first, then
-// the status, then for CHECK CONDITION the sense key / ASC (ILLEGAL REQUEST 20h/00h is invalid_opcode,
-// 21h/00h lba_out_of_range; ABORTED COMMAND 10h/xx protection; RECOVERED ERROR counts as clean only via
-// `recovered`). `sense` is the decoded sense if there was any.
+// The category of one command's completion, as sg3_utils derives it: transport failures (host byte
+// other than DID_OK; DID_NEXUS_FAILURE counts as a reservation conflict, DID_TIME_OUT as a timeout)
+// first, then the status, then for CHECK CONDITION the sense key / ASC (ILLEGAL REQUEST 20h/00h is
+// invalid_opcode, 21h/00h lba_out_of_range; ABORTED COMMAND 10h/xx protection; RECOVERED ERROR
+// counts as clean only via `recovered`). `sense` is the decoded sense if there was any.
 Category categorize(uint8_t status, uint8_t host, uint8_t driver, const Sense* sense) noexcept;
 
 // Which of two outcomes is worse, for "exit code of a batch = the worst LUN". Clean < benign
 // (recovered, condition met, no sense) < transient (unit attention, not ready) < everything else <
-// reservation conflict, which ranks highest because it is the one fencing scripts act on; ties go to
-// the numerically larger code.
+// reservation conflict, which ranks highest because it is the one fencing scripts act on; ties go
+// to the numerically larger code.
 Category worse(Category a, Category b) noexcept;
 
 }  // namespace prfence::wire
