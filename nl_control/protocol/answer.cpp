@@ -297,12 +297,7 @@ Result<Answer> decode_answer_message(ByteView message) {
                  rule.answer_allowed, &found));
     if (uint64_t missing = rule.answer_required & ~found.present())
         return fail(refusal(EINVAL, missing_text(missing, g->cmd) + " in an answer"));
-    std::array<nlattr*, ATTR_MAX_PLUS_ONE> tb{};
-    if (int err = nlmsg_parse(nlh, GENL_HDRLEN, tb.data(), kAttrMax,
-                              const_cast<nla_policy*>(attr_set(kSetTop).policy));
-        err < 0)
-        return fail(
-            refusal(EINVAL, std::string("libnl refused the attributes: ") + nl_geterror(err)));
+    PRF_TRY_ASSIGN(const TopAttrs tb, parse_top(nlh));
 
     switch (g->cmd) {
         case CMD_GET_FAMILY: {

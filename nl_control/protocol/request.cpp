@@ -181,12 +181,7 @@ Result<Request> decode_request(ByteView message) {
     if (uint64_t missing = rule.required & ~found.present())
         return fail(refusal(EINVAL, missing_text(missing, g->cmd)));
 
-    std::array<nlattr*, ATTR_MAX_PLUS_ONE> tb{};
-    if (int err = nlmsg_parse(nlh, GENL_HDRLEN, tb.data(), kAttrMax,
-                              const_cast<nla_policy*>(attr_set(kSetTop).policy));
-        err < 0)
-        return fail(
-            refusal(EINVAL, std::string("libnl refused the attributes: ") + nl_geterror(err)));
+    PRF_TRY_ASSIGN(const TopAttrs tb, parse_top(nlh));
 
     Request r;
     r.hdr = f.hdr;

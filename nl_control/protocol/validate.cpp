@@ -170,6 +170,16 @@ uint64_t AttrIndex::present() const {
     return b;
 }
 
+Result<TopAttrs> parse_top(nlmsghdr* nlh) {
+    TopAttrs tb{};
+    if (int err = nlmsg_parse(nlh, GENL_HDRLEN, tb.data(), kAttrMax,
+                              const_cast<nla_policy*>(attr_set(kSetTop).policy));
+        err < 0)
+        return fail(
+            refusal(EINVAL, std::string("libnl refused the attributes: ") + nl_geterror(err)));
+    return tb;
+}
+
 Error refusal(int err, std::string text, uint32_t offset) {
     Errc code = Errc::malformed;
     if (err == EOPNOTSUPP || err == EPROTONOSUPPORT)

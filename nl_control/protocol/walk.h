@@ -67,6 +67,11 @@ Error with_offset_in_text(Error e);
 Status walk(const WalkContext& c, nlattr* head, int len, schema::AttrSetId set, uint64_t allowed,
             AttrIndex* out);
 
+// The top-level attributes of a message the walk has accepted, indexed by type as libnl's
+// nlmsg_parse lays them out against the top-level policy (EINVAL should libnl disagree).
+using TopAttrs = std::array<nlattr*, ATTR_MAX_PLUS_ONE>;
+Result<TopAttrs> parse_top(nlmsghdr* nlh);
+
 // The first top-level attribute named in `missing` (bits), as "ATTR_X is required by CMD_Y".
 std::string missing_text(uint64_t missing, uint8_t cmd);
 
