@@ -9,20 +9,9 @@
 #      cli_failure_paths; 32 (a plan asking for a path the LU lacks) only by a bug. Every other number
 #      of the table must have been produced here, so a row added to the table needs a case.
 # Usage: exit_status_test.sh PRFENCE PRSIM SOURCE_DIR
-set -u
 P=$1 S=$2 SRC=$3
-dir=$(mktemp -d)
-sock=$dir/prsim.sock
-spid=
-cleanup() {
-    [ -n "$spid" ] && kill "$spid" 2>/dev/null && wait "$spid" 2>/dev/null
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-A=(--initiator "iqn.2026-11.io.prfence:node-a,i,0x1" --target-port 1)
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # ---- 1. the table and the enum
 man_codes=$(awk '/^\.SH EXIT STATUS/ {on = 1; next} on && /^\.SH/ {on = 0} on && /^\.B [0-9]+$/ {print $2}' \
@@ -38,10 +27,7 @@ for n in $man_codes 21 31; do
 done
 
 # ---- 2. end to end, one LU per status
-"$S" --socket "$sock" --luns 64 >"$dir/prsim.log" 2>&1 &
-spid=$!
-for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.1; done
-[ -S "$sock" ] || { echo "prsim did not start in 20 s:"; cat "$dir/prsim.log"; exit 1; }
+start_prsim --luns 64
 lu=0
 # produces NAME WANT FAULT: FAULT armed on a LU of its own, READ KEYS of that LU exits WANT.
 produces() {
@@ -103,5 +89,4 @@ for n in $man_codes; do
 done
 [ -z "$missing" ] && ok || bad "the table's statuses$missing were produced by no case here"
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

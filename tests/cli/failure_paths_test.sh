@@ -11,34 +11,9 @@
 #   prsim-run 2 without a socket or a command, 127 for a command not found, 126 for one that cannot run
 #   prbench   1 usage, 15 unresolvable devices, 2 a measured operation failed
 # Usage: failure_paths_test.sh PRFENCE PRSIM PRFENCED PRSIM_RUN PRBENCH
-set -u
 P=$1 S=$2 D=$3 R=$4 PB=$5
-dir=$(mktemp -d)
-sock=$dir/prsim.sock
-spid=
-cleanup() {
-    [ -n "$spid" ] && kill "$spid" 2>/dev/null && wait "$spid" 2>/dev/null
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); }
-bad() { echo "FAIL $*"; fails=$((fails + 1)); }
-A=(--initiator "iqn.2026-11.io.prfence:node-a,i,0x1" --target-port 1)
-
-start_prsim() {  # start_prsim ARGS...: a fresh daemon on $sock, answering, or the test ends here
-    # A prsim killed with SIGKILL leaves its socket file: the file alone does not say the new one is up.
-    rm -f "$sock"
-    "$S" --socket "$sock" "$@" >"$dir/prsim.log" 2>&1 &
-    spid=$!
-    local _
-    for _ in $(seq 400); do
-        [ -S "$sock" ] && "$S" ctl --socket "$sock" stats >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    echo "prsim did not start:"; cat "$dir/prsim.log"; exit 1
-}
-stop_prsim() { kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null; spid=; }
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 arm() { "$S" ctl --socket "$sock" fault arm "$1" >/dev/null || { echo "cannot arm $1"; exit 1; }; }
 
 # expect NAME WANT_RC REGEX -- COMMAND...: the exit status, and REGEX in stdout+stderr.
@@ -171,5 +146,4 @@ arm busy,p=1
 expect prbench_op_failed 2 'BUSY|failed' -- "$PB" -w op --op read-keys -b uring --iterations 2 --warmup 0 "sim:$sock:0-3"
 stop_prsim
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish
