@@ -88,9 +88,10 @@ a, b, c = job(qd=1), job(qd=4), job(qd=16)
 for x in (a, b, c):
     lat(x["clat_ns"])
     assert x["clat_ns"]["N"] == 160 and x["errors"] == 0
-# 1 ms of service each: 16 in flight must go several times faster than one at a time.
+# 1 ms of service each: 16 in flight must go several times faster than one at a time (ideally 16x
+# and 4x; the margins leave room for a loaded machine).
 assert c["iops"] > 3 * a["iops"], (a["iops"], c["iops"])
-assert b["iops"] > 1.5 * a["iops"], (a["iops"], b["iops"])
+assert b["iops"] > 1.3 * a["iops"], (a["iops"], b["iops"])
 PY
 fi
 
@@ -172,7 +173,9 @@ assert x["rate"] == 4000 and "lat_ns" in x, x.keys()
 c, l = lat(x["clat_ns"]), lat(x["lat_ns"])
 assert x["lat_ns"]["N"] == x["ops"] == 100
 assert all(b >= a for a, b in zip(c, l)), "corrected latency below clat: %s %s" % (c, l)
-assert l[12] > 5 * c[12], "p99 corrected %d vs clat %d: coordinated omission not corrected" % (l[12], c[12])
+# The schedule falls ~75 ms behind by the end: the corrected median is tens of times clat's (compared at
+# the median, which one stalled command on a loaded machine cannot move as it moves the p99).
+assert l[6] > 5 * c[6], "p50 corrected %d vs clat %d: coordinated omission not corrected" % (l[6], c[6])
 PY
 fi
 # ... and a rate the LUs keep up with: the run lasts as long as the schedule (40 ops at 200/s = 195 ms).
@@ -224,9 +227,13 @@ assert not o["skipped"] and o["errors"] == 0 and o["ops"] == 8 and o["clat_ns"][
 PY
     fi
     # fence_scsi leaves B holding a WE-RO reservation: the next N's arming must start from that.
-    if command -v fence_scsi >/dev/null; then
+    # (Debian installs fence_scsi in /usr/sbin, which a non-root PATH lacks.)
+    if PATH=$PATH:/usr/sbin:/sbin command -v fence_scsi >/dev/null; then
+        export PATH=$PATH:/usr/sbin:/sbin
         host_state() { stat -c '%n %Y %s' /var/run/cluster.key /var/run/cluster.dev 2>/dev/null; }
         before_state=$(host_state)
+        scsi_dirs() { ls -d "${TMPDIR:-/tmp}"/prbench-fence_scsi-* 2>/dev/null; }
+        before_dirs=$(scsi_dirs)
         if bench after_fence_scsi 0 -w fence --luns 2,4 -b fence_scsi,uring --rounds 1 --baseline-rounds 1 \
             --prsim-run "$RUN" --output-format json sim:"$sock":0-3; then
             pycheck after_fence_scsi "$dir/after_fence_scsi.out" <<PY
@@ -240,8 +247,11 @@ PY
         # fence_scsi's state went to a directory of the run's own, not this host's /var/run/cluster.*.
         if [ "$(host_state)" = "$before_state" ]; then pass host_fence_scsi_state_untouched; else
             fail host_fence_scsi_state_untouched "before: '$before_state' after: '$(host_state)'"; fi
-        if ls -d "${TMPDIR:-/tmp}"/prbench-fence_scsi-* >/dev/null 2>&1; then
-            fail fence_scsi_dir_removed "$(ls -d "${TMPDIR:-/tmp}"/prbench-fence_scsi-*)"; else pass fence_scsi_dir_removed; fi
+        if [ "$(scsi_dirs)" != "$before_dirs" ]; then
+            fail fence_scsi_dir_removed "$(scsi_dirs)"; else pass fence_scsi_dir_removed; fi
+    else
+        echo "skip fence_scsi_baseline: fence_scsi not installed (tools/deps.sh test set)"
+        skips=$((skips + 1))
     fi
 elif [ "${PRBENCH_REQUIRE_SHIM:-0}" = 1 ]; then
     fail baseline "the prsim-run target exists but $RUN is not built"
@@ -258,4 +268,6 @@ PY
 fi
 
 echo "$passes passed, $fails failed, $skips skipped"
-[ "$fails" -eq 0 ]
+[ "$fails" -eq 0 ] || exit 1
+# A check that could not run makes the test a skip (77), which tests/run.sh reports.
+if [ "$skips" -ne 0 ]; then echo "SKIP: $skips checks could not run (see the skip lines above)"; exit 77; fi
