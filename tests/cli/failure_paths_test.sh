@@ -9,7 +9,7 @@
 #   prsim     1 for a bad option or fault, 15 for a socket another prsim listens on; prsim ctl 15 when
 #             it cannot connect, 1 when the daemon refuses
 #   prsim-run 2 without a socket or a command, 127 for a command not found, 126 for one that cannot run
-#   prbench   1 usage, 15 unresolvable devices, 2 a measured operation failed
+#   prbench   1 usage, 15 unresolvable devices, 2 a measured operation failed, 99 the run failed
 # Usage: failure_paths_test.sh PRFENCE PRSIM PRFENCED PRSIM_RUN PRBENCH
 P=$1 S=$2 D=$3 R=$4 PB=$5
 # shellcheck source=lib.sh
@@ -141,6 +141,7 @@ expect prsim_run_not_executable 126 'not-executable' -- "$R" --socket "$sock" --
 # ---- prbench
 expect prbench_usage 1 'nosuchoption' -- "$PB" --nosuchoption "sim:$sock:0"
 expect prbench_unresolvable 15 'cannot resolve' -- "$PB" /dev/prfence-no-such-disk
+expect prbench_run_failed 99 'opening the LUs: .*no-such.sock' -- "$PB" -w op --op read-keys -b uring --iterations 1 "sim:$dir/no-such.sock:0-1"
 start_prsim --luns 4
 arm busy,p=1
 expect prbench_op_failed 2 'BUSY|failed' -- "$PB" -w op --op read-keys -b uring --iterations 2 --warmup 0 "sim:$sock:0-3"
