@@ -875,7 +875,7 @@ TEST(PrfencedBinary, SigtermDuringALongBatchReportsCancelledOutcomes) {
     sim::FaultSpec slow;
     slow.kind = sim::FaultKind::latency;
     slow.classes = sim::class_bit(sim::CmdClass::pr_out);
-    slow.latency.us = 20e6;  // 20 s per PR OUT: the batch is still running when SIGTERM comes
+    slow.latency.us = 60e6;  // 60 s per PR OUT: the batch is still running when SIGTERM comes
     Farm f(64, {slow});
     TempDir t;
     const std::string sock = t / "control.sock";
@@ -906,7 +906,7 @@ TEST(PrfencedBinary, SigtermDuringALongBatchReportsCancelledOutcomes) {
     th2.join();
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    EXPECT_LT(secs, 15.0);
+    EXPECT_LT(secs, 45.0) << "the batch was cancelled, not waited out";
     ASSERT_TRUE(r.summary) << r.err << " " << r.msg;
     EXPECT_TRUE(r.summary->batch.cancelled);
     EXPECT_EQ(r.summary->batch.failed, 64u);
