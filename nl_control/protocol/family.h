@@ -100,8 +100,9 @@ enum OpFlag : uint32_t {
     FLAG_NO_ABORT = 1u << 4,
     FLAG_UNREG = 1u << 5,
     FLAG_FORCE = 1u << 6,
+    FLAG_CLAIM = 1u << 7,
 };
-inline constexpr uint32_t kOpFlagsAll = (1u << 7) - 1;
+inline constexpr uint32_t kOpFlagsAll = (1u << 8) - 1;
 enum StatsFlag : uint32_t { STATS_RESET = 1u << 0 };
 
 enum SgTransport : uint8_t { SG_TRANSPORT_URING = 0, SG_TRANSPORT_SGIO = 1 };

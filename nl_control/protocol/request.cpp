@@ -34,6 +34,7 @@ constexpr OpFlagField kOpFlagFields[] = {
     {FLAG_NO_ABORT, &engine::OpSpec::no_abort},
     {FLAG_UNREG, &engine::OpSpec::unreg},
     {FLAG_FORCE, &engine::OpSpec::force},
+    {FLAG_CLAIM, &engine::OpSpec::claim},
 };
 constexpr bool op_flags_cover_all() {
     uint32_t all = 0;

@@ -36,7 +36,7 @@ struct PrOpts {
     std::string key, victim, old_key, type, to_key;
     std::vector<std::string> tids;
     bool ignore_existing = false, aptpl = false, all_tg_pt = false, abort = false, no_abort = false;
-    bool unreg = false, force = false;
+    bool unreg = false, force = false, claim = false;
     uint16_t rel_port = 0;
 };
 
@@ -169,6 +169,7 @@ Result<engine::OpSpec> op_spec(engine::Operation op, const Common& c, const PrOp
     s.no_abort = p.no_abort;
     s.unreg = p.unreg;
     s.force = p.force;
+    s.claim = p.claim;
     s.rel_port = p.rel_port;
     return s;
 }
@@ -201,6 +202,12 @@ const Sub kSubs[] = {
      "Forced break-in: register-and-ignore, preempt-and-abort the holder, verify (needs --force)"},
     {engine::Operation::probe,
      "May we do I/O? READ of block 0 and SYNCHRONIZE CACHE (a write that changes nothing) per LUN"},
+    {engine::Operation::unfence,
+     "Register --key on every path and reserve with --type (default WE-RO) where nobody holds "
+     "the LU; idempotent"},
+    {engine::Operation::verify,
+     "Is the fence in place? --victim not registered, --key registered, a reservation held "
+     "(not by the victim); changes nothing"},
 };
 
 }  // namespace
@@ -225,10 +232,11 @@ void add_direct(CLI::App& app, Runner& run, std::string_view chosen,
         auto c = std::make_shared<Common>();
         auto p = std::make_shared<PrOpts>();
         add_common(sub, *c);
-        if (!engine::operation_is_read(s.op)) {
+        if (!engine::operation_is_read(s.op) || s.op == engine::Operation::verify) {
             sub->add_option("--key", p->key,
                             "Our reservation key (hex, as sg_persist: abc123 or 0xabc123)");
-            sub->add_flag("--aptpl", p->aptpl, "Activate persist through power loss");
+            if (s.op != engine::Operation::verify)
+                sub->add_flag("--aptpl", p->aptpl, "Activate persist through power loss");
         }
         if (name == "register") {
             sub->add_option("--old-key", p->old_key, "Change our key: the key registered now");
@@ -240,11 +248,16 @@ void add_direct(CLI::App& app, Runner& run, std::string_view chosen,
         if (name == "register" || name == "move")
             sub->add_option("--transport-id", p->tids, "TransportID (sg_persist syntax)");
         if (name == "reserve" || name == "release" || name == "preempt" || name == "move" ||
-            name == "replace-lost" || name == "fence" || name == "takeover")
+            name == "replace-lost" || name == "fence" || name == "takeover" || name == "unfence")
             sub->add_option("--type", p->type,
                             "Reservation type: 1 WE, 3 EA, 5 WE-RO, 6 EA-RO, 7 WE-AR, 8 EA-AR");
-        if (name == "preempt" || name == "fence")
-            sub->add_option("--victim", p->victim, "The key to preempt");
+        if (name == "preempt" || name == "fence" || name == "verify")
+            sub->add_option("--victim", p->victim,
+                            name == "verify" ? "The key that must be gone" : "The key to preempt");
+        if (name == "fence")
+            sub->add_flag("--claim", p->claim,
+                          "First register --key on every path, and reserve with --type where "
+                          "nobody holds the LU afterwards (what a fence agent does)");
         if (name == "preempt") sub->add_flag("--abort", p->abort, "PREEMPT AND ABORT");
         if (name == "fence" || name == "takeover")
             sub->add_flag("--no-abort", p->no_abort, "PREEMPT instead of PREEMPT AND ABORT");

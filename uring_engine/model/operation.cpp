@@ -29,6 +29,8 @@ constexpr std::array<OpRow, kOperationMax> kOps{{
     {Operation::fence, "fence", false},
     {Operation::takeover, "takeover", false},
     {Operation::probe, "probe", true},
+    {Operation::unfence, "unfence", false},
+    {Operation::verify, "verify", true},
 }};
 
 const OpRow* row(Operation op) {

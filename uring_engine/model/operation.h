@@ -33,13 +33,15 @@ enum class Operation : uint8_t {
     fence,         // READ KEYS, PREEMPT AND ABORT of the victim, READ RESERVATION
     takeover,      // forced break-in (needs force)
     probe,         // READ and SYNCHRONIZE CACHE: may this nexus read, write?
+    unfence,       // REGISTER AND IGNORE EXISTING KEY on every path; RESERVE when nobody holds it
+    verify,        // READ KEYS and READ RESERVATION: is the fence in place?
 };
-inline constexpr uint8_t kOperationMax = static_cast<uint8_t>(Operation::probe);
+inline constexpr uint8_t kOperationMax = static_cast<uint8_t>(Operation::verify);
 
 // The subcommand name ("keys", "register", "replace-lost", ...).
 const char* operation_name(Operation op);
 std::optional<Operation> parse_operation(std::string_view name);
-// Changes no PR state and no data (PR IN, probe): safe to run against LUNs in use; takes no key.
+// Changes no PR state and no data (PR IN, probe, verify): safe to run against LUNs in use.
 bool operation_is_read(Operation op);
 // A value of the enum (the control protocol may carry any byte).
 bool operation_name_known(Operation op);
@@ -57,6 +59,11 @@ struct OpSpec {
     bool no_abort = false;   // fence/takeover: PREEMPT instead of PREEMPT AND ABORT
     bool unreg = false;      // move: unregister ourselves after the move
     bool force = false;      // takeover: required
+    // fence: first REGISTER AND IGNORE EXISTING KEY with our key on every path, and after the
+    // preempt RESERVE with the type when nobody holds the LU (a fenced node could otherwise still
+    // write to an unreserved LU). What a fence agent runs: it cannot assume its own node was
+    // unfenced on every LU.
+    bool claim = false;
     std::vector<wire::TransportId> transport_ids;  // register (SPEC_I_PT), move (exactly one)
     uint16_t rel_port = 0;                         // move: the destination's relative target port
     uint32_t timeout_ms = 20000;                   // per command

@@ -125,12 +125,38 @@ Result<JobMaker> make_operation(const OpSpec& s) {
             return JobMaker([po] { return make_probe_job(po); });
         case Operation::fence: {
             PRF_TRY_ASSIGN(uint64_t key, need(s.key, "--key"));
+            if (s.claim && key == 0)
+                return fail(Errc::invalid_argument,
+                            "--key 0 cannot be registered (SPC-4: a "
+                            "service action key of 0 unregisters)");
             PRF_TRY_ASSIGN(uint64_t victim, need(s.sa_key, "--victim"));
             if (key == victim)
                 return fail(Errc::invalid_argument,
                             "--key and --victim are the same key: that would fence ourselves");
             const wire::PrType t = s.type.value_or(wire::PrType::write_exclusive_registrants_only);
-            return JobMaker([key, victim, t, po] { return make_fence_job(key, victim, t, po); });
+            const bool claim = s.claim;
+            return JobMaker(
+                [key, victim, t, po, claim] { return make_fence_job(key, victim, t, po, claim); });
+        }
+        case Operation::unfence: {
+            PRF_TRY_ASSIGN(uint64_t key, need(s.key, "--key"));
+            if (key == 0)
+                return fail(Errc::invalid_argument,
+                            "--key 0 cannot be registered (SPC-4: a "
+                            "service action key of 0 unregisters)");
+            const wire::PrType t = s.type.value_or(wire::PrType::write_exclusive_registrants_only);
+            return JobMaker([key, t, po] { return make_unfence_job(key, t, po); });
+        }
+        case Operation::verify: {
+            if (!s.key && !s.sa_key)
+                return fail(Errc::invalid_argument,
+                            "verify needs --victim (the key that must be gone), --key (ours, "
+                            "that must be registered), or both");
+            if (s.key && s.sa_key && *s.key == *s.sa_key)
+                return fail(Errc::invalid_argument, "--key and --victim are the same key");
+            const auto key = s.key;
+            const auto victim = s.sa_key;
+            return JobMaker([key, victim, po] { return make_verify_job(key, victim, po); });
         }
         case Operation::takeover: {
             if (!s.force)

@@ -130,6 +130,32 @@ class JobBase : public LunJob {
         return opt_.abort ? wire::PrOutAction::preempt_and_abort : wire::PrOutAction::preempt;
     }
 
+    // REGISTER AND IGNORE EXISTING KEY of `key` down `path`: each path is its own I_T nexus and
+    // needs its own registration. Remembers the path for record_register.
+    std::optional<Command> register_on(unsigned path, uint64_t key) {
+        path_ = path;
+        auto c = prout(path, wire::PrOutAction::register_and_ignore, wire::PrType::none,
+                       {.sa_key = key, .aptpl = opt_.aptpl});
+        if (!c)
+            return fail_with(wire::Category::syntax_error, "REGISTER AND IGNORE EXISTING KEY",
+                             c.error().msg);
+        return std::move(c).value();
+    }
+    // After a RESERVE that succeeded: the outcome's reservation is what the LU holds now, not what
+    // READ RESERVATION said before it (RESERVE does not change the generation, SPC-4 5.13.2).
+    void reserved_now(uint64_t key, wire::PrType type) {
+        if (!outcome_.reservation) outcome_.reservation.emplace();
+        outcome_.reservation->reserved = true;
+        outcome_.reservation->key = wire::is_all_registrants(type) ? 0 : key;
+        outcome_.reservation->type = static_cast<uint8_t>(type);
+    }
+    // record() for register_on's answer; a failure names the path when the LU has several.
+    bool record_register(const ScsiResponse& r, const LunTarget& lun) {
+        if (record(r, "REGISTER AND IGNORE EXISTING KEY")) return true;
+        if (lun.paths.size() > 1) outcome_.error += " (path " + lun.paths[path_]->name() + ")";
+        return false;
+    }
+
     static uint16_t default_alloc(wire::PrInAction sa) {
         switch (sa) {
             case wire::PrInAction::read_keys:
@@ -145,6 +171,7 @@ class JobBase : public LunJob {
     }
 
     PlanOptions opt_;
+    unsigned path_ = 0;  // the path register_on used last
 };
 
 class ReadJob final : public JobBase {
@@ -237,20 +264,26 @@ class ProutJob final : public JobBase {
 
     ProutSpec spec_;
     Phase phase_ = Phase::prout;
-    unsigned path_ = 0;
     bool once_ = false;  // one registration with ALL_TG_PT covers every path
 };
 
 class FenceJob final : public JobBase {
   public:
-    FenceJob(uint64_t key, uint64_t victim, wire::PrType type, const PlanOptions& opt)
-        : JobBase(opt), key_(key), victim_(victim), type_(type) {}
+    FenceJob(uint64_t key, uint64_t victim, wire::PrType type, const PlanOptions& opt, bool claim)
+        : JobBase(opt), key_(key), victim_(victim), type_(type), claim_(claim) {}
 
-    std::optional<Command> step(const LunTarget&, const ScsiResponse* last) override {
+    std::optional<Command> step(const LunTarget& lun, const ScsiResponse* last) override {
         switch (phase_) {
             case Phase::start:
-                phase_ = Phase::keys;
-                return prin(0, wire::PrInAction::read_keys, 8192);
+                if (claim_) {
+                    phase_ = Phase::registering;
+                    return register_on(0, key_);
+                }
+                return read_keys();
+            case Phase::registering:
+                if (!record_register(*last, lun)) return std::nullopt;
+                if (path_ + 1 < lun.paths.size()) return register_on(path_ + 1, key_);
+                return read_keys();
             case Phase::keys: {
                 if (!record(*last, "READ KEYS")) return std::nullopt;
                 bool parsed = false;
@@ -285,20 +318,130 @@ class FenceJob final : public JobBase {
                     return fail_with(wire::Category::reservation_conflict, "READ RESERVATION",
                                      "verification failed: " + hex_u64(victim_) +
                                          " still holds the reservation");
+                if (!r.reserved && claim_) {
+                    phase_ = Phase::reserve;
+                    return prout_or_fail(wire::PrOutAction::reserve, type_, {.key = key_});
+                }
                 if (!r.reserved && note_.empty())
                     note_ = "no reservation is held (the victim's registration is gone)";
                 return succeed(note_);
             }
+            case Phase::reserve:
+                if (!record(*last, "RESERVE")) return std::nullopt;
+                reserved_now(key_, type_);
+                return succeed(join_note(note_, "nobody held the LU: reserved it"));
         }
         return std::nullopt;
     }
 
   private:
-    enum class Phase { start, keys, preempt, verify };
+    enum class Phase { start, registering, keys, preempt, verify, reserve };
+    std::optional<Command> read_keys() {
+        phase_ = Phase::keys;
+        return prin(0, wire::PrInAction::read_keys, 8192);
+    }
+    static std::string join_note(const std::string& a, const std::string& b) {
+        return a.empty() ? b : a + "; " + b;
+    }
     uint64_t key_, victim_;
     wire::PrType type_;
+    bool claim_;
     Phase phase_ = Phase::start;
     std::string note_;
+};
+
+class UnfenceJob final : public JobBase {
+  public:
+    UnfenceJob(uint64_t key, wire::PrType type, const PlanOptions& opt)
+        : JobBase(opt), key_(key), type_(type) {}
+
+    std::optional<Command> step(const LunTarget& lun, const ScsiResponse* last) override {
+        switch (phase_) {
+            case Phase::start:
+                phase_ = Phase::registering;
+                return register_on(0, key_);
+            case Phase::registering:
+                if (!record_register(*last, lun)) return std::nullopt;
+                if (path_ + 1 < lun.paths.size()) return register_on(path_ + 1, key_);
+                phase_ = Phase::read;
+                return prin(0, wire::PrInAction::read_reservation, 8192);
+            case Phase::read:
+            case Phase::reread: {
+                const wire::ReadReservation* res = reservation_answer(*last);
+                if (!res) return std::nullopt;
+                if (res->reserved)
+                    return succeed(phase_ == Phase::reread ? "another node reserved it meanwhile"
+                                                           : std::string());
+                if (phase_ == Phase::reread)
+                    return fail_with(wire::Category::reservation_conflict, "RESERVE",
+                                     "RESERVE was refused yet nobody holds the reservation");
+                phase_ = Phase::reserve;
+                return prout_or_fail(wire::PrOutAction::reserve, type_, {.key = key_});
+            }
+            case Phase::reserve:
+                // Another node may have reserved between our READ RESERVATION and RESERVE: a
+                // conflict then is that node's reservation, which unfencing accepts.
+                if (last->status == wire::sam::reservation_conflict) {
+                    phase_ = Phase::reread;
+                    return prin(0, wire::PrInAction::read_reservation, 8192);
+                }
+                if (!record(*last, "RESERVE")) return std::nullopt;
+                reserved_now(key_, type_);
+                return succeed("nobody held the LU: reserved it");
+        }
+        return std::nullopt;
+    }
+
+  private:
+    enum class Phase { start, registering, read, reserve, reread };
+    uint64_t key_;
+    wire::PrType type_;
+    Phase phase_ = Phase::start;
+};
+
+class VerifyJob final : public JobBase {
+  public:
+    VerifyJob(std::optional<uint64_t> key, std::optional<uint64_t> victim, const PlanOptions& opt)
+        : JobBase(opt), key_(key), victim_(victim) {}
+
+    std::optional<Command> step(const LunTarget&, const ScsiResponse* last) override {
+        if (!last) return prin(0, wire::PrInAction::read_keys, alloc_);
+        if (!outcome_.keys) {
+            if (!record(*last, "READ KEYS")) return std::nullopt;
+            bool parsed = false;
+            const uint16_t again = absorb_prin(wire::PrInAction::read_keys, *last, alloc_, &parsed);
+            if (!parsed) return std::nullopt;
+            if (again && alloc_ != again) {
+                alloc_ = again;
+                outcome_.keys.reset();
+                return prin(0, wire::PrInAction::read_keys, alloc_);
+            }
+            const auto& keys = outcome_.keys->keys;
+            auto has = [&](uint64_t k) {
+                return std::find(keys.begin(), keys.end(), k) != keys.end();
+            };
+            if (victim_ && has(*victim_))
+                return fail_with(wire::Category::reservation_conflict, "READ KEYS",
+                                 "not fenced: " + hex_u64(*victim_) + " is still registered");
+            if (key_ && !has(*key_))
+                return fail_with(wire::Category::reservation_conflict, "READ KEYS",
+                                 "our key " + hex_u64(*key_) + " is not registered");
+            return prin(0, wire::PrInAction::read_reservation, 8192);
+        }
+        const wire::ReadReservation* res = reservation_answer(*last);
+        if (!res) return std::nullopt;
+        if (!res->reserved)
+            return fail_with(wire::Category::reservation_conflict, "READ RESERVATION",
+                             "no reservation is held: an unregistered node may still write");
+        if (victim_ && res->key == *victim_)
+            return fail_with(wire::Category::reservation_conflict, "READ RESERVATION",
+                             "not fenced: " + hex_u64(*victim_) + " holds the reservation");
+        return succeed("fenced");
+    }
+
+  private:
+    std::optional<uint64_t> key_, victim_;
+    uint16_t alloc_ = 8192;
 };
 
 class TakeoverJob final : public JobBase {
@@ -310,10 +453,10 @@ class TakeoverJob final : public JobBase {
         switch (phase_) {
             case Phase::start:
                 phase_ = Phase::registering;
-                return register_on(0);
+                return register_on(0, key_);
             case Phase::registering:
-                if (!record(*last, "REGISTER AND IGNORE EXISTING KEY")) return std::nullopt;
-                if (path_ + 1 < lun.paths.size()) return register_on(path_ + 1);
+                if (!record_register(*last, lun)) return std::nullopt;
+                if (path_ + 1 < lun.paths.size()) return register_on(path_ + 1, key_);
                 phase_ = Phase::read;
                 return prin(0, wire::PrInAction::read_reservation, 8192);
             case Phase::read: {
@@ -355,19 +498,9 @@ class TakeoverJob final : public JobBase {
 
   private:
     enum class Phase { start, registering, read, acquire, verify };
-    std::optional<Command> register_on(unsigned path) {
-        path_ = path;
-        auto c = prout(path, wire::PrOutAction::register_and_ignore, wire::PrType::none,
-                       {.sa_key = key_, .aptpl = opt_.aptpl});
-        if (!c)
-            return fail_with(wire::Category::syntax_error, "REGISTER AND IGNORE EXISTING KEY",
-                             c.error().msg);
-        return std::move(c).value();
-    }
     uint64_t key_;
     wire::PrType type_;
     Phase phase_ = Phase::start;
-    unsigned path_ = 0;
 };
 
 }  // namespace
@@ -430,8 +563,15 @@ std::unique_ptr<LunJob> make_probe_job(const PlanOptions& opt) {
 }
 
 std::unique_ptr<LunJob> make_fence_job(uint64_t key, uint64_t victim, wire::PrType type,
-                                       const PlanOptions& opt) {
-    return std::make_unique<FenceJob>(key, victim, type, opt);
+                                       const PlanOptions& opt, bool claim) {
+    return std::make_unique<FenceJob>(key, victim, type, opt, claim);
+}
+std::unique_ptr<LunJob> make_unfence_job(uint64_t key, wire::PrType type, const PlanOptions& opt) {
+    return std::make_unique<UnfenceJob>(key, type, opt);
+}
+std::unique_ptr<LunJob> make_verify_job(std::optional<uint64_t> key, std::optional<uint64_t> victim,
+                                        const PlanOptions& opt) {
+    return std::make_unique<VerifyJob>(key, victim, opt);
 }
 std::unique_ptr<LunJob> make_takeover_job(uint64_t key, wire::PrType type, const PlanOptions& opt) {
     return std::make_unique<TakeoverJob>(key, type, opt);

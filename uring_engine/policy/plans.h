@@ -11,6 +11,13 @@
 //            the victim no longer holds the LU. A victim already gone is success ("already
 //            fenced"), our own key missing is a failure (we cannot preempt without being
 //            registered).
+//            With claim (a fence agent's fence): REGISTER AND IGNORE EXISTING KEY with our key
+//            on every path first, and RESERVE when nobody holds the LU after the preempt.
+//   unfence  REGISTER AND IGNORE EXISTING KEY on every path; READ RESERVATION; RESERVE when nobody
+//            holds the LU. Idempotent: run again, it changes nothing (a cluster re-runs it after
+//            every configuration change).
+//   verify   READ KEYS (the victim's key absent, ours present) and READ RESERVATION (held, and
+//            not by the victim): is the fence in place? Changes nothing.
 //   takeover REGISTER AND IGNORE EXISTING KEY on every path; READ RESERVATION; PREEMPT AND ABORT of
 //            whoever holds the LU (SA key 0 for an all-registrants reservation), or RESERVE when
 //            nobody does; READ RESERVATION to verify. This is the deliberate break-in (AIX's forced
@@ -19,6 +26,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "uring_engine/policy/executor.h"
@@ -45,7 +53,11 @@ struct ProutSpec {
 std::unique_ptr<LunJob> make_prout_job(const ProutSpec& spec, const PlanOptions& opt);
 
 std::unique_ptr<LunJob> make_fence_job(uint64_t key, uint64_t victim, wire::PrType type,
-                                       const PlanOptions& opt);
+                                       const PlanOptions& opt, bool claim = false);
+std::unique_ptr<LunJob> make_unfence_job(uint64_t key, wire::PrType type, const PlanOptions& opt);
+// Either key may be absent: then it is not checked.
+std::unique_ptr<LunJob> make_verify_job(std::optional<uint64_t> key, std::optional<uint64_t> victim,
+                                        const PlanOptions& opt);
 std::unique_ptr<LunJob> make_takeover_job(uint64_t key, wire::PrType type, const PlanOptions& opt);
 // Can this nexus do I/O here? READ CAPACITY(10), READ(10) of block 0, then SYNCHRONIZE CACHE(10): a
 // command every reservation type treats as a write, and one that changes no data. ok = both allowed
