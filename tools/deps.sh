@@ -40,3 +40,22 @@ prfence_install_deps() {
         }
     fi
 }
+
+# cluster: a real single-node Corosync + Pacemaker for the tests/cluster suite (pacemakerd, the fencer,
+# stonith_admin, cibadmin, crm_attribute, crm_mon). Installed with prfence_install_cluster_deps, never
+# with prfence_install_deps alone: the corosync and pacemaker postinsts start their daemons through
+# invoke-rc.d, which a policy-rc.d that exits 101 refuses. One is put in place for the install when the
+# machine has none, and removed afterwards; an existing one is left as it is.
+# shellcheck disable=SC2034
+prfence_pkgs_cluster="pacemaker pacemaker-cli-utils corosync"
+
+prfence_install_cluster_deps() {
+    local rc=0 guard=/usr/sbin/policy-rc.d placed=0
+    if [ ! -e "$guard" ] && [ "$(id -u)" -eq 0 ]; then
+        printf '#!/bin/sh\n# prfence: no daemon starts during this install\nexit 101\n' >"$guard" &&
+            chmod 0755 "$guard" && placed=1
+    fi
+    prfence_install_deps cluster || rc=$?
+    [ "$placed" = 1 ] && rm -f "$guard"
+    return "$rc"
+}
