@@ -248,6 +248,18 @@ Result<RunAnswer> assemble_run_answer(std::vector<Answer>& answers) {
     return out;
 }
 
+Result<Client> Client::connect_checked(const std::string& socket_path) {
+    PRF_TRY_ASSIGN(Client c, connect(socket_path));
+    PRF_TRY_ASSIGN(FamilyInfo fam, c.family());
+    if (fam.name != kFamilyName || fam.version < kMinVersion || fam.min_version > kVersion)
+        return fail(Errc::unsupported, "prfenced at " + socket_path + " speaks " + fam.name +
+                                           " version " + std::to_string(fam.min_version) + "-" +
+                                           std::to_string(fam.version) + "; this client speaks " +
+                                           std::to_string(kMinVersion) + "-" +
+                                           std::to_string(kVersion));
+    return c;
+}
+
 Result<FamilyInfo> Client::family() {
     Request req;
     req.hdr.cmd = CMD_GET_FAMILY;

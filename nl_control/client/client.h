@@ -54,6 +54,10 @@ class Client {
     // Checks that the daemon speaks a version this client understands (CMD_GET_FAMILY) and returns
     // what it said. Errc::unsupported for a refusal, another family or no common version.
     Result<FamilyInfo> family();
+    // connect() and family() in one: a client whose daemon is known to speak our protocol, so that
+    // an incompatible daemon is named as such instead of failing on the first attribute it does
+    // not know. Errc::unsupported names both version ranges.
+    static Result<Client> connect_checked(const std::string& socket_path);
 
     // After call() with CMD_SUBSCRIBE: the next event, or nullopt when `timeout` passed first.
     Result<std::optional<Event>> next_event(

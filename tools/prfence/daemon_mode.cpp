@@ -65,19 +65,8 @@ std::string errno_name(int err) {
     }
 }
 
-// Connects and checks the family version once, so an incompatible daemon is named as such instead
-// of failing on the first attribute it does not know.
 Result<nl::Client> connect(const std::string& socket) {
-    PRF_TRY_ASSIGN(nl::Client c, nl::Client::connect(socket));
-    PRF_TRY_ASSIGN(nl::FamilyInfo fam, c.family());
-    if (fam.name != nl::kFamilyName || fam.version < nl::kMinVersion ||
-        fam.min_version > nl::kVersion)
-        return fail(Errc::unsupported, "prfenced at " + socket + " speaks " + fam.name +
-                                           " version " + std::to_string(fam.min_version) + "-" +
-                                           std::to_string(fam.version) + "; this prfence speaks " +
-                                           std::to_string(nl::kMinVersion) + "-" +
-                                           std::to_string(nl::kVersion));
-    return c;
+    return nl::Client::connect_checked(socket);
 }
 
 int report_error(const std::string& what, const Error& e) {
