@@ -773,7 +773,9 @@ std::string usage_text() {
             opt += "\n" + std::string(34, ' ');
         u += opt;
         // Wrapped at 100 columns under the description column.
-        std::string_view d = p.shortdesc;
+        std::string desc = p.shortdesc;
+        if (p.def) desc += std::string(" (default ") + p.def + ")";
+        std::string_view d = desc;
         size_t col = 34;
         bool first = true;
         while (!d.empty()) {
@@ -794,7 +796,6 @@ std::string usage_text() {
             if (sp == std::string_view::npos) break;
             d.remove_prefix(sp + 1);
         }
-        if (p.def) u += std::string(" (default ") + p.def + ")";
         u += "\n";
     }
     u += "Exit status: 0 success (status: registered), 1 failure, 2 status: not registered.\n";
