@@ -27,6 +27,7 @@
 #include "tools/prexplain/lookup.h"
 #include "tools/prexplain/parse.h"
 #include "uring_engine/common/sys_error.h"
+#include "uring_engine/policy/cluster_key.h"
 #include "uring_engine/wire/pr_types.h"
 
 extern char** environ;
@@ -204,6 +205,7 @@ struct Options {
     bool trace = false;
     std::vector<std::string> follow;
     std::string key;
+    std::string key_file;
     bool no_query = false;
     std::string initiator;
     uint16_t target_port = 1;
@@ -535,6 +537,9 @@ int run(int argc, char** argv) {
         ->allow_extra_args(false);
     app.add_option("--key", o.key,
                    "our reservation key (hex, as prfence and sg_persist: abc123 or 0xabc123)");
+    app.add_option("--key-file", o.key_file,
+                   "our key from a cluster key file, as fence_scsi and fence_prfence write it "
+                   "(/var/run/cluster.key; older fence_scsi: /var/run/cluster/fence_scsi.key)");
     app.add_flag("--no-query", o.no_query, "do not ask the LU (classification UNKNOWN)");
     app.add_option("--initiator", o.initiator, "sim LUNs: the TransportID to query as");
     app.add_option("--target-port", o.target_port, "sim LUNs: the relative target port");
@@ -569,6 +574,13 @@ int run(int argc, char** argv) {
         return usage("FILE arguments and live inputs (--kmsg, --trace, --follow) do not mix");
     if (!o.groups.empty() && o.daemon.empty())
         return usage("--group names one of prfenced's groups: give --daemon SOCKET too");
+    if (!o.key.empty() && !o.key_file.empty())
+        return usage("--key and --key-file both name our key: give one");
+    if (!o.key_file.empty()) {
+        auto k = cluster::read_key_file(o.key_file);
+        if (!k) return usage("--key-file: " + k.error().msg);
+        o.key_value = *k;
+    }
     if (!o.key.empty()) {
         // Keys are hex with or without 0x, as prfence and sg_persist take them.
         auto k = parse_hex_u64(o.key);

@@ -10,6 +10,7 @@
 #include "tools/prfence/commands.h"
 #include "tools/prfence/outcome_render.h"
 #include "uring_engine/common/bytes.h"
+#include "uring_engine/policy/cluster_key.h"
 #include "uring_engine/policy/operations.h"
 #include "uring_engine/session/session.h"
 
@@ -33,7 +34,7 @@ struct Common {
 };
 
 struct PrOpts {
-    std::string key, victim, old_key, type, to_key;
+    std::string key, key_file, victim, old_key, type, to_key;
     std::vector<std::string> tids;
     bool ignore_existing = false, aptpl = false, all_tg_pt = false, abort = false, no_abort = false;
     bool unreg = false, force = false, claim = false;
@@ -152,6 +153,10 @@ Result<engine::OpSpec> op_spec(engine::Operation op, const Common& c, const PrOp
         return std::optional<uint64_t>(k);
     };
     PRF_TRY_ASSIGN(s.key, opt_key(p.key, "--key"));
+    if (!p.key_file.empty()) {
+        if (s.key) return fail(Errc::invalid_argument, "--key and --key-file both name our key");
+        PRF_TRY_ASSIGN(s.key, cluster::read_key_file(p.key_file).context("--key-file"));
+    }
     PRF_TRY_ASSIGN(s.old_key, opt_key(p.old_key, "--old-key"));
     PRF_TRY_ASSIGN(s.sa_key, opt_key(op == engine::Operation::move ? p.to_key : p.victim,
                                      op == engine::Operation::move ? "--to-key" : "--victim"));
@@ -235,6 +240,9 @@ void add_direct(CLI::App& app, Runner& run, std::string_view chosen,
         if (!engine::operation_is_read(s.op) || s.op == engine::Operation::verify) {
             sub->add_option("--key", p->key,
                             "Our reservation key (hex, as sg_persist: abc123 or 0xabc123)");
+            sub->add_option("--key-file", p->key_file,
+                            "Our key from a cluster key file, as fence_scsi and fence_prfence "
+                            "write it (/var/run/cluster.key)");
             if (s.op != engine::Operation::verify)
                 sub->add_flag("--aptpl", p->aptpl, "Activate persist through power loss");
         }
