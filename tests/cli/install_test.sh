@@ -15,7 +15,7 @@ if ! cmake --install "$B" --prefix "$dir/usr" >"$dir/install.log" 2>&1; then
     bad "cmake --install"; cat "$dir/install.log"; exit 1
 fi
 version=$(sed -n 's/^project(prfence VERSION \([0-9.]*\).*/\1/p' "$(dirname "$0")/../../CMakeLists.txt")
-for t in prfence prfenced prexplain prsim prsim-run prbench; do
+for t in prfence prfenced prexplain prsim prsim-run prbench fence_prfence; do
     f=$dir/usr/sbin/$t
     if [ ! -x "$f" ]; then bad "$t not installed in sbin"; continue; fi
     out=$("$f" --version 2>&1); rc=$?
@@ -27,7 +27,7 @@ lib=$(find "$dir/usr" -name libprinterpose.so -path '*/prfence/*')
 if [ -n "$lib" ]; then ok; else bad "libprinterpose.so not under LIBDIR/prfence"; fi
 if [ -f "$dir/usr/lib/systemd/system/prfenced.service" ] && grep -q '^Type=notify' "$dir/usr/lib/systemd/system/prfenced.service"; then
     ok; else bad "prfenced.service"; fi
-for m in man8/prfence.8 man8/prfenced.8 man8/prexplain.8 man1/prsim.1 man1/prbench.1 man1/prsim-run.1; do
+for m in man8/prfence.8 man8/prfenced.8 man8/prexplain.8 man8/fence_prfence.8 man1/prsim.1 man1/prbench.1 man1/prsim-run.1; do
     f=$dir/usr/share/man/$m
     if [ ! -f "$f" ]; then bad "$m not installed"; continue; fi
     warn=$(groff -man -ww -z "$f" 2>&1)
