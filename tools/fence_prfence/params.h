@@ -61,17 +61,28 @@ struct AgentArgs {
     std::string initiator;  // sim LUs in direct mode: the TransportID to speak as
     bool verbose = false;
     bool help = false, version = false;  // argv only
-    std::vector<std::string> warnings;  // ignored unknown stdin names and the like, for stderr
+    std::vector<std::string> warnings;   // ignored unknown stdin names and the like, for stderr
 };
 
 // Errors are Errc::invalid_argument with a message naming the parameter ("delay: not a number of
-// seconds: x"), or "input truncated: ..." for stdin that lost its end.
+// seconds: x") or the stdin line ("stdin line 3: ... is not name=value"); Errc::truncated,
+// "input truncated: N bytes arrived ...", for stdin that lost its end; Errc::unsupported for an
+// action this agent does not have ("unsupported action 'reboot'", "unrecognised action 'x'":
+// Pacemaker's fencer reads those words as EOPNOTSUPP). When a parameter is given twice the last
+// value wins (fencing.py's rule). On stdin `nodeid` is accepted and ignored without a warning, and
+// `help`/`version` are ignored with one. Keys must be non-zero: key 0 in a PERSISTENT RESERVE OUT
+// unregisters.
 Result<AgentArgs> parse_stdin(std::string_view input);
+// Long options are the parameter names with '_' or '-' (`--key_value`, `--key-value`); booleans
+// take no value or `=VALUE`; short options are fencing.py's: -o action, -n plug, -d devices,
+// -k key, -a aptpl, -v verbose, -h help, -V version. Unknown options and stray arguments are
+// errors.
 Result<AgentArgs> parse_argv(int argc, char** argv);
 
 // The checks every action needs before touching a device (validate-all reports exactly these):
-// exactly one of devices and group, a key or a target to derive it from where the action needs
-// one, delay below deadline.
+// exactly one of devices and group, socket only with group, a key or a target to derive it from
+// for on, off and status, delay below deadline. No device I/O, no daemon, no corosync. metadata
+// and manpage need nothing and always pass.
 Result<void> validate(const AgentArgs& a);
 
 // The metadata XML (valid against fence-agents' metadata.rng: resource-agent, longdesc,
