@@ -19,7 +19,8 @@
 #   cluster_seed [XML]...           a fresh CIB: dc-deadtime=2s, stonith-enabled=true, the resources given
 #   cluster_start                   corosync, quorate, then pacemakerd with the fencer answering
 #   cluster_wait_dc                 the DC is elected (the scheduler runs: automatic unfencing)
-# Sets CL_DIR (the run's temporary directory; pacemaker.log and corosync.log are there).
+# Sets CL_DIR (the run's temporary directory; pacemaker.log and corosync.log are there). With
+# PRFENCE_CLUSTER_KEEP=DIR the logs are copied to DIR at the end.
 set -u
 case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin:/sbin ;; esac
 export PATH
@@ -84,7 +85,8 @@ cluster_prepare() {
 
 # cluster_agent NAME TARGET: /usr/sbin/NAME becomes a symlink to TARGET for this run.
 cluster_agent() {
-    local name=$1 target=$2 path=/usr/sbin/$1
+    local name=$1 target path=/usr/sbin/$1
+    target=$(readlink -f "$2")
     if [ -e "$path" ] || [ -L "$path" ]; then
         # Put aside once; the original comes back in cluster_cleanup.
         [ -e "$CL_DIR/orig.$name" ] || [ -L "$CL_DIR/orig.$name" ] || mv "$path" "$CL_DIR/orig.$name"
@@ -236,6 +238,10 @@ cluster_cleanup() {
     if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -f "$CL_DIR/pacemaker.log" ]; then
         echo "--- last lines of the fencer's log"
         grep -E 'pacemaker-fenced|fence_' "$CL_DIR/pacemaker.log" | tail -40
+    fi
+    # PRFENCE_CLUSTER_KEEP=DIR keeps the run's logs (pacemaker.log, corosync.log, the daemons') there.
+    if [ -n "${PRFENCE_CLUSTER_KEEP:-}" ]; then
+        mkdir -p "$PRFENCE_CLUSTER_KEEP" && cp "$CL_DIR"/*.log "$PRFENCE_CLUSTER_KEEP"/ 2>/dev/null
     fi
     rm -rf "$CL_DIR"
     exit "$rc"
