@@ -3,7 +3,8 @@
 # fence_prfence's metadata as Pacemaker's fencer asks for it (action=metadata on stdin) and as pcs
 # and people do (-o metadata), valid against fence-agents' schema (Debian's fence-agents ships
 # /usr/share/cluster/relaxng/metadata.rng, the lib/metadata.rng of fence-agents); what the fencer
-# reads from it; the stdin refusals around it; the man page rendered without groff warnings.
+# reads from it; the stdin refusals around it; validate-all opening nothing; the man page rendered
+# without groff warnings.
 # Usage: fence_prfence_metadata_test.sh FENCE_PRFENCE MANPAGE
 # Exit 77 only when the schema is not installed (package fence-agents).
 # shellcheck source=lib.sh
@@ -73,6 +74,21 @@ if [ "$rc" -eq 1 ] && grep -q 'unsupported action' <<<"$out"; then ok; else bad 
 out=$(printf 'nodename=node-b\n' | "$F" 2>&1 >/dev/null)
 rc=$?
 if [ "$rc" -eq 1 ] && grep -q 'action: missing' <<<"$out"; then ok; else bad "no action: rc=$rc: $out"; fi
+
+# validate-all (stonith_admin --validate sends it with nodename=node1 port=node1) checks the
+# parameters only: a socket and a device that do not exist pass, since nothing is opened.
+out=$(printf 'action=validate-all\nnodename=node1\nport=node1\ngroup=g\nsocket=%s/none.sock\n' "$dir" | "$F" 2>&1)
+rc=$?
+if [ "$rc" -eq 0 ]; then ok; else bad "validate-all, group: rc=$rc: $out"; fi
+out=$(printf 'action=validate-all\nnodename=node1\nport=node1\ndevices=%s/no-such-lu\n' "$dir" | "$F" 2>&1)
+rc=$?
+if [ "$rc" -eq 0 ]; then ok; else bad "validate-all, devices: rc=$rc: $out"; fi
+out=$(printf 'action=validate-all\nnodename=node1\ndevices=/dev/sdb\ngroup=g\n' | "$F" 2>&1)
+rc=$?
+if [ "$rc" -eq 1 ] && grep -q 'devices and group exclude each other' <<<"$out"; then ok; else bad "validate-all, both: rc=$rc: $out"; fi
+out=$(printf 'action=validate-all\nnodename=node1\ndevices=/dev/sdb\nbogus=1\n' | "$F" 2>&1)
+rc=$?
+if [ "$rc" -eq 0 ] && grep -q "unknown parameter 'bogus'" <<<"$out"; then ok; else bad "unknown name: rc=$rc: $out"; fi
 
 # The man page renders without warnings.
 warn=$(groff -man -ww -z "$MAN" 2>&1)
