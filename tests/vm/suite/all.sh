@@ -8,7 +8,7 @@
 set -uo pipefail
 SUITE=${PRFENCE_VM_SUITE:-$(cd "$(dirname "$0")" && pwd)}
 OUT=${PRFENCE_VM_OUT:-/tmp}
-TESTS=(first_command_ua seed_session fence_all engine_fence prexplain_guest capture_logs project_binaries)
+TESTS=(first_command_ua seed_session fence_all engine_fence prexplain_guest capture_logs project_binaries fence_agent)
 PER_TEST_TIMEOUT=${PRFENCE_VM_TEST_TIMEOUT:-600}
 
 mkdir -p "$OUT/logs"
