@@ -9,7 +9,7 @@
 #include <map>
 
 #include "interposer/lu/lu.h"
-#include "tests/support/inproc_path.h"
+#include "tests/support/inproc_farm.h"
 #include "uring_engine/policy/executor.h"
 #include "uring_engine/policy/plans.h"
 #include "uring_engine/wire/cdb.h"
@@ -17,51 +17,8 @@
 namespace prfence::engine {
 namespace {
 
-wire::TransportId iscsi_node(const char* node) {
-    wire::TransportId t;
-    t.protocol = wire::ProtocolId::iscsi;
-    t.format = 1;
-    t.iscsi_name = std::string("iqn.2026-11.io.prfence:") + node;
-    t.iscsi_isid = "23d000001";
-    return t;
-}
-
-// N LUs, each seen by node A through target port 1 and node B through target port 2.
-struct Farm {
-    std::unique_ptr<Ring> ring;
-    std::unique_ptr<Executor> ex;
-    std::vector<std::unique_ptr<sim::LogicalUnit>> lus;
-    std::vector<std::unique_ptr<InprocPath>> a_paths, b_paths;
-    std::vector<LunTarget> a, b;
-
-    explicit Farm(size_t n, uint64_t latency_ns = 0, ExecOptions opt = {}) {
-        ring = std::move(Ring::create(256)).value();
-        ex = std::make_unique<Executor>(*ring, opt);
-        for (size_t i = 0; i < n; ++i) {
-            sim::LuConfig cfg;
-            cfg.lun = static_cast<uint32_t>(i);
-            lus.push_back(std::move(sim::LogicalUnit::create(cfg)).value());
-            auto na = lus.back()->attach({iscsi_node("node-a"), 1});
-            auto nb = lus.back()->attach({iscsi_node("node-b"), 2});
-            std::string name = "lu" + std::to_string(i);
-            a_paths.push_back(
-                std::make_unique<InprocPath>(*ring, *ex, *lus.back(), na, name + "/a", latency_ns));
-            b_paths.push_back(
-                std::make_unique<InprocPath>(*ring, *ex, *lus.back(), nb, name + "/b", latency_ns));
-            a.push_back({name, {a_paths.back().get()}});
-            b.push_back({name, {b_paths.back().get()}});
-        }
-    }
-
-    template <class Make>
-    std::pair<BatchSummary, std::vector<std::unique_ptr<LunJob>>> run(
-        const std::vector<LunTarget>& who, Make make) {
-        auto jobs = jobs_for(who.size(), make);
-        auto sum = ex->run(who, jobs);
-        EXPECT_TRUE(sum.ok()) << sum.error().msg;
-        return {sum.ok() ? *sum : BatchSummary{}, std::move(jobs)};
-    }
-};
+using test::Farm;
+using test::iscsi_node;
 
 PlanOptions plan() { return PlanOptions{}; }
 
