@@ -15,6 +15,7 @@
 #include "nl_control/protocol/payloads.h"
 #include "nl_control/protocol/schema.h"
 #include "tests/support/nl_test_util.h"
+#include "uring_engine/model/operation.h"
 #include "uring_engine/wire/prin.h"
 #include "uring_engine/wire/sense.h"
 
@@ -142,7 +143,7 @@ TEST(NlRequest, RunRoundTripsEveryOperationField) {
     r.op.old_key = 0;
     r.op.type = wire::PrType::exclusive_access_all_registrants;
     r.op.ignore_existing = r.op.aptpl = r.op.all_tg_pt = r.op.abort = r.op.no_abort = r.op.unreg =
-        r.op.force = true;
+        r.op.force = r.op.claim = true;
     r.op.transport_ids.push_back(
         *wire::parse_transport_id("iqn.1994-05.com.redhat:node-b,i,0x23d000001"));
     r.op.transport_ids.push_back(*wire::parse_transport_id("sas,5000c5000abcdef0"));
@@ -158,7 +159,7 @@ TEST(NlRequest, RunRoundTripsEveryOperationField) {
     EXPECT_EQ(d.op.old_key, std::optional<uint64_t>(0));
     EXPECT_EQ(d.op.type, r.op.type);
     EXPECT_TRUE(d.op.ignore_existing && d.op.aptpl && d.op.all_tg_pt && d.op.abort &&
-                d.op.no_abort && d.op.unreg && d.op.force);
+                d.op.no_abort && d.op.unreg && d.op.force && d.op.claim);
     EXPECT_EQ(d.flags, kOpFlagsAll);
     EXPECT_EQ(d.op.transport_ids, r.op.transport_ids);
     EXPECT_EQ(d.op.rel_port, 2);
@@ -176,6 +177,60 @@ TEST(NlRequest, RunRoundTripsEveryOperationField) {
     EXPECT_EQ(dm.op.timeout_ms, 20000u);
     EXPECT_EQ(dm.flags, 0u);
     EXPECT_FALSE(dm.deadline_ms || dm.qd);
+    EXPECT_FALSE(dm.op.claim);
+}
+
+// fence --claim (FLAG_CLAIM, 0x80) on the wire, and the fence agent's operations 16 (unfence) and
+// 17 (verify), the last ones: 18 is refused.
+TEST(NlRequest, ClaimFlagAndTheFenceAgentOperations) {
+    Request r = req(CMD_RUN);
+    r.group = "g";
+    r.has_operation = true;
+    r.op.op = engine::Operation::fence;
+    r.op.key = 0xb;
+    r.op.sa_key = 0xa;
+    r.op.claim = true;
+    auto enc = encode_request(r);
+    ASSERT_TRUE(enc.ok());
+    Request d = roundtrip(r);
+    EXPECT_EQ(d.flags, uint32_t{FLAG_CLAIM});
+    EXPECT_EQ(FLAG_CLAIM, 0x80u);
+    EXPECT_TRUE(d.op.claim);
+    EXPECT_FALSE(d.op.force || d.op.no_abort || d.op.ignore_existing);
+    r.op.claim = false;
+    EXPECT_FALSE(roundtrip(r).op.claim);
+
+    EXPECT_EQ(static_cast<unsigned>(engine::Operation::unfence), 16u);
+    EXPECT_EQ(static_cast<unsigned>(engine::Operation::verify), 17u);
+    EXPECT_EQ(engine::kOperationMax, 17u) << "a new operation: add it here and to PROTOCOL.md";
+    for (auto op : {engine::Operation::unfence, engine::Operation::verify}) {
+        Request q = req(CMD_RUN);
+        q.group = "g";
+        q.has_operation = true;
+        q.op.op = op;
+        q.op.key = 0xb;
+        EXPECT_EQ(roundtrip(q).op.op, op) << engine::operation_name(op);
+        // ...and as a raw attribute, as another client would send it.
+        Raw m(CMD_RUN);
+        m.str(ATTR_GROUP, "g");
+        m.u8(ATTR_OPERATION, static_cast<uint8_t>(op));
+        auto raw = decode_request(m.done());
+        ASSERT_TRUE(raw.ok()) << raw.error().msg;
+        EXPECT_EQ(raw->op.op, op);
+    }
+    EXPECT_STREQ(engine::operation_name(engine::Operation::unfence), "unfence");
+    EXPECT_STREQ(engine::operation_name(engine::Operation::verify), "verify");
+    Raw past(CMD_RUN);
+    past.str(ATTR_GROUP, "g");
+    past.u8(ATTR_OPERATION, 18);
+    EXPECT_NE(refused(past.done()).msg.find("ATTR_OPERATION: 18 is out of range (1-17)"),
+              std::string::npos);
+    // The first unknown flag bit, now that 0x80 is known.
+    Raw flags(CMD_RUN);
+    flags.str(ATTR_GROUP, "g").u8(ATTR_OPERATION, 1);
+    flags.u32(ATTR_FLAGS, 1u << 8);
+    EXPECT_NE(refused(flags.done()).msg.find("unknown OpFlag bits 0x100 (known: 0xff)"),
+              std::string::npos);
 }
 
 TEST(NlRequest, SubscribeAndConflict) {
@@ -508,7 +563,7 @@ TEST(NlRefusal, OutOfRangeValues) {
          "ATTR_TYPE: 4 is not a reservation type (1 WE, 3 EA, 5 WE-RO, 6 EA-RO, 7 WE-AR, 8 EA-AR)"},
         {ATTR_TYPE, 0, 1, "ATTR_TYPE: 0 is not a reservation type"},
         {ATTR_TYPE, 2, 1, "ATTR_TYPE: 2 is not"},
-        {ATTR_FLAGS, 1u << 7, 4, "ATTR_FLAGS: unknown OpFlag bits 0x80 (known: 0x7f)"},
+        {ATTR_FLAGS, 1u << 8, 4, "ATTR_FLAGS: unknown OpFlag bits 0x100 (known: 0xff)"},
         {ATTR_REL_PORT, 0, 2, "ATTR_REL_PORT: 0 is out of range (1-65535)"},
         {ATTR_TIMEOUT_MS, 0, 4, "ATTR_TIMEOUT_MS: 0 is out of range (1-3600000)"},
         {ATTR_TIMEOUT_MS, 3600001, 4, "ATTR_TIMEOUT_MS: 3600001 is out of range"},
@@ -1309,8 +1364,8 @@ TEST(NlRequest, EachOpFlagIsOneOpSpecField) {
         r.flags = flag;
         Request d = roundtrip(r);
         const engine::OpSpec& o = d.op;
-        const int set =
-            o.ignore_existing + o.aptpl + o.all_tg_pt + o.abort + o.no_abort + o.unreg + o.force;
+        const int set = o.ignore_existing + o.aptpl + o.all_tg_pt + o.abort + o.no_abort + o.unreg +
+                        o.force + o.claim;
         EXPECT_EQ(set, 1) << "flag 0x" << std::hex << flag;
         // ...and the field alone encodes as that flag.
         Request back = req(CMD_RUN);
