@@ -124,12 +124,13 @@ int action_off(const AgentArgs& a, Backend& be, Clock::time_point deadline, Io& 
     auto victim = target_key(a);
     if (!victim) return batch_error("off", victim.error(), io);
     auto ours = cluster::read_key_file(a.key_file);
-    if (!ours)
-        return batch_error(
-            "off",
-            Error{ours.error().code, ours.error().msg + " (this node's key is written by `on`: "
-                                                        "was this node unfenced?)"},
-            io);
+    if (!ours) {
+        // An absent file is already reported as "has this node been unfenced?"; other errors
+        // (unreadable, not a key) name only the path, so say which file that is.
+        Error e = std::move(ours).error();
+        if (e.code != Errc::not_found) e.msg = "this node's key file: " + e.msg;
+        return batch_error("off", e, io);
+    }
     if (*ours == *victim)
         return batch_error("off",
                            Error{Errc::invalid_argument, "the victim's key " + hex_u64(*victim) +
