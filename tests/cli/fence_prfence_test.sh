@@ -245,9 +245,14 @@ done
 run_lines action=off "key_file=$kf" "devices=$DEV" "initiator=$IA"
 refuse "no key and no nodename" 'needs key= or a node'
 run_lines action=off nodename=node-b key=b2 "key_file=$dir/none/cluster.key" "devices=$DEV" "initiator=$IA"
-refuse "absent key file" "$dir/none/cluster.key: No such file"
+refuse "absent key file" "has this node been unfenced\\?\\): $dir/none/cluster.key: No such file"
+n=$(grep -o unfenced <<<"$err" | wc -l)
+[ "$n" -eq 1 ] && ok || bad "absent key file: the hint comes $n times: $err"
 run_lines action=off nodename=node-b key=b2 "key_file=$dir" "devices=$DEV" "initiator=$IA"
-refuse "unreadable key file (a directory)" "$dir: Is a directory"
+refuse "unreadable key file (a directory)" "this node's key file: read $dir: Is a directory"
+echo zz >"$dir/garbage.key"
+run_lines action=off nodename=node-b key=b2 "key_file=$dir/garbage.key" "devices=$DEV" "initiator=$IA"
+refuse "key file without a key" "this node's key file: $dir/garbage.key: not a key"
 run_lines action=off key=b2 "key_file=$kf" group=ga "socket=$dir/nope.sock"
 refuse "prfenced down (off)" 'cannot connect to prfenced at .*/nope.sock'
 run_lines action=off key=b2 "key_file=$kf" group=nosuch "socket=$ctl"
