@@ -135,6 +135,10 @@ cluster_wait_dc 60
 
 # 1. Automatic unfencing of node-a, then fencing node-b with the key from the host map.
 if wait_unfenced 1; then ok unfenced_by_scheduler; else bad "node-a was not unfenced within 60 s of the DC"; fi
+# The device started (its start and recurring monitor are the agent's monitor action, no LUN I/O).
+for _ in $(seq 100); do crm_resource --locate -r prf 2>/dev/null | grep -q 'is running on: node-a' && break; sleep 0.1; done
+crm_resource --locate -r prf 2>&1 | grep -q 'is running on: node-a' && ok device_started ||
+    bad "prf not started: $(crm_resource --locate -r prf 2>&1)"
 v=$(attrd_updater -Q -n '#node-unfenced' -N node-a 2>&1)
 grep -q 'value="[1-9][0-9]*"' <<<"$v" && ok node_unfenced_attribute || bad "#node-unfenced: $v"
 [ "$(tr -d '\n' <"$keyfile" 2>&1 | sed 's/^0x//')" = "$KA" ] && ok key_file || bad "key file: $(cat "$keyfile" 2>&1)"
