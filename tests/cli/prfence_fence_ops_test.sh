@@ -20,6 +20,21 @@ check() {  # check NAME WANT_RC REGEX -- ARGS... (prfence ARGS)
         bad "$name: rc=$rc (want $want_rc, /$regex/), output:"; sed 's/^/    /' <<<"$out" | head -20; fi
 }
 
+# ---- every subcommand prfence --help lists is documented in prfence(8)'s SUBCOMMANDS, and so are the
+# fence agent's options.
+man=$(cd "$(dirname "$0")/../.." && pwd)/tools/prfence/prfence.8
+heads=$(awk '/^\.SH SUBCOMMANDS/ {on = 1; next} on && /^\.SH/ {on = 0} on && /^\.BR? / {print}' "$man" |
+    sed 's/\\-/-/g')
+subs=$("$P" --help 2>&1 | awk '/^Subcommands:/ {on = 1; next} on && NF {print $1}')
+if [ "$(wc -w <<<"$subs")" -ge 20 ]; then ok; else bad "prfence --help lists too few subcommands: $subs"; fi
+for s in $subs; do
+    if grep -qw -- "$s" <<<"$heads"; then ok; else bad "prfence.8 SUBCOMMANDS does not document $s"; fi
+done
+for want in '^fence .*--claim' '^unfence --key' '^verify \[--key'; do
+    if grep -E -- "$want" <<<"$(sed -E 's/^\.BR? //; s/\\f[BIR]//g' <<<"$heads")" >/dev/null; then ok; else
+        bad "prfence.8: no /$want/ in SUBCOMMANDS"; fi
+done
+
 start_prsim --luns 32
 L=sim:$sock:0-7 F=sim:$sock:8-15 G=sim:$sock:16-23
 
