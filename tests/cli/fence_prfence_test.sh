@@ -4,15 +4,16 @@
 # socket= (prfenced). Node A runs the agent; node B registers with prfence over its own I_T nexus;
 # every LU state the agent claims is read back by prfence through a third initiator (node C).
 #   on        registers our key, reserves WE-RO, writes the key file and fence_prfence.args; a
-#             second on changes nothing; status 0 "Status: ON" / 2 "Status: OFF"
+#             second on changes nothing; status 0 "Status: ON" / 2 "Status: OFF" / 1 no LU answers
 #   off       the victim's key gone, our reservation kept, "Success"; again (already fenced) 0; on
 #             LUs we never registered on (claim); one LU refusing PR OUT: exit 1 naming only it
 #   monitor   no LU I/O (prsim's command count); prfenced down or an unknown group: 1
 #   refusals  every bad input exits 1 with its message, reports nothing done, never hangs
-#   time      delay=2 delays off; deadline=1 against 5 s PR OUT latency ends off in about 1 s
+#   time      delay=2 delays off; deadline=1 against 5 s PR OUT latency ends off in about 1 s (both)
 #   SIGKILL   the agent killed while prfenced waits on its batch: prfenced stays healthy, the next
 #             off succeeds
-#   check     fence_prfence_check test/repair (watchdog(8)'s contract)
+#   check     fence_prfence_check test/repair (watchdog(8)'s contract; 0 when never unfenced or
+#             when prfenced is down)
 #   metadata, --help, --version; fence_scsi's key formula through a stand-in corosync-cmapctl
 # Usage: fence_prfence_test.sh FENCE_PRFENCE PRFENCE PRSIM PRFENCED
 F=$1 P=$2 S=$3 D=$4
@@ -147,6 +148,10 @@ for m in direct daemon; do
     mapfile -t BE < <(be "$m" MAIN)
     run_lines action=status key=c3 "${BE[@]}"
     expect "$m status unregistered" 2 '^Status: OFF$' ''
+    arm "not_ready,initiator=$IA"
+    run_lines action=status key=a1 "${BE[@]}"
+    disarm
+    expect "$m status when no LU answers" 1 '^$' 'no LU answered READ KEYS .*NOT READY'
 
     # ---- monitor: no command reaches any LU
     c0=$(commands)
@@ -213,9 +218,12 @@ for m in direct daemon; do
         bad "$m check test after preemption: rc=$rc (want 2), names '$named' (want LU $lu): $out"; fi
 done
 
-# ---- fence_prfence_check without state, and repair
+# ---- fence_prfence_check without state, with prfenced down, and repair
 out=$("$FC" test --key-file "$dir/never/cluster.key" 2>&1); rc=$?
 [ "$rc" -eq 0 ] && ok || bad "check test never unfenced: rc=$rc: $out"
+mkdir -p "$dir/down" && echo a1 >"$dir/down/cluster.key" && lines group=ga "socket=$dir/nope.sock" >"$dir/down/fence_prfence.args"
+out=$("$FC" test --key-file "$dir/down/cluster.key" 2>&1); rc=$?
+if [ "$rc" -eq 0 ] && grep -q 'cannot read the keys.*nope.sock' <<<"$out"; then ok; else bad "check test with prfenced down: rc=$rc (want 0): $out"; fi
 out=$("$FC" repair 2 --key-file "$dir/direct/cluster.key" 2>&1); rc=$?
 [ "$rc" -eq 2 ] && ok || bad "check repair 2: rc=$rc: $out"
 
@@ -280,12 +288,16 @@ refuse "monitor of an unknown group" 'no group "nosuch"'
 run_lines action=off "${base[@]}" delay=2
 expect "delay=2" 0 '^Success' ''
 if [ "$ms" -ge 2000 ]; then ok; else bad "delay=2: off took only $ms ms"; fi
-pb register --ignore-existing --key b2 "$DEV" || bad "B cannot register"
-arm "latency,class=pr_out,initiator=$IA,us=5000000"
-run_lines action=off "${base[@]}" deadline=1
-disarm
-refuse "deadline=1 against 5 s latency" "the agent's deadline was reached"
-if [ "$ms" -lt 2500 ]; then ok; else bad "deadline=1: off ended after $ms ms"; fi
+# Against 5 s PR OUT latency, deadline=1 ends off after about 1 s, saying so, in both back ends.
+for m in direct daemon; do
+    pb register --ignore-existing --key b2 "$(lus "${MAIN[$m]}")" || bad "B cannot register"
+    mapfile -t BE < <(be "$m" MAIN)
+    arm "latency,class=pr_out,initiator=$IA,us=5000000"
+    run_lines action=off nodename=node-b key=b2 "key_file=$dir/$m/cluster.key" "${BE[@]}" deadline=1
+    disarm
+    refuse "$m deadline=1 against 5 s latency" "not fenced on 8 of 8 LUs \\(the agent's deadline was reached\\)"
+    if [ "$ms" -lt 2500 ]; then ok; else bad "$m deadline=1: off ended after $ms ms"; fi
+done
 
 # ---- SIGKILL in the middle of an off batch through prfenced (the fencer's way to end an agent that
 # outlives pcmk_off_timeout): killed once prsim holds its PR OUTs and prfenced counts a running batch
@@ -300,7 +312,7 @@ for _ in $(seq 200); do
     sleep 0.05
 done
 running=$("$P" --daemon="$ctl" health 2>&1 | sed -n 's/^batches_running: //p')
-kill -9 "$apid"; wait "$apid"; krc=$?
+{ kill -9 "$apid"; wait "$apid"; krc=$?; } 2>/dev/null  # no "Killed" line from bash
 if [ "$krc" -eq 137 ] && [ "$running" = 1 ]; then ok; else
     bad "SIGKILL mid-batch: the agent ended with $krc (want 137), prfenced ran ${running:-?} batches (want 1)"; fi
 disarm
