@@ -3,8 +3,9 @@
 # Pacemaker's fencer drives it: argv empty, one `name=value` line per parameter on a stdin pipe, the
 # node's key from pcmk_host_map with pcmk_host_argument=key (`nodename=... action=... key=...`).
 # Node A is our node (the agent runs on A's devices), node B the victim, which registers its own key
-# with sg_persist, as another cluster node would. Every check of the LUs goes through B's sg nodes, the
-# nexus and the driver the agent did not use.
+# with sg_persist, as another cluster node would. Every LU is read back with sg_persist's READ FULL
+# STATUS (keys, holder, type, each key's initiator) through B's sg nodes: the nexus and the driver the
+# agent did not use.
 #   1. B registers bbbb0002 on every LU; `on` for node-a (key aaaa0001, devices = A's sd nodes, comma-
 #      separated): exit 0, the key file and the args file written; both keys on every LU, A holds
 #      Write Exclusive, Registrants Only (type 5) on every LU; `monitor` exit 0;
@@ -15,9 +16,9 @@
 #      A still writes;
 #   4. fence_prfence_check test --key-file: 0 for A (the args file `on` wrote); 2 for B (a key file with
 #      bbbb0002 and an args file naming B's devices), naming every LU; 0 without a key file; repair N: N;
-#   5. `off` again: 0 (already fenced); `off` with our own key: 1, refused, nothing changed;
-#   6. stdin whose last line lost its newline (an `on` with another key): 1, "input truncated", the key
-#      file, the args file and every LU unchanged;
+#   5. `off` again: 0 (already fenced); `off` with our own key: 1, refused;
+#   6. stdin whose last line lost its newline (an `on` with another key): 1, "input truncated"; the key
+#      file, the args file and every LU are as step 3 left them (5 and 6 changed nothing);
 #   7. A clears every LU: no keys, no reservation, no unit attention left on either nexus.
 # Needs fence_prfence in the image (PRFENCE_VM_BINARIES); uses prfence, when there, to start and end clean.
 . "${PRFENCE_VM_SUITE:-/prfence/suite}/lib.sh"
@@ -80,27 +81,44 @@ expect_agent() { # WANT LINE...
 # check ARGS...: fence_prfence_check ARGS..., RC and OUT (stdout and stderr).
 check() { run "$D/bin/fence_prfence_check" "$@"; }
 
-# Every LU through B's sg node: READ KEYS lists exactly the keys given (none: no keys), and READ
-# RESERVATION shows A's type 5 reservation (RES=none: none). One sg_persist per LU and command.
+# Every LU through B's sg node, one READ FULL STATUS each: the registrations are exactly the keys
+# given (none: no registration), A's key is node-a's (its TransportID) and holds Write Exclusive,
+# Registrants Only; B's key is node-b's and holds nothing.
+declare -A REG=()
 lus_hold() {
-    local L k
+    local L k line n
     for L in "${LUNS[@]}"; do
         lu "$L"
-        QUIET=1 expect_pr 0 "$B_SG" --read-keys
+        QUIET=1 expect_pr 0 "$B_SG" --read-full-status
         if [ $# -eq 0 ]; then
-            expect_out 'there are NO registered reservation keys'
-        else
-            expect_out "$# registered reservation keys? follows?"
-            for k in "$@"; do expect_out "^ +0x$k\$"; done
+            expect_out 'No full status descriptors'
+            continue
         fi
-        [ "${RES:-}" = skip ] && continue
-        QUIET=1 expect_pr 0 "$B_SG" --read-reservation
-        if [ "${RES:-}" = none ]; then
-            expect_out 'there is NO reservation held'
-        else
-            expect_out "Key=0x$AKEY\$"
-            expect_out 'type: Write Exclusive, registrants only$'
-        fi
+        # One descriptor per registration: "Key=0x..", "<< Reservation holder >>" or "not reservation
+        # holder", "scope: LU_SCOPE,  type: ..", the initiator's "port id: NAME,i,0xISID".
+        REG=() k="" n=0
+        while IFS= read -r line; do
+            if [[ $line =~ Key=0x([0-9a-f]+) ]]; then
+                k=${BASH_REMATCH[1]} n=$((n + 1))
+                REG[$k.holder]=no REG[$k.type]="" REG[$k.node]=""
+            elif [[ $line == *'<< Reservation holder >>'* ]]; then
+                REG[$k.holder]=yes
+            elif [[ $line =~ type:\ (.*)$ ]]; then
+                REG[$k.type]=${BASH_REMATCH[1]}
+            elif [[ $line =~ port\ id:\ [^\ ]*:(node-[ab]), ]]; then
+                REG[$k.node]=${BASH_REMATCH[1]}
+            fi
+        done <<<"$OUT"
+        [ "$n" -eq $# ] || { show_last; fail "LU $L: $n registrations, want $# ($*)"; }
+        for k in "$@"; do
+            [ -n "${REG[$k.holder]:-}" ] || { show_last; fail "LU $L: no registration of 0x$k"; }
+            case $k in
+                "$AKEY") [ "${REG[$k.holder]}/${REG[$k.type]}/${REG[$k.node]}" = "yes/Write Exclusive, registrants only/node-a" ] ||
+                    { show_last; fail "LU $L: 0x$k: holder ${REG[$k.holder]}, type '${REG[$k.type]}', initiator ${REG[$k.node]}; want node-a holding type 5"; } ;;
+                "$BKEY") [ "${REG[$k.holder]}/${REG[$k.node]}" = "no/node-b" ] ||
+                    { show_last; fail "LU $L: 0x$k: holder ${REG[$k.holder]}, initiator ${REG[$k.node]}; want node-b, not a holder"; } ;;
+            esac
+        done
     done
 }
 # write_block DEV: one O_DIRECT write of zeros at 32 KiB (clear of any partition table).
@@ -208,8 +226,9 @@ NO_NL=1 agent nodename=node-a action=on key=cccc0003 "key_file=$KEYFILE" "device
 grep -q 'input truncated' <<<"$ERR" || { agent_show; fail "truncated stdin: want 'input truncated' on stderr"; }
 [ "$(cat "$KEYFILE")" = $AKEY ] || fail "the refused input changed the key file: '$(cat "$KEYFILE")'"
 cmp -s "$ARGSFILE" "$D/args.after-on" || fail "the refused input changed the args file"
+# Had the input been taken, A's registration would carry cccc0003, and the reservation with it.
 lus_hold $AKEY
-log "  key file, args file and every LU (keys 0x$AKEY, A's type 5) unchanged"
+log "  key file, args file and every LU (0x$AKEY alone, holding type 5) as step 3 left them"
 
 log "7. A clears every LU; no keys, no reservation, no unit attention left"
 if command -v prfence >/dev/null; then
@@ -227,7 +246,6 @@ else
         lu "$L"
         QUIET=1 expect_pr 0 "$A_SG" --out --clear --param-rk=$AKEY
     done
+    lus_hold
 fi
-# No registration, so no reservation either; sg_persist (through B) agrees with prfence.
-RES=skip lus_hold
 log "ok; numbers in $REPORT"
