@@ -11,7 +11,7 @@
 #   refusals  every bad input exits 1 with its message, reports nothing done, never hangs
 #   time      delay=2 delays off; deadline=1 against 5 s PR OUT latency ends off in about 1 s (both)
 #   SIGKILL   the agent killed while prfenced waits on its batch: prfenced stays healthy, the next
-#             off succeeds
+#             off succeeds; prfenced killed while the agent waits: exit 1 at once
 #   check     fence_prfence_check test/repair (watchdog(8)'s contract; 0 when never unfenced or
 #             when prfenced is down)
 #   metadata, --help, --version; fence_scsi's key formula through a stand-in corosync-cmapctl
@@ -336,6 +336,31 @@ run_lines action=off key=b2 "key_file=$dir/daemon/cluster.key" group=ga "socket=
 expect "off after the SIGKILLed one" 0 '^Success' ''
 expect_state "off after the SIGKILLed one: b2 gone" "${MAIN[daemon]}" 'keys=0xa1 res=0xa1/WE-RO '
 kill -0 "$dpid" 2>/dev/null && ok || bad "prfenced died"
+
+# ---- prfenced itself SIGKILLed in the middle of an off: the agent says so at once and exits 1; a
+# restarted prfenced (groups from its configuration) serves the next off.
+pb register --ignore-existing --key b2 "$(lus "${MAIN[daemon]}")" || bad "B cannot register"
+arm "latency,class=pr_out,initiator=$IA,us=3000000"
+c0=$(commands)
+"$F" <"$dir/killed.in" >"$dir/out" 2>"$dir/err" &
+apid=$!
+for _ in $(seq 200); do
+    [ $(($(commands) - c0)) -ge 8 ] && break
+    sleep 0.05
+done
+t0=$(date +%s%N)
+{ kill -9 "$dpid"; wait "$dpid"; } 2>/dev/null
+dpid=
+wait "$apid"; rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+out=$(cat "$dir/out") err=$(cat "$dir/err")
+disarm
+refuse "prfenced killed during off" 'off failed: prfenced closed the connection'
+if [ "$ms" -lt 3000 ]; then ok; else bad "prfenced killed during off: the agent ended $ms ms later"; fi
+start_prfenced
+run_lines action=off key=b2 "key_file=$dir/daemon/cluster.key" group=ga "socket=$ctl"
+expect "off through a restarted prfenced" 0 '^Success' ''
+expect_state "off through a restarted prfenced: b2 gone" "${MAIN[daemon]}" 'keys=0xa1 res=0xa1/WE-RO '
 
 # ---- metadata, --help, --version
 run_lines action=metadata
