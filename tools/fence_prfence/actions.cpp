@@ -32,9 +32,8 @@ Result<uint64_t> target_key(const AgentArgs& a) {
     if (a.target.empty())
         return fail(Errc::invalid_argument,
                     "no key: give key=, or nodename=/plug= to derive fence_scsi's key from");
-    auto k = cluster::derive_key(a.key_value, a.target, a.cmap_path);
-    if (!k) return fail(std::move(k).error().with_context("key for node " + a.target));
-    return k;
+    // derive_key's errors already name the node.
+    return cluster::derive_key(a.key_value, a.target, a.cmap_path);
 }
 
 // The file fence_prfence_check reads to find the LUs `on` registered on: the parameters that name
