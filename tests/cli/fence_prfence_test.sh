@@ -11,7 +11,8 @@
 #   refusals  every bad input exits 1 with its message, reports nothing done, never hangs
 #   time      delay=2 delays off; deadline=1 against 5 s PR OUT latency ends off in about 1 s (both)
 #   SIGKILL   the agent killed while prfenced waits on its batch: prfenced stays healthy, the next
-#             off succeeds; prfenced killed while the agent waits: exit 1 at once
+#             off succeeds; prfenced killed while the agent waits: exit 1 at once; prfenced
+#             stopped (SIGSTOP): exit 1 by the deadline
 #   check     fence_prfence_check test/repair (watchdog(8)'s contract; 0 when never unfenced or
 #             when prfenced is down)
 #   metadata, --help, --version; fence_scsi's key formula through a stand-in corosync-cmapctl
@@ -361,6 +362,14 @@ start_prfenced
 run_lines action=off key=b2 "key_file=$dir/daemon/cluster.key" group=ga "socket=$ctl"
 expect "off through a restarted prfenced" 0 '^Success' ''
 expect_state "off through a restarted prfenced: b2 gone" "${MAIN[daemon]}" 'keys=0xa1 res=0xa1/WE-RO '
+
+# ---- prfenced hung (SIGSTOP): off ends within its deadline (12 s) plus the answer's grace, exit 1,
+# saying that prfenced did not answer
+kill -STOP "$dpid"
+run_lines action=off key=b2 "key_file=$dir/daemon/cluster.key" group=ga "socket=$ctl" deadline=12
+kill -CONT "$dpid"
+refuse "prfenced stopped" 'no answer from prfenced'
+if [ "$ms" -lt 15000 ]; then ok; else bad "prfenced stopped: off ended after $ms ms (deadline 12 s)"; fi
 
 # ---- metadata, --help, --version
 run_lines action=metadata
