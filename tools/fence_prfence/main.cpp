@@ -50,13 +50,21 @@ int finish(const agent::Io& io, int rc) {
 int check_main(int argc, char** argv, agent::Clock::time_point started) {
     std::vector<std::string> args(argv + 1, argv + argc);
     std::string key_file;
-    for (size_t i = 0; i + 1 < args.size(); ++i)
-        if (args[i] == "--key-file") {
+    // Both spellings: `--key-file=PATH` left in place would fall back to the default key file and
+    // pass every test of a node whose key lives elsewhere.
+    for (size_t i = 0; i < args.size(); ++i) {
+        if (args[i].starts_with("--key-file=")) {
+            key_file = args[i].substr(std::strlen("--key-file="));
+            args.erase(args.begin() + static_cast<long>(i));
+            break;
+        }
+        if (args[i] == "--key-file" && i + 1 < args.size()) {
             key_file = args[i + 1];
             args.erase(args.begin() + static_cast<long>(i),
                        args.begin() + static_cast<long>(i) + 2);
             break;
         }
+    }
     std::ifstream f(agent::args_file_path(key_file));
     std::string saved((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     agent::Io io;
