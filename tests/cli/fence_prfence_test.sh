@@ -222,6 +222,8 @@ for m in direct daemon; do
     named=$(grep -oE "sim:$sock:[0-9]+" <<<"$out" | sort -u | tr '\n' ' ')
     if [ "$rc" -eq 2 ] && [ "$named" = "sim:$sock:$lu " ]; then ok; else
         bad "$m check test after preemption: rc=$rc (want 2), names '$named' (want LU $lu): $out"; fi
+    out=$("$FC" test --key-file="$kf" 2>&1); rc=$?
+    [ "$rc" -eq 2 ] && ok || bad "$m check test --key-file=PATH after preemption: rc=$rc (want 2): $out"
 done
 
 # ---- fence_prfence_check without state, with prfenced down, and repair
