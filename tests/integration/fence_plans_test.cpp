@@ -334,11 +334,9 @@ TEST(Verify, MakeOperationRefusals) {
     EXPECT_EQ(refusal(verify(std::nullopt, 5)), "accepted");
 }
 
-// KNOWN BUG (uring_engine/policy, VerifyJob / make_operation): --victim 0 is accepted, and READ
-// RESERVATION reports key 0 for an all-registrants reservation, so verify calls a correct fence
-// "not fenced: 0x0 holds the reservation". fence guards its own check with victim != 0; verify
-// should too, or refuse --victim 0. Enable when fixed.
-TEST(Verify, DISABLED_VictimZeroUnderAllRegistrantsIsNotAHolder) {
+// READ RESERVATION reports key 0 for an all-registrants reservation: a --victim 0 must not make a
+// correct fence look like "0x0 holds the reservation". make_operation refuses it.
+TEST(Verify, VictimZeroUnderAllRegistrantsIsNotAHolder) {
     Scene s;
     ASSERT_TRUE(is_good(s.b.reg(0, kB)));
     ASSERT_TRUE(is_good(s.b.reserve(PrType::write_exclusive_all_registrants, kB)));
@@ -444,12 +442,10 @@ TEST(FenceClaim, RegisterFailureOnOnePathNamesThePath) {
     EXPECT_EQ(o.error.find("(path"), std::string::npos) << o.error;
 }
 
-// KNOWN BUG (uring_engine/policy, FenceJob with claim): another node reserving between our READ
-// RESERVATION and our RESERVE fails the fence with RESERVATION CONFLICT at RESERVE, although the
-// victim's registration is gone and the LU is reserved by a node that is not the victim: what
-// unfence accepts ("another node reserved it meanwhile"). A fence agent then reports a failed fence
-// that is in place. Enable when fixed.
-TEST(FenceClaim, DISABLED_ReserveRaceIsAcceptedAsUnfenceDoes) {
+// Another node reserving between our READ RESERVATION and our RESERVE: the victim's registration
+// is gone and a node that is not the victim holds the LU, so the fence is in place (as unfence
+// accepts the same race).
+TEST(FenceClaim, ReserveRaceIsAcceptedAsUnfenceDoes) {
     Scene s;
     ASSERT_TRUE(is_good(s.a.reg(0, kA)));
     Host c{s.f.lus[0].get(), {iscsi_node("node-c"), 1}};

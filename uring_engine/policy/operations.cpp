@@ -152,6 +152,10 @@ Result<JobMaker> make_operation(const OpSpec& s) {
                 return fail(Errc::invalid_argument,
                             "verify needs --victim (the key that must be gone), --key (ours, "
                             "that must be registered), or both");
+            if (s.sa_key && *s.sa_key == 0)
+                return fail(Errc::invalid_argument,
+                            "--victim 0 is not a key (READ RESERVATION reports 0 for every "
+                            "all-registrants reservation)");
             if (s.key && s.sa_key && *s.key == *s.sa_key)
                 return fail(Errc::invalid_argument, "--key and --victim are the same key");
             const auto key = s.key;

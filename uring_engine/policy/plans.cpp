@@ -327,15 +327,32 @@ class FenceJob final : public JobBase {
                 return succeed(note_);
             }
             case Phase::reserve:
+                // Another node may have reserved between our READ RESERVATION and RESERVE: its
+                // reservation fences the victim as well as ours would (the victim is no longer
+                // registered), so a conflict here is checked, not reported.
+                if (last->status == wire::sam::reservation_conflict) {
+                    phase_ = Phase::reread;
+                    return prin(0, wire::PrInAction::read_reservation, 8192);
+                }
                 if (!record(*last, "RESERVE")) return std::nullopt;
                 reserved_now(key_, type_);
                 return succeed(join_note(note_, "nobody held the LU: reserved it"));
+            case Phase::reread: {
+                const wire::ReadReservation* res = reservation_answer(*last);
+                if (!res) return std::nullopt;
+                if (!res->reserved || (res->key == victim_ && victim_ != 0))
+                    return fail_with(wire::Category::reservation_conflict, "RESERVE",
+                                     "RESERVE was refused and the LU is " +
+                                         (res->reserved ? "held by the victim"
+                                                        : std::string("still not reserved")));
+                return succeed(join_note(note_, "another node reserved it meanwhile"));
+            }
         }
         return std::nullopt;
     }
 
   private:
-    enum class Phase { start, registering, keys, preempt, verify, reserve };
+    enum class Phase { start, registering, keys, preempt, verify, reserve, reread };
     std::optional<Command> read_keys() {
         phase_ = Phase::keys;
         return prin(0, wire::PrInAction::read_keys, 8192);
@@ -433,7 +450,7 @@ class VerifyJob final : public JobBase {
         if (!res->reserved)
             return fail_with(wire::Category::reservation_conflict, "READ RESERVATION",
                              "no reservation is held: an unregistered node may still write");
-        if (victim_ && res->key == *victim_)
+        if (victim_ && *victim_ != 0 && res->key == *victim_)
             return fail_with(wire::Category::reservation_conflict, "READ RESERVATION",
                              "not fenced: " + hex_u64(*victim_) + " holds the reservation");
         return succeed("fenced");
