@@ -286,6 +286,26 @@ refuse "bad type" "type: not a reservation type: '9'"
 run_lines action=off "${base[@]}" delay=5 deadline=3
 refuse "delay >= deadline" 'delay: 5 s is not below the deadline'
 if [ "$ms" -lt 2000 ]; then ok; else bad "delay >= deadline refused only after $ms ms"; fi
+run_agent "" --bogus
+refuse "argv: unknown option" "unknown option '--bogus'"
+run_agent "" -o off --devices
+refuse "argv: option without its value" "option '--devices' needs a value"
+run_agent "" -o reboot --key b2 --key-file "$kf" --devices "$DEV" --initiator "$IA"
+refuse "argv: -o reboot" "unsupported action 'reboot'"
+run_agent "" -o off --key b2 --key-file "$kf" --devices "$DEV" --initiator "$IA" stray
+refuse "argv: a stray argument" "unexpected argument 'stray'"
+run_lines action=status garbage key=b2 "devices=$DEV" "initiator=$IA"
+refuse "a stdin line without =" "stdin line 2: 'garbage' is not name=value"
+run_lines key=b2 "key_file=$kf" "devices=$DEV" "initiator=$IA"
+refuse "stdin without action= (never the default off)" 'action: missing on stdin'
+# validate-all as stonith_admin --validate sends it: no I/O, 0 for a usable set, 1 otherwise
+c0=$(commands)
+run_lines action=validate-all nodename=node1 port=node1 "devices=$DEV"
+expect "validate-all" 0 '' ''
+run_lines action=validate-all nodename=node1 port=node1 "devices=$DEV" group=ga
+refuse "validate-all with devices and group" 'devices and group exclude each other'
+c1=$(commands)
+[ "$c0" = "$c1" ] && ok || bad "validate-all sent $((c1 - c0)) commands to the LUs"
 expect_state "refusals left b2 registered" 0-7 'keys=0xa1,0xb2 '
 run_lines action=monitor group=ga "socket=$dir/nope.sock"
 refuse "monitor with prfenced down" 'cannot connect to prfenced at .*/nope.sock'
