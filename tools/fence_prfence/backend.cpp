@@ -63,7 +63,7 @@ class DaemonBackend final : public Backend {
     }
 
     Result<Batch> run(const engine::OpSpec& spec, Clock::time_point deadline) override {
-        PRF_TRY(connect());
+        PRF_TRY(connect(deadline));
         nl::Request req;
         req.hdr.cmd = nl::CMD_RUN;
         req.group = args_.group;
@@ -80,7 +80,7 @@ class DaemonBackend final : public Backend {
     }
 
     Result<std::string> check(Clock::time_point deadline) override {
-        PRF_TRY(connect());
+        PRF_TRY(connect(deadline));
         nl::Request req;
         req.hdr.cmd = nl::CMD_GROUP_LIST;
         req.group = args_.group;
@@ -103,10 +103,18 @@ class DaemonBackend final : public Backend {
   private:
     static constexpr uint32_t kAnswerGraceMs = 2000;
 
-    Result<void> connect() {
+    Result<void> connect(Clock::time_point deadline) {
         if (client_) return {};
-        auto c = nl::Client::connect_checked(args_.socket);
+        auto c = nl::Client::connect(args_.socket);
         if (!c) return fail(std::move(c).error().with_context("prfenced"));
+        // The version check (family()) waits up to 10 s for prfenced's answer, whatever is left
+        // of our deadline; a hung prfenced must cost no more than that, so a NOOP bounded by the
+        // deadline goes first.
+        nl::Request noop;
+        noop.hdr.cmd = nl::CMD_NOOP;
+        if (auto r = c->call(std::move(noop), std::chrono::milliseconds(ms_left(deadline))); !r)
+            return fail(std::move(r).error().with_context("prfenced"));
+        if (auto f = c->family(); !f) return fail(std::move(f).error().with_context("prfenced"));
         client_.emplace(std::move(c).value());
         return {};
     }
