@@ -59,6 +59,7 @@ check verify_registered_json_row 24 '"step": "READ KEYS"' -- verify "${B[@]}" --
 check verify_changes_nothing 0 '0xa 0xb, generation 4' -- keys "${B[@]}" "sim:$sock:3"
 check verify_neither 1 'verify needs --victim' -- verify "${B[@]}" "$L"
 check verify_same 1 'same key' -- verify "${B[@]}" --key b --victim b "$L"
+check verify_victim0 1 '--victim 0 is not a key' -- verify "${B[@]}" --key b --victim 0 "$L"
 check verify_no_type 1 'not expected: --type' -- verify "${B[@]}" --key b --type 3 "$L"
 
 # ---- fence --claim, then verify passes, from either node.

@@ -335,15 +335,19 @@ TEST(Verify, MakeOperationRefusals) {
 }
 
 // READ RESERVATION reports key 0 for an all-registrants reservation: a --victim 0 must not make a
-// correct fence look like "0x0 holds the reservation". make_operation refuses it.
+// correct fence look like "0x0 holds the reservation". make_operation refuses it, and the job
+// itself does not take key 0 for a holder.
 TEST(Verify, VictimZeroUnderAllRegistrantsIsNotAHolder) {
     Scene s;
     ASSERT_TRUE(is_good(s.b.reg(0, kB)));
     ASSERT_TRUE(is_good(s.b.reserve(PrType::write_exclusive_all_registrants, kB)));
-    auto m = make_operation(verify(kB, 0));
-    if (!m) return;  // refusing --victim 0 is a fix too
-    LunOutcome o = s.run(s.f.b, *m);
+    EXPECT_NE(refusal(verify(kB, 0)).find("--victim 0 is not a key"), std::string::npos)
+        << refusal(verify(kB, 0));
+    EXPECT_NE(refusal(verify(std::nullopt, 0)).find("--victim 0 is not a key"), std::string::npos);
+    LunOutcome o = s.run(s.f.b, [] { return make_verify_job(kB, 0, PlanOptions{}); });
     EXPECT_TRUE(o.ok) << o.error;
+    EXPECT_EQ(o.error, "fenced");
+    EXPECT_EQ(reported(o), "0x0/WE-AR");
 }
 
 // ---- fence --claim
@@ -444,22 +448,70 @@ TEST(FenceClaim, RegisterFailureOnOnePathNamesThePath) {
 
 // Another node reserving between our READ RESERVATION and our RESERVE: the victim's registration
 // is gone and a node that is not the victim holds the LU, so the fence is in place (as unfence
-// accepts the same race).
+// accepts the same race). The RESERVATION CONFLICT is checked with a second READ RESERVATION.
+struct ClaimRace : Scene {
+    Host c{f.lus[0].get(), {iscsi_node("node-c"), 1}};
+    ClaimRace() {
+        names.add(iscsi_node("node-c"), "C");
+        c.drain_uas();
+        EXPECT_TRUE(is_good(a.reg(0, kA)));
+        EXPECT_TRUE(is_good(c.reg(0, 0xc)));
+    }
+    // B's fence --claim of A, with `before_reserve` run just before B's RESERVE and
+    // `before_reread` just before the READ RESERVATION that follows it.
+    LunOutcome fence_with(
+        std::function<void()> before_reserve, std::function<void()> before_reread = [] {}) {
+        bool reserve_sent = false;
+        HookedPath hooked(*f.b_paths[0], [&](const ScsiRequest& r) {
+            if (is_prout(r, wire::PrOutAction::reserve) && !reserve_sent) {
+                reserve_sent = true;
+                before_reserve();
+            } else if (reserve_sent && is_prin(r, wire::PrInAction::read_reservation)) {
+                before_reread();
+            }
+        });
+        LunOutcome o = run({{"lu0", {&hooked}}}, fence(kB, kA, true));
+        EXPECT_TRUE(reserve_sent);
+        return o;
+    }
+};
+
 TEST(FenceClaim, ReserveRaceIsAcceptedAsUnfenceDoes) {
-    Scene s;
-    ASSERT_TRUE(is_good(s.a.reg(0, kA)));
-    Host c{s.f.lus[0].get(), {iscsi_node("node-c"), 1}};
-    c.drain_uas();
-    ASSERT_TRUE(is_good(c.reg(0, 0xc)));
-    int reserves = 0;
-    HookedPath hooked(*s.f.b_paths[0], [&](const ScsiRequest& r) {
-        if (is_prout(r, wire::PrOutAction::reserve) && reserves++ == 0) {
-            EXPECT_TRUE(is_good(c.reserve(PrType::exclusive_access, 0xc)));
-        }
-    });
-    LunOutcome o = s.run({{"lu0", {&hooked}}}, fence(kB, kA, true));
-    EXPECT_EQ(reserves, 1);
+    ClaimRace s;
+    EXPECT_EQ(s.state(), "gen=2 res=none regs=A:1=a,C:1=c");
+    LunOutcome o =
+        s.fence_with([&] { EXPECT_TRUE(is_good(s.c.reserve(PrType::exclusive_access, 0xc))); });
     EXPECT_TRUE(o.ok) << o.step << ": " << o.error;
+    EXPECT_EQ(o.error, "another node reserved it meanwhile");
+    EXPECT_EQ(reported(o), "0xc/EA");
+    EXPECT_EQ(s.state(), "gen=4 res=EA holder=C:1 regs=C:1=c,B:2=b");
+}
+
+TEST(FenceClaim, ReserveRefusedAndStillUnreservedIsAConflict) {
+    ClaimRace s;
+    LunOutcome o =
+        s.fence_with([&] { EXPECT_TRUE(is_good(s.c.reserve(PrType::exclusive_access, 0xc))); },
+                     [&] { EXPECT_TRUE(is_good(s.c.release(PrType::exclusive_access, 0xc))); });
+    EXPECT_FALSE(o.ok);
+    EXPECT_EQ(o.category, wire::Category::reservation_conflict);
+    EXPECT_EQ(o.step, "RESERVE");
+    EXPECT_EQ(o.error, "RESERVE was refused and the LU is still not reserved");
+    EXPECT_EQ(s.state(), "gen=4 res=none regs=C:1=c,B:2=b");
+}
+
+TEST(FenceClaim, ReserveRefusedBecauseTheVictimIsBackIsAConflict) {
+    // The victim registers again and reserves between our READ RESERVATION and our RESERVE.
+    ClaimRace s;
+    LunOutcome o = s.fence_with([&] {
+        s.a.drain_uas();  // RESERVATIONS PREEMPTED
+        EXPECT_TRUE(is_good(s.a.reg(0, kA)));
+        EXPECT_TRUE(is_good(s.a.reserve(PrType::write_exclusive, kA)));
+    });
+    EXPECT_FALSE(o.ok);
+    EXPECT_EQ(o.category, wire::Category::reservation_conflict);
+    EXPECT_EQ(o.step, "RESERVE");
+    EXPECT_EQ(o.error, "RESERVE was refused and the LU is held by the victim");
+    EXPECT_EQ(reported(o), "0xa/WE");
 }
 
 TEST(FenceClaim, MakeOperationRefusals) {
