@@ -69,7 +69,7 @@ enum Attr : uint16_t {
     ATTR_INITIATOR = 8,     // string: sim LUNs' TransportID (sg_persist syntax)
     ATTR_TARGET_PORT = 9,   // u16: sim LUNs' relative target port (1-65535)
     ATTR_SG_TRANSPORT = 10, // u8: SgTransport
-    ATTR_OPERATION = 11,    // u8: engine::Operation (1-15)
+    ATTR_OPERATION = 11,    // u8: engine::Operation (1-17)
     ATTR_KEY = 12,          // u64: our key (OpSpec::key)
     ATTR_SA_KEY = 13,       // u64: victim (preempt, fence) or destination key (move)
     ATTR_OLD_KEY = 14,      // u64: register: the key registered now
