@@ -10,8 +10,9 @@
 # node-b have the same keys under either agent. Before each timed fence, node-b's key is registered
 # again directly over node-b's nexus (untimed); after it, node-b's key must be gone from every LU.
 # fence_prfence's own share (agent start to exit, as the fencer runs it) is measured with a wrapper that
-# records bash's clock around the binary, in separate runs (the wrapper costs a bash start).
-# Prints every run, then min / median / max per configuration and the ratio of medians.
+# records bash's clock around the binary, in separate runs (the wrapper costs a bash start), with the
+# keys derived (key_value=hash) and with the keys from the device's host map.
+# Prints every run (after one untimed fence per fence_prfence configuration), then min / median / max per configuration and the ratio of medians.
 #
 #   tests/bench/pacemaker_bench.sh [BUILD_DIR]   (default build/rel; root, fence-agents installed)
 #   env: PRFENCE_BENCH_RUNS (5, fence_prfence runs per size), PRFENCE_BENCH_SCSI_RUNS (3),
@@ -93,13 +94,17 @@ disk_name() {  # disk_name N: the sd letters of index N (0 sda, 25 sdz, 26 sdaa)
     done
     printf 'sd%s' "$s"
 }
-# device_xml prf|scsi N: the one stonith device of a configuration.
+# device_xml prf|prfmap|scsi N: the one stonith device of a configuration. prf and scsi derive the
+# keys from the node names (key_value=hash; the agents ask corosync-cmapctl for the cluster name);
+# prfmap hands fence_prfence the key from the device's host map (pcmk_host_argument=key).
 device_xml() {
-    local kind=$1 n=$2 params i devs=''
-    if [ "$kind" = prf ]; then
+    local kind=$1 n=$2 params i devs='' keys="<nvpair id=\"d-kv\" name=\"key_value\" value=\"hash\"/>"
+    if [ "$kind" != scsi ]; then
         params="<nvpair id=\"d-g\" name=\"group\" value=\"a$n\"/>
     <nvpair id=\"d-s\" name=\"socket\" value=\"$ctl\"/>
     <nvpair id=\"d-k\" name=\"key_file\" value=\"$CL_DIR/prfence.key\"/>"
+        [ "$kind" = prfmap ] && keys="<nvpair id=\"d-hm\" name=\"pcmk_host_map\" value=\"node-a:4a5c6cec;node-b:$KB\"/>
+    <nvpair id=\"d-ha\" name=\"pcmk_host_argument\" value=\"key\"/>"
     else
         for i in $(seq 0 $((n - 1))); do devs=${devs:+$devs,}/dev/prsim/$(disk_name "$i"); done
         params="<nvpair id=\"d-d\" name=\"devices\" value=\"$devs\"/>
@@ -110,7 +115,7 @@ device_xml() {
     echo "<resources><primitive id=\"$kind$n\" class=\"stonith\" type=\"$type\">
   <instance_attributes id=\"d-ia\">
     $params
-    <nvpair id=\"d-kv\" name=\"key_value\" value=\"hash\"/>
+    $keys
     <nvpair id=\"d-hl\" name=\"pcmk_host_list\" value=\"node-a node-b\"/>
     <nvpair id=\"d-to\" name=\"pcmk_off_timeout\" value=\"900s\"/>
   </instance_attributes>
@@ -136,8 +141,11 @@ use() {
     cibadmin --replace -o resources --xml-text "$(device_xml "$1" "$2")" >/dev/null ||
         { echo "cibadmin --replace failed"; exit 1; }
     cluster_wait_device "$1$2" 60 || { echo "device $1$2 not registered"; exit 1; }
-    for n in $(seq 9000); do [ "$(unfence_count)" -gt "$before" ] && return 0; sleep 0.1; done
-    echo "node-a not unfenced by $1$2 within 900 s"; exit 1
+    for n in $(seq 9000); do [ "$(unfence_count)" -gt "$before" ] && break; sleep 0.1; done
+    [ "$(unfence_count)" -gt "$before" ] || { echo "node-a not unfenced by $1$2 within 900 s"; exit 1; }
+    # One untimed fence first for fence_prfence (a few ms, against the transition that follows a
+    # device change); fence_scsi's runs take seconds each.
+    [ "$1" = scsi ] || fence_once warmup "$2" >/dev/null
 }
 # fence_once LABEL N: node-b registered (untimed), then one timed stonith_admin --fence node-b (ms to
 # $CL_DIR/LABEL.ms), then node-b's key must be gone from LUs 0..N-1.
@@ -161,23 +169,27 @@ fence_once() {
     echo "  $label: $ms ms"
 }
 
+fence_once warmup "$first" >/dev/null
 for n in $SIZES; do
     echo "fence_prfence via prfenced, $n LUs:"
     use prf "$n"
     for _ in $(seq "$RUNS"); do fence_once "prf$n" "$n"; done
 done
-# The agent's own share: the same fences, the fencer now running the timing wrapper.
+# The agent's own share: the same fences, the fencer now running the timing wrapper; then with the
+# keys from the host map (no corosync-cmapctl run by the agent).
 cluster_agent fence_prfence "$CL_DIR/fence_prfence_timed"
-for n in $SIZES; do
-    echo "fence_prfence via prfenced, $n LUs, agent timed (start to exit):"
-    use prf "$n"
-    for _ in $(seq "$RUNS"); do
-        before=$(wc -l <"$CL_DIR/agent-times" 2>/dev/null || echo 0)
-        fence_once "prfwrapped$n" "$n"
-        # The one line this fence added: the off action.
-        tail -n +"$((before + 1))" "$CL_DIR/agent-times" |
-            awk '{ printf "%.1f\n", ($2 - $1) * 1000 }' | tail -1 >>"$CL_DIR/agent$n.ms"
-        echo "    agent: $(tail -1 "$CL_DIR/agent$n.ms") ms"
+for kind in prf prfmap; do
+    for n in $SIZES; do
+        echo "fence_prfence via prfenced, $n LUs, agent timed (start to exit), $kind:"
+        use "$kind" "$n"
+        for _ in $(seq "$RUNS"); do
+            before=$(wc -l <"$CL_DIR/agent-times" 2>/dev/null || echo 0)
+            fence_once "${kind}wrapped$n" "$n"
+            # The one line this fence added: the off action.
+            tail -n +"$((before + 1))" "$CL_DIR/agent-times" |
+                awk '{ printf "%.1f\n", ($2 - $1) * 1000 }' | tail -1 >>"$CL_DIR/${kind}agent$n.ms"
+            echo "    agent: $(tail -1 "$CL_DIR/${kind}agent$n.ms") ms"
+        done
     done
 done
 for n in $SIZES; do
@@ -203,7 +215,9 @@ for n in sizes:
     prf, scsi = load("prf" + n), load("scsi" + n)
     row("fence_prfence (prfenced), %s LUs, end to end" % n, prf)
     row("  same, through the timing wrapper", load("prfwrapped" + n))
-    row("  fence_prfence's own share (start to exit)", load("agent" + n))
+    row("  fence_prfence's own share (start to exit)", load("prfagent" + n))
+    row("  same, key from pcmk_host_map, end to end", load("prfmapwrapped" + n))
+    row("  same, key from pcmk_host_map, agent's share", load("prfmapagent" + n))
     row("fence_scsi (prsim-run), %s LUs, end to end" % n, scsi)
     if prf and scsi:
         print("  ratio of medians (fence_scsi / fence_prfence), %s LUs: %.0fx" %
