@@ -429,7 +429,7 @@ expect "on node-b key_value=hash" 0 'key 0x4a5c26f7' ''
 expect_state "hash key of node-b on the LUs" 32-35 'keys=0x4a5c26f7 res=0x4a5c26f7/WE-RO '
 run_lines action=on nodename=node-a key_value=id "corosync_cmap_path=$cmap" "key_file=$dir/nodea/cluster.key" "devices=$(lus 32-35)" "initiator=$IA"
 expect "on node-a key_value=id" 0 'key 0x4a5c0000' ''
-expect_state "id key of node-a on the LUs" 32-35 'keys=0x4a5c0000,0x4a5c26f7 '
+expect_state "id key of node-a on the LUs; node-b's reservation left alone" 32-35 'keys=0x4a5c0000,0x4a5c26f7 res=0x4a5c26f7/WE-RO '
 run_lines action=status nodename=node-c key_value=id "corosync_cmap_path=$cmap" "devices=$(lus 32-35)" "initiator=$IA"
 refuse "id key of a node not in the nodelist" "key for node 'node-c'.*not in corosync's nodelist"
 n=$(grep -o 'key for node' <<<"$err" | wc -l)
