@@ -9,7 +9,7 @@
 #      REGISTRANTS ONLY reservation held by it, the key file written, #node-unfenced set;
 #      `stonith_admin --fence node-b` removes node-b's key from every LU and keeps our reservation;
 #      --reboot is remapped to off; --unfence node-b is refused (105, on_target).
-#   2. stonith_admin --validate runs the agent's validate-all: a good and two bad parameter sets.
+#   2. stonith_admin --validate runs the agent's validate-all: a good and three bad parameter sets.
 #   3. failures: a victim key equal to ours, and a group prfenced does not have, fail (exit 1) after
 #      the fencer's two attempts, and leave the LUs as they were.
 #   4. key_value=hash instead of the host map (the parameter change re-unfences node-a): node-b's key is
@@ -27,8 +27,12 @@ N=${PRFENCE_CLUSTER_LUNS:-256}
 INI_A="iqn.2026-11.io.prfence:node-a,i,0x1"
 INI_B="iqn.2026-11.io.prfence:node-b,i,0x2"
 INI_C="iqn.2026-11.io.prfence:node-c,i,0x3"
-# fence_scsi's key_value=hash keys for cluster "prfence": md5("prfence")[:4] + md5(node)[:4].
-KA=4a5c6cec KB=4a5c26f7
+# fence_scsi's key_value=hash keys for cluster "prfence" (fence_scsi.py's generate_key): the first 4 hex
+# digits of md5(cluster name), then those of md5(node name), leading zeros stripped.
+hash_key() { python3 -c 'import hashlib, sys
+h = lambda s: hashlib.md5(s.encode()).hexdigest()[:4]
+print((h("prfence") + h(sys.argv[1])).lstrip("0"))' "$1"; }
+KA=$(hash_key node-a) KB=$(hash_key node-b)
 fails=0 passes=0
 ok() { passes=$((passes + 1)); echo "ok   $1"; }
 bad() { fails=$((fails + 1)); echo "FAIL $*"; }
