@@ -248,22 +248,17 @@ Result<RunAnswer> assemble_run_answer(std::vector<Answer>& answers) {
     return out;
 }
 
-Result<Client> Client::connect_checked(const std::string& socket_path) {
+Result<Client> Client::connect_checked(const std::string& socket_path,
+                                       std::chrono::milliseconds timeout) {
     PRF_TRY_ASSIGN(Client c, connect(socket_path));
-    PRF_TRY_ASSIGN(FamilyInfo fam, c.family());
-    if (fam.name != kFamilyName || fam.version < kMinVersion || fam.min_version > kVersion)
-        return fail(Errc::unsupported, "prfenced at " + socket_path + " speaks " + fam.name +
-                                           " version " + std::to_string(fam.min_version) + "-" +
-                                           std::to_string(fam.version) + "; this client speaks " +
-                                           std::to_string(kMinVersion) + "-" +
-                                           std::to_string(kVersion));
+    PRF_TRY(c.family(timeout));
     return c;
 }
 
-Result<FamilyInfo> Client::family() {
+Result<FamilyInfo> Client::family(std::chrono::milliseconds timeout) {
     Request req;
     req.hdr.cmd = CMD_GET_FAMILY;
-    PRF_TRY_ASSIGN(auto answers, call(std::move(req), std::chrono::milliseconds(10000)));
+    PRF_TRY_ASSIGN(auto answers, call(std::move(req), timeout));
     for (auto& a : answers) {
         if (a.kind() == Answer::Kind::ack && a.err() != 0)
             return fail(Errc::unsupported,

@@ -51,13 +51,16 @@ class Client {
     Result<std::vector<Answer>> call(
         Request req, std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
-    // Checks that the daemon speaks a version this client understands (CMD_GET_FAMILY) and returns
-    // what it said. Errc::unsupported for a refusal, another family or no common version.
-    Result<FamilyInfo> family();
+    // Checks that the daemon speaks a version this client understands (CMD_GET_FAMILY), waiting at
+    // most `timeout` for its answer, and returns what it said. Errc::unsupported for a refusal,
+    // another family or no common version (naming both version ranges).
+    Result<FamilyInfo> family(std::chrono::milliseconds timeout = std::chrono::seconds(10));
     // connect() and family() in one: a client whose daemon is known to speak our protocol, so that
     // an incompatible daemon is named as such instead of failing on the first attribute it does
-    // not know. Errc::unsupported names both version ranges.
-    static Result<Client> connect_checked(const std::string& socket_path);
+    // not know.
+    static Result<Client> connect_checked(
+        const std::string& socket_path,
+        std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
     // After call() with CMD_SUBSCRIBE: the next event, or nullopt when `timeout` passed first.
     Result<std::optional<Event>> next_event(

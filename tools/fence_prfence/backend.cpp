@@ -105,16 +105,10 @@ class DaemonBackend final : public Backend {
 
     Result<void> connect(Clock::time_point deadline) {
         if (client_) return {};
-        auto c = nl::Client::connect(args_.socket);
+        // A hung prfenced must cost no more than what is left of our deadline.
+        auto c =
+            nl::Client::connect_checked(args_.socket, std::chrono::milliseconds(ms_left(deadline)));
         if (!c) return fail(std::move(c).error().with_context("prfenced"));
-        // The version check (family()) waits up to 10 s for prfenced's answer, whatever is left
-        // of our deadline; a hung prfenced must cost no more than that, so a NOOP bounded by the
-        // deadline goes first.
-        nl::Request noop;
-        noop.hdr.cmd = nl::CMD_NOOP;
-        if (auto r = c->call(std::move(noop), std::chrono::milliseconds(ms_left(deadline))); !r)
-            return fail(std::move(r).error().with_context("prfenced"));
-        if (auto f = c->family(); !f) return fail(std::move(f).error().with_context("prfenced"));
         client_.emplace(std::move(c).value());
         return {};
     }
