@@ -34,6 +34,9 @@ CL_AGENTS=()        # /usr/sbin entries this run installed
 CL_STATE_DIRS=(/var/lib/pacemaker/cib /var/lib/pacemaker/pengine /var/lib/pacemaker/blackbox
                /var/lib/pacemaker/cores /var/lib/corosync /var/log/pacemaker /var/log/corosync)
 CL_EXTRA_CLEANUP=()  # commands the test adds (its prsim, prfenced)
+trap cluster_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 cl_skip() { echo "SKIP: $*"; exit 77; }
 
@@ -78,9 +81,6 @@ cluster_prepare() {
     # What the state directories held before: cluster_cleanup removes only what appears during the run.
     find "${CL_STATE_DIRS[@]}" -mindepth 1 2>/dev/null | sort >"$CL_DIR/state.before"
     find /dev/shm -maxdepth 1 -name 'qb-*' 2>/dev/null | sort >"$CL_DIR/shm.before"
-    trap cluster_cleanup EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
 }
 
 # cluster_agent NAME TARGET: /usr/sbin/NAME becomes a symlink to TARGET for this run.
