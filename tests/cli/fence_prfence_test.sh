@@ -412,6 +412,7 @@ expect "--version" 0 '^fence_prfence [0-9]' ''
 cmap=$dir/corosync-cmapctl
 cat >"$cmap" <<'EOF'
 #!/bin/sh
+echo "$1" >>"${0%/*}/cmap.log"
 case $1 in
 totem.cluster_name) echo 'totem.cluster_name (str) = prfence' ;;
 nodelist)
@@ -430,6 +431,18 @@ expect_state "hash key of node-b on the LUs" 32-35 'keys=0x4a5c26f7 res=0x4a5c26
 run_lines action=on nodename=node-a key_value=id "corosync_cmap_path=$cmap" "key_file=$dir/nodea/cluster.key" "devices=$(lus 32-35)" "initiator=$IA"
 expect "on node-a key_value=id" 0 'key 0x4a5c0000' ''
 expect_state "id key of node-a on the LUs; node-b's reservation left alone" 32-35 'keys=0x4a5c0000,0x4a5c26f7 res=0x4a5c26f7/WE-RO '
+# on asked corosync for the cluster name and kept it beside the key file; off takes it from there
+# (no corosync-cmapctl process in the middle of a failover) but still asks for the nodelist, whose
+# positions change as nodes come and go.
+[ "$(cat "$dir/nodea/fence_prfence.cluster_name" 2>/dev/null)" = prfence ] && ok || bad "on did not record the cluster name"
+: >"$dir/cmap.log"
+run_lines action=off nodename=node-b key_value=hash "corosync_cmap_path=$cmap" "key_file=$dir/nodea/cluster.key" "devices=$(lus 32-35)" "initiator=$IA"
+expect "off node-b key_value=hash from node-a" 0 'key 0x4a5c26f7' ''
+[ ! -s "$dir/cmap.log" ] && ok || bad "off with key_value=hash ran corosync-cmapctl: $(tr '\n' ' ' <"$dir/cmap.log")"
+expect_state "node-b fenced by its hash key" 32-35 'keys=0x4a5c0000 res=0x4a5c0000/WE-RO '
+run_lines action=status nodename=node-a key_value=id "corosync_cmap_path=$cmap" "key_file=$dir/nodea/cluster.key" "devices=$(lus 32-35)" "initiator=$IA"
+expect "status node-a key_value=id" 0 'Status: ON' ''
+[ "$(tr '\n' ' ' <"$dir/cmap.log")" = "nodelist " ] && ok || bad "status with key_value=id: corosync-cmapctl calls: $(tr '\n' ' ' <"$dir/cmap.log")"
 run_lines action=status nodename=node-c key_value=id "corosync_cmap_path=$cmap" "devices=$(lus 32-35)" "initiator=$IA"
 refuse "id key of a node not in the nodelist" "key for node 'node-c'.*not in corosync's nodelist"
 n=$(grep -o 'key for node' <<<"$err" | wc -l)

@@ -273,18 +273,28 @@ Result<std::string> run_cmapctl(const std::string& cmapctl_path, const std::stri
     return out;
 }
 
+Result<std::string> query_cluster_name(const std::string& cmapctl_path) {
+    PRF_TRY_ASSIGN(std::string out, run_cmapctl(cmapctl_path, "totem.cluster_name"));
+    return parse_cluster_name(out);
+}
+
 Result<uint64_t> derive_key(KeyMethod method, std::string_view node,
-                            const std::string& cmapctl_path) {
+                            const std::string& cmapctl_path,
+                            const std::optional<std::string>& cluster_name) {
     const std::string ctx = "key for node '" + std::string(node) + "'";
     if (node.empty()) return fail(Errc::invalid_argument, ctx + ": no node name");
-    auto name_out = run_cmapctl(cmapctl_path, "totem.cluster_name");
-    if (!name_out) return fail(std::move(name_out).error().with_context(ctx));
-    auto name = parse_cluster_name(*name_out);
-    if (!name) return fail(std::move(name).error().with_context(ctx));
-    if (method == KeyMethod::hash) return std::move(hash_key(*name, node)).context(ctx);
+    std::string name;
+    if (cluster_name) {
+        name = *cluster_name;
+    } else {
+        auto q = query_cluster_name(cmapctl_path);
+        if (!q) return fail(std::move(q).error().with_context(ctx));
+        name = std::move(q).value();
+    }
+    if (method == KeyMethod::hash) return std::move(hash_key(name, node)).context(ctx);
     auto nodelist = run_cmapctl(cmapctl_path, "nodelist");
     if (!nodelist) return fail(std::move(nodelist).error().with_context(ctx));
-    return std::move(id_key(*name, node, *nodelist)).context(ctx);
+    return std::move(id_key(name, node, *nodelist)).context(ctx);
 }
 
 namespace {

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,9 +58,16 @@ Result<std::string> run_cmapctl(const std::string& cmapctl_path, const std::stri
 Result<std::string> run_cmapctl(const std::string& cmapctl_path, const std::string& key,
                                 std::chrono::milliseconds timeout);
 
-// fence_scsi's key for `node`, asking corosync through `cmapctl_path` for what the method needs.
+// The cluster name corosync runs with (`corosync-cmapctl totem.cluster_name`).
+Result<std::string> query_cluster_name(const std::string& cmapctl_path);
+
+// fence_scsi's key for `node`, asking corosync through `cmapctl_path` for what the method needs:
+// the cluster name unless `cluster_name` gives it, and the nodelist for KeyMethod::id. The
+// nodelist is always asked for: node positions change when nodes are added or removed at run time,
+// the cluster name only with a restart of the whole cluster.
 Result<uint64_t> derive_key(KeyMethod method, std::string_view node,
-                            const std::string& cmapctl_path);
+                            const std::string& cmapctl_path,
+                            const std::optional<std::string>& cluster_name = std::nullopt);
 
 // The key file: hex digits and a newline, as fence_scsi writes it. read_key_file with `path` empty
 // tries kKeyFile, then kOldKeyFile; errors name every path tried. write_key_file (empty `path`:
