@@ -124,6 +124,20 @@ TEST(Stdin, TargetPrecedenceNodenameThenPlugThenPort) {
     EXPECT_EQ(in("action=off\nport=c\n").target, "c");
 }
 
+// pcmk_host_map sends the alias as port; the key still derives from nodename, and the agent says
+// so unless the key came along (pcmk_host_argument=key).
+TEST(Stdin, AliasDifferingFromNodenameWarns) {
+    auto a = in("action=off\nnodename=node-b\nport=bbbb0002\n");
+    EXPECT_EQ(a.target, "node-b");
+    ASSERT_EQ(a.warnings.size(), 1u);
+    EXPECT_NE(a.warnings[0].find("port=bbbb0002 differs from nodename=node-b"), std::string::npos)
+        << a.warnings[0];
+    EXPECT_NE(a.warnings[0].find("pcmk_host_argument=key"), std::string::npos);
+    EXPECT_TRUE(in("action=off\nnodename=node-b\nport=node-b\n").warnings.empty());
+    EXPECT_TRUE(in("action=off\nnodename=node-b\nkey=bbbb0002\nport=x\n").warnings.empty());
+    EXPECT_EQ(in("action=off\nnodename=node-b\nplug=x\n").warnings.size(), 1u);
+}
+
 TEST(Stdin, Actions) {
     EXPECT_EQ(in("action=on\n").action, Action::on);
     EXPECT_EQ(in("action=off\n").action, Action::off);

@@ -487,6 +487,15 @@ std::string getopt_text(const Param& p) {
 }
 
 Result<AgentArgs> finish(State&& s) {
+    // With pcmk_host_map, the fencer sends the node's alias as port (or plug) and the node's name
+    // as nodename. The key derives from nodename, as in fence_scsi; a map meant to carry keys
+    // needs pcmk_host_argument=key, and saying so spares a user a fence with the wrong key.
+    const std::string& alias = !s.plug.empty() ? s.plug : s.port;
+    if (!s.nodename.empty() && !alias.empty() && alias != s.nodename && !s.a.key)
+        s.a.warnings.push_back((!s.plug.empty() ? "plug=" : "port=") + alias +
+                               " differs from nodename=" + s.nodename +
+                               ": the key derives from nodename, as in fence_scsi (to pass keys "
+                               "through pcmk_host_map, set pcmk_host_argument=key)");
     if (!s.nodename.empty())
         s.a.target = std::move(s.nodename);
     else if (!s.plug.empty())
