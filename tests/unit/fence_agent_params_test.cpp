@@ -138,6 +138,18 @@ TEST(Stdin, AliasDifferingFromNodenameWarns) {
     EXPECT_EQ(in("action=off\nnodename=node-b\nplug=x\n").warnings.size(), 1u);
 }
 
+// Values are quoted in messages with anything unprintable escaped: a NUL must not cut the message
+// when it is printed as a C string, a control byte must not reach the fencer's log.
+TEST(Stdin, UnprintableValuesAreEscapedInMessages) {
+    auto r = parse_stdin(std::string("action=off\nkey=a\0b\x1b\n", 20));
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().msg.find("'a\\x00b\\x1b'"), std::string::npos) << r.error().msg;
+    auto long_value = parse_stdin("action=off\ntype=" + std::string(200, 'x') + "\n");
+    ASSERT_FALSE(long_value);
+    EXPECT_NE(long_value.error().msg.find("'..."), std::string::npos);
+    EXPECT_LT(long_value.error().msg.size(), 200u);
+}
+
 TEST(Stdin, Actions) {
     EXPECT_EQ(in("action=on\n").action, Action::on);
     EXPECT_EQ(in("action=off\n").action, Action::off);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdio>
 #include <span>
 
 #include "uring_engine/common/bytes.h"
@@ -51,6 +52,24 @@ std::string lower(std::string_view s) {
     return r;
 }
 
+// A value as an error message quotes it: between single quotes, at most 80 bytes, anything but
+// printable ASCII as \xNN. The input is whatever arrived on stdin, and main prints messages as C
+// strings: a NUL would cut the message short, a control byte would garble the fencer's log.
+std::string shown(std::string_view v) {
+    std::string r = "'";
+    for (size_t i = 0; i < v.size() && i < 80; ++i) {
+        const auto c = static_cast<unsigned char>(v[i]);
+        if (c >= 0x20 && c < 0x7f) {
+            r += static_cast<char>(c);
+        } else {
+            char b[5];
+            std::snprintf(b, sizeof b, "\\x%02x", c);
+            r += b;
+        }
+    }
+    return r + (v.size() > 80 ? "'..." : "'");
+}
+
 std::string_view trim(std::string_view s) {
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
@@ -65,15 +84,14 @@ Result<bool> parse_bool(std::string_view param, std::string_view v) {
     const std::string l = lower(v);
     if (l == "1" || l == "yes" || l == "on" || l == "true") return true;
     if (l == "0" || l == "no" || l == "off" || l == "false") return false;
-    return bad(param,
-               "not a boolean: '" + std::string(v) + "' (1, yes, on, true or 0, no, off, false)");
+    return bad(param, "not a boolean: " + shown(v) + " (1, yes, on, true or 0, no, off, false)");
 }
 
 // Whole seconds (fencing.py reads delay with int()), at most a day.
 Result<std::chrono::seconds> parse_whole_seconds(std::string_view param, std::string_view v) {
     if (v.empty() || v.size() > 6 ||
         !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        return bad(param, "not a number of seconds: '" + std::string(v) + "'");
+        return bad(param, "not a number of seconds: " + shown(v));
     const long n = std::stol(std::string(v));
     if (n > 86400) return bad(param, std::string(v) + " s is more than a day");
     return std::chrono::seconds(n);
@@ -89,7 +107,7 @@ Result<std::chrono::milliseconds> parse_seconds_ms(std::string_view param, std::
     };
     if (whole.empty() || whole.size() > 6 || !digits(whole) || frac.size() > 3 || !digits(frac) ||
         (dot != std::string_view::npos && frac.empty()))
-        return bad(param, "not a number of seconds: '" + std::string(v) + "'");
+        return bad(param, "not a number of seconds: " + shown(v));
     long ms = std::stol(std::string(whole)) * 1000;
     if (!frac.empty()) {
         std::string f(frac);
@@ -127,11 +145,11 @@ Result<void> set_action(State& s, std::string_view v) {
     // action" as EOPNOTSUPP, so both messages carry those words.
     if (l == "reboot" || l == "list" || l == "list-status")
         return fail(Errc::unsupported,
-                    "action: unsupported action '" + std::string(v) +
-                        "': fence_prfence is a fabric agent (Pacemaker turns reboot into off; "
+                    "action: unsupported action " + shown(v) +
+                        ": fence_prfence is a fabric agent (Pacemaker turns reboot into off; "
                         "pcmk_host_list or pcmk_host_map names the nodes instead of list)");
-    return fail(Errc::unsupported, "action: unrecognised action '" + std::string(v) +
-                                       "' (on, off, status, monitor, metadata, manpage or "
+    return fail(Errc::unsupported, "action: unrecognised action " + shown(v) +
+                                       " (on, off, status, monitor, metadata, manpage or "
                                        "validate-all)");
 }
 
@@ -151,8 +169,8 @@ Result<void> set_nodename(State& s, std::string_view v) {
 Result<void> set_key(State& s, std::string_view v) {
     auto key = parse_hex_u64(v);
     if (!key)
-        return bad("key", "not a reservation key: '" + std::string(v) +
-                              "' (1 to 16 hex digits, 0x optional)");
+        return bad("key",
+                   "not a reservation key: " + shown(v) + " (1 to 16 hex digits, 0x optional)");
     if (*key == 0)
         return bad("key",
                    "0 is not a usable key (a PERSISTENT RESERVE OUT with service action key "
@@ -168,7 +186,7 @@ Result<void> set_key_value(State& s, std::string_view v) {
     else if (l == "hash")
         s.a.key_value = cluster::KeyMethod::hash;
     else
-        return bad("key_value", "'" + std::string(v) + "' is neither id nor hash");
+        return bad("key_value", shown(v) + " is neither id nor hash");
     return {};
 }
 
@@ -197,8 +215,8 @@ Result<void> set_socket(State& s, std::string_view v) {
 Result<void> set_type(State& s, std::string_view v) {
     auto t = wire::parse_type(v);
     if (!t)
-        return bad("type", "not a reservation type: '" + std::string(v) +
-                               "' (1, 3, 5, 6, 7, 8 or WE, EA, WE-RO, EA-RO, WE-AR, EA-AR)");
+        return bad("type", "not a reservation type: " + shown(v) +
+                               " (1, 3, 5, 6, 7, 8 or WE, EA, WE-RO, EA-RO, WE-AR, EA-AR)");
     s.a.type = *t;
     return {};
 }
@@ -598,8 +616,7 @@ Result<AgentArgs> parse_stdin(std::string_view input) {
         const std::string where = "stdin line " + std::to_string(lineno);
         const size_t eq = line.find('=');
         if (eq == std::string_view::npos)
-            return fail(Errc::invalid_argument,
-                        where + ": '" + std::string(line.substr(0, 80)) + "' is not name=value");
+            return fail(Errc::invalid_argument, where + ": " + shown(line) + " is not name=value");
         const std::string_view name = trim(line.substr(0, eq));
         std::string_view value = trim(line.substr(eq + 1));
         if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
@@ -607,13 +624,12 @@ Result<AgentArgs> parse_stdin(std::string_view input) {
         if (name.empty()) return fail(Errc::invalid_argument, where + ": no name before '='");
         const Param* p = find_param(name);
         if (!p) {
-            s.a.warnings.push_back(where + ": ignoring unknown parameter '" + std::string(name) +
-                                   "'");
+            s.a.warnings.push_back(where + ": ignoring unknown parameter " + shown(name));
             continue;
         }
         if (p->argv_only) {
-            s.a.warnings.push_back(where + ": ignoring '" + std::string(name) +
-                                   "', which only the command line takes");
+            s.a.warnings.push_back(where + ": ignoring " + shown(name) +
+                                   ", which only the command line takes");
             continue;
         }
         PRF_TRY(p->set(s, value));
