@@ -61,6 +61,14 @@ check usage_nothing 1 'nothing to read' --
 check usage_bad_option 1 'unknown|not expected|extras' -- --no-such-option
 check usage_bad_key 1 '--key zz: .*not a hex digit' -- --key zz "$F/clean.txt"
 check usage_mix 1 'do not mix' -- --follow "$F/clean.txt" "$F/clean.txt"
+# Our key from a cluster key file, as fence_scsi and fence_prfence write it.
+kdir=$(mktemp -d); trap 'rm -rf "$kdir"' EXIT
+printf 'abc123\n' >"$kdir/cluster.key"
+check key_file 24 '"our_key":"0xabc123"' -- --no-query --json --key-file "$kdir/cluster.key" "$F/journal-monotonic.txt"
+check key_file_and_key 1 '--key and --key-file both' -- --key 1 --key-file "$kdir/cluster.key" "$F/clean.txt"
+check key_file_absent 1 "--key-file: .*$kdir/none.key" -- --key-file "$kdir/none.key" "$F/clean.txt"
+printf 'not a key\n' >"$kdir/bad.key"
+check key_file_bad 1 "--key-file: .*bad.key" -- --key-file "$kdir/bad.key" "$F/clean.txt"
 check forward_no_daemon 1 'nope.sock' -- --forward "$F/nope.sock" "$F/clean.txt"
 check unreadable 15 'does-not-exist.txt: No such file' -- --no-query "$F/does-not-exist.txt"
 check unreadable_dir 15 'is a directory' -- --no-query "$F"

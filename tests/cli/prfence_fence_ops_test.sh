@@ -68,6 +68,11 @@ check fence_claim_holder 0 'reserved by 0xb WE-RO' -- reservation "${A[@]}" "sim
 check verify_fenced 0 'verify: 8 LUNs, 8 ok, 0 failed' -- verify "${B[@]}" --key b --victim a "$L"
 check verify_fenced_note 0 'fenced' -- verify "${B[@]}" --key b --victim a "sim:$sock:0"
 check verify_fenced_json 0 '"exit_code": 0' -- verify "${B[@]}" --key b --victim a --json "$L"
+# Our key from the cluster key file fence_scsi and fence_prfence keep.
+printf 'b\n' >"$dir/cluster.key"
+check key_file 0 'verify: 8 LUNs, 8 ok' -- verify "${B[@]}" --key-file "$dir/cluster.key" --victim a "$L"
+check key_file_and_key 1 '--key and --key-file both' -- verify "${B[@]}" --key b --key-file "$dir/cluster.key" --victim a "$L"
+check key_file_absent 1 "--key-file: .*$dir/none.key" -- unfence "${B[@]}" --key-file "$dir/none.key" "$L"
 check verify_from_victim 0 '8 ok, 0 failed' -- verify "${A[@]}" --victim a -q "$L"
 check verify_our_key 24 'our key 0xc is not registered' -- verify "${B[@]}" --key c "sim:$sock:0"
 # No reservation: an unregistered node could still write.
