@@ -115,6 +115,14 @@ mp_setup() {
     mp_start_udevd || { echo "prfence-vm: udevd did not start or settle (see $UDEVD_LOG)"; tail -n 20 "$UDEVD_LOG"; return 1; }
     echo "prfence-vm: udevd settled at $(cut -d' ' -f1 /proc/uptime)s"
     mp_start_multipathd
+    # multipathd listens on its socket once it has set up every map (and checked each map's
+    # registrations, since it has a reservation_key).
+    local i
+    for i in $(seq $(((60 + PRFENCE_VM_LUNS) * 5))); do
+        grep -q 'uxsock: startup listener' "$MP_LOG" && break
+        sleep 0.2
+    done
+    echo "prfence-vm: multipathd set up its maps at $(cut -d' ' -f1 /proc/uptime)s"
     mp_wait_maps "$PRFENCE_VM_LUNS" $((60 + PRFENCE_VM_LUNS)) || return 1
     vm_write_mp_map "$map"
     if awk '!/^#/ { for (i = 1; i <= NF; i++) if ($i == "-") bad = 1 } END { exit !bad }' "$map"; then
