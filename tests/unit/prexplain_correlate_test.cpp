@@ -378,6 +378,20 @@ TEST(PrexplainCorrelate, MultipathLiveUpdates) {
     EXPECT_EQ(last.count, 3u);
 }
 
+// Live, a tracepoint reports the LU at once by its address; the disk's name in the sd lines that
+// follow is no news worth another event (another query of the LU).
+TEST(PrexplainCorrelate, LiveDiskNameIsNoUpdate) {
+    NullMapper m;
+    Correlator c(m);
+    Feeder r;
+    const auto lines = fixture_lines("prsim-6.1.txt");
+    r.feed(c, std::vector<std::string>(lines.begin(), lines.begin() + 5));
+    c.finish(r.events);
+    ASSERT_EQ(r.events.size(), 1u);
+    EXPECT_EQ(r.events[0].lu.hctl, "1:0:1:0");
+    EXPECT_EQ(r.events[0].op, "READ_10");
+}
+
 // Newer kernels' status, two maps, their paths' lines interleaved: one story per map.
 TEST(PrexplainCorrelate, TwoMapsInterleaved) {
     auto io = [](const char* hctl, const char* sd, int tag, int lba, const char* dm) {

@@ -107,45 +107,39 @@ void add_command(std::vector<Command>& list, uint64_t& unlisted, const Command& 
         unlisted += c.count;
 }
 
-// Adds a path, or fills in what an entry for the same disk or address lacked; true if anything
-// changed.
+// Adds a path, or fills in what an entry for the same disk or address lacked. True only for a new
+// path: a disk's name for an address already known is not news worth an update of its own.
 bool add_path(std::vector<PathName>& paths, const PathName& p) {
     if (p.device.empty() && p.hctl.empty()) return false;
     for (PathName& q : paths) {
         const bool same =
             (!p.hctl.empty() && q.hctl == p.hctl) || (!p.device.empty() && q.device == p.device);
         if (!same) continue;
-        bool changed = false;
-        if (q.device.empty() && !p.device.empty()) {
-            q.device = p.device;
-            changed = true;
-        }
-        if (q.hctl.empty() && !p.hctl.empty()) {
-            q.hctl = p.hctl;
-            changed = true;
-        }
-        return changed;
+        if (q.device.empty()) q.device = p.device;
+        if (q.hctl.empty()) q.hctl = p.hctl;
+        return false;
     }
     paths.push_back(p);
     return true;
 }
 
-// Fills what `to` lacks from `from`; true if anything changed.
+// Fills what `to` lacks from `from`; true if that adds a name worth an update (a WWID, the map, a
+// path).
 bool fill_identity(LuIdentity& to, const LuIdentity& from) {
     bool changed = false;
-    auto fill = [&](std::string& a, const std::string& b) {
+    auto fill = [&](std::string& a, const std::string& b, bool news) {
         if (a.empty() && !b.empty()) {
             a = b;
-            changed = true;
+            changed = changed || news;
         }
     };
-    fill(to.wwid, from.wwid);
-    fill(to.device, from.device);
-    fill(to.hctl, from.hctl);
-    fill(to.sim, from.sim);
-    fill(to.dm_device, from.dm_device);
-    fill(to.dm_name, from.dm_name);
-    fill(to.dm_uuid, from.dm_uuid);
+    fill(to.wwid, from.wwid, true);
+    fill(to.device, from.device, false);
+    fill(to.hctl, from.hctl, false);
+    fill(to.sim, from.sim, false);
+    fill(to.dm_device, from.dm_device, true);
+    fill(to.dm_name, from.dm_name, true);
+    fill(to.dm_uuid, from.dm_uuid, true);
     if (!from.device.empty() || !from.hctl.empty())
         changed |= add_path(to.paths, PathName{from.device, from.hctl});
     for (const PathName& p : from.paths) changed |= add_path(to.paths, p);
@@ -456,7 +450,6 @@ Correlator::LuState* Correlator::learn_tie(const ParsedLine& l) {
     if (add_path(h->id.paths, PathName{std::string(whole), hctl})) ++h->names;
     if (h->id.device.empty() && h->id.hctl == hctl) {
         h->id.device = std::string(whole);
-        ++h->names;
     }
     return h;
 }
@@ -479,7 +472,6 @@ Correlator::LuState* Correlator::lu_by_hctl(const Hctl& h) {
         if (add_path(u->id.paths, PathName{disk, text})) ++u->names;
         if (u->id.device.empty() && u->id.hctl == text) {
             u->id.device = disk;
-            ++u->names;
         }
     }
     return u;
@@ -495,7 +487,6 @@ Correlator::LuState* Correlator::lu_by_disk(std::string_view whole, std::string_
         if (add_path(u->id.paths, PathName{std::string(whole), hctl_text(t->second)})) ++u->names;
         if (u->id.device.empty()) {
             u->id.device = std::string(whole);
-            ++u->names;
         }
         return u;
     }
