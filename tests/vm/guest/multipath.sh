@@ -64,8 +64,12 @@ mp_start_udevd() {
     done
     [ -S /run/udev/control ] || return 1
     udevadm trigger --action=add --subsystem-match=block || return 1
-    udevadm settle -t 120
+    udevadm settle -t "$(mp_settle_timeout)"
 }
+
+# udev needs a few processes per disk and per map (scsi_id, dmsetup, multipath -U), each a fraction of
+# a second under TCG: with 64 LUs the queue takes minutes to drain.
+mp_settle_timeout() { echo $((60 + 3 * PRFENCE_VM_LUNS)); }
 
 mp_start_multipathd() {
     multipathd -d -s -v3 >"$MP_LOG" 2>&1 &
@@ -89,7 +93,8 @@ mp_wait_maps() {
         multipathd show paths format "%m %d %i %t %T %o" 2>&1 | head -n 40
         return 1
     fi
-    udevadm settle -t 60
+    # The maps' /dev/mapper and by-id links, and the change events multipathd triggered for its paths.
+    udevadm settle -t "$(mp_settle_timeout)" || { echo "prfence-vm: udev still busy after $(mp_settle_timeout)s"; return 1; }
 }
 
 # Stops multipathd and udevd (at the end of the run); the maps stay.
