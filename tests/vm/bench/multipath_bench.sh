@@ -105,27 +105,33 @@ fi
 
 # Registration on every path of every map: one batch, then one command at a time, then mpathpersist.
 reg=$PRFENCE_VM_OUT/mpbench-register-$KSERIES.txt
-echo "# $NM maps x 2 paths: prfence register --ignore-existing on the maps (wall_ms = the batch), --qd 1, mpathpersist loop" >"$reg"
+echo "# $NM maps x 2 paths: prfence register --ignore-existing on the maps (wall_ms = the batch; commands include unit attentions sent again), --qd 1, mpathpersist loop" >"$reg"
 for r in 1 2 3; do
     pj clear --key "$KEY_FENCER" "${FENCER[@]}"
-    t0=$(now)
+    now
+    t0=$NOW
     pj register --key "$KEY_FENCER" --ignore-existing "${FENCER[@]}"
-    t1=$(now)
+    now
+    t1=$NOW
     [ "$RC" -eq 0 ] || { show_last; fail "prfence register (batch)"; }
     batch=${J[summary.wall_ms]}
     echo "batch $r wall_ms $batch process_s $(elapsed "$t0" "$t1") commands ${J[summary.commands]:-?}" >>"$reg"
     pj clear --key "$KEY_FENCER" "${FENCER[@]}"
-    t0=$(now)
+    now
+    t0=$NOW
     pj register --key "$KEY_FENCER" --ignore-existing --qd 1 "${FENCER[@]}"
-    t1=$(now)
+    now
+    t1=$NOW
     [ "$RC" -eq 0 ] || { show_last; fail "prfence register --qd 1"; }
     echo "qd1 $r wall_ms ${J[summary.wall_ms]} process_s $(elapsed "$t0" "$t1") commands ${J[summary.commands]:-?}" >>"$reg"
 done
 pj clear --key "$KEY_FENCER" "${FENCER[@]}"
-t0=$(now)
+now
+t0=$NOW
 bad=0
 for m in "${FENCER[@]}"; do mpathpersist --out --register-ignore --param-sark="$MP_KEY" "$m" >/dev/null 2>&1 || bad=$((bad + 1)); done
-t1=$(now)
+now
+t1=$NOW
 echo "mpathpersist 1 process_s $(elapsed "$t0" "$t1") failed $bad" >>"$reg"
 cat "$reg"
 [ "$bad" -eq 0 ] || { log "mpathpersist --register-ignore failed on $bad maps"; status=1; }
