@@ -576,6 +576,7 @@ void Correlator::keep_recent(const ParsedLine& l, int64_t ts) {
     r.has_hctl = l.has_hctl;
     r.hctl = l.hctl;
     r.disk = std::string(whole_disk(l.disk));
+    r.alias = r.has_hctl ? "hctl:" + hctl_text(r.hctl) : r.disk.empty() ? "" : "dev:" + r.disk;
     r.tag = l.tag;
     r.ok = r.cdb || l.host_byte == "DID_OK";
     r.has_opcode = l.has_opcode;
@@ -596,8 +597,7 @@ void Correlator::keep_recent(const ParsedLine& l, int64_t ts) {
 void Correlator::take_recent(LuState& u, const ParsedLine& l, int64_t ts) {
     if (recent_.empty()) return;
     auto lu_of = [&](const Recent& r) -> LuState* {
-        if (r.has_hctl) return lookup("hctl:" + hctl_text(r.hctl));
-        return r.disk.empty() ? nullptr : lookup("dev:" + r.disk);
+        return r.alias.empty() ? nullptr : lookup(r.alias);
     };
     Group& g = u.g;
     for (size_t i = recent_.size(); i-- > 0;) {

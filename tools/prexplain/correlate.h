@@ -173,6 +173,7 @@ class Correlator {
         bool has_hctl = false;
         Hctl hctl;
         std::string disk;
+        std::string alias;  // the name its LU is found by: "hctl:..." or "dev:..."
         int tag = -1;
         bool ok = true;  // FAILED: DID_OK, the host byte a conflict's FAILED line shows
         bool has_opcode = false;
