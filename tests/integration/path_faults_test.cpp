@@ -255,6 +255,7 @@ TEST(PathFaults, ASinglePathCommandFailsOverAndSaysWhichPathAnswered) {
     EXPECT_TRUE(o.ok) << o.error;
     EXPECT_TRUE(o.degraded);
     EXPECT_EQ(states(o), "a1=dead,a2=answered");
+    EXPECT_EQ(o.error, "dead: a1 (host byte DID_NO_CONNECT (no connection)); answered by a2");
     EXPECT_EQ(dead.submitted, 1u);
     EXPECT_EQ(s.state(), "gen=2 res=WE holder=A:2 regs=A:1=a,A:2=a");
 }

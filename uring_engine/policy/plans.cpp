@@ -299,6 +299,9 @@ class JobBase : public LunJob {
                                                   " of " + std::to_string(paths.size()) + " paths; "
                                             : std::string();
             note += "dead: " + dead;
+            if (!n_registered)
+                for (const auto& p : paths)
+                    if (p.state == PathOutcome::State::answered) note += "; answered by " + p.name;
             outcome_.error = outcome_.error.empty() ? note : outcome_.error + "; " + note;
         }
         if (!outcome_.ok && !maybe_sent_.empty() &&
