@@ -16,8 +16,9 @@
 #      with fail count 0, queueing flag 0; multipathd: every path "active ready running"; no "Failing
 #      path" in dmesg). Written to multipath-basic-<series>.txt.
 #   5. mpathpersist through the first map: a key other than multipath.conf's reservation_key is
-#      refused and registers nothing; the reservation_key registers on both of A's nexuses (multipathd
-#      logs "prflag set"), prfence reads the same two keys, reserve/release type 5, unregister.
+#      refused and registers nothing; the reservation_key registers on both of A's nexuses (multipathd's
+#      prflag, `multipathd getprstatus map`, is 1), prfence reads the same two keys, reserve/release
+#      type 5, unregister (prflag 0).
 # Starts and ends with no registration on any LU.
 . "${PRFENCE_VM_SUITE:-/prfence/suite}/lib.sh"
 # shellcheck source=mp_lib.sh
@@ -174,10 +175,12 @@ run mpathpersist --out --register --param-sark=0xb7 "$MAP"
 [ "$RC" -ne 0 ] || fail "mpathpersist registered 0xb7, which is not multipath.conf's reservation_key"
 fs "${MP_LUNS[0]}"
 [ "$FS_N" -eq 0 ] || fail "mpathpersist's refused register left: $FS"
-mark=$(wc -l <"$PRFENCE_VM_MP_LOG")
 expect_rc 0 mpathpersist --out --register --param-sark="$MP_KEY" "$MAP"
 expect_a_both "${MP_LUNS[0]}"
-grep -q "prflag set" <(tail -n +$((mark + 1)) "$PRFENCE_VM_MP_LOG") || fail "multipathd did not log 'prflag set'"
+# mpathpersist tells multipathd the map is registered (its prflag), which multipathd needs to register
+# the key on a path that comes back.
+expect_rc 0 multipathd getprstatus map "$MAP_NAME"
+[ "$OUT" = 1 ] || fail "multipathd's prflag for $MAP_NAME after mpathpersist's register: '$OUT', want 1"
 expect_rc 0 mpathpersist --in -k "$MAP"
 [ "$(grep -c "0x$KA" <<<"$OUT")" -eq 2 ] || { show_last; fail "mpathpersist --in -k: want 0x$KA twice"; }
 PJ_LUNS=1 expect_pj 0 keys "$MAP"
@@ -189,6 +192,8 @@ expect_a_both "${MP_LUNS[0]}" 0
 expect_rc 0 mpathpersist --out --register --param-rk="$MP_KEY" --param-sark=0 "$MAP"
 fs "${MP_LUNS[0]}"
 [ "$FS_N" -eq 0 ] || fail "mpathpersist's unregister left: $FS"
+expect_rc 0 multipathd getprstatus map "$MAP_NAME"
+[ "$OUT" = 0 ] || fail "multipathd's prflag for $MAP_NAME after mpathpersist's unregister: '$OUT', want 0"
 log "  mpathpersist: wrong key refused; register on both nexuses, reserve, release, unregister"
 
 for l in "${MP_LUNS[@]}"; do pr_clean "$l"; done
