@@ -19,7 +19,7 @@
 #      refused and registers nothing; the reservation_key registers on both of A's nexuses (multipathd's
 #      prflag, `multipathd getprstatus map`, is 1), prfence reads the same two keys, reserve/release
 #      type 5, unregister (prflag 0).
-# Starts and ends with no registration on any LU.
+# Starts and ends with no registration on any LU (and multipathd's prflag unset on every map).
 . "${PRFENCE_VM_SUITE:-/prfence/suite}/lib.sh"
 # shellcheck source=mp_lib.sh
 . "$PRFENCE_VM_SUITE/mp_lib.sh"
@@ -197,4 +197,7 @@ expect_rc 0 multipathd getprstatus map "$MAP_NAME"
 log "  mpathpersist: wrong key refused; register on both nexuses, reserve, release, unregister"
 
 for l in "${MP_LUNS[@]}"; do pr_clean "$l"; done
+# sg_persist's CLEAR does not tell multipathd; whatever set a map's prflag (prfence may), no map is
+# registered now.
+for m in "${MAPS[@]}"; do QUIET=1 expect_rc 0 multipathd unsetprstatus map "${m#/dev/mapper/}"; done
 log "PASS"
