@@ -107,7 +107,9 @@ TEST(PathFailure, TheTable) {
         EXPECT_EQ(pf.has_value(), r.dead) << "row " << i;
         if (pf) {
             EXPECT_EQ(pf->maybe_sent, r.maybe_sent) << "row " << i;
-            if (r.why) EXPECT_EQ(pf->why, r.why) << "row " << i;
+            if (r.why) {
+                EXPECT_EQ(pf->why, r.why) << "row " << i;
+            }
         }
         ++i;
     }
