@@ -43,22 +43,7 @@ INI_B="iqn.2026-11.io.prfence:node-b,i,0x2"
 INI_C="iqn.2026-11.io.prfence:node-c,i,0x3"
 KB=4a5c26f7  # node-b's key_value=hash key in cluster "prfence"
 sock=$CL_DIR/prsim.sock ctl=$CL_DIR/control.sock
-spid='' dpid=''
-stop_bench_daemons() {
-    [ -n "$dpid" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
-    [ -n "$spid" ] && kill "$spid" 2>/dev/null && wait "$spid" 2>/dev/null
-    return 0
-}
-CL_EXTRA_CLEANUP+=(stop_bench_daemons)
-"$S" --socket "$sock" --luns "$MAX" --fault "latency,us=$LAT" >"$CL_DIR/prsim.log" 2>&1 &
-spid=$!
-"$D" --socket "$ctl" --config "$CL_DIR/prfenced.json" >"$CL_DIR/prfenced.log" 2>&1 &
-dpid=$!
-for _ in $(seq 200); do
-    [ -S "$sock" ] && [ -S "$ctl" ] && "$P" --daemon="$ctl" health >/dev/null 2>&1 && break
-    sleep 0.1
-done
-"$P" --daemon="$ctl" health >/dev/null 2>&1 || { echo "prsim or prfenced did not start:"; cat "$CL_DIR"/*.log; exit 1; }
+cl_start_farm "$S" "$D" "$P" --luns "$MAX" --fault "latency,us=$LAT"
 for n in $SIZES; do
     "$P" --daemon="$ctl" group create "a$n" --initiator "$INI_A" --target-port 1 "sim:$sock:0-$((n - 1))" >/dev/null ||
         { echo "group create a$n failed"; exit 1; }

@@ -246,3 +246,30 @@ cluster_cleanup() {
     rm -rf "$CL_DIR"
     exit "$rc"
 }
+
+# cl_start_farm PRSIM PRFENCED PRFENCE PRSIM_ARGS...: prsim on $CL_DIR/prsim.sock and prfenced on
+# $CL_DIR/control.sock, both stopped by the exit trap; returns once prfenced answers health, or ends
+# the script saying why.
+cl_farm_spid='' cl_farm_dpid=''
+cl_stop_farm() {
+    [ -n "$cl_farm_dpid" ] && kill "$cl_farm_dpid" 2>/dev/null && wait "$cl_farm_dpid" 2>/dev/null
+    [ -n "$cl_farm_spid" ] && kill "$cl_farm_spid" 2>/dev/null && wait "$cl_farm_spid" 2>/dev/null
+    return 0
+}
+cl_start_farm() {
+    local prsim=$1 prfenced=$2 prfence=$3
+    shift 3
+    local sock=$CL_DIR/prsim.sock ctl=$CL_DIR/control.sock
+    CL_EXTRA_CLEANUP+=(cl_stop_farm)
+    "$prsim" --socket "$sock" "$@" >"$CL_DIR/prsim.log" 2>&1 &
+    cl_farm_spid=$!
+    "$prfenced" --socket "$ctl" --config "$CL_DIR/prfenced.json" >"$CL_DIR/prfenced.log" 2>&1 &
+    cl_farm_dpid=$!
+    for _ in $(seq 200); do
+        [ -S "$sock" ] && [ -S "$ctl" ] && "$prfence" --daemon="$ctl" health >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "FAIL: prsim or prfenced did not start:"
+    cat "$CL_DIR"/prsim.log "$CL_DIR"/prfenced.log
+    exit 1
+}

@@ -41,22 +41,7 @@ cluster_prepare
 for b in "$AGENT" "$P" "$S" "$D"; do [ -x "$b" ] || { echo "FAIL: $b is not built"; exit 1; }; done
 sock=$CL_DIR/prsim.sock ctl=$CL_DIR/control.sock keyfile=$CL_DIR/cluster.key
 ALL=sim:$sock:0-$((N - 1))
-spid='' dpid=''
-stop_test_daemons() {
-    [ -n "$dpid" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
-    [ -n "$spid" ] && kill "$spid" 2>/dev/null && wait "$spid" 2>/dev/null
-    return 0
-}
-CL_EXTRA_CLEANUP+=(stop_test_daemons)
-"$S" --socket "$sock" --luns "$N" >"$CL_DIR/prsim.log" 2>&1 &
-spid=$!
-"$D" --socket "$ctl" --config "$CL_DIR/prfenced.json" >"$CL_DIR/prfenced.log" 2>&1 &
-dpid=$!
-for _ in $(seq 200); do
-    [ -S "$sock" ] && [ -S "$ctl" ] && "$P" --daemon="$ctl" health >/dev/null 2>&1 && break
-    sleep 0.1
-done
-"$P" --daemon="$ctl" health >/dev/null 2>&1 || { echo "FAIL: prsim or prfenced did not start:"; cat "$CL_DIR"/*.log; exit 1; }
+cl_start_farm "$S" "$D" "$P" --luns "$N"
 "$P" --daemon="$ctl" group create nodeA --initiator "$INI_A" --target-port 1 "$ALL" >/dev/null ||
     { echo "FAIL: group create"; exit 1; }
 
