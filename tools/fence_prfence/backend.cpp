@@ -33,7 +33,6 @@ class DirectBackend final : public Backend {
             PRF_TRY_ASSIGN(auto specs, engine::resolve_devices(args_.devices));
             engine::SessionOptions so;
             so.initiator = args_.initiator;
-            so.exec.batch_deadline = std::chrono::milliseconds(ms_left(deadline));
             PRF_TRY_ASSIGN(session_, engine::Session::open(specs, so));
         }
         // The session's executor options were fixed at open; each batch gets what is left.
