@@ -65,10 +65,6 @@ std::string errno_name(int err) {
     }
 }
 
-Result<nl::Client> connect(const std::string& socket) {
-    return nl::Client::connect_checked(socket);
-}
-
 int report_error(const std::string& what, const Error& e) {
     std::fprintf(stderr, "prfence %s: %s\n", what.c_str(), e.msg.c_str());
     return category_exit(wire::Category::file_error);
@@ -87,7 +83,7 @@ std::optional<int> refused(const std::string& what, const std::vector<nl::Answer
 }
 
 Result<std::vector<nl::Answer>> call(const std::string& socket, nl::Request req) {
-    PRF_TRY_ASSIGN(nl::Client c, connect(socket));
+    PRF_TRY_ASSIGN(nl::Client c, nl::Client::connect_checked(socket));
     return c.call(std::move(req));
 }
 
@@ -451,7 +447,7 @@ void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string
     events->callback([&run, count, &socket, need_daemon] {
         run = [count, &socket, need_daemon]() -> int {
             if (auto rc = need_daemon("events")) return *rc;
-            auto c = connect(*socket);
+            auto c = nl::Client::connect_checked(*socket);
             if (!c) return report_error("events", c.error());
             nl::Request req;
             req.hdr.cmd = nl::CMD_SUBSCRIBE;
@@ -478,7 +474,7 @@ void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string
     ping->callback([&run, pings, json_flag, &socket, need_daemon] {
         run = [pings, json_flag, &socket, need_daemon]() -> int {
             if (auto rc = need_daemon("ping")) return *rc;
-            auto c = connect(*socket);
+            auto c = nl::Client::connect_checked(*socket);
             if (!c) return report_error("ping", c.error());
             std::vector<uint64_t> lat;
             lat.reserve(*pings);
