@@ -11,6 +11,7 @@
 #include "uring_engine/common/sys_error.h"
 #include "uring_engine/devices/resolve.h"
 #include "uring_engine/policy/operations.h"
+#include "uring_engine/session/multipath_keys.h"
 #include "uring_engine/transport/transport.h"
 
 namespace prfence::daemon {
@@ -254,6 +255,7 @@ std::unique_ptr<EngineWorker::Group> EngineWorker::open_group(const GroupConfig&
                           ? engine::SessionOptions::SgTransport::sgio
                           : engine::SessionOptions::SgTransport::uring;
     so.exec.cancel = opt_.cancel;
+    g->specs = *specs;
     auto session = engine::Session::open(*specs, so);
     if (!session) {
         if (err) *err = session.error();
@@ -491,6 +493,14 @@ Completion EngineWorker::do_run(Job& job) {
     auto rep = run_on(g, req.op, &req, hooks);
     if (!rep) return error(job, errno_of(rep.error()), rep.error().msg);
     Completion c = answer_for(job);
+    // Registrations on multipath maps survive a path's return only if multipathd knows our key,
+    // as in direct mode (session/multipath_keys.h); a map it was not told about is an event.
+    engine::OpSpec ran = req.op;
+    if (!ran.key) ran.key = g.cfg.key;
+    if (auto key = engine::key_left_registered(ran))
+        for (const auto& r : engine::tell_multipathd(g.specs, rep->outcomes, *key, ran.aptpl))
+            if (!r.told)
+                c.events.push_back(group_event(req.group, "multipathd: " + r.map + ": " + r.error));
     nl::Summary s;
     s.batch = rep->summary;
     s.queued_ns = start > job.received_ns ? start - job.received_ns : 0;

@@ -104,6 +104,7 @@ class EngineWorker {
   private:
     struct Group {
         GroupConfig cfg;
+        std::vector<engine::LunSpec> specs;  // as resolved, in session order (multipathd's maps)
         std::unique_ptr<engine::Session> session;
         std::vector<std::string> problems;
         // The PR state last read (at open, refresh, reload): READ KEYS and READ RESERVATION per

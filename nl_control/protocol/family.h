@@ -129,6 +129,7 @@ enum LunAttr : uint16_t {
     LUN_RESERVATION = 16, // binary: READ RESERVATION parameter data
     LUN_CAPS = 17,        // binary: REPORT CAPABILITIES parameter data
     LUN_FULL_STATUS = 18, // binary: READ FULL STATUS parameter data
+    LUN_DEGRADED = 19,    // u8 0/1: ok with a dead path (engine::LunOutcome::degraded)
     LUN_MAX_PLUS_ONE
 };
 
@@ -151,6 +152,7 @@ enum SumAttr : uint16_t {
     SUM_QUEUED_NS = 14,    // u64: request received to batch start (waiting behind other batches)
     SUM_OPERATION = 15,    // u8: engine::Operation
     SUM_GROUP = 16,        // string
+    SUM_DEGRADED = 17,     // u32: of the ok LUNs, those with a dead path
     SUM_MAX_PLUS_ONE
 };
 

@@ -147,6 +147,7 @@ void put_summary(MessageBuilder& m, uint16_t type, const Summary& s) {
     m.u64(SUM_QUEUED_NS, s.queued_ns);
     if (s.operation) m.u8(SUM_OPERATION, static_cast<uint8_t>(*s.operation));
     if (!s.group.empty() && group_problem(s.group).empty()) m.str(SUM_GROUP, s.group);
+    if (s.batch.degraded) m.u32(SUM_DEGRADED, static_cast<uint32_t>(s.batch.degraded));
     m.end_nest(n);
 }
 
@@ -170,6 +171,7 @@ Result<Summary> decode_summary(nlattr* nest) {
     if (t[SUM_OPERATION])
         s.operation = static_cast<engine::Operation>(nla_get_u8(t[SUM_OPERATION]));
     s.group = attr_string(t[SUM_GROUP]);
+    s.batch.degraded = u32_or(t[SUM_DEGRADED]);
     return s;
 }
 
@@ -266,6 +268,7 @@ void put_lun(MessageBuilder& m, uint32_t index, const engine::LunOutcome& o, boo
     m.u64(LUN_LATENCY_NS, o.latency_ns);
     m.u32(LUN_COMMANDS, o.commands);
     m.u32(LUN_RETRIES, o.retries);
+    if (o.degraded) m.u8(LUN_DEGRADED, 1);
     if (!with_data) return;
     if (o.keys) m.bin(LUN_KEYS, keys_data(*o.keys));
     if (o.reservation) m.bin(LUN_RESERVATION, wire::encode_read_reservation(*o.reservation, 24));
@@ -303,6 +306,7 @@ Result<engine::LunOutcome> decode_lun(nlattr* nest, uint32_t* index, const uint8
     o.latency_ns = u64_or(t[LUN_LATENCY_NS]);
     o.commands = u32_or(t[LUN_COMMANDS]);
     o.retries = u32_or(t[LUN_RETRIES]);
+    o.degraded = u8_or(t[LUN_DEGRADED]) != 0;
     if (nlattr* a = t[LUN_KEYS]) {
         auto v = wire::parse_read_keys(attr_bytes(a));
         if (!v.ok()) return bad(a, "LUN_KEYS", v.error());

@@ -110,6 +110,7 @@ constexpr Rule kLunRules[] = {
     BIN(LUN_RESERVATION, "LUN_RESERVATION", 8, 64),
     BIN(LUN_CAPS, "LUN_CAPS", 8, 64),
     BIN(LUN_FULL_STATUS, "LUN_FULL_STATUS", 8, kMaxLunFullStatus),
+    U8(LUN_DEGRADED, "LUN_DEGRADED", ValueCheck::boolean),
 };
 
 constexpr Rule kSumRules[] = {
@@ -130,6 +131,7 @@ constexpr Rule kSumRules[] = {
     U64(SUM_QUEUED_NS, "SUM_QUEUED_NS"),
     U8(SUM_OPERATION, "SUM_OPERATION", ValueCheck::range, 1, engine::kOperationMax),
     STR(SUM_GROUP, "SUM_GROUP", 1, kMaxGroupName, 1, ValueCheck::group),
+    U32(SUM_DEGRADED, "SUM_DEGRADED"),
 };
 
 constexpr Rule kGrpRules[] = {

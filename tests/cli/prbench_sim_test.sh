@@ -147,6 +147,23 @@ for p in paths: assert len(p.getAttribute("d")) > 10
 PY
 fi
 
+# 4a. The kernel-facing backends on prsim LUs: skipped, each with its reason, and the engine still runs.
+if bench kernel_skip 0 -w fence,op --op read-keys --luns 2 -b uring,blkpr,mpathpersist --rounds 1 \
+    --output-format json sim:"$sock":0-1; then
+    pycheck kernel_backends_skipped "$dir/kernel_skip.out" <<PY
+$COMMON
+b = job(workload="fence", backend="blkpr")
+assert b["skipped"] and "IOC_PR_*" in b["note"] and "prsim" in b["note"], b
+m = job(workload="fence", backend="mpathpersist")
+assert m["skipped"] and "dm-multipath maps" in m["note"], m
+for be in ("blkpr", "mpathpersist"):
+    o = job(workload="op", backend=be)
+    assert o["skipped"] and o["note"] == be + " only fences (workload fence)", o
+u = job(workload="fence", backend="uring")
+assert not u["skipped"] and u["errors"] == 0, u["first_error"]
+PY
+fi
+
 # 4b. Arming: the default (--arm reserve, no abort) and --arm takeover with --settle; the arming time of each
 # measured round is reported beside (not in) the batch wall.
 for arm in reserve takeover; do

@@ -945,6 +945,7 @@ engine::LunOutcome full_outcome(size_t i) {
     o.latency_ns = 1000 + i;
     o.commands = 3;
     o.retries = 1;
+    o.degraded = true;
     wire::ReadKeys k;
     k.generation = 7;
     k.keys = {0xaa, 0xbb, 0xbb};
@@ -1001,6 +1002,7 @@ TEST(NlAnswer, RunAnswerCarriesEveryOutcomeField) {
     s.queued_ns = 99;
     s.operation = engine::Operation::fence;
     s.group = "db";
+    s.batch.degraded = 1;
     auto msgs = encode_run_answer(request_header(CMD_RUN), outs, s);
     ASSERT_EQ(msgs.size(), 3u);
     auto as = decode_all(msgs);
@@ -1031,6 +1033,7 @@ TEST(NlAnswer, RunAnswerCarriesEveryOutcomeField) {
     EXPECT_EQ(o.latency_ns, want.latency_ns);
     EXPECT_EQ(o.commands, 3u);
     EXPECT_EQ(o.retries, 1u);
+    EXPECT_TRUE(o.degraded);
     ASSERT_TRUE(o.keys && o.reservation && o.caps && o.full_status);
     EXPECT_EQ(o.keys->keys, want.keys->keys);
     EXPECT_EQ(o.keys->generation, 7u);
@@ -1047,6 +1050,7 @@ TEST(NlAnswer, RunAnswerCarriesEveryOutcomeField) {
     EXPECT_EQ(i1, 1u);
     EXPECT_FALSE(empty.sense || empty.keys || empty.reservation || empty.caps || empty.full_status);
     EXPECT_TRUE(empty.device.empty());
+    EXPECT_FALSE(empty.degraded);
 
     const Summary& ds = as[1].summary();
     EXPECT_EQ(ds.batch.luns, 2u);
@@ -1055,6 +1059,7 @@ TEST(NlAnswer, RunAnswerCarriesEveryOutcomeField) {
     EXPECT_EQ(ds.batch.wall_ns, 5u);
     EXPECT_EQ(ds.batch.commands, 6u);
     EXPECT_EQ(ds.batch.retries, 1u);
+    EXPECT_EQ(ds.batch.degraded, 1u);
     EXPECT_EQ(ds.batch.p50_ns, 10u);
     EXPECT_EQ(ds.batch.p90_ns, 20u);
     EXPECT_EQ(ds.batch.p99_ns, 30u);

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 // prexplain's correlator: lines of one failed I/O become one event, storms are counted, names map
-// to LUs through the mapper (a fake here) or what the lines teach; and resolve_kernel_name, the
-// sysfs lookup the real mapper uses, on a fake sysfs tree.
+// to LUs through the mapper (a fake here) or what the lines teach (sd name lines, the tag of a CDB
+// printed before its conflict, a map's block line after its path's), one story per LU; and
+// resolve_kernel_name and the sysfs mapper on a fake sysfs tree, dm-multipath maps included.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -215,6 +217,412 @@ TEST(PrexplainCorrelate, LiveSettle) {
     c.tick(1'003'000'000, r.events);
     ASSERT_EQ(r.events.size(), 1u);
     EXPECT_EQ(r.events[0].op, "");
+}
+
+std::vector<std::string> fixture_lines(const char* name) {
+    std::ifstream in(std::string(PREXPLAIN_FIXTURES) + "/" + name);
+    if (!in) throw std::runtime_error(std::string("fixture missing: ") + name);
+    std::vector<std::string> v;
+    for (std::string l; std::getline(in, l);) v.push_back(l);
+    return v;
+}
+
+CorrelateOptions held() {
+    CorrelateOptions o;
+    o.hold = true;
+    return o;
+}
+
+// The first report's lines, in the order it quoted them: FAILED and CDB before the block layer's
+// line and the sd conflict line. One failed READ(10) on one LU.
+TEST(PrexplainCorrelate, SeedOrderIsOneStory) {
+    const auto lines = fixture_lines("dmesg-seed.txt");
+    for (bool hold : {true, false}) {
+        NullMapper m;
+        CorrelateOptions o;
+        o.hold = hold;
+        Correlator c(m, o);
+        Feeder r;
+        r.feed(c, lines);
+        // Live: reported at the block line already, with the CDB's command.
+        EXPECT_EQ(r.events.size(), hold ? 0u : 1u);
+        c.finish(r.events);
+        ASSERT_EQ(r.events.size(), 1u) << hold;
+        const Event& e = r.events[0];
+        EXPECT_EQ(e.lu.device, "sdc");
+        EXPECT_EQ(e.lu.hctl, "11:0:0:1");
+        EXPECT_EQ(e.op, "READ_10");
+        EXPECT_EQ(e.access, Access::read);
+        EXPECT_TRUE(e.has_sector);
+        EXPECT_EQ(e.sector, 2097024u);
+        EXPECT_EQ(e.blocks, 8u);
+        EXPECT_EQ(e.count, 1u);
+        EXPECT_FALSE(e.update);
+        ASSERT_EQ(e.commands.size(), 1u);
+        EXPECT_EQ(e.commands[0].hctl, "11:0:0:1");
+        EXPECT_EQ(e.commands[0].device, "sdc");
+        EXPECT_EQ(c.stats().groups, 1u);
+        EXPECT_EQ(c.stats().conflict_lines, 4u);
+    }
+}
+
+// Older kernels mark the FAILED line of a conflict DID_NEXUS_FAILURE: it starts the story itself.
+TEST(PrexplainCorrelate, SeedOrderNexusFailure) {
+    NullMapper m;
+    Correlator c(m, held());
+    Feeder r;
+    r.feed(c, {"[ 7.000000] sd 11:0:0:1: [sdc] tag#16 FAILED Result: hostbyte=DID_NEXUS_FAILURE "
+               "driverbyte=DRIVER_OK cmd_age=0s",
+               "[ 7.000001] sd 11:0:0:1: [sdc] tag#16 CDB: Read(10) 28 00 00 1f ff 80 00 00 08 00",
+               "[ 7.000002] blk_update_request: critical nexus error, dev sdc, sector 2097024",
+               "[ 7.000003] sd 11:0:0:1: reservation conflict"});
+    c.finish(r.events);
+    ASSERT_EQ(r.events.size(), 1u);
+    EXPECT_EQ(r.events[0].op, "READ_10");
+    EXPECT_EQ(r.events[0].sector, 2097024u);
+    EXPECT_EQ(r.events[0].blocks, 8u);
+    EXPECT_EQ(r.events[0].count, 1u);
+}
+
+// A CDB printed before a conflict is taken only when it is that command's: another failure's CDB
+// (its FAILED line says DID_TIME_OUT), a CDB at another sector, or one too old, stays out.
+TEST(PrexplainCorrelate, EarlierCdbOnlyWhenItIsTheCommand) {
+    struct Case {
+        const char* name;
+        std::vector<std::string> before;
+    } cases[] = {
+        {"timeout",
+         {"[ 5.000000] sd 1:0:0:0: [sdq] tag#3 FAILED Result: hostbyte=DID_TIME_OUT "
+          "driverbyte=DRIVER_OK cmd_age=30s",
+          "[ 5.000001] sd 1:0:0:0: [sdq] tag#3 CDB: Write(10) 2a 00 00 00 08 00 00 00 08 00"}},
+        {"other sector",
+         {"[ 5.000000] sd 1:0:0:0: [sdq] tag#3 FAILED Result: hostbyte=DID_OK "
+          "driverbyte=DRIVER_OK cmd_age=0s",
+          "[ 5.000001] sd 1:0:0:0: [sdq] tag#3 CDB: Read(10) 28 00 00 00 00 10 00 00 08 00"}},
+        {"too old",
+         {"[ 1.000000] sd 1:0:0:0: [sdq] tag#3 FAILED Result: hostbyte=DID_OK "
+          "driverbyte=DRIVER_OK cmd_age=0s",
+          "[ 1.000001] sd 1:0:0:0: [sdq] tag#3 CDB: Write(10) 2a 00 00 00 08 00 00 00 08 00"}},
+    };
+    for (const auto& k : cases) {
+        NullMapper m;
+        Correlator c(m, held());
+        Feeder r;
+        r.feed(c, k.before);
+        r.feed(c, {"[ 5.000002] critical nexus error, dev sdq, sector 2048 op 0x1:(WRITE) flags "
+                   "0x800 phys_seg 1 prio class 2"});
+        c.finish(r.events);
+        ASSERT_EQ(r.events.size(), 1u) << k.name;
+        EXPECT_EQ(r.events[0].op, "WRITE") << k.name;  // the block layer's, not a CDB's
+        EXPECT_EQ(r.events[0].blocks, 0u) << k.name;
+        EXPECT_EQ(r.events[0].lu.hctl, "1:0:0:0") << k.name;  // the name lines still tie sdq
+    }
+}
+
+// dm-multipath, the 6.1 guest's capture: A's writes down both paths of one map, each printed on the
+// path and on the map, then a buffered write (the map's line only). One LU, both paths, the map;
+// three failed writes, none counted twice.
+TEST(PrexplainCorrelate, MultipathIsOneStory) {
+    NullMapper m;
+    Correlator c(m, held());
+    Feeder r;
+    r.feed(c, fixture_lines("multipath-6.1.txt"));
+    c.finish(r.events);
+    ASSERT_EQ(r.events.size(), 1u);
+    const Event& e = r.events[0];
+    EXPECT_EQ(e.lu.device, "sda");
+    EXPECT_EQ(e.lu.hctl, "0:0:0:0");
+    EXPECT_EQ(e.lu.dm_device, "dm-0");
+    ASSERT_EQ(e.lu.paths.size(), 2u);
+    EXPECT_EQ(e.lu.paths[0], (PathName{"sda", "0:0:0:0"}));
+    EXPECT_EQ(e.lu.paths[1], (PathName{"sdag", "2:0:0:0"}));
+    EXPECT_EQ(e.count, 3u);
+    ASSERT_EQ(e.commands.size(), 3u);
+    EXPECT_EQ(e.commands[0].op, "WRITE_10");
+    EXPECT_EQ(e.commands[0].sector, 0u);
+    EXPECT_EQ(e.commands[0].blocks, 8u);
+    EXPECT_EQ(e.commands[0].hctl, "0:0:0:0");
+    EXPECT_EQ(e.commands[1].op, "WRITE_10");
+    EXPECT_EQ(e.commands[1].sector, 64u);
+    EXPECT_EQ(e.commands[1].hctl, "2:0:0:0");
+    EXPECT_EQ(e.commands[1].device, "sdag");
+    EXPECT_EQ(e.commands[2].op, "WRITE");
+    EXPECT_EQ(e.commands[2].device, "dm-0");
+    EXPECT_EQ(e.access, Access::write);
+    EXPECT_EQ(c.stats().groups, 3u);
+    EXPECT_EQ(c.stats().merges, 1u);
+}
+
+// Live, the same lines: the first event at once, then updates as the map and the second path are
+// learned, without waiting for the summary interval.
+TEST(PrexplainCorrelate, MultipathLiveUpdates) {
+    NullMapper m;
+    Correlator c(m);
+    Feeder r;
+    const auto lines = fixture_lines("multipath-6.1.txt");
+    r.feed(c, {lines[0], lines[1], lines[2]});
+    ASSERT_EQ(r.events.size(), 1u);  // at the CDB
+    EXPECT_EQ(r.events[0].op, "WRITE_10");
+    EXPECT_TRUE(r.events[0].lu.dm_device.empty());
+    r.feed(c, {lines[3], lines[4]});
+    ASSERT_EQ(r.events.size(), 2u);  // the map's line named dm-0
+    EXPECT_TRUE(r.events[1].update);
+    EXPECT_EQ(r.events[1].lu.dm_device, "dm-0");
+    EXPECT_EQ(r.events[1].count, 1u);
+    r.feed(c, std::vector<std::string>(lines.begin() + 5, lines.end()));
+    c.finish(r.events);
+    const Event& last = r.events.back();
+    EXPECT_TRUE(last.update);
+    EXPECT_EQ(last.lu.key, r.events[0].lu.key);
+    EXPECT_EQ(last.lu.paths.size(), 2u);
+    EXPECT_EQ(last.count, 3u);
+}
+
+// Live, a tracepoint reports the LU at once by its address; the disk's name in the sd lines that
+// follow is no news worth another event (another query of the LU).
+TEST(PrexplainCorrelate, LiveDiskNameIsNoUpdate) {
+    NullMapper m;
+    Correlator c(m);
+    Feeder r;
+    const auto lines = fixture_lines("prsim-6.1.txt");
+    r.feed(c, std::vector<std::string>(lines.begin(), lines.begin() + 5));
+    c.finish(r.events);
+    ASSERT_EQ(r.events.size(), 1u);
+    EXPECT_EQ(r.events[0].lu.hctl, "1:0:1:0");
+    EXPECT_EQ(r.events[0].op, "READ_10");
+}
+
+// Newer kernels' status, two maps, their paths' lines interleaved: one story per map.
+TEST(PrexplainCorrelate, TwoMapsInterleaved) {
+    auto io = [](const char* hctl, const char* sd, int tag, int lba, const char* dm) {
+        char cdb[32];
+        std::snprintf(cdb, sizeof cdb, "%02x %02x", lba >> 8, lba & 0xff);
+        const std::string h = std::string("sd ") + hctl + ": ";
+        return std::vector<std::string>{
+            h + "reservation conflict",
+            h + "[" + sd + "] tag#" + std::to_string(tag) +
+                " FAILED Result: hostbyte=DID_OK driverbyte=DRIVER_OK cmd_age=0s",
+            h + "[" + sd + "] tag#" + std::to_string(tag) + " CDB: Write(10) 2a 00 00 00 " + cdb +
+                " 00 00 08 00",
+            std::string("reservation conflict error, dev ") + sd + ", sector " +
+                std::to_string(lba) + " op 0x1:(WRITE) flags 0xca00 phys_seg 1 prio class 2",
+            std::string("reservation conflict error, dev ") + dm + ", sector " +
+                std::to_string(lba) + " op 0x1:(WRITE) flags 0x8800 phys_seg 1 prio class 2"};
+    };
+    NullMapper m;
+    Correlator c(m, held());
+    Feeder r;
+    for (const auto& v : {io("0:0:0:0", "sda", 1, 0, "dm-0"), io("0:0:0:1", "sdb", 2, 0, "dm-1"),
+                          io("2:0:0:0", "sdag", 3, 64, "dm-0"), io("2:0:0:1", "sdah", 4, 8, "dm-1"),
+                          io("0:0:0:1", "sdb", 5, 16, "dm-1")})
+        r.feed(c, v);
+    c.finish(r.events);
+    ASSERT_EQ(r.events.size(), 2u);
+    EXPECT_EQ(r.events[0].lu.dm_device, "dm-0");
+    EXPECT_EQ(r.events[0].lu.paths,
+              (std::vector<PathName>{{"sda", "0:0:0:0"}, {"sdag", "2:0:0:0"}}));
+    EXPECT_EQ(r.events[0].count, 2u);
+    EXPECT_EQ(r.events[1].lu.dm_device, "dm-1");
+    EXPECT_EQ(r.events[1].lu.paths,
+              (std::vector<PathName>{{"sdb", "0:0:0:1"}, {"sdah", "2:0:0:1"}}));
+    EXPECT_EQ(r.events[1].count, 3u);
+    EXPECT_EQ(r.events[1].commands.size(), 3u);
+}
+
+// A disk name that moves (a disk detached, another attached under its name) points at the new
+// address; the two LUs stay two.
+TEST(PrexplainCorrelate, MovedNameDoesNotMerge) {
+    NullMapper m;
+    Correlator c(m, held());
+    Feeder r;
+    r.feed(c, {"[ 1.0] sd 3:0:0:0: [sdc] Attached SCSI disk",
+               "[ 2.0] critical nexus error, dev sdc, sector 0 op 0x0:(READ) flags 0x0 phys_seg 1 "
+               "prio class 2",
+               "[ 3.0] sd 4:0:0:0: [sdc] Attached SCSI disk",
+               "[ 4.0] critical nexus error, dev sdc, sector 8 op 0x0:(READ) flags 0x0 phys_seg 1 "
+               "prio class 2"});
+    c.finish(r.events);
+    ASSERT_EQ(r.events.size(), 2u);
+    EXPECT_EQ(r.events[0].lu.hctl, "3:0:0:0");
+    EXPECT_EQ(r.events[1].lu.hctl, "4:0:0:0");
+    EXPECT_EQ(c.stats().merges, 0u);
+}
+
+// The disk of an address comes from any earlier "sd H:C:T:L: [sdX] ..." line (the boot's "Attached
+// SCSI disk"), also when the conflict's own lines (rate limited) say only the address.
+TEST(PrexplainCorrelate, DiskNameFromEarlierLine) {
+    NullMapper m;
+    Correlator c(m, held());
+    Feeder r;
+    r.feed(c, {"[ 1.0] sd 0:0:0:10: [sdk] Attached SCSI disk",
+               "[ 9.0] sd 0:0:0:10: reservation conflict"});
+    c.finish(r.events);
+    ASSERT_EQ(r.events.size(), 1u);
+    EXPECT_EQ(r.events[0].lu.device, "sdk");
+    EXPECT_EQ(r.events[0].lu.paths, (std::vector<PathName>{{"sdk", "0:0:0:10"}}));
+}
+
+// Names learned after both LUs exist fold them into one, and a failed I/O split between them is
+// counted once.
+TEST(PrexplainCorrelate, LateTieFoldsOneIo) {
+    NullMapper m;
+    Correlator c(m, held());
+    Feeder r;
+    r.feed(c, {"[ 2.000000] critical nexus error, dev sdx, sector 0 op 0x0:(READ) flags 0x0 "
+               "phys_seg 1 prio class 2",
+               "[ 2.000001] sd 9:0:0:0: reservation conflict",
+               "[ 2.000002] sd 9:0:0:0: [sdx] tag#1 Sense Key : Illegal Request [current]"});
+    c.finish(r.events);
+    ASSERT_EQ(r.events.size(), 1u);
+    EXPECT_EQ(r.events[0].count, 1u);
+    EXPECT_EQ(r.events[0].lu.device, "sdx");
+    EXPECT_EQ(r.events[0].lu.hctl, "9:0:0:0");
+    EXPECT_EQ(c.stats().merges, 1u);
+}
+
+// Held: a storm is one event with its command counted; kinds beyond max_commands are counted.
+TEST(PrexplainCorrelate, HeldStormAndCommandLimit) {
+    FakeMapper m;
+    CorrelateOptions o = held();
+    o.max_commands = 2;
+    Correlator c(m, o);
+    Feeder r;
+    char buf[160];
+    for (int i = 0; i < 300; ++i) {
+        std::snprintf(buf, sizeof buf,
+                      "[%4d.%06d] critical nexus error, dev sdb, sector %d op 0x1:(WRITE) flags "
+                      "0x0 phys_seg 1 prio class 2",
+                      10 + i / 100, (i % 100) * 10000, i < 298 ? 8 : i);
+        r.feed(c, {buf});
+    }
+    EXPECT_TRUE(r.events.empty());
+    c.finish(r.events);
+    ASSERT_EQ(r.events.size(), 1u);
+    const Event& e = r.events[0];
+    EXPECT_EQ(e.count, 300u);
+    ASSERT_EQ(e.commands.size(), 2u);
+    EXPECT_EQ(e.commands[0].count, 298u);
+    EXPECT_EQ(e.commands[0].first_seen_ns, 10'000'000'000);
+    EXPECT_EQ(e.commands[1].sector, 298u);
+    EXPECT_EQ(e.unlisted, 1u);
+    EXPECT_EQ(e.first_seen_ns, 10'000'000'000);
+    EXPECT_EQ(e.last_seen_ns, 12'990'000'000);
+}
+
+// The LU is judged on its strictest command: a write among reads and PR OUT.
+TEST(PrexplainCorrelate, JudgedOnTheStrictestCommand) {
+    NullMapper m;
+    Correlator c(m, held());
+    Feeder r;
+    r.feed(c, {"[ 1.0] sd 0:0:0:1: reservation conflict",
+               "[ 1.0] sd 0:0:0:1: [sdb] tag#1 CDB: Read(10) 28 00 00 00 00 00 00 00 08 00",
+               "[ 2.0] sd 0:0:0:1: reservation conflict",
+               "[ 2.0] sd 0:0:0:1: [sdb] tag#2 CDB: Write(10) 2a 00 00 00 00 20 00 00 08 00",
+               "[ 3.0] sd 0:0:0:1: reservation conflict",
+               "[ 3.0] sd 0:0:0:1: [sdb] tag#3 CDB: Persistent reserve out 5f 01 03 00 00 00 00 00 "
+               "18 00"});
+    c.finish(r.events);
+    ASSERT_EQ(r.events.size(), 1u);
+    EXPECT_EQ(r.events[0].commands.size(), 3u);
+    EXPECT_EQ(r.events[0].op, "WRITE_10");
+    EXPECT_EQ(r.events[0].access, Access::write);
+    EXPECT_EQ(r.events[0].sector, 32u);
+}
+
+// A fake sysfs with a dm-multipath map: dm-0 (named as multipathd names it without friendly
+// names) over sda at 0:0:0:0 and sdag at 2:0:0:0, one WWID.
+struct MultipathSys {
+    std::string root, sys, dev;
+    MultipathSys() {
+        namespace fs = std::filesystem;
+        std::string tmpl = (fs::temp_directory_path() / "prexplain-mp-XXXXXX").string();
+        if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp");
+        root = tmpl;
+        sys = root + "/sys";
+        dev = root + "/dev";
+        fs::create_directories(dev);
+        disk("0:0:0:0", "sda", "8:0", "sg0");
+        disk("2:0:0:0", "sdag", "66:0", "sg32");
+        const std::string D = sys + "/devices/virtual/block/dm-0";
+        write(D + "/dev", "254:0\n");
+        write(D + "/dm/name", "360014055052464e00000000000000000\n");
+        write(D + "/dm/uuid", "mpath-360014055052464e00000000000000000\n");
+        for (const char* s : {"sda", "sdag"}) {
+            const std::string rel = rels_.at(s);
+            link("../../../../" + rel + "/block/" + s, D + "/slaves/" + s);
+            link("../../../../virtual/block/dm-0",
+                 sys + "/devices/" + rel + "/block/" + s + "/holders/dm-0");
+        }
+        link("../devices/virtual/block/dm-0", sys + "/block/dm-0");
+        link("../../devices/virtual/block/dm-0", sys + "/class/block/dm-0");
+        link("../../devices/virtual/block/dm-0", sys + "/dev/block/254:0");
+    }
+    ~MultipathSys() {
+        std::error_code ec;
+        std::filesystem::remove_all(root, ec);
+    }
+    engine::ResolveOptions opts() const { return {.sysfs_root = sys, .dev_root = dev}; }
+
+  private:
+    static void write(const std::string& p, const std::string& t) {
+        std::filesystem::create_directories(std::filesystem::path(p).parent_path());
+        std::ofstream(p) << t;
+    }
+    static void link(const std::string& target, const std::string& at) {
+        std::filesystem::create_directories(std::filesystem::path(at).parent_path());
+        std::filesystem::create_symlink(target, at);
+    }
+    void disk(const std::string& hctl, const std::string& sd, const std::string& num,
+              const std::string& sg) {
+        const std::string host = hctl.substr(0, hctl.find(':'));
+        const std::string rel =
+            "platform/host" + host + "/session" + host + "/target" + host + ":0:0/" + hctl;
+        const std::string D = sys + "/devices/" + rel;
+        write(D + "/wwid", "naa.60014055052464e00000000000000000\n");
+        write(D + "/block/" + sd + "/dev", num + "\n");
+        link("../../../" + hctl, D + "/block/" + sd + "/device");
+        link("../devices/" + rel + "/block/" + sd, sys + "/block/" + sd);
+        link("../../devices/" + rel + "/block/" + sd, sys + "/class/block/" + sd);
+        link("../../devices/" + rel + "/block/" + sd, sys + "/dev/block/" + num);
+        write(D + "/scsi_generic/" + sg + "/dev", "21:0\n");
+        link("../../../" + hctl, D + "/scsi_generic/" + sg + "/device");
+        link("../../devices/" + rel + "/scsi_generic/" + sg, sys + "/class/scsi_generic/" + sg);
+        link("../../../devices/" + rel, sys + "/bus/scsi/devices/" + hctl);
+        write(dev + "/" + sg, "");
+        write(dev + "/" + sd, "");
+        rels_[sd] = "platform/host" + host + "/session" + host + "/target" + host + ":0:0/" + hctl;
+    }
+    std::map<std::string, std::string> rels_;
+};
+
+// The sysfs mapper names the map and both paths from any of their names.
+TEST(PrexplainResolve, MultipathMap) {
+    MultipathSys t;
+    SysfsMapper mapper(t.opts());
+    auto a = mapper.by_name("dm-0");
+    auto b = mapper.by_hctl(Hctl{2, 0, 0, 0});
+    auto d = mapper.by_name("sda");
+    ASSERT_TRUE(a && b && d);
+    for (const LuIdentity* id : {&*a, &*b, &*d}) {
+        EXPECT_EQ(id->key, "naa.60014055052464e00000000000000000");
+        EXPECT_EQ(id->dm_device, "dm-0");
+        EXPECT_EQ(id->dm_name, "360014055052464e00000000000000000");
+        EXPECT_EQ(id->dm_uuid, "mpath-360014055052464e00000000000000000");
+        ASSERT_EQ(id->paths.size(), 2u);
+    }
+    EXPECT_EQ(b->hctl, "2:0:0:0");
+    ASSERT_NE(mapper.spec(a->key), nullptr);
+    EXPECT_EQ(mapper.spec(a->key)->paths.size(), 2u);
+    // Through the mapper, the capture is one story with the map's name.
+    Correlator c(mapper, held());
+    Feeder r;
+    r.feed(c, fixture_lines("multipath-6.1.txt"));
+    c.finish(r.events);
+    ASSERT_EQ(r.events.size(), 1u);
+    EXPECT_EQ(r.events[0].lu.wwid, "naa.60014055052464e00000000000000000");
+    EXPECT_EQ(r.events[0].lu.dm_name, "360014055052464e00000000000000000");
+    EXPECT_EQ(r.events[0].count, 3u);
+    EXPECT_EQ(r.events[0].lu.paths.size(), 2u);
 }
 
 // resolve_kernel_name on a fake sysfs: H:C:T:L, sdX, a partition, sgN and MAJ:MIN reach one LU.

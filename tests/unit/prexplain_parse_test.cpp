@@ -253,8 +253,9 @@ TEST(PrexplainParse, SkipsUnrelatedAndMalformed) {
     for (const char* l : {
              "",
              "[    0.000000] Linux version 6.1.0-56-amd64",
-             "[   23.1] sd 1:0:0:0: [sdq] Attached SCSI disk",
              "[   23.1] sd 1:0:0:0: LUN assignments on this target have changed.",
+             "[   23.1] sd 1:0:0:0: [sdq]",
+             "[   23.1] sd 1:0:0:0: [] Attached SCSI disk",
              "[   23.1] scsi_io_completion_action: 6 callbacks suppressed",
              "# tracer: nop",
              " SUBSYSTEM=scsi",
@@ -273,6 +274,33 @@ TEST(PrexplainParse, SkipsUnrelatedAndMalformed) {
          }) {
         EXPECT_FALSE(parse_line(l).has_value()) << l;
     }
+}
+
+// Any other "sd H:C:T:L: [sdX] ..." line ties the disk name to its address, and is no conflict.
+TEST(PrexplainParse, SdNameLines) {
+    ParsedLine a = must("[    2.110431] sd 2:0:0:0: [sdb] Attached SCSI disk");
+    EXPECT_EQ(a.kind, LineKind::sd_name);
+    EXPECT_FALSE(a.conflict);
+    EXPECT_EQ(a.hctl, (Hctl{2, 0, 0, 0}));
+    EXPECT_EQ(a.disk, "sdb");
+    EXPECT_EQ(a.tag, -1);
+    ParsedLine s = must("sd 11:0:0:1: [sdc] tag#16 Sense Key : Illegal Request [current]");
+    EXPECT_EQ(s.kind, LineKind::sd_name);
+    EXPECT_EQ(s.disk, "sdc");
+    EXPECT_EQ(s.tag, 16);
+    EXPECT_EQ(s.source, Source::bare);
+    // The block layer's lines on a device-mapper map.
+    ParsedLine d = must(
+        "critical nexus error, dev dm-0, sector 64 op 0x1:(WRITE) flags 0x8800 phys_seg 1 prio "
+        "class 2");
+    EXPECT_EQ(d.kind, LineKind::block_error);
+    EXPECT_TRUE(d.conflict);
+    EXPECT_EQ(d.disk, "dm-0");
+    EXPECT_EQ(d.sector, 64u);
+    EXPECT_EQ(d.op, "WRITE");
+    ParsedLine b = must("Buffer I/O error on dev dm-0, logical block 0, lost async page write");
+    EXPECT_EQ(b.kind, LineKind::buffer_io);
+    EXPECT_EQ(b.disk, "dm-0");
 }
 
 TEST(PrexplainParse, Hctl) {

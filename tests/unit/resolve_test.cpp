@@ -758,6 +758,73 @@ TEST(ResolveDevNumbers, RealDeviceNodeIsLookedUpByMajorMinor) {
     EXPECT_EQ(e.error().msg, stray + ": block device 8:32 is unknown to " + f.sys);
 }
 
+// ---- the shortcuts resolution takes through sysfs links
+
+TEST_F(Resolve, WithoutTheGenericLinkTheScsiGenericDirectoryIsListed) {
+    // Older kernels, or a tree without D/generic: the sg node is found by listing D/scsi_generic.
+    fs::remove(f.sys + "/devices/platform/host1/session1/target1:0:0/1:0:0:1/generic");
+    auto r = resolve({"/dev/sdd"});
+    ASSERT_TRUE(r.ok()) << r.error().msg;
+    EXPECT_EQ(r->at(0).paths.at(0).sg_node, f.d("sg3"));
+}
+
+TEST_F(Resolve, WwidsOfManyPathsGroupAsOneByOne) {
+    // Many paths over two LUs, among them a device without a wwid attribute (its own LU, by
+    // H:C:T:L).
+    for (int i = 0; i < 10; ++i) {
+        const std::string sd = std::string("sd") + static_cast<char>('e' + i);
+        f.scsi_disk({.hctl = "3:0:0:" + std::to_string(i),
+                     .sd = sd,
+                     .sg = "sg" + std::to_string(10 + i),
+                     .wwid = i == 4 ? std::nullopt
+                                    : std::optional<std::string>(
+                                          std::string(i % 2 ? kWwidA : kWwidB) + "\n")});
+    }
+    std::vector<std::string> args = {"/dev/sdb", "/dev/sdd"};
+    for (int i = 0; i < 10; ++i)
+        args.push_back(std::string("/dev/sd") + static_cast<char>('e' + i));
+    auto r = resolve(args);
+    ASSERT_TRUE(r.ok()) << r.error().msg;
+    ASSERT_EQ(r->size(), 3u);
+    EXPECT_EQ(r->at(0).wwid, kWwidA);
+    EXPECT_EQ(r->at(0).paths.size(), 6u);  // sdb and the five odd ones
+    EXPECT_EQ(r->at(1).wwid, kWwidB);
+    EXPECT_EQ(r->at(1).paths.size(), 5u);  // sdd and the even ones but sdi
+    EXPECT_EQ(r->at(2).wwid, "hctl:3:0:0:4");
+    EXPECT_EQ(r->at(2).name, "/dev/sdi");
+}
+
+TEST(ResolveDevNumbers, SysfsRootThroughASymlinkKeepsItsNameInMessages) {
+    FakeSystem f;
+    f.scsi_disk({.hctl = "1:0:0:0", .sd = "sdb", .sg = "sg1", .wwid = std::string(kWwidA)});
+    f.scsi_disk({.hctl = "1:0:0:1",
+                 .sd = "sdc",
+                 .sg = "sg2",
+                 .wwid = std::string(kWwidB),
+                 .sg_attached = false});
+    const std::string alias = f.root + "/sys-alias";
+    fs::create_symlink("sys", alias);
+    ResolveOptions o = f.opts();
+    o.sysfs_root = alias;
+    auto r = resolve_devices({"/dev/sdb"}, o);
+    ASSERT_TRUE(r.ok()) << r.error().msg;
+    EXPECT_EQ(r->at(0).paths.at(0).sg_node, f.d("sg1"));
+    auto e = resolve_devices({"/dev/sdc"}, o);
+    ASSERT_FALSE(e.ok());
+    EXPECT_NE(
+        e.error().msg.find("(echo 1 > " + alias + "/class/scsi_device/1:0:0:1/device/rescan)"),
+        std::string::npos)
+        << e.error().msg;
+    // A real node: found by its numbers under the aliased root.
+    const std::string node = f.root + "/quorum";
+    if (::mknod(node.c_str(), S_IFBLK | 0600, makedev(8, 16)) != 0)
+        GTEST_SKIP() << "mknod needs CAP_MKNOD: " << std::strerror(errno);
+    auto n = resolve_devices({node}, o);
+    ASSERT_TRUE(n.ok()) << n.error().msg;
+    EXPECT_EQ(n->at(0).paths.at(0).sg_node, f.d("sg1"));
+    EXPECT_EQ(n->at(0).paths.at(0).block, f.d("sdb"));
+}
+
 // ---- VPD page 83h
 
 using devices::normalize_wwid;

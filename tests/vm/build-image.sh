@@ -5,6 +5,9 @@
 #                                 sg3-utils, and their shared libraries
 #   build/vm/image/project.cpio   guest/init as /init, guest/*.sh in /prfence/lib, suite/ in /prfence/suite,
 #                                 $PRFENCE_VM_BINARIES (+ their libraries) in /usr/local/bin
+#   build/vm/image/mp.cpio        only for PRFENCE_VM_TOPOLOGY=multipath: multipath-tools, dmsetup, udevd
+#                                 and the udev rules they need, the device-mapper modules (packages fetched
+#                                 with apt-get download and kept extracted in build/vm-cache/mp)
 # The kernel unpacks concatenated cpio archives in order (later files win), so run.sh appends a third,
 # per-run layer with the script to run; a changed test script or project binary does not rebuild the base.
 #
@@ -18,6 +21,7 @@
 #                             linux-image-6.12-amd64 depends on), or a package name (linux-image-6.1.0-56-amd64)
 #   PRFENCE_VM_BINARIES       project binaries for /usr/local/bin in the guest (space-separated paths)
 #   PRFENCE_VM_EXTRA_MODULES  more kernel modules to load at boot (names, space-separated)
+#   PRFENCE_VM_TOPOLOGY       single (default) or multipath: whether to build mp.cpio too
 #   PRFENCE_VM_CACHE, PRFENCE_VM_DIR  see common.sh
 # Prints the guest's kernel release (uname -r) on stdout; progress goes to stderr.
 set -euo pipefail
@@ -40,6 +44,25 @@ SHIP_MODULES=(tcm_loop scsi_debug)
 
 # Debian packages whose files go into the image, or that build it.
 HOST_PACKAGES=(busybox-static open-iscsi sg3-utils bash kmod cpio xz-utils)
+
+# The multipath layer (PRFENCE_VM_TOPOLOGY=multipath). These packages are downloaded, never installed on
+# the host: multipath-tools and dmsetup with the libraries a plain Debian host may lack (the rest of their
+# ldd closure comes from the host, like the base layer's), udev for systemd-udevd and scsi_id
+# (libmultipath only sees devices that udev has initialized), libgcc-s1 because glibc dlopen()s
+# libgcc_s.so.1 for pthread_cancel, which multipathd uses (ldd does not list it; without it multipathd
+# dies at start). Not taken: kpartx (the LUs have no partitions) and sg3-utils-udev (its rules run five
+# processes per disk for the SCSI_IDENT_* properties; udev's scsi_id gives ID_SERIAL, ID_WWN with one).
+MP_PACKAGES=(multipath-tools liburcu8 libaio1 libedit2 libbsd0 libmd0 dmsetup libdevmapper1.02.1 udev libudev1
+    libgcc-s1)
+# The udev rules the guest runs: device-mapper's (55-dm, 95-dm-notify: libdevmapper waits for udev to
+# confirm each map change), multipath's for its maps (56-dm-mpath), and the persistent-storage rules
+# that give each disk ID_SERIAL (multipath's default uid_attribute, via scsi_id), ID_PATH (path_id, which
+# tells node B's portal from node A's) and the /dev/disk/by-id links. Left out on purpose: 60-multipath
+# (one `multipath -u` process per disk only to mark paths for other subsystems), 60-block (its inotify
+# watch turns every close of a device opened for writing into a change event and a rerun of the rules).
+MP_RULES=(55-dm 56-dm-mpath 60-persistent-storage 60-persistent-storage-dm 95-dm-notify)
+# Device-mapper multipath and its path selectors, the ALUA device handler the LIO hwtable entry names.
+MP_MODULES=(dm_mod dm_multipath dm_round_robin dm_service_time dm_queue_length scsi_dh_alua)
 
 # ---------------------------------------------------------------------------------------------------
 # Kernel: resolve the package, download it once, keep it extracted in the cache.
@@ -323,6 +346,84 @@ plan_project() {
     return 0
 }
 
+# ---------------------------------------------------------------------------------------------------
+# The multipath layer.
+
+# Downloads MP_PACKAGES once and extracts them into $VM_CACHE/mp/root (complete once .complete holds the
+# package list). To pick up newer package versions, delete build/vm-cache/mp.
+fetch_mp_packages() {
+    local dir=$VM_CACHE/mp want="${MP_PACKAGES[*]}" have="" deb
+    MP_ROOT=$dir/root
+    [ -f "$dir/.complete" ] && IFS= read -r have <"$dir/.complete"
+    [ "$have" = "$want" ] && return 0
+    rm -rf "$dir"
+    mkdir -p "$dir/debs"
+    vm_log "downloading ${MP_PACKAGES[*]}"
+    if ! (cd "$dir/debs" && apt-get download -q -o APT::Sandbox::User=root "${MP_PACKAGES[@]}" >/dev/null 2>&1); then
+        vm_apt_update
+        (cd "$dir/debs" && apt-get download -q -o APT::Sandbox::User=root "${MP_PACKAGES[@]}" >/dev/null) ||
+            vm_die "cannot download the multipath packages (${MP_PACKAGES[*]})"
+    fi
+    mkdir -p "$MP_ROOT"
+    for deb in "$dir"/debs/*.deb; do dpkg-deb -x "$deb" "$MP_ROOT" || vm_die "cannot extract $deb"; done
+    rm -rf "$dir/debs"
+    echo "$want" >"$dir/.complete"
+}
+
+# The files of the multipath layer: programs and checker/prioritizer plugins with their ldd closure
+# (extracted packages first, then the host), udev's rules and helpers, the modules and their load list.
+plan_mp() {
+    local gen=$VM_IMAGE/gen-mp f rel r=$MP_ROOT lib
+    local -a progs=() base_mods=()
+    plan_reset
+    mkdir -p "$gen"
+    for f in sbin/multipath sbin/multipathd sbin/mpathpersist sbin/multipathc sbin/dmsetup bin/udevadm \
+        lib/udev/scsi_id "$r"/lib/multipath/*.so; do
+        f=${f#"$r"/}
+        [ -f "$r/$f" ] || vm_die "the multipath packages have no /$f"
+        usr_path "$f"
+        plan_file "$r/$f" "$REPLY"
+        progs+=("$r/$f")
+    done
+    # systemd-udevd is udevadm under another name (it looks at argv[0]).
+    plan_link /usr/bin/udevadm usr/lib/systemd/systemd-udevd
+    local libpath=$r/lib:$r/lib/x86_64-linux-gnu:$r/usr/lib/x86_64-linux-gnu
+    local closure
+    closure=$(LD_LIBRARY_PATH=$libpath ldd "${progs[@]}" 2>/dev/null)
+    if grep -q 'not found' <<<"$closure"; then
+        vm_die "multipath layer: libraries neither in MP_PACKAGES nor on the host: $(grep 'not found' <<<"$closure" | awk '{ print $1 }' | sort -u | tr '\n' ' ')(add their packages to MP_PACKAGES)"
+    fi
+    for lib in $(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\/.*[^:]$/) print $i }' <<<"$closure" | sort -u); do
+        case $lib in "$r"/*) rel=${lib#"$r"} ;; *) rel=$lib ;; esac
+        usr_path "$rel"
+        plan_file "$lib" "$REPLY"
+    done
+    [ -f "$r/lib/x86_64-linux-gnu/libgcc_s.so.1" ] || vm_die "libgcc-s1 has no libgcc_s.so.1"
+    plan_file "$r/lib/x86_64-linux-gnu/libgcc_s.so.1" usr/lib/x86_64-linux-gnu/libgcc_s.so.1
+    for f in "${MP_RULES[@]}"; do
+        [ -f "$r/lib/udev/rules.d/$f.rules" ] || vm_die "no udev rule $f.rules in the multipath packages"
+        plan_file "$r/lib/udev/rules.d/$f.rules" "usr/lib/udev/rules.d/$f.rules"
+    done
+    for f in etc/multipath etc/udev/rules.d; do plan_dir "$f"; done
+
+    # The modules, minus those the base layer loads already (scsi_mod for scsi_dh_alua).
+    module_files "${LOAD_MODULES[@]}"
+    base_mods=("${MODULE_FILES[@]}")
+    module_files "${MP_MODULES[@]}"
+    for f in "${MODULE_FILES[@]}"; do
+        case " ${base_mods[*]} " in *" $f "*) continue ;; esac
+        rel=${f#"$KDIR"/}
+        usr_path "${rel%.xz}"
+        REPLY=${REPLY%.zst}
+        case $f in *.xz | *.zst) plan_unpack "$f" "$REPLY" ;; *) plan_file "$f" "$REPLY" ;; esac
+        rel=${f#"$KDIR"}
+        rel=${rel%.xz}
+        echo "${rel%.zst}"
+    done >"$gen/modules-mp"
+    grep -q '/dm-multipath\.ko$' "$gen/modules-mp" || vm_die "kernel $KVER has no dm-multipath module"
+    plan_file "$gen/modules-mp" etc/prfence-vm/modules-mp
+}
+
 main() {
     vm_install_missing "${HOST_PACKAGES[@]}" || vm_die "cannot install the packages the image needs"
     mkdir -p "$VM_CACHE" "$VM_IMAGE"
@@ -348,6 +449,22 @@ main() {
         plan_project
         build_layer project "$VM_IMAGE/project.cpio" "$sig"
     fi
+
+    case ${PRFENCE_VM_TOPOLOGY:-single} in
+        single) ;;
+        multipath)
+            fetch_mp_packages
+            sig="kernel=$KPKG packages=${MP_PACKAGES[*]} rules=${MP_RULES[*]} modules=${MP_MODULES[*]}"
+            sig+=" load=${LOAD_MODULES[*]} script=$(sha256sum <"$VM_SRC/build-image.sh" | cut -c1-16)"
+            if layer_up_to_date "$VM_IMAGE/mp.cpio" "$sig"; then
+                vm_log "multipath layer up to date"
+            else
+                plan_mp
+                build_layer mp "$VM_IMAGE/mp.cpio" "$sig"
+            fi
+            ;;
+        *) vm_die "PRFENCE_VM_TOPOLOGY=${PRFENCE_VM_TOPOLOGY}: expected single or multipath" ;;
+    esac
     echo "$KVER"
 }
 

@@ -11,6 +11,8 @@
 #   PRFENCE_VM_TIMEOUT   seconds SCRIPT may run in the guest (default 900); QEMU itself is killed 300 s later
 #   PRFENCE_VM_BINARIES  project binaries to install in the guest's /usr/local/bin (space-separated paths)
 #   PRFENCE_VM_KERNEL    6.1 (default) or 6.12 or a linux-image-* package name (build-image.sh)
+#   PRFENCE_VM_TOPOLOGY  single (default: one session per node) or multipath (node A logs in through a
+#                        second portal too and dm-multipath gives it one map per LU; tests/vm/README.md)
 #   PRFENCE_VM_MEM, PRFENCE_VM_SMP  guest memory (MiB, default 1024) and CPUs (default 2)
 #   PRFENCE_VM_QEMU      the QEMU binary (default qemu-system-x86_64)
 #   PRFENCE_VM_SHARE     0: do not share build/vm/out over virtio-9p; the guest prints the files on the
@@ -29,6 +31,7 @@ TIMEOUT=${PRFENCE_VM_TIMEOUT:-900}
 MEM=${PRFENCE_VM_MEM:-1024}
 SMP=${PRFENCE_VM_SMP:-2}
 QEMU=${PRFENCE_VM_QEMU:-qemu-system-x86_64}
+TOPOLOGY=${PRFENCE_VM_TOPOLOGY:-single}
 CONSOLE=$VM_DIR/console.log
 OUT=$VM_DIR/out
 
@@ -70,6 +73,7 @@ main() {
     [ -f "$script" ] || vm_die "no such script: $script"
     case $LUNS in '' | *[!0-9]*) vm_die "PRFENCE_VM_LUNS=$LUNS is not a number" ;; esac
     case $TIMEOUT in '' | *[!0-9]*) vm_die "PRFENCE_VM_TIMEOUT=$TIMEOUT is not a number of seconds" ;; esac
+    case $TOPOLOGY in single | multipath) ;; *) vm_die "PRFENCE_VM_TOPOLOGY=$TOPOLOGY: expected single or multipath" ;; esac
 
     mkdir -p "$VM_DIR"
     # One VM at a time per build tree: they share the image, the console log and out/.
@@ -81,7 +85,10 @@ main() {
     t0=$(date +%s.%N)
     kver=$("$VM_SRC/build-image.sh")
     make_run_layer "$script" "$@"
-    cat "$VM_IMAGE/base.cpio" "$VM_IMAGE/project.cpio" "$VM_DIR/run.cpio" >"$VM_DIR/initrd.cpio"
+    local -a layers=("$VM_IMAGE/base.cpio")
+    [ "$TOPOLOGY" = multipath ] && layers+=("$VM_IMAGE/mp.cpio")
+    layers+=("$VM_IMAGE/project.cpio" "$VM_DIR/run.cpio")
+    cat "${layers[@]}" >"$VM_DIR/initrd.cpio"
     local t1
     t1=$(date +%s.%N)
     vm_log "image ready in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')s (kernel $kver)"
@@ -98,8 +105,8 @@ main() {
 
     # log_buf_len: with 128 disks the default 128 KiB ring loses the start of the boot log.
     local append="console=ttyS0 quiet panic=-1 log_buf_len=4M prfence.luns=$LUNS"
-    append+=" prfence.script=/prfence/run/$(basename "$script") prfence.timeout=$TIMEOUT"
-    vm_log "booting $LUNS LUs, running $(basename "$script") $* (console: $CONSOLE)"
+    append+=" prfence.script=/prfence/run/$(basename "$script") prfence.timeout=$TIMEOUT prfence.topology=$TOPOLOGY"
+    vm_log "booting $LUNS LUs ($TOPOLOGY), running $(basename "$script") $* (console: $CONSOLE)"
     local qrc=0
     # --foreground keeps QEMU in this process group, so whoever stops this script (ctest's timeout, ^C)
     # stops QEMU too. stdin from /dev/null: QEMU must not grab a terminal. The lock's fd is closed for

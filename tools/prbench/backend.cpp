@@ -14,12 +14,14 @@ using SgT = engine::SgTransport;
 
 // clang-format off
 constexpr BackendInfo kBackends[] = {
-    // id                 name          engine sweeps_qd transport   tool                 make
-    {Backend::uring,      "uring",      true,  true,     SgT::uring, nullptr,             make_engine_backend},
-    {Backend::sgio,       "sgio",       true,  true,     SgT::sgio,  nullptr,             make_engine_backend},
-    {Backend::serial,     "serial",     true,  false,    SgT::uring, nullptr,             make_engine_backend},
-    {Backend::sg_persist, "sg_persist", false, false,    SgT::uring, &Config::sg_persist, make_sg_persist_backend},
-    {Backend::fence_scsi, "fence_scsi", false, false,    SgT::uring, &Config::fence_scsi, make_fence_scsi_backend},
+    // id                   name            engine sweeps_qd transport   tool                   make
+    {Backend::uring,        "uring",        true,  true,     SgT::uring, nullptr,               make_engine_backend},
+    {Backend::sgio,         "sgio",         true,  true,     SgT::sgio,  nullptr,               make_engine_backend},
+    {Backend::serial,       "serial",       true,  false,    SgT::uring, nullptr,               make_engine_backend},
+    {Backend::sg_persist,   "sg_persist",   false, false,    SgT::uring, &Config::sg_persist,   make_sg_persist_backend},
+    {Backend::fence_scsi,   "fence_scsi",   false, false,    SgT::uring, &Config::fence_scsi,   make_fence_scsi_backend},
+    {Backend::blkpr,        "blkpr",        false, false,    SgT::uring, nullptr,               make_blkpr_backend},
+    {Backend::mpathpersist, "mpathpersist", false, false,    SgT::uring, &Config::mpathpersist, make_mpathpersist_backend},
 };
 // clang-format on
 

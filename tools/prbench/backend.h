@@ -7,6 +7,10 @@
 //                           concurrency differ, the measuring does not
 //   sg_persist_backend.cpp  one sg_persist process per command, LU after LU (a shell loop)
 //   fence_scsi_backend.cpp  one fence_scsi --action=off for every LU (fence only)
+//   blkpr_backend.cpp       the kernel's PR ioctls on node B's block devices, LU after LU, in
+//                           prbench's process (fence only; blkpr.h)
+//   mpathpersist_backend.cpp  one mpathpersist process per command on node B's dm maps, LU after
+//                           LU (fence only)
 #pragma once
 
 #include <cstdint>
@@ -41,7 +45,8 @@ struct BackendInfo {
     bool engine;       // prfence's engine: paced by --rate (the baselines run flat out)
     bool sweeps_qd;    // runs at each --qd; else one command at a time (qd 1)
     engine::SgTransport transport;  // how the rig drives sg nodes
-    // The program it runs (&Config::sg_persist, &Config::fence_scsi); nullptr: none.
+    // The program it runs (&Config::sg_persist, &Config::fence_scsi, &Config::mpathpersist);
+    // nullptr: none.
     const std::string Config::*tool;
     std::unique_ptr<BackendRunner> (*make)(const Config& cfg);
 };
@@ -51,6 +56,8 @@ const BackendInfo& backend_info(Backend b);
 std::unique_ptr<BackendRunner> make_engine_backend(const Config& cfg);
 std::unique_ptr<BackendRunner> make_sg_persist_backend(const Config& cfg);
 std::unique_ptr<BackendRunner> make_fence_scsi_backend(const Config& cfg);
+std::unique_ptr<BackendRunner> make_blkpr_backend(const Config& cfg);
+std::unique_ptr<BackendRunner> make_mpathpersist_backend(const Config& cfg);
 
 // One sample into LU `lun`'s time (its slowest, its sum and count for the mean).
 void add_lun_time(Measurement& m, size_t lun, uint64_t ns);

@@ -12,6 +12,11 @@
 //   sg_persist  one sg_persist process per command, LU after LU, as a shell loop does
 //   fence_scsi  fence-agents' fence_scsi -o off (fence workload only; real block devices, or prsim
 //               under the prsim-run shim)
+//   blkpr       the kernel's PR ioctls (linux/pr.h) on node B's block device, a dm-multipath map or
+//   an
+//               sd disk, LU after LU in prbench's own process (fence workload only; real LUs)
+//   mpathpersist  one mpathpersist process per command on node B's /dev/mapper maps, LU after LU
+//               (fence workload only; dm-multipath maps with multipathd running)
 // Workloads:
 //   op          per-operation latency: every LU repeats a short cycle of PR commands, one of which
 //               (the operation measured) is labelled; the others put the LU into the state that
@@ -37,7 +42,7 @@
 
 namespace prfence::bench {
 
-enum class Backend { uring, sgio, serial, sg_persist, fence_scsi };
+enum class Backend { uring, sgio, serial, sg_persist, fence_scsi, blkpr, mpathpersist };
 const char* backend_name(Backend b);
 std::optional<Backend> parse_backend(std::string_view name);
 bool is_engine_backend(Backend b);
@@ -59,6 +64,12 @@ struct BenchLun {
     std::string wwid;
     engine::PathSpec a, b;
     bool has_b = false;
+    // Node B's every path (its LU given as a dm map: each path under it), registered before a fence
+    // by the backends that act on the whole map; empty: just `b`.
+    std::vector<engine::PathSpec> b_paths;
+    // Node B's device-mapper map for the LU, "/dev/mapper/NAME", when it was given as one ("" when
+    // not): the device blkpr and mpathpersist act on.
+    std::string b_map;
 };
 
 struct Node {
@@ -92,6 +103,10 @@ struct Config {
     unsigned settle_ms = 0;  // fence: pause between arming and the measured batch
     std::string sg_persist = "sg_persist";
     std::string fence_scsi = "fence_scsi";
+    std::string mpathpersist = "mpathpersist";
+    // Where the mpathpersist skip rule looks for a running multipathd (a /proc/PID/comm that says
+    // so).
+    std::string proc_root = "/proc";
     // Words put before every baseline command (sg_persist, fence_scsi); {initiator}, {target_port},
     // {socket} are replaced by the node's. Empty: none (sim LUNs then have no baseline).
     std::vector<std::string> baseline_wrap;
@@ -153,5 +168,9 @@ Result<std::vector<Measurement>> run(const Config& cfg);
 // /dev/prsim/sdX (X: the sd driver's letters for index N: 0 a, 25 z, 26 aa, ...).
 std::string prsim_sg_path(uint32_t lun);
 std::string prsim_sd_path(uint32_t lun);
+
+// The device-mapper map a resolved LU stands for, DEV_ROOT/mapper/NAME, when it was given as one
+// (resolve_devices names such a LU by its map, not by a path) and that node exists; "" otherwise.
+std::string dm_map_node(const engine::LunSpec& l, const std::string& dev_root = "/dev");
 
 }  // namespace prfence::bench

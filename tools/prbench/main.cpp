@@ -73,6 +73,8 @@ int main(int argc, char** argv) {
         "--output-format json\n"
         "  prbench -w op --op read-keys --rate 2000 sim:/tmp/s:0-63      # paced: coordinated "
         "omission corrected\n"
+        "  prbench -w fence -b uring,blkpr,mpathpersist --key-b a1 @victim.list --node-b "
+        "/dev/mapper/3600*   # node B multipathed\n"
         "Node A drives the LUs named by DEVICES, node B the same LUs through --node-b (real LUNs: "
         "the other\n"
         "session's nodes, in the same order). For prsim LUNs node B is the same LUNs through a "
@@ -101,7 +103,8 @@ int main(int argc, char** argv) {
                    "read-full-status")
         ->delimiter(',');
     app.add_option("-b,--backend", backends,
-                   "uring, sgio, serial, sg_persist, fence_scsi, all (comma list)")
+                   "uring, sgio, serial, sg_persist, fence_scsi, blkpr, mpathpersist, all (comma "
+                   "list)")
         ->delimiter(',');
     app.add_option("--qd", qds,
                    "Concurrency sweep: commands in flight at most (numbers, or all = one per LUN)")
@@ -153,6 +156,9 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 1024));
     app.add_option("--sg-persist", cfg.sg_persist, "sg_persist to run (default: from PATH)");
     app.add_option("--fence-scsi", cfg.fence_scsi, "fence_scsi to run (default: from PATH)");
+    app.add_option("--mpathpersist", cfg.mpathpersist,
+                   "mpathpersist to run (default: from PATH); --key-b must be multipath.conf's "
+                   "reservation_key");
     app.add_option(
         "--baseline-wrap", baseline_wrap,
         "Words before every baseline command, e.g. 'prsim-run --socket {socket} --initiator "
@@ -198,14 +204,18 @@ int main(int argc, char** argv) {
     cfg.backends.clear();
     for (const auto& b : split_list(backends)) {
         if (b == "all") {
-            cfg.backends = {bench::Backend::uring, bench::Backend::sgio, bench::Backend::serial,
-                            bench::Backend::sg_persist, bench::Backend::fence_scsi};
+            cfg.backends = {bench::Backend::uring,       bench::Backend::sgio,
+                            bench::Backend::serial,      bench::Backend::sg_persist,
+                            bench::Backend::fence_scsi,  bench::Backend::blkpr,
+                            bench::Backend::mpathpersist};
             continue;
         }
         auto v = bench::parse_backend(b);
         if (!v)
-            return usage_error("unknown backend " + b +
-                               " (uring, sgio, serial, sg_persist, fence_scsi, all)");
+            return usage_error(
+                "unknown backend " + b +
+                " (uring, sgio, serial, sg_persist, fence_scsi, blkpr, mpathpersist, "
+                "all)");
         cfg.backends.push_back(*v);
     }
     auto numbers = [](const std::vector<std::string>& in, const char* what,
@@ -275,6 +285,8 @@ int main(int argc, char** argv) {
                                    "): give node B's devices in the same order");
             l.b = b[i].paths.at(0);
             l.has_b = true;
+            l.b_paths = b[i].paths;
+            l.b_map = bench::dm_map_node(b[i]);
         }
         cfg.luns.push_back(std::move(l));
     }

@@ -5,6 +5,8 @@
 #include "tools/prbench/matrix.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 
 #include "tools/prbench/backend.h"
@@ -61,7 +63,16 @@ enum class When {
     tool_missing,        // the backend's program (BackendInfo::tool) is not installed
     prsim_without_shim,  // prsim LUs, and neither --prsim-run nor --baseline-wrap to reach them
     op_needs_node_b,     // the operation needs node B (the preempts) and some LU has none
+    b_not_dm_map,        // some LU's node B was not given as a device-mapper map
+    b_no_block_device,   // some LU's node B has neither a dm map nor a block device (sg only)
+    no_multipathd,       // no process named multipathd runs (Config::proc_root)
 };
+
+// The cell's LUs (the first n).
+bool any_lu(const Facts& f, bool (*pred)(const BenchLun&)) {
+    const size_t n = std::min(f.cell.n, f.cfg.luns.size());
+    return std::any_of(f.cfg.luns.begin(), f.cfg.luns.begin() + static_cast<long>(n), pred);
+}
 
 bool holds(When w, const Facts& f) {
     switch (w) {
@@ -79,6 +90,13 @@ bool holds(When w, const Facts& f) {
             return f.sim && f.cfg.baseline_wrap.empty() && f.cfg.prsim_run.empty();
         case When::op_needs_node_b:
             return op_needs_node_b(f.cell.op) && !f.have_b;
+        case When::b_not_dm_map:
+            return any_lu(f, [](const BenchLun& l) { return l.b_map.empty(); });
+        case When::b_no_block_device:
+            return any_lu(f,
+                          [](const BenchLun& l) { return l.b_map.empty() && l.b.block.empty(); });
+        case When::no_multipathd:
+            return !process_running(f.cfg.proc_root, "multipathd");
     }
     return false;
 }
@@ -108,9 +126,44 @@ constexpr SkipRule kSkipRules[] = {
      "baselines on prsim LUNs need the prsim-run shim (--prsim-run PATH or --baseline-wrap)"},
     {bit(Backend::sg_persist), kAny, When::tool_missing,
      "{tool} is not installed (Debian: apt-get install sg3-utils)"},
+    {bit(Backend::blkpr) | bit(Backend::mpathpersist), bit(Workload::op) | bit(Workload::pingpong),
+     When::always, "{backend} only fences (workload fence)"},
+    {bit(Backend::blkpr), kAny, When::prsim_luns,
+     "the kernel's PR ioctls need a kernel block device; prsim LUs have none in prbench's process "
+     "(the prsim-run shim serves other processes, and answers SG_IO, not IOC_PR_*)"},
+    {bit(Backend::blkpr), kAny, When::b_no_block_device,
+     "node B has no block device for some LU (an sg node alone): the PR ioctls need /dev/sdX or "
+     "/dev/mapper/NAME"},
+    {bit(Backend::mpathpersist), kAny, When::prsim_luns,
+     "mpathpersist acts on dm-multipath maps; prsim LUs have none"},
+    {bit(Backend::mpathpersist), kAny, When::tool_missing,
+     "{tool} is not installed (Debian: apt-get install multipath-tools)"},
+    {bit(Backend::mpathpersist), kAny, When::b_not_dm_map,
+     "mpathpersist acts on dm-multipath maps only: give node B's LUs as /dev/mapper/NAME "
+     "(--node-b)"},
+    {bit(Backend::mpathpersist), kAny, When::no_multipathd,
+     "multipathd is not running (mpathpersist works with the maps and reservation_key it manages)"},
     {kAny, bit(Workload::op), When::op_needs_node_b,
      "{op} needs node B (--node-b DEVICES, or prsim LUNs)"},
 };
+
+}  // namespace
+
+bool process_running(const std::string& proc_root, std::string_view comm) {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(proc_root, ec)) {
+        const std::string n = e.path().filename().string();
+        if (n.empty() ||
+            !std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; }))
+            continue;
+        std::ifstream f(e.path() / "comm");
+        std::string line;
+        if (std::getline(f, line) && line == comm) return true;
+    }
+    return false;
+}
+
+namespace {
 
 std::string expand(std::string s, const std::string& key, const std::string& value) {
     if (auto p = s.find(key); p != std::string::npos) s.replace(p, key.size(), value);
@@ -126,7 +179,8 @@ std::optional<std::string> skip_reason(const Config& cfg, const Cell& cell, bool
             !holds(r.when, f))
             continue;
         const auto tool = backend_info(cell.backend).tool;
-        return expand(expand(r.why, "{op}", cell.op), "{tool}", tool ? cfg.*tool : "");
+        return expand(expand(expand(r.why, "{op}", cell.op), "{tool}", tool ? cfg.*tool : ""),
+                      "{backend}", backend_name(cell.backend));
     }
     return std::nullopt;
 }

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tools/prbench/bench.h"
@@ -29,5 +30,8 @@ std::vector<Cell> plan(const Config& cfg);
 // nullopt when none does. `sim`: prsim LUs among the cell's; `have_b`: every LU given has a node B
 // path. The tool rules look for the configured sg_persist and fence_scsi in PATH.
 std::optional<std::string> skip_reason(const Config& cfg, const Cell& cell, bool sim, bool have_b);
+
+// Whether a process whose /proc/PID/comm is `comm` runs, looking under `proc_root` (/proc).
+bool process_running(const std::string& proc_root, std::string_view comm);
 
 }  // namespace prfence::bench

@@ -4,6 +4,7 @@
 #include "uring_engine/simproto/names.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "tools/prbench/bench.h"
 
@@ -35,5 +36,14 @@ bool is_op_name(std::string_view name) {
 
 std::string prsim_sg_path(uint32_t lun) { return "/dev/prsim/sg" + std::to_string(lun); }
 std::string prsim_sd_path(uint32_t lun) { return "/dev/prsim/sd" + shim::disk_letters(lun); }
+
+std::string dm_map_node(const engine::LunSpec& l, const std::string& dev_root) {
+    if (l.name.empty() || l.name.find('/') != std::string::npos || l.name.starts_with("sim:") ||
+        l.paths.empty() || l.paths[0].kind != engine::PathSpec::Kind::sg)
+        return "";
+    const std::string node = dev_root + "/mapper/" + l.name;
+    std::error_code ec;
+    return std::filesystem::exists(node, ec) ? node : "";
+}
 
 }  // namespace prfence::bench

@@ -103,7 +103,22 @@ int ProcessBaseline::sg_persist(const Step& s, const BenchLun& l, std::vector<ui
     argv.push_back(cfg_.sg_persist);
     for (auto& a : sg_persist_args(s, cfg_)) argv.push_back(std::move(a));
     argv.push_back(sg_dev(s.node, l));
-    const std::vector<std::string>* e = env(s.node, l, err);
+    return run_retrying(argv, env(s.node, l, err), l, clat, retries, lun_ns, err);
+}
+
+int ProcessBaseline::mpathpersist(const Step& s, const BenchLun& l, std::vector<uint64_t>* clat,
+                                  uint64_t* retries, uint64_t* lun_ns, std::string* err) {
+    std::vector<std::string> argv = wrap(s.node, l);
+    argv.push_back(cfg_.mpathpersist);
+    for (auto& a : mpathpersist_args(s, cfg_)) argv.push_back(std::move(a));
+    argv.push_back(l.b_map);
+    return run_retrying(argv, nullptr, l, clat, retries, lun_ns, err);
+}
+
+int ProcessBaseline::run_retrying(const std::vector<std::string>& argv,
+                                  const std::vector<std::string>* e, const BenchLun& l,
+                                  std::vector<uint64_t>* clat, uint64_t* retries, uint64_t* lun_ns,
+                                  std::string* err) {
     SpawnResult r;
     for (int attempt = 0; attempt < 4; ++attempt) {
         r = spawn_and_wait(argv, e);

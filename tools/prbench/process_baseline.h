@@ -44,8 +44,15 @@ class ProcessBaseline {
     // is empty.
     int sg_persist(const Step& s, const BenchLun& l, std::vector<uint64_t>* clat, uint64_t* retries,
                    uint64_t* lun_ns, std::string* err);
+    // One mpathpersist command on node B's map of LU `l` (BenchLun::b_map), as sg_persist above:
+    // its exit codes follow sg3_utils' (6 is a unit attention, sent again up to 3 times).
+    int mpathpersist(const Step& s, const BenchLun& l, std::vector<uint64_t>* clat,
+                     uint64_t* retries, uint64_t* lun_ns, std::string* err);
 
   private:
+    int run_retrying(const std::vector<std::string>& argv, const std::vector<std::string>* env,
+                     const BenchLun& l, std::vector<uint64_t>* clat, uint64_t* retries,
+                     uint64_t* lun_ns, std::string* err);
     // fence_scsi keeps its key and device list in /var/run/cluster.{key,dev}: on prsim LUs the shim
     // redirects them here (one directory per run, removed after), so a benchmark never touches the
     // files of a real cluster node, nor races another run.

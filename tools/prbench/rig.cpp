@@ -132,6 +132,23 @@ Status prep_cycle(const Config& cfg, Rig& rig, const Cycle& cyc) {
     return {};
 }
 
+Status register_every_b_path(const Config& cfg, size_t n) {
+    PRF_TRY_ASSIGN(auto ps, engine::PathSet::create({}));
+    std::vector<engine::LunTarget> targets;
+    for (size_t i = 0; i < n && i < cfg.luns.size(); ++i) {
+        const BenchLun& l = cfg.luns[i];
+        const std::vector<engine::PathSpec> one{l.b};
+        for (const engine::PathSpec& p : l.b_paths.empty() ? one : l.b_paths) {
+            PRF_TRY_ASSIGN(engine::Path * path, ps->open(p, {cfg.b.initiator, cfg.b.target_port}));
+            targets.push_back({l.name, {path}});
+        }
+    }
+    Rig r;
+    r.paths = std::move(ps);
+    return setup(r, cfg, targets, {1, Act::register_ignore, cfg.b.key},
+                 "arming (node B register on every path)");
+}
+
 Status arm_fence(const Config& cfg, Rig& rig) {
     if (cfg.arm_takeover) {
         PRF_TRY(setup(rig, cfg, rig.a, {0, Act::takeover, cfg.a.key}, "arming (node A takeover)"));

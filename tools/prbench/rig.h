@@ -98,6 +98,13 @@ class CycleJob final : public engine::LunJob {
 // An op workload's preparation on every LU, once and unmeasured; the first LU that fails is named.
 Status prep_cycle(const Config& cfg, Rig& rig, const Cycle& cyc);
 
+// Registers node B's key (REGISTER AND IGNORE EXISTING KEY) on every path of the first `n` LUs
+// (BenchLun::b_paths; `b` when it is empty), each path a target of its own in a PathSet opened for
+// this (the rig holds one path per node). Unmeasured: the backends that act on a whole dm map arm
+// with it after arm_fence, so that every nexus of node B holds its key, as after mpathpersist
+// --register or prfence register on the map.
+Status register_every_b_path(const Config& cfg, size_t n);
+
 // Puts node A in charge of every LU and registers node B: the state before a fence. By default
 // without any abort (B registers and clears, A and B REGISTER AND IGNORE, A RESERVEs), as an
 // operator's cluster is before a failover; with Config::arm_takeover, A's takeover plan (PREEMPT

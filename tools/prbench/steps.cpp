@@ -110,6 +110,42 @@ std::vector<std::string> sg_persist_args(const Step& s, const Config& cfg) {
     return {};
 }
 
+std::vector<std::string> mpathpersist_args(const Step& s, const Config& cfg) {
+    const std::string t = "--prout-type=" + std::to_string(static_cast<unsigned>(cfg.type));
+    const std::string rk = "--param-rk=0x" + hx(s.key);
+    const std::string sark = "--param-sark=0x" + hx(s.sa_key);
+    switch (s.act) {
+        case Act::register_new:
+            return {"--out", "--register", "--param-sark=0x" + hx(s.key)};
+        case Act::unregister:
+            return {"--out", "--register", rk, "--param-sark=0x0"};
+        case Act::register_ignore:
+            return {"--out", "--register-ignore", "--param-sark=0x" + hx(s.key)};
+        case Act::reserve:
+            return {"--out", "--reserve", rk, t};
+        case Act::release:
+            return {"--out", "--release", rk, t};
+        case Act::clear:
+            return {"--out", "--clear", rk};
+        case Act::preempt:
+            return {"--out", "--preempt", rk, sark, t};
+        case Act::preempt_abort:
+            return {"--out", "--preempt-abort", rk, sark, t};
+        case Act::read_keys:
+            return {"--in", "--read-keys"};
+        case Act::read_reservation:
+            return {"--in", "--read-reservation"};
+        case Act::caps:
+            return {"--in", "--report-capabilities"};
+        case Act::full_status:
+            return {"--in", "--read-full-status"};
+        case Act::fence:
+        case Act::takeover:
+            break;
+    }
+    return {};
+}
+
 Status compile(std::vector<Step>& steps, const Config& cfg) {
     for (auto& s : steps) {
         auto m = engine::make_operation(op_spec(s, cfg));

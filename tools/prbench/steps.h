@@ -45,6 +45,9 @@ engine::OpSpec op_spec(const Step& s, const Config& cfg);
 // sg_persist's arguments for a step (the device follows); none for fence and takeover, which are
 // prfence plans.
 std::vector<std::string> sg_persist_args(const Step& s, const Config& cfg);
+// mpathpersist's arguments for a step (the map follows): the same service actions with its long
+// options, keys as 0x-prefixed hex; none for the steps it cannot send (fence, takeover).
+std::vector<std::string> mpathpersist_args(const Step& s, const Config& cfg);
 // A key as sg_persist and fence_scsi read it: hex digits without 0x.
 std::string hx(uint64_t k);
 // Fills every step's JobMaker; an Error when the engine refuses an operation.

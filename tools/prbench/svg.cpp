@@ -26,6 +26,10 @@ const char* color(Backend b) {
             return "#d62728";
         case Backend::fence_scsi:
             return "#9467bd";
+        case Backend::blkpr:
+            return "#8c564b";
+        case Backend::mpathpersist:
+            return "#e377c2";
     }
     return "#000000";
 }
@@ -41,6 +45,10 @@ const char* label(Backend b) {
             return "sg_persist loop";
         case Backend::fence_scsi:
             return "fence_scsi";
+        case Backend::blkpr:
+            return "IOC_PR ioctl loop";
+        case Backend::mpathpersist:
+            return "mpathpersist loop";
     }
     return "?";
 }

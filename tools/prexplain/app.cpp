@@ -62,26 +62,47 @@ void on_signal(int) { g_stop = 1; }
 
 }  // namespace
 
+namespace {
+
+Json null_or(const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); }
+
+Json seconds_json(bool has, int64_t ns) {
+    return has ? Json(static_cast<double>(ns) / 1e9) : Json(nullptr);
+}
+
+// "READ_10 sector 2097024, 8 blocks x3".
+std::string command_text(const Command& c) {
+    std::string s = c.op.empty() ? std::string("command") : c.op;
+    if (c.has_sector) s += " sector " + std::to_string(c.sector);
+    if (c.blocks) s += ", " + std::to_string(c.blocks) + (c.blocks == 1 ? " block" : " blocks");
+    if (c.count > 1) s += " x" + std::to_string(c.count);
+    return s;
+}
+
+constexpr size_t kTextCommands = 4;
+
+}  // namespace
+
 std::string event_json(const Explained& x) {
     const Event& e = x.event;
     const Diagnosis& d = x.diag;
     Json j;
     j["class"] = class_name(d.cls);
     j["reason"] = d.reason;
-    j["device"] = e.lu.device.empty() ? Json(nullptr) : Json(e.lu.device);
-    j["hctl"] = e.lu.hctl.empty() ? Json(nullptr) : Json(e.lu.hctl);
-    j["wwid"] = e.lu.wwid.empty() ? Json(nullptr) : Json(e.lu.wwid);
+    j["device"] = null_or(e.lu.device);
+    j["hctl"] = null_or(e.lu.hctl);
+    j["wwid"] = null_or(e.lu.wwid);
     if (!e.lu.sim.empty()) j["sim"] = e.lu.sim;
-    j["op"] = e.op.empty() ? Json(nullptr) : Json(e.op);
+    j["op"] = null_or(e.op);
     j["access"] = access_name(e.access);
     j["sector"] = e.has_sector ? Json(e.sector) : Json(nullptr);
     j["blocks"] = e.blocks ? Json(e.blocks) : Json(nullptr);
     j["count"] = e.count;
-    j["first_seen"] = e.has_time ? Json(static_cast<double>(e.first_seen_ns) / 1e9) : Json(nullptr);
-    j["last_seen"] = e.has_time ? Json(static_cast<double>(e.last_seen_ns) / 1e9) : Json(nullptr);
+    j["first_seen"] = seconds_json(e.has_time, e.first_seen_ns);
+    j["last_seen"] = seconds_json(e.has_time, e.last_seen_ns);
     j["update"] = e.update;
     j["source"] = source_name(e.source);
-    j["group"] = x.group.empty() ? Json(nullptr) : Json(x.group);
+    j["group"] = null_or(x.group);
     j["our_key"] = x.our_key ? Json(key_text(*x.our_key)) : Json(nullptr);
     j["holder_key"] = d.holder_key ? Json(key_text(*d.holder_key)) : Json(nullptr);
     const char* ab = d.type ? wire::type_abbrev(d.type) : "";
@@ -92,21 +113,84 @@ std::string event_json(const Explained& x) {
     for (uint64_t k : d.preempted_by) pre.push_back(key_text(k));
     j["preempted_by"] = pre;
     j["holders"] = d.holder_ids;
+    // The LU's whole story: its names and every kind of command refused.
+    Json paths = Json::array();
+    for (const PathName& p : e.lu.paths) {
+        Json q;
+        q["device"] = null_or(p.device);
+        q["hctl"] = null_or(p.hctl);
+        paths.push_back(std::move(q));
+    }
+    j["paths"] = std::move(paths);
+    if (e.lu.dm_device.empty() && e.lu.dm_name.empty()) {
+        j["map"] = nullptr;
+    } else {
+        Json m;
+        m["device"] = null_or(e.lu.dm_device);
+        m["name"] = null_or(e.lu.dm_name);
+        m["uuid"] = null_or(e.lu.dm_uuid);
+        j["map"] = std::move(m);
+    }
+    Json cmds = Json::array();
+    for (const Command& c : e.commands) {
+        Json k;
+        k["op"] = null_or(c.op);
+        k["access"] = access_name(c.access);
+        k["sector"] = c.has_sector ? Json(c.sector) : Json(nullptr);
+        k["blocks"] = c.blocks ? Json(c.blocks) : Json(nullptr);
+        k["device"] = null_or(c.device);
+        k["hctl"] = null_or(c.hctl);
+        k["count"] = c.count;
+        k["first_seen"] = seconds_json(c.has_time, c.first_seen_ns);
+        k["last_seen"] = seconds_json(c.has_time, c.last_seen_ns);
+        cmds.push_back(std::move(k));
+    }
+    j["commands"] = std::move(cmds);
+    j["unlisted"] = e.unlisted;
     return j.dump();
 }
 
 std::string event_text(const Explained& x) {
     const Event& e = x.event;
-    std::string s =
-        e.lu.device.empty() ? (e.lu.sim.empty() ? std::string("?") : e.lu.sim) : e.lu.device;
+    std::string s = !e.lu.device.empty()      ? e.lu.device
+                    : !e.lu.sim.empty()       ? e.lu.sim
+                    : !e.lu.dm_device.empty() ? e.lu.dm_device
+                                              : std::string("?");
     if (!e.lu.hctl.empty()) s += " [" + e.lu.hctl + "]";
     if (!e.lu.wwid.empty()) s += " " + e.lu.wwid;
     if (!e.lu.sim.empty() && !e.lu.device.empty()) s += " " + e.lu.sim;
+    if (!e.lu.dm_name.empty() || (!e.lu.dm_device.empty() && !e.lu.device.empty())) {
+        s += ", map " + (e.lu.dm_name.empty() ? e.lu.dm_device : e.lu.dm_name);
+        if (!e.lu.dm_name.empty() && !e.lu.dm_device.empty()) s += " (" + e.lu.dm_device + ")";
+    }
+    if (e.lu.paths.size() > 1) {
+        s += ", paths";
+        for (const PathName& p : e.lu.paths) {
+            s += " " + (p.device.empty() ? std::string("?") : p.device);
+            if (!p.hctl.empty()) s += " [" + p.hctl + "]";
+        }
+    }
     if (!x.group.empty()) s += " (group " + x.group + ")";
     s += ": ";
     if (e.update) s += "still conflicting: ";
-    s += e.op.empty() ? std::string("command") : e.op;
-    if (e.has_sector) s += " sector " + std::to_string(e.sector);
+    if (e.commands.empty()) {
+        Command c;
+        c.op = e.op;
+        c.has_sector = e.has_sector;
+        c.sector = e.sector;
+        c.blocks = e.blocks;
+        s += command_text(c);
+    }
+    uint64_t more = e.unlisted;
+    for (size_t i = 0; i < e.commands.size(); ++i) {
+        if (i >= kTextCommands) {
+            more += e.commands[i].count;
+            continue;
+        }
+        if (i) s += "; ";
+        s += command_text(e.commands[i]);
+    }
+    if (more) s += "; " + std::to_string(more) + " more";
     s += ": ";
     s += class_name(x.diag.cls);
     if (!x.diag.reason.empty()) s += ": " + x.diag.reason;
@@ -235,8 +319,12 @@ struct Input {
 class Pipeline {
   public:
     Pipeline(const Options& o, LuMapper& mapper, PrQuerier* querier, EventSink* sink,
-             OurSides* book)
-        : o_(o), corr_(mapper), querier_(querier), sink_(sink), book_(book) {
+             OurSides* book, bool live)
+        : o_(o),
+          corr_(mapper, CorrelateOptions{.hold = !live}),
+          querier_(querier),
+          sink_(sink),
+          book_(book) {
         if (o.key_value) our_key_ = *o.key_value;
     }
 
@@ -301,7 +389,11 @@ class Pipeline {
         for (char** e = environ; e && *e; ++e)
             if (!std::string_view(*e).starts_with("PREXPLAIN_")) env.emplace_back(*e);
         const auto& lu = x.event.lu;
-        env.push_back("PREXPLAIN_DEVICE=" + (lu.device.empty() ? lu.sim : "/dev/" + lu.device));
+        env.push_back("PREXPLAIN_DEVICE=" + (!lu.device.empty()      ? "/dev/" + lu.device
+                                             : !lu.dm_device.empty() ? "/dev/" + lu.dm_device
+                                                                     : lu.sim));
+        env.push_back("PREXPLAIN_MAP=" +
+                      (lu.dm_name.empty() ? std::string() : "/dev/mapper/" + lu.dm_name));
         env.push_back("PREXPLAIN_WWID=" + lu.wwid);
         env.push_back("PREXPLAIN_HCTL=" + lu.hctl);
         env.push_back("PREXPLAIN_HOLDER_KEY=" + (x.diag.holder_key ? key_text(*x.diag.holder_key)
@@ -521,8 +613,9 @@ int run(int argc, char** argv) {
     CLI::App app{
         "prexplain: say why I/O hit a SCSI reservation conflict, from kernel logs and "
         "tracepoints.\n"
-        "Reads saved dmesg / journalctl / trace text (FILE..., '-' for stdin), or live: --kmsg,\n"
-        "--trace, --follow FILE. Exit: 0 no conflict, 24 conflicts, 1 usage, 15 unreadable input.",
+        "Reads saved dmesg / journalctl / trace text (FILE..., '-' for stdin: one event per LU at\n"
+        "the end), or live: --kmsg, --trace, --follow FILE (an event per LU at once, updates as\n"
+        "lines arrive). Exit: 0 no conflict, 24 conflicts, 1 usage, 15 unreadable input.",
         "prexplain"};
     app.set_version_flag("-V,--version", "prexplain " PRFENCE_VERSION);
     app.add_option("files", o.files, "saved kernel log or trace files ('-' = stdin)");
@@ -553,8 +646,8 @@ int run(int argc, char** argv) {
     app.add_option("--group", o.groups, "with --daemon: only this group is ours (repeatable)")
         ->allow_extra_args(false);
     app.add_option("--on-fenced", o.on_fenced,
-                   "run CMD (/bin/sh -c) once per fenced LU; env PREXPLAIN_DEVICE, PREXPLAIN_WWID, "
-                   "PREXPLAIN_HOLDER_KEY");
+                   "run CMD (/bin/sh -c) once per fenced LU; env PREXPLAIN_DEVICE, PREXPLAIN_MAP, "
+                   "PREXPLAIN_WWID, PREXPLAIN_HOLDER_KEY");
     app.add_option("--sys", o.sys, "sysfs root (tests)");
     app.add_option("--dev", o.dev, "/dev root (tests)");
     try {
@@ -609,7 +702,8 @@ int run(int argc, char** argv) {
     sopt.initiator = o.initiator;
     sopt.target_port = o.target_port;
     EngineQuerier querier(mapper, ropt, sopt, book ? &*book : nullptr);
-    Pipeline p(o, mapper, o.no_query ? nullptr : &querier, sink.get(), book ? &*book : nullptr);
+    Pipeline p(o, mapper, o.no_query ? nullptr : &querier, sink.get(), book ? &*book : nullptr,
+               live);
 
     if (!live) {
         std::vector<char> buf(1 << 20);

@@ -32,13 +32,16 @@ struct Explained {
     std::string group;  // the prfenced group the LU belongs to (--daemon), "" when unknown
 };
 
-// The JSON object (one line, no newline) and the human line (no newline) of an event.
-// JSON fields: class, reason, device, hctl, wwid, sim, op, access, sector, blocks, count,
-// first_seen, last_seen (seconds, as the log's clock counts), update, source, group (prfenced's,
-// with
-// --daemon; null otherwise), our_key, holder_key
-// ("0x..." or null), type (abbreviation, null when nothing is reserved), type_name, registered,
-// preempted_by (keys), holders (TransportIDs from READ FULL STATUS).
+// The JSON object (one line, no newline) and the human line (no newline) of an event: one LU's
+// story. JSON fields: class, reason, device, hctl, wwid (the LU's first path and WWID), sim, op,
+// access, sector, blocks (the command the class was judged on: see Event), count, first_seen,
+// last_seen (seconds, as the log's clock counts), update, source, group (prfenced's, with --daemon;
+// null otherwise), our_key, holder_key ("0x..." or null), type (abbreviation, null when nothing is
+// reserved), type_name, registered, preempted_by (keys), holders (TransportIDs from READ FULL
+// STATUS), paths ([{device, hctl}], every SCSI path known), map ({device, name, uuid} of the
+// dm-multipath map, or null), commands ([{op, access, sector, blocks, device, hctl, count,
+// first_seen, last_seen}], every kind of command refused), unlisted (failed I/Os beyond the kinds
+// listed).
 std::string event_json(const Explained& e);
 std::string event_text(const Explained& e);
 

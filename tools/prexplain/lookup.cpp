@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "tools/prexplain/lookup.h"
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
 #include "uring_engine/policy/operations.h"
 #include "uring_engine/wire/status.h"
 
@@ -24,7 +28,34 @@ LuIdentity identity_of(const engine::LunSpec& spec) {
         if (p.kind == engine::PathSpec::Kind::sim)
             id.sim = "sim:" + p.sim_socket + ":" + std::to_string(p.sim_lun);
     }
+    for (const auto& p : spec.paths)
+        if (p.kind == engine::PathSpec::Kind::sg)
+            id.paths.push_back(
+                PathName{p.block.empty() ? std::string() : base_name(p.block), p.hctl});
     return id;
+}
+
+// The first line of a sysfs attribute, "" when it cannot be read.
+std::string attr(const std::string& path) {
+    std::ifstream in(path);
+    std::string line;
+    if (!in || !std::getline(in, line)) return {};
+    while (!line.empty() && (line.back() == '\n' || line.back() == ' ')) line.pop_back();
+    return line;
+}
+
+// The dm-multipath map holding a disk (<sysfs>/block/sdX/holders/dm-N with an "mpath-" uuid), ""
+// when there is none.
+std::string multipath_holder(const std::string& sys, const std::string& disk) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    for (fs::directory_iterator it(sys + "/block/" + disk + "/holders", ec), end; !ec && it != end;
+         it.increment(ec)) {
+        const std::string dm = it->path().filename().string();
+        if (dm.starts_with("dm-") && attr(sys + "/block/" + dm + "/dm/uuid").starts_with("mpath-"))
+            return dm;
+    }
+    return {};
 }
 
 }  // namespace
@@ -37,6 +68,25 @@ std::optional<LuIdentity> SysfsMapper::lookup(const std::string& name) {
     std::optional<LuIdentity> id;
     if (auto spec = engine::resolve_kernel_name(name, opt_); spec.ok()) {
         id = identity_of(*spec);
+        // The map over the LU, when a multipath map holds it: its names, and its paths (a log
+        // line names one path; the LU is queried, and named, through all of them).
+        std::string dm = name.starts_with("dm-") ? name
+                         : id->device.empty()    ? std::string()
+                                                 : multipath_holder(opt_.sysfs_root, id->device);
+        if (!dm.empty()) {
+            id->dm_device = dm;
+            id->dm_name = attr(opt_.sysfs_root + "/block/" + dm + "/dm/name");
+            id->dm_uuid = attr(opt_.sysfs_root + "/block/" + dm + "/dm/uuid");
+            if (dm != name)
+                if (auto map = engine::resolve_kernel_name(dm, opt_);
+                    map.ok() && map->wwid == spec->wwid && map->paths.size() > spec->paths.size()) {
+                    *spec = std::move(*map);
+                    const LuIdentity all = identity_of(*spec);
+                    for (const PathName& p : all.paths)
+                        if (std::find(id->paths.begin(), id->paths.end(), p) == id->paths.end())
+                            id->paths.push_back(p);
+                }
+        }
         specs_.emplace(id->key, std::move(*spec));
     }
     cache_.emplace(name, id);

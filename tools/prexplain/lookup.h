@@ -18,8 +18,10 @@
 
 namespace prfence::prexplain {
 
-// LuMapper over sysfs (resolve_kernel_name), cached per name. With a prsim socket, H:C:T:L names
-// prsim's LUN L (PROTOCOL.md section 6: the host is the initiator, the target the port) as
+// LuMapper over sysfs (resolve_kernel_name), cached per name. An LU below a dm-multipath map (a
+// disk whose <sysfs>/block/sdX/holders/dm-N has a uuid starting "mpath-", or dm-N itself) is named
+// with the map (dm/name, dm/uuid) and every path of it (dm-N/slaves). With a prsim socket, H:C:T:L
+// names prsim's LUN L (PROTOCOL.md section 6: the host is the initiator, the target the port) as
 // sim:SOCKET:L, and no sysfs is read.
 class SysfsMapper final : public LuMapper {
   public:

@@ -405,7 +405,10 @@ bool sd_message(Cur c, ParsedLine& p) {
         }
         return true;
     }
-    return false;
+    // Any other message about the disk: what it teaches is the name.
+    if (c.s.empty()) return false;
+    p.kind = LineKind::sd_name;
+    return true;
 }
 
 // "STATUS error, dev sdX, sector N[ op 0x0:(READ) ...]", any function prefix already eaten.
@@ -682,6 +685,8 @@ const char* line_kind_name(LineKind k) noexcept {
             return "trace_cmd_done";
         case LineKind::trace_rq_complete:
             return "trace_rq_complete";
+        case LineKind::sd_name:
+            return "sd_name";
     }
     return "?";
 }

@@ -26,11 +26,14 @@
 //                    cmd_age=Ns" (also without "tag#N", and the older "[sdX]  Result: ...")
 //   cdb              "sd H:C:T:L: [sdX] tag#N CDB: Read(10) 28 00 ..."
 //                    (also "CDB: Read(10): 28 ...")
-//   block_error      "[FUNC: ]STATUS error, dev sdX, sector N[ op 0x0:(READ) flags ...]" where FUNC
+//   sd_name          any other "sd H:C:T:L: [sdX] ..." ("[sdc] Attached SCSI disk", "[sdc] tag#16
+//                    Sense Key : ..."): never a conflict, it ties the disk name to its address
+//   block_error      "[FUNC: ]STATUS error, dev sdX, sector N[ op 0x0:(READ) flags ...]" (also on a
+//                    device-mapper map: "dev dm-0", printed right after its path's line) where FUNC
 //                    is blk_update_request (<= 5.15) or print_req_error (4.17-5.0) and STATUS
 //                    "critical nexus" (BLK_STS_NEXUS, <= 6.4) or "reservation conflict" (6.5+);
 //                    other statuses ("I/O", "critical target", ...) parse with conflict = false
-//   buffer_io        "Buffer I/O error on dev sdc1, logical block N[, async page read]"
+//   buffer_io        "Buffer I/O error on dev sdc1, logical block N[, async page read]" (or dm-0)
 //   trace_cmd_done   scsi:scsi_dispatch_cmd_done with and without driver_tag/scheduler_tag, with
 //                    and without " sense=(key=.. asc=.. ascq=..)"; conflict when the status is
 //                    SAM_STAT_RESERVATION_CONFLICT (or 0x18) or the host byte DID_NEXUS_FAILURE
@@ -56,6 +59,7 @@ enum class LineKind : uint8_t {
     buffer_io,
     trace_cmd_done,
     trace_rq_complete,
+    sd_name,
 };
 
 const char* source_name(Source s) noexcept;
@@ -81,7 +85,8 @@ struct ParsedLine {
 
     bool has_hctl = false;
     Hctl hctl;
-    std::string_view disk;  // "sdq", "sdc1" (block_error, failed_result, cdb, buffer_io)
+    std::string_view disk;  // "sdq", "sdc1", "dm-0" (block_error, failed_result, cdb, buffer_io,
+                            // sd_name)
     bool has_devnum = false;
     uint32_t major = 0, minor = 0;  // trace_rq_complete
 

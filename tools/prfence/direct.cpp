@@ -12,6 +12,7 @@
 #include "uring_engine/common/bytes.h"
 #include "uring_engine/policy/cluster_key.h"
 #include "uring_engine/policy/operations.h"
+#include "uring_engine/session/multipath_keys.h"
 #include "uring_engine/session/session.h"
 
 namespace prfence::cli {
@@ -31,6 +32,7 @@ struct Common {
     unsigned qd = 1024;
     std::string transport = "uring";
     engine::ResolveOptions roots;  // --sys, --dev: a fake sysfs and /dev tree (tests)
+    std::string multipathd_socket = std::string(engine::kMultipathdSocket);
 };
 
 struct PrOpts {
@@ -70,6 +72,8 @@ void add_common(CLI::App* sub, Common& c) {
     // --sys and --dev do.
     sub->add_option("--sys", c.roots.sysfs_root, "sysfs root (tests)")->group("");
     sub->add_option("--dev", c.roots.dev_root, "/dev root (tests)")->group("");
+    sub->add_option("--multipathd-socket", c.multipathd_socket, "multipathd's socket (tests)")
+        ->group("");
 }
 
 Result<uint64_t> key_arg(const std::string& text, const char* what) {
@@ -95,7 +99,8 @@ int syntax(const std::string& msg) {
     return wire::exit_code(wire::Category::syntax_error);
 }
 
-int run_batch(const std::string& op, const Common& c, const Result<JobMaker>& maker) {
+int run_batch(const std::string& op, const Common& c, const engine::OpSpec& spec,
+              const Result<JobMaker>& maker) {
     if (!maker) return syntax(maker.error().msg);
     const uint64_t t_resolve = engine::now_ns();
     auto specs = engine::resolve_devices(c.devices, c.roots);
@@ -113,6 +118,7 @@ int run_batch(const std::string& op, const Common& c, const Result<JobMaker>& ma
     so.exec.batch_deadline = std::chrono::milliseconds(c.deadline_ms);
     so.exec.command_deadline = std::chrono::milliseconds(c.timeout_ms + 5000);
     so.exec.cancel = &g_cancel;
+    so.sysfs_root = c.roots.sysfs_root;
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     const uint64_t t_open = engine::now_ns();
@@ -127,15 +133,24 @@ int run_batch(const std::string& op, const Common& c, const Result<JobMaker>& ma
         std::fprintf(stderr, "prfence %s: %s\n", op.c_str(), rep.error().msg.c_str());
         return wire::exit_code(wire::Category::other);
     }
+    std::vector<engine::MapKeyReport> told;
+    if (auto key = engine::key_left_registered(spec)) {
+        engine::MultipathKeysOptions mo;
+        mo.socket = c.multipathd_socket;
+        mo.sysfs_root = c.roots.sysfs_root;
+        told = engine::tell_multipathd(*specs, rep->outcomes, *key, spec.aptpl, mo);
+    }
     if (c.json) {
         // Where the time outside the batch went: naming the devices (sysfs) and opening their
         // paths.
         Json j = batch_json(op, rep->outcomes, rep->summary);
         j["summary"]["resolve_ms"] = static_cast<double>(t_open - t_resolve) / 1e6;
         j["summary"]["open_ms"] = static_cast<double>(t_run - t_open) / 1e6;
+        add_multipathd_json(j, told);
         std::cout << j.dump(2) << "\n";
     } else {
-        std::cout << batch_text(op, rep->outcomes, rep->summary, c.failures_only);
+        std::cout << batch_text(op, rep->outcomes, rep->summary, c.failures_only)
+                  << multipathd_text(told);
     }
     return wire::exit_code(rep->summary.worst);
 }
@@ -296,7 +311,8 @@ void add_direct(CLI::App& app, Runner& run, std::string_view chosen,
                     o.qd = c->qd;
                     return run_via_daemon(**daemon_socket, engine::operation_name(s.op), *spec, o);
                 }
-                return run_batch(engine::operation_name(s.op), *c, engine::make_operation(*spec));
+                return run_batch(engine::operation_name(s.op), *c, *spec,
+                                 engine::make_operation(*spec));
             };
         });
     }

@@ -51,6 +51,20 @@ Json outcome_json(const engine::LunOutcome& o) {
     }
     if (o.caps) j["capabilities"] = to_json(*o.caps);
     if (o.full_status) j["full_status"] = to_json(*o.full_status);
+    // Paths only where they tell something: a LU with several, or one whose path died.
+    const bool any_dead = std::any_of(
+        o.paths.begin(), o.paths.end(),
+        [](const engine::PathOutcome& p) { return p.state == engine::PathOutcome::State::dead; });
+    if (o.paths.size() > 1 || any_dead) {
+        Json paths = Json::array();
+        for (const auto& p : o.paths) {
+            Json e = {{"path", p.name}, {"state", engine::path_state_name(p.state)}};
+            if (!p.error.empty()) e["error"] = p.error;
+            paths.push_back(std::move(e));
+        }
+        j["paths"] = std::move(paths);
+    }
+    if (o.degraded) j["degraded"] = true;
     return j;
 }
 
@@ -58,6 +72,7 @@ Json summary_json(const engine::BatchSummary& s) {
     return {{"luns", s.luns},
             {"ok", s.ok},
             {"failed", s.failed},
+            {"degraded", s.degraded},
             {"wall_ms", static_cast<double>(s.wall_ns) / 1e6},
             {"p50_us", s.p50_ns / 1000},
             {"p90_us", s.p90_ns / 1000},
@@ -75,6 +90,35 @@ Json batch_json(const std::string& op, const std::vector<engine::LunOutcome>& ou
     Json luns = Json::array();
     for (const auto& o : outcomes) luns.push_back(outcome_json(o));
     return {{"operation", op}, {"luns", luns}, {"summary", summary_json(s)}};
+}
+
+void add_multipathd_json(Json& batch, const std::vector<engine::MapKeyReport>& told) {
+    if (told.empty()) return;
+    size_t ok = 0;
+    for (const auto& r : told) {
+        Json m = {{"map", r.map}, {"told", r.told}, {"key", r.key}};
+        if (!r.error.empty()) m["error"] = r.error;
+        if (r.lun < batch["luns"].size()) batch["luns"][r.lun]["multipathd"] = std::move(m);
+        ok += r.told ? 1 : 0;
+    }
+    batch["summary"]["multipathd_told"] = ok;
+    batch["summary"]["multipathd_not_told"] = told.size() - ok;
+}
+
+std::string multipathd_text(const std::vector<engine::MapKeyReport>& told) {
+    if (told.empty()) return {};
+    size_t ok = 0;
+    std::string lines;
+    for (const auto& r : told) {
+        if (r.told) {
+            ++ok;
+            continue;
+        }
+        lines += "multipathd: " + r.map + ": " + r.error + "\n";
+    }
+    std::string head = "multipathd: " + std::to_string(ok) + " of " + std::to_string(told.size()) +
+                       " multipath map" + (told.size() == 1 ? "" : "s") + " told\n";
+    return head + lines;
 }
 
 namespace {
@@ -109,6 +153,7 @@ std::string detail(const engine::LunOutcome& o) {
             " CRH=" + (o.caps->crh ? "1" : "0");
     }
     if (!o.error.empty()) d += (d.empty() ? "" : "; ") + o.error;
+    if (o.degraded) d = "DEGRADED: " + d;
     return d;
 }
 
@@ -135,11 +180,14 @@ std::string batch_text(const std::string& op, const std::vector<engine::LunOutco
                       static_cast<unsigned long long>(o.latency_ns / 1000), o.retries);
         out += line + detail(o) + "\n";
     }
+    // A degraded LU is ok (exit 0, as mpathpersist's), but the operator must see it.
+    const std::string degraded =
+        s.degraded ? " (" + std::to_string(s.degraded) + " degraded: a path is dead)" : "";
     std::snprintf(line, sizeof line,
-                  "%s: %zu LUN%s, %zu ok, %zu failed in %.1f ms (%llu commands, %llu retries; "
+                  "%s: %zu LUN%s, %zu ok%s, %zu failed in %.1f ms (%llu commands, %llu retries; "
                   "latency p50 %.0f us, "
                   "p99 %.0f us, max %.0f us)%s%s\n",
-                  op.c_str(), s.luns, s.luns == 1 ? "" : "s", s.ok, s.failed,
+                  op.c_str(), s.luns, s.luns == 1 ? "" : "s", s.ok, degraded.c_str(), s.failed,
                   static_cast<double>(s.wall_ns) / 1e6, static_cast<unsigned long long>(s.commands),
                   static_cast<unsigned long long>(s.retries), static_cast<double>(s.p50_ns) / 1e3,
                   static_cast<double>(s.p99_ns) / 1e3, static_cast<double>(s.max_ns) / 1e3,

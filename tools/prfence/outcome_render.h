@@ -11,6 +11,7 @@
 
 #include "tools/prfence/render.h"
 #include "uring_engine/model/outcome.h"
+#include "uring_engine/session/multipath_keys.h"
 
 namespace prfence::cli {
 
@@ -18,6 +19,13 @@ Json outcome_json(const engine::LunOutcome& o);
 Json summary_json(const engine::BatchSummary& s);
 Json batch_json(const std::string& op, const std::vector<engine::LunOutcome>& outcomes,
                 const engine::BatchSummary& s);
+
+// What multipathd was told about each map (session/multipath_keys.h): "multipathd": {map, told,
+// key, error} in the LU's entry of a batch_json document, and "multipathd_told" (maps told) and
+// "multipathd_not_told" in its summary; nothing when no LU sits in a multipath map.
+void add_multipathd_json(Json& batch, const std::vector<engine::MapKeyReport>& told);
+// "multipathd: N of M multipath maps told" and a line per map not told; "" when there were none.
+std::string multipathd_text(const std::vector<engine::MapKeyReport>& told);
 
 // One row per LUN (only failed LUNs when failures_only) and the summary line.
 std::string batch_text(const std::string& op, const std::vector<engine::LunOutcome>& outcomes,

@@ -21,6 +21,7 @@
 #include <set>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "uring_engine/common/bytes.h"
 #include "uring_engine/common/sys_error.h"
@@ -84,6 +85,45 @@ std::string dir_name(std::string_view p) {
     if (s == std::string_view::npos) return ".";
     if (s == 0) return "/";
     return std::string(p.substr(0, s));
+}
+
+// `target` (a symlink's contents) read from a link in directory `dir`, with "." and ".." folded
+// away as text.
+std::string join_lexical(std::string_view dir, std::string_view target) {
+    std::vector<std::string_view> parts;
+    auto push = [&](std::string_view s) {
+        while (!s.empty()) {
+            size_t slash = s.find('/');
+            std::string_view c = s.substr(0, slash);
+            if (c == "..") {
+                if (!parts.empty()) parts.pop_back();
+            } else if (!c.empty() && c != ".") {
+                parts.push_back(c);
+            }
+            if (slash == std::string_view::npos) break;
+            s.remove_prefix(slash + 1);
+        }
+    };
+    if (target.empty() || target[0] != '/') push(dir);
+    push(target);
+    std::string out;
+    for (auto c : parts) {
+        out += '/';
+        out += c;
+    }
+    return out.empty() ? "/" : out;
+}
+
+// Where a sysfs symlink leads, for a link whose directory is canonical. The kernel's sysfs links
+// are relative and lead straight to a device directory, never through another link, so joining the
+// link's text to its directory gives realpath()'s answer in one readlink instead of real_path's
+// three calls (an open, a readlink, a close): resolving 256 disks made a thousand calls fewer.
+// nullopt when `link` is not a symlink (or does not exist).
+std::optional<std::string> sysfs_link(const std::string& link) {
+    char buf[PATH_MAX];
+    ssize_t n = ::readlink(link.c_str(), buf, sizeof buf);
+    if (n <= 0 || n >= static_cast<ssize_t>(sizeof buf)) return std::nullopt;
+    return join_lexical(dir_name(link), std::string_view(buf, static_cast<size_t>(n)));
 }
 
 std::string strip_trailing_slashes(std::string p) {
@@ -210,6 +250,7 @@ class Resolver {
         : sys_(strip_trailing_slashes(opt.sysfs_root.empty() ? "/sys" : opt.sysfs_root)),
           dev_(strip_trailing_slashes(opt.dev_root.empty() ? "/dev" : opt.dev_root)) {
         dev_real_ = real_path(dev_).value_or(dev_);
+        sys_real_ = real_path(sys_).value_or(sys_);
         if (auto c = real_path(dev_ + "/mapper")) dev_mapper_real_ = *c;
         char* cwd = ::getcwd(nullptr, 0);
         cwd_ = cwd ? cwd : ".";
@@ -464,9 +505,9 @@ class Resolver {
         struct stat st;
         std::optional<std::string> obj_fast;
         if (::stat(path.c_str(), &st) == 0 && (S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode)))
-            obj_fast = real_path(sys_ + (S_ISBLK(st.st_mode) ? "/dev/block/" : "/dev/char/") +
-                                 std::to_string(major(st.st_rdev)) + ":" +
-                                 std::to_string(minor(st.st_rdev)));
+            obj_fast = sysfs_link(sys_real_ + (S_ISBLK(st.st_mode) ? "/dev/block/" : "/dev/char/") +
+                                  std::to_string(major(st.st_rdev)) + ":" +
+                                  std::to_string(minor(st.st_rdev)));
         if (obj_fast) return classify_argument(*obj_fast, typed, where, from_glob);
 
         struct stat lst;
@@ -553,13 +594,13 @@ class Resolver {
         const std::string kname = base_name(obj);
         // An sg node: its class directory sits in .../H:C:T:L/scsi_generic/.
         if (base_name(dir_name(obj)) == "scsi_generic") {
-            auto d = real_path(obj + "/device");
+            auto d = sysfs_link(obj + "/device");
             if (!d || !is_hctl(base_name(*d))) {
                 problems.push_back(
                     problem(Errc::not_found, dev_node(kname) + " has no SCSI device in " + sys_));
                 return;
             }
-            return scsi_device(*d, dev_node(kname), name, "", found, problems);
+            return scsi_device(*d, dev_node(kname), name, "", found, problems, kname);
         }
         // A partition: ask for the whole disk (or, below a dm map, use it). Partitions sit below
         // their disk, never directly in a .../block/ directory.
@@ -575,13 +616,16 @@ class Resolver {
             }
             return classify(dir_name(obj), name, depth, false, found, problems, nullptr);
         }
+        // A SCSI device: a disk (.../block/sdX) or a node of another SCSI class (/dev/bsg/H:C:T:L,
+        // a tape), whose device link leads to .../H:C:T:L. Asked first, as the common case: a
+        // device-mapper map has no device link, so the order changes no answer.
+        auto d = sysfs_link(obj + "/device");
+        const bool scsi = d && is_hctl(base_name(*d));
         // A device-mapper map: every path below it.
-        if (is_dir(obj + "/dm")) return dm_map(obj, depth, top, found, problems, partition_of);
-        // Anything else must be a SCSI device: a disk (.../block/sdX) or a node of another SCSI
-        // class (/dev/bsg/H:C:T:L, a tape), whose device link leads to .../H:C:T:L as well.
+        if (!scsi && is_dir(obj + "/dm"))
+            return dm_map(obj, depth, top, found, problems, partition_of);
         const bool blockdev = in_block_dir;
-        auto d = real_path(obj + "/device");
-        if (!d || !is_hctl(base_name(*d))) {
+        if (!scsi) {
             std::string hint = kname.starts_with("nvme")
                                    ? " (an NVMe namespace; prfence fences SCSI logical units)"
                                    : "";
@@ -613,7 +657,7 @@ class Resolver {
                 all_digits(std::string_view(uuid).substr(4, dash - 4))) {
                 std::string whole = "the whole map";
                 if (slaves.size() == 1) {
-                    if (auto w = real_path(obj + "/slaves/" + slaves[0])) {
+                    if (auto w = sysfs_link(obj + "/slaves/" + slaves[0])) {
                         std::string wname = read_attr(*w + "/dm/name");
                         if (!wname.empty()) whole += " " + dev_ + "/mapper/" + wname;
                         if (partition_of) *partition_of = "dm:" + base_name(*w);
@@ -638,7 +682,7 @@ class Resolver {
         }
         resolved_wholes_.insert("dm:" + kname);
         for (const auto& s : slaves) {
-            auto so = real_path(obj + "/slaves/" + s);
+            auto so = sysfs_link(obj + "/slaves/" + s);
             if (!so) {
                 problems.push_back(problem(
                     Errc::not_found,
@@ -650,21 +694,27 @@ class Resolver {
     }
 
     // A SCSI device directory D (.../H:C:T:L): its sg node, block device and wwid.
+    // `sg` is the sg node's kernel name when the argument was that node ("" otherwise).
     void scsi_device(const std::string& d, const std::string& via, const std::string& name,
                      const std::string& whole_key, std::vector<Found>& found,
-                     std::vector<Problem>& problems) {
+                     std::vector<Problem>& problems, std::string sg = {}) {
         Found f;
         f.path.kind = PathSpec::Kind::sg;
         f.path.hctl = base_name(d);
         f.name = name;
         f.whole_key = whole_key;
 
-        std::string sg;
-        for (const auto& n : list_dir(d + "/scsi_generic"))
-            if (is_sg_name(n)) {
-                sg = n;
-                break;
-            }
+        // sg links every SCSI device it attaches to its node (D/generic -> scsi_generic/sgN): one
+        // readlink instead of listing the directory (four calls).
+        if (sg.empty())
+            if (auto g = sysfs_link(d + "/generic"); g && is_sg_name(base_name(*g)))
+                sg = base_name(*g);
+        if (sg.empty())
+            for (const auto& n : list_dir(d + "/scsi_generic"))
+                if (is_sg_name(n)) {
+                    sg = n;
+                    break;
+                }
         if (sg.empty())  // before sysfs class directories: .../H:C:T:L/scsi_generic:sgN
             for (const auto& n : list_dir(d))
                 if (n.starts_with("scsi_generic:") && is_sg_name(n.substr(13))) {
@@ -744,6 +794,7 @@ class Resolver {
 
     const std::string sys_;
     const std::string dev_;
+    std::string sys_real_;  // sys_ canonical: sysfs_link needs a canonical directory
     std::string dev_real_;
     std::string dev_mapper_real_;
     std::string cwd_;

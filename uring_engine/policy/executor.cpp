@@ -85,6 +85,7 @@ Result<BatchSummary> Executor::run(const std::vector<LunTarget>& luns,
     for (auto& j : jobs) {
         const LunOutcome& o = j->outcome();
         (o.ok ? sum.ok : sum.failed)++;
+        if (o.ok && o.degraded) ++sum.degraded;
         sum.worst = wire::worse(sum.worst, o.ok ? wire::Category::clean : o.category);
     }
     sum.commands = commands_;

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "uring_engine/common/bytes.h"
+#include "uring_engine/policy/path_failure.h"
 
 namespace prfence::engine {
 namespace {
@@ -20,8 +21,51 @@ std::string describe_failure(const ScsiResponse& r, const std::optional<wire::Se
 }
 
 class JobBase : public LunJob {
+  public:
+    // Path failures are handled here, before the plan sees the answer (policy/path_failure.h): a
+    // command that needs one path goes again down the next path not known dead; a registration,
+    // which needs every path, lets the plan skip the dead one (register_answer).
+    std::optional<Command> step(const LunTarget& lun, const ScsiResponse* last) final {
+        if (!last) {
+            outcome_.paths.clear();
+            for (const Path* p : lun.paths) outcome_.paths.push_back({p->name(), {}, {}});
+        }
+        last_pf_.reset();
+        if (last && pending_) {
+            const unsigned p = pending_->path;
+            last_pf_ = path_failure(*last);
+            if (last_pf_) {
+                mark_dead(p, last_pf_->why);
+                if (!per_path_) {
+                    if (auto alt = next_live(p)) {
+                        if (last_pf_->maybe_sent && pending_->req.cdb.len > 0 &&
+                            pending_->req.cdb.b[0] == kPrOutOpcode)
+                            maybe_sent_ = lun.paths[p]->name() + " (" + last_pf_->why + ")";
+                        cur_ = path_ = *alt;
+                        pending_->path = *alt;
+                        return *pending_;
+                    }
+                }
+            } else if (p < outcome_.paths.size() &&
+                       outcome_.paths[p].state == PathOutcome::State::unused) {
+                outcome_.paths[p].state = PathOutcome::State::answered;
+            }
+        }
+        per_path_ = false;
+        std::optional<Command> c = advance(lun, last);
+        if (c)
+            pending_ = *c;
+        else
+            finish(lun);
+        return c;
+    }
+
   protected:
     explicit JobBase(const PlanOptions& opt) : opt_(opt) {}
+
+    // The plan's own step: as LunJob::step, with path failures of single-path commands already
+    // handled (failed over while another path is left; delivered when none is).
+    virtual std::optional<Command> advance(const LunTarget& lun, const ScsiResponse* last) = 0;
 
     // Records one answer in the outcome; true when the command succeeded (GOOD, or a recovered
     // error).
@@ -120,7 +164,7 @@ class JobBase : public LunJob {
     // A PR OUT command, or the outcome's failure when its parameters do not encode.
     std::optional<Command> prout_or_fail(wire::PrOutAction sa, wire::PrType type,
                                          const wire::ProutParams& p) {
-        auto c = prout(0, sa, type, p);
+        auto c = prout(cur_, sa, type, p);
         if (!c)
             return fail_with(wire::Category::syntax_error, wire::prout_action_name(sa),
                              c.error().msg);
@@ -131,15 +175,37 @@ class JobBase : public LunJob {
     }
 
     // REGISTER AND IGNORE EXISTING KEY of `key` down `path`: each path is its own I_T nexus and
-    // needs its own registration. Remembers the path for record_register.
+    // needs its own registration. Remembers the path for register_answer.
     std::optional<Command> register_on(unsigned path, uint64_t key) {
         path_ = path;
+        per_path(key != 0);
         auto c = prout(path, wire::PrOutAction::register_and_ignore, wire::PrType::none,
                        {.sa_key = key, .aptpl = opt_.aptpl});
         if (!c)
             return fail_with(wire::Category::syntax_error, "REGISTER AND IGNORE EXISTING KEY",
                              c.error().msg);
         return std::move(c).value();
+    }
+
+    // The answer to one REGISTER of a register-on-every-path loop (path_ is the path it went
+    // down). more: send the next path's (path_ + 1); done: every path was tried and at least one
+    // nexus took the registration (cur_ is the first that did, for the commands that follow);
+    // failed: the outcome says why (the LU refused on a path, or every path is dead).
+    enum class Reg { more, done, failed };
+    Reg register_answer(const ScsiResponse& r, const LunTarget& lun, const char* step) {
+        if (last_pf_) {
+            record(r, step);  // the LU's result only if no path takes the registration
+        } else if (!record(r, step)) {
+            if (lun.paths.size() > 1) outcome_.error += " (path " + lun.paths[path_]->name() + ")";
+            return Reg::failed;
+        } else {
+            if (registering_key_) outcome_.paths[path_].state = PathOutcome::State::registered;
+            if (!first_done_) first_done_ = path_;
+        }
+        if (path_ + 1 < lun.paths.size()) return Reg::more;
+        if (!first_done_) return Reg::failed;
+        cur_ = *first_done_;
+        return Reg::done;
     }
     // After a RESERVE that succeeded: the outcome's reservation is what the LU holds now, not what
     // READ RESERVATION said before it (RESERVE does not change the generation, SPC-4 5.13.2).
@@ -149,11 +215,22 @@ class JobBase : public LunJob {
         outcome_.reservation->key = wire::is_all_registrants(type) ? 0 : key;
         outcome_.reservation->type = static_cast<uint8_t>(type);
     }
-    // record() for register_on's answer; a failure names the path when the LU has several.
-    bool record_register(const ScsiResponse& r, const LunTarget& lun) {
-        if (record(r, "REGISTER AND IGNORE EXISTING KEY")) return true;
-        if (lun.paths.size() > 1) outcome_.error += " (path " + lun.paths[path_]->name() + ")";
-        return false;
+    // The registering phase of fence --claim, unfence and takeover: REGISTER AND IGNORE EXISTING
+    // KEY of `key` down every path, dead paths skipped. nullopt with *over true when the loop is
+    // done (go on with the plan), with *over false when the job ended (the outcome says why).
+    std::optional<Command> register_loop(const ScsiResponse& r, const LunTarget& lun, uint64_t key,
+                                         bool* over) {
+        *over = false;
+        switch (register_answer(r, lun, "REGISTER AND IGNORE EXISTING KEY")) {
+            case Reg::more:
+                return register_on(path_ + 1, key);
+            case Reg::done:
+                *over = true;
+                return std::nullopt;
+            case Reg::failed:
+                break;
+        }
+        return std::nullopt;
     }
 
     static uint16_t default_alloc(wire::PrInAction sa) {
@@ -170,8 +247,77 @@ class JobBase : public LunJob {
         return 8192;
     }
 
+    // The command being built is meant for its path only: a registration, of a key or of key 0.
+    void per_path(bool registers_key) {
+        per_path_ = true;
+        registering_key_ = registers_key;
+    }
+    bool any_dead() const {
+        for (const auto& p : outcome_.paths)
+            if (p.state == PathOutcome::State::dead) return true;
+        return false;
+    }
+
     PlanOptions opt_;
-    unsigned path_ = 0;  // the path register_on used last
+    unsigned path_ = 0;  // the path register_on (or ProutJob::issue) used last
+    unsigned cur_ = 0;   // the path single-path commands go down (moves on when one dies)
+
+  private:
+    static constexpr uint8_t kPrOutOpcode = 0x5f;
+
+    void mark_dead(unsigned p, const std::string& why) {
+        if (p >= outcome_.paths.size()) return;
+        outcome_.paths[p].state = PathOutcome::State::dead;
+        outcome_.paths[p].error = why;
+    }
+    // The first path after `from` (wrapping) not known dead.
+    std::optional<unsigned> next_live(unsigned from) const {
+        const size_t n = outcome_.paths.size();
+        for (size_t k = 1; k < n; ++k) {
+            const unsigned p = static_cast<unsigned>((from + k) % n);
+            if (outcome_.paths[p].state != PathOutcome::State::dead) return p;
+        }
+        return std::nullopt;
+    }
+    // The outcome as the paths left it: a LU that is ok with a dead path is degraded and says
+    // which; a LU whose every path died (of several) says so.
+    void finish(const LunTarget& lun) {
+        auto& paths = outcome_.paths;
+        std::string dead;
+        size_t n_dead = 0, n_registered = 0;
+        for (const auto& p : paths) {
+            if (p.state == PathOutcome::State::registered) ++n_registered;
+            if (p.state != PathOutcome::State::dead) continue;
+            ++n_dead;
+            dead += (dead.empty() ? "" : "; ") + p.name + " (" + p.error + ")";
+        }
+        if (lun.paths.size() > 1 && n_dead == paths.size() && !outcome_.ok) {
+            outcome_.error = "every path is dead: " + dead;
+        } else if (outcome_.ok && n_dead > 0) {
+            outcome_.degraded = true;
+            std::string note = n_registered ? "registered on " + std::to_string(n_registered) +
+                                                  " of " + std::to_string(paths.size()) + " paths; "
+                                            : std::string();
+            note += "dead: " + dead;
+            if (!n_registered)
+                for (const auto& p : paths)
+                    if (p.state == PathOutcome::State::answered) note += "; answered by " + p.name;
+            outcome_.error = outcome_.error.empty() ? note : outcome_.error + "; " + note;
+        }
+        if (!outcome_.ok && !maybe_sent_.empty() &&
+            outcome_.category == wire::Category::reservation_conflict)
+            outcome_.error += "; the same command failed first on " + maybe_sent_ +
+                              " and may have taken effect there";
+    }
+
+    std::optional<Command> pending_;      // the command in flight, as the plan asked for it
+    bool per_path_ = false;               // pending_ is meant for its path only (a registration)
+    bool registering_key_ = false;        // ... and registers a key (not key 0)
+    std::optional<unsigned> first_done_;  // the first path a registration succeeded on
+    std::string maybe_sent_;  // a PR OUT failed over after a failure that may have sent it
+
+  protected:
+    std::optional<PathFailure> last_pf_;  // the last answer's path failure, if it was one
 };
 
 class ReadJob final : public JobBase {
@@ -179,8 +325,8 @@ class ReadJob final : public JobBase {
     ReadJob(wire::PrInAction sa, const PlanOptions& opt)
         : JobBase(opt), sa_(sa), alloc_(default_alloc(sa)) {}
 
-    std::optional<Command> step(const LunTarget&, const ScsiResponse* last) override {
-        if (!last) return prin(0, sa_, alloc_);
+    std::optional<Command> advance(const LunTarget&, const ScsiResponse* last) override {
+        if (!last) return prin(cur_, sa_, alloc_);
         if (!record(*last, wire::prin_action_name(sa_))) return std::nullopt;
         bool parsed = false;
         uint16_t again = absorb_prin(sa_, *last, alloc_, &parsed);
@@ -188,7 +334,7 @@ class ReadJob final : public JobBase {
         if (again && !reissued_) {
             reissued_ = true;
             alloc_ = again;
-            return prin(0, sa_, alloc_);
+            return prin(cur_, sa_, alloc_);
         }
         return succeed();
     }
@@ -209,14 +355,14 @@ class ProutJob final : public JobBase {
         spec_.params.aptpl = spec_.params.aptpl || opt.aptpl;
     }
 
-    std::optional<Command> step(const LunTarget& lun, const ScsiResponse* last) override {
+    std::optional<Command> advance(const LunTarget& lun, const ScsiResponse* last) override {
         const char* name = wire::prout_action_name(spec_.action);
         if (!last) {
             if (is_register_action(spec_.action) && opt_.all_tg_pt && lun.paths.size() > 1) {
                 phase_ = Phase::caps;
-                return prin(0, wire::PrInAction::report_capabilities, 8);
+                return prin(cur_, wire::PrInAction::report_capabilities, 8);
             }
-            return issue(0, lun);
+            return issue(first_path(), lun);
         }
         if (phase_ == Phase::caps) {
             // An LU that cannot do ALL_TG_PT gets the registration down every path instead.
@@ -226,22 +372,40 @@ class ProutJob final : public JobBase {
             outcome_.ok = true;  // a failed capabilities query is not the outcome
             once_ = parsed && outcome_.caps && outcome_.caps->atp_c;
             phase_ = Phase::prout;
-            return issue(0, lun);
+            return issue(first_path(), lun);
+        }
+        if (every_path()) {
+            switch (register_answer(*last, lun, name)) {
+                case Reg::more:
+                    return issue(path_ + 1, lun);
+                case Reg::done:
+                    // A dead nexus keeps whatever registration it had: unregistering did not
+                    // reach it.
+                    return succeed(spec_.params.sa_key == 0 && any_dead()
+                                       ? "a dead path keeps its registration, if it had one"
+                                       : std::string());
+                case Reg::failed:
+                    return std::nullopt;
+            }
         }
         if (!record(*last, name)) {
             if (lun.paths.size() > 1) outcome_.error += " (path " + lun.paths[path_]->name() + ")";
             return std::nullopt;
         }
-        if (is_register_action(spec_.action) && !once_ && path_ + 1 < lun.paths.size())
-            return issue(path_ + 1, lun);
         return succeed();
     }
 
   private:
     enum class Phase { prout, caps };
 
+    // REGISTER and REGISTER AND IGNORE EXISTING KEY go down every path (each its own nexus),
+    // unless once with ALL_TG_PT; everything else down one.
+    bool every_path() const { return is_register_action(spec_.action) && !once_; }
+    unsigned first_path() const { return every_path() ? 0 : cur_; }
+
     std::optional<Command> issue(unsigned path, const LunTarget&) {
         path_ = path;
+        if (every_path()) per_path(spec_.params.sa_key != 0);
         if (spec_.action == wire::PrOutAction::register_and_move) {
             auto pc = wire::build_register_and_move(spec_.type, spec_.move);
             if (!pc)
@@ -272,7 +436,7 @@ class FenceJob final : public JobBase {
     FenceJob(uint64_t key, uint64_t victim, wire::PrType type, const PlanOptions& opt, bool claim)
         : JobBase(opt), key_(key), victim_(victim), type_(type), claim_(claim) {}
 
-    std::optional<Command> step(const LunTarget& lun, const ScsiResponse* last) override {
+    std::optional<Command> advance(const LunTarget& lun, const ScsiResponse* last) override {
         switch (phase_) {
             case Phase::start:
                 if (claim_) {
@@ -280,10 +444,12 @@ class FenceJob final : public JobBase {
                     return register_on(0, key_);
                 }
                 return read_keys();
-            case Phase::registering:
-                if (!record_register(*last, lun)) return std::nullopt;
-                if (path_ + 1 < lun.paths.size()) return register_on(path_ + 1, key_);
+            case Phase::registering: {
+                bool over = false;
+                auto next = register_loop(*last, lun, key_, &over);
+                if (!over) return next;
                 return read_keys();
+            }
             case Phase::keys: {
                 if (!record(*last, "READ KEYS")) return std::nullopt;
                 bool parsed = false;
@@ -300,7 +466,7 @@ class FenceJob final : public JobBase {
                 if (!has(victim_)) {
                     note_ = "victim " + hex_u64(victim_) + " was not registered (already fenced)";
                     phase_ = Phase::verify;
-                    return prin(0, wire::PrInAction::read_reservation, 8192);
+                    return prin(cur_, wire::PrInAction::read_reservation, 8192);
                 }
                 phase_ = Phase::preempt;
                 return prout_or_fail(preempt_action(), type_, {.key = key_, .sa_key = victim_});
@@ -309,7 +475,7 @@ class FenceJob final : public JobBase {
                 if (!record(*last, opt_.abort ? "PREEMPT AND ABORT" : "PREEMPT"))
                     return std::nullopt;
                 phase_ = Phase::verify;
-                return prin(0, wire::PrInAction::read_reservation, 8192);
+                return prin(cur_, wire::PrInAction::read_reservation, 8192);
             case Phase::verify: {
                 const wire::ReadReservation* res = reservation_answer(*last);
                 if (!res) return std::nullopt;
@@ -332,7 +498,7 @@ class FenceJob final : public JobBase {
                 // registered), so a conflict here is checked, not reported.
                 if (last->status == wire::sam::reservation_conflict) {
                     phase_ = Phase::reread;
-                    return prin(0, wire::PrInAction::read_reservation, 8192);
+                    return prin(cur_, wire::PrInAction::read_reservation, 8192);
                 }
                 if (!record(*last, "RESERVE")) return std::nullopt;
                 reserved_now(key_, type_);
@@ -355,7 +521,7 @@ class FenceJob final : public JobBase {
     enum class Phase { start, registering, keys, preempt, verify, reserve, reread };
     std::optional<Command> read_keys() {
         phase_ = Phase::keys;
-        return prin(0, wire::PrInAction::read_keys, 8192);
+        return prin(cur_, wire::PrInAction::read_keys, 8192);
     }
     static std::string join_note(const std::string& a, const std::string& b) {
         return a.empty() ? b : a + "; " + b;
@@ -372,16 +538,18 @@ class UnfenceJob final : public JobBase {
     UnfenceJob(uint64_t key, wire::PrType type, const PlanOptions& opt)
         : JobBase(opt), key_(key), type_(type) {}
 
-    std::optional<Command> step(const LunTarget& lun, const ScsiResponse* last) override {
+    std::optional<Command> advance(const LunTarget& lun, const ScsiResponse* last) override {
         switch (phase_) {
             case Phase::start:
                 phase_ = Phase::registering;
                 return register_on(0, key_);
-            case Phase::registering:
-                if (!record_register(*last, lun)) return std::nullopt;
-                if (path_ + 1 < lun.paths.size()) return register_on(path_ + 1, key_);
+            case Phase::registering: {
+                bool over = false;
+                auto next = register_loop(*last, lun, key_, &over);
+                if (!over) return next;
                 phase_ = Phase::read;
-                return prin(0, wire::PrInAction::read_reservation, 8192);
+                return prin(cur_, wire::PrInAction::read_reservation, 8192);
+            }
             case Phase::read:
             case Phase::reread: {
                 const wire::ReadReservation* res = reservation_answer(*last);
@@ -400,7 +568,7 @@ class UnfenceJob final : public JobBase {
                 // conflict then is that node's reservation, which unfencing accepts.
                 if (last->status == wire::sam::reservation_conflict) {
                     phase_ = Phase::reread;
-                    return prin(0, wire::PrInAction::read_reservation, 8192);
+                    return prin(cur_, wire::PrInAction::read_reservation, 8192);
                 }
                 if (!record(*last, "RESERVE")) return std::nullopt;
                 reserved_now(key_, type_);
@@ -421,8 +589,8 @@ class VerifyJob final : public JobBase {
     VerifyJob(std::optional<uint64_t> key, std::optional<uint64_t> victim, const PlanOptions& opt)
         : JobBase(opt), key_(key), victim_(victim) {}
 
-    std::optional<Command> step(const LunTarget&, const ScsiResponse* last) override {
-        if (!last) return prin(0, wire::PrInAction::read_keys, alloc_);
+    std::optional<Command> advance(const LunTarget&, const ScsiResponse* last) override {
+        if (!last) return prin(cur_, wire::PrInAction::read_keys, alloc_);
         if (!outcome_.keys) {
             if (!record(*last, "READ KEYS")) return std::nullopt;
             bool parsed = false;
@@ -431,7 +599,7 @@ class VerifyJob final : public JobBase {
             if (again && alloc_ != again) {
                 alloc_ = again;
                 outcome_.keys.reset();
-                return prin(0, wire::PrInAction::read_keys, alloc_);
+                return prin(cur_, wire::PrInAction::read_keys, alloc_);
             }
             const auto& keys = outcome_.keys->keys;
             auto has = [&](uint64_t k) {
@@ -443,7 +611,7 @@ class VerifyJob final : public JobBase {
             if (key_ && !has(*key_))
                 return fail_with(wire::Category::reservation_conflict, "READ KEYS",
                                  "our key " + hex_u64(*key_) + " is not registered");
-            return prin(0, wire::PrInAction::read_reservation, 8192);
+            return prin(cur_, wire::PrInAction::read_reservation, 8192);
         }
         const wire::ReadReservation* res = reservation_answer(*last);
         if (!res) return std::nullopt;
@@ -466,23 +634,25 @@ class TakeoverJob final : public JobBase {
     TakeoverJob(uint64_t key, wire::PrType type, const PlanOptions& opt)
         : JobBase(opt), key_(key), type_(type) {}
 
-    std::optional<Command> step(const LunTarget& lun, const ScsiResponse* last) override {
+    std::optional<Command> advance(const LunTarget& lun, const ScsiResponse* last) override {
         switch (phase_) {
             case Phase::start:
                 phase_ = Phase::registering;
                 return register_on(0, key_);
-            case Phase::registering:
-                if (!record_register(*last, lun)) return std::nullopt;
-                if (path_ + 1 < lun.paths.size()) return register_on(path_ + 1, key_);
+            case Phase::registering: {
+                bool over = false;
+                auto next = register_loop(*last, lun, key_, &over);
+                if (!over) return next;
                 phase_ = Phase::read;
-                return prin(0, wire::PrInAction::read_reservation, 8192);
+                return prin(cur_, wire::PrInAction::read_reservation, 8192);
+            }
             case Phase::read: {
                 const wire::ReadReservation* res = reservation_answer(*last);
                 if (!res) return std::nullopt;
                 const auto& r = *res;
                 if (r.reserved && r.key == key_ && r.type == static_cast<uint8_t>(type_)) {
                     phase_ = Phase::verify;  // already ours
-                    return prin(0, wire::PrInAction::read_reservation, 8192);
+                    return prin(cur_, wire::PrInAction::read_reservation, 8192);
                 }
                 phase_ = Phase::acquire;
                 if (!r.reserved)
@@ -493,7 +663,7 @@ class TakeoverJob final : public JobBase {
             case Phase::acquire:
                 if (!record(*last, "acquire")) return std::nullopt;
                 phase_ = Phase::verify;
-                return prin(0, wire::PrInAction::read_reservation, 8192);
+                return prin(cur_, wire::PrInAction::read_reservation, 8192);
             case Phase::verify: {
                 const wire::ReadReservation* res = reservation_answer(*last);
                 if (!res) return std::nullopt;
@@ -532,7 +702,7 @@ class ProbeJob final : public JobBase {
   public:
     explicit ProbeJob(const PlanOptions& opt) : JobBase(opt) {}
 
-    std::optional<Command> step(const LunTarget&, const ScsiResponse* last) override {
+    std::optional<Command> advance(const LunTarget&, const ScsiResponse* last) override {
         switch (phase_) {
             case Phase::start:
                 phase_ = Phase::capacity;
@@ -566,6 +736,7 @@ class ProbeJob final : public JobBase {
   private:
     Command io(wire::Cdb cdb, uint32_t data_in) const {
         Command c;
+        c.path = cur_;
         c.req.cdb = cdb;
         c.req.data_in_len = data_in;
         c.req.timeout_ms = opt_.timeout_ms;

@@ -22,6 +22,13 @@
 //            whoever holds the LU (SA key 0 for an all-registrants reservation), or RESERVE when
 //            nobody does; READ RESERVATION to verify. This is the deliberate break-in (AIX's forced
 //            open).
+//
+// Dead paths (policy/path_failure.h): "on every path" skips a path whose command failed as a path
+// and goes on down the next; the LU is ok when at least one nexus took the registration (degraded
+// when a path died), and fails with "every path is dead: ..." when none did. A command that goes
+// down one path goes again down the next path not known dead; the commands after it stay there.
+// Single-path commands start on the first path, or, after a registration, on the first path that
+// took it. LunOutcome::paths says what each path did.
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,25 @@
 // SPDX-License-Identifier: MIT
 #include "uring_engine/session/session.h"
 
+#include "uring_engine/devices/path_state.h"
+
 namespace prfence::engine {
+namespace {
+
+void add_dead_paths(LunOutcome& o, const std::vector<PathOutcome>& dead) {
+    if (dead.empty()) return;
+    std::string why;
+    for (const auto& d : dead) {
+        o.paths.push_back(d);
+        why += (why.empty() ? "" : "; ") + d.name + " (" + d.error + ")";
+    }
+    if (!o.ok) return;
+    o.degraded = true;
+    why = "not opened: " + why;
+    o.error = o.error.empty() ? why : o.error + "; " + why;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Session>> Session::open(const std::vector<LunSpec>& specs,
                                                const SessionOptions& opt) {
@@ -19,9 +37,14 @@ Result<std::unique_ptr<Session>> Session::open(const std::vector<LunSpec>& specs
         lun.wwid = spec.wwid;
         lun.target.name = spec.name;
         std::string errors;
+        bool by_state = !spec.paths.empty();
         for (const auto& ps : spec.paths) {
+            std::optional<std::string> dead;
+            if (ps.kind == PathSpec::Kind::sg)
+                dead = dead_device_state(scsi_device_state(ps.hctl, opt.sysfs_root));
             Result<Path*> path =
-                ps.kind == PathSpec::Kind::sim && opt.initiator.empty()
+                dead ? fail(Errc::io, ps.sg_node + ": " + *dead)
+                : ps.kind == PathSpec::Kind::sim && opt.initiator.empty()
                     ? fail(Errc::invalid_argument,
                            "sim LUNs need --initiator (the TransportID to speak as)")
                     : s->paths_->open(ps, nexus);
@@ -30,8 +53,15 @@ Result<std::unique_ptr<Session>> Session::open(const std::vector<LunSpec>& specs
             } else {
                 if (!errors.empty()) errors += "; ";
                 errors += path.error().msg;
+                by_state = by_state && dead.has_value();
+                lun.dead.push_back({ps.kind == PathSpec::Kind::sim
+                                        ? "sim:" + ps.sim_socket + ":" + std::to_string(ps.sim_lun)
+                                        : ps.sg_node,
+                                    PathOutcome::State::dead,
+                                    dead ? *dead : "open: " + path.error().msg});
             }
         }
+        lun.dead_by_state = by_state && !lun.dead.empty();
         lun.open_error = std::move(errors);
         s->luns_.push_back(std::move(lun));
     }
@@ -55,26 +85,33 @@ Result<Session::Report> Session::run(const std::function<std::unique_ptr<LunJob>
         o.device = luns_[i].name;
         o.ok = false;
         o.finished = true;
-        o.category = wire::Category::file_error;
+        o.category =
+            luns_[i].dead_by_state ? wire::Category::transport_error : wire::Category::file_error;
         o.step = "open";
-        o.error = luns_[i].open_error;
+        o.error = luns_[i].dead.size() > 1 ? "every path is dead: " + luns_[i].open_error
+                                           : luns_[i].open_error;
+        o.paths = luns_[i].dead;
         if (hooks.finished) hooks.finished(static_cast<uint32_t>(i), o);
     }
     for (size_t i : opened_) jobs.push_back(make(i));
+    // The paths that were not opened join each LUN's outcome the moment it is final, so that a
+    // streaming caller sees them too.
     BatchHooks relay;
     relay.idle = hooks.idle;
-    if (hooks.finished)
-        relay.finished = [&](uint32_t k, const LunOutcome& o) {
-            hooks.finished(static_cast<uint32_t>(opened_[k]), o);
-        };
+    relay.finished = [&](uint32_t k, const LunOutcome&) {
+        LunOutcome& o = jobs[k]->outcome();
+        add_dead_paths(o, luns_[opened_[k]].dead);
+        if (hooks.finished) hooks.finished(static_cast<uint32_t>(opened_[k]), o);
+    };
     PRF_TRY_ASSIGN(rep.summary, paths_->executor().run(targets_, jobs, relay));
     for (size_t k = 0; k < jobs.size(); ++k)
         rep.outcomes[opened_[k]] = std::move(jobs[k]->outcome());
     rep.summary.luns = luns_.size();
-    rep.summary.ok = rep.summary.failed = 0;
+    rep.summary.ok = rep.summary.failed = rep.summary.degraded = 0;
     rep.summary.worst = wire::Category::clean;
     for (const auto& o : rep.outcomes) {
         (o.ok ? rep.summary.ok : rep.summary.failed)++;
+        if (o.ok && o.degraded) ++rep.summary.degraded;
         rep.summary.worst =
             wire::worse(rep.summary.worst, o.ok ? wire::Category::clean : o.category);
     }

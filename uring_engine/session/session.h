@@ -24,13 +24,18 @@ struct SessionOptions {
     unsigned sgio_threads = 8;
     std::string initiator;     // sim: the TransportID this process speaks as (sg: the kernel's)
     uint16_t target_port = 1;  // sim: the target port it arrives through
+    // Where sg paths' device states are read (devices/path_state.h): a path whose device is
+    // offline, blocked or going away is not opened and reports dead at once.
+    std::string sysfs_root = "/sys";
 };
 
 class Session {
   public:
     // Opens every path of every LUN. A LUN none of whose paths opens is kept with its open error
     // (it will report that error as its outcome); a path that fails among others that open is
-    // dropped and its error noted. Only a ring that cannot be created is an Error.
+    // dropped and its error noted. An sg path whose device state is dead (offline, blocked, ...)
+    // is not opened at all, as if its open had failed. Only a ring that cannot be created is an
+    // Error.
     static Result<std::unique_ptr<Session>> open(const std::vector<LunSpec>& luns,
                                                  const SessionOptions& opt);
 
@@ -39,6 +44,9 @@ class Session {
         std::string wwid;
         LunTarget target;        // paths.empty() when nothing opened
         std::string open_error;  // why paths are missing ("" when all opened)
+        // The paths not opened, each dead with its reason ("open: ...", "device state offline").
+        std::vector<PathOutcome> dead;
+        bool dead_by_state = false;  // every path not opened was refused for its device state
     };
     const std::vector<Lun>& luns() const { return luns_; }
 
@@ -47,10 +55,12 @@ class Session {
         std::vector<LunOutcome> outcomes;  // one per LUN, in session order
     };
     // Runs one job per LUN (make(i) builds LUN i's job). LUNs that could not be opened get an
-    // outcome with category file_error and their open error, without running. `hooks` as for
-    // Executor::run, except that hooks.finished gets the session's LUN index (unopened LUNs first,
-    // before the batch starts, then in completion order), each LUN once; the report still holds
-    // every outcome.
+    // outcome with their open error, without running: category file_error, or transport_error
+    // when every path was refused for its device state (offline, blocked). A LUN run with some
+    // paths missing gets them appended to its outcome's paths, dead, and is degraded when ok.
+    // `hooks` as for Executor::run, except that hooks.finished gets the session's LUN index
+    // (unopened LUNs first, before the batch starts, then in completion order), each LUN once; the
+    // report still holds every outcome.
     Result<Report> run(const std::function<std::unique_ptr<LunJob>(size_t)>& make,
                        const BatchHooks& hooks = {});
 

@@ -9,9 +9,17 @@
 # The env file (/run/prfence-vm/env) has the same node facts as shell assignments:
 #   PRFENCE_VM_NODE_A_HOST=0 PRFENCE_VM_NODE_A_IQN=... PRFENCE_VM_NODE_A_PORTAL=... (and _B_)
 # (The initiator's ISID is not in sysfs; READ FULL STATUS shows it in the TransportIDs.)
+#
+# In the multipath topology node A has a second session (node "a2": A's initiator name, another portal).
+# The map file's a_ columns stay A's first session; the env file adds PRFENCE_VM_NODE_A2_*; and the
+# multipath map file (PRFENCE_VM_MPATHS, /run/prfence-vm/mpaths) has one line per LU:
+#   <lun> <wwid> <map> <dm> <a_hctl> <a_sd> <a_sg> <a2_hctl> <a2_sd> <a2_sg> <b_hctl> <b_sd> <b_sg>
+# <map> is the dm-multipath map's name (/dev/mapper/<map>, the WWID multipath uses: "3" + the NAA
+# digits), <dm> its dm-N; `-` where something is missing (no map, or a path not in it).
 
-# Prints "<host> <a|b> <session> <initiator> <portal>" for each iSCSI session. The node comes from
-# the initiator name (…:node-a / …:node-b), never from the host number, which depends on login order.
+# Prints "<host> <a|a2|b> <session> <initiator> <portal>" for each iSCSI session. The node comes from
+# the initiator name (…:node-a / …:node-b), never from the host number, which depends on login order;
+# node A's session through any portal but its first (NODE_A_PORTAL, lio.sh) is "a2".
 vm_sessions() {
     local s sess host ini portal node
     for s in /sys/class/iscsi_session/session*; do
@@ -24,7 +32,7 @@ vm_sessions() {
         IFS= read -r ini <"$s/initiatorname" || true
         IFS= read -r portal </sys/class/iscsi_connection/connection"${sess#session}":0/persistent_address || true
         case $ini in
-            *:node-a) node=a ;;
+            *:node-a) node=a; [ "$portal" != "${NODE_A_PORTAL:-127.0.0.1}" ] && node=a2 ;;
             *:node-b) node=b ;;
             *) node=- ;;
         esac
@@ -88,4 +96,45 @@ vm_write_device_map() {
     done >>"$map.tmp"
     mv "$map.tmp" "$map"
     mv "$env.tmp" "$env"
+}
+
+# Writes the multipath map file (argument: its path) from sysfs: every dm device whose uuid starts with
+# "mpath-", its slaves, and the disks of every session (node a, a2, b) by LUN.
+vm_write_mp_map() {
+    local out=$1 host node sess ini portal d hctl h lun dm name uuid s SD SG
+    local -A node_of_host=() lu_wwid=() lu_a=() lu_a2=() lu_b=() lun_of_sd=() lu_map=()
+    while read -r host node sess ini portal; do node_of_host[$host]=$node; done < <(vm_sessions)
+    for d in /sys/class/scsi_disk/*; do
+        [ -e "$d" ] || continue
+        hctl=${d##*/}
+        h=${hctl%%:*}
+        lun=${hctl##*:}
+        vm_disk_nodes "$d"
+        [ -n "$SD" ] && lun_of_sd[$SD]=$lun
+        [ -r "$d/device/wwid" ] && [ -z "${lu_wwid[$lun]:-}" ] && IFS= read -r "lu_wwid[$lun]" <"$d/device/wwid"
+        case ${node_of_host[$h]:-} in
+            a) lu_a[$lun]="$hctl ${SD:--} ${SG:--}" ;;
+            a2) lu_a2[$lun]="$hctl ${SD:--} ${SG:--}" ;;
+            b) lu_b[$lun]="$hctl ${SD:--} ${SG:--}" ;;
+        esac
+    done
+    for dm in /sys/block/dm-*; do
+        [ -e "$dm/dm/uuid" ] || continue
+        IFS= read -r uuid <"$dm/dm/uuid"
+        [[ $uuid == mpath-* ]] || continue
+        IFS= read -r name <"$dm/dm/name"
+        for s in "$dm"/slaves/*; do
+            lun=${lun_of_sd[${s##*/}]:-}
+            [ -n "$lun" ] && lu_map[$lun]="$name ${dm##*/}"
+        done
+    done
+    {
+        echo "# prfence-vm multipath map: one line per LU (docs: tests/vm/README.md)"
+        echo "# lun wwid map dm a_hctl a_sd a_sg a2_hctl a2_sd a2_sg b_hctl b_sd b_sg"
+        for lun in $(printf '%s\n' "${!lu_wwid[@]}" | sort -n); do
+            s=${lu_wwid[$lun]}
+            echo "$lun ${s// /_} ${lu_map[$lun]:-- -} ${lu_a[$lun]:-- - -} ${lu_a2[$lun]:-- - -} ${lu_b[$lun]:-- - -}"
+        done
+    } >"$out.tmp"
+    mv "$out.tmp" "$out"
 }

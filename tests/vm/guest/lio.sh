@@ -20,6 +20,9 @@ NODE_A_IQN=iqn.2003-01.org.linux-iscsi.prfence:node-a
 NODE_B_IQN=iqn.2003-01.org.linux-iscsi.prfence:node-b
 NODE_A_PORTAL=127.0.0.1
 NODE_B_PORTAL=127.0.0.2
+# Node A's second session in the multipath topology: a third network portal on the same TPG, so LIO sees
+# a second I_T nexus for node A (same initiator name, the ISID open-iscsi gives the next session).
+NODE_A2_PORTAL=127.0.0.3
 
 # The unit serial number LIO puts in VPD page 80h. LIO builds the NAA designator of page 83h from its
 # first 25 hex digits, so the LU index must come early: "PRFN" in hex, then the index. Set explicitly so
@@ -69,6 +72,11 @@ lio_target_setup() {
     echo 0 >"$LIO_TPG/attrib/demo_mode_write_protect"
     echo 0 >"$LIO_TPG/attrib/authentication"
     echo 1 >"$LIO_TPG/enable"
+}
+
+# Adds a network portal (address; port 3260) to the running TPG.
+lio_portal_add() {
+    mkdir "$LIO_TPG/np/$1:3260"
 }
 
 # Logs initiator IQN in to PORTAL with open-iscsi's iscsistart (no iscsid needed). Each session becomes a

@@ -10,6 +10,10 @@ SUITE=${PRFENCE_VM_SUITE:-$(cd "$(dirname "$0")" && pwd)}
 OUT=${PRFENCE_VM_OUT:-/tmp}
 TESTS=(first_command_ua seed_session fence_all engine_fence prexplain_guest capture_logs project_binaries fence_agent)
 PER_TEST_TIMEOUT=${PRFENCE_VM_TEST_TIMEOUT:-600}
+# The multipath topology (PRFENCE_VM_TOPOLOGY=multipath: node A with two sessions and dm-multipath maps)
+# runs its own list instead: the tests above assume one session per node.
+MP_TESTS=(multipath_basic)
+[ "${PRFENCE_VM_TOPOLOGY:-single}" = multipath ] && TESTS=("${MP_TESTS[@]}")
 
 mkdir -p "$OUT/logs"
 passed=0 failed=0 skipped=0
