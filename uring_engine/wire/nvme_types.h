@@ -13,6 +13,7 @@
 #include <optional>
 #include <vector>
 
+#include "uring_engine/common/bytes.h"
 #include "uring_engine/wire/pr_types.h"
 
 namespace prfence::wire::nvme {
@@ -133,5 +134,60 @@ struct ReservationStatus {
     bool extended = false;                // parsed from / encoded as the 64-byte (EDS) layout
     std::vector<Registrant> registrants;  // those that fit in the buffer (may be < regctl)
 };
+
+// Admin-queue opcodes, log pages and features the reservation tooling reads (on /dev/nvmeX, or the
+// admin queue of prsim's NVMe controller).
+namespace admin {
+inline constexpr uint8_t get_log_page = 0x02;
+inline constexpr uint8_t identify = 0x06;
+inline constexpr uint8_t set_features = 0x09;
+inline constexpr uint8_t get_features = 0x0a;
+}  // namespace admin
+inline constexpr uint8_t kLogReservation = 0x80;   // Reservation Notification log page
+inline constexpr uint8_t kFeatHostId = 0x81;       // Host Identifier
+inline constexpr uint8_t kFeatResvMask = 0x82;     // Reservation Notification Mask
+inline constexpr uint8_t kFeatResvPersist = 0x83;  // Reservation Persistence
+inline constexpr uint32_t kNsidAll = 0xffffffff;   // every namespace / controller scope
+inline constexpr size_t kIdentifyLen = 4096;       // Identify data, any CNS
+inline constexpr size_t kReservationLogLen = 64;   // log page 80h
+namespace sc {
+inline constexpr uint8_t sgl_data_length_invalid = 0x0f;  // transfer length does not match (SGL)
+}  // namespace sc
+
+// Whether RTYPE is one of the six reservation types (0, "no reservation", is not).
+inline constexpr bool is_valid_rtype(uint8_t rtype) noexcept { return rtype >= 1 && rtype <= 6; }
+// RTYPE 5 and 6: every registrant is a holder.
+inline constexpr bool is_all_registrants(uint8_t rtype) noexcept {
+    return rtype == 5 || rtype == 6;
+}
+// rtype_name(0) is "none": in a Report it means no reservation is held.
+
+// Little-endian field access: NVMe data structures and command dwords are little-endian. Same
+// contract as the big-endian readers in bytes.h: callers check lengths, these assert.
+inline uint16_t get_le16(ByteView b, size_t off) {
+    assert(off + 2 <= b.size());
+    return static_cast<uint16_t>(b[off] | (b[off + 1] << 8));
+}
+inline uint32_t get_le32(ByteView b, size_t off) {
+    assert(off + 4 <= b.size());
+    return uint32_t{b[off]} | (uint32_t{b[off + 1]} << 8) | (uint32_t{b[off + 2]} << 16) |
+           (uint32_t{b[off + 3]} << 24);
+}
+inline uint64_t get_le64(ByteView b, size_t off) {
+    return uint64_t{get_le32(b, off)} | (uint64_t{get_le32(b, off + 4)} << 32);
+}
+inline void put_le16(std::span<uint8_t> b, size_t off, uint16_t v) {
+    assert(off + 2 <= b.size());
+    b[off] = static_cast<uint8_t>(v);
+    b[off + 1] = static_cast<uint8_t>(v >> 8);
+}
+inline void put_le32(std::span<uint8_t> b, size_t off, uint32_t v) {
+    assert(off + 4 <= b.size());
+    for (int i = 0; i < 4; ++i) b[off + i] = static_cast<uint8_t>(v >> (8 * i));
+}
+inline void put_le64(std::span<uint8_t> b, size_t off, uint64_t v) {
+    put_le32(b, off, static_cast<uint32_t>(v));
+    put_le32(b, off + 4, static_cast<uint32_t>(v >> 32));
+}
 
 }  // namespace prfence::wire::nvme
