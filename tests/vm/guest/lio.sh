@@ -93,3 +93,36 @@ iscsi_rescan() {
         echo "- - -" >"/sys/class/scsi_host/${h##*/}/scan"
     done
 }
+
+# The APTPL file LIO keeps for LU i: every PR change made while APTPL is active rewrites it.
+lio_aptpl_file() { echo "/var/target/pr/aptpl_$(lio_unit_serial "$1")"; }
+
+# Takes LU i away as a target that loses it does: the LUN export goes (initiators then get ILLEGAL
+# REQUEST, LOGICAL UNIT NOT SUPPORTED), then the backstore with all its PR state in memory. The APTPL
+# file stays on disk: LIO does not remove it when the device goes.
+lio_lu_down() {
+    local i=$1
+    rm "$LIO_TPG/lun/lun_$i/lu$i"
+    rmdir "$LIO_TPG/lun/lun_$i"
+    rmdir "$LIO_CFG/core/rd_mcp_0/lu$i"
+}
+
+# Brings LU i back after lio_lu_down with its APTPL state, the way targetcli's restore does: LIO does not
+# read its APTPL file itself, so each registration record (PR_REG_START .. PR_REG_END) of the file is
+# written to pr/res_aptpl_metadata as one comma-separated line, before the LU is exported again (LIO
+# refuses APTPL metadata while the device has exports). The initiators' registrations come alive when
+# their sessions' ACLs see the LUN again.
+lio_lu_up() {
+    local i=$1 d=$LIO_CFG/core/rd_mcp_0/lu$1 f rec
+    f=$(lio_aptpl_file "$i")
+    mkdir "$d"
+    lio_backstore_enable "$i"
+    if [ -s "$f" ]; then
+        while IFS= read -r rec; do
+            [ -n "$rec" ] && echo "$rec" >"$d/pr/res_aptpl_metadata"
+        done < <(awk '/^PR_REG_START/ { r = ""; next }
+                      /^PR_REG_END/ { print r; next }
+                      /=/ { r = (r == "" ? $0 : r "," $0) }' "$f")
+    fi
+    lio_lun_add "$i"
+}

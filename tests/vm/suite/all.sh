@@ -12,7 +12,7 @@ TESTS=(first_command_ua seed_session fence_all engine_fence prexplain_guest capt
 PER_TEST_TIMEOUT=${PRFENCE_VM_TEST_TIMEOUT:-600}
 # The multipath topology (PRFENCE_VM_TOPOLOGY=multipath: node A with two sessions and dm-multipath maps)
 # runs its own list instead: the tests above assume one session per node.
-MP_TESTS=(multipath_basic)
+MP_TESTS=(multipath_basic multipath_faults multipath_target)
 [ "${PRFENCE_VM_TOPOLOGY:-single}" = multipath ] && TESTS=("${MP_TESTS[@]}")
 
 mkdir -p "$OUT/logs"

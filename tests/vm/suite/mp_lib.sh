@@ -21,6 +21,9 @@
 #       no iscsid, so a dropped connection would never be recovered.
 #   mp_wait_paths N SECONDS   until every map has N paths "active ready" in multipathd's view (others
 #       may be listed as failed)
+#   mp_wait_path DEV STATE SECONDS   until multipathd's checker state of one path (sdX) is STATE (ready,
+#       faulty, ...). A path that is down and up again within one polling interval is never seen down,
+#       so nothing is reinstated: tests that want multipathd's reaction wait for "faulty" first.
 #   mp_paths_of MAP_NAME      multipathd's "dev dm_state checker_state dev_state" per path, in OUT
 set -euo pipefail
 
@@ -85,6 +88,17 @@ mp_wait_paths() {
             $2 == "active" && $3 == "ready" { ok[$1]++ } { all[$1]++ }
             END { c = 0; for (m in all) if (ok[m] + 0 == w) c++; print c }')
         [ "$n" -ge "${#MP_LUNS[@]}" ] && return 0
+        sleep 0.5
+        tries=$((tries - 1))
+    done
+    return 1
+}
+
+mp_wait_path() {
+    local dev=${1#/dev/} want=$2 tries=$(($3 * 2)) st
+    while [ "$tries" -gt 0 ]; do
+        st=$(multipathd show paths raw format "%d %T" 2>/dev/null | awk -v d="$dev" '$1 == d { print $2 }')
+        [ "$st" = "$want" ] && return 0
         sleep 0.5
         tries=$((tries - 1))
     done

@@ -116,6 +116,7 @@ A2_ISID=${A2_ISID// /}
 log "  ${secs}s; LU $L0 degraded ($A2_DOWN_SG dead, A's key from $A1_ISID only), the others from $A_BOTH"
 
 log "2. the path returns: multipathd registers it"
+mp_wait_path "$A2_DOWN" faulty 30 || fail "multipathd did not see $A2_DOWN fail in 30 s"
 mp_path_up "$A2_DOWN"
 now
 t0=$NOW
