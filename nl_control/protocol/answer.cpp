@@ -147,9 +147,9 @@ void RunAnswerWriter::add(uint32_t index, const engine::LunOutcome& outcome) {
         part_ = std::make_unique<Part>();
         part_->msg.start_genl(answer_header(request_), NLM_F_MULTI);
     };
-    auto put = [&](bool with_data) {
+    auto put = [&](bool with_data, bool with_paths = true) {
         nlattr* n = part_->msg.begin_nest(ATTR_LUN);
-        put_lun(part_->msg, index, outcome, with_data);
+        put_lun(part_->msg, index, outcome, with_data, with_paths);
         part_->msg.end_nest(n);
         if (part_->msg.ok()) {
             ++part_->luns;
@@ -165,7 +165,10 @@ void RunAnswerWriter::add(uint32_t index, const engine::LunOutcome& outcome) {
         open();
         if (put(true)) return;
     }
-    // Cannot happen within the limits (see kMaxLunKeys); kept so that every LUN is reported.
+    // Only PR IN data at its limits (kMaxLunKeys, kMaxLunFullStatus) together with many paths
+    // with long names and errors outgrow a part: the PR IN answer matters more than the paths.
+    // Either alone fits (kMaxLunPaths); the last resort keeps every LUN reported.
+    if (put(true, false)) return;
     (void)put(false);
 }
 

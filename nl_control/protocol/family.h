@@ -130,7 +130,30 @@ enum LunAttr : uint16_t {
     LUN_CAPS = 17,        // binary: REPORT CAPABILITIES parameter data
     LUN_FULL_STATUS = 18, // binary: READ FULL STATUS parameter data
     LUN_DEGRADED = 19,    // u8 0/1: ok with a dead path (engine::LunOutcome::degraded)
+    LUN_PATHS = 20,       // nested LunPathsAttr: every path of the LU as the batch left it
     LUN_MAX_PLUS_ONE
+};
+
+// LUN_PATHS: engine::LunOutcome::paths, in their order.
+enum LunPathsAttr : uint16_t {
+    LP_UNSPEC = 0,
+    LP_PATH = 1,          // nested PathAttr, repeated: one path
+    LP_MAX_PLUS_ONE
+};
+
+// One path (I_T nexus) of a LU (engine::PathOutcome).
+enum PathState : uint8_t {  // engine::PathOutcome::State
+    PATH_STATE_UNUSED = 0,     // no command went down it
+    PATH_STATE_ANSWERED = 1,   // the LU answered on it
+    PATH_STATE_REGISTERED = 2, // a REGISTER-type command succeeded on it
+    PATH_STATE_DEAD = 3,       // it failed as a path, or could not be opened
+};
+enum PathAttr : uint16_t {
+    PATH_UNSPEC = 0,
+    PATH_NAME = 1,        // string: "/dev/sg3", "sim:SOCKET:LUN"
+    PATH_STATE = 2,       // u8: PathState
+    PATH_ERROR = 3,       // string: why it is dead
+    PATH_MAX_PLUS_ONE
 };
 
 // A batch's summary (engine::BatchSummary) plus the daemon's own timing.

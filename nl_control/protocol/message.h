@@ -42,7 +42,13 @@ inline constexpr size_t kMaxTransportIdLen = 1024;  // ATTR_TRANSPORT_ID / ATTR_
 inline constexpr size_t kMaxText = 4096;      // any other free-text string (EV_TEXT, CF_TEXT, ...)
 inline constexpr size_t kMaxName = 256;       // short names: LUN_STEP, ST_NAME, CF_WWID, ...
 inline constexpr size_t kMaxLunError = 1024;  // LUN_ERROR; encode_run_answer truncates longer text
-inline constexpr size_t kMaxSense = 252;      // LUN_SENSE
+// LUN_PATHS: at most this many paths (LP_PATH) per LU; encode_run_answer sends the first ones. A
+// path's name is at most kMaxName bytes, its error text at most kMaxPathError (longer text is cut),
+// so that a LU's paths at their limits take about 25 KiB and fit in one part without its PR IN
+// data.
+inline constexpr size_t kMaxLunPaths = 32;
+inline constexpr size_t kMaxPathError = 512;
+inline constexpr size_t kMaxSense = 252;  // LUN_SENSE
 // PR IN parameter data in one LUN result: encode_run_answer encodes at most this much (what the
 // engine reads by default: 1024 keys, 16 KiB of full status), so that one LUN result always fits in
 // kMaxPart. Longer answers travel truncated exactly as a device truncates them (the parsers then

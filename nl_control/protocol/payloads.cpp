@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <new>
+#include <string_view>
 
 #include "nl_control/protocol/walk.h"
 #include "uring_engine/wire/prin.h"
@@ -250,7 +251,14 @@ std::optional<Bytes> full_status_data(const wire::FullStatus& f) {
 
 }  // namespace
 
-void put_lun(MessageBuilder& m, uint32_t index, const engine::LunOutcome& o, bool with_data) {
+using PathStateE = engine::PathOutcome::State;
+static_assert(static_cast<uint8_t>(PathStateE::unused) == PATH_STATE_UNUSED &&
+              static_cast<uint8_t>(PathStateE::answered) == PATH_STATE_ANSWERED &&
+              static_cast<uint8_t>(PathStateE::registered) == PATH_STATE_REGISTERED &&
+              static_cast<uint8_t>(PathStateE::dead) == PATH_STATE_DEAD);
+
+void put_lun(MessageBuilder& m, uint32_t index, const engine::LunOutcome& o, bool with_data,
+             bool with_paths) {
     m.u32(LUN_INDEX, index);
     if (!o.device.empty()) m.str(LUN_DEVICE, o.device);
     m.u8(LUN_OK, o.ok ? 1 : 0);
@@ -269,6 +277,20 @@ void put_lun(MessageBuilder& m, uint32_t index, const engine::LunOutcome& o, boo
     m.u32(LUN_COMMANDS, o.commands);
     m.u32(LUN_RETRIES, o.retries);
     if (o.degraded) m.u8(LUN_DEGRADED, 1);
+    if (with_paths && !o.paths.empty()) {
+        nlattr* ps = m.begin_nest(LUN_PATHS);
+        size_t n = 0;
+        for (const auto& p : o.paths) {
+            if (n++ == kMaxLunPaths) break;
+            nlattr* one = m.begin_nest(LP_PATH);
+            // A path always has a name on the wire (PATH_NAME is 1 byte at least).
+            m.str(PATH_NAME, p.name.empty() ? std::string_view("?") : std::string_view(p.name));
+            m.u8(PATH_STATE, static_cast<uint8_t>(p.state));
+            if (!p.error.empty()) m.str(PATH_ERROR, p.error);
+            m.end_nest(one);
+        }
+        m.end_nest(ps);
+    }
     if (!with_data) return;
     if (o.keys) m.bin(LUN_KEYS, keys_data(*o.keys));
     if (o.reservation) m.bin(LUN_RESERVATION, wire::encode_read_reservation(*o.reservation, 24));
@@ -307,6 +329,16 @@ Result<engine::LunOutcome> decode_lun(nlattr* nest, uint32_t* index, const uint8
     o.commands = u32_or(t[LUN_COMMANDS]);
     o.retries = u32_or(t[LUN_RETRIES]);
     o.degraded = u8_or(t[LUN_DEGRADED]) != 0;
+    if (nlattr* ps = t[LUN_PATHS]) {
+        for (nlattr* a : all_nested(ps, LP_PATH)) {
+            PRF_TRY_ASSIGN(auto p, parse_nested<PATH_MAX_PLUS_ONE>(a, kSetPath));
+            engine::PathOutcome po;
+            po.name = attr_string(p[PATH_NAME]);
+            po.state = static_cast<engine::PathOutcome::State>(u8_or(p[PATH_STATE]));
+            po.error = attr_string(p[PATH_ERROR]);
+            o.paths.push_back(std::move(po));
+        }
+    }
     if (nlattr* a = t[LUN_KEYS]) {
         auto v = wire::parse_read_keys(attr_bytes(a));
         if (!v.ok()) return bad(a, "LUN_KEYS", v.error());

@@ -92,8 +92,10 @@ Result<Conflict> decode_conflict(nlattr* nest);
 size_t conflict_size(const Conflict& f);  // a buffer size that holds put_conflict's nest
 
 // LUN_* of one outcome into an ATTR_LUN nest the caller opened. Without `with_data`, the PR IN
-// parameter data (LUN_KEYS, LUN_RESERVATION, LUN_CAPS, LUN_FULL_STATUS) is left out.
-void put_lun(MessageBuilder& m, uint32_t index, const engine::LunOutcome& o, bool with_data);
+// parameter data (LUN_KEYS, LUN_RESERVATION, LUN_CAPS, LUN_FULL_STATUS) is left out; without
+// `with_paths`, LUN_PATHS. LUN_PATHS holds the first kMaxLunPaths paths.
+void put_lun(MessageBuilder& m, uint32_t index, const engine::LunOutcome& o, bool with_data,
+             bool with_paths);
 // `base`: the message's start, for the offset in the text of a PR IN parse error.
 Result<engine::LunOutcome> decode_lun(nlattr* nest, uint32_t* index, const uint8_t* base);
 

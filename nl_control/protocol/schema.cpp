@@ -111,6 +111,19 @@ constexpr Rule kLunRules[] = {
     BIN(LUN_CAPS, "LUN_CAPS", 8, 64),
     BIN(LUN_FULL_STATUS, "LUN_FULL_STATUS", 8, kMaxLunFullStatus),
     U8(LUN_DEGRADED, "LUN_DEGRADED", ValueCheck::boolean),
+    NEST(LUN_PATHS, "LUN_PATHS", kSetLunPaths),
+};
+
+constexpr Rule kLunPathsRules[] = {
+    NONE(LP_UNSPEC, "LP_UNSPEC"),
+    NEST(LP_PATH, "LP_PATH", kSetPath, kMaxLunPaths),
+};
+
+constexpr Rule kPathRules[] = {
+    NONE(PATH_UNSPEC, "PATH_UNSPEC"),
+    STR(PATH_NAME, "PATH_NAME", 1, kMaxName),
+    U8(PATH_STATE, "PATH_STATE", ValueCheck::range, PATH_STATE_UNUSED, PATH_STATE_DEAD),
+    STR(PATH_ERROR, "PATH_ERROR", 0, kMaxPathError),
 };
 
 constexpr Rule kSumRules[] = {
@@ -224,6 +237,8 @@ static_assert(ids_in_order(kHealthRules) && std::size(kHealthRules) == H_MAX_PLU
 static_assert(ids_in_order(kStatRules) && std::size(kStatRules) == ST_MAX_PLUS_ONE);
 static_assert(ids_in_order(kEventRules) && std::size(kEventRules) == EV_MAX_PLUS_ONE);
 static_assert(ids_in_order(kConflictRules) && std::size(kConflictRules) == CF_MAX_PLUS_ONE);
+static_assert(ids_in_order(kLunPathsRules) && std::size(kLunPathsRules) == LP_MAX_PLUS_ONE);
+static_assert(ids_in_order(kPathRules) && std::size(kPathRules) == PATH_MAX_PLUS_ONE);
 static_assert(ids_in_order(kErrRules) && std::size(kErrRules) == NLMSGERR_ATTR_MAX + 1);
 
 // libnl's policy for one rule: integers exact (minlen = maxlen, which the kernel enforces and libnl
@@ -283,6 +298,8 @@ constexpr auto kHealthPolicy = policy_table(kHealthRules);
 constexpr auto kStatPolicy = policy_table(kStatRules);
 constexpr auto kEventPolicy = policy_table(kEventRules);
 constexpr auto kConflictPolicy = policy_table(kConflictRules);
+constexpr auto kLunPathsPolicy = policy_table(kLunPathsRules);
+constexpr auto kPathPolicy = policy_table(kPathRules);
 constexpr auto kErrPolicy = policy_table(kErrRules);
 
 const AttrSet kAttrSets[kSetCount] = {
@@ -295,6 +312,9 @@ const AttrSet kAttrSets[kSetCount] = {
     {"ATTR_EVENT", kEventRules, EV_MAX_PLUS_ONE - 1, kEventPolicy.data(), bit(EV_KIND), false},
     {"ATTR_CONFLICT", kConflictRules, CF_MAX_PLUS_ONE - 1, kConflictPolicy.data(), bit(CF_CLASS),
      false},
+    {"LUN_PATHS", kLunPathsRules, LP_MAX_PLUS_ONE - 1, kLunPathsPolicy.data(), 0, false},
+    {"LP_PATH", kPathRules, PATH_MAX_PLUS_ONE - 1, kPathPolicy.data(),
+     bit(PATH_NAME) | bit(PATH_STATE), false},
     {"the extended ack", kErrRules, NLMSGERR_ATTR_MAX, kErrPolicy.data(), 0, true},
 };
 

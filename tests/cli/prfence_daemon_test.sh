@@ -102,6 +102,31 @@ out=$("$P" group list 2>&1); rc=$?
 if [ "$rc" -ne 1 ] || ! grep -q -- '--daemon' <<<"$out"; then echo "FAIL group_without_daemon: rc=$rc: $out"; fails=$((fails+1)); else passes=$((passes+1)); fi
 out=$("$P" --daemon="$dir/nope.sock" keys nodeA 2>&1); rc=$?
 if [ "$rc" -ne 15 ] || ! grep -q 'nope.sock' <<<"$out"; then echo "FAIL no_daemon: rc=$rc: $out"; fails=$((fails+1)); else passes=$((passes+1)); fi
+# Paths per LU: daemon mode's JSON carries the same "paths" as direct mode's for the same LUs (one
+# renderer, fed through LUN_PATHS). LU 2 sits behind a socket nobody listens on: its one path is
+# dead, with the open error as its reason; the live LUs have one path each and list none.
+gone="sim:$dir/gone.sock:2"
+check create_paths 0 'mp: 3 LUNs' -- group create mp --initiator "iqn.2026-11.io.prfence:node-a,i,0x1" --target-port 1 "sim:$sock:60-61" "$gone"
+"${PD[@]}" register --ignore-existing --key abc999 --json mp >"$dir/paths_daemon.json" 2>/dev/null; drc=$?
+"$P" register --ignore-existing --key abc999 --json --initiator "iqn.2026-11.io.prfence:node-a,i,0x1" --target-port 1 \
+    "sim:$sock:60-61" "$gone" >"$dir/paths_direct.json" 2>/dev/null; rrc=$?
+if python3 - "$dir/paths_daemon.json" "$dir/paths_direct.json" "$gone" <<'EOF2'
+import json, sys
+d, r = (json.load(open(f))["luns"] for f in sys.argv[1:3])
+view = lambda luns: [(l["device"], l["ok"], l.get("paths")) for l in luns]
+assert view(d) == view(r), "daemon %s\ndirect %s" % (view(d), view(r))
+dead = [l for l in d if l.get("paths")]
+assert [l["device"] for l in dead] == [sys.argv[3]], view(d)
+p = dead[0]["paths"]
+assert len(p) == 1 and p[0]["path"] == sys.argv[3] and p[0]["state"] == "dead", p
+assert "gone.sock" in p[0]["error"] and p[0]["error"].startswith("open: "), p
+assert sum(l["ok"] for l in d) == 2, view(d)
+EOF2
+then [ "$drc" -eq "$rrc" ] && passes=$((passes+1)) || { echo "FAIL paths_exit: daemon $drc, direct $rrc"; fails=$((fails+1)); }
+else
+    echo "FAIL paths_same_as_direct:"; sed 's/^/    /' "$dir/paths_daemon.json" | head -40; fails=$((fails+1))
+fi
+"${PD[@]}" group delete mp >/dev/null 2>&1
 # The group survives a restart: same config, state re-read from the LUNs.
 kill $dpid; wait $dpid 2>/dev/null
 "$D" --socket "$ctl" --config "$cfg" >>"$dir/prfenced.log" 2>&1 &

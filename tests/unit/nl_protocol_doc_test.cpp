@@ -39,6 +39,10 @@ const char* set_short_name(AttrSetId s) {
             return "EV";
         case kSetConflict:
             return "CF";
+        case kSetLunPaths:
+            return "LP";
+        case kSetPath:
+            return "PATH";
         default:
             return "?";
     }
@@ -171,7 +175,7 @@ TEST(NlProtocolDoc, AttributeTablesMatchTheSchema) {
     const bool print = std::getenv("PRFENCE_PRINT_DOC_ROWS") != nullptr;
 
     std::map<std::string, bool> known;
-    for (int s = kSetTop; s <= kSetConflict; ++s) {
+    for (int s = kSetTop; s < kSetExtAck; ++s) {
         const AttrSet& set = attr_set(static_cast<AttrSetId>(s));
         if (print) std::printf("\n%s\n", set.name);
         for (unsigned t = 1; t <= set.max; ++t) {
@@ -213,6 +217,8 @@ TEST(NlProtocolDoc, RowsAreRenderedFromTheRules) {
     EXPECT_EQ(limits_text(rule_of(kSetLun, LUN_ERROR)), "≤ 1024");
     EXPECT_EQ(limits_text(rule_of(kSetStats, ST_BUCKETS)), "exactly 256");
     EXPECT_EQ(limits_text(rule_of(kSetTop, ATTR_INITIATOR)), "1-1024, a TransportID");
+    EXPECT_EQ(expected_row(rule_of(kSetLunPaths, LP_PATH)),
+              "| 1 | `LP_PATH` | nested PATH, repeated ≤ 32 |  |");
 }
 
 }  // namespace

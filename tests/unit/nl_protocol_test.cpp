@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <variant>
 
@@ -1277,6 +1278,202 @@ TEST(NlAnswer, DecoderRefusesBadAnswers) {
     uint32_t sl = static_cast<uint32_t>(shortack.size());
     std::memcpy(shortack.data(), &sl, 4);
     EXPECT_FALSE(decode_answer(shortack).ok());
+}
+
+// ---------------------------------------------------------------------------------------------------
+// LUN_PATHS: each LU's paths as the batch left them
+
+engine::PathOutcome path(std::string name, engine::PathOutcome::State st, std::string error = {}) {
+    engine::PathOutcome p;
+    p.name = std::move(name);
+    p.state = st;
+    p.error = std::move(error);
+    return p;
+}
+
+void expect_paths(const std::vector<engine::PathOutcome>& got,
+                  const std::vector<engine::PathOutcome>& want) {
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(got[i].name, want[i].name) << i;
+        EXPECT_EQ(got[i].state, want[i].state) << i;
+        EXPECT_EQ(got[i].error, want[i].error) << i;
+    }
+}
+
+TEST(NlAnswer, PathsRoundTripInOrderWithEveryState) {
+    using St = engine::PathOutcome::State;
+    engine::LunOutcome a = full_outcome(0);
+    a.paths = {path("/dev/sg3", St::registered), path("/dev/sg7", St::unused),
+               path("/dev/sg9", St::answered),
+               path("/dev/sg12", St::dead, "host byte DID_NO_CONNECT (no connection)")};
+    engine::LunOutcome b;  // no paths known: no LUN_PATHS
+    b.device = "sim:/run/prsim.sock:4";
+    engine::LunOutcome c;
+    c.device = "mpathb";
+    c.paths = {path("sim:/run/prsim.sock:5", St::dead, "open: connect: No such file")};
+    auto msgs = encode_run_answer(request_header(CMD_RUN), {a, b, c}, Summary{});
+    auto as = decode_all(msgs);
+    ASSERT_EQ(as[0].kind(), Answer::Kind::luns);
+    ASSERT_EQ(as[0].luns().size(), 3u);
+    expect_paths(as[0].luns()[0].second.paths, a.paths);
+    EXPECT_TRUE(as[0].luns()[1].second.paths.empty());
+    expect_paths(as[0].luns()[2].second.paths, c.paths);
+    // The PR IN data still travels beside the paths.
+    EXPECT_TRUE(as[0].luns()[0].second.keys && as[0].luns()[0].second.full_status);
+}
+
+TEST(NlAnswer, PathsAreClippedToTheirLimits) {
+    using St = engine::PathOutcome::State;
+    engine::LunOutcome o;
+    o.device = "mpatha";
+    for (size_t i = 0; i < kMaxLunPaths + 8; ++i)
+        o.paths.push_back(path(std::string(kMaxName + 40, 'n') + std::to_string(i), St::dead,
+                               std::string(kMaxPathError + 100, 'e')));
+    o.paths[1].name.clear();  // sent as "?": a path always has a name on the wire
+    auto as = decode_all(encode_run_answer(request_header(CMD_RUN), {o}, Summary{}));
+    const auto& d = as.at(0).luns().at(0).second;
+    ASSERT_EQ(d.paths.size(), kMaxLunPaths);  // the first ones
+    EXPECT_EQ(d.paths[0].name, o.paths[0].name.substr(0, kMaxName));
+    EXPECT_EQ(d.paths[1].name, "?");
+    EXPECT_EQ(d.paths[0].error.size(), kMaxPathError);
+    EXPECT_EQ(d.paths.back().state, St::dead);
+}
+
+// PR IN data and paths, each at its limits, do not fit one part together: the data stays, the
+// paths go; paths at their limits alone fit.
+TEST(NlAnswer, PathsGiveWayToPrInDataAtItsLimits) {
+    using St = engine::PathOutcome::State;
+    engine::LunOutcome o = full_outcome(0);
+    o.device = std::string(kMaxDeviceLen, 'd');
+    o.error = std::string(kMaxLunError, 'e');
+    o.keys->keys.assign(1024, 0x1234);
+    o.full_status->entries.assign(400, o.full_status->entries[0]);
+    for (size_t i = 0; i < kMaxLunPaths; ++i)
+        o.paths.push_back(
+            path(std::string(kMaxName, 'p'), St::dead, std::string(kMaxPathError, 'x')));
+    engine::LunOutcome no_data = o;
+    no_data.keys.reset();
+    no_data.full_status.reset();
+    no_data.reservation.reset();
+    no_data.caps.reset();
+    auto as = decode_all(encode_run_answer(request_header(CMD_RUN), {o, no_data}, Summary{}));
+    ASSERT_EQ(as.size(), 4u);  // one LU per part, summary, done
+    const auto& big = as[0].luns().at(0).second;
+    ASSERT_TRUE(big.keys && big.full_status);
+    EXPECT_EQ(big.keys->keys.size(), 1024u);
+    EXPECT_TRUE(big.paths.empty());
+    const auto& paths_only = as[1].luns().at(0).second;
+    EXPECT_EQ(paths_only.paths.size(), kMaxLunPaths);
+    EXPECT_EQ(paths_only.paths[0].error.size(), kMaxPathError);
+}
+
+TEST(NlAnswer, DecoderRefusesBadPaths) {
+    // One ATTR_LUN whose LUN_PATHS `fill` writes; the answer's refusal text.
+    auto refusal = [](const std::function<void(Raw&)>& fill) {
+        Raw m(CMD_RUN, NLM_F_MULTI);
+        uint32_t lun = m.begin_nest(ATTR_LUN);
+        m.u32(LUN_INDEX, 0);
+        uint32_t ps = m.begin_nest(LUN_PATHS);
+        fill(m);
+        m.end_nest(ps).end_nest(lun);
+        auto r = decode_answer(m.done());
+        EXPECT_FALSE(r.ok());
+        return r.ok() ? std::string() : r.error().msg;
+    };
+    auto one_path = [](Raw& m, const std::function<void(Raw&)>& fill) {
+        uint32_t p = m.begin_nest(LP_PATH);
+        fill(m);
+        m.end_nest(p);
+    };
+    auto contains = [](const std::string& text, const std::string& part) {
+        EXPECT_NE(text.find(part), std::string::npos) << text;
+    };
+    // A path's attributes directly in LUN_PATHS, without their LP_PATH: PATH_NAME's type is
+    // LP_PATH's, and a string is no nest.
+    contains(refusal([](Raw& m) { m.str(PATH_NAME, "/dev/sg3").u8(PATH_STATE, 1); }), "LP_PATH");
+    // A PATH attribute LUN_PATHS does not have.
+    contains(refusal([](Raw& m) { m.u8(PATH_STATE, 1); }), "unknown attribute type 2 in LUN_PATHS");
+    // Missing fields.
+    contains(refusal([&](Raw& m) { one_path(m, [](Raw& p) { p.u8(PATH_STATE, 3); }); }),
+             "PATH_NAME is required in each LP_PATH");
+    contains(refusal([&](Raw& m) { one_path(m, [](Raw& p) { p.str(PATH_NAME, "/dev/sg3"); }); }),
+             "PATH_STATE is required in each LP_PATH");
+    // Oversize and empty strings.
+    contains(refusal([&](Raw& m) {
+                 one_path(m, [](Raw& p) {
+                     p.str(PATH_NAME, std::string(kMaxName + 1, 'n')).u8(PATH_STATE, 3);
+                 });
+             }),
+             "PATH_NAME: 257 bytes, at most 256 allowed");
+    contains(refusal([&](Raw& m) {
+                 one_path(m, [](Raw& p) {
+                     p.str(PATH_NAME, "/dev/sg3")
+                         .u8(PATH_STATE, 3)
+                         .str(PATH_ERROR, std::string(kMaxPathError + 1, 'e'));
+                 });
+             }),
+             "PATH_ERROR: 513 bytes, at most 512 allowed");
+    contains(refusal([&](Raw& m) {
+                 one_path(m, [](Raw& p) { p.str(PATH_NAME, "").u8(PATH_STATE, 3); });
+             }),
+             "PATH_NAME: 0 bytes, at least 1 expected");
+    contains(refusal([&](Raw& m) {
+                 one_path(m, [](Raw& p) { p.str_no_nul(PATH_NAME, "/dev/sg3").u8(PATH_STATE, 3); });
+             }),
+             "PATH_NAME");
+    // A state the protocol does not have, and an integer of the wrong size.
+    contains(refusal([&](Raw& m) {
+                 one_path(m, [](Raw& p) { p.str(PATH_NAME, "/dev/sg3").u8(PATH_STATE, 4); });
+             }),
+             "PATH_STATE: 4 is out of range (0-3)");
+    contains(refusal([&](Raw& m) {
+                 one_path(m, [](Raw& p) { p.str(PATH_NAME, "/dev/sg3").u32(PATH_STATE, 1); });
+             }),
+             "PATH_STATE: 4 bytes, expected a u8");
+    // More paths than a LU may carry.
+    contains(refusal([&](Raw& m) {
+                 for (size_t i = 0; i <= kMaxLunPaths; ++i)
+                     one_path(m, [](Raw& p) { p.str(PATH_NAME, "/dev/sg3").u8(PATH_STATE, 2); });
+             }),
+             "LP_PATH repeated more than 32 times");
+    // LUN_PATHS given twice in one LU.
+    {
+        Raw m(CMD_RUN, NLM_F_MULTI);
+        uint32_t lun = m.begin_nest(ATTR_LUN);
+        m.u32(LUN_INDEX, 0);
+        for (int i = 0; i < 2; ++i) {
+            uint32_t ps = m.begin_nest(LUN_PATHS);
+            one_path(m, [](Raw& p) { p.str(PATH_NAME, "/dev/sg3").u8(PATH_STATE, 2); });
+            m.end_nest(ps);
+        }
+        m.end_nest(lun);
+        auto r = decode_answer(m.done());
+        ASSERT_FALSE(r.ok());
+        contains(r.error().msg, "LUN_PATHS given more than once");
+    }
+    // A path nest outside LUN_PATHS: LP_PATH's type in ATTR_LUN is LUN_INDEX, a u32.
+    {
+        Raw m(CMD_RUN, NLM_F_MULTI);
+        uint32_t lun = m.begin_nest(ATTR_LUN);
+        one_path(m, [](Raw& p) { p.str(PATH_NAME, "/dev/sg3").u8(PATH_STATE, 2); });
+        m.end_nest(lun);
+        auto r = decode_answer(m.done());
+        ASSERT_FALSE(r.ok());
+        contains(r.error().msg, "LUN_INDEX");
+    }
+    // A well-formed one passes, with an empty LUN_PATHS and with an error-less dead path.
+    for (bool empty : {true, false}) {
+        Raw m(CMD_RUN, NLM_F_MULTI);
+        uint32_t lun = m.begin_nest(ATTR_LUN);
+        m.u32(LUN_INDEX, 0);
+        uint32_t ps = m.begin_nest(LUN_PATHS);
+        if (!empty) one_path(m, [](Raw& p) { p.str(PATH_NAME, "/dev/sg3").u8(PATH_STATE, 3); });
+        m.end_nest(ps).end_nest(lun);
+        auto r = decode_answer(m.done());
+        ASSERT_TRUE(r.ok()) << r.error().msg;
+        EXPECT_EQ(r->luns().at(0).second.paths.size(), empty ? 0u : 1u);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------
