@@ -120,6 +120,12 @@ int batch_error(const char* action, const Error& e, Io& io) {
 
 bool past(Clock::time_point deadline) { return Clock::now() >= deadline; }
 
+// The batch's warnings on stderr: they change neither the outcome nor the exit status.
+void add_warnings(const char* action, const Batch& b, Io& io) {
+    for (const auto& w : b.warnings)
+        io.err += std::string("fence_prfence: ") + action + ": warning: " + w + "\n";
+}
+
 int action_on(const AgentArgs& a, Backend& be, Clock::time_point deadline, Io& io) {
     auto key = target_key(a, true);
     if (!key) return batch_error("on", key.error(), io);
@@ -134,6 +140,7 @@ int action_on(const AgentArgs& a, Backend& be, Clock::time_point deadline, Io& i
     spec.aptpl = a.aptpl;
     auto b = be.run(spec, deadline);
     if (!b) return batch_error("on", b.error(), io);
+    add_warnings("on", *b, io);
     std::vector<bool> failed(b->outcomes.size());
     std::vector<std::string> why(b->outcomes.size());
     size_t n = 0;
@@ -187,6 +194,7 @@ int action_off(const AgentArgs& a, Backend& be, Clock::time_point deadline, Io& 
     spec.claim = true;
     auto fenced = be.run(spec, deadline);
     if (!fenced) return batch_error("off", fenced.error(), io);
+    add_warnings("off", *fenced, io);
     // The second batch reads back what the first did, from every LU, whatever the first said: an
     // LU whose answer was lost may be fenced all the same, and one that said yes is checked.
     engine::OpSpec check;

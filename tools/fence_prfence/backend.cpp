@@ -8,8 +8,10 @@
 
 #include "nl_control/client/client.h"
 #include "nl_control/protocol/family.h"
+#include "uring_engine/common/bytes.h"
 #include "uring_engine/devices/resolve.h"
 #include "uring_engine/policy/operations.h"
+#include "uring_engine/session/multipath_keys.h"
 #include "uring_engine/session/session.h"
 
 namespace prfence::agent {
@@ -30,28 +32,47 @@ class DirectBackend final : public Backend {
     Result<Batch> run(const engine::OpSpec& spec, Clock::time_point deadline) override {
         PRF_TRY_ASSIGN(engine::JobMaker maker, engine::make_operation(spec));
         if (!session_) {
-            PRF_TRY_ASSIGN(auto specs, engine::resolve_devices(args_.devices));
+            PRF_TRY_ASSIGN(specs_, engine::resolve_devices(args_.devices, roots()));
             engine::SessionOptions so;
             so.initiator = args_.initiator;
-            PRF_TRY_ASSIGN(session_, engine::Session::open(specs, so));
+            so.sysfs_root = args_.sysfs_root;
+            so.sg_transport =
+                args_.transport == "sgio" ? engine::SgTransport::sgio : engine::SgTransport::uring;
+            PRF_TRY_ASSIGN(session_, engine::Session::open(specs_, so));
         }
         // The session's executor options were fixed at open; each batch gets what is left.
         engine::ExecOptions eo = session_->executor().options();
         eo.batch_deadline = std::chrono::milliseconds(ms_left(deadline));
         session_->executor().set_options(eo);
         PRF_TRY_ASSIGN(engine::Session::Report rep, session_->run([&](size_t) { return maker(); }));
-        return Batch{std::move(rep.outcomes), rep.summary};
+        Batch b{std::move(rep.outcomes), rep.summary, {}};
+        if (auto key = engine::key_left_registered(spec)) {
+            engine::MultipathKeysOptions mo;
+            if (!args_.multipathd_socket.empty()) mo.socket = args_.multipathd_socket;
+            mo.sysfs_root = args_.sysfs_root;
+            mo.timeout = std::min(mo.timeout, std::chrono::milliseconds(ms_left(deadline)));
+            for (const auto& r : engine::tell_multipathd(specs_, b.outcomes, *key, spec.aptpl, mo))
+                if (!r.told)
+                    b.warnings.push_back("multipathd not told key " + hex_u64(*key) + " for map " +
+                                         r.map + " (" + b.outcomes[r.lun].device + "): " + r.error);
+        }
+        return b;
     }
 
     Result<std::string> check(Clock::time_point) override {
-        PRF_TRY_ASSIGN(auto specs, engine::resolve_devices(args_.devices));
+        PRF_TRY_ASSIGN(auto specs, engine::resolve_devices(args_.devices, roots()));
         size_t paths = 0;
         for (const auto& s : specs) paths += s.paths.size();
         return std::to_string(specs.size()) + " LUs (" + std::to_string(paths) + " paths) resolve";
     }
 
   private:
+    engine::ResolveOptions roots() const {
+        return engine::ResolveOptions{.sysfs_root = args_.sysfs_root, .dev_root = args_.dev_root};
+    }
+
     AgentArgs args_;
+    std::vector<engine::LunSpec> specs_;  // as the session was opened
     std::unique_ptr<engine::Session> session_;
 };
 

@@ -21,6 +21,10 @@ using Clock = std::chrono::steady_clock;
 struct Batch {
     std::vector<engine::LunOutcome> outcomes;  // one per LU, each naming its device
     engine::BatchSummary summary;
+    // What went wrong beside the batch, for stderr: the outcomes stand, but the node is left
+    // weaker than it should be (multipathd not told our key, so a path that returns is not
+    // registered again). One line each, without a prefix.
+    std::vector<std::string> warnings;
 };
 
 class Backend {
@@ -35,7 +39,11 @@ class Backend {
     virtual Result<std::string> check(Clock::time_point deadline) = 0;
 };
 
-// `devices=` given: the engine in this process. Nothing is opened until the first run().
+// `devices=` given: the engine in this process. Nothing is opened until the first run(). After a
+// batch that leaves our key registered (unfence; fence with claim), multipathd is told the key
+// for every LU in a dm-multipath map, as prfence and prfenced do (session/multipath_keys.h); a
+// map not told is a warning. Each request to multipathd waits at most 2 s, and no longer than
+// what is left of the deadline.
 std::unique_ptr<Backend> direct_backend(const AgentArgs& args);
 // `group=` given: prfenced at args.socket. Connects on first use.
 std::unique_ptr<Backend> daemon_backend(const AgentArgs& args);

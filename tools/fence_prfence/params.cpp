@@ -260,6 +260,25 @@ Result<void> set_initiator(State& s, std::string_view v) {
     s.a.initiator = std::string(v);
     return {};
 }
+Result<void> set_sys(State& s, std::string_view v) {
+    if (v.empty()) return bad("sys", "empty");
+    s.a.sysfs_root = std::string(v);
+    return {};
+}
+Result<void> set_dev(State& s, std::string_view v) {
+    if (v.empty()) return bad("dev", "empty");
+    s.a.dev_root = std::string(v);
+    return {};
+}
+Result<void> set_transport(State& s, std::string_view v) {
+    if (v != "uring" && v != "sgio") return bad("transport", shown(v) + ": uring or sgio");
+    s.a.transport = std::string(v);
+    return {};
+}
+Result<void> set_multipathd_socket(State& s, std::string_view v) {
+    s.a.multipathd_socket = std::string(v);
+    return {};
+}
 // Pacemaker sends nodeid only to agents whose metadata declares it; this one does not, but a
 // configuration written for an agent that does still works.
 Result<void> ignore(State&, std::string_view) { return {}; }
@@ -474,6 +493,21 @@ const Param kParams[] = {
      set_help,
      true},
     {"nodeid", 0, Type::string, nullptr, false, false, nullptr, "", {}, "", ignore},
+    // Hidden: tests point the direct back end at a fake sysfs, /dev and multipathd.
+    {"sys", 0, Type::string, nullptr, false, false, nullptr, "", {}, "", set_sys},
+    {"dev", 0, Type::string, nullptr, false, false, nullptr, "", {}, "", set_dev},
+    {"transport", 0, Type::string, nullptr, false, false, nullptr, "", {}, "", set_transport},
+    {"multipathd_socket",
+     0,
+     Type::string,
+     nullptr,
+     false,
+     false,
+     nullptr,
+     "",
+     {},
+     "",
+     set_multipathd_socket},
 };
 
 std::string normalize(std::string_view name) {

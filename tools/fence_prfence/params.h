@@ -59,6 +59,14 @@ struct AgentArgs {
     std::string key_file;  // empty: cluster::kKeyFile, falling back to the pre-4.11 location
     std::string cmap_path = "/usr/sbin/corosync-cmapctl";
     std::string initiator;  // sim LUs in direct mode: the TransportID to speak as
+    // Hidden parameters (in neither the metadata nor --help), for tests of the direct back end:
+    // `sys` and `dev`, a fake sysfs and /dev tree to resolve devices in (as prfence's --sys and
+    // --dev); `transport`, how sg paths are driven ("uring", the default, or "sgio");
+    // `multipathd_socket`, where multipathd is told our key ("" for multipathd's own socket).
+    std::string sysfs_root = "/sys";
+    std::string dev_root = "/dev";
+    std::string transport = "uring";
+    std::string multipathd_socket;
     bool verbose = false;
     bool help = false, version = false;  // argv only
     std::vector<std::string> warnings;   // ignored unknown stdin names and the like, for stderr
