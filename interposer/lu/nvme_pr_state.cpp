@@ -80,10 +80,10 @@ void NvmePrState::notify_host(NvmePrResult& r, const nv::HostId& host, Notificat
         if (c.hostid != host) continue;
         const uint32_t mask = cfg_.profile == NvmeProfile::nvmet ? ns_mask_ : c.mask;
         if (mask & mask_bit(type)) continue;
-        NotificationLogEntry e;
+        nv::ReservationLog e;
         if (++c.counter == 0) c.counter = 1;  // the count skips 0 when it wraps
         e.count = c.counter;
-        e.type = type;
+        e.type = static_cast<uint8_t>(type);
         e.nsid = cfg_.nsid;
         if (c.log.size() >= cfg_.log_capacity) {
             ++c.pending_lost;
@@ -424,10 +424,10 @@ uint32_t NvmePrState::notification_mask(const NvmeController& c) {
     return cfg_.profile == NvmeProfile::nvmet ? ns_mask_ : me.mask;
 }
 
-NotificationLogEntry NvmePrState::take_log(const NvmeController& c) {
+nv::ReservationLog NvmePrState::take_log(const NvmeController& c) {
     Ctrl& me = ctrl(c);
     if (me.log.empty()) return {};
-    NotificationLogEntry e = me.log.front();
+    nv::ReservationLog e = me.log.front();
     me.log.pop_front();
     // Lost entries took counts after this one: the gap to the next queued entry, or those lost
     // since the last one was queued. nvmet reports this entry with the count of the last of them.
@@ -441,7 +441,7 @@ NotificationLogEntry NvmePrState::take_log(const NvmeController& c) {
     }
     e.count = e.count + lost == 0 ? 1 : e.count + lost;
     me.pending_lost -= lost;
-    e.nr_pages = static_cast<uint8_t>(std::min<size_t>(me.log.size(), 0xff));
+    e.available = static_cast<uint8_t>(std::min<size_t>(me.log.size(), 0xff));
     return e;
 }
 

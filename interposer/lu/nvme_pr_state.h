@@ -90,6 +90,7 @@
 #include <string>
 #include <vector>
 
+#include "uring_engine/wire/nvme_report.h"
 #include "uring_engine/wire/nvme_types.h"
 
 namespace prfence::sim {
@@ -157,12 +158,7 @@ static_assert(nvme_access_allowed(5, NvmeRelation::non_registrant, IoKind::read)
 // ---------------------------------------------------------------------------------------------------------
 // Notifications (log page 80h).
 
-enum class NotificationType : uint8_t {
-    empty = 0,
-    registration_preempted = 1,
-    reservation_released = 2,
-    reservation_preempted = 3,
-};
+using NotificationType = wire::nvme::LogType;
 
 // Feature 82h CDW11 bits: a set bit suppresses that notification type.
 inline constexpr uint32_t kMaskRegistrationPreempted = 1u << 1;
@@ -170,14 +166,6 @@ inline constexpr uint32_t kMaskReservationReleased = 1u << 2;
 inline constexpr uint32_t kMaskReservationPreempted = 1u << 3;
 inline constexpr uint32_t kMaskAll =
     kMaskRegistrationPreempted | kMaskReservationReleased | kMaskReservationPreempted;
-
-// One Reservation Notification log page as a Get Log Page returns it. type empty: no entry.
-struct NotificationLogEntry {
-    uint64_t count = 0;
-    NotificationType type = NotificationType::empty;
-    uint8_t nr_pages = 0;  // entries still queued after this one
-    uint32_t nsid = 0;
-};
 
 // A controller: its id in the subsystem and the host it belongs to.
 struct NvmeController {
@@ -240,8 +228,8 @@ class NvmePrState {
     // Set / Get Features 82h. set: Invalid Field for bits outside 1..3.
     uint16_t set_notification_mask(const NvmeController& c, uint32_t mask);
     uint32_t notification_mask(const NvmeController& c);
-    // Get Log Page 80h: the next entry, or an empty one.
-    NotificationLogEntry take_log(const NvmeController& c);
+    // Get Log Page 80h: the next entry, or an empty one (type 0, count 0).
+    wire::nvme::ReservationLog take_log(const NvmeController& c);
     // Entries lost on this controller's log since it was attached.
     uint64_t lost(uint16_t cntlid) const;
     size_t queued(uint16_t cntlid) const;
@@ -268,7 +256,7 @@ class NvmePrState {
         uint64_t counter = 0;
         uint64_t pending_lost = 0;
         uint64_t lost_total = 0;
-        std::deque<NotificationLogEntry> log;
+        std::deque<wire::nvme::ReservationLog> log;
     };
 
     Ctrl& ctrl(const NvmeController& c);

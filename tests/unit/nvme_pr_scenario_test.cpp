@@ -162,10 +162,10 @@ class NvmeScenario : public ::testing::Test {
     std::vector<std::string> drain(const NvmeController& c) {
         std::vector<std::string> out;
         for (;;) {
-            NotificationLogEntry e = st.take_log(c);
-            if (e.type == NotificationType::empty) break;
+            nv::ReservationLog e = st.take_log(c);
+            if (e.type == 0) break;
             EXPECT_EQ(e.nsid, st.config().nsid);
-            out.push_back(std::to_string(e.count) + ":" + std::to_string(static_cast<int>(e.type)));
+            out.push_back(std::to_string(e.count) + ":" + std::to_string(int{e.type}));
         }
         return out;
     }
@@ -774,19 +774,19 @@ TEST_F(NvmeScenario, NotificationsReachEveryControllerOfTheHost) {
     ASSERT_EQ(release(B, kKeyB, WE_RO), kOk);
     EXPECT_EQ(sent(), V{"C:3:2"});
     EXPECT_EQ(st.queued(1), 1u);
-    NotificationLogEntry e = st.take_log(A);
+    nv::ReservationLog e = st.take_log(A);
     EXPECT_EQ(e.count, 1u);
-    EXPECT_EQ(e.type, kRegPre);
-    EXPECT_EQ(e.nr_pages, 0);
+    EXPECT_EQ(e.type, static_cast<uint8_t>(kRegPre));
+    EXPECT_EQ(e.available, 0);
     EXPECT_EQ(e.nsid, 1u);
-    EXPECT_EQ(st.take_log(A).type, NotificationType::empty);
+    EXPECT_EQ(st.take_log(A).type, 0);
     EXPECT_EQ(st.take_log(A).count, 0u);
     EXPECT_EQ(drain(A2), V{"1:1"});
     EXPECT_EQ(drain(C), V{"1:2"});
     EXPECT_EQ(state(), "gen=4 rtype=0 regs=B=123abc,C=c0ffee");
 }
 
-// nr_pages counts what is left after the entry; counts go up by one per entry.
+// `available` counts what is left after the entry; counts go up by one per entry.
 TEST_F(NvmeScenario, LogEntriesComeInOrderWithRemainingPages) {
     register_abc();
     ASSERT_EQ(acquire(B, kKeyB, EA_RO), kOk);
@@ -795,17 +795,17 @@ TEST_F(NvmeScenario, LogEntriesComeInOrderWithRemainingPages) {
     ASSERT_EQ(release(B, kKeyB, WE_AR), kOk);  // C: released
     ASSERT_EQ(clear(B, kKeyB), kOk);           // C: preempted
     EXPECT_EQ(state(), "gen=4 rtype=0 regs=");
-    NotificationLogEntry e1 = st.take_log(C);
+    nv::ReservationLog e1 = st.take_log(C);
     EXPECT_EQ(e1.count, 1u);
-    EXPECT_EQ(e1.type, kResRel);
-    EXPECT_EQ(e1.nr_pages, 2);
-    NotificationLogEntry e2 = st.take_log(C);
+    EXPECT_EQ(e1.type, static_cast<uint8_t>(kResRel));
+    EXPECT_EQ(e1.available, 2);
+    nv::ReservationLog e2 = st.take_log(C);
     EXPECT_EQ(e2.count, 2u);
-    EXPECT_EQ(e2.nr_pages, 1);
-    NotificationLogEntry e3 = st.take_log(C);
+    EXPECT_EQ(e2.available, 1);
+    nv::ReservationLog e3 = st.take_log(C);
     EXPECT_EQ(e3.count, 3u);
-    EXPECT_EQ(e3.type, kResPre);
-    EXPECT_EQ(e3.nr_pages, 0);
+    EXPECT_EQ(e3.type, static_cast<uint8_t>(kResPre));
+    EXPECT_EQ(e3.available, 0);
 }
 
 // nvmet keeps one mask per namespace: a mask set through any controller suppresses that type for
