@@ -8,6 +8,8 @@
 #   build/vm/image/mp.cpio        only for PRFENCE_VM_TOPOLOGY=multipath: multipath-tools, dmsetup, udevd
 #                                 and the udev rules they need, the device-mapper modules (packages fetched
 #                                 with apt-get download and kept extracted in build/vm-cache/mp)
+#   build/vm/image/nvme.cpio      only for PRFENCE_VM_TOPOLOGY=nvme: nvme-cli and the NVMe host and target
+#                                 modules (nvme-image.sh)
 # The kernel unpacks concatenated cpio archives in order (later files win), so run.sh appends a third,
 # per-run layer with the script to run; a changed test script or project binary does not rebuild the base.
 #
@@ -18,16 +20,21 @@
 #
 # Environment:
 #   PRFENCE_VM_KERNEL         6.1 (default: the kernel linux-image-amd64 depends on), 6.12 (the one
-#                             linux-image-6.12-amd64 depends on), or a package name (linux-image-6.1.0-56-amd64)
+#                             linux-image-6.12-amd64 depends on), nvmet (the newest trixie-backports kernel
+#                             with nvmet reservations; the default for the nvme topology; nvme-image.sh), or a
+#                             package name (linux-image-6.1.0-56-amd64)
 #   PRFENCE_VM_BINARIES       project binaries for /usr/local/bin in the guest (space-separated paths)
 #   PRFENCE_VM_EXTRA_MODULES  more kernel modules to load at boot (names, space-separated)
-#   PRFENCE_VM_TOPOLOGY       single (default) or multipath: whether to build mp.cpio too
+#   PRFENCE_VM_TOPOLOGY       single (default), multipath or nvme: whether to build mp.cpio or nvme.cpio too
 #   PRFENCE_VM_CACHE, PRFENCE_VM_DIR  see common.sh
 # Prints the guest's kernel release (uname -r) on stdout; progress goes to stderr.
 set -euo pipefail
 shopt -s nullglob
 # shellcheck source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# shellcheck source=nvme-image.sh
+. "$VM_SRC/nvme-image.sh"
+[ "${PRFENCE_VM_TOPOLOGY:-single}" = nvme ] && : "${PRFENCE_VM_KERNEL:=nvmet}"
 
 # Modules loaded at boot, in this order, each after its dependencies (modprobe --show-depends adds and
 # orders those). The crc32c provider comes first: the iSCSI login asks the crypto API for "crc32c", and
@@ -141,6 +148,10 @@ resolve_kernel_package_cached() {
 
 # Sets KPKG, KDIR, KVER.
 prepare_kernel() {
+    if [ "${PRFENCE_VM_KERNEL:-}" = nvmet ]; then
+        nvmet_prepare_kernel
+        return
+    fi
     KPKG=$(resolve_kernel_package_cached)
     if [ -z "$KPKG" ]; then
         vm_apt_update
@@ -463,7 +474,8 @@ main() {
                 build_layer mp "$VM_IMAGE/mp.cpio" "$sig"
             fi
             ;;
-        *) vm_die "PRFENCE_VM_TOPOLOGY=${PRFENCE_VM_TOPOLOGY}: expected single or multipath" ;;
+        nvme) nvme_layer ;;
+        *) vm_die "PRFENCE_VM_TOPOLOGY=${PRFENCE_VM_TOPOLOGY}: expected single, multipath or nvme" ;;
     esac
     echo "$KVER"
 }

@@ -13,6 +13,8 @@
 #   PRFENCE_VM_KERNEL    6.1 (default) or 6.12 or a linux-image-* package name (build-image.sh)
 #   PRFENCE_VM_TOPOLOGY  single (default: one session per node) or multipath (node A logs in through a
 #                        second portal too and dm-multipath gives it one map per LU; tests/vm/README.md)
+#                        or nvme (nvmet over nvme-loop, PRFENCE_VM_LUNS namespaces, two hosts; no iSCSI; the
+#                        kernel defaults to PRFENCE_VM_KERNEL=nvmet; tests/vm/README.md)
 #   PRFENCE_VM_MEM, PRFENCE_VM_SMP  guest memory (MiB, default 1024) and CPUs (default 2)
 #   PRFENCE_VM_QEMU      the QEMU binary (default qemu-system-x86_64)
 #   PRFENCE_VM_SHARE     0: do not share build/vm/out over virtio-9p; the guest prints the files on the
@@ -21,7 +23,8 @@
 # script left in $PRFENCE_VM_OUT, plus guest-dmesg.txt).
 # Exit status: SCRIPT's (suite/all.sh: 77 when a guest test skipped); 124 if it timed out in the guest; 125
 # if the guest could not be set up; 1 if the guest ended without reporting; 77 (skip) when
-# qemu-system-x86_64 cannot run on this machine.
+# qemu-system-x86_64 cannot run on this machine, or (PRFENCE_VM_KERNEL=nvmet) no kernel with nvmet
+# reservations can be had (build-image.sh's exit status).
 set -euo pipefail
 # shellcheck source=common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -73,7 +76,7 @@ main() {
     [ -f "$script" ] || vm_die "no such script: $script"
     case $LUNS in '' | *[!0-9]*) vm_die "PRFENCE_VM_LUNS=$LUNS is not a number" ;; esac
     case $TIMEOUT in '' | *[!0-9]*) vm_die "PRFENCE_VM_TIMEOUT=$TIMEOUT is not a number of seconds" ;; esac
-    case $TOPOLOGY in single | multipath) ;; *) vm_die "PRFENCE_VM_TOPOLOGY=$TOPOLOGY: expected single or multipath" ;; esac
+    case $TOPOLOGY in single | multipath | nvme) ;; *) vm_die "PRFENCE_VM_TOPOLOGY=$TOPOLOGY: expected single, multipath or nvme" ;; esac
 
     mkdir -p "$VM_DIR"
     # One VM at a time per build tree: they share the image, the console log and out/.
@@ -87,6 +90,7 @@ main() {
     make_run_layer "$script" "$@"
     local -a layers=("$VM_IMAGE/base.cpio")
     [ "$TOPOLOGY" = multipath ] && layers+=("$VM_IMAGE/mp.cpio")
+    [ "$TOPOLOGY" = nvme ] && layers+=("$VM_IMAGE/nvme.cpio")
     layers+=("$VM_IMAGE/project.cpio" "$VM_DIR/run.cpio")
     cat "${layers[@]}" >"$VM_DIR/initrd.cpio"
     local t1

@@ -36,7 +36,8 @@ while read -r lun wwid ahctl asd asg bhctl bsd bsg; do
     LU[$lun.wwid]=$wwid LU[$lun.a_hctl]=$ahctl LU[$lun.a_sd]=$asd LU[$lun.a_sg]=$asg
     LU[$lun.b_hctl]=$bhctl LU[$lun.b_sd]=$bsd LU[$lun.b_sg]=$bsg
 done <"$PRFENCE_VM_DEVICES"
-[ ${#LUNS[@]} -gt 0 ] || fail "no LUs in $PRFENCE_VM_DEVICES"
+# The nvme topology has no SCSI LU (its namespaces: nvme_lib.sh).
+[ ${#LUNS[@]} -gt 0 ] || [ "${PRFENCE_VM_TOPOLOGY:-single}" = nvme ] || fail "no LUs in $PRFENCE_VM_DEVICES"
 
 # lu LUN: sets A_SD A_SG A_HCTL B_SD B_SG B_HCTL (/dev paths for sd and sg) and WWID for that LU.
 lu() {
