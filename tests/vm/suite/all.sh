@@ -14,6 +14,9 @@ PER_TEST_TIMEOUT=${PRFENCE_VM_TEST_TIMEOUT:-600}
 # runs its own list instead: the tests above assume one session per node.
 MP_TESTS=(multipath_basic multipath_faults multipath_target)
 [ "${PRFENCE_VM_TOPOLOGY:-single}" = multipath ] && TESTS=("${MP_TESTS[@]}")
+# The nvme topology (PRFENCE_VM_TOPOLOGY=nvme: nvmet namespaces, no SCSI LU) runs its own list too.
+NV_TESTS=(nvme_seed)
+[ "${PRFENCE_VM_TOPOLOGY:-single}" = nvme ] && TESTS=("${NV_TESTS[@]}")
 
 mkdir -p "$OUT/logs"
 passed=0 failed=0 skipped=0
