@@ -5,7 +5,8 @@
 #          nettle-dev for MD5: fence_prfence derives fence_scsi's reservation keys from md5 of the
 #          cluster and node names, and a maintained crypto library does that rather than our own MD5)
 #   test:  GoogleTest/GoogleMock, Google Benchmark, clang + libFuzzer runtime, clang-format and shellcheck
-#          (the style tests), qemu-system-x86 (the QEMU guest suite), sg3-utils (reference vectors;
+#          (the style tests), qemu-system-x86 (the QEMU guest suite) with xz-utils and zstd (the guest
+#          kernels' compressed modules, unpacked for busybox insmod), sg3-utils (reference vectors;
 #          with fence-agents' fence_scsi also the unmodified tools the compat tests run through
 #          libprinterpose), python3 (test scripts), groff-base (man pages rendered without warnings),
 #          libxml2-utils (xmllint checks fence_prfence's metadata against fence-agents' metadata.rng)
@@ -15,7 +16,7 @@
 # Read through ${!var} in prfence_install_deps.
 # shellcheck disable=SC2034
 prfence_pkgs_build="g++ cmake ninja-build pkg-config liburing-dev libnl-3-dev libcli11-dev nlohmann-json3-dev nettle-dev"
-prfence_pkgs_test="libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev clang-format shellcheck sg3-utils fence-agents python3 groff-base libxml2-utils qemu-system-x86"
+prfence_pkgs_test="libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev clang-format shellcheck sg3-utils fence-agents python3 groff-base libxml2-utils qemu-system-x86 xz-utils zstd"
 prfence_pkgs_demo="python3 sg3-utils"
 
 prfence_install_deps() {

@@ -21,7 +21,7 @@
 NVMET_APT=$VM_CACHE/apt-trixie-backports
 NVMET_MIN_VERSION=6.13
 NVMET_REJECTED=$VM_CACHE/nvmet-rejected # kernels checked and found without nvmet reservations
-# Index age (minutes) after which it is fetched again.
+# Index age (minutes) after which it is fetched again (PRFENCE_VM_NVMET_INDEX_AGE; 0: every run).
 NVMET_INDEX_MAX_AGE=${PRFENCE_VM_NVMET_INDEX_AGE:-720}
 
 # nvme-cli and the libraries a plain Debian 12 host may lack (the rest of the ldd closure is the host's).
@@ -35,9 +35,11 @@ nvmet_skip() {
     exit 77
 }
 
-# Prints the mirror the host's apt configuration uses (deb822 URIs: or a one-line deb entry).
+# Prints the mirror: PRFENCE_VM_NVMET_MIRROR, else the one the host's apt configuration uses (deb822
+# URIs: or a one-line deb entry).
 nvmet_mirror() {
     local m
+    [ -n "${PRFENCE_VM_NVMET_MIRROR:-}" ] && { echo "$PRFENCE_VM_NVMET_MIRROR"; return; }
     m=$(grep -h -m1 -E '^(URIs:|deb )' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
         awk '$1 == "URIs:" { print $2; exit }
              $1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }')
