@@ -29,25 +29,28 @@ Bytes truncate_to(Bytes b, uint16_t alloc_len) {
 
 }  // namespace
 
-bool Capabilities::supports(PrType t) const noexcept {
-    if (!tmv) return false;
+uint16_t type_mask_bit(PrType t) noexcept {
     switch (t) {
         case PrType::write_exclusive_all_registrants:
-            return type_mask & 0x8000;
+            return 0x8000;
         case PrType::exclusive_access_registrants_only:
-            return type_mask & 0x4000;
+            return 0x4000;
         case PrType::write_exclusive_registrants_only:
-            return type_mask & 0x2000;
+            return 0x2000;
         case PrType::exclusive_access:
-            return type_mask & 0x0800;
+            return 0x0800;
         case PrType::write_exclusive:
-            return type_mask & 0x0200;
+            return 0x0200;
         case PrType::exclusive_access_all_registrants:
-            return type_mask & 0x0001;
+            return 0x0001;
         case PrType::none:
-            return false;
+            break;
     }
-    return false;
+    return 0;
+}
+
+bool Capabilities::supports(PrType t) const noexcept {
+    return tmv && (type_mask & type_mask_bit(t));
 }
 
 Result<ReadKeys> parse_read_keys(ByteView in) {

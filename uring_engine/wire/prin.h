@@ -83,6 +83,11 @@ struct FullStatus {
     bool operator==(const FullStatus&) const = default;
 };
 
+// The bit of PERSISTENT RESERVATION TYPE MASK (bytes 4-5 as one big-endian value) that stands for
+// `t` (SPC-4 6.15.4: WR_EX_AR 8000h, EX_AC_RO 4000h, WR_EX_RO 2000h, EX_AC 0800h, WR_EX 0200h,
+// EX_AC_AR 0001h); 0 for none.
+uint16_t type_mask_bit(PrType t) noexcept;
+
 Result<ReadKeys> parse_read_keys(ByteView in);
 Result<ReadReservation> parse_read_reservation(ByteView in);
 Result<Capabilities> parse_capabilities(ByteView in);
