@@ -257,6 +257,27 @@ Status apply_config_json(const json& j, ServerConfig& cfg) {
                                 "config: unknown limit \"" + l.key() + "\"");
                 }
             }
+        } else if (k == "nvme") {
+            PRF_TRY(expect(v.is_object(), "config: \"nvme\" must be an object"));
+            for (auto n = v.begin(); n != v.end(); ++n) {
+                const std::string key = "nvme." + n.key();
+                if (n.key() == "namespaces") {
+                    PRF_TRY_ASSIGN(uint64_t x, get_uint(n.value(), key, 1024));
+                    cfg.nvme.namespaces = static_cast<uint32_t>(x);
+                } else if (n.key() == "subnqn") {
+                    PRF_TRY_ASSIGN(cfg.nvme.subnqn, get_string(n.value(), key));
+                } else if (n.key() == "block_size") {
+                    PRF_TRY_ASSIGN(uint64_t x, get_uint(n.value(), key, 1u << 16));
+                    cfg.nvme.block_size = static_cast<uint32_t>(x);
+                } else if (n.key() == "blocks") {
+                    PRF_TRY_ASSIGN(cfg.nvme.blocks, get_uint(n.value(), key, uint64_t{1} << 48));
+                } else if (n.key() == "profile") {
+                    PRF_TRY_ASSIGN(cfg.nvme.profile, get_string(n.value(), key));
+                } else {
+                    return fail(Errc::invalid_argument,
+                                "config: unknown nvme setting \"" + n.key() + "\"");
+                }
+            }
         } else if (k == "seed") {
             PRF_TRY_ASSIGN(cfg.seed, get_uint(v, k, UINT64_MAX));
         } else {
@@ -301,6 +322,25 @@ Status validate_config(const ServerConfig& cfg) {
             return fail(Errc::invalid_argument, "target_port_ids names port " +
                                                     std::to_string(port) + " but the farm has " +
                                                     std::to_string(cfg.target_ports));
+    }
+    if (cfg.nvme.namespaces > 1024)
+        return fail(Errc::invalid_argument, "at most 1024 NVMe namespaces");
+    if (cfg.nvme.namespaces > 0) {
+        const uint32_t bs = cfg.nvme.block_size;
+        if (bs < 512 || bs > 65536 || (bs & (bs - 1)) != 0)
+            return fail(Errc::invalid_argument,
+                        "nvme.block_size must be a power of two from 512 to 65536");
+        if (cfg.nvme.blocks == 0)
+            return fail(Errc::invalid_argument, "nvme.blocks must be at least 1");
+        if (cfg.nvme.profile != "nvmet" && cfg.nvme.profile != "spdk")
+            return fail(Errc::invalid_argument,
+                        "nvme.profile must be nvmet or spdk, not \"" + cfg.nvme.profile + "\"");
+        const auto& q = cfg.nvme.subnqn;
+        if (q.empty() || q.size() > 223 ||
+            q.find_first_not_of(" !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                "[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~") != std::string::npos)
+            return fail(Errc::invalid_argument,
+                        "nvme.subnqn must be 1-223 printable ASCII characters");
     }
     // Settings errors show up once, for the first LU they apply to.
     if (auto c = lu_config_for(cfg, 0); !c) return fail(c.error());

@@ -50,6 +50,19 @@ struct LuOverride {
                               // serial, naa, profile
 };
 
+// The farm's NVMe subsystem: `namespaces` namespaces (NSIDs 1..namespaces) behind one subsystem
+// NQN, each with its own reservation state (interposer/lu/nvme_pr_state.h). Identifiers are derived
+// from the NSID as the LUs' are from the LUN: EUI-64 = IEEE company id 5A7F4Eh (locally
+// administered, as the LUs' NAA) << 40 | 8000000000h | NSID, NGUID = EUI-64 followed by
+// 00000000h and the NSID (big-endian).
+struct NvmeOptions {
+    uint32_t namespaces = 0;  // 0: no NVMe subsystem
+    std::string subnqn = "nqn.2026-12.io.prfence:prsim";
+    uint32_t block_size = 512;
+    uint64_t blocks = 2048;
+    std::string profile = "nvmet";  // or "spdk" (NvmeProfile)
+};
+
 struct ServerConfig {
     std::string socket_path;
     uint32_t luns = 0;
@@ -62,6 +75,7 @@ struct ServerConfig {
         hosts;                              // initiators with a configured host number
     std::map<uint16_t, uint16_t> port_ids;  // target port -> SCSI target id (default port-1)
     std::vector<FaultSpec> faults;          // armed at start
+    NvmeOptions nvme;
     TraceOptions trace;
     ServerLimits limits;
     uint64_t seed = 0x9e3779b97f4a7c15ull;  // fault randomness

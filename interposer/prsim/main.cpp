@@ -32,6 +32,8 @@ void on_signal(int) {
 struct ServeOptions {
     std::string socket, state_dir, trace, dmesg, kernel, config, profile, scheduler;
     uint32_t luns = 0;
+    uint32_t nvme_namespaces = 0;
+    std::string nvme_subnqn;
     uint16_t target_ports = 0;
     std::vector<std::string> faults;
     uint32_t max_in_flight = 0;
@@ -51,6 +53,8 @@ int serve(CLI::App& app, const ServeOptions& o) {
     auto given = [&](const char* name) { return app.get_option(name)->count() > 0; };
     if (given("--socket")) cfg.socket_path = o.socket;
     if (given("--luns")) cfg.luns = o.luns;
+    if (given("--nvme-namespaces")) cfg.nvme.namespaces = o.nvme_namespaces;
+    if (given("--nvme-subnqn")) cfg.nvme.subnqn = o.nvme_subnqn;
     if (given("--target-ports")) cfg.target_ports = o.target_ports;
     if (given("--state-dir")) cfg.state_dir = o.state_dir;
     if (given("--trace")) cfg.trace.path = o.trace;
@@ -94,8 +98,8 @@ int serve(CLI::App& app, const ServeOptions& o) {
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
-    std::fprintf(stderr, "prsim: serving %u LUs, %u target ports, on %s%s%s\n", cfg.luns,
-                 cfg.target_ports, cfg.socket_path.c_str(),
+    std::fprintf(stderr, "prsim: serving %u LUs, %u target ports, %u NVMe namespaces, on %s%s%s\n",
+                 cfg.luns, cfg.target_ports, cfg.nvme.namespaces, cfg.socket_path.c_str(),
                  cfg.trace.path.empty() ? "" : "; trace to ", cfg.trace.path.c_str());
     auto st = (*srv)->run();
     g_server = nullptr;
@@ -141,6 +145,10 @@ int main(int argc, char** argv) {
     ServeOptions o;
     app.add_option("--socket", o.socket, "Unix socket to listen on");
     app.add_option("--luns", o.luns, "number of LUs in the farm")->check(CLI::Range(1u, 16384u));
+    app.add_option("--nvme-namespaces", o.nvme_namespaces,
+                   "NVMe namespaces (NSIDs 1..N) served next to the LUs (default 0)")
+        ->check(CLI::Range(0u, 1024u));
+    app.add_option("--nvme-subnqn", o.nvme_subnqn, "the NVMe subsystem's NQN");
     app.add_option("--target-ports", o.target_ports, "relative target ports 1..N (default 2)")
         ->check(CLI::Range(1, 65535));
     app.add_option("--state-dir", o.state_dir, "directory for APTPL state, one file per LU");

@@ -16,10 +16,12 @@
 
 #include "interposer/prsim/control.h"
 #include "interposer/prsim/nexus_registry.h"
+#include "interposer/prsim/nvme_farm.h"
 #include "interposer/prsim/task_set.h"
 #include "uring_engine/common/sys_error.h"
 #include "uring_engine/common/unix_listener.h"
 #include "uring_engine/simproto/protocol.h"
+#include "uring_engine/wire/nvme_types.h"
 #include "uring_engine/wire/sense.h"
 #include "uring_engine/wire/status.h"
 
@@ -49,7 +51,8 @@ struct Conn {
     bool dead = false;
     bool hello_done = false;
     uint8_t version = proto::kVersion1;
-    NexusRec* nexus = nullptr;
+    NexusRec* nexus = nullptr;  // none: a version-2 connection of an NVMe host only
+    bool nvme = false;          // attached to the NVMe subsystem (a controller of its own)
     std::string name;
     explicit Conn(uint32_t max_payload) : dec(max_payload) {}
     size_t unsent() const { return out.size() - out_off; }
@@ -59,7 +62,7 @@ struct Conn {
 
 // Everything here belongs to the loop thread except `stopping` and the counters, which stop() and
 // stats() use from any thread.
-struct Server::Impl final : TaskSet::Clients {
+struct Server::Impl final : TaskSet::Clients, NvmeFarm::Clients {
     ServerConfig cfg;
     std::vector<std::unique_ptr<LogicalUnit>> lus;
     FaultTable faults;
@@ -68,6 +71,7 @@ struct Server::Impl final : TaskSet::Clients {
     // Built by init(), after what they reference.
     std::unique_ptr<NexusRegistry> nexuses;
     std::unique_ptr<TaskSet> tasks;
+    std::unique_ptr<NvmeFarm> nvme;
     std::unique_ptr<Control> control;
     UnixListener listener;  // closing it removes the socket file
     int ep = -1, timer_fd = -1, wake_fd = -1;
@@ -104,6 +108,8 @@ struct Server::Impl final : TaskSet::Clients {
     void handle_frame(Conn& c, const proto::Frame& f);
     void handle_hello(Conn& c, const proto::Hello& h);
     void handle_command(Conn& c, const proto::CommandView& cmd);
+    void handle_nvme_command(Conn& c, const proto::NvmeCommandView& cmd);
+    void reject(Conn& c, uint64_t tag, proto::ErrorCode code, const std::string& why);
     void handle_control(Conn& c, uint64_t tag, const std::string& text);
     json counters() const;
     void cut_off(Conn& c, proto::ErrorCode code, const std::string& why, bool send_error = true);
@@ -119,6 +125,8 @@ struct Server::Impl final : TaskSet::Clients {
     bool connected(uint64_t conn) const override;
     void respond(uint64_t conn, uint64_t tag, uint8_t status, uint8_t host, ByteView sense,
                  ByteView data_in, uint8_t flags) override;
+    void respond_nvme(uint64_t conn, uint64_t tag, uint16_t status, uint64_t result,
+                      ByteView data_in, uint8_t flags) override;
     void arm_timer();
 };
 
@@ -170,6 +178,7 @@ Status Server::Impl::init() {
         PRF_TRY_ASSIGN(dmesg, TraceSink::open(cfg.trace.dmesg_path, cfg.trace.max_buffer));
     }
     tasks = std::make_unique<TaskSet>(cfg, lus, faults, trace.get(), dmesg.get(), *this);
+    nvme = std::make_unique<NvmeFarm>(cfg, faults, trace.get(), dmesg.get(), *this);
     control = std::make_unique<Control>(faults, lus, *nexuses, [this] { return counters(); });
 
     ep = ::epoll_create1(EPOLL_CLOEXEC);
@@ -258,6 +267,7 @@ void Server::Impl::close_conn(uint64_t id) {
     if (c.unsent() > 0)
         (void)::send(c.fd, c.out.data() + c.out_off, c.unsent(), MSG_NOSIGNAL | MSG_DONTWAIT);
     tasks->close(id);  // its commands waiting in the task set are forgotten, unanswered
+    nvme->close(id);
     ::epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr);
     ::close(c.fd);
     --st_active;
@@ -373,7 +383,7 @@ void Server::Impl::on_readable(Conn& c) {
         }
         if (n == 0) {
             // The client went away. Nothing of it survives but what it already did to the LUs.
-            const size_t outstanding = tasks->outstanding(c.id);
+            const size_t outstanding = tasks->outstanding(c.id) + nvme->outstanding(c.id);
             if (c.dec.buffered() > 0 || outstanding > 0)
                 log("prsim: " + c.name + (c.nexus ? ", " + c.nexus->label : std::string()) +
                     " disconnected with " + std::to_string(outstanding) +
@@ -421,8 +431,21 @@ void Server::Impl::handle_frame(Conn& c, const proto::Frame& f) {
             return;
         }
         tasks->abort(c.id, a->tag);
+        nvme->abort(c.id, a->tag);
     } else if (auto* ctl = std::get_if<proto::Control>(&*msg)) {
         handle_control(c, ctl->tag, ctl->json);
+    } else if (auto* n = std::get_if<proto::NvmeCommandView>(&*msg)) {
+        if (!c.hello_done) {
+            cut_off(c, proto::ErrorCode::not_hello, "NVME_COMMAND before HELLO");
+            return;
+        }
+        if (c.version < proto::kVersion2) {
+            cut_off(c, proto::ErrorCode::unknown_type,
+                    "NVME_COMMAND needs protocol version 2; this connection speaks version " +
+                        std::to_string(c.version));
+            return;
+        }
+        handle_nvme_command(c, *n);
     }
 }
 
@@ -442,35 +465,88 @@ void Server::Impl::handle_hello(Conn& c, const proto::Hello& h) {
                     ")");
         return;
     }
-    auto tid = proto::hello_initiator(h);
-    if (!tid) {
-        cut_off(c, proto::ErrorCode::bad_hello, "initiator TransportID: " + tid.error().msg);
+    if (h.nvme_host && chosen < proto::kVersion2) {
+        cut_off(c, proto::ErrorCode::bad_hello,
+                "an NVMe host needs protocol version 2; the HELLO offers versions " +
+                    std::to_string(h.min_version) + "-" + std::to_string(h.max_version));
         return;
     }
-    auto nx = nexuses->find_or_add(*tid, h.target_port);
-    if (!nx) {
-        cut_off(c, proto::ErrorCode::bad_hello, nx.error().msg);
-        return;
+    NexusRec* nexus = nullptr;
+    if (!h.initiator.empty()) {
+        auto tid = proto::hello_initiator(h);
+        if (!tid) {
+            cut_off(c, proto::ErrorCode::bad_hello, "initiator TransportID: " + tid.error().msg);
+            return;
+        }
+        auto nx = nexuses->find_or_add(*tid, h.target_port);
+        if (!nx) {
+            cut_off(c, proto::ErrorCode::bad_hello, nx.error().msg);
+            return;
+        }
+        nexus = *nx;
     }
     c.hello_done = true;
     c.version = chosen;
-    c.nexus = *nx;
+    c.nexus = nexus;
+    uint16_t cntlid = 0xffff;
+    if (h.nvme_host && nvme->namespace_count() > 0) {
+        cntlid = nvme->attach(c.id, *h.nvme_host);
+        c.nvme = true;
+        c.name += " (" + h.nvme_host->hostnqn + ", controller " + std::to_string(cntlid) + ")";
+    }
     if (!h.client_name.empty()) c.name += " \"" + h.client_name + "\"";
     proto::HelloAck ack;
     ack.version = chosen;
     ack.target_port = h.target_port;
     ack.lun_count = cfg.luns;
-    ack.host = c.nexus->host;
+    ack.host = c.nexus ? c.nexus->host : 0;
     ack.channel = 0;
-    ack.target_id = c.nexus->target_id;
+    ack.target_id = c.nexus ? c.nexus->target_id : 0;
     ack.max_payload = cfg.limits.max_payload;
     ack.max_in_flight = cfg.limits.max_in_flight;
+    ack.cntlid = cntlid;
+    ack.namespace_count = nvme->namespace_count();
     proto::append_hello_ack(c.out, ack);
     mark_dirty(c);
 }
 
+void Server::Impl::reject(Conn& c, uint64_t tag, proto::ErrorCode code, const std::string& why) {
+    proto::append_error(c.out, tag, code, false, why, c.version);
+    mark_dirty(c);
+}
+
+void Server::Impl::handle_nvme_command(Conn& c, const proto::NvmeCommandView& cmd) {
+    if (tasks->in_flight(c.id, cmd.tag) || nvme->in_flight(c.id, cmd.tag)) {
+        reject(c, cmd.tag, proto::ErrorCode::duplicate_tag,
+               "tag " + std::to_string(cmd.tag) + " is still in flight");
+        return;
+    }
+    if (!c.nvme) {
+        reject(c, cmd.tag, proto::ErrorCode::wrong_transport,
+               nvme->namespace_count() == 0
+                   ? "this farm has no NVMe namespaces (prsim --nvme-namespaces)"
+                   : "this connection declared no NVMe host in its HELLO");
+        return;
+    }
+    if (cmd.queue > 1 || cmd.flags != 0 || cmd.data_in_len > proto::kMaxDataLen) {
+        reject(c, cmd.tag, proto::ErrorCode::bad_nvme_command,
+               cmd.queue > 1 ? "queue " + std::to_string(cmd.queue) + " is not 0 (admin) or 1 (I/O)"
+               : cmd.flags   ? "flags " + std::to_string(cmd.flags) + " must be 0"
+                             : "data-in length " + std::to_string(cmd.data_in_len) + " above " +
+                                 std::to_string(proto::kMaxDataLen));
+        return;
+    }
+    ++st_commands;
+    nvme->submit(c.id, cmd, monotonic_ns());
+}
+
 void Server::Impl::handle_command(Conn& c, const proto::CommandView& cmd) {
-    if (tasks->in_flight(c.id, cmd.tag)) {
+    if (!c.nexus) {
+        reject(c, cmd.tag, proto::ErrorCode::wrong_transport,
+               "this connection declared no SCSI initiator in its HELLO");
+        return;
+    }
+    if (tasks->in_flight(c.id, cmd.tag) || nvme->in_flight(c.id, cmd.tag)) {
         proto::append_error(c.out, cmd.tag, proto::ErrorCode::duplicate_tag, false,
                             "tag " + std::to_string(cmd.tag) + " is still in flight", c.version);
         mark_dirty(c);
@@ -525,8 +601,32 @@ void Server::Impl::respond(uint64_t conn, uint64_t tag, uint8_t status, uint8_t 
     mark_dirty(*c);
 }
 
+void Server::Impl::respond_nvme(uint64_t conn, uint64_t tag, uint16_t status, uint64_t result,
+                                ByteView data_in, uint8_t flags) {
+    Conn* c = find_conn(conn);
+    if (!c || c->dead) return;
+    ++st_responses;
+    if (!proto::append_nvme_response(c->out, tag, status, result, data_in, flags, c->version))
+        (void)proto::append_nvme_response(
+            c->out, tag,
+            static_cast<uint16_t>(wire::nvme::kStatusDnr | wire::nvme::sc::internal_error), 0, {},
+            flags, c->version);
+    if (c->unsent() >= cfg.limits.max_output) {
+        send_some(*c);
+        if (!c->dead && c->unsent() > 2 * cfg.limits.max_output) {
+            cut_off(*c, proto::ErrorCode::output_overflow,
+                    "client is not reading its responses (" + std::to_string(c->unsent()) +
+                        " bytes unsent, limit " + std::to_string(cfg.limits.max_output) + ")",
+                    /*send_error=*/false);
+            return;
+        }
+    }
+    mark_dirty(*c);
+}
+
 void Server::Impl::arm_timer() {
-    const auto next = tasks->next_due();
+    auto next = tasks->next_due();
+    if (const auto n2 = nvme->next_due(); n2 && (!next || *n2 < *next)) next = n2;
     const int64_t due = next ? std::max<int64_t>(*next, 1) : 0;
     if (due == timer_armed_for) return;
     itimerspec its{};
@@ -548,8 +648,10 @@ json Server::Impl::counters() const {
     s["commands"] = st_commands.load();
     s["responses"] = st_responses.load();
     s["delayed"] = tasks->delayed();
-    s["held"] = tasks->held();
-    s["aborted"] = tasks->aborted();
+    s["held"] = tasks->held() + nvme->held();
+    s["aborted"] = tasks->aborted() + nvme->aborted();
+    s["nvme_commands"] = nvme->commands();
+    s["nvme_namespaces"] = nvme->namespace_count();
     s["trace_dropped_events"] =
         (trace ? trace->dropped_events() : 0) + (dmesg ? dmesg->dropped_events() : 0);
     s["trace_written_bytes"] =
@@ -604,6 +706,8 @@ Status Server::Impl::run() {
         }
         if (const auto due = tasks->next_due(); timer_fired || (due && *due <= monotonic_ns()))
             tasks->run_due(monotonic_ns());
+        if (const auto due = nvme->next_due(); timer_fired || (due && *due <= monotonic_ns()))
+            nvme->run_due(monotonic_ns());
         // Write what is ready; clients unpaused by that get their already-received commands
         // handled, and so on a few rounds (the next epoll_wait does not block while some are left).
         for (int round = 0; round < 8; ++round) {
@@ -671,8 +775,8 @@ ServerStats Server::stats() const {
     s.commands = impl_->st_commands.load();
     s.responses = impl_->st_responses.load();
     s.delayed = impl_->tasks->delayed();
-    s.held = impl_->tasks->held();
-    s.aborted = impl_->tasks->aborted();
+    s.held = impl_->tasks->held() + impl_->nvme->held();
+    s.aborted = impl_->tasks->aborted() + impl_->nvme->aborted();
     s.trace_dropped_events = impl_->st_trace_dropped.load();
     return s;
 }

@@ -32,9 +32,23 @@ void check_roundtrip(const proto::Frame& f, const proto::ClientMessage& m) {
         if (!proto::append_hello(again, *h)) std::abort();  // anything decode_hello accepts encodes
         auto back = proto::decode_hello(ByteView(again).subspan(proto::kHeaderSize));
         if (!back || back->initiator != h->initiator || back->client_name != h->client_name ||
-            back->target_port != h->target_port)
+            back->target_port != h->target_port || back->nvme_host != h->nvme_host)
             std::abort();
         (void)proto::hello_initiator(*h);
+    } else if (const auto* n = std::get_if<proto::NvmeCommandView>(&m)) {
+        if (n->queue > 1 || n->data_in_len > proto::kMaxDataLen) return;
+        proto::NvmeCommand c;
+        c.queue = static_cast<proto::NvmeQueue>(n->queue);
+        c.opcode = n->opcode;
+        c.nsid = n->nsid;
+        c.cdw = n->cdw;
+        c.data_out.assign(n->data_out.begin(), n->data_out.end());
+        c.data_in_len = n->data_in_len;
+        if (!proto::append_nvme_command(again, n->tag, c, f.header.version)) std::abort();
+        auto back = proto::decode_nvme_command(n->tag, ByteView(again).subspan(proto::kHeaderSize));
+        if (!back || back->nsid != n->nsid || back->cdw != n->cdw || back->opcode != n->opcode ||
+            back->data_out.size() != n->data_out.size())
+            std::abort();
     } else if (const auto* ctl = std::get_if<proto::Control>(&m)) {
         (void)parse_fault(ctl->json);
     }
@@ -67,6 +81,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             if (auto s = proto::decode_server_frame(**f); s.ok()) {
                 if (auto* r = std::get_if<proto::ResponseView>(&*s))
                     (void)proto::Response::from(*r);
+                else if (auto* n = std::get_if<proto::NvmeResponseView>(&*s))
+                    (void)proto::NvmeResponse::from(*n);
             }
         }
     }

@@ -363,24 +363,24 @@ TEST(PrsimServer, VersionNegotiationAndBadHello) {
     TempDir dir;
     Running srv(config(dir, 2));
     ASSERT_TRUE(srv.ok());
-    // A client speaking only versions 2-3.
+    // A client speaking only versions 3-4.
     proto::Hello h = proto::make_hello(kNodeA, 1);
-    h.min_version = 2;
-    h.max_version = 3;
+    h.min_version = 3;
+    h.max_version = 4;
     auto c = SimClient::connect(srv.path(), h, 3000);
     ASSERT_FALSE(c.ok());
-    EXPECT_NE(c.error().msg.find("versions 2-3"), std::string::npos) << c.error().msg;
-    // A client offering 1-5 gets version 1.
+    EXPECT_NE(c.error().msg.find("versions 3-4"), std::string::npos) << c.error().msg;
+    // A client offering 1-5 gets version 2, the highest this server speaks.
     h.min_version = 1;
     h.max_version = 5;
     auto ok = SimClient::connect(srv.path(), h, 3000);
     ASSERT_TRUE(ok.ok());
-    EXPECT_EQ((*ok)->info().version, 1);
+    EXPECT_EQ((*ok)->info().version, 2);
     // Frames after HELLO must carry the negotiated version.
-    Bytes v2;
+    Bytes v1;
     ASSERT_TRUE(
-        proto::append_command(v2, 1, 0, wire::test_unit_ready_cdb().bytes(), {}, 0, 2).ok());
-    ASSERT_TRUE((*ok)->send_raw(v2).ok());
+        proto::append_command(v1, 1, 0, wire::test_unit_ready_cdb().bytes(), {}, 0, 1).ok());
+    ASSERT_TRUE((*ok)->send_raw(v1).ok());
     auto err = wait_cut((*ok)->fd());
     ASSERT_TRUE(err.has_value());
     EXPECT_EQ(err->code, static_cast<uint16_t>(proto::ErrorCode::bad_version));

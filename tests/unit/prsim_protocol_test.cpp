@@ -300,7 +300,7 @@ TEST(PrsimProtocol, HostileShortAndLyingPayloads) {
 
 TEST(PrsimProtocol, UnknownAndWrongDirectionTypes) {
     for (uint8_t type :
-         {uint8_t{0x00}, uint8_t{0x05}, uint8_t{0x7f}, uint8_t{0x80}, uint8_t{0xfe}}) {
+         {uint8_t{0x00}, uint8_t{0x06}, uint8_t{0x7f}, uint8_t{0x80}, uint8_t{0xfe}}) {
         Frame f{FrameHeader{1, type, 0, 0}, {}};
         auto m = decode_client_frame(f);
         ASSERT_FALSE(m.ok());

@@ -49,6 +49,10 @@ std::string frame_type_name(uint8_t type) {
             return "ABORT";
         case FrameType::control:
             return "CONTROL";
+        case FrameType::nvme_command:
+            return "NVME_COMMAND";
+        case FrameType::nvme_response:
+            return "NVME_RESPONSE";
         case FrameType::hello_ack:
             return "HELLO_ACK";
         case FrameType::response:
@@ -93,6 +97,10 @@ const char* error_code_name(ErrorCode c) noexcept {
             return "shutting_down";
         case ErrorCode::internal:
             return "internal";
+        case ErrorCode::wrong_transport:
+            return "wrong_transport";
+        case ErrorCode::bad_nvme_command:
+            return "bad_nvme_command";
     }
     return "unknown";
 }
@@ -128,6 +136,16 @@ Response Response::from(const ResponseView& v) {
     return r;
 }
 
+NvmeResponse NvmeResponse::from(const NvmeResponseView& v) {
+    NvmeResponse r;
+    r.tag = v.tag;
+    r.status = v.status;
+    r.flags = v.flags;
+    r.result = v.result;
+    r.data_in.assign(v.data_in.begin(), v.data_in.end());
+    return r;
+}
+
 // ---- encoding ----
 
 void append_header(Bytes& out, FrameType type, uint32_t length, uint64_t tag, uint8_t version) {
@@ -146,24 +164,36 @@ Status append_hello(Bytes& out, const Hello& h) {
                                                 " is empty or starts at 0");
     if (h.target_port == 0)
         return fail(Errc::invalid_argument, "target port 0 does not exist (ports are 1-based)");
-    if (h.initiator.empty() || h.initiator.size() > kMaxTransportIdLen)
-        return fail(Errc::invalid_argument,
-                    "initiator TransportID must be 1-" + std::to_string(kMaxTransportIdLen) +
-                        " bytes, got " + std::to_string(h.initiator.size()));
+    const bool nvme = h.nvme_host.has_value();
+    if ((h.initiator.empty() && !nvme) || h.initiator.size() > kMaxTransportIdLen)
+        return fail(Errc::invalid_argument, "initiator TransportID must be 1-" +
+                                                std::to_string(kMaxTransportIdLen) +
+                                                " bytes (0 only with an NVMe host), got " +
+                                                std::to_string(h.initiator.size()));
     if (h.client_name.size() > kMaxClientName || !printable(h.client_name))
         return fail(Errc::invalid_argument,
                     "client name must be at most 64 printable ASCII characters");
     if (h.form != TidForm::text && h.form != TidForm::binary)
         return fail(Errc::invalid_argument, "unknown TransportID form");
-    const size_t len = kHelloFixedSize + h.initiator.size() + h.client_name.size();
+    if (nvme && (h.nvme_host->hostnqn.empty() || h.nvme_host->hostnqn.size() > kMaxHostNqnLen ||
+                 !printable(h.nvme_host->hostnqn)))
+        return fail(Errc::invalid_argument, "host NQN must be 1-" + std::to_string(kMaxHostNqnLen) +
+                                                " printable ASCII characters");
+    const size_t nvme_len = nvme ? kNvmeHostFixedSize + h.nvme_host->hostnqn.size() : 0;
+    const size_t len = kHelloFixedSize + h.initiator.size() + nvme_len + h.client_name.size();
     append_header(out, FrameType::hello, static_cast<uint32_t>(len), 0, kVersion1);
     put8(out, h.min_version);
     put8(out, h.max_version);
     put16(out, h.target_port);
     put8(out, static_cast<uint8_t>(h.form));
-    put8(out, 0);
+    put8(out, nvme ? kHelloNvmeHost : 0);
     put16(out, static_cast<uint16_t>(h.initiator.size()));
     put_bytes(out, h.initiator);
+    if (nvme) {
+        put_bytes(out, h.nvme_host->hostid);
+        put16(out, static_cast<uint16_t>(h.nvme_host->hostnqn.size()));
+        put_text(out, h.nvme_host->hostnqn);
+    }
     put_text(out, h.client_name);
     return {};
 }
@@ -206,7 +236,8 @@ Status append_control(Bytes& out, uint64_t tag, std::string_view json, uint8_t v
 }
 
 void append_hello_ack(Bytes& out, const HelloAck& a) {
-    append_header(out, FrameType::hello_ack, kHelloAckSize, 0, a.version);
+    const bool v2 = a.version >= kVersion2;
+    append_header(out, FrameType::hello_ack, v2 ? kHelloAckSizeV2 : kHelloAckSize, 0, a.version);
     put8(out, a.version);
     put8(out, 0);
     put16(out, a.target_port);
@@ -216,6 +247,51 @@ void append_hello_ack(Bytes& out, const HelloAck& a) {
     put16(out, a.target_id);
     put32(out, a.max_payload);
     put32(out, a.max_in_flight);
+    if (v2) {
+        put16(out, a.cntlid);
+        put16(out, 0);
+        put32(out, a.namespace_count);
+    }
+}
+
+Status append_nvme_command(Bytes& out, uint64_t tag, const NvmeCommand& c, uint8_t version) {
+    if (c.queue != NvmeQueue::admin && c.queue != NvmeQueue::io)
+        return fail(Errc::invalid_argument, "NVMe queue must be admin (0) or I/O (1)");
+    if (c.data_out.size() > kMaxDataLen || c.data_in_len > kMaxDataLen)
+        return fail(Errc::invalid_argument, "NVMe data-out of " +
+                                                std::to_string(c.data_out.size()) +
+                                                " / data-in of " + std::to_string(c.data_in_len) +
+                                                " bytes exceeds " + std::to_string(kMaxDataLen));
+    out.reserve(out.size() + kHeaderSize + kNvmeCommandFixedSize + c.data_out.size());
+    append_header(out, FrameType::nvme_command,
+                  static_cast<uint32_t>(kNvmeCommandFixedSize + c.data_out.size()), tag, version);
+    put8(out, static_cast<uint8_t>(c.queue));
+    put8(out, c.opcode);
+    put8(out, 0);
+    put8(out, 0);
+    put32(out, c.nsid);
+    for (uint32_t d : c.cdw) put32(out, d);
+    put32(out, c.data_in_len);
+    put32(out, static_cast<uint32_t>(c.data_out.size()));
+    put_bytes(out, c.data_out);
+    return {};
+}
+
+Status append_nvme_response(Bytes& out, uint64_t tag, uint16_t status, uint64_t result,
+                            ByteView data_in, uint8_t flags, uint8_t version) {
+    if (data_in.size() > kMaxDataLen)
+        return fail(Errc::invalid_argument, "NVMe data-in of " + std::to_string(data_in.size()) +
+                                                " bytes exceeds " + std::to_string(kMaxDataLen));
+    const size_t len = kNvmeResponseFixedSize + data_in.size();
+    out.reserve(out.size() + kHeaderSize + len);
+    append_header(out, FrameType::nvme_response, static_cast<uint32_t>(len), tag, version);
+    put16(out, status);
+    put8(out, flags);
+    put8(out, 0);
+    put64(out, result);
+    put32(out, static_cast<uint32_t>(data_in.size()));
+    put_bytes(out, data_in);
+    return {};
 }
 
 Status append_response(Bytes& out, uint64_t tag, uint8_t status, uint8_t host, ByteView sense,
@@ -384,14 +460,38 @@ Result<Hello> decode_hello(ByteView p) {
         return fail(Errc::malformed,
                     "HELLO TransportID form " + std::to_string(p[4]) + " is not 0 or 1");
     h.form = static_cast<TidForm>(p[4]);
+    const uint8_t flags = p[5];
+    if (flags & ~kHelloNvmeHost)
+        return fail(Errc::malformed, "HELLO flags " + std::to_string(flags) + " has unknown bits");
+    const bool nvme = (flags & kHelloNvmeHost) != 0;
     const size_t tid_len = get_be16(p, 6);
-    if (tid_len == 0 || tid_len > kMaxTransportIdLen)
+    if ((tid_len == 0 && !nvme) || tid_len > kMaxTransportIdLen)
         return fail(Errc::malformed, "HELLO TransportID length " + std::to_string(tid_len) +
-                                         " is not 1-" + std::to_string(kMaxTransportIdLen));
+                                         " is not 1-" + std::to_string(kMaxTransportIdLen) +
+                                         " (0 only with an NVMe host)");
     if (p.size() < kHelloFixedSize + tid_len)
         return bad_len("HELLO", p.size(), "shorter than its TransportID length says");
     h.initiator.assign(p.begin() + kHelloFixedSize, p.begin() + kHelloFixedSize + tid_len);
-    auto name = p.subspan(kHelloFixedSize + tid_len);
+    size_t off = kHelloFixedSize + tid_len;
+    if (nvme) {
+        if (p.size() < off + kNvmeHostFixedSize)
+            return bad_len("HELLO", p.size(), "shorter than its NVMe host identity");
+        NvmeHost host;
+        std::memcpy(host.hostid.data(), p.data() + off, host.hostid.size());
+        const size_t nqn_len = get_be16(p, off + 16);
+        off += kNvmeHostFixedSize;
+        if (nqn_len == 0 || nqn_len > kMaxHostNqnLen)
+            return fail(Errc::malformed, "HELLO host NQN length " + std::to_string(nqn_len) +
+                                             " is not 1-" + std::to_string(kMaxHostNqnLen));
+        if (p.size() < off + nqn_len)
+            return bad_len("HELLO", p.size(), "shorter than its host NQN length says");
+        host.hostnqn = text_of(p.subspan(off, nqn_len));
+        if (!printable(host.hostnqn))
+            return fail(Errc::malformed, "HELLO host NQN is not printable ASCII");
+        off += nqn_len;
+        h.nvme_host = std::move(host);
+    }
+    auto name = p.subspan(off);
     if (name.size() > kMaxClientName)
         return fail(Errc::malformed, "HELLO client name longer than 64 bytes");
     h.client_name = text_of(name);
@@ -409,9 +509,17 @@ Result<Hello> decode_hello(ByteView p) {
 }
 
 Result<HelloAck> decode_hello_ack(ByteView p) {
-    if (p.size() != kHelloAckSize) return bad_len("HELLO_ACK", p.size(), "must be 24");
+    if (p.empty()) return bad_len("HELLO_ACK", 0, "must be 24 (version 1) or 32");
+    const bool v2 = p[0] >= kVersion2;
+    if (p.size() != (v2 ? kHelloAckSizeV2 : kHelloAckSize))
+        return bad_len("HELLO_ACK", p.size(),
+                       v2 ? "must be 32 in version 2 and later" : "must be 24 in version 1");
     HelloAck a;
     a.version = p[0];
+    if (v2) {
+        a.cntlid = get_be16(p, 24);
+        a.namespace_count = get_be32(p, 28);
+    }
     a.target_port = get_be16(p, 2);
     a.lun_count = get_be32(p, 4);
     a.host = get_be32(p, 8);
@@ -467,6 +575,41 @@ Result<ErrorFrame> decode_error(uint64_t tag, ByteView p) {
     return e;
 }
 
+Result<NvmeCommandView> decode_nvme_command(uint64_t tag, ByteView p) {
+    if (p.size() < kNvmeCommandFixedSize)
+        return bad_len("NVME_COMMAND", p.size(), "needs at least 40");
+    NvmeCommandView c;
+    c.tag = tag;
+    c.queue = p[0];
+    c.opcode = p[1];
+    c.flags = p[2];
+    c.nsid = get_be32(p, 4);
+    for (size_t i = 0; i < c.cdw.size(); ++i) c.cdw[i] = get_be32(p, 8 + 4 * i);
+    c.data_in_len = get_be32(p, 32);
+    const uint32_t dout = get_be32(p, 36);
+    if (p.size() != kNvmeCommandFixedSize + size_t{dout})
+        return bad_len("NVME_COMMAND", p.size(),
+                       ("but its data-out length says " + std::to_string(dout)).c_str());
+    c.data_out = p.subspan(kNvmeCommandFixedSize);
+    // Queue, flags and data-in length are checked by the receiver: a bad value rejects one command.
+    return c;
+}
+
+Result<NvmeResponseView> decode_nvme_response(uint64_t tag, ByteView p) {
+    if (p.size() < kNvmeResponseFixedSize)
+        return bad_len("NVME_RESPONSE", p.size(), "needs at least 16");
+    NvmeResponseView r;
+    r.tag = tag;
+    r.status = get_be16(p, 0);
+    r.flags = p[2];
+    r.result = get_be64(p, 4);
+    const uint32_t din = get_be32(p, 12);
+    if (p.size() != kNvmeResponseFixedSize + size_t{din})
+        return bad_len("NVME_RESPONSE", p.size(), "but its data-in length disagrees");
+    r.data_in = p.subspan(kNvmeResponseFixedSize);
+    return r;
+}
+
 Result<ClientMessage> decode_client_frame(const Frame& f) {
     switch (static_cast<FrameType>(f.header.type)) {
         case FrameType::hello: {
@@ -482,6 +625,10 @@ Result<ClientMessage> decode_client_frame(const Frame& f) {
             return ClientMessage{Abort{f.header.tag}};
         case FrameType::control:
             return ClientMessage{Control{f.header.tag, text_of(f.payload)}};
+        case FrameType::nvme_command: {
+            PRF_TRY_ASSIGN(auto c, decode_nvme_command(f.header.tag, f.payload));
+            return ClientMessage{c};
+        }
         default:
             return fail(Errc::unsupported,
                         frame_type_name(f.header.type) + " is not a frame a client may send");
@@ -503,6 +650,10 @@ Result<ServerMessage> decode_server_frame(const Frame& f) {
         case FrameType::error: {
             PRF_TRY_ASSIGN(auto e, decode_error(f.header.tag, f.payload));
             return ServerMessage{std::move(e)};
+        }
+        case FrameType::nvme_response: {
+            PRF_TRY_ASSIGN(auto r, decode_nvme_response(f.header.tag, f.payload));
+            return ServerMessage{r};
         }
         default:
             return fail(Errc::unsupported,

@@ -30,14 +30,22 @@ namespace prfence::sim::proto {
 inline constexpr uint8_t kMagic0 = 0x50;  // 'P'
 inline constexpr uint8_t kMagic1 = 0x53;  // 'S'
 inline constexpr uint8_t kVersion1 = 1;
+// Version 2 adds NVMe: a HELLO may declare an NVMe host (host NQN and 16-byte host identifier), and
+// the NVME_COMMAND / NVME_RESPONSE frames carry NVMe commands to the farm's namespaces.
+inline constexpr uint8_t kVersion2 = 2;
 // Versions this build speaks. A HELLO offering no version in this range is refused
 // (version_unsupported).
 inline constexpr uint8_t kMinVersion = 1;
-inline constexpr uint8_t kMaxVersion = 1;
+inline constexpr uint8_t kMaxVersion = 2;
 
 inline constexpr size_t kHeaderSize = 16;
 inline constexpr size_t kHelloFixedSize = 8;
-inline constexpr size_t kHelloAckSize = 24;
+inline constexpr size_t kHelloAckSize = 24;    // version 1
+inline constexpr size_t kHelloAckSizeV2 = 32;  // version 2: + controller id, namespace count
+inline constexpr size_t kNvmeCommandFixedSize = 40;
+inline constexpr size_t kNvmeResponseFixedSize = 16;
+inline constexpr size_t kNvmeHostFixedSize = 18;  // host identifier (16) + NQN length (2)
+inline constexpr size_t kMaxHostNqnLen = 223;     // NVMe: an NQN is at most 223 bytes
 inline constexpr size_t kCommandFixedSize = 32;
 inline constexpr size_t kResponseFixedSize = 8;
 inline constexpr size_t kErrorFixedSize = 4;
@@ -55,10 +63,12 @@ enum class FrameType : uint8_t {
     command = 0x02,
     abort = 0x03,
     control = 0x04,
+    nvme_command = 0x05,  // version 2
     // server -> client
     hello_ack = 0x81,
     response = 0x82,
     control_reply = 0x84,
+    nvme_response = 0x85,  // version 2
     error = 0xff,
 };
 // "HELLO", "COMMAND", ...; "type 0xNN" for values not listed.
@@ -81,6 +91,11 @@ enum class ErrorCode : uint16_t {
     output_overflow = 12,     // fatal: the client did not read its responses (sent best effort)
     shutting_down = 13,       // fatal
     internal = 14,
+    // Version 2. Non-fatal: the command's kind does not fit the connection (a COMMAND on a
+    // connection without a SCSI nexus, an NVME_COMMAND on one without an NVMe host, or a farm
+    // without namespaces); not executed.
+    wrong_transport = 15,
+    bad_nvme_command = 16,  // non-fatal: queue not 0/1, flags not 0, data-in above 1 MiB
 };
 const char* error_code_name(ErrorCode c) noexcept;
 
@@ -104,13 +119,31 @@ enum class TidForm : uint8_t {
     binary = 1,  // one TransportID exactly as SPC-4 7.6.4 encodes it
 };
 
+// HELLO flags (byte 5; 0 in version 1).
+inline constexpr uint8_t kHelloNvmeHost = 0x01;  // an NVMe host identity follows the TransportID
+
+// The NVMe host a version-2 connection speaks as: registrations and reservations belong to the
+// host identifier, as they do on an NVMe-oF target (the NQN names the host in log lines).
+struct NvmeHost {
+    std::array<uint8_t, 16> hostid{};
+    std::string hostnqn;  // 1..kMaxHostNqnLen printable ASCII
+    bool operator==(const NvmeHost&) const = default;
+};
+
 struct Hello {
     uint8_t min_version = kMinVersion;
-    uint8_t max_version = kMaxVersion;
+    // Version 2 is opt-in: a client offers it when it will send version-2 frames (NVMe). Clients
+    // that build their frames with the version-1 default keep working against this server.
+    uint8_t max_version = kVersion1;
     uint16_t target_port = 1;  // RELATIVE TARGET PORT IDENTIFIER the nexus goes through, 1-based
     TidForm form = TidForm::text;
-    Bytes initiator;          // text (UTF-8, no NUL) or TransportID bytes, 1..kMaxTransportIdLen
+    // text (UTF-8, no NUL) or TransportID bytes, 1..kMaxTransportIdLen; may be empty (0 bytes, no
+    // SCSI nexus) only when nvme_host is set.
+    Bytes initiator;
     std::string client_name;  // for the daemon's log lines; printable ASCII, at most kMaxClientName
+    // Version 2: the NVMe host (flag kHelloNvmeHost). A server refuses it (bad_hello) when the
+    // negotiated version is 1; a server of version 1 only cannot parse it (bad_length).
+    std::optional<NvmeHost> nvme_host;
 };
 // Builds a Hello for a text TransportID.
 Hello make_hello(std::string_view initiator_text, uint16_t target_port,
@@ -128,7 +161,50 @@ struct HelloAck {
     uint16_t target_id = 0;              // T
     uint32_t max_payload = kMaxPayload;  // largest payload the server accepts
     uint32_t max_in_flight = 0;          // commands in flight per connection before TASK SET FULL
+    // Version 2 only (absent from a version-1 HELLO_ACK):
+    uint16_t cntlid = 0xffff;      // the NVMe controller id of this connection; FFFFh: no NVMe host
+    uint32_t namespace_count = 0;  // the farm's NVMe namespaces (NSIDs 1..count)
     bool operator==(const HelloAck&) const = default;
+};
+
+// NVME_COMMAND queues.
+enum class NvmeQueue : uint8_t { admin = 0, io = 1 };
+
+// An NVME_COMMAND as decoded on the server side; data_out points into the frame.
+struct NvmeCommandView {
+    uint64_t tag = 0;
+    uint8_t queue = 1;  // raw NvmeQueue (checked by the receiver: bad_nvme_command)
+    uint8_t opcode = 0;
+    uint8_t flags = 0;  // 0 (checked by the receiver)
+    uint32_t nsid = 0;
+    std::array<uint32_t, 6> cdw{};  // CDW10..CDW15
+    uint32_t data_in_len = 0;       // data-in bytes the client accepts (checked by the receiver)
+    ByteView data_out;
+};
+// The same with an owned buffer, for clients building commands.
+struct NvmeCommand {
+    NvmeQueue queue = NvmeQueue::io;
+    uint8_t opcode = 0;
+    uint32_t nsid = 0;
+    std::array<uint32_t, 6> cdw{};
+    Bytes data_out;
+    uint32_t data_in_len = 0;
+};
+
+struct NvmeResponseView {
+    uint64_t tag = 0;
+    uint16_t status = 0;  // Linux's form: SC 7:0, SCT 10:8, CRD 12:11, MORE 13, DNR 14; 0 = success
+    uint8_t flags = 0;    // kRespAbortedByPreempt / kRespAbortedByClient, as RESPONSE
+    uint64_t result = 0;  // completion dwords 0 (bits 31:0) and 1 (63:32)
+    ByteView data_in;
+};
+struct NvmeResponse {
+    uint64_t tag = 0;
+    uint16_t status = 0;
+    uint8_t flags = 0;
+    uint64_t result = 0;
+    Bytes data_in;
+    static NvmeResponse from(const NvmeResponseView& v);
 };
 
 // A COMMAND as decoded on the server side; data_out points into the frame.
@@ -187,15 +263,24 @@ struct ErrorFrame {
 // ---- encoding: each appends one frame to `out` (never touches bytes already there) ----
 void append_header(Bytes& out, FrameType type, uint32_t length, uint64_t tag,
                    uint8_t version = kVersion1);
-// Fails (invalid_argument) for an empty or too long initiator, a client name that is too long or
-// not printable, min_version > max_version, target port 0.
+// Fails (invalid_argument) for an empty (without NVMe host) or too long initiator, a client name
+// that is too long or not printable, a host NQN empty, too long or not printable, min_version >
+// max_version, target port 0.
 Status append_hello(Bytes& out, const Hello& h);
 // Fails (invalid_argument) for a CDB of 0 or more than 16 bytes or data-out above kMaxDataLen.
 Status append_command(Bytes& out, uint64_t tag, uint32_t lun, ByteView cdb, ByteView data_out,
                       uint32_t alloc_len, uint8_t version = kVersion1);
 void append_abort(Bytes& out, uint64_t tag, uint8_t version = kVersion1);
 Status append_control(Bytes& out, uint64_t tag, std::string_view json, uint8_t version = kVersion1);
+// Version 1 layout (24 bytes) when a.version is 1, else version 2 (32 bytes).
 void append_hello_ack(Bytes& out, const HelloAck& a);
+// Fails (invalid_argument) for a queue other than admin/io or data-out / data-in above
+// kMaxDataLen. Always a version-2 frame unless `version` says otherwise (servers refuse it then).
+Status append_nvme_command(Bytes& out, uint64_t tag, const NvmeCommand& c,
+                           uint8_t version = kVersion2);
+// Data-in above kMaxDataLen fails (invalid_argument).
+Status append_nvme_response(Bytes& out, uint64_t tag, uint16_t status, uint64_t result,
+                            ByteView data_in, uint8_t flags = 0, uint8_t version = kVersion2);
 // Sense longer than kMaxSenseLen is cut; data-in above kMaxDataLen fails (invalid_argument).
 Status append_response(Bytes& out, uint64_t tag, uint8_t status, uint8_t host, ByteView sense,
                        ByteView data_in, uint8_t flags = 0, uint8_t version = kVersion1);
@@ -268,9 +353,12 @@ Result<HelloAck> decode_hello_ack(ByteView payload);
 Result<CommandView> decode_command(uint64_t tag, ByteView payload);
 Result<ResponseView> decode_response(uint64_t tag, ByteView payload);
 Result<ErrorFrame> decode_error(uint64_t tag, ByteView payload);
+Result<NvmeCommandView> decode_nvme_command(uint64_t tag, ByteView payload);
+Result<NvmeResponseView> decode_nvme_response(uint64_t tag, ByteView payload);
 
-using ClientMessage = std::variant<Hello, CommandView, Abort, Control>;
-using ServerMessage = std::variant<HelloAck, ResponseView, ControlReply, ErrorFrame>;
+using ClientMessage = std::variant<Hello, CommandView, Abort, Control, NvmeCommandView>;
+using ServerMessage =
+    std::variant<HelloAck, ResponseView, ControlReply, ErrorFrame, NvmeResponseView>;
 // Decodes a frame sent by a client (server side) or by the server (client side). A frame of the
 // other direction's type, or an unknown type, is an error (unsupported); a bad payload is
 // malformed/truncated.

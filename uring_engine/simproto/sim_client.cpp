@@ -134,6 +134,8 @@ Status SimClient::file_frame(const proto::Frame& f) {
     } else if (auto* r = std::get_if<proto::ResponseView>(&msg)) {
         done_[r->tag] = proto::Response::from(*r);
         order_.push_back(r->tag);
+    } else if (auto* n = std::get_if<proto::NvmeResponseView>(&msg)) {
+        nvme_done_[n->tag] = proto::NvmeResponse::from(*n);
     } else if (auto* c = std::get_if<proto::ControlReply>(&msg)) {
         control_replies_[c->tag] = std::move(c->json);
     } else if (auto* e = std::get_if<proto::ErrorFrame>(&msg)) {
@@ -253,6 +255,40 @@ Result<proto::Response> SimClient::execute(uint32_t lun, ByteView cdb, ByteView 
                                            uint32_t alloc_len, int timeout_ms) {
     PRF_TRY_ASSIGN(uint64_t tag, submit(lun, cdb, data_out, alloc_len));
     return wait(tag, timeout_ms);
+}
+
+Result<uint64_t> SimClient::submit_nvme(const proto::NvmeCommand& cmd) {
+    if (fatal_ || closed_) return dead_error();
+    const uint64_t tag = next_tag_++;
+    out_.clear();
+    PRF_TRY(proto::append_nvme_command(out_, tag, cmd, ack_.version));
+    PRF_TRY(write_all(out_, 5000));
+    return tag;
+}
+
+Result<proto::NvmeResponse> SimClient::wait_nvme(uint64_t tag, int timeout_ms) {
+    auto deadline = deadline_after(timeout_ms);
+    for (;;) {
+        if (auto it = nvme_done_.find(tag); it != nvme_done_.end()) {
+            proto::NvmeResponse r = std::move(it->second);
+            nvme_done_.erase(it);
+            return r;
+        }
+        if (rejected_.count(tag)) {
+            auto r = take(tag);  // the rejection as an Error
+            return fail(r->error());
+        }
+        if (fatal_ || closed_) return dead_error();
+        if (Clock::now() >= deadline)
+            return fail(Errc::timeout,
+                        "no NVMe response to tag " + std::to_string(tag) + " within the timeout");
+        PRF_TRY(pump(remaining_ms(deadline)));
+    }
+}
+
+Result<proto::NvmeResponse> SimClient::execute_nvme(const proto::NvmeCommand& cmd, int timeout_ms) {
+    PRF_TRY_ASSIGN(uint64_t tag, submit_nvme(cmd));
+    return wait_nvme(tag, timeout_ms);
 }
 
 Result<std::string> SimClient::control(std::string_view json, int timeout_ms) {

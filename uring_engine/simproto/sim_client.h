@@ -60,6 +60,13 @@ class SimClient {
     Result<proto::Response> execute(uint32_t lun, ByteView cdb, ByteView data_out = {},
                                     uint32_t alloc_len = 0, int timeout_ms = 5000);
 
+    // NVMe (protocol version 2, a HELLO that declared an NVMe host): sends one NVME_COMMAND and
+    // returns its tag (shared with the SCSI commands' tags).
+    Result<uint64_t> submit_nvme(const proto::NvmeCommand& cmd);
+    // Its NVME_RESPONSE (a rejected command is an Error naming the tag, as wait()).
+    Result<proto::NvmeResponse> wait_nvme(uint64_t tag, int timeout_ms = 5000);
+    Result<proto::NvmeResponse> execute_nvme(const proto::NvmeCommand& cmd, int timeout_ms = 5000);
+
     // One control request (JSON text), answered with the server's JSON reply text.
     Result<std::string> control(std::string_view json, int timeout_ms = 5000);
 
@@ -86,6 +93,7 @@ class SimClient {
     proto::FrameDecoder dec_;
     uint64_t next_tag_ = 1;
     std::unordered_map<uint64_t, proto::Response> done_;
+    std::unordered_map<uint64_t, proto::NvmeResponse> nvme_done_;
     std::unordered_map<uint64_t, proto::ErrorFrame> rejected_;
     std::unordered_map<uint64_t, std::string> control_replies_;
     std::deque<uint64_t> order_;  // tags of done_/rejected_ in arrival order
