@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "uring_engine/wire/nvme_status.h"
 #include "uring_engine/wire/pr_types.h"
 
 namespace prfence::cli {
@@ -51,6 +52,33 @@ Json outcome_json(const engine::LunOutcome& o) {
     }
     if (o.caps) j["capabilities"] = to_json(*o.caps);
     if (o.full_status) j["full_status"] = to_json(*o.full_status);
+    if (o.nvme_status != 0 || o.nvme_report) {
+        Json n = Json::object();
+        if (o.nvme_status != 0)
+            n["status"] = wire::nvme::describe(wire::nvme::decode_status(o.nvme_status));
+        if (o.nvme_report) {
+            const auto& r = *o.nvme_report;
+            n["generation"] = r.generation;
+            n["rtype"] = r.rtype;
+            n["rtype_name"] = wire::nvme::rtype_name(r.rtype);
+            Json regs = Json::array();
+            for (const auto& g : r.registrants) {
+                std::string hostid;
+                for (uint8_t b : g.hostid) {
+                    static const char* d = "0123456789abcdef";
+                    hostid += d[b >> 4];
+                    hostid += d[b & 15];
+                }
+                regs.push_back({{"key", hex_u64(g.key)},
+                                {"hostid", hostid},
+                                {"holder", g.holds},
+                                {"cntlid", g.cntlid}});
+            }
+            n["registrants"] = std::move(regs);
+            if (r.regctl > r.registrants.size()) n["registrants_total"] = r.regctl;
+        }
+        j["nvme"] = std::move(n);
+    }
     // Paths only where they tell something: a LU with several, or one whose path died.
     const bool any_dead = std::any_of(
         o.paths.begin(), o.paths.end(),

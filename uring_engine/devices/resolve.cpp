@@ -217,6 +217,16 @@ bool is_sg_name(std::string_view s) {
     return s.size() > 2 && s.starts_with("sg") && all_digits(s.substr(2));
 }
 
+// "nvme0n1" (a namespace's block device), never "nvme0c1n1" (a hidden path of a multipath head)
+// nor "nvme0n1p2" (a partition); "ng0n1", its generic character device.
+bool is_nvme_ns_name(std::string_view s, std::string_view prefix) {
+    if (!s.starts_with(prefix)) return false;
+    s.remove_prefix(prefix.size());
+    size_t n = s.find('n');
+    return n != std::string_view::npos && n > 0 && all_digits(s.substr(0, n)) && n + 1 < s.size() &&
+           all_digits(s.substr(n + 1));
+}
+
 bool has_glob_chars(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
 
 // ---------------------------------------------------------------------------------------------------
@@ -563,6 +573,7 @@ class Resolver {
             if (auto o = real_path(sys_ + "/class/scsi_generic/" + name)) return *o;
             if (auto o = real_path(sys_ + "/class/block/" + name)) return *o;
             if (auto o = real_path(sys_ + "/block/" + name)) return *o;
+            if (auto o = real_path(sys_ + "/class/nvme-generic/" + name)) return *o;
             if (is_sg_name(name) && !is_dir(sys_ + "/class/scsi_generic"))
                 return fail(Errc::not_found, "no sg node for " + dev_node(name) +
                                                  ": load the sg module (modprobe sg)");
@@ -616,6 +627,9 @@ class Resolver {
             }
             return classify(dir_name(obj), name, depth, false, found, problems, nullptr);
         }
+        // An NVMe namespace: its block device or its generic character device.
+        if (is_nvme_ns_name(kname, "nvme") || is_nvme_ns_name(kname, "ng"))
+            return nvme_namespace(obj, kname, name, found, problems);
         // A SCSI device: a disk (.../block/sdX) or a node of another SCSI class (/dev/bsg/H:C:T:L,
         // a tape), whose device link leads to .../H:C:T:L. Asked first, as the common case: a
         // device-mapper map has no device link, so the order changes no answer.
@@ -627,7 +641,8 @@ class Resolver {
         const bool blockdev = in_block_dir;
         if (!scsi) {
             std::string hint = kname.starts_with("nvme")
-                                   ? " (an NVMe namespace; prfence fences SCSI logical units)"
+                                   ? " (an NVMe controller or path; give a namespace, "
+                                     "/dev/nvmeXnY or /dev/ngXnY)"
                                    : "";
             problems.push_back(problem(
                 Errc::invalid_argument,
@@ -691,6 +706,49 @@ class Resolver {
             }
             classify(*so, map, depth + 1, false, found, problems, nullptr);
         }
+    }
+
+    // An NVMe namespace, reached through its block device (.../nvmeXnY) or its generic character
+    // device (.../ngXnY). Both sit in one parent directory (the controller's, or the subsystem's
+    // for a native multipath head) and share their numbers, so each is found from the other by
+    // name. Commands go to the generic node (io_uring passthrough exists only there); the NSID and
+    // the identifier come from the block device's attributes, never from the name (the kernel
+    // numbers devices in discovery order, not by NSID).
+    void nvme_namespace(const std::string& obj, const std::string& kname, const std::string& name,
+                        std::vector<Found>& found, std::vector<Problem>& problems) {
+        const bool generic = kname.starts_with("ng");
+        const std::string suffix = kname.substr(generic ? 2 : 4);
+        const std::string parent = dir_name(obj);
+        const std::string blk = "nvme" + suffix, ng = "ng" + suffix;
+        const std::string via = dev_node(kname);
+        const std::string blk_dir = generic ? parent + "/" + blk : obj;
+        Found f;
+        f.path.kind = PathSpec::Kind::nvme;
+        f.name = name;
+        f.whole_key = "block:" + blk;
+        const std::string nsid = read_attr(blk_dir + "/nsid");
+        if (nsid.empty() || !all_digits(nsid) || nsid.size() > 10 || std::stoull(nsid) == 0 ||
+            std::stoull(nsid) > 0xfffffffe) {
+            problems.push_back(problem(
+                Errc::not_found, via + ": no namespace ID in " + blk_dir +
+                                     "/nsid (is it an NVMe namespace of a running controller?)"));
+            return;
+        }
+        f.path.nsid = static_cast<uint32_t>(std::stoull(nsid));
+        f.path.ng_node = dev_node(ng);
+        if (!exists(f.path.ng_node)) {
+            problems.push_back(problem(
+                Errc::not_found,
+                "no " + f.path.ng_node + " for " + via +
+                    ": NVMe passthrough needs the generic character device (Linux 5.13 or later; "
+                    "udev creates it)"));
+            return;
+        }
+        if (exists(dev_node(blk))) f.path.block = dev_node(blk);
+        f.path.ctrl = base_name(parent);
+        f.wwid = normalize_wwid_file(blk_dir + "/wwid");
+        if (f.wwid.empty()) f.wwid = "nvme:" + f.path.ctrl + ":" + nsid;
+        found.push_back(std::move(f));
     }
 
     // A SCSI device directory D (.../H:C:T:L): its sg node, block device and wwid.
@@ -779,7 +837,9 @@ class Resolver {
     }
 
     void add(Found f) {
-        const std::string key = f.path.kind == PathSpec::Kind::sim ? f.wwid : f.path.sg_node;
+        const std::string key = f.path.kind == PathSpec::Kind::sim    ? f.wwid
+                                : f.path.kind == PathSpec::Kind::nvme ? f.path.ng_node
+                                                                      : f.path.sg_node;
         if (!f.path.block.empty()) resolved_wholes_.insert("block:" + base_name(f.path.block));
         if (!f.whole_key.empty()) resolved_wholes_.insert(f.whole_key);
         if (!seen_paths_.insert(key).second) return;

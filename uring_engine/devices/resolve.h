@@ -13,6 +13,12 @@
 // - @FILE: one argument per line; '#' starts a comment at the start of a line or after a blank;
 //   blank lines are ignored; relative entries are relative to FILE's directory; lists nest up to 8
 //   deep; a list naming nothing is an error.
+// - /dev/nvmeXnY, /dev/ngXnY (and links to them): an NVMe namespace, as its generic character
+//   device ngXnY (the node io_uring passthrough uses), found beside the block device in sysfs; NSID
+//   from <ns>/nsid, identifier from <ns>/wwid ("eui.", "uuid.", "nvme." as the kernel builds it).
+//   With native NVMe multipath (nvme_core multipath=Y) nvmeXnY is the head and one path: the
+//   kernel picks the controller per command. Without it, each controller's node is a path of its
+//   own, and nodes with one identifier are one LU, like SCSI paths.
 // - sim:SOCKET:LUNS: prsim LUs, no sysfs involved. LUNS is a comma list of N or N-M ("0-255", "7",
 //   "0-3,8"), numbers 0-65535, at most 65535 LUNs per argument.
 //
@@ -41,7 +47,7 @@
 // Errors (Errc::invalid_argument, not_found or system) name the argument and what to do, one line
 // per bad argument, every bad argument in one Error so that an operator fixes everything in one go:
 //   /dev/sdb1: is a partition; give the whole disk /dev/sdb
-//   /dev/nvme0n1: not a SCSI device (an NVMe namespace; prfence fences SCSI logical units)
+//   /dev/nvme0: not a SCSI device (an NVMe controller or path; give a namespace, ...)
 //   /dev/sdb: no sg node for /dev/sdb: load the sg module (modprobe sg)
 // Entries of a list file are named "FILE:LINE: ENTRY". A partition matched by a glob is dropped
 // silently when its whole disk is among the results (so /dev/disk/by-id/wwn-* does not trip over
@@ -60,12 +66,16 @@
 namespace prfence::engine {
 
 struct PathSpec {
-    enum class Kind { sg, sim } kind = Kind::sg;
-    std::string sg_node;     // "/dev/sg3" (under dev_root); "" for sim
-    std::string block;       // "/dev/sdb" (under dev_root) or ""
+    enum class Kind { sg, sim, nvme } kind = Kind::sg;
+    std::string sg_node;     // "/dev/sg3" (under dev_root); "" for sim and nvme
+    std::string block;       // "/dev/sdb", "/dev/nvme0n1" (under dev_root) or ""
     std::string hctl;        // "1:0:1:0"; "" for sim
     std::string sim_socket;  // sim: the prsim socket as given
     uint32_t sim_lun = 0;    // sim: the LUN
+    std::string ng_node;     // nvme: "/dev/ng0n1", the generic node commands go to
+    uint32_t nsid = 0;       // nvme: the namespace ID (from sysfs, not from the name)
+    std::string ctrl;        // nvme: the controller ("nvme0"), or the subsystem ("nvme-subsys0")
+                             // for a native multipath head
 };
 
 struct LunSpec {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "uring_engine/wire/nvme_types.h"
 #include "uring_engine/wire/prin.h"
 #include "uring_engine/wire/sense.h"
 #include "uring_engine/wire/status.h"
@@ -50,6 +51,11 @@ struct LunOutcome {
     std::optional<wire::ReadReservation> reservation;
     std::optional<wire::Capabilities> caps;
     std::optional<wire::FullStatus> full_status;
+    // An NVMe namespace: the last Reservation Report, with what SCSI's answers cannot carry (host
+    // identifiers, controller IDs; keys and reservation are also in `keys` / `reservation`).
+    std::optional<wire::nvme::ReservationStatus> nvme_report;
+    // An NVMe namespace: the NVMe status (Linux's form) of the command that decided the outcome.
+    int nvme_status = 0;
 
     // Every path of the LU, in the order the LU's paths were given (a Session appends the paths
     // that could not be opened). A LU that is ok with a dead path is `degraded`: the operation

@@ -6,12 +6,16 @@
 
 #include "uring_engine/common/bytes.h"
 #include "uring_engine/policy/path_failure.h"
+#include "uring_engine/wire/nvme_status.h"
 
 namespace prfence::engine {
 namespace {
 
 std::string describe_failure(const ScsiResponse& r, const std::optional<wire::Sense>& sense) {
     if (r.timed_out) return "timed out";
+    if (r.nvme && !r.nvme->refused.empty()) return r.nvme->refused;
+    if (r.nvme && r.nvme->res > 0)  // NVMe's own words: they are what its logs and tools print
+        return "NVMe " + wire::nvme::describe(wire::nvme::decode_status(r.nvme->res));
     if (r.sys_errno) return std::string("transport error: ") + std::strerror(r.sys_errno);
     if (r.host != 0)
         return std::string("host byte ") + wire::host_byte_name(r.host) + " (" +
@@ -74,6 +78,8 @@ class JobBase : public LunJob {
         outcome_.sys_errno = r.sys_errno;
         outcome_.timed_out = r.timed_out;
         outcome_.sense.reset();
+        outcome_.nvme_status = r.nvme ? r.nvme->res : 0;
+        if (r.nvme && r.nvme->report) outcome_.nvme_report = r.nvme->report;
         if (!r.sense.empty())
             if (auto s = wire::decode_sense(r.sense); s.ok()) outcome_.sense = std::move(s).value();
         wire::Category c = response_category(r);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "uring_engine/wire/nvme_status.h"
 #include "uring_engine/wire/sense.h"
 
 namespace prfence::engine {
@@ -34,6 +35,9 @@ bool becoming_ready(const ScsiResponse& rsp) {
 wire::Category response_category(const ScsiResponse& rsp) {
     if (rsp.timed_out) return wire::Category::timeout;
     if (rsp.sys_errno != 0) return wire::Category::transport_error;
+    // An NVMe completion is categorized by its own status (the SCSI stand-in reads the same, but
+    // has no twin for every status).
+    if (rsp.nvme && rsp.nvme->res > 0) return wire::nvme::categorize(rsp.nvme->res);
     std::optional<wire::Sense> sense;
     if (!rsp.sense.empty())
         if (auto s = wire::decode_sense(rsp.sense); s.ok()) sense = std::move(s).value();

@@ -7,7 +7,7 @@ namespace prfence::engine {
 
 Result<std::unique_ptr<PathSet>> PathSet::create(const PathSetOptions& opt) {
     std::unique_ptr<PathSet> s(new PathSet(opt));
-    PRF_TRY_ASSIGN(s->ring_, Ring::create(4096));
+    PRF_TRY_ASSIGN(s->ring_, Ring::create(4096, s->opt_.nvme));
     s->ex_ = std::make_unique<Executor>(*s->ring_, opt.exec);
     return s;
 }
@@ -41,6 +41,12 @@ Result<std::unique_ptr<Path>> PathSet::make_path(const PathSpec& spec, const Nex
     if (spec.kind == PathSpec::Kind::sim) {
         PRF_TRY_ASSIGN(SimConnection * conn, connection(spec.sim_socket, nexus));
         return conn->path(spec.sim_lun);
+    }
+    if (spec.kind == PathSpec::Kind::nvme) {
+        if (!opt_.nvme)
+            return fail(Errc::invalid_argument,
+                        spec.ng_node + ": NVMe namespace in a path set made without NVMe");
+        return NvmePath::open(*ring_, *ex_, spec.ng_node, spec.nsid);
     }
     if (opt_.sg_transport == SgTransport::sgio) {
         if (!sgio_) sgio_ = std::make_unique<SgioPool>(*ring_, opt_.sgio_threads);

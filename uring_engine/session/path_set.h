@@ -20,6 +20,7 @@
 #include "uring_engine/common/result.h"
 #include "uring_engine/devices/resolve.h"
 #include "uring_engine/policy/executor.h"
+#include "uring_engine/transport/nvme_path.h"
 #include "uring_engine/transport/ring.h"
 #include "uring_engine/transport/sgio_path.h"
 #include "uring_engine/transport/sim_path.h"
@@ -42,6 +43,8 @@ struct PathSetOptions {
     SgTransport sg_transport = SgTransport::uring;
     // The SG_IO pool's threads; the pool starts with the first sg path when sg_transport is sgio.
     unsigned sgio_threads = 8;
+    // The set will open NVMe paths: its ring gets 128-byte SQEs (NvmePath).
+    bool nvme = false;
 };
 
 class PathSet {

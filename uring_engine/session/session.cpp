@@ -28,6 +28,8 @@ Result<std::unique_ptr<Session>> Session::open(const std::vector<LunSpec>& specs
     po.exec = opt.exec;
     po.sg_transport = opt.sg_transport;
     po.sgio_threads = opt.sgio_threads;
+    for (const auto& spec : specs)
+        for (const auto& ps : spec.paths) po.nvme = po.nvme || ps.kind == PathSpec::Kind::nvme;
     PRF_TRY_ASSIGN(s->paths_, PathSet::create(po));
     const Nexus nexus{opt.initiator, opt.target_port};
 
@@ -56,7 +58,8 @@ Result<std::unique_ptr<Session>> Session::open(const std::vector<LunSpec>& specs
                 by_state = by_state && dead.has_value();
                 lun.dead.push_back({ps.kind == PathSpec::Kind::sim
                                         ? "sim:" + ps.sim_socket + ":" + std::to_string(ps.sim_lun)
-                                        : ps.sg_node,
+                                    : ps.kind == PathSpec::Kind::nvme ? ps.ng_node
+                                                                      : ps.sg_node,
                                     PathOutcome::State::dead,
                                     dead ? *dead : "open: " + path.error().msg});
             }

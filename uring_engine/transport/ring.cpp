@@ -11,18 +11,25 @@
 
 namespace prfence::engine {
 
-Result<std::unique_ptr<Ring>> Ring::create(unsigned entries) {
+Result<std::unique_ptr<Ring>> Ring::create(unsigned entries, bool big_entries) {
     std::unique_ptr<Ring> r(new Ring());
     io_uring_params p{};
+    const unsigned big = big_entries ? IORING_SETUP_SQE128 | IORING_SETUP_CQE32 : 0;
     // Single issuer + cooperative task running: completions are reaped by the one thread that
     // submits, so the kernel need not interrupt it with IPIs. Older kernels reject the flags: retry
     // without.
-    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
+    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | big;
     int rc = io_uring_queue_init_params(entries, &r->ring_, &p);
     if (rc == -EINVAL) {
         p = io_uring_params{};
+        p.flags = big;
         rc = io_uring_queue_init_params(entries, &r->ring_, &p);
     }
+    if (rc == -EINVAL && big)
+        return fail(Errc::unsupported,
+                    "io_uring_queue_init: this kernel has no 128-byte SQEs (IORING_SETUP_SQE128, "
+                    "Linux 5.19), which NVMe passthrough needs",
+                    EINVAL);
     if (rc < 0) return fail_with_errno(-rc, "io_uring_queue_init");
     r->inited_ = true;
     r->event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

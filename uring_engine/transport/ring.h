@@ -29,7 +29,9 @@ class Ring {
         virtual void complete(int res, uint32_t cqe_flags) = 0;
     };
 
-    static Result<std::unique_ptr<Ring>> create(unsigned entries = 1024);
+    // `big_entries`: 128-byte SQEs and 32-byte CQEs (IORING_SETUP_SQE128 | CQE32, Linux 5.19), as
+    // NVMe passthrough needs; every other operation works on such a ring too.
+    static Result<std::unique_ptr<Ring>> create(unsigned entries = 1024, bool big_entries = false);
     ~Ring();
     Ring(const Ring&) = delete;
     Ring& operator=(const Ring&) = delete;

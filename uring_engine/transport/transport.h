@@ -10,11 +10,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "uring_engine/common/bytes.h"
 #include "uring_engine/common/result.h"
 #include "uring_engine/wire/cdb.h"
+#include "uring_engine/wire/nvme_types.h"
 
 namespace prfence::engine {
 
@@ -33,6 +35,16 @@ struct ScsiRequest {
     }
 };
 
+// What an NVMe path adds to a response (NvmePath): the NVMe status behind the SCSI stand-in, and
+// what a Reservation Report said that SCSI cannot carry (host identifiers, controller IDs).
+struct NvmeDetail {
+    int res = 0;  // Linux's form: the 15-bit NVMe status, or -errno
+    std::optional<wire::nvme::ReservationStatus> report;
+    // The SCSI command has no NVMe equivalent: why. Nothing was sent; the SCSI answer is CHECK
+    // CONDITION, ILLEGAL REQUEST, INVALID FIELD IN CDB.
+    std::string refused;
+};
+
 struct ScsiResponse {
     uint8_t status = 0;  // SAM status
     uint8_t host = 0;    // Linux host byte (DID_*); transports without one leave DID_OK
@@ -41,7 +53,8 @@ struct ScsiResponse {
     Bytes data_in;      // what the device returned (residual already subtracted)
     int sys_errno = 0;  // the transport could not carry the command; status/sense are meaningless
     bool timed_out = false;
-    uint64_t latency_ns = 0;  // submission to completion, measured by the transport
+    uint64_t latency_ns = 0;         // submission to completion, measured by the transport
+    std::optional<NvmeDetail> nvme;  // set by NVMe paths
 };
 
 // Receives completions; called on the ring's thread, exactly once per submitted tag.
