@@ -44,7 +44,7 @@ Result<BatchSummary> Executor::run(const std::vector<LunTarget>& luns,
 
     BatchSummary sum;
     sum.luns = luns.size();
-    const uint64_t start = now_ns();
+    const uint64_t start = ring_.tick();
     const uint64_t deadline =
         start + static_cast<uint64_t>(opt_.batch_deadline.count()) * 1000000ull;
 
@@ -58,7 +58,7 @@ Result<BatchSummary> Executor::run(const std::vector<LunTarget>& luns,
             finish_unfinished(wire::Category::other, "cancelled before this LUN finished");
             break;
         }
-        uint64_t now = now_ns();
+        uint64_t now = ring_.tick();
         if (now >= deadline) {
             sum.deadline_hit = true;
             finish_unfinished(wire::Category::timeout,
@@ -153,9 +153,12 @@ void Executor::try_submit(uint32_t lun) {
     }
     ++inflight_;
     ++commands_;
-    const uint64_t now = now_ns();
+    // The ring's time of this turn (Ring::now): the command deadline may start up to one turn's
+    // dispatch time early, far below any deadline. A command log (prbench) wants each command's
+    // own.
+    const uint64_t now = ring_.now();
     if (st.first_submit_ns == 0) st.first_submit_ns = now;
-    st.submit_ns = now;
+    st.submit_ns = opt_.command_log ? now_ns() : now;
     st.waiting = true;
     st.serial = serial;
     timers_.push(
@@ -198,7 +201,7 @@ void Executor::on_complete(uint64_t tag, ScsiResponse&& rsp) {
             ++retries_;
             ++(*jobs_)[lun]->outcome().retries;
             st.waiting = false;
-            timers_.push({now_ns() + static_cast<uint64_t>(d.delay.count()) * 1000ull, lun, 0});
+            timers_.push({ring_.now() + static_cast<uint64_t>(d.delay.count()) * 1000ull, lun, 0});
             break;
         case RetryDecision::Kind::deliver:
             deliver(lun, std::move(rsp));
@@ -213,7 +216,7 @@ void Executor::deliver(uint32_t lun, ScsiResponse&& rsp) {
     st.serial = 0;
     LunOutcome& o = (*jobs_)[lun]->outcome();
     ++o.commands;
-    if (st.first_submit_ns) o.latency_ns = now_ns() - st.first_submit_ns;
+    if (st.first_submit_ns) o.latency_ns = ring_.now() - st.first_submit_ns;
     advance(lun, &rsp);
 }
 

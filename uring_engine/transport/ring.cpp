@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "uring_engine/common/sys_error.h"
 
@@ -121,6 +122,13 @@ Status Ring::flush() {
 
 unsigned Ring::pending_sqes() const { return io_uring_sq_ready(&ring_); }
 
+uint64_t Ring::tick() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now_ns_ = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+    return now_ns_;
+}
+
 Result<unsigned> Ring::run_once(std::optional<std::chrono::nanoseconds> timeout) {
     PRF_TRY(arm_wake());
     io_uring_cqe* cqe = nullptr;
@@ -139,6 +147,7 @@ Result<unsigned> Ring::run_once(std::optional<std::chrono::nanoseconds> timeout)
     }
     if (rc == -ETIME || rc == -EAGAIN || rc == -EINTR || (rc >= 0 && !cqe)) return 0u;
     if (rc < 0) return fail_with_errno(-rc, "io_uring wait");
+    tick();
     unsigned n = 0;
     // Copy a batch out and release its CQ slots before dispatching: an Op's complete() may queue
     // new SQEs, and the kernel may then post more CQEs, which the next iteration picks up.
