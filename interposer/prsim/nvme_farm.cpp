@@ -95,6 +95,10 @@ uint16_t NvmeFarm::attach(uint64_t conn, const proto::NvmeHost& host) {
     next_cntlid_ = id >= 0xffef ? 1 : id + 1;
     Ctrl& c = ctrls_[conn];
     c.cntlid = id;
+    const nv::HostId hid = hostid_of(host);
+    auto known = std::find(instances_.begin(), instances_.end(), hid);
+    c.instance = static_cast<int>(known - instances_.begin());
+    if (known == instances_.end()) instances_.push_back(hid);
     c.host = host;
     c.slots.assign(cfg_.limits.max_in_flight, false);
     for (auto& ns : ns_) ns->attach(NvmeController{hostid_of(host), id});
@@ -137,10 +141,10 @@ void NvmeFarm::trace_setup(const Ctrl& c, const Cmd& cmd) {
     NvmeTraceEvent e;
     e.ts_ns = trace_now();
     e.cpu = trace_cpu();
-    e.ctrl_instance = c.cntlid - 1;
+    e.ctrl_instance = c.instance;
     const std::string disk =
         cmd.queue == 0 ? std::string()
-                       : "nvme" + std::to_string(c.cntlid - 1) + "n" + std::to_string(cmd.nsid);
+                       : "nvme" + std::to_string(c.instance) + "n" + std::to_string(cmd.nsid);
     e.disk = disk;
     e.qid = cmd.queue;
     e.cid = cmd.cid;
@@ -157,10 +161,10 @@ void NvmeFarm::trace_complete(const Ctrl& c, const Cmd& cmd, uint16_t status, ui
     NvmeTraceEvent e;
     e.ts_ns = trace_now();
     e.cpu = trace_cpu();
-    e.ctrl_instance = c.cntlid - 1;
+    e.ctrl_instance = c.instance;
     const std::string disk =
         cmd.queue == 0 ? std::string()
-                       : "nvme" + std::to_string(c.cntlid - 1) + "n" + std::to_string(cmd.nsid);
+                       : "nvme" + std::to_string(c.instance) + "n" + std::to_string(cmd.nsid);
     e.disk = disk;
     e.qid = cmd.queue;
     e.cid = cmd.cid;

@@ -4,8 +4,12 @@
 // NVMe command between its arrival and its answer.
 //
 // Controllers follow the dynamic controller model of NVMe over Fabrics targets: each connection
-// with an NVMe host gets its own controller id (1, 2, ... never reused while the daemon runs);
-// registrations belong to the host identifier, so two connections of one host are one registrant.
+// with an NVMe host gets its own controller id (1, 2, ...; an id is reused only after FFEFh and
+// only when free); registrations belong to the host identifier, so two connections of one host
+// are one registrant. The notification log belongs to the controller: a host's new connection
+// starts with an empty log, as a new controller does. In trace lines a host's controller is
+// nvmeN with N numbered per host identifier in order of first connection (stable, like the SCSI
+// host numbers), and its namespaces nvmeNnNSID.
 //
 // What a command does (NVM Command Set and Base specification, as Linux's nvmet answers):
 //  - I/O queue: Reservation Register / Report / Acquire / Release (0Dh, 0Eh, 11h, 15h), decoded
@@ -101,6 +105,7 @@ class NvmeFarm {
   private:
     struct Ctrl {
         uint16_t cntlid = 0;
+        int instance = 0;  // the trace's nvmeN: one per host, in order of first connection
         proto::NvmeHost host;
         std::unordered_map<uint64_t, uint64_t> tags;  // client tag -> pending id
         std::vector<bool> slots;                      // command ids in use
@@ -146,7 +151,8 @@ class NvmeFarm {
     TraceSink* dmesg_;
     Clients& clients_;
     std::vector<std::unique_ptr<NvmePrState>> ns_;
-    std::unordered_map<uint64_t, Ctrl> ctrls_;  // by connection
+    std::unordered_map<uint64_t, Ctrl> ctrls_;   // by connection
+    std::vector<wire::nvme::HostId> instances_;  // host identifiers by trace instance
     uint16_t next_cntlid_ = 1;
     std::unordered_map<uint64_t, Cmd> pending_;
     uint64_t next_id_ = 1;

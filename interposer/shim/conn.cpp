@@ -64,6 +64,8 @@ Conn* Conn::open(const Config& cfg, std::string& err) {
         return nullptr;
     }
     auto hello = proto::make_hello(cfg.initiator, cfg.target_port, client_name());
+    hello.max_version = proto::kVersion2;
+    hello.nvme_host = proto::NvmeHost{cfg.hostid, cfg.hostnqn};
     auto client = sim::SimClient::connect(cfg.socket, hello, cfg.connect_timeout_ms);
     if (!client) {
         err = client.error().msg;
@@ -171,8 +173,10 @@ void Conn::enqueue(Request* r) {
         return;
     }
     r->tag = next_tag_++;
-    auto st = proto::append_command(frame, r->tag, r->cmd.lun, {r->cmd.cdb, r->cmd.cdb_len},
-                                    r->cmd.data_out, r->cmd.alloc_len, ack_.version);
+    auto st = r->cmd.is_nvme
+                  ? proto::append_nvme_command(frame, r->tag, r->cmd.nvme, ack_.version)
+                  : proto::append_command(frame, r->tag, r->cmd.lun, {r->cmd.cdb, r->cmd.cdb_len},
+                                          r->cmd.data_out, r->cmd.alloc_len, ack_.version);
     if (!st) {
         lk.unlock();
         Outcome o;
@@ -329,6 +333,23 @@ void Conn::on_response(const proto::ResponseView& v) {
     finish(r, std::move(o));
 }
 
+void Conn::on_nvme_response(const proto::NvmeResponseView& v) {
+    Request* r = nullptr;
+    {
+        std::lock_guard lk(mu_);
+        auto it = pending_.find(v.tag);
+        if (it == pending_.end()) return;
+        r = it->second;
+        pending_.erase(it);
+        deadlines_.erase({r->deadline_ns, v.tag});
+    }
+    Outcome o;
+    o.nvme_status = v.status;
+    o.nvme_result = v.result;
+    o.data_in.assign(v.data_in.begin(), v.data_in.end());
+    finish(r, std::move(o));
+}
+
 void Conn::reader_loop() {
     proto::FrameDecoder dec(ack_.max_payload ? ack_.max_payload : proto::kMaxPayload);
     for (;;) {
@@ -374,6 +395,8 @@ void Conn::reader_loop() {
                 }
                 if (auto* r = std::get_if<proto::ResponseView>(&*msg)) {
                     on_response(*r);
+                } else if (auto* n = std::get_if<proto::NvmeResponseView>(&*msg)) {
+                    on_nvme_response(*n);
                 } else if (auto* e = std::get_if<proto::ErrorFrame>(&*msg)) {
                     if (e->fatal || e->tag == 0) {
                         die("prsim: " + e->message);

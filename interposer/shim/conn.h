@@ -2,6 +2,8 @@
 // libprinterpose: this process's I_T nexus to prsim.
 //
 // One connection per process, shared by every thread and every virtual device of the process. The
+// connection declares both identities of the process: its SCSI initiator port and its NVMe host
+// (protocol version 2), so one connection carries SCSI and NVMe commands alike. The
 // HELLO exchange is SimClient's (uring_engine/simproto/sim_client.h); frames are built and parsed
 // with uring_engine/simproto/protocol.h. After the handshake a reader thread owns the receiving
 // side: it matches RESPONSE frames to requests by tag, enforces every request's deadline (ABORT +
@@ -43,6 +45,10 @@ inline constexpr uint8_t kDidTimeOut = prfence::wire::did::time_out;
 inline constexpr uint8_t kDidError = prfence::wire::did::error;
 
 struct Command {
+    // An NVMe command (nvme set) instead of a CDB: sent as NVME_COMMAND, answered in
+    // Outcome::nvme_status / nvme_result.
+    bool is_nvme = false;
+    proto::NvmeCommand nvme;
     uint32_t lun = 0;
     uint8_t cdb[16] = {};
     uint8_t cdb_len = 0;
@@ -58,6 +64,8 @@ struct Outcome {
     std::vector<uint8_t> sense;
     std::vector<uint8_t> data_in;
     uint32_t duration_ms = 0;
+    uint16_t nvme_status = 0;  // NVMe commands: the status word (host = kDidOk), and the result
+    uint64_t nvme_result = 0;
 };
 
 enum class UaPolicy : uint8_t {
@@ -106,6 +114,7 @@ class Conn {
     void enqueue(Request* r);
     bool send_frame(const std::vector<uint8_t>& frame);
     void on_response(const proto::ResponseView& v);
+    void on_nvme_response(const proto::NvmeResponseView& v);
     void on_rejected(uint64_t tag);
     void expire(int64_t now_ns);
     void die(const std::string& why);

@@ -18,19 +18,24 @@ namespace {
 constexpr const char* kUsage =
     "usage: prsim-run [-h|--help] [-V|--version]\n       prsim-run [--socket SOCK] [--initiator "
     "TRANSPORTID] [--target-port N] [--prefix DIR]\n"
-    "                 [--map FILE] [--redirect FROM=TO]... [--timeout-ms MS] -- COMMAND [ARGS...]\n"
+    "                 [--hostnqn NQN] [--hostid UUID] [--map FILE] [--redirect FROM=TO]...\n"
+    "                 [--timeout-ms MS] -- COMMAND [ARGS...]\n"
     "\n"
     "Runs COMMAND with libprinterpose.so preloaded: PREFIX/sgN is the sg node of prsim LU N and\n"
     "PREFIX/sdX its disk (sda = LU 0, sdz = 25, sdaa = 26, ...), PREFIX being /dev/prsim by\n"
-    "default. Children of COMMAND inherit it. Each option sets the environment variable named:\n"
+    "default (PREFIX/nvme0nN: NVMe namespace N, PREFIX/nvme0: its controller). Children of\n"
+    "COMMAND inherit it. Each option sets the environment variable named:\n"
     "  --socket SOCK        PRSIM_SOCKET       prsim's Unix socket (required)\n"
     "  --initiator TID      PRSIM_INITIATOR    this process's initiator port, as prfence "
     "--initiator\n"
     "                                          (default iqn.2026-11.io.prfence:prsim-run,i,0x1)\n"
     "  --target-port N      PRSIM_TARGET_PORT  relative target port (default 1)\n"
+    "  --hostnqn NQN        PRSIM_HOSTNQN      this process's NVMe host NQN\n"
+    "  --hostid UUID        PRSIM_HOSTID       its NVMe host identifier (default: from the NQN)\n"
     "  --prefix DIR         PRSIM_PREFIX       directory of the virtual names (default "
     "/dev/prsim)\n"
-    "  --map FILE           PRSIM_MAP          further names: `PATH LU [sg|disk]` lines\n"
+    "  --map FILE           PRSIM_MAP          further names: `PATH LU [sg|disk]`, `PATH NSID "
+    "nvme`\n"
     "  --redirect FROM=TO   PRSIM_REDIRECT     open/stat/access of paths starting FROM use TO\n"
     "                                          (fence_scsi's /var/run/cluster.key without root)\n"
     "  --timeout-ms MS      PRSIM_TIMEOUT_MS   cap on every command's timeout\n"
@@ -113,6 +118,10 @@ int main(int argc, char** argv) {
             if (value.empty() || *end || p < 1 || p > 65535)
                 die("--target-port must be 1-65535, not '" + value + "'");
             set("PRSIM_TARGET_PORT", value);
+        } else if (name == "--hostnqn") {
+            set("PRSIM_HOSTNQN", value);
+        } else if (name == "--hostid") {
+            set("PRSIM_HOSTID", value);
         } else if (name == "--prefix") {
             set("PRSIM_PREFIX", value);
         } else if (name == "--map") {

@@ -13,6 +13,7 @@
 #include <ctime>
 
 #include "interposer/shim/disk_node.h"
+#include "interposer/shim/nvme_node.h"
 #include "interposer/shim/sg_node.h"
 
 namespace prfence::shim {
@@ -31,8 +32,11 @@ int open_virtual(const VirtualNode& node, const std::string& path, int flags) {
         errno = ENXIO;
         return -1;
     }
-    if (node.lun >= conn->lun_count()) {
-        errno = ENOENT;  // no such device node: the farm has fewer LUs
+    const bool nvme = node.kind == NodeKind::nvme_ns || node.kind == NodeKind::nvme_ctrl;
+    if (nvme ? (conn->ack().cntlid == 0xffff ||
+                (node.kind == NodeKind::nvme_ns && node.lun > conn->ack().namespace_count))
+             : node.lun >= conn->lun_count()) {
+        errno = ENOENT;  // no such device node: the farm has fewer LUs or namespaces
         return -1;
     }
     // The eventfd is the readiness each node kind documents: sg counts unread completions, a disk
@@ -49,12 +53,25 @@ int open_virtual(const VirtualNode& node, const std::string& path, int flags) {
     return fd;
 }
 
+namespace {
+
+bool is_nvme(const Handle& h) {
+    return h.node.kind == NodeKind::nvme_ns || h.node.kind == NodeKind::nvme_ctrl;
+}
+
+}  // namespace
+
 int vdev_ioctl(int, Handle& h, unsigned long req, void* arg) {
     if (h.node.kind == NodeKind::sg) return sg_ioctl(h, req, arg);
+    if (is_nvme(h)) return nvme_ioctl(h, req, arg);
     return disk_ioctl(h, req, arg);
 }
 
 ssize_t vdev_read(int fd, Handle& h, void* buf, size_t count, const off_t* at) {
+    if (is_nvme(h)) {
+        errno = EINVAL;
+        return -1;
+    }
     if (h.node.kind != NodeKind::sg) return disk_read(h, buf, count, at);
     if (at) {
         errno = ESPIPE;
@@ -64,6 +81,10 @@ ssize_t vdev_read(int fd, Handle& h, void* buf, size_t count, const off_t* at) {
 }
 
 ssize_t vdev_write(int, Handle& h, const void* buf, size_t count, const off_t* at) {
+    if (is_nvme(h)) {
+        errno = EINVAL;
+        return -1;
+    }
     if (h.node.kind != NodeKind::sg) return disk_write(h, buf, count, at);
     if (at) {
         errno = ESPIPE;
@@ -73,6 +94,10 @@ ssize_t vdev_write(int, Handle& h, const void* buf, size_t count, const off_t* a
 }
 
 off_t vdev_lseek(Handle& h, off_t off, int whence) {
+    if (is_nvme(h)) {
+        errno = EINVAL;
+        return -1;
+    }
     if (h.node.kind == NodeKind::sg) {
         errno = ESPIPE;
         return -1;
@@ -81,7 +106,7 @@ off_t vdev_lseek(Handle& h, off_t off, int whence) {
 }
 
 int vdev_fsync(Handle& h) {
-    if (h.node.kind == NodeKind::sg) {
+    if (h.node.kind == NodeKind::sg || is_nvme(h)) {
         errno = EINVAL;
         return -1;
     }
@@ -108,6 +133,14 @@ void fill_stat(const VirtualNode* node, struct stat* st) {
         st->st_mode = S_IFCHR | 0660;
         st->st_rdev = sg_rdev(node->lun);
         st->st_ino = 0x7072730000ULL + 2 * uint64_t{node->lun} + 1;
+    } else if (node->kind == NodeKind::nvme_ns) {
+        st->st_mode = S_IFBLK | 0660;
+        st->st_rdev = nvme_ns_rdev(node->lun);
+        st->st_ino = 0x7072740000ULL + uint64_t{node->lun};
+    } else if (node->kind == NodeKind::nvme_ctrl) {
+        st->st_mode = S_IFCHR | 0660;
+        st->st_rdev = nvme_ctrl_rdev();
+        st->st_ino = 0x7072740000ULL;
     } else {
         st->st_mode = S_IFBLK | 0660;
         st->st_rdev = disk_rdev(node->lun);

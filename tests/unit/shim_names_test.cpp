@@ -110,7 +110,8 @@ TEST(ShimNames, MapFile) {
     EXPECT_NE(cfg.problem.find("m.txt:5: /dev/null exists"), std::string::npos) << cfg.problem;
     EXPECT_NE(cfg.problem.find("m.txt:6:"), std::string::npos);
     EXPECT_NE(cfg.problem.find("m.txt:7:"), std::string::npos);
-    EXPECT_NE(cfg.problem.find("m.txt:8: kind must be sg or disk"), std::string::npos);
+    EXPECT_NE(cfg.problem.find("m.txt:8: kind must be sg, disk, nvme or nvme-ctrl"),
+              std::string::npos);
 }
 
 TEST(ShimNames, LoadConfigFromEnvironment) {

@@ -4,6 +4,7 @@
 #include <sys/sysmacros.h>
 
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 
 namespace prfence::shim {
@@ -26,6 +27,12 @@ std::optional<VirtualNode> parse_node_name(std::string_view base) {
     if (base.size() > 2 && base.substr(0, 2) == "sd") {
         auto n = parse_disk_letters(base.substr(2));
         if (n) return VirtualNode{*n, NodeKind::disk};
+    }
+    // One subsystem, one controller per process: nvme0 and its namespaces nvme0n1, nvme0n2, ...
+    if (base == "nvme0") return VirtualNode{0, NodeKind::nvme_ctrl};
+    if (base.size() > 6 && base.substr(0, 6) == "nvme0n") {
+        auto n = parse_decimal(base.substr(6));
+        if (n && *n >= 1) return VirtualNode{*n, NodeKind::nvme_ns};
     }
     return std::nullopt;
 }
@@ -83,6 +90,10 @@ dev_t disk_rdev(uint32_t index) {
     return makedev(major, minor);
 }
 
+dev_t nvme_ns_rdev(uint32_t nsid) { return makedev(259, nsid == 0 ? 0 : nsid - 1); }
+
+dev_t nvme_ctrl_rdev() { return makedev(250, 0); }
+
 bool normalize_path(const char* path, char* out, size_t cap) {
     if (!path || path[0] != '/' || cap < 2) return false;
     size_t len = 0;  // out[0..len) is the result so far, always "/" + components joined by '/'
@@ -133,7 +144,7 @@ void parse_map(std::string_view text, const std::string& file_name, Config& cfg,
         if (f.empty()) continue;
         const std::string where = file_name + ":" + std::to_string(line_no) + ": ";
         if (f.size() < 2 || f.size() > 3) {
-            add_problem(cfg, where + "expected `PATH LU [sg|disk]`");
+            add_problem(cfg, where + "expected `PATH LU [sg|disk]` or `PATH NSID nvme`");
             continue;
         }
         char norm[4096];
@@ -151,8 +162,13 @@ void parse_map(std::string_view text, const std::string& file_name, Config& cfg,
         if (f.size() == 3) {
             if (f[2] == "sg") {
                 node.kind = NodeKind::sg;
+            } else if (f[2] == "nvme") {
+                node.kind = NodeKind::nvme_ns;
+            } else if (f[2] == "nvme-ctrl") {
+                node.kind = NodeKind::nvme_ctrl;
+                node.lun = 0;
             } else if (f[2] != "disk" && f[2] != "sd") {
-                add_problem(cfg, where + "kind must be sg or disk");
+                add_problem(cfg, where + "kind must be sg, disk, nvme or nvme-ctrl");
                 continue;
             }
         } else {
@@ -160,6 +176,14 @@ void parse_map(std::string_view text, const std::string& file_name, Config& cfg,
             base = base.substr(base.rfind('/') + 1);
             if (base.size() > 2 && base.substr(0, 2) == "sg" && parse_decimal(base.substr(2)))
                 node.kind = NodeKind::sg;
+            if (base.size() > 4 && base.substr(0, 4) == "nvme")
+                node.kind = base.find('n', 4) == std::string_view::npos ? NodeKind::nvme_ctrl
+                                                                        : NodeKind::nvme_ns;
+            if (node.kind == NodeKind::nvme_ctrl) node.lun = 0;
+        }
+        if (node.kind == NodeKind::nvme_ns && node.lun == 0) {
+            add_problem(cfg, where + "NVMe namespace ids start at 1");
+            continue;
         }
         if (exists && exists(norm)) {
             add_problem(cfg, where + std::string(norm) +
@@ -215,7 +239,64 @@ Config load_config(const EnvAccess& env) {
     cfg.max_timeout_ms = env_int(env, "PRSIM_TIMEOUT_MS", 0, 0, 86400000, cfg);
     if (const char* k = env.get("PRSIM_KEEP_INITIAL_UA"); k && std::strcmp(k, "1") == 0)
         cfg.absorb_initial_ua = false;
+    const char* nqn = env.get("PRSIM_HOSTNQN");
+    const char* hid = env.get("PRSIM_HOSTID");
+    constexpr std::string_view kUuidNqn = "nqn.2014-08.org.nvmexpress:uuid:";
+    if (hid && *hid) {
+        if (auto u = parse_uuid(hid))
+            cfg.hostid = *u;
+        else
+            add_problem(cfg, std::string("PRSIM_HOSTID=") + hid + " is not a UUID");
+    } else if (nqn && *nqn) {
+        const std::string_view q(nqn);
+        const size_t at = q.rfind(":uuid:");
+        if (auto u = at == std::string_view::npos ? std::nullopt : parse_uuid(q.substr(at + 6))) {
+            cfg.hostid = *u;
+        } else {
+            // FNV-1a over the NQN, twice with different bases: stable across runs and processes.
+            uint64_t h1 = 0xcbf29ce484222325ull, h2 = 0x84222325cbf29ce4ull;
+            for (unsigned char c : q) {
+                h1 = (h1 ^ c) * 0x100000001b3ull;
+                h2 = (h2 ^ c) * 0x100000001b3ull;
+            }
+            for (int i = 0; i < 8; ++i) {
+                cfg.hostid[i] = static_cast<uint8_t>(h1 >> (56 - 8 * i));
+                cfg.hostid[8 + i] = static_cast<uint8_t>(h2 >> (56 - 8 * i));
+            }
+        }
+    } else {
+        cfg.hostid = *parse_uuid(kDefaultHostId);
+    }
+    cfg.hostnqn = nqn && *nqn ? std::string(nqn) : std::string(kUuidNqn) + uuid_text(cfg.hostid);
+    if (cfg.hostnqn.size() > 223) add_problem(cfg, "PRSIM_HOSTNQN is longer than 223 characters");
     return cfg;
+}
+
+std::optional<std::array<uint8_t, 16>> parse_uuid(std::string_view text) {
+    std::array<uint8_t, 16> id{};
+    size_t n = 0;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '-' && (i == 8 || i == 13 || i == 18 || i == 23) && text.size() == 36) continue;
+        int v = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (v < 0 || n >= 32) return std::nullopt;
+        id[n / 2] = static_cast<uint8_t>(id[n / 2] << 4 | v);
+        ++n;
+    }
+    if (n != 32) return std::nullopt;
+    return id;
+}
+
+std::string uuid_text(const std::array<uint8_t, 16>& id) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf,
+                  "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", id[0],
+                  id[1], id[2], id[3], id[4], id[5], id[6], id[7], id[8], id[9], id[10], id[11],
+                  id[12], id[13], id[14], id[15]);
+    return buf;
 }
 
 PathClass classify(const Config& cfg, std::string_view norm) {

@@ -10,13 +10,16 @@
 //   PREFIX/sgN   the sg node of LU N (decimal, no leading zeros): a character device, major 21
 //   PREFIX/sdX   the disk of LU index(X), X in the sd driver's letters (sda = 0, sdz = 25,
 //                sdaa = 26, ...): a block device with the sd driver's major/minor for that index
+//   PREFIX/nvme0nN  NVMe namespace N (NSID, from 1) of prsim's subsystem: a block device
+//   PREFIX/nvme0    the NVMe controller of this process's connection: a character device
 //   PREFIX       itself a directory
-//   map file     `PATH LU [sg|disk]` lines name further paths (any absolute path that does
-//                not exist)
+//   map file     `PATH LU [sg|disk]` or `PATH NSID nvme` / `PATH 0 nvme-ctrl` lines name further
+//                paths (any absolute path that does not exist)
 #pragma once
 
 #include <sys/types.h>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -26,10 +29,10 @@
 
 namespace prfence::shim {
 
-enum class NodeKind : uint8_t { sg, disk };
+enum class NodeKind : uint8_t { sg, disk, nvme_ns, nvme_ctrl };
 
 struct VirtualNode {
-    uint32_t lun = 0;
+    uint32_t lun = 0;  // the LU; for nvme_ns the NSID; 0 for nvme_ctrl
     NodeKind kind = NodeKind::sg;
     bool operator==(const VirtualNode&) const = default;
 };
@@ -56,6 +59,10 @@ std::optional<uint32_t> parse_disk_letters(std::string_view letters);
 // 0xfff00)).
 dev_t sg_rdev(uint32_t n);
 dev_t disk_rdev(uint32_t index);
+// NVMe: namespaces on the extended block major 259 (minor NSID - 1, as the first controller's
+// namespaces get them), the controller on character major 250, minor 0 (the kernel's is dynamic).
+dev_t nvme_ns_rdev(uint32_t nsid);
+dev_t nvme_ctrl_rdev();
 
 // Lexical normalisation of an absolute path into out (collapses "//", "/./", "/x/.."; removes a
 // trailing '/'). Returns false for a relative path or one longer than cap - 1: such paths are never
@@ -73,10 +80,21 @@ struct Config {
     int connect_timeout_ms = 2000;                               // PRSIM_CONNECT_TIMEOUT_MS
     int max_timeout_ms = 0;         // PRSIM_TIMEOUT_MS: cap on every command's timeout (0: none)
     bool absorb_initial_ua = true;  // PRSIM_KEEP_INITIAL_UA=1 turns it off
-    std::string problem;            // a configuration error, reported once on first use
+    // The NVMe host this process speaks as (PRSIM_HOSTNQN, PRSIM_HOSTID: a UUID). Without
+    // PRSIM_HOSTID the identifier is the UUID at the end of a "...:uuid:UUID" NQN, else a hash of
+    // the NQN; without PRSIM_HOSTNQN the NQN is "nqn.2014-08.org.nvmexpress:uuid:" + the UUID, and
+    // without either both are the defaults below.
+    std::string hostnqn;
+    std::array<uint8_t, 16> hostid{};
+    std::string problem;  // a configuration error, reported once on first use
 };
 
 inline constexpr const char* kDefaultInitiator = "iqn.2026-11.io.prfence:prsim-run,i,0x1";
+inline constexpr const char* kDefaultHostId = "5a7f4e00-0000-4000-8000-000000000001";
+
+// "01234567-89ab-cdef-0123-456789abcdef" (or the 32 hex digits alone) -> 16 bytes.
+std::optional<std::array<uint8_t, 16>> parse_uuid(std::string_view text);
+std::string uuid_text(const std::array<uint8_t, 16>& id);
 
 // Reads PRSIM_* with the given getenv. The map file is read with read_file (the interposer passes
 // a reader that bypasses its own open()); exists(path) says whether a map path is a real file,
