@@ -186,5 +186,25 @@ TEST(PrsimNvmeProtocol, NvmeResponseBytesAndRoundTrip) {
     EXPECT_STREQ(error_code_name(ErrorCode::bad_nvme_command), "bad_nvme_command");
 }
 
+// The example of PROTOCOL.md section 10, both frames.
+TEST(PrsimNvmeProtocol, DocumentedExample) {
+    NvmeCommand c;
+    c.opcode = 0x0d;
+    c.nsid = 1;
+    c.data_out = hex("00 00 00 00 00 00 00 00 aa aa 00 00 00 00 00 00");
+    Bytes out;
+    ASSERT_TRUE(append_nvme_command(out, 1, c).ok());
+    EXPECT_EQ(out, hex("50 53 02 05 00 00 00 38 00 00 00 00 00 00 00 01"
+                       "01 0d 00 00 00 00 00 01"
+                       "00 00 00 00 00 00 00 00 00 00 00 00"
+                       "00 00 00 00 00 00 00 00 00 00 00 00"
+                       "00 00 00 00 00 00 00 10"
+                       "00 00 00 00 00 00 00 00 aa aa 00 00 00 00 00 00"));
+    out.clear();
+    ASSERT_TRUE(append_nvme_response(out, 1, 0, 0, {}).ok());
+    EXPECT_EQ(out, hex("50 53 02 85 00 00 00 10 00 00 00 00 00 00 00 01"
+                       "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"));
+}
+
 }  // namespace
 }  // namespace prfence::sim::proto
