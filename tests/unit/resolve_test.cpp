@@ -17,6 +17,19 @@
 //   sys/devices/virtual/block/dm-0/{dev, dm/name, dm/uuid, slaves/sdb ->
 //   ../../../../platform/.../sdb} dev/sdb dev/sdb1 dev/sg1 dev/dm-0 (files), dev/mapper/mpatha ->
 //   ../dm-0, dev/disk/by-id/X -> ../../sdb
+//
+// An NVMe namespace (FakeSystem::nvme_ns), for fabrics controller nvme0 and head instance 1:
+//   sys/devices/virtual/nvme-fabrics/ctl/nvme0/{dev, hostid}          the controller
+//       nvme0n1/{dev, nsid, wwid, device -> ../../nvme0}              its block device
+//       nvme0n1/nvme0n1p1/{dev, partition}
+//       ng0n1/{dev, device -> ../../nvme0}                            its generic char device (no
+//                                                                     nsid: that is the block's)
+//   sys/class/nvme/nvme0 sys/class/block/nvme0n1 sys/block/nvme0n1 sys/class/nvme-generic/ng0n1
+//   sys/dev/char/243:0 (controller) sys/dev/block/259:M sys/dev/char/242:M (-> the directories)
+//   dev/nvme0 dev/nvme0n1 dev/ng0n1 (files)
+// A native multipath head (nvme_core multipath=Y) of subsystem 0 lives in the subsystem instead:
+//   sys/devices/virtual/nvme-subsystem/nvme-subsys0/{nvme0n1, ng0n1}, with the controllers' hidden
+//   path devices (nvme0c0n1, no /dev node) below each controller.
 #include "uring_engine/devices/resolve.h"
 
 #include <grp.h>
@@ -159,9 +172,89 @@ class FakeSystem {
         link("../../devices/" + rel_dir + "/" + kname, sys + "/class/block/" + kname);
         write(dev + "/" + kname, "");
     }
-    void nvme() {
-        fs::create_directories(sys + "/devices/pci0000:00/0000:00:04.0/nvme/nvme0");
-        other_block("pci0000:00/0000:00:04.0/nvme/nvme0", "nvme0n1", "../../nvme0");
+    // An NVMe controller nvmeC: fabrics controllers sit in devices/virtual/nvme-fabrics/ctl/, PCI
+    // ones below their PCI function. Made by nvme_ns on first use.
+    void nvme_ctrl(int c, bool pci = false) {
+        const std::string name = "nvme" + std::to_string(c);
+        const std::string rel =
+            pci ? "pci0000:00/0000:00:0" + std::to_string(4 + c) + ".0/nvme/" + name
+                : "virtual/nvme-fabrics/ctl/" + name;
+        const std::string D = sys + "/devices/" + rel;
+        write(D + "/dev", "243:" + std::to_string(c) + "\n");
+        write(D + "/hostid", "5052464e-0000-4000-8000-00000000000a\n");  // one host here
+        link("../../devices/" + rel, sys + "/class/nvme/" + name);
+        link("../../devices/" + rel, sys + "/dev/char/243:" + std::to_string(c));
+        write(dev + "/" + name, "");
+        nvme_parents_[name] = rel;
+    }
+
+    struct Namespace {
+        std::string parent;  // "nvme0" (a controller) or "nvme-subsys0" (a native multipath head)
+        int head = 1;        // H in nvmeXnH / ngXnH (the kernel's head instance, not the NSID)
+        std::optional<std::string> nsid = "1\n";  // <ns>/nsid (nullopt: no such file)
+        std::optional<std::string> wwid;          // <ns>/wwid (nullopt: no such file)
+        bool ng_sysfs = true;                     // the generic char device is in sysfs
+        bool ng_node = true;                      // /dev/ngXnH exists
+    };
+
+    // An NVMe namespace: block device nvmeXnH and generic char device ngXnH in the parent's
+    // directory, where X is the controller's or the subsystem's instance. Returns the block
+    // device's kernel name.
+    std::string nvme_ns(const Namespace& n) {
+        std::string x;
+        if (n.parent.starts_with("nvme-subsys")) {
+            x = n.parent.substr(11);
+            if (!nvme_parents_.count(n.parent)) {
+                const std::string rel = "virtual/nvme-subsystem/" + n.parent;
+                fs::create_directories(sys + "/devices/" + rel);
+                link("../../devices/" + rel, sys + "/class/nvme-subsystem/" + n.parent);
+                nvme_parents_[n.parent] = rel;
+            }
+        } else {
+            x = n.parent.substr(4);
+            if (!nvme_parents_.count(n.parent)) nvme_ctrl(std::stoi(x));
+        }
+        const std::string prel = nvme_parents_.at(n.parent);
+        const std::string suffix = x + "n" + std::to_string(n.head);
+        const std::string blk = "nvme" + suffix, ng = "ng" + suffix;
+        const std::string minor = std::to_string(nvme_minor_++);
+        const std::string B = sys + "/devices/" + prel + "/" + blk;
+        write(B + "/dev", "259:" + minor + "\n");
+        if (n.nsid) write(B + "/nsid", *n.nsid);
+        if (n.wwid) write(B + "/wwid", *n.wwid);
+        link("../../" + n.parent, B + "/device");
+        link("../devices/" + prel + "/" + blk, sys + "/block/" + blk);
+        link("../../devices/" + prel + "/" + blk, sys + "/class/block/" + blk);
+        link("../../devices/" + prel + "/" + blk, sys + "/dev/block/259:" + minor);
+        write(dev + "/" + blk, "");
+        if (n.ng_sysfs) {
+            const std::string G = sys + "/devices/" + prel + "/" + ng;
+            write(G + "/dev", "242:" + minor + "\n");
+            link("../../" + n.parent, G + "/device");
+            link("../../devices/" + prel + "/" + ng, sys + "/class/nvme-generic/" + ng);
+            link("../../devices/" + prel + "/" + ng, sys + "/dev/char/242:" + minor);
+        }
+        if (n.ng_node) write(dev + "/" + ng, "");
+        return blk;
+    }
+
+    // A hidden path device of a multipath head below controller `ctrl` (nvme0c1n1: subsystem 0,
+    // controller 1, head 1): in sysfs only, with no /dev node and no link in class/block.
+    void nvme_hidden_path(const std::string& ctrl, const std::string& name) {
+        if (!nvme_parents_.count(ctrl)) nvme_ctrl(std::stoi(ctrl.substr(4)));
+        const std::string D = sys + "/devices/" + nvme_parents_.at(ctrl) + "/" + name;
+        write(D + "/dev", "259:" + std::to_string(nvme_minor_++) + "\n");
+        write(D + "/nsid", "1\n");
+    }
+
+    void nvme_partition(const std::string& blk, int n) {
+        const std::string ctrl = "nvme" + blk.substr(4, blk.find('n', 4) - 4);
+        const std::string part = blk + "p" + std::to_string(n);
+        const std::string rel = nvme_parents_.at(ctrl) + "/" + blk + "/" + part;
+        write(sys + "/devices/" + rel + "/partition", std::to_string(n) + "\n");
+        write(sys + "/devices/" + rel + "/dev", "259:" + std::to_string(nvme_minor_++) + "\n");
+        link("../../devices/" + rel, sys + "/class/block/" + part);
+        write(dev + "/" + part, "");
     }
     void virtio() {
         fs::create_directories(sys + "/devices/pci0000:00/0000:00:05.0/virtio2");
@@ -188,6 +281,8 @@ class FakeSystem {
         return {p.at(0), p.at(1), p.at(2), p.at(3)};
     }
     std::map<std::string, std::string> disks_;
+    std::map<std::string, std::string> nvme_parents_;  // nvme0, nvme-subsys0 -> dir below devices/
+    int nvme_minor_ = 0;
 };
 
 std::vector<std::string> lines(const std::string& s) {
@@ -497,16 +592,13 @@ TEST_F(Resolve, PartitionBelowAMapStandsForItsDisk) {
 }
 
 TEST_F(Resolve, NonScsiDevicesAreRefused) {
-    f.nvme();
+    // NVMe namespaces are not among them any more: see the ResolveNvme tests.
     f.virtio();
     f.loop();
-    auto e = errors({"/dev/nvme0n1", "/dev/loop0", "/dev/vda"});
-    ASSERT_EQ(e.size(), 3u);
-    EXPECT_EQ(
-        e[0],
-        "/dev/nvme0n1: not a SCSI device (an NVMe namespace; prfence fences SCSI logical units)");
-    EXPECT_EQ(e[1], "/dev/loop0: not a SCSI device");
-    EXPECT_EQ(e[2], "/dev/vda: not a SCSI device");
+    auto e = errors({"/dev/loop0", "/dev/vda"});
+    ASSERT_EQ(e.size(), 2u);
+    EXPECT_EQ(e[0], "/dev/loop0: not a SCSI device");
+    EXPECT_EQ(e[1], "/dev/vda: not a SCSI device");
 }
 
 TEST_F(Resolve, NonScsiDeviceUnderAMapIsNamed) {
@@ -662,16 +754,16 @@ TEST_F(Resolve, SimErrors) {
 
 TEST_F(Resolve, SeveralErrorsAreReportedTogetherInArgumentOrder) {
     f.partition("sdb", 1);
-    f.nvme();
+    f.nvme_ns({.parent = "nvme0", .ng_node = false});
     auto r = resolve(
         {"/dev/sdb1", "/dev/sdd", "/dev/nvme0n1", "/dev/sdq", "sim:/s:5-1", "/dev/nothing*"});
     ASSERT_FALSE(r.ok());
     auto e = lines(r.error().msg);
     ASSERT_EQ(e.size(), 5u) << r.error().msg;
     EXPECT_EQ(e[0], "/dev/sdb1: is a partition; give the whole disk " + f.d("sdb"));
-    EXPECT_EQ(
-        e[1],
-        "/dev/nvme0n1: not a SCSI device (an NVMe namespace; prfence fences SCSI logical units)");
+    EXPECT_EQ(e[1], "/dev/nvme0n1: no " + f.d("ng0n1") + " for " + f.d("nvme0n1") +
+                        ": NVMe passthrough needs the generic character device (Linux 5.13 or "
+                        "later; udev creates it)");
     EXPECT_EQ(e[2], "/dev/sdq: does not exist");
     EXPECT_EQ(e[3], "sim:/s:5-1: range 5-1 is reversed (write 1-5)");
     EXPECT_EQ(e[4], "/dev/nothing*: matches nothing");
@@ -823,6 +915,298 @@ TEST(ResolveDevNumbers, SysfsRootThroughASymlinkKeepsItsNameInMessages) {
     ASSERT_TRUE(n.ok()) << n.error().msg;
     EXPECT_EQ(n->at(0).paths.at(0).sg_node, f.d("sg1"));
     EXPECT_EQ(n->at(0).paths.at(0).block, f.d("sdb"));
+}
+
+// ---- NVMe namespaces
+
+constexpr const char* kNsWwid1 = "uuid.5052464e-4e56-4000-8000-000000000001";
+constexpr const char* kNsWwid3 = "eui.5052464e4e560003";
+
+// Resolve's SCSI LUs, and node nvme0 with namespace 1 (nvme0n1), a second controller of the same
+// host, nvme1, reaching namespace 1 too (nvme1n1: multipath=N, each controller its own nodes), and
+// namespace 3 as nvme0n2 (the kernel numbers heads in discovery order, not by NSID).
+class ResolveNvme : public Resolve {
+  protected:
+    void SetUp() override {
+        Resolve::SetUp();
+        f.nvme_ns({.parent = "nvme0", .head = 1, .wwid = std::string(kNsWwid1) + "\n"});
+        f.nvme_ns({.parent = "nvme1", .head = 1, .wwid = std::string(kNsWwid1) + "\n"});
+        f.nvme_ns({.parent = "nvme0", .head = 2, .nsid = "3\n", .wwid = std::string(kNsWwid3)});
+    }
+    static void expect_path(const PathSpec& p, const std::string& ctrl, uint32_t nsid,
+                            const std::string& ng, const std::string& block) {
+        EXPECT_EQ(p.kind, PathSpec::Kind::nvme);
+        EXPECT_EQ(p.ctrl, ctrl);
+        EXPECT_EQ(p.nsid, nsid);
+        EXPECT_EQ(p.ng_node, ng);
+        EXPECT_EQ(p.block, block);
+        EXPECT_EQ(p.sg_node, "");
+        EXPECT_EQ(p.hctl, "");
+    }
+    std::string sys_real() const { return fs::canonical(f.sys).string(); }
+};
+
+TEST_F(ResolveNvme, BlockDeviceMapsToItsGenericNode) {
+    auto r = resolve({"/dev/nvme0n1"});
+    ASSERT_TRUE(r.ok()) << r.error().msg;
+    ASSERT_EQ(r->size(), 1u);
+    EXPECT_EQ(r->at(0).name, "/dev/nvme0n1");
+    EXPECT_EQ(r->at(0).wwid, kNsWwid1);
+    ASSERT_EQ(r->at(0).paths.size(), 1u);
+    expect_path(r->at(0).paths[0], "nvme0", 1, f.d("ng0n1"), f.d("nvme0n1"));
+}
+
+TEST_F(ResolveNvme, GenericNodeDirectly) {
+    auto r = resolve({"/dev/ng0n1"});
+    ASSERT_TRUE(r.ok()) << r.error().msg;
+    ASSERT_EQ(r->size(), 1u);
+    EXPECT_EQ(r->at(0).name, "/dev/ng0n1");
+    EXPECT_EQ(r->at(0).wwid, kNsWwid1);
+    ASSERT_EQ(r->at(0).paths.size(), 1u);
+    // The block device is found beside it, the NSID and wwid from the block device's attributes.
+    expect_path(r->at(0).paths[0], "nvme0", 1, f.d("ng0n1"), f.d("nvme0n1"));
+}
+
+TEST_F(ResolveNvme, ByIdLinkIsFollowed) {
+    FakeSystem::link("../../nvme0n2", f.dev + "/disk/by-id/nvme-eui.5052464e4e560003");
+    FakeSystem::link("../../nvme0n1", f.dev + "/disk/by-id/nvme-Linux_5052464e4e56_1");
+    const std::string link = "/dev/disk/by-id/nvme-eui.5052464e4e560003";
+    auto r = resolve({link, "/dev/disk/by-id/nvme-Linux_5052464e4e56_1"});
+    ASSERT_TRUE(r.ok()) << r.error().msg;
+    ASSERT_EQ(r->size(), 2u);
+    EXPECT_EQ(r->at(0).name, link);
+    EXPECT_EQ(r->at(0).wwid, kNsWwid3);
+    ASSERT_EQ(r->at(0).paths.size(), 1u);
+    expect_path(r->at(0).paths[0], "nvme0", 3, f.d("ng0n2"), f.d("nvme0n2"));
+    EXPECT_EQ(r->at(1).wwid, kNsWwid1);
+}
+
+TEST_F(ResolveNvme, BothNodesOfOneNamespaceAreOneLuWithOnePath) {
+    FakeSystem::link("../../nvme0n1", f.dev + "/disk/by-id/nvme-uuid.5052464e");
+    auto r = resolve({"/dev/nvme0n1", "/dev/ng0n1", "/dev/disk/by-id/nvme-uuid.5052464e",
+                      f.d("ng0n1"), "/dev/nvme0n1"});
+    ASSERT_TRUE(r.ok()) << r.error().msg;
+    ASSERT_EQ(r->size(), 1u);
+    EXPECT_EQ(r->at(0).name, "/dev/nvme0n1");  // the first argument reaching it
+    ASSERT_EQ(r->at(0).paths.size(), 1u);
+    expect_path(r->at(0).paths[0], "nvme0", 1, f.d("ng0n1"), f.d("nvme0n1"));
+}
+
+TEST_F(ResolveNvme, TwoControllersOfOneNamespaceAreOneLuWithTwoPaths) {
+    // multipath=N: each controller has its own nodes for the namespace; one wwid, one LU.
+    auto r = resolve({"/dev/nvme0n1", "/dev/ng1n1", "/dev/nvme0n2"});
+    ASSERT_TRUE(r.ok()) << r.error().msg;
+    ASSERT_EQ(r->size(), 2u);
+    EXPECT_EQ(r->at(0).wwid, kNsWwid1);
+    ASSERT_EQ(r->at(0).paths.size(), 2u);
+    expect_path(r->at(0).paths[0], "nvme0", 1, f.d("ng0n1"), f.d("nvme0n1"));
+    expect_path(r->at(0).paths[1], "nvme1", 1, f.d("ng1n1"), f.d("nvme1n1"));
+    EXPECT_EQ(r->at(1).wwid, kNsWwid3);
+    EXPECT_EQ(r->at(1).paths.size(), 1u);
+}
+
+TEST_F(ResolveNvme, NsidComesFromSysfsNotFromTheName) {
+    // nvme0n2 is namespace 3; nvme1n5 is namespace 2 of a controller that found it fifth.
+    f.nvme_ns({.parent = "nvme1", .head = 5, .nsid = "2\n", .wwid = std::string("nvme.1b36-x")});
+    auto r = resolve({"/dev/ng0n2", "/dev/nvme1n5"});
+    ASSERT_TRUE(r.ok()) << r.error().msg;
+    ASSERT_EQ(r->size(), 2u);
+    EXPECT_EQ(r->at(0).paths.at(0).nsid, 3u);
+    EXPECT_EQ(r->at(0).paths.at(0).ng_node, f.d("ng0n2"));
+    EXPECT_EQ(r->at(1).paths.at(0).nsid, 2u);
+    EXPECT_EQ(r->at(1).paths.at(0).ng_node, f.d("ng1n5"));
+    EXPECT_EQ(r->at(1).wwid, "nvme.1b36-x");
+}
+
+TEST_F(ResolveNvme, NamespaceWithoutWwidIsItsOwnLuPerController) {
+    // No identifier: nothing says two controllers' nodes are one namespace, so they are not
+    // grouped.
+    f.nvme_ns({.parent = "nvme0", .head = 7, .nsid = "7\n"});
+    f.nvme_ns({.parent = "nvme1", .head = 7, .nsid = "7\n"});
+    auto r = resolve({"/dev/nvme0n7", "/dev/nvme1n7"});
+    ASSERT_TRUE(r.ok()) << r.error().msg;
+    ASSERT_EQ(r->size(), 2u);
+    EXPECT_EQ(r->at(0).wwid, "nvme:nvme0:7");
+    EXPECT_EQ(r->at(1).wwid, "nvme:nvme1:7");
+}
+
+TEST_F(ResolveNvme, MissingOrBadNsidIsAnErrorNamingTheAttribute) {
+    f.nvme_ns({.parent = "nvme2", .head = 1, .nsid = std::nullopt, .wwid = std::string(kNsWwid3)});
+    f.nvme_ns({.parent = "nvme2", .head = 2, .nsid = "0\n"});
+    f.nvme_ns({.parent = "nvme2", .head = 3, .nsid = "4294967295\n"});  // FFFFFFFFh: broadcast
+    f.nvme_ns({.parent = "nvme2", .head = 4, .nsid = "one\n"});
+    auto r = resolve({"/dev/nvme2n1", "/dev/ng2n1", "/dev/nvme2n2", "/dev/ng2n3", "/dev/nvme2n4"});
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::not_found);
+    auto e = lines(r.error().msg);
+    ASSERT_EQ(e.size(), 5u) << r.error().msg;
+    const std::string ctl = sys_real() + "/devices/virtual/nvme-fabrics/ctl/nvme2/";
+    const std::string why = "/nsid (is it an NVMe namespace of a running controller?)";
+    EXPECT_EQ(e[0],
+              "/dev/nvme2n1: " + f.d("nvme2n1") + ": no namespace ID in " + ctl + "nvme2n1" + why);
+    EXPECT_EQ(e[1],
+              "/dev/ng2n1: " + f.d("ng2n1") + ": no namespace ID in " + ctl + "nvme2n1" + why);
+    EXPECT_EQ(e[2],
+              "/dev/nvme2n2: " + f.d("nvme2n2") + ": no namespace ID in " + ctl + "nvme2n2" + why);
+    EXPECT_EQ(e[3],
+              "/dev/ng2n3: " + f.d("ng2n3") + ": no namespace ID in " + ctl + "nvme2n3" + why);
+    EXPECT_EQ(e[4],
+              "/dev/nvme2n4: " + f.d("nvme2n4") + ": no namespace ID in " + ctl + "nvme2n4" + why);
+}
+
+TEST_F(ResolveNvme, MissingGenericNodeIsAClearError) {
+    // In sysfs but not in /dev (udev did not create it), or not even in sysfs (before Linux 5.13).
+    f.nvme_ns({.parent = "nvme2", .head = 1, .wwid = std::string(kNsWwid3), .ng_node = false});
+    f.nvme_ns({.parent = "nvme3", .head = 1, .ng_sysfs = false, .ng_node = false});
+    auto r = resolve({"/dev/nvme2n1", "/dev/nvme3n1", "/dev/nvme0n1"});
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::not_found);
+    auto e = lines(r.error().msg);
+    ASSERT_EQ(e.size(), 2u) << r.error().msg;
+    const std::string why =
+        ": NVMe passthrough needs the generic character device (Linux 5.13 or later; udev "
+        "creates it)";
+    EXPECT_EQ(e[0], "/dev/nvme2n1: no " + f.d("ng2n1") + " for " + f.d("nvme2n1") + why);
+    EXPECT_EQ(e[1], "/dev/nvme3n1: no " + f.d("ng3n1") + " for " + f.d("nvme3n1") + why);
+    // A generic node nobody knows in sysfs: by name, as for sg nodes.
+    FakeSystem::write(f.d("ng9n9"), "");
+    auto g = errors({"/dev/ng9n9"});
+    ASSERT_EQ(g.size(), 1u);
+    EXPECT_EQ(g[0],
+              "/dev/ng9n9: unknown to sysfs (" + f.sys + "/class/block/ng9n9 does not exist)");
+}
+
+TEST_F(ResolveNvme, PartitionAsksForTheWholeNamespace) {
+    f.nvme_partition("nvme0n1", 1);
+    f.nvme_partition("nvme0n2", 3);
+    auto e = errors({"/dev/nvme0n1p1"});
+    ASSERT_EQ(e.size(), 1u);
+    EXPECT_EQ(e[0], "/dev/nvme0n1p1: is a partition; give the whole disk " + f.d("nvme0n1"));
+    // Matched by a glob with its namespace, a partition is dropped; alone, it is an error.
+    auto r = resolve({"/dev/nvme0n*"});
+    ASSERT_TRUE(r.ok()) << r.error().msg;
+    ASSERT_EQ(r->size(), 2u);
+    EXPECT_EQ(r->at(0).paths.at(0).ng_node, f.d("ng0n1"));
+    EXPECT_EQ(r->at(1).paths.at(0).ng_node, f.d("ng0n2"));
+    auto p = errors({"/dev/nvme0n2p*"});
+    ASSERT_EQ(p.size(), 1u);
+    EXPECT_EQ(p[0], f.d("nvme0n2p3") + ": is a partition; give the whole disk " + f.d("nvme0n2"));
+}
+
+TEST_F(ResolveNvme, GlobOverGenericNodes) {
+    auto r = resolve({"/dev/ng*"});
+    ASSERT_TRUE(r.ok()) << r.error().msg;
+    ASSERT_EQ(r->size(), 2u);  // ng0n1 and ng1n1 are one namespace
+    EXPECT_EQ(r->at(0).name, f.d("ng0n1"));
+    EXPECT_EQ(r->at(0).paths.size(), 2u);
+    EXPECT_EQ(r->at(1).wwid, kNsWwid3);
+}
+
+TEST_F(ResolveNvme, MixOfScsiAndNvmeInOneCall) {
+    auto r = resolve({"/dev/sdb", "/dev/nvme0n2", "/dev/sg3", "/dev/ng1n1", "/dev/sdc",
+                      "sim:/run/prsim.sock:4", "/dev/nvme0n1"});
+    ASSERT_TRUE(r.ok()) << r.error().msg;
+    ASSERT_EQ(r->size(), 5u);
+    EXPECT_EQ(r->at(0).wwid, kWwidA);
+    ASSERT_EQ(r->at(0).paths.size(), 2u);  // sdb and sdc
+    EXPECT_EQ(r->at(0).paths[0].kind, PathSpec::Kind::sg);
+    EXPECT_EQ(r->at(0).paths[1].sg_node, f.d("sg2"));
+    EXPECT_EQ(r->at(1).wwid, kNsWwid3);
+    expect_path(r->at(1).paths.at(0), "nvme0", 3, f.d("ng0n2"), f.d("nvme0n2"));
+    EXPECT_EQ(r->at(2).wwid, kWwidB);
+    EXPECT_EQ(r->at(2).paths.at(0).kind, PathSpec::Kind::sg);
+    EXPECT_EQ(r->at(3).name, "/dev/ng1n1");
+    EXPECT_EQ(r->at(3).wwid, kNsWwid1);
+    ASSERT_EQ(r->at(3).paths.size(), 2u);  // ng1n1, then nvme0n1 from the last argument
+    expect_path(r->at(3).paths[0], "nvme1", 1, f.d("ng1n1"), f.d("nvme1n1"));
+    expect_path(r->at(3).paths[1], "nvme0", 1, f.d("ng0n1"), f.d("nvme0n1"));
+    EXPECT_EQ(r->at(4).paths.at(0).kind, PathSpec::Kind::sim);
+
+    // Errors of both kinds come together, in argument order.
+    f.partition("sdb", 1);
+    f.nvme_partition("nvme0n1", 1);
+    auto e = errors({"/dev/sdb1", "/dev/nvme0n1", "/dev/nvme0n1p1", "/dev/sdq", "/dev/nvme5n1"});
+    ASSERT_EQ(e.size(), 4u);
+    EXPECT_EQ(e[0], "/dev/sdb1: is a partition; give the whole disk " + f.d("sdb"));
+    EXPECT_EQ(e[1], "/dev/nvme0n1p1: is a partition; give the whole disk " + f.d("nvme0n1"));
+    EXPECT_EQ(e[2], "/dev/sdq: does not exist");
+    EXPECT_EQ(e[3], "/dev/nvme5n1: does not exist");
+}
+
+TEST_F(ResolveNvme, NamespaceOfAPciController) {
+    f.nvme_ctrl(4, /*pci=*/true);
+    f.nvme_ns({.parent = "nvme4", .head = 1, .wwid = std::string("eui.0025388b71b2c3d4")});
+    auto r = resolve({"/dev/nvme4n1"});
+    ASSERT_TRUE(r.ok()) << r.error().msg;
+    ASSERT_EQ(r->size(), 1u);
+    EXPECT_EQ(r->at(0).wwid, "eui.0025388b71b2c3d4");
+    expect_path(r->at(0).paths.at(0), "nvme4", 1, f.d("ng4n1"), f.d("nvme4n1"));
+}
+
+TEST(ResolveNvmeHead, NativeMultipathHeadIsOnePath) {
+    // nvme_core multipath=Y: two controllers of subsystem 0 share head nvme0n1 (and its generic
+    // node ng0n1, both in the subsystem's directory); their own path devices are hidden. The head
+    // is one path: the kernel picks the controller per command.
+    FakeSystem f;
+    f.nvme_hidden_path("nvme0", "nvme0c0n1");
+    f.nvme_hidden_path("nvme1", "nvme0c1n1");
+    f.nvme_ns({.parent = "nvme-subsys0", .head = 1, .nsid = "4\n", .wwid = std::string(kNsWwid1)});
+    FakeSystem::link("../../nvme0n1", f.dev + "/disk/by-id/nvme-uuid.5052464e");
+    auto r = resolve_devices({"/dev/nvme0n1", "/dev/ng0n1", "/dev/disk/by-id/nvme-uuid.5052464e"},
+                             f.opts());
+    ASSERT_TRUE(r.ok()) << r.error().msg;
+    ASSERT_EQ(r->size(), 1u);
+    EXPECT_EQ(r->at(0).name, "/dev/nvme0n1");
+    EXPECT_EQ(r->at(0).wwid, kNsWwid1);
+    ASSERT_EQ(r->at(0).paths.size(), 1u);
+    const PathSpec& p = r->at(0).paths[0];
+    EXPECT_EQ(p.kind, PathSpec::Kind::nvme);
+    EXPECT_EQ(p.ctrl, "nvme-subsys0");
+    EXPECT_EQ(p.nsid, 4u);
+    EXPECT_EQ(p.ng_node, f.d("ng0n1"));
+    EXPECT_EQ(p.block, f.d("nvme0n1"));
+}
+
+TEST(ResolveNvmeDevNumbers, RealNodesAreLookedUpByMajorMinor) {
+    FakeSystem f;
+    f.nvme_ns({.parent = "nvme0", .head = 1, .nsid = "2\n", .wwid = std::string(kNsWwid1)});
+    // Names sysfs does not know, outside dev_root's top level: only their numbers tell.
+    fs::create_directories(f.root + "/elsewhere");
+    const std::string blk = f.root + "/elsewhere/quorum-ns";
+    if (::mknod(blk.c_str(), S_IFBLK | 0600, makedev(259, 0)) != 0)
+        GTEST_SKIP() << "mknod needs CAP_MKNOD: " << std::strerror(errno);
+    const std::string chr = f.root + "/elsewhere/quorum-ng";
+    ASSERT_EQ(::mknod(chr.c_str(), S_IFCHR | 0600, makedev(242, 0)), 0);
+    auto r = resolve_devices({blk, chr}, f.opts());
+    ASSERT_TRUE(r.ok()) << r.error().msg;
+    ASSERT_EQ(r->size(), 1u);
+    EXPECT_EQ(r->at(0).name, blk);
+    ASSERT_EQ(r->at(0).paths.size(), 1u);
+    EXPECT_EQ(r->at(0).paths[0].ng_node, f.d("ng0n1"));
+    EXPECT_EQ(r->at(0).paths[0].nsid, 2u);
+}
+
+TEST(ResolveNvmeDevNumbers, ControllerNodeIsRefusedSayingWhatToGive) {
+    // /dev/nvme0 is the controller's character device: no namespace, nothing to reserve.
+    FakeSystem f;
+    f.nvme_ns({.parent = "nvme0", .head = 1, .wwid = std::string(kNsWwid1)});
+    const std::string ctrl = f.root + "/elsewhere/nvme0";
+    fs::create_directories(f.root + "/elsewhere");
+    if (::mknod(ctrl.c_str(), S_IFCHR | 0600, makedev(243, 0)) != 0)
+        GTEST_SKIP() << "mknod needs CAP_MKNOD: " << std::strerror(errno);
+    // And as /dev/nvme0 itself: dev_root's node replaced by the real one.
+    fs::remove(f.d("nvme0"));
+    ASSERT_EQ(::mknod(f.d("nvme0").c_str(), S_IFCHR | 0600, makedev(243, 0)), 0);
+    auto r = resolve_devices({ctrl, "/dev/nvme0", "/dev/nvme0n1"}, f.opts());
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, Errc::invalid_argument);
+    auto e = lines(r.error().msg);
+    ASSERT_EQ(e.size(), 2u) << r.error().msg;
+    const std::string why =
+        ": not a SCSI device (an NVMe controller or path; give a namespace, /dev/nvmeXnY or "
+        "/dev/ngXnY)";
+    EXPECT_EQ(e[0], ctrl + why);
+    EXPECT_EQ(e[1], "/dev/nvme0" + why);
 }
 
 // ---- VPD page 83h
