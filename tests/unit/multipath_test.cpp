@@ -406,6 +406,37 @@ TEST(TellMultipathd, NotRunning) {
     EXPECT_EQ(r[0].error.rfind("multipathd is not running", 0), 0u) << r[0].error;
 }
 
+// multipathd that stops answering: one timeout, then the other maps are not asked (a late reply
+// would otherwise be read as the answer to the next request).
+TEST(TellMultipathd, AHungMultipathdCostsOneTimeout) {
+    MapTree t;
+    t.write("block/dm-2/dm/uuid", "mpath-36001405bbbb\n");
+    t.write("block/dm-2/dm/name", "mpathb\n");
+    std::filesystem::create_directories(t.root / "block/sdf/holders");
+    std::filesystem::create_directory_symlink("../../dm-2", t.root / "block/sdf/holders/dm-2");
+    std::atomic<bool> release{false};
+    FakeMultipathd d([&](const std::string&) {
+        while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        return std::string("ok\n");
+    });
+    MultipathKeysOptions mo;
+    mo.socket = d.name;
+    mo.sysfs_root = t.root.string();
+    mo.timeout = std::chrono::milliseconds(200);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = tell_multipathd({MapTree::lun("mpatha", {"sdb"}), MapTree::lun("mpathb", {"sdf"})},
+                             {ok_outcome(), ok_outcome()}, 0xa1, false, mo);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    release = true;
+    ASSERT_EQ(r.size(), 2u);
+    EXPECT_FALSE(r[0].told || r[1].told);
+    EXPECT_NE(r[0].error.find("\"setprkey map mpatha key a1\": "), std::string::npos) << r[0].error;
+    EXPECT_EQ(r[1].error.rfind("not asked: multipathd stopped answering at map mpatha", 0), 0u)
+        << r[1].error;
+    EXPECT_LT(took, std::chrono::milliseconds(1000));  // one timeout, not six
+    EXPECT_EQ(d.commands(), (std::vector<std::string>{"setprkey map mpatha key a1"}));
+}
+
 TEST(TellMultipathd, WhichOperationsLeaveOurKey) {
     auto left = [](Operation o, bool claim = false) {
         OpSpec s;

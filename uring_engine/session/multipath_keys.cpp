@@ -18,12 +18,17 @@ std::optional<uint64_t> parse_prkey(const std::string& reply) {
     return *v;
 }
 
-void tell_one(MultipathdClient& c, MapKeyReport& r, uint64_t key, bool aptpl) {
+// Returns false when the connection can carry no further request: a reply that did not come in
+// time (a late one would be read as the answer to the next request) or a closed connection.
+bool tell_one(MultipathdClient& c, MapKeyReport& r, uint64_t key, bool aptpl) {
+    bool broken = false;
     // One request; a failure is kept (the first one) and reads as an empty reply.
     auto ask = [&](const std::string& cmd) -> std::string {
+        if (broken) return {};
         auto rep = c.command(cmd);
         if (!rep) {
             if (r.error.empty()) r.error = "\"" + cmd + "\": " + rep.error().msg;
+            broken = rep.error().code == Errc::timeout || rep.error().code == Errc::io;
             return {};
         }
         return *rep;
@@ -36,7 +41,7 @@ void tell_one(MultipathdClient& c, MapKeyReport& r, uint64_t key, bool aptpl) {
         r.told = st == "ok";
         if (!r.told && r.error.empty())
             r.error = "multipathd answered \"" + st + "\" to unsetprstatus";
-        return;
+        return !broken;
     }
     // libmpathpersist spells the key in hex without 0x.
     const std::string set =
@@ -45,7 +50,7 @@ void tell_one(MultipathdClient& c, MapKeyReport& r, uint64_t key, bool aptpl) {
     r.key = ask("getprkey" + map);
     const std::optional<uint64_t> has = parse_prkey(r.key);
     r.told = st == "ok" && has == key;
-    if (r.told || !r.error.empty()) return;
+    if (r.told || !r.error.empty()) return !broken;
     if (st != "ok")
         r.error = "multipathd answered \"" + st + "\" to setprstatus";
     else if (!has)
@@ -56,6 +61,7 @@ void tell_one(MultipathdClient& c, MapKeyReport& r, uint64_t key, bool aptpl) {
         r.error = "multipathd keeps key " + hex_u64(*has) + " for the map (setprkey: \"" + set +
                   "\"; multipath.conf's reservation_key is not file): it will not register "
                   "returning paths with ours";
+    return true;
 }
 
 }  // namespace
@@ -88,6 +94,9 @@ std::vector<MapKeyReport> tell_multipathd(const std::vector<LunSpec>& luns,
     }
     if (out.empty()) return out;
     auto client = MultipathdClient::connect(opt.socket, opt.timeout);
+    // After a request that broke the connection, the other maps are not asked: a multipathd that
+    // stopped answering would cost every remaining request its whole timeout.
+    const MapKeyReport* broke = nullptr;
     for (auto& r : out) {
         if (!client) {
             r.error = client.error().code == Errc::not_found
@@ -95,7 +104,12 @@ std::vector<MapKeyReport> tell_multipathd(const std::vector<LunSpec>& luns,
                           : client.error().msg;
             continue;
         }
-        tell_one(*client, r, key, aptpl);
+        if (broke) {
+            r.error = "not asked: multipathd stopped answering at map " + broke->map + " (" +
+                      broke->error + ")";
+            continue;
+        }
+        if (!tell_one(*client, r, key, aptpl)) broke = &r;
     }
     return out;
 }

@@ -53,8 +53,10 @@ std::optional<uint64_t> key_left_registered(const OpSpec& op);
 // ours does as well). With `key` zero (unregistered), "unsetprstatus map MAP" and
 // "unsetprkey map MAP": told when the status was unset. A map reached by several LUs is told once,
 // reported for its first LU. No map among the LUs: no connection, an empty answer. multipathd not
-// running: every map's report says so. Never fails otherwise: the PR state on the LUs is what it
-// is; this only says whether multipathd will keep it on returning paths.
+// running: every map's report says so. A request that times out (opt.timeout) or finds the
+// connection closed ends the conversation: the maps after it are reported not asked, so a hung
+// multipathd costs one timeout, not one per request. Never fails otherwise: the PR state on the
+// LUs is what it is; this only says whether multipathd will keep it on returning paths.
 std::vector<MapKeyReport> tell_multipathd(const std::vector<LunSpec>& luns,
                                           const std::vector<LunOutcome>& outcomes, uint64_t key,
                                           bool aptpl, const MultipathKeysOptions& opt = {});
