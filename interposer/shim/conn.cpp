@@ -65,7 +65,10 @@ Conn* Conn::open(const Config& cfg, std::string& err) {
     }
     auto hello = proto::make_hello(cfg.initiator, cfg.target_port, client_name());
     hello.max_version = proto::kVersion2;
-    hello.nvme_host = proto::NvmeHost{cfg.hostid, cfg.hostnqn};
+    // A host NQN the protocol cannot carry (its problem is reported) leaves the process without
+    // NVMe nodes rather than without any.
+    if (!cfg.hostnqn.empty() && cfg.hostnqn.size() <= proto::kMaxHostNqnLen)
+        hello.nvme_host = proto::NvmeHost{cfg.hostid, cfg.hostnqn};
     auto client = sim::SimClient::connect(cfg.socket, hello, cfg.connect_timeout_ms);
     if (!client) {
         err = client.error().msg;

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "interposer/prsim/config.h"
 #include "interposer/prsim/nvme_farm.h"
 #include "interposer/prsim/server.h"
 #include "uring_engine/simproto/protocol.h"
@@ -492,6 +493,35 @@ TEST(PrsimNvme, FarmWithoutNamespacesRefusesNvmeCommands) {
     auto r = a->execute_nvme(rw(0x02, 1, 0, 1), 2000);
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().msg.find("no NVMe namespaces"), std::string::npos) << r.error().msg;
+}
+
+TEST(PrsimNvme, Configuration) {
+    ServerConfig cfg;
+    cfg.socket_path = "/tmp/unused.sock";
+    cfg.luns = 1;
+    ASSERT_TRUE(apply_config_json(json::parse(R"({"nvme": {"namespaces": 3, "subnqn": "nqn.a:b",
+        "block_size": 4096, "blocks": 100, "profile": "spdk"}})"),
+                                  cfg)
+                    .ok());
+    EXPECT_EQ(cfg.nvme.namespaces, 3u);
+    EXPECT_EQ(cfg.nvme.subnqn, "nqn.a:b");
+    EXPECT_EQ(cfg.nvme.block_size, 4096u);
+    EXPECT_EQ(cfg.nvme.blocks, 100u);
+    EXPECT_TRUE(validate_config(cfg).ok());
+    auto refused = [&](const char* text, const char* why) {
+        ServerConfig c = cfg;
+        auto st = apply_config_json(json::parse(text), c);
+        if (st) st = validate_config(c);
+        ASSERT_FALSE(st.ok()) << text;
+        EXPECT_NE(st.error().msg.find(why), std::string::npos) << st.error().msg;
+    };
+    refused(R"({"nvme": {"namespaces": 2000}})", "above 1024");
+    refused(R"({"nvme": {"block_size": 1000}})", "power of two");
+    refused(R"({"nvme": {"blocks": 0}})", "at least 1");
+    refused(R"({"nvme": {"profile": "lio"}})", "nvmet or spdk");
+    refused(R"({"nvme": {"subnqn": ""}})", "1-223 printable");
+    refused(R"({"nvme": {"colour": 1}})", "unknown nvme setting");
+    refused(R"({"nvme": 3})", "must be an object");
 }
 
 TEST(PrsimNvme, TraceLinesInTheKernelsFormat) {

@@ -102,6 +102,10 @@ TEST(ShimNvmeNames, HostIdentity) {
     EXPECT_NE(bad.problem.find("PRSIM_HOSTID=node-a is not a UUID"), std::string::npos);
     Config lng = load({{"PRSIM_SOCKET", "/s"}, {"PRSIM_HOSTNQN", std::string(300, 'n')}});
     EXPECT_NE(lng.problem.find("longer than 223"), std::string::npos);
+    EXPECT_TRUE(lng.hostnqn.empty());
+    Config ctl = load({{"PRSIM_SOCKET", "/s"}, {"PRSIM_HOSTNQN", "nqn.a\tb"}});
+    EXPECT_TRUE(ctl.hostnqn.empty());
+    EXPECT_NE(ctl.problem.find("not printable"), std::string::npos);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <sys/sysmacros.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -268,7 +269,14 @@ Config load_config(const EnvAccess& env) {
         cfg.hostid = *parse_uuid(kDefaultHostId);
     }
     cfg.hostnqn = nqn && *nqn ? std::string(nqn) : std::string(kUuidNqn) + uuid_text(cfg.hostid);
-    if (cfg.hostnqn.size() > 223) add_problem(cfg, "PRSIM_HOSTNQN is longer than 223 characters");
+    const bool printable = std::all_of(cfg.hostnqn.begin(), cfg.hostnqn.end(),
+                                       [](char c) { return c >= 0x20 && c < 0x7f; });
+    if (cfg.hostnqn.size() > 223 || !printable) {
+        add_problem(cfg,
+                    "PRSIM_HOSTNQN is longer than 223 characters or not printable ASCII; "
+                    "NVMe nodes are not available");
+        cfg.hostnqn.clear();
+    }
     return cfg;
 }
 

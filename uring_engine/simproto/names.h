@@ -84,6 +84,7 @@ struct Config {
     // PRSIM_HOSTID the identifier is the UUID at the end of a "...:uuid:UUID" NQN, else a hash of
     // the NQN; without PRSIM_HOSTNQN the NQN is "nqn.2014-08.org.nvmexpress:uuid:" + the UUID, and
     // without either both are the defaults below.
+    // Empty when PRSIM_HOSTNQN cannot be sent (over 223 characters, not printable): no NVMe host.
     std::string hostnqn;
     std::array<uint8_t, 16> hostid{};
     std::string problem;  // a configuration error, reported once on first use
