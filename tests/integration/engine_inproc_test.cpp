@@ -134,6 +134,8 @@ class ScriptedPath final : public Path {
     const std::string& name() const override { return name_; }
     unsigned queue_depth() const override { return depth_; }
     unsigned in_flight() const override { return in_flight_; }
+    const std::string& registration_scope() const override { return scope; }
+    std::string scope;  // as an NVMe path's: its host
     Status submit(uint64_t tag, const ScsiRequest& req) override {
         submitted.push_back(req.cdb);
         data_out.push_back(req.data_out);
@@ -426,6 +428,38 @@ TEST(EngineMultipath, RegistrationGoesDownEveryPath) {
     EXPECT_TRUE(jobs[0]->outcome().ok);
     EXPECT_EQ(p1.submitted.size() + p2.submitted.size() + p3.submitted.size(), 3u);
     EXPECT_EQ(p2.submitted.size(), 1u);
+}
+
+// NVMe registrants are hosts: the controllers of one host (one registration scope) take one
+// registration between them, and a second would be counted again by the target, or, to
+// unregister, refused as a conflict. Paths of other scopes still get their own.
+TEST(EngineMultipath, PathsOfOneHostRegisterOnce) {
+    auto ring = std::move(Ring::create(64)).value();
+    Executor ex(*ring);
+    ScriptedPath p1(*ring, ex), p2(*ring, ex), p3(*ring, ex);
+    p1.scope = p2.scope = "nvme-host:a";
+    for (auto* p : {&p1, &p3}) p->script.push_back({status_only(0)});
+    std::vector<LunTarget> luns{{"ns1", {&p1, &p2, &p3}}};
+    auto jobs = jobs_for(1, [] { return reg(9); });
+    ASSERT_TRUE(ex.run(luns, jobs).ok());
+    const LunOutcome& o = jobs[0]->outcome();
+    EXPECT_TRUE(o.ok) << o.error;
+    EXPECT_EQ(p1.submitted.size(), 1u);
+    EXPECT_EQ(p2.submitted.size(), 0u);
+    EXPECT_EQ(p3.submitted.size(), 1u);
+    ASSERT_EQ(o.paths.size(), 3u);
+    for (const auto& p : o.paths) EXPECT_EQ(p.state, PathOutcome::State::registered) << p.name;
+
+    // Unregistering (key 0): once as well.
+    p1.submitted.clear();
+    p3.submitted.clear();
+    for (auto* p : {&p1, &p3}) p->script.push_back({status_only(0)});
+    jobs = jobs_for(1, [] { return reg(0); });
+    ASSERT_TRUE(ex.run(luns, jobs).ok());
+    EXPECT_TRUE(jobs[0]->outcome().ok);
+    EXPECT_EQ(p1.submitted.size(), 1u);
+    EXPECT_EQ(p2.submitted.size(), 0u);
+    EXPECT_EQ(p3.submitted.size(), 1u);
 }
 
 TEST(EngineMultipath, PreemptGoesDownOnePath) {

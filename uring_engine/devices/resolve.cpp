@@ -746,6 +746,7 @@ class Resolver {
         }
         if (exists(dev_node(blk))) f.path.block = dev_node(blk);
         f.path.ctrl = base_name(parent);
+        f.path.host_id = read_attr(parent + "/hostid");  // a controller's; a head's parent has none
         f.wwid = normalize_wwid_file(blk_dir + "/wwid");
         if (f.wwid.empty()) f.wwid = "nvme:" + f.path.ctrl + ":" + nsid;
         found.push_back(std::move(f));

@@ -76,6 +76,8 @@ struct PathSpec {
     uint32_t nsid = 0;       // nvme: the namespace ID (from sysfs, not from the name)
     std::string ctrl;        // nvme: the controller ("nvme0"), or the subsystem ("nvme-subsys0")
                              // for a native multipath head
+    std::string host_id;  // nvme: the controller's host identifier (<ctrl>/hostid); registrations
+                          // belong to hosts, so paths with one host_id register once
 };
 
 struct LunSpec {

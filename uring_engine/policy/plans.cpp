@@ -207,11 +207,38 @@ class JobBase : public LunJob {
         } else {
             if (registering_key_) outcome_.paths[path_].state = PathOutcome::State::registered;
             if (!first_done_) first_done_ = path_;
+            cover_same_scope(lun);
         }
-        if (path_ + 1 < lun.paths.size()) return Reg::more;
+        if (auto n = next_reg_path(lun, path_)) {
+            next_ = *n;
+            return Reg::more;
+        }
         if (!first_done_) return Reg::failed;
         cur_ = *first_done_;
         return Reg::done;
+    }
+    // Paths that share a registration scope with path_ (Path::registration_scope: an NVMe host's
+    // controllers) took the registration with it: they are not sent their own, which NVMe would
+    // count twice, or, for an unregister, answer with a conflict.
+    void cover_same_scope(const LunTarget& lun) {
+        const std::string& scope = lun.paths[path_]->registration_scope();
+        if (scope.empty()) return;
+        covered_.resize(lun.paths.size(), false);
+        for (unsigned q = 0; q < lun.paths.size(); ++q) {
+            if (q == path_ || lun.paths[q]->registration_scope() != scope) continue;
+            covered_[q] = true;
+            if (registering_key_ && q < outcome_.paths.size() &&
+                outcome_.paths[q].state != PathOutcome::State::dead)
+                outcome_.paths[q].state = PathOutcome::State::registered;
+        }
+    }
+    // The path register_answer chose when it said Reg::more.
+    unsigned next_reg() const { return next_; }
+    // The next path after `after` a register-on-every-path loop still sends to.
+    std::optional<unsigned> next_reg_path(const LunTarget& lun, unsigned after) const {
+        for (unsigned q = after + 1; q < lun.paths.size(); ++q)
+            if (q >= covered_.size() || !covered_[q]) return q;
+        return std::nullopt;
     }
     // After a RESERVE that succeeded: the outcome's reservation is what the LU holds now, not what
     // READ RESERVATION said before it (RESERVE does not change the generation, SPC-4 5.13.2).
@@ -229,7 +256,7 @@ class JobBase : public LunJob {
         *over = false;
         switch (register_answer(r, lun, "REGISTER AND IGNORE EXISTING KEY")) {
             case Reg::more:
-                return register_on(path_ + 1, key);
+                return register_on(next_, key);
             case Reg::done:
                 *over = true;
                 return std::nullopt;
@@ -320,7 +347,9 @@ class JobBase : public LunJob {
     bool per_path_ = false;               // pending_ is meant for its path only (a registration)
     bool registering_key_ = false;        // ... and registers a key (not key 0)
     std::optional<unsigned> first_done_;  // the first path a registration succeeded on
-    std::string maybe_sent_;  // a PR OUT failed over after a failure that may have sent it
+    unsigned next_ = 0;          // the path register_answer chose for the next registration
+    std::vector<bool> covered_;  // paths a registration reached through another (same scope)
+    std::string maybe_sent_;     // a PR OUT failed over after a failure that may have sent it
 
   protected:
     std::optional<PathFailure> last_pf_;  // the last answer's path failure, if it was one
@@ -383,7 +412,7 @@ class ProutJob final : public JobBase {
         if (every_path()) {
             switch (register_answer(*last, lun, name)) {
                 case Reg::more:
-                    return issue(path_ + 1, lun);
+                    return issue(next_reg(), lun);
                 case Reg::done:
                     // A dead nexus keeps whatever registration it had: unregistering did not
                     // reach it.

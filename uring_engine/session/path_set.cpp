@@ -46,7 +46,7 @@ Result<std::unique_ptr<Path>> PathSet::make_path(const PathSpec& spec, const Nex
         if (!opt_.nvme)
             return fail(Errc::invalid_argument,
                         spec.ng_node + ": NVMe namespace in a path set made without NVMe");
-        return NvmePath::open(*ring_, *ex_, spec.ng_node, spec.nsid);
+        return NvmePath::open(*ring_, *ex_, spec.ng_node, spec.nsid, spec.host_id);
     }
     if (opt_.sg_transport == SgTransport::sgio) {
         if (!sgio_) sgio_ = std::make_unique<SgioPool>(*ring_, opt_.sgio_threads);

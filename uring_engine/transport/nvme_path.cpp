@@ -55,7 +55,8 @@ NvmePath::~NvmePath() {
 }
 
 Result<std::unique_ptr<NvmePath>> NvmePath::open(Ring& ring, CompletionSink& sink,
-                                                 const std::string& node, uint32_t nsid) {
+                                                 const std::string& node, uint32_t nsid,
+                                                 const std::string& host_id) {
     if (!(ring.raw()->flags & IORING_SETUP_SQE128) || !(ring.raw()->flags & IORING_SETUP_CQE32))
         return fail(Errc::invalid_argument,
                     node +
@@ -84,7 +85,9 @@ Result<std::unique_ptr<NvmePath>> NvmePath::open(Ring& ring, CompletionSink& sin
     if (static_cast<uint32_t>(id) != nsid)
         return fail(Errc::invalid_argument, node + ": namespace ID " + std::to_string(id) +
                                                 ", but sysfs said " + std::to_string(nsid));
-    return std::unique_ptr<NvmePath>(new NvmePath(ring, sink, fd.release(), node, nsid));
+    std::unique_ptr<NvmePath> p(new NvmePath(ring, sink, fd.release(), node, nsid));
+    if (!host_id.empty()) p->scope_ = "nvme-host:" + host_id;
+    return p;
 }
 
 Status NvmePath::submit(uint64_t tag, const ScsiRequest& req) {

@@ -40,14 +40,18 @@ class NvmePath final : public Path {
     // Opens `node` (a /dev/ngXnY generic node) for namespace `nsid`. Errors name the node: ENOENT,
     // EACCES, a node that is not an NVMe namespace (NVME_IOCTL_ID fails), an NSID other than
     // `nsid`, a ring without 128-byte SQEs.
+    // `host_id`: the host identifier of the node's controller (sysfs), "" when unknown; it makes
+    // the registration scope.
     static Result<std::unique_ptr<NvmePath>> open(Ring& ring, CompletionSink& sink,
-                                                  const std::string& node, uint32_t nsid);
+                                                  const std::string& node, uint32_t nsid,
+                                                  const std::string& host_id = {});
     ~NvmePath() override;
 
     const std::string& name() const override { return name_; }
     unsigned queue_depth() const override { return kMaxQueue; }
     unsigned in_flight() const override { return in_flight_; }
     Status submit(uint64_t tag, const ScsiRequest& req) override;
+    const std::string& registration_scope() const override { return scope_; }
 
   private:
     NvmePath(Ring& ring, CompletionSink& sink, int fd, std::string name, uint32_t nsid);
@@ -78,6 +82,7 @@ class NvmePath final : public Path {
     int fd_ = -1;
     std::string name_;
     uint32_t nsid_ = 0;
+    std::string scope_;
     unsigned in_flight_ = 0;
     std::array<Slot, kMaxQueue> slots_{};
 };

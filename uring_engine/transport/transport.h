@@ -87,6 +87,14 @@ class Path {
     // their cancels share one turn of the ring instead of one each. Destroying a path without it
     // stays correct.
     virtual void begin_shutdown() {}
+    // Paths with one non-empty scope share their registrations: registering (or unregistering)
+    // through one of them does it for all. NVMe registrants are hosts, so every controller of one
+    // host is one scope ("nvme-host:<host identifier>"); SCSI registrations are per I_T nexus
+    // (empty: every path its own).
+    virtual const std::string& registration_scope() const {
+        static const std::string none;
+        return none;
+    }
 };
 
 // Monotonic nanoseconds, the clock every latency figure uses.
