@@ -471,41 +471,66 @@ NvmeFarm::Answer NvmeFarm::io(const Ctrl& c, const Cmd& cmd) {
     }
     NvmePrState& ns = *ns_[cmd.nsid - 1];
     const NvmeController me{hostid_of(c.host), c.cntlid};
-    nv::Invalid why;
-    auto refused = [&] { return static_cast<uint16_t>(why.word() | kDnr); };
+    // The codec decodes what it accepts. What it refuses beyond the data length (reserved action
+    // values, RTYPE or CPTPL) still goes to the model as sent: nvmet checks the registrant and key
+    // before the action value, and a Release with an RTYPE outside 1..6 is a conflict or a no-op
+    // there, not an error of the command's form.
+    const uint32_t cdw10 = cmd.cdw[0];
+    const ByteView data = cmd.data_out;
+    auto length_refused = [&](size_t want) {
+        if (data.size() == want) return false;
+        // nvmet's transfer-length check records an error location (MORE); SPDK sets neither bit.
+        const uint16_t code = nv::status_word(nv::sct::generic, nv::sc::invalid_field);
+        a.status = cfg_.nvme.profile == "spdk"
+                       ? code
+                       : static_cast<uint16_t>(err(nv::sc::invalid_field) | nv::kStatusMore);
+        return true;
+    };
+    const auto action = static_cast<uint8_t>(cdw10 & 0x7);
+    const bool iekey = (cdw10 & nv::kIgnoreKey) != 0;
+    const auto rtype = static_cast<uint8_t>(cdw10 >> 8);
     switch (cmd.opcode) {
         case static_cast<uint8_t>(nv::Opcode::resv_register): {
-            auto d = nv::decode_register(cmd.cdw[0], cmd.data_out, &why);
-            a.status = d ? ns.execute_register(me, *d).status : refused();
+            if (length_refused(nv::kRegisterDataLen)) break;
+            auto d = nv::decode_register(cdw10, data);
+            const nv::RegisterCmd rc =
+                d ? *d
+                  : nv::RegisterCmd{static_cast<nv::RegisterAction>(action), iekey,
+                                    static_cast<nv::Cptpl>(cdw10 >> 30), nv::get_le64(data, 0),
+                                    nv::get_le64(data, 8)};
+            a.status = ns.execute_register(me, rc).status;
             break;
         }
         case static_cast<uint8_t>(nv::Opcode::resv_acquire): {
-            auto d = nv::decode_acquire(cmd.cdw[0], cmd.data_out, &why);
-            if (!d) {
-                a.status = refused();
-                break;
-            }
-            NvmePrResult r = ns.execute_acquire(me, *d);
+            if (length_refused(nv::kAcquireDataLen)) break;
+            auto d = nv::decode_acquire(cdw10, data);
+            const nv::AcquireCmd ac =
+                d ? *d
+                  : nv::AcquireCmd{static_cast<nv::AcquireAction>(action), iekey, rtype,
+                                   nv::get_le64(data, 0), nv::get_le64(data, 8)};
+            NvmePrResult r = ns.execute_acquire(me, ac);
             a.status = r.status;
             if (r.status == 0) a.aborted = std::move(r.aborted);
             break;
         }
         case static_cast<uint8_t>(nv::Opcode::resv_release): {
-            auto d = nv::decode_release(cmd.cdw[0], cmd.data_out, &why);
-            a.status = d ? ns.execute_release(me, *d).status : refused();
+            if (length_refused(nv::kReleaseDataLen)) break;
+            auto d = nv::decode_release(cdw10, data);
+            const nv::ReleaseCmd rc = d ? *d
+                                        : nv::ReleaseCmd{static_cast<nv::ReleaseAction>(action),
+                                                         iekey, rtype, nv::get_le64(data, 0)};
+            a.status = ns.execute_release(me, rc).status;
             break;
         }
         case static_cast<uint8_t>(nv::Opcode::resv_report): {
-            auto d = nv::decode_report(cmd.cdw[0], cmd.cdw[1], &why);
-            if (!d) {
-                a.status = refused();
-                break;
-            }
-            NvmeReportResult r = ns.report(me, *d);
+            auto d = nv::decode_report(cdw10, cmd.cdw[1]);
+            const nv::ReportCmd rc =
+                d ? *d : nv::ReportCmd{cdw10, (cmd.cdw[1] & nv::kReportEds) != 0};
+            NvmeReportResult r = ns.report(me, rc);
             a.status = r.status;
             if (r.status != 0) break;
-            const uint64_t want = std::min<uint64_t>(nv::report_buffer_len(*d), cmd.data_in_len);
-            auto enc = nv::encode_report(r.data, d->eds, want);
+            const uint64_t want = std::min<uint64_t>(nv::report_buffer_len(rc), cmd.data_in_len);
+            auto enc = nv::encode_report(r.data, rc.eds, want);
             if (!enc) {
                 a.status = err(nv::sc::internal_error);
                 break;

@@ -156,6 +156,13 @@ nv::ReservationStatus report(SimClient& c, uint32_t nsid) {
     return s.ok() ? *s : nv::ReservationStatus{};
 }
 
+// CRKEY `key`, second key 0: the data of an Acquire.
+Bytes hex_key(uint64_t key) {
+    Bytes b(16, 0);
+    for (int i = 0; i < 8; ++i) b[i] = static_cast<uint8_t>(key >> (8 * i));
+    return b;
+}
+
 proto::NvmeCommand rw(uint8_t opcode, uint32_t nsid, uint64_t slba, uint16_t blocks) {
     proto::NvmeCommand f;
     f.opcode = opcode;
@@ -304,10 +311,40 @@ TEST(PrsimNvme, ReportWithoutEdsAndBadCommands) {
     bad.nsid = 1;
     bad.cdw[0] = 5;
     bad.data_out.assign(16, 0);
-    EXPECT_EQ(a->execute_nvme(bad, 3000)->status & 0x7ff, 0x001);
+    EXPECT_EQ(a->execute_nvme(bad, 3000)->status, 0x6001);
     bad.cdw[0] = 0;
     bad.data_out.assign(8, 0);
-    EXPECT_EQ(a->execute_nvme(bad, 3000)->status & 0x7ff, 0x002);
+    EXPECT_EQ(a->execute_nvme(bad, 3000)->status, 0x6002);
+    // Values the codec refuses go to the model as sent, which answers as nvmet: a non-registrant's
+    // reserved Acquire action is a conflict (checked first), a reserved Register action Invalid
+    // Command Opcode with MORE, an Acquire RTYPE outside 1..6 Invalid Field, and a registrant that
+    // does not hold the reservation releasing with RTYPE 9 changes nothing (success).
+    proto::NvmeCommand raw;
+    raw.opcode = 0x11;
+    raw.nsid = 1;
+    raw.cdw[0] = 0x0105;  // RACQA 5, RTYPE 1
+    raw.data_out.assign(16, 0);
+    EXPECT_EQ(a->execute_nvme(raw, 3000)->status, kConflictCmd);
+    raw.opcode = 0x0d;
+    raw.cdw[0] = 3;
+    EXPECT_EQ(a->execute_nvme(raw, 3000)->status, 0x6001);
+    EXPECT_EQ(reg(*a, 1, 0, 0x77), 0);
+    EXPECT_EQ(acquire(*a, 1, nv::AcquireAction::acquire, 1, 0x77), 0);
+    raw.opcode = 0x11;
+    raw.cdw[0] = 0x0000;  // RTYPE 0
+    raw.data_out = hex_key(0x77);
+    EXPECT_EQ(a->execute_nvme(raw, 3000)->status, 0x4002);
+    auto b = connect(s.path(), nvme_hello(2));
+    ASSERT_TRUE(b);
+    EXPECT_EQ(reg(*b, 1, 0, 0x88), 0);
+    raw.opcode = 0x15;
+    raw.cdw[0] = 0x0900;  // Release, RTYPE 9
+    raw.data_out = Bytes(8, 0);
+    raw.data_out[0] = 0x88;
+    EXPECT_EQ(b->execute_nvme(raw, 3000)->status, 0);
+    raw.data_out[0] = 0x77;
+    EXPECT_EQ(a->execute_nvme(raw, 3000)->status, kConflictCmd);  // the holder, wrong type
+    EXPECT_EQ(report(*b, 1).rtype, 1);
     // Unknown namespace, unknown opcode.
     EXPECT_EQ(reg(*a, 9, 0, 1), 0x400b);
     proto::NvmeCommand odd;
