@@ -22,6 +22,7 @@ constexpr BackendInfo kBackends[] = {
     {Backend::fence_scsi,   "fence_scsi",   false, false,    SgT::uring, &Config::fence_scsi,   make_fence_scsi_backend},
     {Backend::blkpr,        "blkpr",        false, false,    SgT::uring, nullptr,               make_blkpr_backend},
     {Backend::mpathpersist, "mpathpersist", false, false,    SgT::uring, &Config::mpathpersist, make_mpathpersist_backend},
+    {Backend::nvme_cli,     "nvme-cli",     false, false,    SgT::uring, &Config::nvme,         make_nvme_cli_backend},
 };
 // clang-format on
 

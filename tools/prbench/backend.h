@@ -11,6 +11,8 @@
 //                           prbench's process (fence only; blkpr.h)
 //   mpathpersist_backend.cpp  one mpathpersist process per command on node B's dm maps, LU after
 //                           LU (fence only)
+//   nvme_cli_backend.cpp    one nvme-cli process per command on node B's NVMe namespaces,
+//                           namespace after namespace (fence only; nvme_cli.h)
 #pragma once
 
 #include <cstdint>
@@ -45,8 +47,8 @@ struct BackendInfo {
     bool engine;       // prfence's engine: paced by --rate (the baselines run flat out)
     bool sweeps_qd;    // runs at each --qd; else one command at a time (qd 1)
     engine::SgTransport transport;  // how the rig drives sg nodes
-    // The program it runs (&Config::sg_persist, &Config::fence_scsi, &Config::mpathpersist);
-    // nullptr: none.
+    // The program it runs (&Config::sg_persist, &Config::fence_scsi, &Config::mpathpersist,
+    // &Config::nvme); nullptr: none.
     const std::string Config::*tool;
     std::unique_ptr<BackendRunner> (*make)(const Config& cfg);
 };
@@ -58,6 +60,7 @@ std::unique_ptr<BackendRunner> make_sg_persist_backend(const Config& cfg);
 std::unique_ptr<BackendRunner> make_fence_scsi_backend(const Config& cfg);
 std::unique_ptr<BackendRunner> make_blkpr_backend(const Config& cfg);
 std::unique_ptr<BackendRunner> make_mpathpersist_backend(const Config& cfg);
+std::unique_ptr<BackendRunner> make_nvme_cli_backend(const Config& cfg);
 
 // One sample into LU `lun`'s time (its slowest, its sum and count for the mean).
 void add_lun_time(Measurement& m, size_t lun, uint64_t ns);

@@ -17,6 +17,8 @@
 //               sd disk, LU after LU in prbench's own process (fence workload only; real LUs)
 //   mpathpersist  one mpathpersist process per command on node B's /dev/mapper maps, LU after LU
 //               (fence workload only; dm-multipath maps with multipathd running)
+//   nvme-cli    one nvme-cli process per command on node B's NVMe namespaces, namespace after
+//               namespace (fence workload only; NVMe namespaces)
 // Workloads:
 //   op          per-operation latency: every LU repeats a short cycle of PR commands, one of which
 //               (the operation measured) is labelled; the others put the LU into the state that
@@ -42,7 +44,7 @@
 
 namespace prfence::bench {
 
-enum class Backend { uring, sgio, serial, sg_persist, fence_scsi, blkpr, mpathpersist };
+enum class Backend { uring, sgio, serial, sg_persist, fence_scsi, blkpr, mpathpersist, nvme_cli };
 const char* backend_name(Backend b);
 std::optional<Backend> parse_backend(std::string_view name);
 bool is_engine_backend(Backend b);
@@ -104,6 +106,7 @@ struct Config {
     std::string sg_persist = "sg_persist";
     std::string fence_scsi = "fence_scsi";
     std::string mpathpersist = "mpathpersist";
+    std::string nvme = "nvme";  // nvme-cli
     // Where the mpathpersist skip rule looks for a running multipathd (a /proc/PID/comm that says
     // so).
     std::string proc_root = "/proc";

@@ -47,6 +47,16 @@ PrIoctl ioc_register_ignore(uint64_t key) {
     return p;
 }
 
+PrIoctl ioc_register_new(uint64_t key) {
+    PrIoctl p;
+    p.req = IOC_PR_REGISTER;
+    p.name = "IOC_PR_REGISTER";
+    p.arg.reg.old_key = 0;
+    p.arg.reg.new_key = key;
+    p.arg.reg.flags = 0;
+    return p;
+}
+
 PrIoctl ioc_preempt(uint64_t key, uint64_t victim, wire::PrType t, bool abort) {
     PrIoctl p;
     p.req = abort ? IOC_PR_PREEMPT_ABORT : IOC_PR_PREEMPT;
@@ -70,6 +80,19 @@ std::string pr_result_text(int rc, int err) {
     if (host) s += std::string(wire::host_byte_name(host)) + (status ? ", " : "");
     if (status || !host) s += wire::status_name(status);
     return s + ")";
+}
+
+std::string pr_status_text(int rc, int err) {
+    if (rc <= 0) return pr_result_text(rc, err);
+    const char* name = rc == 0x18      ? "PR_STS_RESERVATION_CONFLICT"
+                       : rc == 0x2     ? "PR_STS_IOERR"
+                       : rc == 0x10000 ? "PR_STS_PATH_FAILED"
+                       : rc == 0xe0000 ? "PR_STS_RETRY_PATH_FAILURE"
+                       : rc == 0xf0000 ? "PR_STS_PATH_FAST_FAILED"
+                                       : "unknown";
+    char hexv[16];
+    std::snprintf(hexv, sizeof hexv, "0x%x", static_cast<unsigned>(rc));
+    return std::string("pr_status ") + hexv + " (" + name + ")";
 }
 
 namespace {
@@ -173,6 +196,64 @@ BlkprFence blkpr_fence(const SysOps& sys, const std::string& dev, uint64_t key, 
         }
     }
     return done(std::move(err));
+}
+
+BlkprFence blkpr_fence_nvme(const SysOps& sys, const std::string& dev, uint64_t key,
+                            uint64_t victim, wire::PrType t) {
+    BlkprFence f;
+    const uint64_t t0 = engine::now_ns();
+    auto done = [&](std::string err) {
+        f.ok = err.empty();
+        f.error = std::move(err);
+        f.ns = engine::now_ns() - t0;
+        return f;
+    };
+    const int fd = sys.open(dev.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return done("open: " + pr_result_text(-1, errno));
+    struct Closer {
+        const SysOps& s;
+        int fd;
+        ~Closer() { s.close(fd); }
+    };
+    Closer closer{sys, fd};
+    // One ioctl, timed; "" when it succeeded, else the step and its outcome.
+    auto call = [&](unsigned long req, const char* name, void* arg) -> std::string {
+        const uint64_t c0 = engine::now_ns();
+        const int rc = sys.ioctl(fd, req, arg);
+        const int e = errno;
+        f.clat.push_back(engine::now_ns() - c0);
+        if (rc == 0) return {};
+        std::string s = std::string(name) + ": " + pr_status_text(rc, e);
+        if (rc < 0 && e == ENOTTY && req == kIocPrReadKeys)
+            s += ": this kernel has no PR IN ioctls (Linux 6.19 or later)";
+        return s;
+    };
+    uint64_t keys[64] = {};
+    PrReadKeys rk;
+    rk.num_keys = 64;
+    rk.keys_ptr = reinterpret_cast<uintptr_t>(keys);
+    if (auto e = call(kIocPrReadKeys, "IOC_PR_READ_KEYS", &rk); !e.empty()) return done(e);
+    bool mine = false;
+    for (uint32_t i = 0; i < rk.num_keys && i < 64; ++i) mine = mine || keys[i] == key;
+    if (!mine) {
+        // From the unregistered state only: a Register. Never old_key K, new_key 0 (blkpr.h).
+        PrIoctl reg = ioc_register_new(key);
+        if (auto e = call(reg.req, reg.name, &reg.arg); !e.empty()) return done(e);
+    }
+    PrIoctl pre = ioc_preempt(key, victim, t, true);
+    if (auto e = call(pre.req, pre.name, &pre.arg); !e.empty()) return done(e);
+    PrReadReservation rr;
+    if (auto e = call(kIocPrReadReservation, "IOC_PR_READ_RESERVATION", &rr); !e.empty())
+        return done(e);
+    if (rr.type == 0 || rr.key != key)
+        return done("after IOC_PR_PREEMPT_ABORT: " +
+                    (rr.type ? "the reservation is held by " + hex_u64(rr.key)
+                             : std::string("no reservation")) +
+                    ", not by " + hex_u64(key));
+    if (rr.type != pr_type_of(t))
+        return done("after IOC_PR_PREEMPT_ABORT: reservation type " + std::to_string(rr.type) +
+                    " (enum pr_type), not " + std::to_string(pr_type_of(t)));
+    return done({});
 }
 
 }  // namespace prfence::bench

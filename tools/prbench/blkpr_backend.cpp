@@ -2,8 +2,11 @@
 // The blkpr backend: the fence as an operator's C program does it with the kernel's PR ioctls,
 // LU after LU, in prbench's own process (blkpr.h: what the kernel and dm-multipath do with each
 // ioctl). Node B acts on its block device for the LU: the dm map it was given as, else the first
-// path's disk. The engine arms every round (unmeasured), as for the other backends; wall is the
-// loop over every LU, clat one ioctl or SG_IO command.
+// path's disk, or the namespace's block device /dev/nvmeXnY (blkpr_fence_nvme: the PR IN ioctls
+// instead of SG_IO, no unconditional register). The engine arms every round (unmeasured), as for
+// the other backends; wall is the loop over every LU, clat one ioctl or SG_IO command.
+#include <algorithm>
+
 #include "tools/prbench/backend.h"
 #include "tools/prbench/blkpr.h"
 #include "tools/prbench/process_baseline.h"
@@ -29,7 +32,9 @@ Status BlkprBackend::fence(Rig& arm, Measurement& r) {
     const ProcessBaseline bl{cfg_};
     const size_t n = arm.both.size();
     std::vector<std::string> devs;
+    std::vector<bool> nvme;
     for (size_t i = 0; i < n; ++i) {
+        nvme.push_back(cfg_.luns[i].b.kind == engine::PathSpec::Kind::nvme);
         const BenchLun& l = cfg_.luns[i];
         devs.push_back(l.b_map.empty() ? bl.block_dev(1, l) : l.b_map);
         if (devs.back().empty())
@@ -46,7 +51,10 @@ Status BlkprBackend::fence(Rig& arm, Measurement& r) {
         if (!measured) scratch.luns_time.resize(n);
         const uint64_t t0 = engine::now_ns();
         for (size_t i = 0; i < n; ++i) {
-            BlkprFence f = blkpr_fence(real_sys_ops(), devs[i], cfg_.b.key, cfg_.a.key, cfg_.type);
+            BlkprFence f =
+                nvme[i]
+                    ? blkpr_fence_nvme(real_sys_ops(), devs[i], cfg_.b.key, cfg_.a.key, cfg_.type)
+                    : blkpr_fence(real_sys_ops(), devs[i], cfg_.b.key, cfg_.a.key, cfg_.type);
             into.clat.insert(into.clat.end(), f.clat.begin(), f.clat.end());
             into.retries += f.retries;
             add_lun_time(into, i, f.ns);
@@ -66,10 +74,18 @@ Status BlkprBackend::fence(Rig& arm, Measurement& r) {
         r.runtime_ns += wall;
         r.ops += n;
     }
-    r.note =
-        "per LU: open, IOC_PR_REGISTER (PR_FL_IGNORE_KEY; a dm-multipath map sends it down every "
-        "path), IOC_PR_PREEMPT_ABORT, verify by SG_IO READ RESERVATION (no PR IN ioctl in 6.1), "
-        "close; LU after LU in prbench's process";
+    const bool any_nvme = std::find(nvme.begin(), nvme.end(), true) != nvme.end();
+    const bool any_scsi = std::find(nvme.begin(), nvme.end(), false) != nvme.end();
+    r.note = any_scsi
+                 ? "per LU: open, IOC_PR_REGISTER (PR_FL_IGNORE_KEY; a dm-multipath map sends "
+                   "it down every path), IOC_PR_PREEMPT_ABORT, verify by SG_IO READ "
+                   "RESERVATION (no PR IN ioctl in 6.1), close; LU after LU in prbench's process"
+                 : "";
+    if (any_nvme)
+        r.note += std::string(any_scsi ? "; " : "") +
+                  "per NVMe namespace: open, IOC_PR_READ_KEYS, IOC_PR_REGISTER (old 0, only when "
+                  "the key is missing), IOC_PR_PREEMPT_ABORT, verify by IOC_PR_READ_RESERVATION, "
+                  "close; namespace after namespace in prbench's process";
     return {};
 }
 

@@ -75,6 +75,8 @@ int main(int argc, char** argv) {
         "omission corrected\n"
         "  prbench -w fence -b uring,blkpr,mpathpersist --key-b a1 @victim.list --node-b "
         "/dev/mapper/3600*   # node B multipathed\n"
+        "  prbench -w fence -b uring,blkpr,nvme-cli /dev/ng0n* --node-b /dev/ng1n*   # NVMe "
+        "namespaces, two hosts\n"
         "Node A drives the LUs named by DEVICES, node B the same LUs through --node-b (real LUNs: "
         "the other\n"
         "session's nodes, in the same order). For prsim LUNs node B is the same LUNs through a "
@@ -102,9 +104,10 @@ int main(int argc, char** argv) {
                    "preempt-abort, clear, read-keys, read-reservation, report-capabilities, "
                    "read-full-status")
         ->delimiter(',');
-    app.add_option("-b,--backend", backends,
-                   "uring, sgio, serial, sg_persist, fence_scsi, blkpr, mpathpersist, all (comma "
-                   "list)")
+    app.add_option(
+           "-b,--backend", backends,
+           "uring, sgio, serial, sg_persist, fence_scsi, blkpr, mpathpersist, nvme-cli, all "
+           "(comma list)")
         ->delimiter(',');
     app.add_option("--qd", qds,
                    "Concurrency sweep: commands in flight at most (numbers, or all = one per LUN)")
@@ -159,6 +162,9 @@ int main(int argc, char** argv) {
     app.add_option("--mpathpersist", cfg.mpathpersist,
                    "mpathpersist to run (default: from PATH); --key-b must be multipath.conf's "
                    "reservation_key");
+    app.add_option("--nvme", cfg.nvme,
+                   "nvme-cli to run (default: nvme from PATH); per namespace: resv-report --eds, "
+                   "resv-acquire --racqa=2, resv-report --eds");
     app.add_option(
         "--baseline-wrap", baseline_wrap,
         "Words before every baseline command, e.g. 'prsim-run --socket {socket} --initiator "
@@ -204,17 +210,17 @@ int main(int argc, char** argv) {
     cfg.backends.clear();
     for (const auto& b : split_list(backends)) {
         if (b == "all") {
-            cfg.backends = {bench::Backend::uring,       bench::Backend::sgio,
-                            bench::Backend::serial,      bench::Backend::sg_persist,
-                            bench::Backend::fence_scsi,  bench::Backend::blkpr,
-                            bench::Backend::mpathpersist};
+            cfg.backends = {bench::Backend::uring,        bench::Backend::sgio,
+                            bench::Backend::serial,       bench::Backend::sg_persist,
+                            bench::Backend::fence_scsi,   bench::Backend::blkpr,
+                            bench::Backend::mpathpersist, bench::Backend::nvme_cli};
             continue;
         }
         auto v = bench::parse_backend(b);
         if (!v)
             return usage_error(
                 "unknown backend " + b +
-                " (uring, sgio, serial, sg_persist, fence_scsi, blkpr, mpathpersist, "
+                " (uring, sgio, serial, sg_persist, fence_scsi, blkpr, mpathpersist, nvme-cli, "
                 "all)");
         cfg.backends.push_back(*v);
     }

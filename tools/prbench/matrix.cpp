@@ -66,6 +66,8 @@ enum class When {
     b_not_dm_map,        // some LU's node B was not given as a device-mapper map
     b_no_block_device,   // some LU's node B has neither a dm map nor a block device (sg only)
     no_multipathd,       // no process named multipathd runs (Config::proc_root)
+    b_not_nvme,          // some LU's node B is not an NVMe namespace
+    nvme_luns,           // some LU is an NVMe namespace
 };
 
 // The cell's LUs (the first n).
@@ -97,6 +99,15 @@ bool holds(When w, const Facts& f) {
                           [](const BenchLun& l) { return l.b_map.empty() && l.b.block.empty(); });
         case When::no_multipathd:
             return !process_running(f.cfg.proc_root, "multipathd");
+        case When::b_not_nvme:
+            return any_lu(f, [](const BenchLun& l) {
+                return !l.has_b || l.b.kind != engine::PathSpec::Kind::nvme;
+            });
+        case When::nvme_luns:
+            return any_lu(f, [](const BenchLun& l) {
+                return l.a.kind == engine::PathSpec::Kind::nvme ||
+                       (l.has_b && l.b.kind == engine::PathSpec::Kind::nvme);
+            });
     }
     return false;
 }
@@ -120,14 +131,21 @@ constexpr SkipRule kSkipRules[] = {
      "the SG_IO pool drives sg devices; prsim LUNs go over io_uring only"},
     {bit(Backend::fence_scsi), bit(Workload::op) | bit(Workload::pingpong), When::always,
      "fence_scsi only fences (workload fence)"},
+    {bit(Backend::sg_persist) | bit(Backend::fence_scsi) | bit(Backend::mpathpersist), kAny,
+     When::nvme_luns,
+     "{backend} sends SCSI PERSISTENT RESERVE commands, which NVMe namespaces do not take "
+     "(sg3_utils "
+     "does not translate them to NVMe Reservation commands): -b nvme-cli is the process loop for "
+     "NVMe"},
     {bit(Backend::fence_scsi), kAny, When::tool_missing,
      "{tool} is not installed (Debian: apt-get install fence-agents)"},
     {bit(Backend::sg_persist) | bit(Backend::fence_scsi), kAny, When::prsim_without_shim,
      "baselines on prsim LUNs need the prsim-run shim (--prsim-run PATH or --baseline-wrap)"},
     {bit(Backend::sg_persist), kAny, When::tool_missing,
      "{tool} is not installed (Debian: apt-get install sg3-utils)"},
-    {bit(Backend::blkpr) | bit(Backend::mpathpersist), bit(Workload::op) | bit(Workload::pingpong),
-     When::always, "{backend} only fences (workload fence)"},
+    {bit(Backend::blkpr) | bit(Backend::mpathpersist) | bit(Backend::nvme_cli),
+     bit(Workload::op) | bit(Workload::pingpong), When::always,
+     "{backend} only fences (workload fence)"},
     {bit(Backend::blkpr), kAny, When::prsim_luns,
      "the kernel's PR ioctls need a kernel block device; prsim LUs have none in prbench's process "
      "(the prsim-run shim serves other processes, and answers SG_IO, not IOC_PR_*)"},
@@ -143,6 +161,11 @@ constexpr SkipRule kSkipRules[] = {
      "(--node-b)"},
     {bit(Backend::mpathpersist), kAny, When::no_multipathd,
      "multipathd is not running (mpathpersist works with the maps and reservation_key it manages)"},
+    {bit(Backend::nvme_cli), kAny, When::b_not_nvme,
+     "nvme-cli drives NVMe namespaces: node B's devices must be /dev/nvmeXnY or /dev/ngXnY "
+     "(--node-b)"},
+    {bit(Backend::nvme_cli), kAny, When::tool_missing,
+     "{tool} is not installed (Debian: apt-get install nvme-cli)"},
     {kAny, bit(Workload::op), When::op_needs_node_b,
      "{op} needs node B (--node-b DEVICES, or prsim LUNs)"},
 };

@@ -115,6 +115,25 @@ int ProcessBaseline::mpathpersist(const Step& s, const BenchLun& l, std::vector<
     return run_retrying(argv, nullptr, l, clat, retries, lun_ns, err);
 }
 
+SpawnResult ProcessBaseline::run_once(int node, const BenchLun& l,
+                                      const std::vector<std::string>& argv,
+                                      std::vector<uint64_t>* clat, uint64_t* lun_ns,
+                                      std::string* err) {
+    std::vector<std::string> full = wrap(node, l);
+    full.insert(full.end(), argv.begin(), argv.end());
+    SpawnResult r = spawn_and_wait(full, env(node, l, err));
+    if (clat) clat->push_back(r.elapsed_ns());
+    if (lun_ns) *lun_ns += r.elapsed_ns();
+    if (r.exit_code != 0 && err && err->empty()) {
+        const std::string out = last_line(r);
+        std::string cmd;
+        for (const auto& a : full) cmd += (cmd.empty() ? "" : " ") + a;
+        *err = l.name + ": `" + cmd + "` exit " + std::to_string(r.exit_code) +
+               (out.empty() ? "" : ": " + out);
+    }
+    return r;
+}
+
 int ProcessBaseline::run_retrying(const std::vector<std::string>& argv,
                                   const std::vector<std::string>* e, const BenchLun& l,
                                   std::vector<uint64_t>* clat, uint64_t* retries, uint64_t* lun_ns,

@@ -49,6 +49,12 @@ class ProcessBaseline {
     int mpathpersist(const Step& s, const BenchLun& l, std::vector<uint64_t>* clat,
                      uint64_t* retries, uint64_t* lun_ns, std::string* err);
 
+    // One process, no retry (nvme-cli exits 0 or 1, and NVMe has no unit attention): wrapper words
+    // for node `node`, then `argv`. One clat sample, added to *lun_ns; a non-zero exit's command
+    // and last line go to *err when it is empty.
+    SpawnResult run_once(int node, const BenchLun& l, const std::vector<std::string>& argv,
+                         std::vector<uint64_t>* clat, uint64_t* lun_ns, std::string* err);
+
   private:
     int run_retrying(const std::vector<std::string>& argv, const std::vector<std::string>* env,
                      const BenchLun& l, std::vector<uint64_t>* clat, uint64_t* retries,

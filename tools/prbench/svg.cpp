@@ -30,6 +30,8 @@ const char* color(Backend b) {
             return "#8c564b";
         case Backend::mpathpersist:
             return "#e377c2";
+        case Backend::nvme_cli:
+            return "#7f7f7f";
     }
     return "#000000";
 }
@@ -49,6 +51,8 @@ const char* label(Backend b) {
             return "IOC_PR ioctl loop";
         case Backend::mpathpersist:
             return "mpathpersist loop";
+        case Backend::nvme_cli:
+            return "nvme-cli loop";
     }
     return "?";
 }
