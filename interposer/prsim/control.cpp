@@ -11,8 +11,13 @@ namespace prfence::sim {
 using json = nlohmann::json;
 
 Control::Control(FaultTable& faults, std::vector<std::unique_ptr<LogicalUnit>>& lus,
-                 const NexusRegistry& nexuses, std::function<json()> counters)
-    : faults_(faults), lus_(lus), nexuses_(nexuses), counters_(std::move(counters)) {}
+                 const NexusRegistry& nexuses, std::function<json()> counters,
+                 std::function<json()> nvme)
+    : faults_(faults),
+      lus_(lus),
+      nexuses_(nexuses),
+      counters_(std::move(counters)),
+      nvme_(std::move(nvme)) {}
 
 json Control::handle(const json& req, int64_t now_ns) {
     if (!req.is_object() || !req.contains("op") || !req["op"].is_string())
@@ -41,6 +46,10 @@ json Control::handle(const json& req, int64_t now_ns) {
         return {{"ok", true}, {"disarmed", 1}};
     }
     if (op == "list") return {{"ok", true}, {"faults", faults_.list(now_ns)}};
+    if (op == "nvme") {
+        if (!nvme_) return {{"ok", false}, {"error", "this daemon has no NVMe subsystem"}};
+        return {{"ok", true}, {"nvme", nvme_()}};
+    }
     if (op == "stats") {
         json s = counters_ ? counters_() : json::object();
         s["nexuses"] = nexuses_.size();

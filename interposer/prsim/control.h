@@ -11,6 +11,10 @@
 //   {"op":"lose_pr"[,"luns":"0-9"]}        the LUs lose their PR information; {"luns_affected":n}
 //   {"op":"nexuses"}                       {"nexuses":[{initiator, target_port, host, channel, id,
 //                                          first_disk}, ...]}
+//   {"op":"nvme"}                          {"nvme":{subnqn, namespaces:[{nsid, generation, rtype,
+//                                          registrants:[{hostid, key, holds}]}],
+//                                          controllers:[{cntlid, hostnqn, hostid, instance}]}}
+//                                          (NvmeFarm::describe)
 //
 // Contract: single-threaded (the server's loop thread). Control references the fault table, the
 // LUs and the nexus registry, which must outlive it; the server's own counters come from the
@@ -33,8 +37,10 @@ namespace prfence::sim {
 class Control {
   public:
     // counters: the "stats" object's server counters (connections, commands, responses, trace).
+    // nvme: the "nvme" reply's object (none: the op is refused).
     Control(FaultTable& faults, std::vector<std::unique_ptr<LogicalUnit>>& lus,
-            const NexusRegistry& nexuses, std::function<nlohmann::json()> counters);
+            const NexusRegistry& nexuses, std::function<nlohmann::json()> counters,
+            std::function<nlohmann::json()> nvme = {});
 
     // The reply to one request (fault arm times and expiries are taken at now_ns).
     nlohmann::json handle(const nlohmann::json& req, int64_t now_ns);
@@ -46,6 +52,7 @@ class Control {
     std::vector<std::unique_ptr<LogicalUnit>>& lus_;
     const NexusRegistry& nexuses_;
     std::function<nlohmann::json()> counters_;
+    std::function<nlohmann::json()> nvme_;
 };
 
 }  // namespace prfence::sim

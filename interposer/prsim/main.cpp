@@ -216,6 +216,9 @@ int main(int argc, char** argv) {
     ctl_cmd->add_subcommand("nexuses", "I_T nexuses seen, with their H:C:T numbers")->callback([&] {
         request = {{"op", "nexuses"}};
     });
+    ctl_cmd->add_subcommand("nvme", "NVMe namespaces' reservations and controllers")->callback([&] {
+        request = {{"op", "nvme"}};
+    });
     ctl_cmd->add_subcommand("ping", "check that the daemon answers")->callback([&] {
         request = {{"op", "ping"}};
     });

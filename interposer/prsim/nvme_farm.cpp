@@ -320,6 +320,42 @@ void NvmeFarm::run_due(int64_t now_ns) {
     }
 }
 
+nlohmann::json NvmeFarm::describe() const {
+    auto hex = [](const nv::HostId& id) {
+        std::string s;
+        char b[3];
+        for (uint8_t x : id) {
+            std::snprintf(b, sizeof b, "%02x", x);
+            s += b;
+        }
+        return s;
+    };
+    nlohmann::json j;
+    j["subnqn"] = cfg_.nvme.subnqn;
+    j["namespaces"] = nlohmann::json::array();
+    for (size_t i = 0; i < ns_.size(); ++i) {
+        const nv::ReservationStatus st = ns_[i]->status();
+        nlohmann::json regs = nlohmann::json::array();
+        for (const auto& r : st.registrants)
+            regs.push_back({{"hostid", hex(r.hostid)}, {"key", r.key}, {"holds", r.holds}});
+        j["namespaces"].push_back({{"nsid", i + 1},
+                                   {"generation", st.generation},
+                                   {"rtype", st.rtype},
+                                   {"registrants", regs}});
+    }
+    std::vector<const Ctrl*> cs;
+    for (const auto& [conn, c] : ctrls_) cs.push_back(&c);
+    std::sort(cs.begin(), cs.end(),
+              [](const Ctrl* a, const Ctrl* b) { return a->cntlid < b->cntlid; });
+    j["controllers"] = nlohmann::json::array();
+    for (const Ctrl* c : cs)
+        j["controllers"].push_back({{"cntlid", c->cntlid},
+                                    {"hostnqn", c->host.hostnqn},
+                                    {"hostid", hex(hostid_of(c->host))},
+                                    {"instance", c->instance}});
+    return j;
+}
+
 std::optional<int64_t> NvmeFarm::next_due() const {
     if (heap_.empty()) return std::nullopt;
     return heap_.front().first;

@@ -95,6 +95,9 @@ class NvmeFarm {
     void run_due(int64_t now_ns);
     std::optional<int64_t> next_due() const;
 
+    // The subsystem for `prsim ctl nvme`: subnqn, every namespace's reservation state, every
+    // controller (cntlid, hostnqn, hostid as 32 hex digits, trace instance).
+    nlohmann::json describe() const;
     // The namespace's state (tests, control); nsid 1..namespace_count().
     NvmePrState& state(uint32_t nsid) { return *ns_.at(nsid - 1); }
 

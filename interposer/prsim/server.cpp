@@ -179,7 +179,8 @@ Status Server::Impl::init() {
     }
     tasks = std::make_unique<TaskSet>(cfg, lus, faults, trace.get(), dmesg.get(), *this);
     nvme = std::make_unique<NvmeFarm>(cfg, faults, trace.get(), dmesg.get(), *this);
-    control = std::make_unique<Control>(faults, lus, *nexuses, [this] { return counters(); });
+    control = std::make_unique<Control>(
+        faults, lus, *nexuses, [this] { return counters(); }, [this] { return nvme->describe(); });
 
     ep = ::epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0) return fail_errno("epoll_create1");

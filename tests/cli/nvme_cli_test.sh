@@ -81,6 +81,10 @@ expect 0 "B releases" "${NB[@]}" nvme resv-release "$NS" --crkey=0xb --rtype=2 -
 has "B releases" "$out" "NVME Reservation Release success"
 r=$(report_json)
 same "report after release" "$(field "$r" 'r["gen"], r["rtype"], r["regctl"]')" "(3, 0, 1)"
+# prsim ctl nvme: the namespace's state as prsim holds it.
+expect 0 "prsim ctl nvme" "$S" ctl --socket "$sock" nvme
+same "prsim ctl nvme" "$(field "$out" '[(n["nsid"], n["generation"], n["rtype"], len(n["registrants"])) for n in r["nvme"]["namespaces"]]')" \
+    "[(1, 3, 0, 1), (2, 0, 0, 0)]"
 # Namespace 2 is untouched.
 expect 0 "report of namespace 2" "${NA[@]}" nvme resv-report /dev/prsim/nvme0n2 --eds -o json
 same "namespace 2" "$(field "$out" 'r["gen"], r["regctl"]')" "(0, 0)"

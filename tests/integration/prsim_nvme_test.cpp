@@ -290,6 +290,16 @@ TEST(PrsimNvme, TwoHostsSeedWorkflowThroughFrames) {
     auto aw3 = a->execute_nvme(rw(0x01, 1, 0, 1), 3000);
     ASSERT_TRUE(aw3.ok());
     EXPECT_EQ(aw3->status, 0);
+    const json nv = control(s.path(), {{"op", "nvme"}});
+    ASSERT_TRUE(nv.value("ok", false)) << nv.dump();
+    EXPECT_EQ(nv["nvme"]["subnqn"], "nqn.2026-12.io.prfence:prsim");
+    ASSERT_EQ(nv["nvme"]["namespaces"].size(), 2u);
+    EXPECT_EQ(nv["nvme"]["namespaces"][0]["generation"], 3);
+    EXPECT_EQ(nv["nvme"]["namespaces"][0]["registrants"][0]["hostid"],
+              "202122232425262728292a2b2c2d2e2f");
+    ASSERT_EQ(nv["nvme"]["controllers"].size(), 2u);
+    EXPECT_EQ(nv["nvme"]["controllers"][1]["hostnqn"], host(2).hostnqn);
+    EXPECT_EQ(nv["nvme"]["controllers"][1]["instance"], 1);
     auto stats = control(s.path(), {{"op", "stats"}})["stats"];
     EXPECT_GE(stats.value("nvme_commands", 0u), 20u);
     EXPECT_EQ(stats.value("nvme_namespaces", 0u), 2u);
