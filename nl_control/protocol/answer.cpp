@@ -147,9 +147,9 @@ void RunAnswerWriter::add(uint32_t index, const engine::LunOutcome& outcome) {
         part_ = std::make_unique<Part>();
         part_->msg.start_genl(answer_header(request_), NLM_F_MULTI);
     };
-    auto put = [&](bool with_data, bool with_paths = true) {
+    auto put = [&](LunParts parts) {
         nlattr* n = part_->msg.begin_nest(ATTR_LUN);
-        put_lun(part_->msg, index, outcome, with_data, with_paths);
+        put_lun(part_->msg, index, outcome, parts);
         part_->msg.end_nest(n);
         if (part_->msg.ok()) {
             ++part_->luns;
@@ -159,17 +159,20 @@ void RunAnswerWriter::add(uint32_t index, const engine::LunOutcome& outcome) {
         return false;
     };
     if (!part_) open();
-    if (put(true)) return;
+    if (put({})) return;
     if (part_->luns > 0) {  // the part is full: this LUN starts the next one
         flush();
         open();
-        if (put(true)) return;
+        if (put({})) return;
     }
-    // Only PR IN data at its limits (kMaxLunKeys, kMaxLunFullStatus) together with many paths
-    // with long names and errors outgrow a part: the PR IN answer matters more than the paths.
-    // Either alone fits (kMaxLunPaths); the last resort keeps every LUN reported.
-    if (put(true, false)) return;
-    (void)put(false);
+    // Only PR IN data at its limits (kMaxLunKeys, kMaxLunFullStatus, kMaxNvmeRegistrants) together
+    // with many paths with long names and errors outgrow a part: the PR IN answer matters more
+    // than the paths, and SCSI's PR IN data more than NVMe's registrant list (their keys are in
+    // LUN_KEYS; NVME_REGCTL still says how many there are). Paths alone fit (kMaxLunPaths), so
+    // does PR IN data without them and the registrants; the last resort keeps every LUN reported.
+    if (put({.paths = false})) return;
+    if (put({.paths = false, .registrants = false})) return;
+    (void)put({.data = false});
 }
 
 void RunAnswerWriter::finish(const Summary& summary) {

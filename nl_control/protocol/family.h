@@ -131,6 +131,7 @@ enum LunAttr : uint16_t {
     LUN_FULL_STATUS = 18, // binary: READ FULL STATUS parameter data
     LUN_DEGRADED = 19,    // u8 0/1: ok with a dead path (engine::LunOutcome::degraded)
     LUN_PATHS = 20,       // nested LunPathsAttr: every path of the LU as the batch left it
+    LUN_NVME = 21,        // nested NvmeAttr: what only an NVMe namespace answers
     LUN_MAX_PLUS_ONE
 };
 
@@ -154,6 +155,28 @@ enum PathAttr : uint16_t {
     PATH_STATE = 2,       // u8: PathState
     PATH_ERROR = 3,       // string: why it is dead
     PATH_MAX_PLUS_ONE
+};
+
+// LUN_NVME: engine::LunOutcome::nvme_status and nvme_report. The report's fields (GENERATION,
+// RTYPE, REGCTL, REGISTRANT) travel together or not at all.
+enum NvmeAttr : uint16_t {
+    NVME_UNSPEC = 0,
+    NVME_STATUS = 1,      // u32: Linux's NVMe status as a two's-complement int (negative errno)
+    NVME_GENERATION = 2,  // u32: the Report's generation
+    NVME_RTYPE = 3,       // u8: the Report's RTYPE (0 no reservation, 1..6)
+    NVME_REGCTL = 4,      // u16: registrants the controller says it has
+    NVME_REGISTRANT = 5,  // nested NvmeRegistrantAttr, repeated: one registrant, in Report order
+    NVME_MAX_PLUS_ONE
+};
+
+// One registrant of a Reservation Report (wire::nvme::Registrant).
+enum NvmeRegistrantAttr : uint16_t {
+    NR_UNSPEC = 0,
+    NR_KEY = 1,           // u64: its reservation key
+    NR_HOSTID = 2,        // binary, 16 bytes: host identifier (a 64-bit one fills bytes 0..7)
+    NR_HOLDER = 3,        // u8 0/1: holds the reservation (absent: 0)
+    NR_CNTLID = 4,        // u16: controller ID (0xffff: dynamic controller model)
+    NR_MAX_PLUS_ONE
 };
 
 // A batch's summary (engine::BatchSummary) plus the daemon's own timing.

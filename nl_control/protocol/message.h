@@ -48,6 +48,13 @@ inline constexpr size_t kMaxLunError = 1024;  // LUN_ERROR; encode_run_answer tr
 // data.
 inline constexpr size_t kMaxLunPaths = 32;
 inline constexpr size_t kMaxPathError = 512;
+// LUN_NVME: at most this many registrants (NVME_REGISTRANT) per LU, what the engine's Report
+// buffer holds; encode_run_answer sends the first ones and NVME_REGCTL as the controller said it,
+// so a shortened list reads as a truncated Report. At their limits they take about 13 KiB: beside a
+// namespace's own PR IN data (255 keys) they fit in one part once paths at their limits are left
+// out; beside SCSI-sized PR IN data at its limits they are left out too (NVME_STATUS and the
+// Report's header stay).
+inline constexpr size_t kMaxNvmeRegistrants = 255;
 inline constexpr size_t kMaxSense = 252;  // LUN_SENSE
 // PR IN parameter data in one LUN result: encode_run_answer encodes at most this much (what the
 // engine reads by default: 1024 keys, 16 KiB of full status), so that one LUN result always fits in

@@ -257,8 +257,38 @@ static_assert(static_cast<uint8_t>(PathStateE::unused) == PATH_STATE_UNUSED &&
               static_cast<uint8_t>(PathStateE::registered) == PATH_STATE_REGISTERED &&
               static_cast<uint8_t>(PathStateE::dead) == PATH_STATE_DEAD);
 
-void put_lun(MessageBuilder& m, uint32_t index, const engine::LunOutcome& o, bool with_data,
-             bool with_paths) {
+namespace {
+
+// LUN_NVME: the status whenever there is one, the Report with the PR IN data.
+void put_nvme(MessageBuilder& m, const engine::LunOutcome& o, LunParts parts) {
+    const bool report = parts.data && o.nvme_report;
+    if (o.nvme_status == 0 && !report) return;
+    nlattr* n = m.begin_nest(LUN_NVME);
+    if (o.nvme_status != 0) m.u32(NVME_STATUS, static_cast<uint32_t>(o.nvme_status));
+    if (report) {
+        const auto& r = *o.nvme_report;
+        m.u32(NVME_GENERATION, r.generation);
+        m.u8(NVME_RTYPE, r.rtype);
+        m.u16(NVME_REGCTL, r.regctl);
+        if (parts.registrants) {
+            size_t k = 0;
+            for (const auto& g : r.registrants) {
+                if (k++ == kMaxNvmeRegistrants) break;
+                nlattr* one = m.begin_nest(NVME_REGISTRANT);
+                m.u64(NR_KEY, g.key);
+                m.bin(NR_HOSTID, ByteView(g.hostid.data(), g.hostid.size()));
+                if (g.holds) m.u8(NR_HOLDER, 1);
+                m.u16(NR_CNTLID, g.cntlid);
+                m.end_nest(one);
+            }
+        }
+    }
+    m.end_nest(n);
+}
+
+}  // namespace
+
+void put_lun(MessageBuilder& m, uint32_t index, const engine::LunOutcome& o, LunParts parts) {
     m.u32(LUN_INDEX, index);
     if (!o.device.empty()) m.str(LUN_DEVICE, o.device);
     m.u8(LUN_OK, o.ok ? 1 : 0);
@@ -277,7 +307,7 @@ void put_lun(MessageBuilder& m, uint32_t index, const engine::LunOutcome& o, boo
     m.u32(LUN_COMMANDS, o.commands);
     m.u32(LUN_RETRIES, o.retries);
     if (o.degraded) m.u8(LUN_DEGRADED, 1);
-    if (with_paths && !o.paths.empty()) {
+    if (parts.paths && !o.paths.empty()) {
         nlattr* ps = m.begin_nest(LUN_PATHS);
         size_t n = 0;
         for (const auto& p : o.paths) {
@@ -291,7 +321,8 @@ void put_lun(MessageBuilder& m, uint32_t index, const engine::LunOutcome& o, boo
         }
         m.end_nest(ps);
     }
-    if (!with_data) return;
+    put_nvme(m, o, parts);
+    if (!parts.data) return;
     if (o.keys) m.bin(LUN_KEYS, keys_data(*o.keys));
     if (o.reservation) m.bin(LUN_RESERVATION, wire::encode_read_reservation(*o.reservation, 24));
     if (o.caps) m.bin(LUN_CAPS, wire::encode_capabilities(*o.caps, 8));
@@ -337,6 +368,36 @@ Result<engine::LunOutcome> decode_lun(nlattr* nest, uint32_t* index, const uint8
             po.state = static_cast<engine::PathOutcome::State>(u8_or(p[PATH_STATE]));
             po.error = attr_string(p[PATH_ERROR]);
             o.paths.push_back(std::move(po));
+        }
+    }
+    if (nlattr* nv = t[LUN_NVME]) {
+        PRF_TRY_ASSIGN(auto n, parse_nested<NVME_MAX_PLUS_ONE>(nv, kSetNvme));
+        o.nvme_status = static_cast<int>(u32_or(n[NVME_STATUS]));
+        const int header = (n[NVME_GENERATION] != nullptr) + (n[NVME_RTYPE] != nullptr) +
+                           (n[NVME_REGCTL] != nullptr);
+        const auto regs = all_nested(nv, NVME_REGISTRANT);
+        if ((header != 0 && header != 3) || (header == 0 && !regs.empty()))
+            return fail(Errc::malformed,
+                        fmt("LUN_NVME at offset %u: NVME_GENERATION, NVME_RTYPE and NVME_REGCTL "
+                            "come together, and NVME_REGISTRANT only with them",
+                            static_cast<unsigned>(reinterpret_cast<uint8_t*>(nv) - base)),
+                        EINVAL);
+        if (header == 3) {
+            wire::nvme::ReservationStatus r;
+            r.generation = u32_or(n[NVME_GENERATION]);
+            r.rtype = u8_or(n[NVME_RTYPE]);
+            r.regctl = u16_or(n[NVME_REGCTL]);
+            for (nlattr* a : regs) {
+                PRF_TRY_ASSIGN(auto g, parse_nested<NR_MAX_PLUS_ONE>(a, kSetNvmeReg));
+                wire::nvme::Registrant e;
+                e.key = u64_or(g[NR_KEY]);
+                const ByteView id = attr_bytes(g[NR_HOSTID]);
+                std::copy(id.begin(), id.end(), e.hostid.begin());
+                e.holds = u8_or(g[NR_HOLDER]) != 0;
+                e.cntlid = u16_or(g[NR_CNTLID]);
+                r.registrants.push_back(e);
+            }
+            o.nvme_report = std::move(r);
         }
     }
     if (nlattr* a = t[LUN_KEYS]) {

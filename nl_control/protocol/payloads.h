@@ -91,11 +91,19 @@ void put_conflict(MessageBuilder& m, uint16_t type, const Conflict& f);
 Result<Conflict> decode_conflict(nlattr* nest);
 size_t conflict_size(const Conflict& f);  // a buffer size that holds put_conflict's nest
 
-// LUN_* of one outcome into an ATTR_LUN nest the caller opened. Without `with_data`, the PR IN
-// parameter data (LUN_KEYS, LUN_RESERVATION, LUN_CAPS, LUN_FULL_STATUS) is left out; without
-// `with_paths`, LUN_PATHS. LUN_PATHS holds the first kMaxLunPaths paths.
-void put_lun(MessageBuilder& m, uint32_t index, const engine::LunOutcome& o, bool with_data,
-             bool with_paths);
+// What put_lun leaves out of a LU's result that does not fit one part (answer.cpp says in which
+// order). Everything else is always written.
+struct LunParts {
+    bool data = true;         // the PR IN parameter data (LUN_KEYS, LUN_RESERVATION, LUN_CAPS,
+                              // LUN_FULL_STATUS) and the NVMe Report (all of LUN_NVME but
+                              // NVME_STATUS)
+    bool paths = true;        // LUN_PATHS
+    bool registrants = true;  // LUN_NVME's NVME_REGISTRANT list (its header stays)
+};
+// LUN_* of one outcome into an ATTR_LUN nest the caller opened, without what `parts` leaves out.
+// LUN_PATHS holds the first kMaxLunPaths paths, LUN_NVME the first kMaxNvmeRegistrants
+// registrants.
+void put_lun(MessageBuilder& m, uint32_t index, const engine::LunOutcome& o, LunParts parts);
 // `base`: the message's start, for the offset in the text of a PR IN parse error.
 Result<engine::LunOutcome> decode_lun(nlattr* nest, uint32_t* index, const uint8_t* base);
 

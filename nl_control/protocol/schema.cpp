@@ -112,6 +112,7 @@ constexpr Rule kLunRules[] = {
     BIN(LUN_FULL_STATUS, "LUN_FULL_STATUS", 8, kMaxLunFullStatus),
     U8(LUN_DEGRADED, "LUN_DEGRADED", ValueCheck::boolean),
     NEST(LUN_PATHS, "LUN_PATHS", kSetLunPaths),
+    NEST(LUN_NVME, "LUN_NVME", kSetNvme),
 };
 
 constexpr Rule kLunPathsRules[] = {
@@ -124,6 +125,21 @@ constexpr Rule kPathRules[] = {
     STR(PATH_NAME, "PATH_NAME", 1, kMaxName),
     U8(PATH_STATE, "PATH_STATE", ValueCheck::range, PATH_STATE_UNUSED, PATH_STATE_DEAD),
     STR(PATH_ERROR, "PATH_ERROR", 0, kMaxPathError),
+};
+
+constexpr Rule kNvmeRules[] = {
+    NONE(NVME_UNSPEC, "NVME_UNSPEC"),
+    U32(NVME_STATUS, "NVME_STATUS"),
+    U32(NVME_GENERATION, "NVME_GENERATION"),
+    U8(NVME_RTYPE, "NVME_RTYPE", ValueCheck::range, 0, 6),
+    U16(NVME_REGCTL, "NVME_REGCTL"),
+    NEST(NVME_REGISTRANT, "NVME_REGISTRANT", kSetNvmeReg, kMaxNvmeRegistrants),
+};
+
+constexpr Rule kNvmeRegRules[] = {
+    NONE(NR_UNSPEC, "NR_UNSPEC"),        U64(NR_KEY, "NR_KEY"),
+    BIN(NR_HOSTID, "NR_HOSTID", 16, 16), U8(NR_HOLDER, "NR_HOLDER", ValueCheck::boolean),
+    U16(NR_CNTLID, "NR_CNTLID"),
 };
 
 constexpr Rule kSumRules[] = {
@@ -239,6 +255,8 @@ static_assert(ids_in_order(kEventRules) && std::size(kEventRules) == EV_MAX_PLUS
 static_assert(ids_in_order(kConflictRules) && std::size(kConflictRules) == CF_MAX_PLUS_ONE);
 static_assert(ids_in_order(kLunPathsRules) && std::size(kLunPathsRules) == LP_MAX_PLUS_ONE);
 static_assert(ids_in_order(kPathRules) && std::size(kPathRules) == PATH_MAX_PLUS_ONE);
+static_assert(ids_in_order(kNvmeRules) && std::size(kNvmeRules) == NVME_MAX_PLUS_ONE);
+static_assert(ids_in_order(kNvmeRegRules) && std::size(kNvmeRegRules) == NR_MAX_PLUS_ONE);
 static_assert(ids_in_order(kErrRules) && std::size(kErrRules) == NLMSGERR_ATTR_MAX + 1);
 
 // libnl's policy for one rule: integers exact (minlen = maxlen, which the kernel enforces and libnl
@@ -300,6 +318,8 @@ constexpr auto kEventPolicy = policy_table(kEventRules);
 constexpr auto kConflictPolicy = policy_table(kConflictRules);
 constexpr auto kLunPathsPolicy = policy_table(kLunPathsRules);
 constexpr auto kPathPolicy = policy_table(kPathRules);
+constexpr auto kNvmePolicy = policy_table(kNvmeRules);
+constexpr auto kNvmeRegPolicy = policy_table(kNvmeRegRules);
 constexpr auto kErrPolicy = policy_table(kErrRules);
 
 const AttrSet kAttrSets[kSetCount] = {
@@ -315,6 +335,9 @@ const AttrSet kAttrSets[kSetCount] = {
     {"LUN_PATHS", kLunPathsRules, LP_MAX_PLUS_ONE - 1, kLunPathsPolicy.data(), 0, false},
     {"LP_PATH", kPathRules, PATH_MAX_PLUS_ONE - 1, kPathPolicy.data(),
      bit(PATH_NAME) | bit(PATH_STATE), false},
+    {"LUN_NVME", kNvmeRules, NVME_MAX_PLUS_ONE - 1, kNvmePolicy.data(), 0, false},
+    {"NVME_REGISTRANT", kNvmeRegRules, NR_MAX_PLUS_ONE - 1, kNvmeRegPolicy.data(),
+     bit(NR_KEY) | bit(NR_HOSTID) | bit(NR_CNTLID), false},
     {"the extended ack", kErrRules, NLMSGERR_ATTR_MAX, kErrPolicy.data(), 0, true},
 };
 

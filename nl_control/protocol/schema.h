@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Internal to prfence_nlproto (and its tests): the schema of the control protocol. One Rule per
-// attribute of each attribute set (top-level, LUN, SUM, GRP, H, ST, EV, CF, LP, PATH and the
-// kernel's extended-ack TLVs) says the attribute's name, kind, repeat limit, length or value limits
-// and any check a libnl policy cannot express; libnl's nla_policy tables are derived from it at
-// compile time. One CmdRule per command says which top-level attributes a request may and must
-// carry and what its answer holds.
+// attribute of each attribute set (top-level, LUN, SUM, GRP, H, ST, EV, CF, LP, PATH, NVME, NR
+// and the kernel's extended-ack TLVs) says the attribute's name, kind, repeat limit, length or
+// value limits and any check a libnl policy cannot express; libnl's nla_policy tables are derived
+// from it at compile time. One CmdRule per command says which top-level attributes a request may
+// and must carry and what its answer holds.
 //
 // Every limit of the protocol is stated here once: the validating walker (walk.h) enforces the
 // rules, the encoders (payloads.h) clip what they write to them, and encode_request checks a
@@ -48,6 +48,8 @@ enum AttrSetId : uint8_t {
     kSetConflict,  // ConflictAttr (ATTR_CONFLICT, EV_CONFLICT)
     kSetLunPaths,  // LunPathsAttr (LUN_PATHS)
     kSetPath,      // PathAttr (LP_PATH)
+    kSetNvme,      // NvmeAttr (LUN_NVME)
+    kSetNvmeReg,   // NvmeRegistrantAttr (NVME_REGISTRANT)
     kSetExtAck,    // NLMSGERR_ATTR_* (linux/netlink.h)
     kSetCount
 };

@@ -91,6 +91,9 @@ ByteView attr_bytes(const nlattr* a);
 inline uint8_t u8_or(const nlattr* a, uint8_t d = 0) {
     return a ? nla_get_u8(const_cast<nlattr*>(a)) : d;
 }
+inline uint16_t u16_or(const nlattr* a, uint16_t d = 0) {
+    return a ? nla_get_u16(const_cast<nlattr*>(a)) : d;
+}
 inline uint32_t u32_or(const nlattr* a, uint32_t d = 0) {
     return a ? nla_get_u32(const_cast<nlattr*>(a)) : d;
 }

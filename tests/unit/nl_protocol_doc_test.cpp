@@ -43,6 +43,10 @@ const char* set_short_name(AttrSetId s) {
             return "LP";
         case kSetPath:
             return "PATH";
+        case kSetNvme:
+            return "NVME";
+        case kSetNvmeReg:
+            return "NR";
         default:
             return "?";
     }
@@ -219,6 +223,10 @@ TEST(NlProtocolDoc, RowsAreRenderedFromTheRules) {
     EXPECT_EQ(limits_text(rule_of(kSetTop, ATTR_INITIATOR)), "1-1024, a TransportID");
     EXPECT_EQ(expected_row(rule_of(kSetLunPaths, LP_PATH)),
               "| 1 | `LP_PATH` | nested PATH, repeated ≤ 32 |  |");
+    EXPECT_EQ(expected_row(rule_of(kSetNvme, NVME_REGISTRANT)),
+              "| 5 | `NVME_REGISTRANT` | nested NR, repeated ≤ 255 |  |");
+    EXPECT_EQ(expected_row(rule_of(kSetNvmeReg, NR_HOSTID)),
+              "| 2 | `NR_HOSTID` | binary | exactly 16 |");
 }
 
 }  // namespace

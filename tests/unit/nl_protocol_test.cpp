@@ -6,6 +6,7 @@
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <functional>
@@ -17,6 +18,7 @@
 #include "nl_control/protocol/schema.h"
 #include "tests/support/nl_test_util.h"
 #include "uring_engine/model/operation.h"
+#include "uring_engine/wire/nvme_types.h"
 #include "uring_engine/wire/prin.h"
 #include "uring_engine/wire/sense.h"
 
@@ -1473,6 +1475,276 @@ TEST(NlAnswer, DecoderRefusesBadPaths) {
         auto r = decode_answer(m.done());
         ASSERT_TRUE(r.ok()) << r.error().msg;
         EXPECT_EQ(r->luns().at(0).second.paths.size(), empty ? 0u : 1u);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// LUN_NVME: what only an NVMe namespace answers
+
+wire::nvme::Registrant registrant(uint64_t key, uint8_t id, bool holds, uint16_t cntlid = 0xffff) {
+    wire::nvme::Registrant g;
+    g.key = key;
+    g.holds = holds;
+    g.cntlid = cntlid;
+    for (size_t i = 0; i < g.hostid.size(); ++i) g.hostid[i] = static_cast<uint8_t>(id + i);
+    return g;
+}
+
+void expect_report(const std::optional<wire::nvme::ReservationStatus>& got,
+                   const wire::nvme::ReservationStatus& want, size_t registrants) {
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->generation, want.generation);
+    EXPECT_EQ(got->rtype, want.rtype);
+    EXPECT_EQ(got->regctl, want.regctl);
+    ASSERT_EQ(got->registrants.size(), registrants);
+    for (size_t i = 0; i < registrants; ++i) {
+        EXPECT_EQ(got->registrants[i].key, want.registrants[i].key) << i;
+        EXPECT_EQ(got->registrants[i].hostid, want.registrants[i].hostid) << i;
+        EXPECT_EQ(got->registrants[i].holds, want.registrants[i].holds) << i;
+        EXPECT_EQ(got->registrants[i].cntlid, want.registrants[i].cntlid) << i;
+    }
+}
+
+TEST(NlAnswer, NvmeRoundTripsStatusAndReport) {
+    // A namespace that answered with a report: one holder (a 128-bit host identifier), one other
+    // registrant with a 64-bit identifier (bytes 8..15 zero) on a static controller.
+    engine::LunOutcome a = full_outcome(0);
+    a.nvme_status = 0x4083;  // Reservation Conflict, DNR
+    wire::nvme::ReservationStatus r;
+    r.generation = 0x01020304;
+    r.rtype = 6;
+    r.regctl = 2;
+    r.registrants = {registrant(0xabc001, 0x10, true), registrant(0xabc002, 0, false, 7)};
+    std::fill(r.registrants[1].hostid.begin() + 8, r.registrants[1].hostid.end(), 0);
+    a.nvme_report = r;
+    // The command never reached the controller: a negative errno, no report.
+    engine::LunOutcome b;
+    b.device = "/dev/nvme1n2";
+    b.nvme_status = -EACCES;
+    // A report with no reservation and no registrants, the status a success.
+    engine::LunOutcome c;
+    c.device = "/dev/ng0n1";
+    c.nvme_report = wire::nvme::ReservationStatus{};
+    c.nvme_report->generation = 9;
+    // SCSI: nothing NVMe comes back.
+    engine::LunOutcome d = full_outcome(1);
+    auto as = decode_all(encode_run_answer(request_header(CMD_RUN), {a, b, c, d}, Summary{}));
+    ASSERT_EQ(as[0].kind(), Answer::Kind::luns);
+    ASSERT_EQ(as[0].luns().size(), 4u);
+    const auto& da = as[0].luns()[0].second;
+    EXPECT_EQ(da.nvme_status, 0x4083);
+    expect_report(da.nvme_report, r, 2);
+    EXPECT_TRUE(da.keys && da.reservation);  // beside the SCSI view of the same report
+    const auto& db = as[0].luns()[1].second;
+    EXPECT_EQ(db.nvme_status, -EACCES);
+    EXPECT_FALSE(db.nvme_report);
+    const auto& dc = as[0].luns()[2].second;
+    EXPECT_EQ(dc.nvme_status, 0);
+    expect_report(dc.nvme_report, *c.nvme_report, 0);
+    const auto& dd = as[0].luns()[3].second;
+    EXPECT_EQ(dd.nvme_status, 0);
+    EXPECT_FALSE(dd.nvme_report);
+}
+
+TEST(NlAnswer, NvmeRegistrantsAreClippedToTheirLimit) {
+    engine::LunOutcome o;
+    o.device = "/dev/nvme0n1";
+    wire::nvme::ReservationStatus r;
+    r.rtype = 2;
+    r.regctl = kMaxNvmeRegistrants + 45;
+    for (size_t i = 0; i < kMaxNvmeRegistrants + 45; ++i)
+        r.registrants.push_back(registrant(0x1000 + i, static_cast<uint8_t>(i), i == 3));
+    o.nvme_report = r;
+    auto as = decode_all(encode_run_answer(request_header(CMD_RUN), {o}, Summary{}));
+    const auto& d = as.at(0).luns().at(0).second;
+    // The first ones, and the controller's count: the list reads as a truncated Report.
+    expect_report(d.nvme_report, r, kMaxNvmeRegistrants);
+    EXPECT_EQ(d.nvme_report->regctl, kMaxNvmeRegistrants + 45);
+    EXPECT_TRUE(d.nvme_report->registrants[3].holds);
+}
+
+// Paths and registrants at their limits beside PR IN data: paths go first, then registrants, never
+// NVME_STATUS or the Report's header.
+TEST(NlAnswer, NvmeRegistrantsGiveWayAfterPaths) {
+    using St = engine::PathOutcome::State;
+    engine::LunOutcome ns;  // a namespace at its limits: 255 registrants, their keys, long texts
+    ns.device = std::string(kMaxDeviceLen, 'd');
+    ns.error = std::string(kMaxLunError, 'e');
+    ns.step = std::string(kMaxName, 's');
+    ns.nvme_status = 0x83;
+    wire::nvme::ReservationStatus r;
+    r.generation = 77;
+    r.rtype = 1;
+    r.regctl = kMaxNvmeRegistrants;
+    wire::ReadKeys k;
+    for (size_t i = 0; i < kMaxNvmeRegistrants; ++i) {
+        r.registrants.push_back(registrant(i + 1, static_cast<uint8_t>(i), i == 0));
+        k.keys.push_back(i + 1);
+    }
+    ns.nvme_report = r;
+    ns.keys = k;
+    for (size_t i = 0; i < kMaxLunPaths; ++i)
+        ns.paths.push_back(
+            path(std::string(kMaxName, 'p'), St::dead, std::string(kMaxPathError, 'x')));
+    // The same with SCSI-sized PR IN data at its limits.
+    engine::LunOutcome big = full_outcome(0);
+    big.device = ns.device;
+    big.error = ns.error;
+    big.nvme_status = ns.nvme_status;
+    big.nvme_report = r;
+    big.paths = ns.paths;
+    big.keys->keys.assign(1024, 0x1234);
+    big.full_status->entries.assign(400, big.full_status->entries[0]);
+    auto as = decode_all(encode_run_answer(request_header(CMD_RUN), {ns, big}, Summary{}));
+    ASSERT_EQ(as.size(), 4u);  // one LU per part, summary, done
+    const auto& a = as[0].luns().at(0).second;
+    EXPECT_TRUE(a.paths.empty());
+    EXPECT_EQ(a.nvme_status, 0x83);
+    expect_report(a.nvme_report, r, kMaxNvmeRegistrants);
+    ASSERT_TRUE(a.keys);
+    EXPECT_EQ(a.keys->keys.size(), kMaxNvmeRegistrants);
+    const auto& b = as[1].luns().at(0).second;
+    EXPECT_TRUE(b.paths.empty());
+    EXPECT_EQ(b.nvme_status, 0x83);
+    expect_report(b.nvme_report, r, 0);  // header kept, regctl says 255
+    EXPECT_EQ(b.nvme_report->regctl, kMaxNvmeRegistrants);
+    ASSERT_TRUE(b.keys && b.full_status);
+    EXPECT_EQ(b.keys->keys.size(), 1024u);
+    // Without paths, the namespace's whole result fits.
+    ns.paths.clear();
+    auto one = decode_all(encode_run_answer(request_header(CMD_RUN), {ns}, Summary{}));
+    expect_report(one.at(0).luns().at(0).second.nvme_report, r, kMaxNvmeRegistrants);
+}
+
+TEST(NlAnswer, DecoderRefusesBadNvme) {
+    // One ATTR_LUN whose LUN_NVME `fill` writes; the answer's refusal text (empty: accepted).
+    auto decode = [](const std::function<void(Raw&)>& fill) {
+        Raw m(CMD_RUN, NLM_F_MULTI);
+        uint32_t lun = m.begin_nest(ATTR_LUN);
+        m.u32(LUN_INDEX, 0);
+        uint32_t nv = m.begin_nest(LUN_NVME);
+        fill(m);
+        m.end_nest(nv).end_nest(lun);
+        return decode_answer(m.done());
+    };
+    auto refusal = [&](const std::function<void(Raw&)>& fill) {
+        auto r = decode(fill);
+        EXPECT_FALSE(r.ok());
+        return r.ok() ? std::string() : r.error().msg;
+    };
+    const uint8_t id[17] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17};
+    auto header = [](Raw& m) { m.u32(NVME_GENERATION, 5).u8(NVME_RTYPE, 1).u16(NVME_REGCTL, 1); };
+    // One registrant nest with `fill`'s attributes, after the report header.
+    auto reg = [&](const std::function<void(Raw&)>& fill) {
+        return [&header, fill](Raw& m) {
+            header(m);
+            uint32_t g = m.begin_nest(NVME_REGISTRANT);
+            fill(m);
+            m.end_nest(g);
+        };
+    };
+    auto contains = [](const std::string& text, const std::string& part) {
+        EXPECT_NE(text.find(part), std::string::npos) << text;
+    };
+    // Host identifiers are 16 bytes, exactly.
+    contains(
+        refusal(reg([&](Raw& m) { m.u64(NR_KEY, 1).attr(NR_HOSTID, id, 15).u16(NR_CNTLID, 1); })),
+        "NR_HOSTID: 15 bytes, expected 16-16");
+    contains(
+        refusal(reg([&](Raw& m) { m.u64(NR_KEY, 1).attr(NR_HOSTID, id, 17).u16(NR_CNTLID, 1); })),
+        "NR_HOSTID: 17 bytes, expected 16-16");
+    // Required members.
+    contains(refusal(reg([&](Raw& m) { m.attr(NR_HOSTID, id, 16).u16(NR_CNTLID, 1); })),
+             "NR_KEY is required in each NVME_REGISTRANT");
+    contains(refusal(reg([&](Raw& m) { m.u64(NR_KEY, 1).u16(NR_CNTLID, 1); })),
+             "NR_HOSTID is required in each NVME_REGISTRANT");
+    contains(refusal(reg([&](Raw& m) { m.u64(NR_KEY, 1).attr(NR_HOSTID, id, 16); })),
+             "NR_CNTLID is required in each NVME_REGISTRANT");
+    // Values and sizes.
+    contains(refusal(reg([&](Raw& m) {
+                 m.u64(NR_KEY, 1).attr(NR_HOSTID, id, 16).u16(NR_CNTLID, 1).u8(NR_HOLDER, 2);
+             })),
+             "NR_HOLDER: 2 is not a boolean");
+    contains(
+        refusal(reg([&](Raw& m) { m.u32(NR_KEY, 1).attr(NR_HOSTID, id, 16).u16(NR_CNTLID, 1); })),
+        "NR_KEY: 4 bytes, expected a u64");
+    contains(
+        refusal([](Raw& m) { m.u32(NVME_GENERATION, 5).u8(NVME_RTYPE, 7).u16(NVME_REGCTL, 0); }),
+        "NVME_RTYPE: 7 is out of range (0-6)");
+    contains(refusal([](Raw& m) { m.u16(NVME_STATUS, 0x83); }),
+             "NVME_STATUS: 2 bytes, expected a u32");
+    // Too many registrants.
+    contains(refusal([&](Raw& m) {
+                 header(m);
+                 for (size_t i = 0; i <= kMaxNvmeRegistrants; ++i) {
+                     uint32_t g = m.begin_nest(NVME_REGISTRANT);
+                     m.u64(NR_KEY, i).attr(NR_HOSTID, id, 16).u16(NR_CNTLID, 1);
+                     m.end_nest(g);
+                 }
+             }),
+             "NVME_REGISTRANT repeated more than 255 times");
+    // Wrong nesting: a registrant's attributes directly in LUN_NVME (NR_HOSTID's type there is
+    // NVME_GENERATION, a u32), an attribute LUN_NVME does not have, a registrant in ATTR_LUN
+    // (NVME_REGISTRANT's type there is LUN_CATEGORY, a u8).
+    contains(refusal([&](Raw& m) { m.attr(NR_HOSTID, id, 16); }),
+             "NVME_GENERATION: 16 bytes, expected a u32");
+    contains(refusal([](Raw& m) { m.u8(6, 1); }), "unknown attribute type 6 in LUN_NVME");
+    {
+        Raw m(CMD_RUN, NLM_F_MULTI);
+        uint32_t lun = m.begin_nest(ATTR_LUN);
+        m.u32(LUN_INDEX, 0);
+        uint32_t g = m.begin_nest(NVME_REGISTRANT);
+        m.u64(NR_KEY, 1).attr(NR_HOSTID, id, 16).u16(NR_CNTLID, 1);
+        m.end_nest(g).end_nest(lun);
+        auto r = decode_answer(m.done());
+        ASSERT_FALSE(r.ok());
+        contains(r.error().msg, "LUN_CATEGORY");
+    }
+    // The report's header is whole or absent, registrants only with it.
+    contains(refusal([](Raw& m) { m.u32(NVME_GENERATION, 5).u8(NVME_RTYPE, 1); }),
+             "NVME_GENERATION, NVME_RTYPE and NVME_REGCTL come together");
+    contains(refusal([](Raw& m) { m.u16(NVME_REGCTL, 1); }), "come together");
+    contains(refusal([&](Raw& m) {
+                 uint32_t g = m.begin_nest(NVME_REGISTRANT);
+                 m.u64(NR_KEY, 1).attr(NR_HOSTID, id, 16).u16(NR_CNTLID, 1);
+                 m.end_nest(g);
+             }),
+             "NVME_REGISTRANT only with them");
+    // LUN_NVME given twice.
+    {
+        Raw m(CMD_RUN, NLM_F_MULTI);
+        uint32_t lun = m.begin_nest(ATTR_LUN);
+        m.u32(LUN_INDEX, 0);
+        for (int i = 0; i < 2; ++i) m.end_nest(m.begin_nest(LUN_NVME));
+        m.end_nest(lun);
+        auto r = decode_answer(m.done());
+        ASSERT_FALSE(r.ok());
+        contains(r.error().msg, "LUN_NVME given more than once");
+    }
+    // Well-formed ones pass: empty, status only (a negative errno), a whole report.
+    {
+        auto r = decode([](Raw&) {});
+        ASSERT_TRUE(r.ok()) << r.error().msg;
+        EXPECT_EQ(r->luns().at(0).second.nvme_status, 0);
+        EXPECT_FALSE(r->luns().at(0).second.nvme_report);
+    }
+    {
+        auto r = decode([](Raw& m) { m.u32(NVME_STATUS, static_cast<uint32_t>(-ENODEV)); });
+        ASSERT_TRUE(r.ok()) << r.error().msg;
+        EXPECT_EQ(r->luns().at(0).second.nvme_status, -ENODEV);
+    }
+    {
+        auto r = decode(reg([&](Raw& m) {
+            m.u64(NR_KEY, 0xfeed).attr(NR_HOSTID, id, 16).u8(NR_HOLDER, 1).u16(NR_CNTLID, 3);
+        }));
+        ASSERT_TRUE(r.ok()) << r.error().msg;
+        const auto& rep = r->luns().at(0).second.nvme_report;
+        ASSERT_TRUE(rep && rep->registrants.size() == 1);
+        EXPECT_EQ(rep->generation, 5u);
+        EXPECT_EQ(rep->registrants[0].key, 0xfeedu);
+        EXPECT_EQ(rep->registrants[0].hostid[15], 16);
+        EXPECT_TRUE(rep->registrants[0].holds);
+        EXPECT_EQ(rep->registrants[0].cntlid, 3);
     }
 }
 
