@@ -169,5 +169,168 @@ TEST(PrexplainClassify, Names) {
     EXPECT_STREQ(class_name(ConflictClass::unknown), "UNKNOWN");
 }
 
+// NVMe: registration is decided by host identifier from the Report.
+wire::nvme::HostId host(uint8_t last) {
+    wire::nvme::HostId h{};
+    h[0] = 0x50;
+    h[15] = last;
+    return h;
+}
+
+struct NvReg {
+    uint8_t host;
+    uint64_t key;
+    bool holds;
+};
+
+PrSnapshot nvsnap(std::optional<uint64_t> our_key, uint8_t rtype, std::vector<NvReg> regs) {
+    PrSnapshot s;
+    s.our_key = our_key;
+    s.our_hostid = host(0xa);
+    wire::nvme::ReservationStatus r;
+    r.rtype = rtype;
+    r.extended = true;
+    for (const auto& g : regs) {
+        wire::nvme::Registrant x;
+        x.cntlid = 0xffff;
+        x.hostid = host(g.host);
+        x.key = g.key;
+        x.holds = g.holds;
+        r.registrants.push_back(x);
+    }
+    r.regctl = static_cast<uint16_t>(r.registrants.size());
+    s.nvme_report = r;
+    // What the engine also fills from the same Report; the NVMe rows must not depend on it.
+    s.keys = wire::ReadKeys{};
+    s.reservation = wire::ReadReservation{};
+    return s;
+}
+
+TEST(PrexplainClassify, NvmeByHostIdentifier) {
+    using C = ConflictClass;
+    constexpr uint8_t kA = 0xa, kB = 0xb;  // our host is A
+    constexpr uint8_t WE = 1, EA = 2, WERO = 3, EARO = 4, WEAR = 5, EAAR = 6;
+    struct NvRow {
+        const char* name;
+        std::optional<uint64_t> key;
+        uint8_t rtype;
+        std::vector<NvReg> regs;
+        Access access;
+        C want;
+    } rows[] = {
+        // N6: nothing reserved, ours, reads under Write Exclusive types.
+        {"none", std::nullopt, 0, {{kB, 0xb, false}}, Access::write, C::transient},
+        {"we-ours", std::nullopt, WE, {{kA, 0xa, true}}, Access::write, C::transient},
+        {"we-read", std::nullopt, WE, {{kB, 0xb, true}}, Access::read, C::transient},
+        {"wero-read", 0xaULL, WERO, {{kB, 0xb, true}}, Access::read, C::transient},
+        // N7: WE/EA held by B.
+        {"we-reg",
+         std::nullopt,
+         WE,
+         {{kA, 0xa, false}, {kB, 0xb, true}},
+         Access::write,
+         C::reserved_by_other},
+        {"ea-read-reg",
+         0xaULL,
+         EA,
+         {{kA, 0xa, false}, {kB, 0xb, true}},
+         Access::read,
+         C::reserved_by_other},
+        {"we-unreg-nokey",
+         std::nullopt,
+         WE,
+         {{kB, 0xb, true}},
+         Access::write,
+         C::reserved_by_other},
+        {"we-keygone", 0xaULL, WE, {{kB, 0xb, true}}, Access::write, C::fenced},
+        {"ea-keygone-read", 0xaULL, EA, {{kB, 0xb, true}}, Access::read, C::fenced},
+        // The key is still on the namespace (another host of ours?): not "gone".
+        {"we-key-elsewhere", 0xaULL, WE, {{kB, 0xa, true}}, Access::write, C::reserved_by_other},
+        // N8: registrants-only and all-registrants.
+        {"wero-reg",
+         std::nullopt,
+         WERO,
+         {{kA, 0xa, false}, {kB, 0xb, true}},
+         Access::write,
+         C::transient},
+        {"earo-unreg", std::nullopt, EARO, {{kB, 0xb, true}}, Access::read, C::not_registered},
+        {"wero-unreg", std::nullopt, WERO, {{kB, 0xb, true}}, Access::write, C::not_registered},
+        {"wero-keygone", 0xaULL, WERO, {{kB, 0xb, true}}, Access::write, C::fenced},
+        {"wear-reg",
+         std::nullopt,
+         WEAR,
+         {{kA, 0xa, true}, {kB, 0xb, true}},
+         Access::write,
+         C::transient},
+        {"eaar-keygone", 0xaULL, EAAR, {{kB, 0xb, true}}, Access::read, C::fenced},
+        {"eaar-unreg", std::nullopt, EAAR, {{kB, 0xb, true}}, Access::unknown, C::not_registered},
+        // N2-N5: Register/Acquire/Release refused.
+        {"pr-keygone", 0xaULL, WE, {{kB, 0xb, true}}, Access::pr_out, C::fenced},
+        {"pr-unreg", std::nullopt, WE, {{kB, 0xb, true}}, Access::pr_out, C::not_registered},
+        {"pr-unreg-none", 0xaULL, 0, {}, Access::pr_out, C::not_registered},
+        {"pr-reg-other",
+         0xaULL,
+         EA,
+         {{kA, 0xa, false}, {kB, 0xb, true}},
+         Access::pr_out,
+         C::reserved_by_other},
+        {"pr-reg-ours", 0xaULL, EA, {{kA, 0xa, true}}, Access::pr_out, C::transient},
+        {"pr-in", 0xaULL, EA, {{kB, 0xb, true}}, Access::pr_in, C::transient},
+    };
+    for (const auto& r : rows) {
+        const Diagnosis d = classify(nvsnap(r.key, r.rtype, r.regs), r.access);
+        EXPECT_EQ(d.cls, r.want) << r.name << ": " << d.reason;
+        EXPECT_TRUE(d.nvme_report.has_value()) << r.name;
+    }
+    // What a diagnosis says: the SCSI type numbering, the holder by host, who preempted us.
+    const Diagnosis f = classify(nvsnap(0xaULL, WE, {{kB, 0xb, true}}), Access::write);
+    EXPECT_EQ(f.type, 0x1);
+    ASSERT_TRUE(f.holder_key.has_value());
+    EXPECT_EQ(*f.holder_key, 0xbu);
+    EXPECT_FALSE(f.registered);
+    EXPECT_EQ(f.preempted_by, (std::vector<uint64_t>{0xb}));
+    ASSERT_EQ(f.holder_ids.size(), 1u);
+    EXPECT_EQ(f.holder_ids[0], "0xb host 50000000-0000-0000-0000-00000000000b");
+    EXPECT_NE(
+        f.reason.find("our host 50000000-0000-0000-0000-00000000000a is no longer registered"),
+        std::string::npos)
+        << f.reason;
+    const Diagnosis e =
+        classify(nvsnap(std::nullopt, EARO, {{kA, 0xa, false}, {kB, 0xb, true}}), Access::write);
+    EXPECT_EQ(e.type, 0x6);
+    EXPECT_TRUE(e.registered);
+    // N1, an undefined type, and N0: without our host identifier the key table decides.
+    PrSnapshot again = nvsnap(0xaULL, WE, {{kB, 0xb, true}});
+    again.recheck_clear = true;
+    EXPECT_EQ(classify(again, Access::write).cls, C::transient);
+    EXPECT_EQ(classify(nvsnap(0xaULL, 9, {{kB, 0xb, true}}), Access::write).cls, C::unknown);
+    PrSnapshot nohost = nvsnap(0xaULL, WE, {{kB, 0xb, true}});
+    nohost.our_hostid.reset();
+    nohost.keys->keys = {0xb};
+    nohost.reservation->reserved = true;
+    nohost.reservation->type = 1;
+    nohost.reservation->key = 0xb;
+    const Diagnosis k = classify(nohost, Access::write);
+    EXPECT_EQ(k.cls, C::fenced);
+    EXPECT_FALSE(k.nvme_report.has_value());
+}
+
+TEST(PrexplainClassify, HostIdText) {
+    const auto u = parse_hostid("5052464E-0000-4000-8000-00000000000a");
+    ASSERT_TRUE(u.has_value());
+    EXPECT_EQ((*u)[0], 0x50);
+    EXPECT_EQ((*u)[15], 0x0a);
+    EXPECT_EQ(hostid_text(*u), "5052464e-0000-4000-8000-00000000000a");
+    const auto s = parse_hostid("0123456789abcdef");
+    ASSERT_TRUE(s.has_value());
+    EXPECT_EQ((*s)[7], 0xef);
+    EXPECT_EQ((*s)[8], 0);
+    EXPECT_EQ(hostid_text(*s), "0123456789abcdef");
+    for (const char* bad :
+         {"", "5052464e-0000-4000-8000-00000000000", "5052464e00000-4000-8000-00000000000a",
+          "zz52464e-0000-4000-8000-00000000000a", "0123456789abcdeg", "012345"})
+        EXPECT_FALSE(parse_hostid(bad).has_value()) << bad;
+}
+
 }  // namespace
 }  // namespace prfence::prexplain

@@ -693,5 +693,277 @@ TEST(PrexplainResolve, KernelNames) {
     fs::remove_all(root, ec);
 }
 
+// NVMe: the driver's line and the block layer's are one failed write on the namespace, named by
+// the NVMe opcode; the LBA meets the 512-byte sector at any logical block size.
+TEST(PrexplainCorrelate, NvmeConflictIsOneEvent) {
+    NullMapper m;
+    Correlator c(m);
+    Feeder r;
+    r.feed(c, {"[  101.203344] nvme1n4: I/O Cmd(0x1) @ LBA 0, 1 blocks, I/O Error (sct 0x0 / sc "
+               "0x83) MORE DNR ",
+               "[  101.203390] reservation conflict error, dev nvme1n4, sector 0 op 0x1:(WRITE) "
+               "flags 0x8800 phys_seg 1 prio class 2"});
+    ASSERT_EQ(r.events.size(), 1u);  // at once: the driver's line names the command
+    const Event& e = r.events[0];
+    EXPECT_EQ(e.lu.device, "nvme1n4");
+    EXPECT_EQ(e.op, "Write");
+    EXPECT_EQ(e.access, Access::write);
+    EXPECT_TRUE(e.has_sector);
+    EXPECT_EQ(e.sector, 0u);
+    EXPECT_EQ(e.blocks, 1u);
+    EXPECT_EQ(e.count, 1u);
+    c.finish(r.events);
+    EXPECT_EQ(r.events.size(), 1u);
+    EXPECT_EQ(c.stats().groups, 1u);
+    EXPECT_EQ(c.stats().conflict_lines, 2u);
+
+    // 4 KiB blocks: LBA 100 is sector 800. A read, then a Reservation Acquire by passthrough (no
+    // block line), on the same namespace: three failed commands, one story, judged on the write.
+    Correlator h(m, held());
+    Feeder q;
+    q.feed(h, {"[  5.0] nvme0n1: I/O Cmd(0x2) @ LBA 100, 2 blocks, I/O Error (sct 0x0 / sc 0x83) "
+               "MORE DNR ",
+               "[  5.0] reservation conflict error, dev nvme0n1, sector 800 op 0x0:(READ) flags "
+               "0x0 phys_seg 1 prio class 2",
+               "[  6.0] nvme0n1: I/O Cmd(0x1) @ LBA 8, 1 blocks, I/O Error (sct 0x0 / sc 0x83) "
+               "MORE DNR ",
+               "[  6.0] reservation conflict error, dev nvme0n1, sector 64 op 0x1:(WRITE) flags "
+               "0x8800 phys_seg 1 prio class 2",
+               "[  7.0] nvme0n1: Reservation Acquire(0x11), Reservation Conflict (sct 0x0 / sc "
+               "0x83) DNR cdw10=0x201 cdw11=0x0 cdw12=0x0 cdw13=0x0 cdw14=0x0 cdw15=0x0"});
+    h.finish(q.events);
+    ASSERT_EQ(q.events.size(), 1u);
+    const Event& f = q.events[0];
+    EXPECT_EQ(f.count, 3u);
+    ASSERT_EQ(f.commands.size(), 3u);
+    EXPECT_EQ(f.commands[0].op, "Read");
+    EXPECT_EQ(f.commands[0].access, Access::read);
+    EXPECT_EQ(f.commands[0].sector, 800u);  // the block layer's sector wins, as for SCSI
+    EXPECT_EQ(f.commands[0].blocks, 2u);
+    EXPECT_EQ(f.commands[1].op, "Write");
+    EXPECT_EQ(f.commands[2].op, "Reservation Acquire");
+    EXPECT_EQ(f.commands[2].access, Access::pr_out);
+    EXPECT_FALSE(f.commands[2].has_sector);
+    EXPECT_EQ(f.op, "Write");
+    EXPECT_EQ(h.stats().groups, 3u);
+
+    // A block line whose sector is no multiple of the LBA is another request.
+    Correlator o(m, held());
+    Feeder w;
+    w.feed(o,
+           {"[  5.0] nvme0n1: I/O Cmd(0x1) @ LBA 3, 1 blocks, I/O Error (sct 0x0 / sc 0x83) DNR ",
+            "[  5.0] reservation conflict error, dev nvme0n1, sector 5 op 0x1:(WRITE) flags "
+            "0x8800 phys_seg 1 prio class 2"});
+    o.finish(w.events);
+    ASSERT_EQ(w.events.size(), 1u);
+    EXPECT_EQ(w.events[0].count, 2u);
+}
+
+// A path of a native multipath head (nvme1c2n4) and the head (nvme1n4) are one namespace; the
+// command keeps the path. Partitions stand for their namespace. Other statuses are no conflict.
+TEST(PrexplainCorrelate, NvmeNamesAndOtherStatuses) {
+    NullMapper m;
+    Correlator c(m, held());
+    Feeder r;
+    r.feed(c,
+           {"[  1.0] nvme1c2n4: I/O Cmd(0x1) @ LBA 0, 1 blocks, I/O Error (sct 0x0 / sc 0x83) "
+            "MORE DNR ",
+            "[  1.0] reservation conflict error, dev nvme1c2n4, sector 0 op 0x1:(WRITE) flags "
+            "0x8800 phys_seg 1 prio class 2",
+            "[  2.0] critical nexus error, dev nvme1n4p1, sector 2048 op 0x1:(WRITE) flags "
+            "0x8800 phys_seg 1 prio class 2",
+            "[  3.0] nvme1n5: I/O Cmd(0x2) @ LBA 0, 8 blocks, I/O Error (sct 0x2 / sc 0x81) DNR ",
+            "[  3.0] critical medium error, dev nvme1n5, sector 0 op 0x0:(READ) flags 0x0 "
+            "phys_seg 1 prio class 2"});
+    c.finish(r.events);
+    ASSERT_EQ(r.events.size(), 1u);
+    const Event& e = r.events[0];
+    EXPECT_EQ(e.lu.key, "dev:nvme1n4");
+    EXPECT_EQ(e.count, 2u);
+    ASSERT_EQ(e.commands.size(), 2u);
+    EXPECT_EQ(e.commands[0].device, "nvme1c2n4");
+    EXPECT_EQ(e.commands[1].device, "nvme1n4");
+}
+
+// Reservation notifications: per controller, one AEN seen as the tracepoint and as both copies
+// of its uevent counts once; other asynchronous events and a NVME_AEN outside a uevent are not
+// notifications. Live: at once; held: one per controller at the end. Never a conflict event.
+TEST(PrexplainCorrelate, NvmeNotifications) {
+    const std::vector<std::string> lines = {
+        "   kworker/0:1H-54 [000] ..... 230.114421: nvme_async_event: nvme0: NVME_AEN=0x800006 "
+        "[NVME_AER_CSS]",
+        "KERNEL[230.114500] change   /devices/virtual/nvme-fabrics/ctl/nvme0 (nvme)",
+        "ACTION=change",
+        "DEVPATH=/devices/virtual/nvme-fabrics/ctl/nvme0",
+        "SUBSYSTEM=nvme",
+        "NVME_AEN=0x800006",
+        "UDEV  [230.130000] change   /devices/virtual/nvme-fabrics/ctl/nvme0 (nvme)",
+        "NVME_AEN=0x800006",
+        "   kworker/0:1H-54 [000] ..... 231.000000: nvme_async_event: nvme0: NVME_AEN=0x000002 "
+        "[NVME_AER_NOTICE_NS_CHANGED]",
+        "NVME_AEN=0x800006",  // no uevent header before it: whose?
+        "   kworker/1:1H-60 [001] ..... 240.000000: nvme_async_event: nvme0: NVME_AEN=0x800006 "
+        "[NVME_AER_CSS]",
+        "   kworker/1:1H-60 [001] ..... 240.500000: nvme_async_event: nvme2: NVME_AEN=0x800006 "
+        "[NVME_AER_CSS]",
+    };
+    NullMapper m;
+    {
+        Correlator c(m);
+        Feeder r;
+        std::vector<Notification> n;
+        int64_t arrival = 0;
+        for (const auto& l : lines)
+            if (auto p = parse_line(l)) {
+                c.feed(*p, arrival += 1'000'000, r.events);
+                c.take_notifications(n);
+            }
+        c.finish(r.events);
+        c.take_notifications(n);
+        EXPECT_TRUE(r.events.empty());
+        ASSERT_EQ(n.size(), 3u);
+        EXPECT_EQ(n[0].ctrl, "nvme0");
+        EXPECT_EQ(n[0].aen, 0x800006u);
+        EXPECT_EQ(n[0].count, 1u);
+        EXPECT_FALSE(n[0].update);
+        EXPECT_EQ(n[0].source, Source::trace);
+        EXPECT_EQ(n[0].first_seen_ns, 230'114'421'000);
+        EXPECT_EQ(n[1].ctrl, "nvme0");
+        EXPECT_EQ(n[1].count, 2u);
+        EXPECT_TRUE(n[1].update);
+        EXPECT_EQ(n[1].last_seen_ns, 240'000'000'000);
+        EXPECT_EQ(n[2].ctrl, "nvme2");
+        EXPECT_EQ(c.stats().notifications, 3u);
+    }
+    {
+        Correlator c(m, held());
+        Feeder r;
+        std::vector<Notification> n;
+        for (const auto& l : lines)
+            if (auto p = parse_line(l)) {
+                c.feed(*p, 0, r.events);
+                c.take_notifications(n);
+            }
+        EXPECT_TRUE(n.empty());
+        c.finish(r.events);
+        c.take_notifications(n);
+        EXPECT_TRUE(r.events.empty());
+        ASSERT_EQ(n.size(), 2u);
+        EXPECT_EQ(n[0].ctrl, "nvme0");
+        EXPECT_EQ(n[0].count, 2u);
+        EXPECT_EQ(n[0].first_seen_ns, 230'114'421'000);
+        EXPECT_EQ(n[0].last_seen_ns, 240'000'000'000);
+        EXPECT_EQ(n[1].ctrl, "nvme2");
+        EXPECT_EQ(n[1].count, 1u);
+    }
+    {
+        // The uevent alone (udevadm monitor, or --uevent): its time is the header's; without
+        // times, arrival decides what is one event.
+        Correlator c(m);
+        Feeder r;
+        std::vector<Notification> n;
+        int64_t arrival = 0;
+        for (const char* l :
+             {"change@/devices/virtual/nvme-fabrics/ctl/nvme3", "NVME_AEN=0x800006",
+              "change@/devices/virtual/nvme-fabrics/ctl/nvme3", "NVME_AEN=0x800006"})
+            if (auto p = parse_line(l)) {
+                c.feed(*p, arrival += 2'000'000'000, r.events);
+                c.take_notifications(n);
+            }
+        ASSERT_EQ(n.size(), 2u);
+        EXPECT_TRUE(n[0].uevent);
+        EXPECT_FALSE(n[0].has_time);
+        EXPECT_EQ(n[1].count, 2u);
+    }
+}
+
+// NVMe in sysfs: the mapper names a namespace with its NSID and controller; our host identifier is
+// the controller's hostid (a native multipath head's: its controllers'); a controller's namespaces
+// are its nvmeXnY entries and the heads of its paths.
+TEST(PrexplainResolve, NvmeNamespaces) {
+    namespace fs = std::filesystem;
+    std::string tmpl = (fs::temp_directory_path() / "prexplain-nvme-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    const std::string root = tmpl, sys = root + "/sys", dev = root + "/dev";
+    auto write = [](const std::string& p, const std::string& t) {
+        fs::create_directories(fs::path(p).parent_path());
+        std::ofstream(p) << t;
+    };
+    auto link = [](const std::string& target, const std::string& at) {
+        fs::create_directories(fs::path(at).parent_path());
+        fs::create_symlink(target, at);
+    };
+    const std::string rel = "virtual/nvme-fabrics/ctl/nvme1";
+    const std::string C = sys + "/devices/" + rel;
+    write(C + "/dev", "243:1\n");
+    write(C + "/hostid", "5052464e-0000-4000-8000-00000000000b\n");
+    link("../../devices/" + rel, sys + "/class/nvme/nvme1");
+    int minor = 0;
+    for (int head : {4, 10}) {
+        const std::string blk = "nvme1n" + std::to_string(head), ng = "ng1n" + std::to_string(head);
+        const std::string B = C + "/" + blk, G = C + "/" + ng;
+        write(B + "/dev", "259:" + std::to_string(minor) + "\n");
+        write(B + "/nsid", std::to_string(head + 1) + "\n");
+        write(B + "/wwid",
+              "uuid.0000000" + std::to_string(head) + "-0000-4000-8000-000000000000\n");
+        link("../../nvme1", B + "/device");
+        link("../devices/" + rel + "/" + blk, sys + "/block/" + blk);
+        link("../../devices/" + rel + "/" + blk, sys + "/class/block/" + blk);
+        write(G + "/dev", "242:" + std::to_string(minor++) + "\n");
+        link("../../devices/" + rel + "/" + ng, sys + "/class/nvme-generic/" + ng);
+        write(dev + "/" + blk, "");
+        write(dev + "/" + ng, "");
+    }
+    // A second controller carrying the path of a multipath head of subsystem 3, and the
+    // subsystem's directory listing both controllers.
+    const std::string rel2 = "virtual/nvme-fabrics/ctl/nvme2";
+    write(sys + "/devices/" + rel2 + "/hostid", "5052464e-0000-4000-8000-00000000000b\n");
+    write(sys + "/devices/" + rel2 + "/nvme3c2n1/nsid", "1\n");
+    link("../../devices/" + rel2, sys + "/class/nvme/nvme2");
+    fs::create_directories(sys + "/devices/virtual/nvme-subsystem/nvme-subsys3");
+    link("../../devices/virtual/nvme-subsystem/nvme-subsys3",
+         sys + "/class/nvme-subsystem/nvme-subsys3");
+    link("../../nvme-fabrics/ctl/nvme2",
+         sys + "/devices/virtual/nvme-subsystem/nvme-subsys3/nvme2");
+    const engine::ResolveOptions opt{.sysfs_root = sys, .dev_root = dev};
+
+    SysfsMapper mapper(opt);
+    auto a = mapper.by_name("nvme1n4");
+    ASSERT_TRUE(a.has_value());
+    EXPECT_EQ(a->device, "nvme1n4");
+    EXPECT_EQ(a->nsid, 5u);
+    EXPECT_EQ(a->ctrl, "nvme1");
+    EXPECT_EQ(a->wwid, "uuid.00000004-0000-4000-8000-000000000000");
+    ASSERT_NE(mapper.spec(a->key), nullptr);
+    EXPECT_EQ(mapper.spec(a->key)->paths.at(0).ng_node, dev + "/ng1n4");
+    EXPECT_FALSE(mapper.by_name("nvme1n7").has_value());
+
+    const auto id = controller_hostid(sys, "nvme1");
+    ASSERT_TRUE(id.has_value());
+    EXPECT_EQ(hostid_text(*id), "5052464e-0000-4000-8000-00000000000b");
+    const auto sub = controller_hostid(sys, "nvme-subsys3");
+    ASSERT_TRUE(sub.has_value());
+    EXPECT_EQ(*sub, *id);
+    EXPECT_FALSE(controller_hostid(sys, "nvme9").has_value());
+    EXPECT_FALSE(controller_hostid(sys, "").has_value());
+
+    EXPECT_EQ(controller_namespaces(sys, "nvme1"),
+              (std::vector<std::string>{"nvme1n4", "nvme1n10"}));
+    EXPECT_EQ(controller_namespaces(sys, "nvme2"), (std::vector<std::string>{"nvme3n1"}));
+    EXPECT_TRUE(controller_namespaces(sys, "nvme9").empty());
+
+    // Through the mapper, the kernel's two lines are one story with the namespace's names.
+    Correlator c(mapper, held());
+    Feeder r;
+    r.feed(c, {"nvme1n4: I/O Cmd(0x1) @ LBA 0, 1 blocks, I/O Error (sct 0x0 / sc 0x83) MORE DNR ",
+               "reservation conflict error, dev nvme1n4, sector 0 op 0x1:(WRITE) flags 0x8800 "
+               "phys_seg 1 prio class 2"});
+    c.finish(r.events);
+    ASSERT_EQ(r.events.size(), 1u);
+    EXPECT_EQ(r.events[0].lu.key, "uuid.00000004-0000-4000-8000-000000000000");
+    EXPECT_EQ(r.events[0].lu.nsid, 5u);
+    fs::remove_all(root);
+}
+
 }  // namespace
 }  // namespace prfence::prexplain

@@ -399,5 +399,169 @@ TEST(PrexplainParse, VmCaptures) {
     }
 }
 
+// NVMe: the two lines a write refused by a reservation leaves on a 7.3 kernel (nvmet, the tests/vm
+// nvme topology; the first ends with a blank), every framing, the verbose build's names, the
+// passthrough form, other statuses.
+TEST(PrexplainParse, NvmeConflictLines) {
+    const std::string nv =
+        "nvme1n4: I/O Cmd(0x1) @ LBA 0, 1 blocks, I/O Error (sct 0x0 / sc 0x83) MORE DNR ";
+    const std::string blk =
+        "reservation conflict error, dev nvme1n4, sector 0 op 0x1:(WRITE) flags 0x8800 phys_seg 1 "
+        "prio class 2";
+    for (const std::string& prefix :
+         {std::string(), std::string("[  101.203344] "), std::string("3,812,101203344,-;"),
+          std::string("Dec 06 07:40:01 node-b kernel: ")}) {
+        ParsedLine p = must(hold(prefix + nv));
+        EXPECT_EQ(p.kind, LineKind::nvme_error) << prefix;
+        EXPECT_TRUE(p.nvme);
+        EXPECT_TRUE(p.conflict);
+        EXPECT_EQ(p.disk, "nvme1n4");
+        EXPECT_EQ(p.op, "I/O Cmd");
+        EXPECT_TRUE(p.has_opcode);
+        EXPECT_EQ(p.opcode, 0x01);
+        EXPECT_TRUE(p.has_sector);
+        EXPECT_EQ(p.sector, 0u);
+        EXPECT_EQ(p.count, 1u);
+        EXPECT_EQ(p.status, "I/O Error");
+        EXPECT_EQ(p.sct, 0);
+        EXPECT_EQ(p.sc, 0x83);
+        EXPECT_TRUE(p.more);
+        EXPECT_TRUE(p.dnr);
+        ParsedLine b = must(hold(prefix + blk));
+        EXPECT_EQ(b.kind, LineKind::block_error);
+        EXPECT_TRUE(b.conflict);
+        EXPECT_EQ(b.disk, "nvme1n4");
+        EXPECT_EQ(b.op, "WRITE");
+        EXPECT_EQ(b.sector, 0u);
+    }
+    // Without the trailing blank (a log that strips it), without MORE, a read, a large LBA.
+    ParsedLine r = must(
+        "nvme0n12: I/O Cmd(0x2) @ LBA 2097144, 8 blocks, I/O Error (sct 0x0 / sc "
+        "0x83) DNR");
+    EXPECT_TRUE(r.conflict);
+    EXPECT_EQ(r.disk, "nvme0n12");
+    EXPECT_EQ(r.opcode, 0x02);
+    EXPECT_EQ(r.sector, 2097144u);
+    EXPECT_EQ(r.count, 8u);
+    EXPECT_FALSE(r.more);
+    EXPECT_TRUE(r.dnr);
+    // CONFIG_NVME_VERBOSE_ERRORS names the command and the status.
+    ParsedLine v = must(
+        "[   55.1] nvme0n1: Write(0x1) @ LBA 8, 8 blocks, Reservation Conflict "
+        "(sct 0x0 / sc 0x83) DNR ");
+    EXPECT_TRUE(v.conflict);
+    EXPECT_EQ(v.op, "Write");
+    EXPECT_EQ(v.status, "Reservation Conflict");
+    // A path of a native multipath head.
+    ParsedLine h = must(
+        "nvme1c2n4: I/O Cmd(0x1) @ LBA 0, 1 blocks, I/O Error (sct 0x0 / sc 0x83) "
+        "MORE DNR ");
+    EXPECT_TRUE(h.conflict);
+    EXPECT_EQ(h.disk, "nvme1c2n4");
+    // The passthrough form (passthru_err_log_enabled): no LBA, the command dwords after DNR.
+    ParsedLine t = must(
+        "nvme0n1: Reservation Acquire(0x11), Reservation Conflict (sct 0x0 / sc "
+        "0x83) DNR cdw10=0x201 cdw11=0x0 cdw12=0x0 cdw13=0x0 cdw14=0x0 cdw15=0x0");
+    EXPECT_EQ(t.kind, LineKind::nvme_error);
+    EXPECT_TRUE(t.conflict);
+    EXPECT_FALSE(t.has_sector);
+    EXPECT_EQ(t.opcode, 0x11);
+    EXPECT_EQ(t.op, "Reservation Acquire");
+    ParsedLine t2 = must(
+        "nvme0n1: I/O Cmd(0x2), I/O Error (sct 0x0 / sc 0x83) cdw10=0x0 "
+        "cdw11=0x0 cdw12=0x7 cdw13=0x0 cdw14=0x0 cdw15=0x0");
+    EXPECT_TRUE(t2.conflict);
+    EXPECT_FALSE(t2.more || t2.dnr);
+    // Other statuses parse but are not conflicts; admin commands name the controller.
+    ParsedLine o =
+        must("nvme0n1: I/O Cmd(0x2) @ LBA 0, 8 blocks, I/O Error (sct 0x2 / sc 0x81) DNR ");
+    EXPECT_FALSE(o.conflict);
+    EXPECT_EQ(o.sct, 2);
+    EXPECT_EQ(o.sc, 0x81);
+    ParsedLine f =
+        must("nvme0n1: I/O Cmd(0x1) @ LBA 0, 1 blocks, I/O Error (sct 0x0 / sc 0x2) DNR ");
+    EXPECT_FALSE(f.conflict);
+    ParsedLine a = must("nvme0: Admin Cmd(0x6), I/O Error (sct 0x0 / sc 0x83) DNR ");
+    EXPECT_EQ(a.kind, LineKind::nvme_error);
+    EXPECT_FALSE(a.conflict);
+    // Before 6.5 the block layer said "critical nexus" for the same status.
+    ParsedLine n = must(
+        "critical nexus error, dev nvme0n1, sector 16 op 0x1:(WRITE) flags 0x8800 "
+        "phys_seg 1 prio class 2");
+    EXPECT_TRUE(n.conflict);
+    EXPECT_EQ(n.disk, "nvme0n1");
+    // Malformed: nothing.
+    for (const char* bad : {
+             "nvme1n4: I/O Cmd(0x1) @ LBA x, 1 blocks, I/O Error (sct 0x0 / sc 0x83)",
+             "nvme1n4: I/O Cmd(0x1) @ LBA 0, 1 blocks, I/O Error (sct 0x9 / sc 0x83)",
+             "nvme1n4: I/O Cmd(0x1ff) @ LBA 0, 1 blocks, I/O Error (sct 0x0 / sc 0x83)",
+             "nvme1n4: I/O Cmd(0x1) @ LBA 0, 1 blocks, I/O Error (sct 0x0 / sc 0x183)",
+             "nvme1n4: I/O Cmd(0x1) @ LBA 0, 1 blocks, I/O Error (sct 0x0 / sc 0x83) garbage",
+             "nvme1n4: I/O Cmd(0x1) @ LBA 0, 1 blocks, I/O Error (sct 0x0",
+             "nvme nvme0: failed to connect queue: 0 ret=-18",
+             "nvme1n4: p1 p2",
+         })
+        EXPECT_FALSE(parse_line(bad).has_value()) << bad;
+}
+
+TEST(PrexplainParse, NvmeNotifications) {
+    // The tracepoint, as trace_pipe and trace-cmd print it, and without the symbol.
+    for (const char* line : {
+             "   kworker/0:1H-54      [000] .....   230.114421: nvme_async_event: nvme0: "
+             "NVME_AEN=0x800006 [NVME_AER_CSS]",
+             "kworker/0:1H-54 [000] 230.114421: nvme_async_event: nvme0: NVME_AEN=0x800006 "
+             "[0x800006]",
+         }) {
+        ParsedLine p = must(line);
+        EXPECT_EQ(p.kind, LineKind::nvme_aen) << line;
+        EXPECT_EQ(p.source, Source::trace);
+        EXPECT_TRUE(p.has_time);
+        EXPECT_EQ(p.ts_ns, 230'114'421'000);
+        EXPECT_EQ(p.ctrl, "nvme0");
+        EXPECT_EQ(p.aen, 0x800006u);
+        EXPECT_TRUE(is_reservation_aen(p.aen));
+        EXPECT_FALSE(p.conflict);
+    }
+    ParsedLine bare = must("nvme_async_event: nvme12: NVME_AEN=0x000002 [NVME_AER_NOTICE]");
+    EXPECT_EQ(bare.ctrl, "nvme12");
+    EXPECT_FALSE(is_reservation_aen(bare.aen));
+    EXPECT_FALSE(is_reservation_aen(0x810006));  // another info value
+    EXPECT_FALSE(is_reservation_aen(0x800002));  // a notice, not I/O command specific status
+    // udevadm monitor --kernel --property, and the netlink message's strings.
+    ParsedLine k =
+        must("KERNEL[230.114500] change   /devices/virtual/nvme-fabrics/ctl/nvme0 (nvme)");
+    EXPECT_EQ(k.kind, LineKind::uevent_dev);
+    EXPECT_EQ(k.ctrl, "nvme0");
+    EXPECT_TRUE(k.has_time);
+    EXPECT_EQ(k.ts_ns, 230'114'500'000);
+    ParsedLine u =
+        must("UDEV  [230.120001] change   /devices/pci0000:00/0000:00:04.0/nvme/nvme3 (nvme)");
+    EXPECT_EQ(u.ctrl, "nvme3");
+    EXPECT_EQ(must("DEVPATH=/devices/virtual/nvme-fabrics/ctl/nvme0").ctrl, "nvme0");
+    EXPECT_EQ(must("change@/devices/virtual/nvme-fabrics/ctl/nvme1").ctrl, "nvme1");
+    ParsedLine e = must("NVME_AEN=0x800006");
+    EXPECT_EQ(e.kind, LineKind::uevent_aen);
+    EXPECT_EQ(e.aen, 0x800006u);
+    const char msg[] =
+        "change@/devices/virtual/nvme-fabrics/ctl/nvme0\0ACTION=change\0"
+        "DEVPATH=/devices/virtual/nvme-fabrics/ctl/nvme0\0SUBSYSTEM=nvme\0"
+        "NVME_AEN=0x800006\0SEQNUM=4711\0";
+    const auto lines = uevent_lines(std::string_view(msg, sizeof msg - 1));
+    ASSERT_EQ(lines.size(), 6u);
+    EXPECT_EQ(lines[0], "change@/devices/virtual/nvme-fabrics/ctl/nvme0");
+    EXPECT_EQ(lines[4], "NVME_AEN=0x800006");
+    EXPECT_TRUE(uevent_lines(std::string_view("libudev\0\xfe\xed\xca\xfe", 12)).empty());
+    for (const char* bad : {
+             "KERNEL[230.1] change   /devices/virtual/block/sda (block)",
+             "KERNEL[230.1] change   /devices/virtual/nvme-fabrics/ctl/nvme0n1 (nvme)",
+             "DEVPATH=/devices/virtual/block/loop0",
+             "NVME_AEN=0x1ffffffff",
+             "NVME_AEN=0x800006 trailing",
+             "nvme_async_event: nvme0: NVME_AEN=zz [NVME_AER_CSS]",
+             "nvme_async_event: nvme0n1: NVME_AEN=0x800006 [NVME_AER_CSS]",
+         })
+        EXPECT_FALSE(parse_line(bad).has_value()) << bad;
+}
+
 }  // namespace
 }  // namespace prfence::prexplain

@@ -2,10 +2,12 @@
 #include "tools/prexplain/app.h"
 
 #include <fcntl.h>
+#include <linux/netlink.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -147,7 +149,91 @@ std::string event_json(const Explained& x) {
     }
     j["commands"] = std::move(cmds);
     j["unlisted"] = e.unlisted;
+    // NVMe namespaces only: the namespace's NSID and controller, our host identifier and the
+    // Report's registrants (hosts, keys, the holder), as the classification saw them.
+    if (e.lu.nsid || !e.lu.ctrl.empty() || d.nvme_report || e.lu.device.starts_with("nvme")) {
+        j["nsid"] = e.lu.nsid ? Json(e.lu.nsid) : Json(nullptr);
+        j["ctrl"] = null_or(e.lu.ctrl);
+        j["hostid"] = d.our_hostid ? Json(hostid_text(*d.our_hostid)) : Json(nullptr);
+        Json regs = Json::array();
+        if (d.nvme_report)
+            for (const auto& r : d.nvme_report->registrants) {
+                Json q;
+                q["key"] = key_text(r.key);
+                q["hostid"] = hostid_text(r.hostid);
+                q["holds"] = r.holds;
+                q["ours"] = d.our_hostid && r.hostid == *d.our_hostid;
+                regs.push_back(std::move(q));
+            }
+        j["registrants"] = std::move(regs);
+    }
     return j.dump();
+}
+
+std::string notification_json(const ExplainedNotice& x) {
+    const Notification& n = x.notice;
+    char aen[16];
+    std::snprintf(aen, sizeof aen, "0x%06x", n.aen);
+    Json j;
+    j["event"] = "reservation_notification";
+    j["ctrl"] = n.ctrl;
+    j["aen"] = aen;
+    j["log_page"] = "0x80";
+    j["count"] = n.count;
+    j["first_seen"] = seconds_json(n.has_time, n.first_seen_ns);
+    j["last_seen"] = seconds_json(n.has_time, n.last_seen_ns);
+    j["update"] = n.update;
+    j["source"] = n.uevent ? "uevent" : source_name(n.source);
+    j["hostid"] = x.our_hostid.empty() ? Json(nullptr) : Json(x.our_hostid);
+    Json list = Json::array();
+    for (const auto& ns : x.namespaces) {
+        Json q;
+        q["device"] = ns.device;
+        q["nsid"] = ns.nsid ? Json(ns.nsid) : Json(nullptr);
+        q["class"] = ns.queried ? Json(class_name(ns.diag.cls)) : Json(nullptr);
+        q["reason"] = ns.queried ? Json(ns.diag.reason) : Json(nullptr);
+        list.push_back(std::move(q));
+    }
+    j["namespaces"] = std::move(list);
+    j["note"] = null_or(x.note);
+    return j.dump();
+}
+
+std::string notification_text(const ExplainedNotice& x) {
+    const Notification& n = x.notice;
+    char aen[16];
+    std::snprintf(aen, sizeof aen, "0x%06x", n.aen);
+    std::string s = n.ctrl + ": " + (n.update ? "again: " : "") +
+                    "reservation notification (NVME_AEN=" + aen + ", log page 0x80)";
+    if (!x.namespaces.empty()) {
+        std::string bad;
+        size_t fine = 0, unqueried = 0;
+        for (const auto& ns : x.namespaces) {
+            if (!ns.queried) {
+                ++unqueried;
+                continue;
+            }
+            if (ns.diag.cls == ConflictClass::transient) {
+                ++fine;
+                continue;
+            }
+            bad += (bad.empty() ? "" : "; ") + ns.device + " " + class_name(ns.diag.cls) + ": " +
+                   ns.diag.reason;
+        }
+        s += ": " + std::to_string(x.namespaces.size()) + " namespace" +
+             (x.namespaces.size() == 1 ? "" : "s");
+        if (!bad.empty()) s += "; " + bad;
+        if (fine) s += "; " + std::to_string(fine) + " with our host registered or unreserved";
+        if (unqueried) s += "; " + std::to_string(unqueried) + " not queried";
+    }
+    if (!x.note.empty()) s += "; " + x.note;
+    s += " (" + std::to_string(n.count) + (n.count == 1 ? " notification" : " notifications");
+    if (n.has_time)
+        s += ", " + (n.count == 1
+                         ? "at " + seconds_text(n.first_seen_ns)
+                         : seconds_text(n.first_seen_ns) + " to " + seconds_text(n.last_seen_ns));
+    s += ")";
+    return s;
 }
 
 std::string event_text(const Explained& x) {
@@ -287,6 +373,7 @@ struct Options {
     std::vector<std::string> files;
     bool kmsg = false;
     bool trace = false;
+    bool uevent = false;
     std::vector<std::string> follow;
     std::string key;
     std::string key_file;
@@ -312,6 +399,7 @@ struct Input {
     bool live = false;      // keep reading after EOF
     bool pollable = false;  // FIFOs, /dev/kmsg, trace_pipe; regular files are re-read on a timer
     bool kmsg = false;      // one record per read(); EPIPE means records were overwritten
+    bool uevent = false;    // a netlink uevent socket: one message per read, '\0'-separated
     std::string partial;
     bool eof = false;
 };
@@ -321,6 +409,7 @@ class Pipeline {
     Pipeline(const Options& o, LuMapper& mapper, PrQuerier* querier, EventSink* sink,
              OurSides* book, bool live)
         : o_(o),
+          mapper_(mapper),
           corr_(mapper, CorrelateOptions{.hold = !live}),
           querier_(querier),
           sink_(sink),
@@ -331,7 +420,8 @@ class Pipeline {
     void line(std::string_view l, int64_t arrival) {
         if (auto p = parse_line(l)) {
             corr_.feed(*p, arrival, events_);
-            if (!events_.empty()) flush();
+            corr_.take_notifications(notices_);
+            if (!events_.empty() || !notices_.empty()) flush();
         }
     }
     void tick(int64_t now) {
@@ -340,6 +430,7 @@ class Pipeline {
     }
     void finish() {
         corr_.finish(events_);
+        corr_.take_notifications(notices_);
         flush();
     }
     std::optional<int64_t> deadline() const { return corr_.next_deadline(); }
@@ -349,7 +440,56 @@ class Pipeline {
     void flush() {
         for (auto& ev : events_) handle(std::move(ev));
         events_.clear();
+        for (auto& n : notices_) handle_notice(std::move(n));
+        notices_.clear();
         std::cout.flush();
+    }
+
+    // A reservation notification: the controller's namespaces (sysfs) and, queried, what each says
+    // now about our host. The log page itself is not read: see the man page.
+    void handle_notice(Notification n) {
+        any_ = true;
+        ExplainedNotice x;
+        const auto hostid = controller_hostid(o_.sys, n.ctrl);
+        if (hostid) x.our_hostid = hostid_text(*hostid);
+        size_t queried = 0;
+        for (const std::string& name : controller_namespaces(o_.sys, n.ctrl)) {
+            ExplainedNotice::Namespace ns;
+            ns.device = name;
+            const std::optional<LuIdentity> id = mapper_.by_name(name);
+            if (id) ns.nsid = id->nsid;
+            if (id && querier_ && !o_.no_query && queried < kMaxNoticeQueries) {
+                ++queried;
+                std::optional<uint64_t> key = our_key_;
+                const OurSide* side = book_ ? book_->find(*id) : nullptr;
+                if (!key && side) key = side->key;
+                PrSnapshot snap = querier_->query(*id);
+                snap.our_key = key;
+                ns.diag = classify(snap, Access::write);
+                ns.queried = true;
+                if (ns.diag.cls == ConflictClass::fenced && !o_.on_fenced.empty() &&
+                    fired_.insert(id->key).second) {
+                    Explained e;
+                    e.event.lu = *id;
+                    e.diag = ns.diag;
+                    e.our_key = key;
+                    run_hook(e);
+                }
+            }
+            x.namespaces.push_back(std::move(ns));
+        }
+        if (x.namespaces.empty())
+            x.note = "no namespaces of " + n.ctrl + " in " + o_.sys + "/class/nvme; ";
+        else if (queried < x.namespaces.size() && querier_ && !o_.no_query)
+            x.note = std::to_string(x.namespaces.size() - queried) +
+                     " namespaces not queried (at most " + std::to_string(kMaxNoticeQueries) +
+                     " per notification); ";
+        x.note += "the entries are in log page 0x80: nvme resv-notif-log /dev/" + n.ctrl;
+        x.notice = std::move(n);
+        if (o_.json)
+            std::cout << notification_json(x) << '\n';
+        else
+            std::cout << notification_text(x) << '\n';
     }
 
     void handle(Event ev) {
@@ -421,13 +561,16 @@ class Pipeline {
                       << status << ")\n";
     }
 
+    static constexpr size_t kMaxNoticeQueries = 256;
     const Options& o_;
+    LuMapper& mapper_;
     Correlator corr_;
     PrQuerier* querier_;
     EventSink* sink_;
     OurSides* book_;
     std::optional<uint64_t> our_key_;
     std::vector<Event> events_;
+    std::vector<Notification> notices_;
     std::set<std::string> fired_;
     bool any_ = false;
 };
@@ -458,8 +601,28 @@ void feed_chunk(Input& in, const char* data, size_t n, Pipeline& p) {
     }
 }
 
+// A uevent message is "ACTION@DEVPATH" then "KEY=VALUE" strings, each '\0'-terminated: each is
+// one line, as udevadm monitor --property prints them.
+bool drain_uevent(Input& in, Pipeline& p, std::vector<char>& buf) {
+    for (;;) {
+        const ssize_t r = ::recv(in.fd, buf.data(), buf.size(), MSG_DONTWAIT);
+        if (r < 0) {
+            if (errno == EINTR && !g_stop) continue;
+            if (errno == EAGAIN || errno == EINTR) return true;
+            if (errno == ENOBUFS) continue;  // the socket overflowed: events were lost
+            std::cerr << "prexplain: " << in.name << ": " << std::strerror(errno) << '\n';
+            return false;
+        }
+        const int64_t now = mono_ns();
+        for (std::string_view l :
+             uevent_lines(std::string_view(buf.data(), static_cast<size_t>(r))))
+            p.line(l, now);
+    }
+}
+
 // Reads what is available; false on a read error.
 bool drain(Input& in, Pipeline& p, std::vector<char>& buf) {
+    if (in.uevent) return drain_uevent(in, p, buf);
     for (;;) {
         ssize_t r = ::read(in.fd, buf.data(), buf.size());
         if (r > 0) {
@@ -517,6 +680,14 @@ class TraceInstance {
                 }
                 ::close(fd);
             }
+            // Reservation notifications, where the nvme module is loaded (its events appear with
+            // it): optional, a host without NVMe has nothing to report there.
+            if (int fd = ::open((dir + "/events/nvme/nvme_async_event/enable").c_str(),
+                                O_WRONLY | O_CLOEXEC);
+                fd >= 0) {
+                if (::write(fd, "1", 1) != 1) nvme_error_ = std::strerror(errno);
+                ::close(fd);
+            }
             return dir + "/trace_pipe";
         }
         return fail(Errc::system, "cannot create a tracefs instance: " + why);
@@ -527,9 +698,31 @@ class TraceInstance {
         dir_.clear();
     }
 
+    // Why the nvme_async_event tracepoint could not be enabled ("" when it was, or is absent).
+    const std::string& nvme_error() const { return nvme_error_; }
+
   private:
     std::string dir_;
+    std::string nvme_error_;
 };
+
+// The kernel's uevents (NETLINK_KOBJECT_UEVENT, multicast group 1: what udevd itself reads).
+Result<Input> open_uevent() {
+    Input in;
+    in.name = "uevent netlink socket";
+    in.fd = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
+    if (in.fd < 0) return fail_errno("socket(NETLINK_KOBJECT_UEVENT)");
+    sockaddr_nl addr{};
+    addr.nl_family = AF_NETLINK;
+    addr.nl_groups = 1;
+    if (::bind(in.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        const int e = errno;
+        ::close(in.fd);
+        return fail_with_errno(e, "bind(NETLINK_KOBJECT_UEVENT)");
+    }
+    in.live = in.pollable = in.uevent = true;
+    return in;
+}
 
 Result<Input> open_input(const std::string& path, bool live) {
     Input in;
@@ -621,8 +814,11 @@ int run(int argc, char** argv) {
     app.add_option("files", o.files, "saved kernel log or trace files ('-' = stdin)");
     app.add_flag("--kmsg", o.kmsg, "follow /dev/kmsg from now on");
     app.add_flag("--trace", o.trace,
-                 "live tracepoints (scsi_dispatch_cmd_done, block_rq_complete) from a tracefs "
-                 "instance of our own");
+                 "live tracepoints (scsi_dispatch_cmd_done, block_rq_complete, and "
+                 "nvme_async_event where the nvme module is loaded) from a tracefs instance of our "
+                 "own");
+    app.add_flag("--uevent", o.uevent,
+                 "live kernel uevents (netlink): NVMe reservation notifications (NVME_AEN)");
     app.add_option("--tracefs", o.tracefs,
                    "tracefs mount point for --trace (default /sys/kernel/tracing)");
     // One value per --follow, so that "--follow F1 F2" is F1 followed and F2 a file (an error).
@@ -660,11 +856,13 @@ int run(int argc, char** argv) {
         std::cerr << "prexplain: " << m << '\n';
         return kExitUsage;
     };
-    const bool live = o.kmsg || o.trace || !o.follow.empty();
+    const bool live = o.kmsg || o.trace || o.uevent || !o.follow.empty();
     if (o.files.empty() && !live)
-        return usage("nothing to read: give FILE..., '-', --kmsg, --trace or --follow FILE");
+        return usage(
+            "nothing to read: give FILE..., '-', --kmsg, --trace, --uevent or --follow FILE");
     if (!o.files.empty() && live)
-        return usage("FILE arguments and live inputs (--kmsg, --trace, --follow) do not mix");
+        return usage(
+            "FILE arguments and live inputs (--kmsg, --trace, --uevent, --follow) do not mix");
     if (!o.groups.empty() && o.daemon.empty())
         return usage("--group names one of prfenced's groups: give --daemon SOCKET too");
     if (!o.key.empty() && !o.key_file.empty())
@@ -756,6 +954,18 @@ int run(int argc, char** argv) {
         }
         in.live = in.pollable = true;
         inputs.push_back(std::move(in));
+        if (!instance.nvme_error().empty())
+            std::cerr << "prexplain: --trace: nvme_async_event not enabled: "
+                      << instance.nvme_error() << '\n';
+    }
+    if (o.uevent) {
+        auto in = open_uevent();
+        if (!in.ok()) {
+            std::cerr << "prexplain: --uevent: " << in.error().msg << '\n';
+            for (auto& i : inputs) ::close(i.fd);
+            return kExitInput;
+        }
+        inputs.push_back(std::move(*in));
     }
     for (const auto& f : o.follow) {
         auto in = open_input(f, true);

@@ -3,7 +3,8 @@
 // FIFO), the parse -> correlate -> query -> classify pipeline, and its outputs (one human line or
 // one JSON line per event, the --on-fenced hook, an EventSink for prfenced's subscribers).
 //
-// Exit codes: 0 no conflict seen, 24 conflicts seen (one-shot and live modes alike), 1 bad usage,
+// Exit codes: 0 no conflict seen, 24 conflicts or NVMe reservation notifications seen (one-shot
+// and live modes alike), 1 bad usage,
 // 15 an input could not be read (or the tracefs instance not set up).
 #pragma once
 
@@ -12,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tools/prexplain/classify.h"
 #include "tools/prexplain/correlate.h"
@@ -42,8 +44,29 @@ struct Explained {
 // dm-multipath map, or null), commands ([{op, access, sector, blocks, device, hctl, count,
 // first_seen, last_seen}], every kind of command refused), unlisted (failed I/Os beyond the kinds
 // listed).
+// NVMe namespaces add, at the end: nsid, ctrl, hostid (ours), registrants ([{key, hostid, holds,
+// ours}], the Report's).
 std::string event_json(const Explained& e);
 std::string event_text(const Explained& e);
+
+// A reservation notification on an NVMe controller, with what each of its namespaces says now.
+struct ExplainedNotice {
+    Notification notice;
+    struct Namespace {
+        std::string device;  // "nvme0n1"
+        uint32_t nsid = 0;   // 0 when unknown
+        bool queried = false;
+        Diagnosis diag;  // as for a write refused on it (queried only)
+    };
+    std::vector<Namespace> namespaces;  // the controller's, from sysfs ("" when none known)
+    std::string our_hostid;             // the controller's hostid, "" when unknown
+    std::string note;                   // what could not be done, or how to read the log
+};
+// JSON fields: event ("reservation_notification"), ctrl, aen, log_page, count, first_seen,
+// last_seen, update, source ("trace", "uevent", ...), hostid, namespaces ([{device, nsid, class,
+// reason}]), note.
+std::string notification_json(const ExplainedNotice& x);
+std::string notification_text(const ExplainedNotice& x);
 
 // Where events go besides stdout. --forward SOCKET hands them to prfenced's subscribers through an
 // implementation of this interface (the prfenced client plugs in via open_forward_sink).

@@ -33,6 +33,26 @@
 // because a node that runs prexplain registers its key; a key that is gone while another registrant
 // holds the reservation is what PREEMPT leaves behind. READ FULL STATUS, when given, names the
 // holder(s) with their TransportIDs.
+//
+// NVMe namespaces (the NVMe base specification's reservations: registrants are hosts, named by
+// their host identifier; one Reservation Report answers everything). With the Report and our
+// host's identifier (the hostid of the controller the namespace was reached through), whether we
+// are registered is decided by host identifier, and "our key is gone" means our key is known
+// (--key, prfenced's group) and no registrant of our host holds it:
+//   N0. the Report or our host identifier missing                -> the table above, on the keys
+//   N1. a re-issued command succeeded                            -> TRANSIENT
+//   Reservation Register/Acquire/Release (PR OUT):
+//   N2. our host not registered, another host holds a reservation, our key gone -> FENCED
+//   N3. our host not registered otherwise                        -> NOT_REGISTERED
+//   N4. registered, another host holds the reservation           -> RESERVED_BY_OTHER
+//   N5. registered, nothing reserved or ours                     -> TRANSIENT
+//   Report (PR IN)                                               -> TRANSIENT
+//   Reads, writes (other commands count as writes):
+//   N6. nothing reserved, or our host holds it, or a read under a Write Exclusive type -> TRANSIENT
+//   N7. WE/EA held by another host: our key gone -> FENCED; otherwise -> RESERVED_BY_OTHER
+//   N8. registrants-only / all-registrants: registered            -> TRANSIENT (every controller
+//       of a registered host may access); not registered: our key gone -> FENCED, otherwise
+//       -> NOT_REGISTERED
 #pragma once
 
 #include <cstdint>
@@ -41,6 +61,7 @@
 #include <vector>
 
 #include "tools/prexplain/correlate.h"
+#include "uring_engine/wire/nvme_types.h"
 #include "uring_engine/wire/prin.h"
 
 namespace prfence::prexplain {
@@ -64,6 +85,9 @@ struct PrSnapshot {
     bool spc2_reserved = false;  // PERSISTENT RESERVE IN answered RESERVATION CONFLICT
     bool recheck_clear = false;  // the command, issued again, succeeded
     std::string query_error;     // why keys/reservation are missing ("" = not queried)
+    // NVMe namespaces: the Reservation Report, and our host's identifier.
+    std::optional<wire::nvme::ReservationStatus> nvme_report;
+    std::optional<wire::nvme::HostId> our_hostid;
 };
 
 struct Diagnosis {
@@ -74,7 +98,16 @@ struct Diagnosis {
     std::vector<uint64_t> preempted_by;   // FENCED: the holder(s) that shut us out
     std::vector<std::string> holder_ids;  // their TransportIDs, from READ FULL STATUS
     std::string reason;                   // one sentence for humans; for UNKNOWN says why
+    // NVMe: the Report's registrants and our host identifier, when they decided the class.
+    std::optional<wire::nvme::ReservationStatus> nvme_report;
+    std::optional<wire::nvme::HostId> our_hostid;
 };
+
+// "6c9e1a52-0d6e-4c4b-9a1f-2f1d0c3b4a59" (the kernel's %pU spelling, as sysfs shows a controller's
+// hostid); a 64-bit identifier (bytes 8..15 zero) as 16 hex digits.
+std::string hostid_text(const wire::nvme::HostId& id);
+// The inverse (either spelling, any case); nullopt for anything else.
+std::optional<wire::nvme::HostId> parse_hostid(std::string_view s);
 
 Diagnosis classify(const PrSnapshot& s, Access access);
 

@@ -10,7 +10,7 @@ namespace prfence::prexplain {
 
 namespace {
 
-enum Part : uint8_t {
+enum Part : uint16_t {
     kSd = 1 << 0,
     kFailed = 1 << 1,
     kCdb = 1 << 2,
@@ -18,12 +18,13 @@ enum Part : uint8_t {
     kCmdDone = 1 << 4,
     kRq = 1 << 5,
     kBufferIo = 1 << 6,
-    kDm = 1 << 7,  // the block layer's line on the map above it (dm-N)
+    kDm = 1 << 7,    // the block layer's line on the map above it (dm-N)
+    kNvme = 1 << 8,  // the NVMe driver's line
 };
 
 bool is_dm(std::string_view d) { return d.starts_with("dm-"); }
 
-uint8_t part_of(const ParsedLine& l) {
+uint16_t part_of(const ParsedLine& l) {
     switch (l.kind) {
         case LineKind::sd_conflict:
             return kSd;
@@ -39,7 +40,12 @@ uint8_t part_of(const ParsedLine& l) {
             return kRq;
         case LineKind::buffer_io:
             return kBufferIo;
+        case LineKind::nvme_error:
+            return kNvme;
         case LineKind::sd_name:
+        case LineKind::nvme_aen:
+        case LineKind::uevent_dev:
+        case LineKind::uevent_aen:
             break;
     }
     return 0;
@@ -140,6 +146,8 @@ bool fill_identity(LuIdentity& to, const LuIdentity& from) {
     fill(to.dm_device, from.dm_device, true);
     fill(to.dm_name, from.dm_name, true);
     fill(to.dm_uuid, from.dm_uuid, true);
+    fill(to.ctrl, from.ctrl, false);
+    if (!to.nsid) to.nsid = from.nsid;
     if (!from.device.empty() || !from.hctl.empty())
         changed |= add_path(to.paths, PathName{from.device, from.hctl});
     for (const PathName& p : from.paths) changed |= add_path(to.paths, p);
@@ -151,12 +159,85 @@ std::string hctl_text(const Hctl& h) {
            ":" + std::to_string(h.lun);
 }
 
-// "sdc1" -> "sdc": the sd driver names disks with letters only, partitions add digits.
+bool all_digits(std::string_view s) {
+    if (s.empty()) return false;
+    for (char ch : s)
+        if (ch < '0' || ch > '9') return false;
+    return true;
+}
+
+// "nvme1n4p2" -> "nvme1n4" (a partition); "nvme1c2n4" stays (a path of a native multipath head).
+std::string_view nvme_device(std::string_view d) {
+    const size_t n = d.find('n', 4);
+    if (n == std::string_view::npos) return d;
+    const size_t p = d.find('p', n);
+    return p != std::string_view::npos && all_digits(d.substr(p + 1)) ? d.substr(0, p) : d;
+}
+
+// The LU name of an NVMe disk: "nvme1n4" for nvme1n4, nvme1n4p2 and the path nvme1c2n4.
+std::string nvme_head(std::string_view d) {
+    d = nvme_device(d);
+    const size_t c = d.find('c', 4);
+    const size_t n = d.find('n', 4);
+    if (c == std::string_view::npos || n == std::string_view::npos || c > n ||
+        !all_digits(d.substr(4, c - 4)) || !all_digits(d.substr(c + 1, n - c - 1)))
+        return std::string(d);
+    return std::string(d.substr(0, c)) + std::string(d.substr(n));
+}
+
+bool is_nvme(std::string_view d) { return d.starts_with("nvme"); }
+
+// "sdc1" -> "sdc": the sd driver names disks with letters only, partitions add digits. NVMe: the
+// namespace of a partition (nvme_device).
 std::string_view whole_disk(std::string_view d) {
+    if (is_nvme(d)) return nvme_device(d);
     if (!d.starts_with("sd")) return d;
     size_t n = d.size();
     while (n > 2 && d[n - 1] >= '0' && d[n - 1] <= '9') --n;
     return n > 2 ? d.substr(0, n) : d;
+}
+
+// NVM command set opcodes, as the specification names them (the kernel prints "I/O Cmd" unless
+// built with CONFIG_NVME_VERBOSE_ERRORS).
+std::string nvme_op_name(uint8_t opcode) {
+    switch (opcode) {
+        case 0x00:
+            return "Flush";
+        case 0x01:
+            return "Write";
+        case 0x02:
+            return "Read";
+        case 0x04:
+            return "Write Uncorrectable";
+        case 0x05:
+            return "Compare";
+        case 0x08:
+            return "Write Zeroes";
+        case 0x09:
+            return "Dataset Management";
+        case 0x0c:
+            return "Verify";
+        case 0x0d:
+            return "Reservation Register";
+        case 0x0e:
+            return "Reservation Report";
+        case 0x11:
+            return "Reservation Acquire";
+        case 0x15:
+            return "Reservation Release";
+        case 0x19:
+            return "Copy";
+        case 0x79:
+            return "Zone Management Send";
+        case 0x7a:
+            return "Zone Management Receive";
+        case 0x7d:
+            return "Zone Append";
+        default:
+            break;
+    }
+    static const char kHex[] = "0123456789abcdef";
+    return std::string("NVMe 0x") + kHex[opcode >> 4] + kHex[opcode & 15];
 }
 
 std::string op_of_opcode(uint8_t opcode) {
@@ -217,12 +298,39 @@ Access access_of_opcode(uint8_t opcode) noexcept {
     }
 }
 
+Access access_of_nvme_opcode(uint8_t opcode) noexcept {
+    switch (opcode) {
+        case 0x00:
+        case 0x01:
+        case 0x04:
+        case 0x08:
+        case 0x09:
+        case 0x19:
+        case 0x79:
+        case 0x7d:
+            return Access::write;
+        case 0x02:
+        case 0x05:
+        case 0x0c:
+        case 0x7a:
+            return Access::read;
+        case 0x0d:
+        case 0x11:
+        case 0x15:
+            return Access::pr_out;
+        case 0x0e:
+            return Access::pr_in;
+        default:
+            return Access::other;
+    }
+}
+
 struct Correlator::Group {
     bool active = false;
     bool emitted = false;
     bool queued = false;  // in pending_
     uint64_t seq = 0;     // order of groups over all LUs
-    uint8_t parts = 0;
+    uint16_t parts = 0;
     bool has_time = false;
     int64_t ts = 0;
     int64_t arrival = 0;
@@ -545,6 +653,10 @@ Correlator::LuState* Correlator::lu_by_dm(const ParsedLine& l, int64_t ts) {
 Correlator::LuState* Correlator::lu_for(const ParsedLine& l) {
     if (l.kind == LineKind::block_error && is_dm(l.disk)) return nullptr;  // lu_by_dm
     if (l.has_hctl) return lu_by_hctl(l.hctl);
+    if (!l.disk.empty() && is_nvme(l.disk)) {
+        const std::string head = nvme_head(l.disk);
+        return lu_by_disk(head, head);
+    }
     if (!l.disk.empty()) return lu_by_disk(is_dm(l.disk) ? l.disk : whole_disk(l.disk), l.disk);
     if (l.has_devnum) {
         std::string alias = "devnum:" + std::to_string(l.major) + ":" + std::to_string(l.minor);
@@ -748,6 +860,22 @@ void Correlator::feed(const ParsedLine& l, int64_t arrival_ns, std::vector<Event
     const int64_t ts = l.has_time ? l.ts_ns : arrival_ns;
     if (l.has_time) expire(ts, out);
 
+    switch (l.kind) {
+        case LineKind::uevent_dev:
+            uevent_ctrl_ = std::string(l.ctrl);
+            return;
+        case LineKind::uevent_aen:
+            // Only within a uevent naming its controller (the header or DEVPATH comes first).
+            if (!uevent_ctrl_.empty()) notice(uevent_ctrl_, l.aen, true, l, ts, arrival_ns);
+            uevent_ctrl_.clear();
+            return;
+        case LineKind::nvme_aen:
+            notice(l.ctrl, l.aen, false, l, ts, arrival_ns);
+            return;
+        default:
+            break;
+    }
+
     LuState* named = nullptr;  // an LU whose names this line changed
     if (l.has_hctl && !l.disk.empty()) named = learn_tie(l);
     if (l.kind == LineKind::sd_name) {
@@ -759,7 +887,7 @@ void Correlator::feed(const ParsedLine& l, int64_t arrival_ns, std::vector<Event
         !l.conflict && (l.kind == LineKind::failed_result || l.kind == LineKind::cdb ||
                         l.kind == LineKind::buffer_io);
     if (!l.conflict && !joins_only) return;
-    const uint8_t part = part_of(l);
+    const uint16_t part = part_of(l);
 
     // Whether the line is part of u's current group.
     auto fits = [&](const LuState& u) {
@@ -883,6 +1011,18 @@ void Correlator::feed(const ParsedLine& l, int64_t arrival_ns, std::vector<Event
             informative = true;
             break;
         }
+        case LineKind::nvme_error:
+            if (l.has_opcode) {
+                g.op = nvme_op_name(l.opcode);
+                g.access = access_of_nvme_opcode(l.opcode);
+            }
+            if (l.has_sector && !g.has_sector) {
+                g.has_sector = true;
+                g.sector = l.sector;
+            }
+            if (l.count && !g.blocks) g.blocks = l.count;
+            informative = true;
+            break;
         case LineKind::trace_rq_complete:
             if (!l.op.empty() && g.access == Access::unknown) {
                 if (l.op.front() == 'R')
@@ -943,7 +1083,57 @@ std::optional<int64_t> Correlator::next_deadline() const {
     return best;
 }
 
+void Correlator::notice(std::string_view ctrl, uint32_t aen, bool uevent, const ParsedLine& l,
+                        int64_t ts, int64_t arrival) {
+    if (!is_reservation_aen(aen)) return;  // namespace changes, ANA, firmware, SMART, ...
+    auto it = notices_.find(ctrl);
+    if (it == notices_.end()) {
+        if (notices_.size() >= opt_.max_lus) return;
+        it = notices_.emplace(std::string(ctrl), NoticeState{}).first;
+        it->second.n.ctrl = std::string(ctrl);
+        notice_order_.push_back(it->second.n.ctrl);
+    }
+    NoticeState& st = it->second;
+    if (st.has_last && st.last_aen == aen) {
+        const int64_t gap =
+            st.last_has_time && l.has_time ? ts - st.last_ts : arrival - st.last_arrival;
+        if (gap >= -opt_.group_window_ns && gap <= opt_.group_window_ns) return;  // the same event
+    }
+    st.has_last = true;
+    st.last_has_time = l.has_time;
+    st.last_ts = ts;
+    st.last_arrival = arrival;
+    st.last_aen = aen;
+    Notification& n = st.n;
+    n.aen = aen;
+    ++n.count;
+    ++stats_.notifications;
+    if (!n.has_time && l.has_time) {
+        n.has_time = true;
+        n.first_seen_ns = ts;
+    }
+    if (l.has_time) n.last_seen_ns = ts;
+    if (n.source == Source::bare) n.source = l.source;
+    n.uevent = uevent;
+    if (opt_.hold) return;
+    n.update = st.reported;
+    st.reported = true;
+    ready_notices_.push_back(n);
+}
+
+void Correlator::take_notifications(std::vector<Notification>& out) {
+    for (auto& n : ready_notices_) out.push_back(std::move(n));
+    ready_notices_.clear();
+}
+
 void Correlator::finish(std::vector<Event>& out) {
+    if (opt_.hold)
+        for (const std::string& c : notice_order_) {
+            NoticeState& st = notices_.at(c);
+            if (st.reported) continue;
+            st.reported = true;
+            ready_notices_.push_back(st.n);
+        }
     while (!pending_.empty()) {
         LuState* u = pending_.front();
         pending_.pop_front();

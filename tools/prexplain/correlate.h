@@ -32,6 +32,18 @@
 // last_seen, commands) and reported as an update at most once per `summary_interval_ns`, plus a
 // final update from finish() if anything moved since. With `hold` (saved logs), nothing is
 // reported before finish(), which reports every LU once, in the order they first appeared.
+//
+// NVMe. A namespace is an LU like a SCSI disk: the driver's line ("nvme1n4: I/O Cmd(0x1) @ LBA 0,
+// 1 blocks, I/O Error (sct 0x0 / sc 0x83) ...") starts a group with the command (its NVMe opcode,
+// LBA and blocks), and the block layer's line on the same request ("reservation conflict error, dev
+// nvme1n4, sector 0 ...") joins it (the sector is the LBA times 1, 2, 4 or 8). A path of a native
+// multipath head ("nvme1c2n4") is its head's LU ("nvme1n4"); commands keep the path's name.
+// Reservation notifications (the controller's asynchronous event "Reservation Log Page Available",
+// as the nvme_async_event tracepoint or an NVME_AEN uevent reports it) are not conflicts and have
+// no LU: they become Notifications per controller, taken with take_notifications(). One event seen
+// twice (the tracepoint and the uevent, or udevadm's KERNEL and UDEV copies of a uevent) within
+// group_window_ns counts once: a controller sends the next such event only after the host read the
+// log page. Live: each notification at once; with `hold`: one per controller from finish().
 #pragma once
 
 #include <cstdint>
@@ -66,6 +78,10 @@ struct LuIdentity {
     std::string dm_name;    // the map's name, <sysfs>/block/dm-N/dm/name ("mpatha", "3600140...")
     std::string dm_uuid;    // "mpath-3600140..."
     std::vector<PathName> paths;  // every SCSI path known, in the order learned
+    // An NVMe namespace: its NSID (0 when unknown) and the controller it was resolved through
+    // ("nvme1", or the subsystem "nvme-subsys1" for a native multipath head; "" when unknown).
+    uint32_t nsid = 0;
+    std::string ctrl;
 };
 
 // Maps what kernel lines say to LUs. Implementations may cache; a miss is nullopt (never an error:
@@ -92,6 +108,11 @@ class NullMapper final : public LuMapper {
 enum class Access : uint8_t { unknown, read, write, pr_in, pr_out, other };
 const char* access_name(Access a) noexcept;
 Access access_of_opcode(uint8_t opcode) noexcept;
+// An NVM command set opcode: the write group (Flush, Write, Write Uncorrectable, Write Zeroes,
+// Dataset Management, Copy, Zone Management Send, Zone Append), the read group (Read, Compare,
+// Verify, Zone Management Receive), Reservation Register/Acquire/Release (pr_out) and Report
+// (pr_in), as the NVMe base specification's reservation access rules group them.
+Access access_of_nvme_opcode(uint8_t opcode) noexcept;
 
 // One kind of refused command on an LU: the failed I/Os with this operation, sector, length and
 // path.
@@ -127,6 +148,18 @@ struct Event {
     Source source = Source::bare;
 };
 
+// Reservation notifications on one NVMe controller.
+struct Notification {
+    std::string ctrl;  // "nvme0"
+    uint32_t aen = 0;  // the last event's completion dword (0x800006)
+    uint64_t count = 0;
+    bool has_time = false;
+    int64_t first_seen_ns = 0, last_seen_ns = 0;
+    bool update = false;  // a controller already reported, again
+    Source source = Source::bare;
+    bool uevent = false;  // the last one came from a uevent (else from the tracepoint)
+};
+
 struct CorrelateOptions {
     int64_t group_window_ns = 1'000'000'000;
     int64_t settle_ns = 3'000'000;
@@ -142,6 +175,7 @@ struct CorrelateStats {
     uint64_t groups = 0;          // failed I/Os
     uint64_t merges = 0;          // LUs found to be one through a name learned late
     uint64_t events = 0;          // events emitted (updates included)
+    uint64_t notifications = 0;   // reservation notifications (one AEN seen twice counts once)
 };
 
 class Correlator {
@@ -161,6 +195,8 @@ class Correlator {
     void finish(std::vector<Event>& out);
     // Earliest arrival time at which tick() has something to do (for poll timeouts), if any.
     std::optional<int64_t> next_deadline() const;
+    // Moves the reservation notifications that became ready (feed(), finish()) to `out`.
+    void take_notifications(std::vector<Notification>& out);
 
     const CorrelateStats& stats() const { return stats_; }
 
@@ -205,6 +241,8 @@ class Correlator {
     void make_event(const LuState& u, bool update, std::vector<Event>& out);
     void mark_emitted(LuState& u, int64_t ts, int64_t arrival);
     void expire(int64_t line_ts, std::vector<Event>& out);
+    void notice(std::string_view ctrl, uint32_t aen, bool uevent, const ParsedLine& l, int64_t ts,
+                int64_t arrival);
     // Pops queued groups from the front while due(group); act(group) on each that is still open.
     template <class Due, class Act>
     void pop_pending(Due due, Act act);
@@ -230,6 +268,18 @@ class Correlator {
         Access access = Access::unknown;
     } last_block_;  // the last path block line, for tying a map's line to it
     uint64_t group_seq_ = 0;
+    struct NoticeState {
+        Notification n;
+        bool has_last = false;
+        bool last_has_time = false;
+        int64_t last_ts = 0, last_arrival = 0;
+        uint32_t last_aen = 0;
+        bool reported = false;
+    };
+    std::map<std::string, NoticeState, std::less<>> notices_;  // by controller
+    std::vector<std::string> notice_order_;                    // controllers, first seen first
+    std::vector<Notification> ready_notices_;
+    std::string uevent_ctrl_;  // the controller the uevent being read is on
 };
 
 }  // namespace prfence::prexplain

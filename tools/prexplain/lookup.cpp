@@ -25,6 +25,12 @@ LuIdentity identity_of(const engine::LunSpec& spec) {
         const auto& p = spec.paths.front();
         id.hctl = p.hctl;
         if (!p.block.empty()) id.device = base_name(p.block);
+        if (p.kind == engine::PathSpec::Kind::nvme) {
+            id.nsid = p.nsid;
+            id.ctrl = p.ctrl;
+            if (id.device.empty() && base_name(p.ng_node).starts_with("ng"))
+                id.device = "nvme" + base_name(p.ng_node).substr(2);
+        }
         if (p.kind == engine::PathSpec::Kind::sim)
             id.sim = "sim:" + p.sim_socket + ":" + std::to_string(p.sim_lun);
     }
@@ -59,6 +65,58 @@ std::string multipath_holder(const std::string& sys, const std::string& disk) {
 }
 
 }  // namespace
+
+std::optional<wire::nvme::HostId> controller_hostid(const std::string& sysfs_root,
+                                                    const std::string& ctrl) {
+    namespace fs = std::filesystem;
+    if (ctrl.empty()) return std::nullopt;
+    if (ctrl.starts_with("nvme-subsys")) {
+        // A native multipath head: every controller of one host in the subsystem carries the
+        // host's identifier; the first that has one speaks for the host.
+        std::vector<std::string> ctrls;
+        std::error_code ec;
+        for (fs::directory_iterator it(sysfs_root + "/class/nvme-subsystem/" + ctrl, ec), end;
+             !ec && it != end; it.increment(ec)) {
+            const std::string n = it->path().filename().string();
+            if (n.starts_with("nvme") && n.size() > 4 &&
+                n.find_first_not_of("0123456789", 4) == std::string::npos)
+                ctrls.push_back(n);
+        }
+        std::sort(ctrls.begin(), ctrls.end());
+        for (const auto& c : ctrls)
+            if (auto id = parse_hostid(attr(sysfs_root + "/class/nvme/" + c + "/hostid")))
+                return id;
+        return std::nullopt;
+    }
+    return parse_hostid(attr(sysfs_root + "/class/nvme/" + ctrl + "/hostid"));
+}
+
+std::vector<std::string> controller_namespaces(const std::string& sysfs_root,
+                                               const std::string& ctrl) {
+    namespace fs = std::filesystem;
+    std::vector<std::string> out;
+    std::error_code ec;
+    const std::string prefix = ctrl + "n";
+    for (fs::directory_iterator it(sysfs_root + "/class/nvme/" + ctrl, ec), end; !ec && it != end;
+         it.increment(ec)) {
+        const std::string n = it->path().filename().string();
+        if (n.starts_with(prefix) && n.size() > prefix.size() &&
+            n.find_first_not_of("0123456789", prefix.size()) == std::string::npos)
+            out.push_back(n);
+        // A path of a native multipath head (nvmeXcYnZ) stands for the head nvmeXnZ.
+        if (n.starts_with("nvme") && n.find('c') != std::string::npos) {
+            const size_t c = n.find('c'), nn = n.find('n', c);
+            if (nn != std::string::npos && n.substr(c + 1, nn - c - 1) == ctrl.substr(4) &&
+                n.find_first_not_of("0123456789", nn + 1) == std::string::npos)
+                out.push_back(n.substr(0, c) + n.substr(nn));
+        }
+    }
+    std::sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) {
+        return a.size() != b.size() ? a.size() < b.size() : a < b;
+    });
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
 
 SysfsMapper::SysfsMapper(engine::ResolveOptions opt, std::string sim_socket)
     : opt_(std::move(opt)), sim_(std::move(sim_socket)) {}
@@ -191,6 +249,14 @@ PrSnapshot EngineQuerier::query(const LuIdentity& lu) {
     };
     auto keys = run(engine::Operation::read_keys);
     if (!keys) return snap;
+    // An NVMe namespace: one Report says everything (keys, reservation, registrant hosts); our
+    // host is the one whose identifier the namespace's controller carries.
+    if (keys->nvme_report) {
+        snap.nvme_report = keys->nvme_report;
+        for (const auto& p : spec.paths)
+            if (p.kind == engine::PathSpec::Kind::nvme && !snap.our_hostid)
+                snap.our_hostid = controller_hostid(ropt_.sysfs_root, p.ctrl);
+    }
     if (keys->status == wire::sam::reservation_conflict) {
         snap.spc2_reserved = true;
         return snap;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "tools/prexplain/classify.h"
 #include "tools/prexplain/correlate.h"
@@ -40,6 +41,17 @@ class SysfsMapper final : public LuMapper {
     std::map<std::string, engine::LunSpec> specs_;  // by identity key
 };
 
+// Our host's identifier on an NVMe controller: <sysfs>/class/nvme/CTRL/hostid; for a native
+// multipath head's subsystem ("nvme-subsys1"), that of the first of its controllers that has one.
+// nullopt when none can be read.
+std::optional<wire::nvme::HostId> controller_hostid(const std::string& sysfs_root,
+                                                    const std::string& ctrl);
+// The namespaces (block device names, "nvme0n1") of NVMe controller CTRL ("nvme0"), from
+// <sysfs>/class/nvme/CTRL: its nvmeXnY entries, and for the paths of native multipath heads there
+// (nvmeXcYnZ) their heads; sorted by number, empty when sysfs has none.
+std::vector<std::string> controller_namespaces(const std::string& sysfs_root,
+                                               const std::string& ctrl);
+
 class PrQuerier {
   public:
     virtual ~PrQuerier() = default;
@@ -48,9 +60,12 @@ class PrQuerier {
 };
 
 // Queries through the engine: READ KEYS, READ RESERVATION, then READ FULL STATUS (optional: tgt and
-// others lack it). A PR IN answered with RESERVATION CONFLICT means an SPC-2 reservation. A prsim
-// LU is queried as `sopt`'s initiator, or, when that is empty, as the initiator of the prfenced
-// group `book` puts the LU in (a registrants-only type answers READ FULL STATUS per nexus).
+// others lack it). An NVMe namespace answers READ KEYS with the Reservation Report, which is kept
+// (PrSnapshot::nvme_report) with our host's identifier (controller_hostid of the namespace's
+// controller), so classify() decides by host. A PR IN answered with RESERVATION CONFLICT means an
+// SPC-2 reservation. A prsim LU is queried as `sopt`'s initiator, or, when that is empty, as the
+// initiator of the prfenced group `book` puts the LU in (a registrants-only type answers READ FULL
+// STATUS per nexus).
 class EngineQuerier final : public PrQuerier {
   public:
     EngineQuerier(const SysfsMapper& mapper, engine::ResolveOptions ropt,

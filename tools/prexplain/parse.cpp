@@ -8,6 +8,12 @@
 // "print_req_error: " (4.17-5.0) in front; include/trace/events/scsi.h and block.h give the
 // tracepoint fields; kernel/trace/trace_output.c the ftrace context; kernel/printk the
 // "[%5lu.%06lu]" stamp and /dev/kmsg's "level,seq,usec,flags;message" records.
+// NVMe: drivers/nvme/host/core.c nvme_log_error ("%s: %s(0x%x) @ LBA %llu, %u blocks, %s (sct
+// 0x%x / sc 0x%x) %s%s", the last two "MORE " and "DNR ", hence the trailing blank) and
+// nvme_log_err_passthru (the same without LBA and blocks, then "cdw10=0x%x" ... "cdw15=0x%x" right
+// after "DNR "); drivers/nvme/host/trace.h nvme_async_event ("nvme%d: NVME_AEN=%#08x [%s]");
+// nvme_aen_uevent's "NVME_AEN=%#08x" property, as udevadm monitor prints a uevent and as the
+// netlink message carries it ("ACTION@DEVPATH" then KEY=VALUE strings).
 //
 // Speed: a kernel log is mostly unrelated lines, so every recognizer rejects on its first bytes and
 // nothing is copied or allocated; a line costs a prefix scan and one or two short compares.
@@ -16,6 +22,7 @@
 #include <cstring>
 
 #include "uring_engine/wire/cdb.h"
+#include "uring_engine/wire/nvme_status.h"
 
 namespace prfence::prexplain {
 namespace {
@@ -586,9 +593,137 @@ bool rq_complete(Cur c, ParsedLine& p) {
     return true;
 }
 
+// "nvme0", "nvme12": a controller's name.
+bool is_nvme_ctrl(sv s) {
+    if (!s.starts_with("nvme") || s.size() < 5 || s.size() > 14) return false;
+    for (char ch : s.substr(4))
+        if (!is_digit(ch)) return false;
+    return true;
+}
+
+// nvme_log_error / nvme_log_err_passthru: "NAME: OPNAME(0xOP) @ LBA N, N blocks, STATUS (sct 0xT /
+// sc 0xC) [MORE ][DNR ][cdw10=...]" (the passthrough form has ", " instead of the LBA part).
+bool nvme_error(Cur c, ParsedLine& p) {
+    const sv name = disk_name(c);
+    if (name.size() < 5 || !name.starts_with("nvme") || !c.eat(": ")) return false;
+    const size_t lp = c.s.find("(0x");
+    if (lp == sv::npos || lp == 0 || lp > 48) return false;
+    const sv opname = c.s.substr(0, lp);
+    for (char ch : opname)
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || is_digit(ch) || ch == ' ' ||
+              ch == '/' || ch == '-' || ch == '_'))
+            return false;
+    c.s.remove_prefix(lp + 1);
+    uint64_t opcode;
+    if (!c.num_any(opcode) || opcode > 0xff || !c.eat(')')) return false;
+    if (c.eat(" @ LBA ")) {
+        if (!c.u64(p.sector) || !c.eat(", ") || !c.u32(p.count) || !c.eat(" blocks, "))
+            return false;
+        p.has_sector = true;
+    } else if (!c.eat(", ")) {
+        return false;
+    }
+    const size_t st = c.s.find(" (sct ");
+    if (st == sv::npos || st == 0 || st > 64) return false;
+    p.status = c.s.substr(0, st);
+    c.s.remove_prefix(st + 6);
+    uint64_t sct, sc;
+    if (!c.num_any(sct) || sct > 7 || !c.eat(" / sc ") || !c.num_any(sc) || sc > 0xff ||
+        !c.eat(')'))
+        return false;
+    c.spaces();
+    p.more = c.eat("MORE");
+    c.spaces();
+    p.dnr = c.eat("DNR");
+    c.spaces();
+    if (!c.s.empty() && !c.s.starts_with("cdw10=")) return false;
+    p.kind = LineKind::nvme_error;
+    p.nvme = true;
+    p.disk = name;
+    p.op = opname;
+    p.has_opcode = true;
+    p.opcode = static_cast<uint8_t>(opcode);
+    p.sct = static_cast<uint8_t>(sct);
+    p.sc = static_cast<uint8_t>(sc);
+    // Admin commands name the controller and never meet a reservation.
+    p.conflict = !is_nvme_ctrl(name) && wire::nvme::categorize(wire::nvme::status_word(
+                                            p.sct, p.sc)) == wire::Category::reservation_conflict;
+    return true;
+}
+
+// nvme_async_event's fields: "nvme0: NVME_AEN=0x800006 [NVME_AER_CSS]".
+bool nvme_aen(Cur c, ParsedLine& p) {
+    const sv name = disk_name(c);
+    if (!is_nvme_ctrl(name) || !c.eat(": NVME_AEN=")) return false;
+    uint64_t v;
+    if (!c.num_any(v) || v > 0xffffffffull) return false;
+    c.spaces();
+    if (!c.s.empty() && (c.s.front() != '[' || c.s.back() != ']')) return false;
+    p.kind = LineKind::nvme_aen;
+    p.nvme = true;
+    p.ctrl = name;
+    p.has_aen = true;
+    p.aen = static_cast<uint32_t>(v);
+    return true;
+}
+
+// A uevent's DEVPATH: names a controller when its last component does.
+bool uevent_devpath(sv path, ParsedLine& p) {
+    if (!path.starts_with('/')) return false;
+    const sv last = path.substr(path.rfind('/') + 1);
+    if (!is_nvme_ctrl(last)) return false;
+    p.kind = LineKind::uevent_dev;
+    p.nvme = true;
+    p.ctrl = last;
+    return true;
+}
+
+// udevadm monitor's header: "KERNEL[123.456789] change   /devices/.../nvme0 (nvme)" (or "UDEV").
+bool uevent_header(Cur c, ParsedLine& p) {
+    c.spaces();
+    if (!c.eat('[')) return false;
+    int64_t ns;
+    if (!seconds_fraction(c, ns) || !c.eat(']')) return false;
+    c.spaces();
+    if (c.token().empty()) return false;  // the action
+    c.spaces();
+    const sv path = c.token();
+    c.spaces();
+    if (!c.eat("(nvme)") || !c.s.empty() || !uevent_devpath(path, p)) return false;
+    p.has_time = true;
+    p.ts_ns = ns;
+    return true;
+}
+
 bool message(Cur c, ParsedLine& p) {
     if (c.s.empty()) return false;
     switch (c.s.front()) {
+        case 'n':
+            if (c.eat("nvme_async_event: ")) {
+                if (p.source == Source::bare) p.source = Source::trace;
+                return nvme_aen(c, p);
+            }
+            return nvme_error(c, p);
+        case 'K':
+            if (c.eat("KERNEL")) return uevent_header(c, p);
+            break;
+        case 'U':
+            if (c.eat("UDEV")) return uevent_header(c, p);
+            break;
+        case 'D':
+            if (c.eat("DEVPATH=")) return uevent_devpath(c.s, p);
+            break;
+        case 'N':
+            if (c.eat("NVME_AEN=")) {
+                uint64_t v;
+                if (!c.num_any(v) || v > 0xffffffffull || !c.s.empty()) return false;
+                p.kind = LineKind::uevent_aen;
+                p.nvme = true;
+                p.has_aen = true;
+                p.aen = static_cast<uint32_t>(v);
+                return true;
+            }
+            break;
         case 's':
             if (c.eat("sd ")) return sd_message(c, p);
             if (c.eat("scsi_dispatch_cmd_done: ")) {
@@ -610,6 +745,11 @@ bool message(Cur c, ParsedLine& p) {
             if (c.eat("Buffer I/O error on dev ")) return buffer_io(c, p);
             break;
         case 'c':
+            if (size_t at = c.s.find("@/");
+                at != sv::npos && at < 16 &&
+                c.s.find(' ') == sv::npos)  // a netlink uevent: "change@/devices/.../nvme0"
+                return uevent_devpath(c.s.substr(at + 1), p);
+            return block_error(c, p);
         case 'r':
         case 'I':
         case 't':
@@ -628,8 +768,9 @@ bool message(Cur c, ParsedLine& p) {
 // older kernels' and trace-cmd's output). The event name is found first, then the timestamp
 // before it.
 bool trace_line(Cur c, ParsedLine& p) {
-    static constexpr sv kEvents[] = {": scsi_dispatch_cmd_done: ", ": block_rq_complete: "};
-    for (size_t e = 0; e < 2; ++e) {
+    static constexpr sv kEvents[] = {
+        ": scsi_dispatch_cmd_done: ", ": block_rq_complete: ", ": nvme_async_event: "};
+    for (size_t e = 0; e < 3; ++e) {
         size_t at = c.s.find(kEvents[e]);
         if (at == sv::npos) continue;
         // The context must contain "[cpu]".
@@ -646,7 +787,7 @@ bool trace_line(Cur c, ParsedLine& p) {
         }
         p.source = Source::trace;
         Cur body{c.s.substr(at + kEvents[e].size())};
-        return e == 0 ? cmd_done(body, p) : rq_complete(body, p);
+        return e == 0 ? cmd_done(body, p) : e == 1 ? rq_complete(body, p) : nvme_aen(body, p);
     }
     return false;
 }
@@ -687,8 +828,29 @@ const char* line_kind_name(LineKind k) noexcept {
             return "trace_rq_complete";
         case LineKind::sd_name:
             return "sd_name";
+        case LineKind::nvme_error:
+            return "nvme_error";
+        case LineKind::nvme_aen:
+            return "nvme_aen";
+        case LineKind::uevent_dev:
+            return "uevent_dev";
+        case LineKind::uevent_aen:
+            return "uevent_aen";
     }
     return "?";
+}
+
+std::vector<std::string_view> uevent_lines(std::string_view msg) {
+    std::vector<std::string_view> out;
+    if (msg.starts_with("libudev")) return out;
+    size_t start = 0;
+    while (start < msg.size()) {
+        size_t end = msg.find('\0', start);
+        if (end == sv::npos) end = msg.size();
+        if (end > start) out.push_back(msg.substr(start, end - start));
+        start = end + 1;
+    }
+    return out;
 }
 
 std::optional<Hctl> parse_hctl(std::string_view s) noexcept {

@@ -39,6 +39,26 @@
 //                    SAM_STAT_RESERVATION_CONFLICT (or 0x18) or the host byte DID_NEXUS_FAILURE
 //   trace_rq_complete block:block_rq_complete "MAJ,MIN RWBS (CMD) SECTOR + NR [IOPRIO ][ERR]";
 //                    conflict when ERR is -52 (EBADE)
+//   nvme_error       drivers/nvme/host/core.c nvme_log_error (5.19+), printed before the block
+//                    layer's line for the same request:
+//                    "nvmeXnY: NAME(0xOP) @ LBA N, N blocks, STATUS (sct 0xT / sc 0xC) [MORE ][DNR
+//                    ]" where NAME/STATUS are "I/O Cmd"/"I/O Error" unless the kernel is built with
+//                    CONFIG_NVME_VERBOSE_ERRORS ("Write"/"Reservation Conflict"); the disk is
+//                    "nvmeXcYnZ" for a path of a native multipath head. The passthrough form
+//                    (nvme_log_err_passthru, 6.9+, only with the controller's
+//                    passthru_err_log_enabled set) has no LBA: "nvmeXnY: NAME(0xOP), STATUS (sct ..
+//                    / sc ..) [MORE ][DNR ]cdw10=0x.. ... cdw15=0x..", and admin commands name the
+//                    controller ("nvme0: ..."). conflict when SCT/SC decode to Reservation Conflict
+//                    (0/83h); the LBA is in logical blocks, not 512-byte sectors
+//   nvme_aen         nvme:nvme_async_event "nvmeN: NVME_AEN=0x800006 [NVME_AER_CSS]" (the symbol
+//                    may be absent or the value in hex): an asynchronous event on controller nvmeN
+//   uevent_dev       the header or DEVPATH of a uevent on an NVMe controller, as udevadm monitor
+//                    prints it ("KERNEL[123.456789] change   /devices/.../nvme0 (nvme)", "UDEV
+//                    [...]
+//                    ...", "DEVPATH=/devices/.../nvme0") or the netlink message starts
+//                    ("change@/devices/.../nvme0"): names the controller the next NVME_AEN= is on
+//   uevent_aen       "NVME_AEN=0x800006", the property nvme_aen_uevent adds (no controller: see
+//                    uevent_dev)
 // Anything else (the vast majority of a kernel log) is nullopt, as is anything malformed: the
 // parser never reads outside the line and never fails otherwise.
 #pragma once
@@ -46,6 +66,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 namespace prfence::prexplain {
 
@@ -60,6 +81,10 @@ enum class LineKind : uint8_t {
     trace_cmd_done,
     trace_rq_complete,
     sd_name,
+    nvme_error,
+    nvme_aen,
+    uevent_dev,
+    uevent_aen,
 };
 
 const char* source_name(Source s) noexcept;
@@ -107,10 +132,33 @@ struct ParsedLine {
     int error = 0;                 // trace_rq_complete: -52
     bool has_sense = false;
     uint8_t sense_key = 0, asc = 0, ascq = 0;
+
+    // NVMe (nvme_error): `opcode` is an NVMe opcode (has_opcode), `op` the kernel's name for it,
+    // `status` the kernel's status text, `sector` the LBA in logical blocks, `count` the blocks.
+    bool nvme = false;
+    uint8_t sct = 0, sc = 0;
+    bool more = false, dnr = false;
+    // nvme_aen, uevent_dev: the controller ("nvme0"); nvme_aen, uevent_aen: the completion dword
+    // of the Asynchronous Event Request (type bits 2:0, info 15:8, log page 23:16).
+    std::string_view ctrl;
+    bool has_aen = false;
+    uint32_t aen = 0;
 };
+
+// Whether an asynchronous event result says "Reservation Log Page Available" (type 6, I/O command
+// specific status; info 0; log page 80h).
+constexpr bool is_reservation_aen(uint32_t aen) {
+    return (aen & 0x7) == 6 && ((aen >> 8) & 0xff) == 0 && ((aen >> 16) & 0xff) == 0x80;
+}
 
 // Parses one line (a trailing '\n' or "\r\n" is allowed). Never throws, never allocates.
 std::optional<ParsedLine> parse_line(std::string_view line) noexcept;
+
+// A uevent as the kernel multicasts it (NETLINK_KOBJECT_UEVENT): "ACTION@DEVPATH" then
+// "KEY=VALUE" strings, each '\0'-terminated; returns them in order (views into `msg`, empty ones
+// dropped): the lines udevadm monitor --kernel --property would print, for parse_line. Messages
+// from udevd ("libudev" magic) give nothing.
+std::vector<std::string_view> uevent_lines(std::string_view msg);
 
 // "1:0:1:0" -> Hctl (all four parts decimal, nothing else).
 std::optional<Hctl> parse_hctl(std::string_view s) noexcept;
