@@ -48,6 +48,21 @@ bool same_outcome(const engine::LunOutcome& a, const engine::LunOutcome& b) {
         if (a.paths[i].name != b.paths[i].name || a.paths[i].state != b.paths[i].state ||
             a.paths[i].error != b.paths[i].error)
             return false;
+    // The same holds for the NVMe registrants, which give way after the paths.
+    if (a.nvme_status != b.nvme_status) return false;
+    if (a.nvme_report.has_value() != b.nvme_report.has_value()) return false;
+    if (a.nvme_report) {
+        const auto &x = *a.nvme_report, &y = *b.nvme_report;
+        if (x.generation != y.generation || x.rtype != y.rtype || x.regctl != y.regctl ||
+            x.registrants.size() != y.registrants.size())
+            return false;
+        for (size_t i = 0; i < x.registrants.size(); ++i)
+            if (x.registrants[i].key != y.registrants[i].key ||
+                x.registrants[i].hostid != y.registrants[i].hostid ||
+                x.registrants[i].holds != y.registrants[i].holds ||
+                x.registrants[i].cntlid != y.registrants[i].cntlid)
+                return false;
+    }
     if (a.sense.has_value() != b.sense.has_value()) return false;
     if (a.keys.has_value() != b.keys.has_value()) return false;
     if (a.keys && (a.keys->keys != b.keys->keys || a.keys->generation != b.keys->generation ||
