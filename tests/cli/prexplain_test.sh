@@ -154,8 +154,45 @@ check json_fields 24 '^\{"class":"UNKNOWN","reason":"not queried \(--no-query\)"
 check json_trace 24 '"hctl":"0:0:0:1","wwid":null,"op":"READ_10","access":"read","sector":0,.*"commands":\[\{"op":"READ_10".*\{"op":"PERSISTENT_RESERVE_OUT","access":"pr_out","sector":null' -- "${J[@]}" "$V/trace-6.1.txt"
 check json_storm 24 '"count":2000,"first_seen":100(\.0)?,"last_seen":101\.999' -- "${J[@]}" "$F/storm.txt"
 
+# NVMe: the two lines a write refused by a reservation leaves (a 7.3 kernel with nvmet; the first
+# ends with a blank), a read on a path of a multipath head, and a notification seen as the
+# tracepoint and as the uevent udevadm monitor prints: one story per namespace, one per controller.
+nv=$kdir/nvme-dmesg.txt
+{
+    printf '%s\n' '[  101.203344] nvme1n4: I/O Cmd(0x1) @ LBA 0, 1 blocks, I/O Error (sct 0x0 / sc 0x83) MORE DNR '
+    printf '%s\n' '[  101.203390] reservation conflict error, dev nvme1n4, sector 0 op 0x1:(WRITE) flags 0x8800 phys_seg 1 prio class 2'
+    printf '%s\n' '[  102.500000] nvme2c3n1: I/O Cmd(0x2) @ LBA 16, 8 blocks, I/O Error (sct 0x0 / sc 0x83) MORE DNR '
+    printf '%s\n' '[  102.500010] reservation conflict error, dev nvme2c3n1, sector 128 op 0x0:(READ) flags 0x0 phys_seg 1 prio class 2'
+} >"$nv"
+check nvme_text 24 '^nvme1n4: Write sector 0, 1 block: UNKNOWN: not queried \(--no-query\) \(1 conflict, at 101\.203344\)$' -- "${N[@]}" "$nv"
+check nvme_path_text 24 '^nvme2n1: Read sector 128, 8 blocks: UNKNOWN' -- "${N[@]}" "$nv"
+count nvme_one_per_namespace 24 2 '^nvme' -- "${N[@]}" "$nv"
+check nvme_json 24 '"device":"nvme1n4","hctl":null,"wwid":null,"op":"Write","access":"write","sector":0,"blocks":1,"count":1,.*"commands":\[\{"op":"Write","access":"write","sector":0,"blocks":1,"device":"nvme1n4",.*"unlisted":0,"nsid":null,"ctrl":null,"hostid":null,"registrants":\[\]\}$' -- "${N[@]}" --json "$nv"
+check nvme_json_path 24 '"device":"nvme2c3n1","hctl":null,"count":1' -- "${N[@]}" --json "$nv"
+nt=$kdir/nvme-notify.txt
+{
+    printf '%s\n' '   kworker/0:1H-54      [000] .....   230.114421: nvme_async_event: nvme0: NVME_AEN=0x800006 [NVME_AER_CSS]'
+    printf '%s\n' 'KERNEL[230.114500] change   /devices/virtual/nvme-fabrics/ctl/nvme0 (nvme)' 'ACTION=change' \
+        'DEVPATH=/devices/virtual/nvme-fabrics/ctl/nvme0' 'SUBSYSTEM=nvme' 'NVME_AEN=0x800006' 'SEQNUM=4711'
+    printf '%s\n' '   kworker/0:1H-54      [000] .....   231.000000: nvme_async_event: nvme0: NVME_AEN=0x000002 [NVME_AER_NOTICE_NS_CHANGED]'
+} >"$nt"
+check nvme_notify_text 24 '^nvme0: reservation notification \(NVME_AEN=0x800006, log page 0x80\); no namespaces of nvme0 in .*; the entries are in log page 0x80: nvme resv-notif-log /dev/nvme0 \(1 notification, at 230\.114421\)$' -- "${N[@]}" "$nt"
+count nvme_notify_once 24 1 'reservation notification' -- "${N[@]}" "$nt"
+check nvme_notify_json 24 '^\{"event":"reservation_notification","ctrl":"nvme0","aen":"0x800006","log_page":"0x80","count":1,"first_seen":230\.114421,"last_seen":230\.114421,"update":false,"source":"trace","hostid":null,"namespaces":\[\],' -- "${N[@]}" --json "$nt"
+# Where sysfs knows the controller: our host identifier and its namespaces (not queried here).
+ns=$kdir/nvsys
+mkdir -p "$ns/devices/virtual/nvme-fabrics/ctl/nvme0/nvme0n1" "$ns/devices/virtual/nvme-fabrics/ctl/nvme0/nvme0n2" "$ns/class/nvme"
+printf '5052464e-0000-4000-8000-00000000000a\n' >"$ns/devices/virtual/nvme-fabrics/ctl/nvme0/hostid"
+ln -s ../../devices/virtual/nvme-fabrics/ctl/nvme0 "$ns/class/nvme/nvme0"
+check nvme_notify_sysfs 24 '"hostid":"5052464e-0000-4000-8000-00000000000a","namespaces":\[\{"device":"nvme0n1","nsid":null,"class":null,"reason":null\},\{"device":"nvme0n2",' -- --no-query --sys "$ns" --json "$nt"
+check nvme_notify_sysfs_text 24 '^nvme0: reservation notification \(NVME_AEN=0x800006, log page 0x80\): 2 namespaces; 2 not queried; the entries' -- --no-query --sys "$ns" "$nt"
+# Only other asynchronous events: nothing to say.
+grep NS_CHANGED "$nt" >"$kdir/nvme-other.txt"
+check nvme_other_aen 0 '^$' -- "${N[@]}" "$kdir/nvme-other.txt"
+
 # Exit codes.
 check usage_nothing 1 'nothing to read' --
+check usage_uevent_mix 1 'do not mix' -- --uevent "$F/clean.txt"
 check usage_bad_option 1 'unknown|not expected|extras' -- --no-such-option
 check usage_bad_key 1 '--key zz: .*not a hex digit' -- --key zz "$F/clean.txt"
 check usage_mix 1 'do not mix' -- --follow "$F/clean.txt" "$F/clean.txt"
