@@ -85,6 +85,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -122,11 +123,17 @@ inline constexpr RtypeRow kRtypeTable[] = {
     {wire::nvme::Rtype::exclusive_access_all_registrants, true, true, {true, true}, {false, false}},
 };
 
+// The index in kRtypeTable of a raw RTYPE byte; -1 outside 1..6. An index, not a pointer: GCC's
+// sanitizers make a pointer's null test non-constant, and the static_asserts below need it.
+constexpr int rtype_index(uint8_t rtype) {
+    for (size_t i = 0; i < std::size(kRtypeTable); ++i)
+        if (static_cast<uint8_t>(kRtypeTable[i].type) == rtype) return static_cast<int>(i);
+    return -1;
+}
 // The row of a raw RTYPE byte; nullptr outside 1..6.
-constexpr const RtypeRow* rtype_row(uint8_t rtype) {
-    for (const auto& row : kRtypeTable)
-        if (static_cast<uint8_t>(row.type) == rtype) return &row;
-    return nullptr;
+inline const RtypeRow* rtype_row(uint8_t rtype) {
+    const int i = rtype_index(rtype);
+    return i < 0 ? nullptr : &kRtypeTable[i];
 }
 
 // The two command groups a reservation gates (read: Read, Zone Management Receive; write: Flush,
@@ -141,9 +148,10 @@ enum class NvmeRelation : uint8_t { holder, registrant, non_registrant };
 // the command through; the state never holds one).
 constexpr bool nvme_access_allowed(uint8_t rtype, NvmeRelation rel, IoKind kind) {
     if (rel == NvmeRelation::holder) return true;
-    const RtypeRow* row = rtype_row(rtype);
-    if (!row) return true;
-    const auto& cols = rel == NvmeRelation::registrant ? row->registrant : row->non_registrant;
+    const int i = rtype_index(rtype);
+    if (i < 0) return true;
+    const RtypeRow& row = kRtypeTable[i];
+    const auto& cols = rel == NvmeRelation::registrant ? row.registrant : row.non_registrant;
     return cols[static_cast<size_t>(kind)];
 }
 
