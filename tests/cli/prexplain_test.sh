@@ -186,6 +186,19 @@ printf '5052464e-0000-4000-8000-00000000000a\n' >"$ns/devices/virtual/nvme-fabri
 ln -s ../../devices/virtual/nvme-fabrics/ctl/nvme0 "$ns/class/nvme/nvme0"
 check nvme_notify_sysfs 24 '"hostid":"5052464e-0000-4000-8000-00000000000a","namespaces":\[\{"device":"nvme0n1","nsid":null,"class":null,"reason":null\},\{"device":"nvme0n2",' -- --no-query --sys "$ns" --json "$nt"
 check nvme_notify_sysfs_text 24 '^nvme0: reservation notification \(NVME_AEN=0x800006, log page 0x80\): 2 namespaces; 2 not queried; the entries' -- --no-query --sys "$ns" "$nt"
+# --uevent: the kernel's uevent socket, read until SIGTERM (exit 0, nothing seen), or refused with
+# the reason where this host's network namespace does not allow it (exit 15).
+"$P" --no-query --uevent >"$kdir/uevent.out" 2>&1 &
+upid=$!
+sleep 0.5
+kill -TERM "$upid" 2>/dev/null
+wait "$upid"; urc=$?
+if { [ "$urc" -eq 0 ] && [ ! -s "$kdir/uevent.out" ]; } ||
+    { [ "$urc" -eq 15 ] && grep -q '^prexplain: --uevent: .*NETLINK_KOBJECT_UEVENT' "$kdir/uevent.out"; }; then
+    passes=$((passes+1))
+else
+    echo "FAIL uevent_live: rc=$urc"; sed 's/^/    /' "$kdir/uevent.out"; fails=$((fails+1))
+fi
 # Only other asynchronous events: nothing to say.
 grep NS_CHANGED "$nt" >"$kdir/nvme-other.txt"
 check nvme_other_aen 0 '^$' -- "${N[@]}" "$kdir/nvme-other.txt"

@@ -243,6 +243,7 @@ std::string event_text(const Explained& x) {
                     : !e.lu.dm_device.empty() ? e.lu.dm_device
                                               : std::string("?");
     if (!e.lu.hctl.empty()) s += " [" + e.lu.hctl + "]";
+    if (e.lu.nsid) s += " nsid " + std::to_string(e.lu.nsid);
     if (!e.lu.wwid.empty()) s += " " + e.lu.wwid;
     if (!e.lu.sim.empty() && !e.lu.device.empty()) s += " " + e.lu.sim;
     if (!e.lu.dm_name.empty() || (!e.lu.dm_device.empty() && !e.lu.device.empty())) {
@@ -804,8 +805,8 @@ int live_loop(std::vector<Input>& inputs, Pipeline& p) {
 int run(int argc, char** argv) {
     Options o;
     CLI::App app{
-        "prexplain: say why I/O hit a SCSI reservation conflict, from kernel logs and "
-        "tracepoints.\n"
+        "prexplain: say why I/O hit a SCSI or NVMe reservation conflict, from kernel logs, "
+        "tracepoints and uevents.\n"
         "Reads saved dmesg / journalctl / trace text (FILE..., '-' for stdin: one event per LU at\n"
         "the end), or live: --kmsg, --trace, --follow FILE (an event per LU at once, updates as\n"
         "lines arrive). Exit: 0 no conflict, 24 conflicts, 1 usage, 15 unreadable input.",
