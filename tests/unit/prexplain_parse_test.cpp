@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "interposer/prsim/nvme_trace.h"
 #include "interposer/prsim/trace.h"
+#include "tools/prexplain/correlate.h"
 #include "tools/prexplain/parse.h"
 
 namespace prfence::prexplain {
@@ -561,6 +563,54 @@ TEST(PrexplainParse, NvmeNotifications) {
              "nvme_async_event: nvme0n1: NVME_AEN=0x800006 [NVME_AER_CSS]",
          })
         EXPECT_FALSE(parse_line(bad).has_value()) << bad;
+}
+
+// prsim's NVMe conflict lines (the host's two dmesg lines for a refused read or write) for every
+// kernel format and block size: recognised, and one story per namespace with the command's range.
+TEST(PrexplainParse, EveryPrsimNvmeFormat) {
+    using namespace prfence::sim;
+    for (const char* kv : {"5.10", "5.15", "6.1", "6.4", "6.5", "6.12"}) {
+        auto ver = parse_kernel_version(kv);
+        ASSERT_TRUE(ver.ok());
+        TraceStyle st;
+        st.kernel = *ver;
+        for (uint32_t bs : {512u, 4096u})
+            for (uint8_t opcode : {uint8_t{0x01}, uint8_t{0x02}}) {
+                NvmeTraceEvent e;
+                e.ts_ns = 77'000'001'000;
+                e.disk = "nvme3n2";
+                e.qid = 1;
+                e.opcode = opcode;
+                e.nsid = 2;
+                e.status = 0x6083;
+                e.slba = 40;
+                e.blocks = 8;
+                e.block_size = bs;
+                std::string text;
+                format_nvme_conflict_dmesg(text, e, st);
+                std::istringstream is(text);
+                std::string line;
+                NullMapper m;
+                Correlator c(m, CorrelateOptions{.hold = true});
+                std::vector<Event> out;
+                int lines = 0;
+                while (std::getline(is, line)) {
+                    ++lines;
+                    auto p = parse_line(line);
+                    ASSERT_TRUE(p.has_value()) << kv << ": " << line;
+                    EXPECT_TRUE(p->conflict) << line;
+                    EXPECT_EQ(p->disk, "nvme3n2") << line;
+                    c.feed(*p, 0, out);
+                }
+                EXPECT_EQ(lines, 2) << kv;
+                c.finish(out);
+                ASSERT_EQ(out.size(), 1u) << kv << " " << bs;
+                EXPECT_EQ(out[0].count, 1u);
+                EXPECT_EQ(out[0].op, opcode == 0x01 ? "Write" : "Read");
+                EXPECT_EQ(out[0].sector, 40u * bs / 512);
+                EXPECT_EQ(out[0].blocks, 8u);
+            }
+    }
 }
 
 }  // namespace

@@ -256,6 +256,12 @@ PrSnapshot EngineQuerier::query(const LuIdentity& lu) {
         for (const auto& p : spec.paths)
             if (p.kind == engine::PathSpec::Kind::nvme && !snap.our_hostid)
                 snap.our_hostid = controller_hostid(ropt_.sysfs_root, p.ctrl);
+        // With our host identifier the Report decides alone: no second and third Report.
+        if (snap.our_hostid && keys->ok) {
+            if (keys->keys) snap.keys = keys->keys;
+            snap.query_error.clear();
+            return snap;
+        }
     }
     if (keys->status == wire::sam::reservation_conflict) {
         snap.spc2_reserved = true;
