@@ -20,6 +20,7 @@
 #include "tools/prbench/matrix.h"
 #include "tools/prbench/nvme_cli.h"
 #include "tools/prbench/process_baseline.h"
+#include "tools/prbench/rig.h"
 #include "tools/prbench/steps.h"
 #include "uring_engine/common/bytes.h"
 
@@ -765,6 +766,21 @@ TEST(NvmeCliFence, AFailedCommandOrCheckEndsTheNamespace) {
     ProcessBaseline bl4(garbled.c);
     f = nvme_cli_fence(bl4, garbled.c, nvme_lun(), 2, nullptr);
     EXPECT_EQ(f.error, "/dev/nvme0n3: the first resv-report: no JSON object in nvme-cli's output");
+}
+
+TEST(NvmeRig, PathSetsForNamespacesAreMadeForNvme) {
+    Config c;
+    c.luns = {map_lun("/dev/mapper/m0"), map_lun("/dev/mapper/m1")};
+    EXPECT_FALSE(any_nvme(c, 2));
+    c.luns[1] = nvme_lun();
+    EXPECT_FALSE(any_nvme(c, 1)) << "only the first n LUs count";
+    EXPECT_TRUE(any_nvme(c, 2));
+    EXPECT_TRUE(any_nvme(c, 99));
+    c.luns[1].a.kind = engine::PathSpec::Kind::sg;
+    c.luns[1].b.kind = engine::PathSpec::Kind::sg;
+    EXPECT_FALSE(any_nvme(c, 2));
+    c.luns[1].b_paths = {nvme_lun().b};
+    EXPECT_TRUE(any_nvme(c, 2));
 }
 
 TEST(NvmeCliSkips, EachRuleWithItsText) {

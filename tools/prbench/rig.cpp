@@ -7,10 +7,22 @@
 
 namespace prfence::bench {
 
+bool any_nvme(const Config& cfg, size_t n) {
+    for (size_t i = 0; i < n && i < cfg.luns.size(); ++i) {
+        const BenchLun& l = cfg.luns[i];
+        if (l.a.kind == engine::PathSpec::Kind::nvme || l.b.kind == engine::PathSpec::Kind::nvme)
+            return true;
+        for (const auto& p : l.b_paths)
+            if (p.kind == engine::PathSpec::Kind::nvme) return true;
+    }
+    return false;
+}
+
 Result<std::unique_ptr<Rig>> open_rig(const Config& cfg, size_t n, engine::SgTransport sg) {
     engine::PathSetOptions po;
     po.sg_transport = sg;
     po.sgio_threads = cfg.sgio_threads;
+    po.nvme = any_nvme(cfg, n);
     auto rig = std::make_unique<Rig>();
     PRF_TRY_ASSIGN(rig->paths, engine::PathSet::create(po));
     rig->has_b = n > 0 && std::all_of(cfg.luns.begin(), cfg.luns.begin() + static_cast<long>(n),
@@ -133,7 +145,9 @@ Status prep_cycle(const Config& cfg, Rig& rig, const Cycle& cyc) {
 }
 
 Status register_every_b_path(const Config& cfg, size_t n) {
-    PRF_TRY_ASSIGN(auto ps, engine::PathSet::create({}));
+    engine::PathSetOptions po;
+    po.nvme = any_nvme(cfg, n);
+    PRF_TRY_ASSIGN(auto ps, engine::PathSet::create(po));
     std::vector<engine::LunTarget> targets;
     for (size_t i = 0; i < n && i < cfg.luns.size(); ++i) {
         const BenchLun& l = cfg.luns[i];

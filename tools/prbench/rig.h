@@ -28,6 +28,10 @@ struct Rig {
     size_t luns() const { return both.size(); }
 };
 
+// Whether any of the first `n` LUs of `cfg` is an NVMe namespace (either node, any of node B's
+// paths): a PathSet for them must be made with PathSetOptions::nvme (128-byte SQEs).
+bool any_nvme(const Config& cfg, size_t n);
+
 // Opens the first path of node A and of node B (when every one of the first `n` LUs has one) to
 // each of the first `n` LUs of `cfg`, sg nodes over `sg`. The first path that does not open is the
 // Error; prsim LUNs over the SG_IO pool are refused.
