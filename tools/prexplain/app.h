@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// prexplain's command line: inputs (files, stdin, /dev/kmsg, a tracefs instance, a followed file or
-// FIFO), the parse -> correlate -> query -> classify pipeline, and its outputs (one human line or
-// one JSON line per event, the --on-fenced hook, an EventSink for prfenced's subscribers).
+// prexplain's command line: inputs (files, stdin, /dev/kmsg, a tracefs instance, the kernel's
+// uevent socket, a followed file or FIFO), the parse -> correlate -> query -> classify pipeline,
+// and its outputs (one human line or one JSON line per event or NVMe reservation notification, the
+// --on-fenced hook, an EventSink for prfenced's subscribers: conflict events only).
 //
 // Exit codes: 0 no conflict seen, 24 conflicts or NVMe reservation notifications seen (one-shot
 // and live modes alike), 1 bad usage,
