@@ -25,6 +25,7 @@ struct Common {
     std::vector<std::string> devices;
     std::string initiator;
     uint16_t target_port = 1;
+    std::string hostnqn, hostid;  // sim namespaces: the NVMe host (derived from --initiator)
     bool json = false;
     bool failures_only = false;
     uint32_t timeout_ms = 20000;
@@ -47,13 +48,19 @@ void add_common(CLI::App* sub, Common& c) {
     sub->add_option(
            "devices", c.devices,
            "LUNs: /dev/sdX, /dev/sgN, /dev/disk/by-id/..., /dev/mapper/NAME, globs, @listfile, "
-           "sim:SOCKET:RANGE")
+           "sim:SOCKET:RANGE (LUNs 0-3, NVMe namespaces ns1-8, or both: 0-3,ns1-8)")
         ->required();
     sub->add_option("--initiator", c.initiator,
                     "sim LUNs: the TransportID to speak as (e.g. iqn...:node-a,i,0x1)");
     sub->add_option("--target-port", c.target_port,
                     "sim LUNs: the relative target port to arrive through")
         ->check(CLI::Range(1, 65535));
+    sub->add_option("--hostnqn", c.hostnqn,
+                    "sim namespaces: the NVMe host NQN to speak as (default: from --hostid, else "
+                    "derived from --initiator)");
+    sub->add_option("--hostid", c.hostid,
+                    "sim namespaces: the NVMe host identifier, 32 hex digits (dashes allowed); "
+                    "default: from --hostnqn, else derived from --initiator");
     sub->add_flag("--json", c.json, "JSON output");
     sub->add_flag("-q,--failures-only", c.failures_only,
                   "List only the LUNs that failed (the summary always)");
@@ -112,6 +119,8 @@ int run_batch(const std::string& op, const Common& c, const engine::OpSpec& spec
     engine::SessionOptions so;
     so.initiator = c.initiator;
     so.target_port = c.target_port;
+    so.hostnqn = c.hostnqn;
+    so.hostid = c.hostid;
     so.sg_transport = c.transport == "sgio" ? engine::SessionOptions::SgTransport::sgio
                                             : engine::SessionOptions::SgTransport::uring;
     so.exec.max_inflight = c.qd;
@@ -296,13 +305,18 @@ void add_direct(CLI::App& app, Runner& run, std::string_view chosen,
             run = [s, c, p, daemon_socket]() -> int {
                 auto spec = op_spec(s.op, *c, *p);
                 if (!spec) return syntax(spec.error().msg);
+                // A host identity given is checked before anything is resolved or sent.
+                if (!c->hostnqn.empty() || !c->hostid.empty())
+                    if (auto h = engine::sim_nvme_host(c->initiator, c->hostnqn, c->hostid); !h)
+                        return syntax(h.error().msg);
                 if (daemon_socket && *daemon_socket) {
                     // The group carries the initiator and transport; say so rather than ignore
                     // them.
-                    if (!c->initiator.empty() || c->transport != "uring")
+                    if (!c->initiator.empty() || c->transport != "uring" || !c->hostnqn.empty() ||
+                        !c->hostid.empty())
                         return syntax(
-                            "with --daemon, --initiator and --transport belong to the group "
-                            "(prfence --daemon group create)");
+                            "with --daemon, --initiator, --hostnqn, --hostid and --transport "
+                            "belong to the group (prfence --daemon group create)");
                     DaemonRunOptions o;
                     o.groups = c->devices;
                     o.json = c->json;

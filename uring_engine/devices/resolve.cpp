@@ -437,7 +437,9 @@ class Resolver {
 
     void sim(const std::string& arg, const std::string& where) {
         const std::string rest = arg.substr(4);
-        const std::string usage = " (expected sim:SOCKET:LUNS, e.g. sim:/run/prsim.sock:0-255)";
+        const std::string usage =
+            " (expected sim:SOCKET:LUNS, e.g. sim:/run/prsim.sock:0-255, "
+            "sim:/run/prsim.sock:ns1-8)";
         size_t colon = rest.rfind(':');
         if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size())
             return report(Errc::invalid_argument,
@@ -445,16 +447,21 @@ class Resolver {
         const std::string socket = rest.substr(0, colon);
         const std::string_view luns(std::string_view(rest).substr(colon + 1));
 
-        std::vector<uint32_t> order;
-        auto seen = std::make_unique<std::bitset<kMaxSimLun + 1>>();
-        auto number = [&](std::string_view t, uint32_t& v) -> std::optional<std::string> {
-            if (!all_digits(t)) return "'" + std::string(t) + "' is not a LUN number" + usage;
+        // (namespace?, number) in the order typed; LUNs and NSIDs are counted apart.
+        std::vector<std::pair<bool, uint32_t>> order;
+        auto seen_lun = std::make_unique<std::bitset<kMaxSimLun + 1>>();
+        auto seen_ns = std::make_unique<std::bitset<kMaxSimLun + 1>>();
+        auto number = [&](std::string_view t, bool ns, uint32_t& v) -> std::optional<std::string> {
+            const char* what = ns ? "namespace ID" : "LUN number";
+            if (!all_digits(t)) return "'" + std::string(t) + "' is not a " + what + usage;
             uint64_t x = 0;
             for (char c : t) {
                 x = x * 10 + static_cast<uint64_t>(c - '0');
                 if (x > kMaxSimLun)
-                    return "LUN " + std::string(t) + " is above " + std::to_string(kMaxSimLun);
+                    return std::string(ns ? "namespace " : "LUN ") + std::string(t) + " is above " +
+                           std::to_string(kMaxSimLun);
             }
+            if (ns && x == 0) return "namespace IDs start at 1 (ns0 is not a namespace)";
             v = static_cast<uint32_t>(x);
             return std::nullopt;
         };
@@ -465,40 +472,49 @@ class Resolver {
             if (item.empty())
                 return report(Errc::invalid_argument, where + ": empty item in LUN list '" +
                                                           std::string(luns) + "'" + usage);
+            const bool ns = item.starts_with("ns");
+            if (ns) item.remove_prefix(2);
             uint32_t lo = 0, hi = 0;
             size_t dash = item.find('-');
             std::optional<std::string> bad;
+            const std::string shown = (ns ? "ns" : "") + std::string(item);
             if (dash == std::string_view::npos) {
-                bad = number(item, lo);
+                bad = number(item, ns, lo);
                 hi = lo;
             } else if (dash == 0 || dash + 1 == item.size()) {
-                bad = "'" + std::string(item) + "' is not a LUN range" + usage;
+                bad = "'" + shown + "' is not a " + (ns ? "namespace" : "LUN") + " range" + usage;
             } else {
-                bad = number(item.substr(0, dash), lo);
-                if (!bad) bad = number(item.substr(dash + 1), hi);
+                std::string_view upper = item.substr(dash + 1);
+                if (ns && upper.starts_with("ns")) upper.remove_prefix(2);  // ns1-ns8 as ns1-8
+                bad = number(item.substr(0, dash), ns, lo);
+                if (!bad) bad = number(upper, ns, hi);
                 if (!bad && hi < lo)
-                    bad = "range " + std::string(item) + " is reversed (write " +
+                    bad = "range " + shown + " is reversed (write " + (ns ? "ns" : "") +
                           std::to_string(hi) + "-" + std::to_string(lo) + ")";
             }
             if (bad) return report(Errc::invalid_argument, where + ": " + *bad);
+            auto& seen = ns ? *seen_ns : *seen_lun;
             for (uint64_t l = lo; l <= hi; ++l) {
-                if (seen->test(l)) continue;
+                if (seen.test(l)) continue;
                 if (order.size() == kMaxSimLuns)
-                    return report(
-                        Errc::invalid_argument,
-                        where + ": names more than " + std::to_string(kMaxSimLuns) + " LUNs");
-                seen->set(l);
-                order.push_back(static_cast<uint32_t>(l));
+                    return report(Errc::invalid_argument, where + ": names more than " +
+                                                              std::to_string(kMaxSimLuns) +
+                                                              " LUNs and namespaces");
+                seen.set(l);
+                order.emplace_back(ns, static_cast<uint32_t>(l));
             }
             if (comma == std::string_view::npos) break;
             list.remove_prefix(comma + 1);
         }
-        for (uint32_t l : order) {
+        for (auto [ns, n] : order) {
             Found f;
             f.path.kind = PathSpec::Kind::sim;
             f.path.sim_socket = socket;
-            f.path.sim_lun = l;
-            f.wwid = "sim:" + socket + ":" + std::to_string(l);
+            if (ns)
+                f.path.nsid = n;
+            else
+                f.path.sim_lun = n;
+            f.wwid = "sim:" + socket + ":" + (ns ? "ns" : "") + std::to_string(n);
             f.name = f.wwid;
             add(std::move(f));
         }

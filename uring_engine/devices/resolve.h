@@ -19,8 +19,12 @@
 //   With native NVMe multipath (nvme_core multipath=Y) nvmeXnY is the head and one path: the
 //   kernel picks the controller per command. Without it, each controller's node is a path of its
 //   own, and nodes with one identifier are one LU, like SCSI paths.
-// - sim:SOCKET:LUNS: prsim LUs, no sysfs involved. LUNS is a comma list of N or N-M ("0-255", "7",
-//   "0-3,8"), numbers 0-65535, at most 65535 LUNs per argument.
+// - sim:SOCKET:LUNS: prsim LUs and NVMe namespaces, no sysfs involved. LUNS is a comma list of
+//   items: N or N-M name LUNs ("0-255", "7", "0-3,8"), numbers 0-65535; nsN or nsN-M (also
+//   nsN-nsM) name NVMe namespaces by NSID ("ns1-8"), 1-65535. One list may mix both ("0-3,ns1-2":
+//   LUNs 0..3 and namespaces 1 and 2, in the order typed); at most 65535 of them per argument.
+//   A namespace's LunSpec wwid and name are "sim:<socket>:ns<N>", its PathSpec Kind::sim with
+//   nsid N (sim_lun 0); a LUN's are "sim:<socket>:<N>" with nsid 0.
 //
 // How a device node is found in sysfs. A block or character device node is looked up by its
 // numbers, <sysfs>/dev/block/MAJ:MIN or <sysfs>/dev/char/MAJ:MIN, as sg_map26 and lsscsi do. A node
@@ -71,11 +75,12 @@ struct PathSpec {
     std::string block;       // "/dev/sdb", "/dev/nvme0n1" (under dev_root) or ""
     std::string hctl;        // "1:0:1:0"; "" for sim
     std::string sim_socket;  // sim: the prsim socket as given
-    uint32_t sim_lun = 0;    // sim: the LUN
+    uint32_t sim_lun = 0;    // sim: the LUN (when nsid is 0)
     std::string ng_node;     // nvme: "/dev/ng0n1", the generic node commands go to
-    uint32_t nsid = 0;       // nvme: the namespace ID (from sysfs, not from the name)
-    std::string ctrl;        // nvme: the controller ("nvme0"), or the subsystem ("nvme-subsys0")
-                             // for a native multipath head
+    // nvme: the namespace ID (from sysfs, not from the name); sim: the NVMe namespace, 0 for a LUN
+    uint32_t nsid = 0;
+    std::string ctrl;     // nvme: the controller ("nvme0"), or the subsystem ("nvme-subsys0")
+                          // for a native multipath head
     std::string host_id;  // nvme: the controller's host identifier (<ctrl>/hostid); registrations
                           // belong to hosts, so paths with one host_id register once
 };
@@ -84,7 +89,8 @@ struct LunSpec {
     // What the user typed (the first argument reaching this LU), or the dm map name.
     std::string name;
     // As /sys/block/sdX/device/wwid shows it ("naa.6001405..."); "hctl:H:C:T:L" when the device
-    // has no identifier; "sim:<socket>:<lun>" for sim LUs.
+    // has no identifier; "sim:<socket>:<lun>" for sim LUs, "sim:<socket>:ns<nsid>" for sim
+    // namespaces.
     std::string wwid;
     std::vector<PathSpec> paths;
 };

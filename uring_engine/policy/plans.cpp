@@ -393,6 +393,14 @@ class ProutJob final : public JobBase {
     std::optional<Command> advance(const LunTarget& lun, const ScsiResponse* last) override {
         const char* name = wire::prout_action_name(spec_.action);
         if (!last) {
+            if (is_register_action(spec_.action) && opt_.all_tg_pt && !lun.paths.empty() &&
+                !lun.paths[0]->registration_scope().empty()) {
+                // Registrations shared by scope (NVMe hosts) have no ALL_TG_PT to fall back
+                // from: the path is asked for it, and refuses it saying why, rather than the
+                // option being dropped without a word.
+                once_ = true;
+                return issue(first_path(), lun);
+            }
             if (is_register_action(spec_.action) && opt_.all_tg_pt && lun.paths.size() > 1) {
                 phase_ = Phase::caps;
                 return prin(cur_, wire::PrInAction::report_capabilities, 8);

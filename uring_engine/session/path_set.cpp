@@ -1,9 +1,88 @@
 // SPDX-License-Identifier: MIT
 #include "uring_engine/session/path_set.h"
 
+#include <algorithm>
+
+#include "uring_engine/simproto/names.h"
 #include "uring_engine/transport/sg_path.h"
 
 namespace prfence::engine {
+namespace {
+
+constexpr std::string_view kUuidNqn = "nqn.2014-08.org.nvmexpress:uuid:";
+
+std::array<uint8_t, 16> fnv_pair(std::string_view text) {
+    uint64_t h1 = 0xcbf29ce484222325ull, h2 = 0x84222325cbf29ce4ull;
+    for (unsigned char c : text) {
+        h1 = (h1 ^ c) * 0x100000001b3ull;
+        h2 = (h2 ^ c) * 0x100000001b3ull;
+    }
+    std::array<uint8_t, 16> id{};
+    for (int i = 0; i < 8; ++i) {
+        id[i] = static_cast<uint8_t>(h1 >> (56 - 8 * i));
+        id[8 + i] = static_cast<uint8_t>(h2 >> (56 - 8 * i));
+    }
+    return id;
+}
+
+std::optional<std::array<uint8_t, 16>> hex_hostid(std::string_view text) {
+    std::array<uint8_t, 16> id{};
+    size_t n = 0;
+    for (char c : text) {
+        if (c == '-') continue;
+        const int v = c >= '0' && c <= '9'   ? c - '0'
+                      : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                      : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                             : -1;
+        if (v < 0 || n >= 32) return std::nullopt;
+        id[n / 2] = static_cast<uint8_t>(id[n / 2] << 4 | v);
+        ++n;
+    }
+    if (n != 32) return std::nullopt;
+    return id;
+}
+
+std::string nexus_host_key(const Nexus& n) {
+    if (!n.nvme_host) return {};
+    return shim::uuid_text(n.nvme_host->hostid) + " " + n.nvme_host->hostnqn;
+}
+
+}  // namespace
+
+Result<sim::proto::NvmeHost> sim_nvme_host(std::string_view initiator, std::string_view hostnqn,
+                                           std::string_view hostid) {
+    sim::proto::NvmeHost h;
+    if (!hostnqn.empty()) {
+        const bool printable = std::all_of(hostnqn.begin(), hostnqn.end(),
+                                           [](char c) { return c >= 0x20 && c < 0x7f; });
+        if (hostnqn.size() > sim::proto::kMaxHostNqnLen || !printable)
+            return fail(Errc::invalid_argument,
+                        "--hostnqn: an NVMe host NQN is 1 to 223 printable ASCII characters");
+        h.hostnqn = std::string(hostnqn);
+    }
+    if (!hostid.empty()) {
+        auto id = hex_hostid(hostid);
+        if (!id)
+            return fail(Errc::invalid_argument,
+                        "--hostid '" + std::string(hostid) +
+                            "': an NVMe host identifier is 32 hex digits (dashes allowed, as in a "
+                            "UUID: 0123abcd-0000-4000-8000-00000000000a)");
+        h.hostid = *id;
+    } else if (!hostnqn.empty()) {
+        const size_t at = hostnqn.rfind(":uuid:");
+        auto u =
+            at == std::string_view::npos ? std::nullopt : shim::parse_uuid(hostnqn.substr(at + 6));
+        h.hostid = u ? *u : fnv_pair(hostnqn);
+    } else {
+        if (initiator.empty())
+            return fail(Errc::invalid_argument,
+                        "NVMe namespaces need an NVMe host: --hostnqn / --hostid, or --initiator "
+                        "to derive them from");
+        h.hostid = fnv_pair(initiator);
+    }
+    if (h.hostnqn.empty()) h.hostnqn = std::string(kUuidNqn) + shim::uuid_text(h.hostid);
+    return h;
+}
 
 Result<std::unique_ptr<PathSet>> PathSet::create(const PathSetOptions& opt) {
     std::unique_ptr<PathSet> s(new PathSet(opt));
@@ -23,10 +102,11 @@ PathSet::~PathSet() {
 }
 
 Result<SimConnection*> PathSet::connection(const std::string& socket, const Nexus& nexus) {
-    NexusKey key{socket, nexus.initiator, nexus.target_port};
+    NexusKey key{socket, nexus.initiator, nexus.target_port, nexus_host_key(nexus)};
     if (auto it = by_nexus_.find(key); it != by_nexus_.end()) return it->second;
     if (auto it = failed_.find(key); it != failed_.end()) return fail(it->second);
-    auto c = SimConnection::open(*ring_, *ex_, socket, nexus.initiator, nexus.target_port);
+    auto c = SimConnection::open(*ring_, *ex_, socket, nexus.initiator, nexus.target_port,
+                                 nexus.nvme_host);
     if (!c) {
         failed_.emplace(std::move(key), c.error());
         return fail(std::move(c).error());
@@ -39,7 +119,12 @@ Result<SimConnection*> PathSet::connection(const std::string& socket, const Nexu
 
 Result<std::unique_ptr<Path>> PathSet::make_path(const PathSpec& spec, const Nexus& nexus) {
     if (spec.kind == PathSpec::Kind::sim) {
+        if (spec.nsid != 0 && !nexus.nvme_host)
+            return fail(Errc::invalid_argument, "sim:" + spec.sim_socket + ":ns" +
+                                                    std::to_string(spec.nsid) +
+                                                    ": an NVMe namespace needs an NVMe host");
         PRF_TRY_ASSIGN(SimConnection * conn, connection(spec.sim_socket, nexus));
+        if (spec.nsid != 0) return conn->namespace_path(spec.nsid);
         return conn->path(spec.sim_lun);
     }
     if (spec.kind == PathSpec::Kind::nvme) {

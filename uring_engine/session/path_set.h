@@ -5,7 +5,9 @@
 //
 // A path is opened as a nexus. An sg node is the kernel's own I_T nexus (this host's initiator
 // port, the node's target port). A prsim LUN is reached as the Nexus given: every path of one
-// socket and nexus shares one SimConnection (one HELLO, one socket). Several nexuses to the same
+// socket and nexus shares one SimConnection (one HELLO, one socket). A prsim NVMe namespace
+// (PathSpec::Kind::sim with an nsid) is reached the same way, by a nexus that names an NVMe host;
+// LUNs and namespaces of one socket and nexus share the connection. Several nexuses to the same
 // LUs can be open in one set: prbench speaks to the same prsim LUNs as node A and as node B; a
 // Session uses one.
 #pragma once
@@ -13,7 +15,9 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -34,9 +38,29 @@ enum class SgTransport { uring, sgio };
 
 // The initiator side of an I_T nexus to a prsim LU. sg paths ignore it.
 struct Nexus {
-    std::string initiator;     // the TransportID to speak as
+    std::string initiator;     // the TransportID to speak as ("" for namespaces only)
     uint16_t target_port = 1;  // the relative target port to arrive through
+    // The NVMe host to declare (prsim namespaces need one; it opts the connection into protocol
+    // version 2). Leave it unset for connections with LUNs only: a prsim of version 1 refuses it.
+    std::optional<sim::proto::NvmeHost> nvme_host;
 };
+
+// The NVMe host identity this process speaks as to prsim's namespaces (real NVMe controllers use
+// the kernel's), from what the operator gave:
+//   hostid          32 hex digits, dashes allowed anywhere ("0123abcd-...", a UUID); any other
+//   text,
+//                   or a count other than 32, is an Error naming it.
+//   hostnqn         1..223 printable ASCII characters, else an Error.
+// What is not given is derived, as prsim-run derives PRSIM_HOSTID / PRSIM_HOSTNQN, so that a
+// prsim-run process and prfence given the same NQN are one host:
+//   no hostid       the UUID at the end of a "...:uuid:UUID" NQN; else the 128-bit FNV-1a hash pair
+//                   of the NQN (bases cbf29ce484222325h and 84222325cbf29ce4h, big-endian);
+//   no hostnqn      "nqn.2014-08.org.nvmexpress:uuid:" + the host identifier as a UUID;
+//   neither         the host identifier is the FNV-1a pair of `initiator` (so every node of a
+//                   cluster, named by its --initiator, is its own NVMe host, the same in every run)
+//                   and the NQN is made from it as above. An empty initiator then is an Error.
+Result<sim::proto::NvmeHost> sim_nvme_host(std::string_view initiator, std::string_view hostnqn,
+                                           std::string_view hostid);
 
 struct PathSetOptions {
     ExecOptions exec;
@@ -83,8 +107,9 @@ class PathSet {
     std::unique_ptr<SgioPool> sgio_;
     std::vector<std::unique_ptr<SimConnection>> conns_;
     std::vector<std::unique_ptr<Path>> paths_;
-    // (socket, initiator, target port) -> its connection, or why it could not be made.
-    using NexusKey = std::tuple<std::string, std::string, uint16_t>;
+    // (socket, initiator, target port, NVMe host NQN and identifier or "") -> its connection, or
+    // why it could not be made.
+    using NexusKey = std::tuple<std::string, std::string, uint16_t, std::string>;
     std::map<NexusKey, SimConnection*> by_nexus_;
     std::map<NexusKey, Error> failed_;
 };

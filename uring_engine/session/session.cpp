@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "uring_engine/session/session.h"
 
+#include <set>
+
 #include "uring_engine/devices/path_state.h"
 
 namespace prfence::engine {
@@ -31,7 +33,18 @@ Result<std::unique_ptr<Session>> Session::open(const std::vector<LunSpec>& specs
     for (const auto& spec : specs)
         for (const auto& ps : spec.paths) po.nvme = po.nvme || ps.kind == PathSpec::Kind::nvme;
     PRF_TRY_ASSIGN(s->paths_, PathSet::create(po));
-    const Nexus nexus{opt.initiator, opt.target_port};
+    const Nexus nexus{opt.initiator, opt.target_port, std::nullopt};
+    // Sockets with namespaces in the batch: their connection declares the NVMe host.
+    std::set<std::string> nvme_sockets;
+    for (const auto& spec : specs)
+        for (const auto& ps : spec.paths)
+            if (ps.kind == PathSpec::Kind::sim && ps.nsid != 0) nvme_sockets.insert(ps.sim_socket);
+    Nexus nvme_nexus = nexus;
+    Result<sim::proto::NvmeHost> host = fail(Errc::invalid_argument, "no NVMe host");
+    if (!nvme_sockets.empty()) {
+        host = sim_nvme_host(opt.initiator, opt.hostnqn, opt.hostid);
+        if (host) nvme_nexus.nvme_host = *host;
+    }
 
     for (const auto& spec : specs) {
         Lun lun;
@@ -44,20 +57,27 @@ Result<std::unique_ptr<Session>> Session::open(const std::vector<LunSpec>& specs
             std::optional<std::string> dead;
             if (ps.kind == PathSpec::Kind::sg)
                 dead = dead_device_state(scsi_device_state(ps.hctl, opt.sysfs_root));
+            const bool sim = ps.kind == PathSpec::Kind::sim;
+            const bool sim_ns = sim && ps.nsid != 0;
+            const bool with_host = sim && nvme_sockets.count(ps.sim_socket) != 0;
+            const std::string sim_name =
+                !sim     ? std::string()
+                : sim_ns ? "sim:" + ps.sim_socket + ":ns" + std::to_string(ps.nsid)
+                         : "sim:" + ps.sim_socket + ":" + std::to_string(ps.sim_lun);
             Result<Path*> path =
                 dead ? fail(Errc::io, ps.sg_node + ": " + *dead)
-                : ps.kind == PathSpec::Kind::sim && opt.initiator.empty()
+                : sim && !sim_ns && opt.initiator.empty()
                     ? fail(Errc::invalid_argument,
                            "sim LUNs need --initiator (the TransportID to speak as)")
-                    : s->paths_->open(ps, nexus);
+                : sim_ns && !host ? fail(Errc::invalid_argument, sim_name + ": " + host.error().msg)
+                                  : s->paths_->open(ps, with_host ? nvme_nexus : nexus);
             if (path.ok()) {
                 lun.target.paths.push_back(*path);
             } else {
                 if (!errors.empty()) errors += "; ";
                 errors += path.error().msg;
                 by_state = by_state && dead.has_value();
-                lun.dead.push_back({ps.kind == PathSpec::Kind::sim
-                                        ? "sim:" + ps.sim_socket + ":" + std::to_string(ps.sim_lun)
+                lun.dead.push_back({sim                               ? sim_name
                                     : ps.kind == PathSpec::Kind::nvme ? ps.ng_node
                                                                       : ps.sg_node,
                                     PathOutcome::State::dead,

@@ -24,6 +24,13 @@ struct SessionOptions {
     unsigned sgio_threads = 8;
     std::string initiator;     // sim: the TransportID this process speaks as (sg: the kernel's)
     uint16_t target_port = 1;  // sim: the target port it arrives through
+    // prsim NVMe namespaces: the NVMe host this process speaks as, derived from what is empty as
+    // sim_nvme_host() (path_set.h) says. A connection to a socket with namespaces in the batch
+    // declares the host (its LUNs share it); connections with LUNs only declare none, so a prsim of
+    // protocol version 1 still serves them. Real NVMe namespaces use the kernel's host identity.
+    // An identity that cannot be made (a bad hostid) fails each namespace's open with the reason.
+    std::string hostnqn;
+    std::string hostid;
     // Where sg paths' device states are read (devices/path_state.h): a path whose device is
     // offline, blocked or going away is not opened and reports dead at once.
     std::string sysfs_root = "/sys";

@@ -12,25 +12,10 @@
 
 #include "uring_engine/common/sys_error.h"
 #include "uring_engine/common/unique_fd.h"
-#include "uring_engine/wire/sense.h"
-#include "uring_engine/wire/status.h"
+#include "uring_engine/transport/nvme_answer.h"
 
 namespace prfence::engine {
 namespace {
-
-// ScsiResponse for a refused or completed command, from the translation's answer.
-ScsiResponse to_response(wire::nvme::NvmeAnswer&& a) {
-    ScsiResponse r;
-    r.status = a.status;
-    r.host = a.host;
-    r.sense = std::move(a.sense);
-    r.data_in = std::move(a.data_in);
-    r.sys_errno = a.sys_errno;
-    r.nvme.emplace();
-    r.nvme->res = a.res;
-    r.nvme->report = std::move(a.report);
-    return r;
-}
 
 // A status the slot's op completes with when nothing was sent (refused): outside both Linux
 // forms (15-bit status, -errno 1..4095).
@@ -174,20 +159,13 @@ void NvmePath::refuse(Slot& s, std::string why) {
 void NvmePath::finish(Slot& s, int res) {
     ScsiResponse r;
     if (res == kRefusedRes) {
-        r.status = wire::sam::check_condition;
-        r.sense = wire::make_fixed_sense(wire::SenseKey::illegal_request, 0x24, 0x00);
-        r.nvme.emplace();
-        r.nvme->refused.assign(s.buf.begin(), s.buf.end());
+        r = nvme_refusal(std::string(s.buf.begin(), s.buf.end()));
     } else {
-        const bool conflict =
-            res > 0 && (res & wire::nvme::kScSctMask) ==
-                           wire::nvme::status_word(wire::nvme::sct::generic,
-                                                   wire::nvme::sc::reservation_conflict);
-        if (conflict && s.t.on_conflict && !s.fallback_sent) {
+        if (!s.fallback_sent && nvme_needs_fallback(s.t, res)) {
             s.fallback_sent = true;
             if (start(s, *s.t.on_conflict).ok()) return;
         }
-        r = to_response(wire::nvme::answer(s.t, res, s.buf));
+        r = nvme_response(s.t, res, s.buf);
     }
     r.latency_ns = now_ns() - s.start_ns;
     const uint64_t tag = s.tag;
