@@ -437,9 +437,9 @@ class Resolver {
 
     void sim(const std::string& arg, const std::string& where) {
         const std::string rest = arg.substr(4);
-        const std::string usage =
-            " (expected sim:SOCKET:LUNS, e.g. sim:/run/prsim.sock:0-255, "
-            "sim:/run/prsim.sock:ns1-8)";
+        const std::string usage = " (expected sim:SOCKET:LUNS, e.g. sim:/run/prsim.sock:0-255)";
+        const std::string ns_usage =
+            " (NVMe namespaces: nsN or nsN-M, e.g. sim:/run/prsim.sock:ns1-8)";
         size_t colon = rest.rfind(':');
         if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size())
             return report(Errc::invalid_argument,
@@ -453,7 +453,8 @@ class Resolver {
         auto seen_ns = std::make_unique<std::bitset<kMaxSimLun + 1>>();
         auto number = [&](std::string_view t, bool ns, uint32_t& v) -> std::optional<std::string> {
             const char* what = ns ? "namespace ID" : "LUN number";
-            if (!all_digits(t)) return "'" + std::string(t) + "' is not a " + what + usage;
+            if (!all_digits(t))
+                return "'" + std::string(t) + "' is not a " + what + (ns ? ns_usage : usage);
             uint64_t x = 0;
             for (char c : t) {
                 x = x * 10 + static_cast<uint64_t>(c - '0');
@@ -482,7 +483,8 @@ class Resolver {
                 bad = number(item, ns, lo);
                 hi = lo;
             } else if (dash == 0 || dash + 1 == item.size()) {
-                bad = "'" + shown + "' is not a " + (ns ? "namespace" : "LUN") + " range" + usage;
+                bad = "'" + shown + "' is not a " + (ns ? "namespace" : "LUN") + " range" +
+                      (ns ? ns_usage : usage);
             } else {
                 std::string_view upper = item.substr(dash + 1);
                 if (ns && upper.starts_with("ns")) upper.remove_prefix(2);  // ns1-ns8 as ns1-8
@@ -497,9 +499,9 @@ class Resolver {
             for (uint64_t l = lo; l <= hi; ++l) {
                 if (seen.test(l)) continue;
                 if (order.size() == kMaxSimLuns)
-                    return report(Errc::invalid_argument, where + ": names more than " +
-                                                              std::to_string(kMaxSimLuns) +
-                                                              " LUNs and namespaces");
+                    return report(
+                        Errc::invalid_argument,
+                        where + ": names more than " + std::to_string(kMaxSimLuns) + " LUNs");
                 seen.set(l);
                 order.emplace_back(ns, static_cast<uint32_t>(l));
             }
