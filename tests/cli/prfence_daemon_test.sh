@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# prfence --daemon as an operator runs it: prsim farm, prfenced on a temporary socket and config, two
-# groups (node A and node B, one initiator each) over the same LUNs, the failover through the daemon,
-# the same output as direct mode, and the failure paths (no daemon, unknown group, bad input, group
-# commands without --daemon).
+# prfence --daemon as an operator runs it: prsim farm (LUNs and two NVMe namespaces), prfenced on a
+# temporary socket and config, two groups (node A and node B, one initiator each) over the same LUNs,
+# the failover through the daemon, the same output as direct mode (NVMe namespaces too), and the
+# failure paths (no daemon, unknown group, bad input, group commands without --daemon).
 # Node B's group carries its key (group create --key): operations without --key use it.
 # With PREXPLAIN given, also: prexplain --forward hands a conflict to the daemon's subscribers, and
 # prexplain --daemon takes "our key" (and the initiator to query as) from the daemon's groups.
@@ -12,7 +12,7 @@ P=$1 S=$2 D=$3 X=${4:-}
 fixtures=$(cd "$(dirname "$0")/../fixtures/prexplain" && pwd)
 dir=$(mktemp -d)
 sock=$dir/prsim.sock ctl=$dir/control.sock cfg=$dir/prfenced.json
-"$S" --socket "$sock" --luns 64 --trace "$dir/trace.txt" >"$dir/prsim.log" 2>&1 &
+"$S" --socket "$sock" --luns 64 --nvme-namespaces 2 --trace "$dir/trace.txt" >"$dir/prsim.log" 2>&1 &
 spid=$!
 "$D" --socket "$ctl" --config "$cfg" >"$dir/prfenced.log" 2>&1 &
 dpid=$!
@@ -127,6 +127,48 @@ else
     echo "FAIL paths_same_as_direct:"; sed 's/^/    /' "$dir/paths_daemon.json" | head -40; fails=$((fails+1))
 fi
 "${PD[@]}" group delete mp >/dev/null 2>&1
+# NVMe namespaces: daemon mode's JSON carries the same "nvme" object as direct mode's (one renderer,
+# fed through LUN_NVME): the Report's registrants with their host identifiers (each initiator its
+# own NVMe host) and holder, and the NVMe status of a conflict.
+NS=sim:$sock:ns1-2 NA="iqn.2026-11.io.prfence:node-a,i,0x1" NB="iqn.2026-11.io.prfence:node-b,i,0x2"
+check create_nvA 0 'nvA: 2 LUNs' -- group create nvA --initiator "$NA" "$NS"
+check create_nvB 0 'nvB: 2 LUNs' -- group create nvB --initiator "$NB" "$NS"
+check register_nvA 0 '2 ok, 0 failed' -- register --key a1 -q nvA
+check register_nvB 0 '2 ok, 0 failed' -- register --key b2 -q nvB
+check reserve_nvA 0 '2 ok, 0 failed' -- reserve --key a1 --type EA -q nvA
+nvme_same() {  # nvme_same NAME WANT_RC CHECK -- OP_ARGS... (group nvB, then direct as node B)
+    local name=$1 want=$2 assert=$3; shift 4
+    local drc rrc
+    "${PD[@]}" "$@" --json nvB >"$dir/$name.daemon.json" 2>/dev/null; drc=$?
+    "$P" "$@" --json --initiator "$NB" "$NS" >"$dir/$name.direct.json" 2>/dev/null; rrc=$?
+    if [ "$drc" -ne "$want" ] || [ "$rrc" -ne "$want" ]; then
+        echo "FAIL ${name}_exit: daemon $drc, direct $rrc, want $want"; fails=$((fails+1)); return
+    fi
+    if python3 - "$dir/$name.daemon.json" "$dir/$name.direct.json" "$assert" <<'EOF2'
+import json, sys
+d, r = (json.load(open(f))["luns"] for f in sys.argv[1:3])
+view = lambda luns: [(l["device"], l["ok"], l.get("nvme")) for l in luns]
+assert view(d) == view(r), "daemon %s\ndirect %s" % (view(d), view(r))
+assert len(d) == 2 and all("nvme" in l for l in d), view(d)
+n = d[0]["nvme"]
+if sys.argv[3] == "report":
+    regs = n["registrants"]
+    assert n["rtype_name"] == "Exclusive Access" and len(regs) == 2, n
+    assert sorted(g["key"] for g in regs) == ["0xa1", "0xb2"], n
+    assert [g["key"] for g in regs if g["holder"]] == ["0xa1"], n
+    ids = [g["hostid"] for g in regs]
+    assert len(set(ids)) == 2 and all(len(i) == 32 and int(i, 16) for i in ids), n
+else:
+    assert n["status"].startswith("Reservation Conflict (0x"), n
+EOF2
+    then passes=$((passes+1))
+    else echo "FAIL ${name}_same_as_direct:"; sed 's/^/    /' "$dir/$name.daemon.json" | head -40; fails=$((fails+1))
+    fi
+}
+nvme_same nvme_keys 0 report -- keys
+nvme_same nvme_conflict 24 status -- reserve --key b2 --type EA
+"${PD[@]}" group delete nvA >/dev/null 2>&1
+"${PD[@]}" group delete nvB >/dev/null 2>&1
 # The group survives a restart: same config, state re-read from the LUNs.
 kill $dpid; wait $dpid 2>/dev/null
 "$D" --socket "$ctl" --config "$cfg" >>"$dir/prfenced.log" 2>&1 &
