@@ -51,7 +51,9 @@ Result<std::unique_ptr<NvmePath>> NvmePath::open(Ring& ring, CompletionSink& sin
     if (fd.get() < 0) {
         Error e = errno_error(Errc::system, errno, node);
         if (e.sys_errno == EACCES || e.sys_errno == EPERM)
-            e.msg += " (NVMe reservations need root, or write access to the node)";
+            e.msg +=
+                " (NVMe reservations need write access to the node, and CAP_SYS_ADMIN before "
+                "Linux 6.2)";
         return fail(std::move(e));
     }
     struct stat st {};
