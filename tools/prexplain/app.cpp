@@ -223,7 +223,7 @@ std::string notification_text(const ExplainedNotice& x) {
         s += ": " + std::to_string(x.namespaces.size()) + " namespace" +
              (x.namespaces.size() == 1 ? "" : "s");
         if (!bad.empty()) s += "; " + bad;
-        if (fine) s += "; " + std::to_string(fine) + " with our host registered or unreserved";
+        if (fine) s += "; " + std::to_string(fine) + " where our writes would pass now";
         if (unqueried) s += "; " + std::to_string(unqueried) + " not queried";
     }
     if (!x.note.empty()) s += "; " + x.note;
