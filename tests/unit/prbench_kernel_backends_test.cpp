@@ -783,6 +783,59 @@ TEST(NvmeRig, PathSetsForNamespacesAreMadeForNvme) {
     EXPECT_TRUE(any_nvme(c, 2));
 }
 
+TEST(NvmeSim, PrsimNamespacesThroughTheShim) {
+    engine::PathSpec ns;
+    ns.kind = engine::PathSpec::Kind::sim;
+    ns.sim_socket = "/tmp/s";
+    ns.nsid = 5;
+    EXPECT_TRUE(is_nvme_path(ns));
+    EXPECT_EQ(nvme_cli_device(ns), "/dev/prsim/nvme0n5");
+    ns.nsid = 0;  // a prsim LUN
+    EXPECT_FALSE(is_nvme_path(ns));
+    EXPECT_TRUE(is_nvme_path(nvme_lun().b));
+    EXPECT_FALSE(is_nvme_path(map_lun("m").b));
+    std::array<uint8_t, 16> id{0x50, 0x52, 0x46, 0x4e, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 0x0b};
+    EXPECT_EQ(uuid_text(id), "5052464e-0000-4000-8000-00000000000b");
+    // Each node is its own NVMe host, and the same one every time (prsim-run is given it).
+    Node a{"iqn.2026-11.io.prfence:node-a,i,0x1", 1, 0xa1},
+        b{"iqn.2026-11.io.prfence:node-b,i,0x2", 2, 0xb2};
+    auto ha = sim_host_of(a), hb = sim_host_of(b), hb2 = sim_host_of(b);
+    ASSERT_TRUE(ha && hb && hb2);
+    EXPECT_NE(ha->hostid, hb->hostid);
+    EXPECT_EQ(*hb, *hb2);
+    EXPECT_FALSE(sim_host_of(Node{}));
+}
+
+TEST(NvmeSim, SkipRulesOnPrsimNamespaces) {
+    BenchLun l;
+    l.name = "sim:/tmp/s:ns1";
+    l.a.kind = engine::PathSpec::Kind::sim;
+    l.a.sim_socket = "/tmp/s";
+    l.a.nsid = 1;
+    l.b = l.a;
+    l.has_b = true;
+    Config c;
+    c.luns = {l};
+    c.nvme = "sh";
+    EXPECT_EQ(why(c, Workload::fence, Backend::nvme_cli, true),
+              "baselines on prsim LUNs need the prsim-run shim (--prsim-run PATH or "
+              "--baseline-wrap)");
+    c.prsim_run = "/usr/bin/prsim-run";
+    EXPECT_EQ(why(c, Workload::fence, Backend::nvme_cli, true), "(runs)");
+    EXPECT_EQ(why(c, Workload::fence, Backend::sg_persist, true),
+              "sg_persist sends SCSI PERSISTENT RESERVE commands, which NVMe namespaces do not "
+              "take (sg3_utils does not translate them to NVMe Reservation commands): -b nvme-cli "
+              "is the process loop for NVMe");
+    EXPECT_EQ(why(c, Workload::fence, Backend::blkpr, true),
+              "the kernel's PR ioctls need a kernel block device; prsim LUs have none in "
+              "prbench's process (the prsim-run shim serves other processes, and answers SG_IO, "
+              "not IOC_PR_*)");
+    c.luns[0].a.nsid = c.luns[0].b.nsid = 0;  // a prsim LUN
+    EXPECT_EQ(why(c, Workload::fence, Backend::nvme_cli, true),
+              "nvme-cli drives NVMe namespaces: node B's devices must be /dev/nvmeXnY or "
+              "/dev/ngXnY (--node-b), or prsim's namespaces (sim:SOCKET:nsN-M)");
+}
+
 TEST(NvmeCliSkips, EachRuleWithItsText) {
     Config c;
     c.luns = {nvme_lun(), nvme_lun()};
@@ -805,7 +858,7 @@ TEST(NvmeCliSkips, EachRuleWithItsText) {
     scsi.luns[1] = map_lun("/dev/mapper/m1");
     EXPECT_EQ(why(scsi, Workload::fence, Backend::nvme_cli, false),
               "nvme-cli drives NVMe namespaces: node B's devices must be /dev/nvmeXnY or "
-              "/dev/ngXnY (--node-b)");
+              "/dev/ngXnY (--node-b), or prsim's namespaces (sim:SOCKET:nsN-M)");
 }
 
 }  // namespace

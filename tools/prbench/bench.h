@@ -40,6 +40,7 @@
 
 #include "uring_engine/common/result.h"
 #include "uring_engine/devices/resolve.h"
+#include "uring_engine/simproto/protocol.h"
 #include "uring_engine/wire/pr_types.h"
 
 namespace prfence::bench {
@@ -171,6 +172,14 @@ Result<std::vector<Measurement>> run(const Config& cfg);
 // /dev/prsim/sdX (X: the sd driver's letters for index N: 0 a, 25 z, 26 aa, ...).
 std::string prsim_sg_path(uint32_t lun);
 std::string prsim_sd_path(uint32_t lun);
+// The shim's node for prsim's NVMe namespace `nsid`: /dev/prsim/nvme0nN.
+std::string prsim_nvme_path(uint32_t nsid);
+
+// Whether a path is an NVMe namespace: a kernel one, or one of prsim's (sim with an NSID).
+bool is_nvme_path(const engine::PathSpec& p);
+// The NVMe host node `n` speaks as to prsim's namespaces (PathSet's sim_nvme_host of its
+// initiator: every node its own host, the same in every run); an Error for an empty initiator.
+Result<sim::proto::NvmeHost> sim_host_of(const Node& n);
 
 // The device-mapper map a resolved LU stands for, DEV_ROOT/mapper/NAME, when it was given as one
 // (resolve_devices names such a LU by its map, not by a path) and that node exists; "" otherwise.

@@ -100,13 +100,10 @@ bool holds(When w, const Facts& f) {
         case When::no_multipathd:
             return !process_running(f.cfg.proc_root, "multipathd");
         case When::b_not_nvme:
-            return any_lu(f, [](const BenchLun& l) {
-                return !l.has_b || l.b.kind != engine::PathSpec::Kind::nvme;
-            });
+            return any_lu(f, [](const BenchLun& l) { return !l.has_b || !is_nvme_path(l.b); });
         case When::nvme_luns:
             return any_lu(f, [](const BenchLun& l) {
-                return l.a.kind == engine::PathSpec::Kind::nvme ||
-                       (l.has_b && l.b.kind == engine::PathSpec::Kind::nvme);
+                return is_nvme_path(l.a) || (l.has_b && is_nvme_path(l.b));
             });
     }
     return false;
@@ -139,7 +136,8 @@ constexpr SkipRule kSkipRules[] = {
      "NVMe"},
     {bit(Backend::fence_scsi), kAny, When::tool_missing,
      "{tool} is not installed (Debian: apt-get install fence-agents)"},
-    {bit(Backend::sg_persist) | bit(Backend::fence_scsi), kAny, When::prsim_without_shim,
+    {bit(Backend::sg_persist) | bit(Backend::fence_scsi) | bit(Backend::nvme_cli), kAny,
+     When::prsim_without_shim,
      "baselines on prsim LUNs need the prsim-run shim (--prsim-run PATH or --baseline-wrap)"},
     {bit(Backend::sg_persist), kAny, When::tool_missing,
      "{tool} is not installed (Debian: apt-get install sg3-utils)"},
@@ -163,7 +161,7 @@ constexpr SkipRule kSkipRules[] = {
      "multipathd is not running (mpathpersist works with the maps and reservation_key it manages)"},
     {bit(Backend::nvme_cli), kAny, When::b_not_nvme,
      "nvme-cli drives NVMe namespaces: node B's devices must be /dev/nvmeXnY or /dev/ngXnY "
-     "(--node-b)"},
+     "(--node-b), or prsim's namespaces (sim:SOCKET:nsN-M)"},
     {bit(Backend::nvme_cli), kAny, When::tool_missing,
      "{tool} is not installed (Debian: apt-get install nvme-cli)"},
     {kAny, bit(Workload::op), When::op_needs_node_b,

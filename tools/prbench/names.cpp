@@ -36,6 +36,12 @@ bool is_op_name(std::string_view name) {
 
 std::string prsim_sg_path(uint32_t lun) { return "/dev/prsim/sg" + std::to_string(lun); }
 std::string prsim_sd_path(uint32_t lun) { return "/dev/prsim/sd" + shim::disk_letters(lun); }
+std::string prsim_nvme_path(uint32_t nsid) { return "/dev/prsim/nvme0n" + std::to_string(nsid); }
+
+bool is_nvme_path(const engine::PathSpec& p) {
+    return p.kind == engine::PathSpec::Kind::nvme ||
+           (p.kind == engine::PathSpec::Kind::sim && p.nsid != 0);
+}
 
 std::string dm_map_node(const engine::LunSpec& l, const std::string& dev_root) {
     if (l.name.empty() || l.name.find('/') != std::string::npos || l.name.starts_with("sim:") ||

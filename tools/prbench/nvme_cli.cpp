@@ -9,6 +9,7 @@
 namespace prfence::bench {
 
 std::string nvme_cli_device(const engine::PathSpec& p) {
+    if (p.kind == engine::PathSpec::Kind::sim) return prsim_nvme_path(p.nsid);
     return p.block.empty() ? p.ng_node : p.block;
 }
 

@@ -25,7 +25,8 @@
 namespace prfence::bench {
 
 // The device nvme-cli is given for a namespace path: the block device (/dev/nvmeXnY, what an
-// operator types), else the generic node (/dev/ngXnY).
+// operator types), else the generic node (/dev/ngXnY); for prsim's namespace N the shim's
+// /dev/prsim/nvme0nN (the command then runs with prsim-run's environment, ProcessBaseline::env).
 std::string nvme_cli_device(const engine::PathSpec& p);
 
 // nvme-cli's arguments (after the program) for the report and the preempt-and-abort.

@@ -43,7 +43,8 @@ const std::vector<std::string>* ProcessBaseline::env(int node, const BenchLun& l
     const engine::PathSpec& ps = node ? l.b : l.a;
     if (cfg_.prsim_run.empty() || ps.kind != engine::PathSpec::Kind::sim) return nullptr;
     const Node& nd = node ? cfg_.b : cfg_.a;
-    const std::string k = std::to_string(node) + "\n" + ps.sim_socket;
+    const bool nvme = ps.nsid != 0;
+    const std::string k = std::to_string(node) + "\n" + ps.sim_socket + (nvme ? "\nnvme" : "");
     auto it = envs_.find(k);
     if (it == envs_.end()) {
         std::vector<std::string> argv{cfg_.prsim_run,
@@ -53,6 +54,16 @@ const std::vector<std::string>* ProcessBaseline::env(int node, const BenchLun& l
                                       nd.initiator,
                                       "--target-port",
                                       std::to_string(nd.target_port)};
+        // A namespace's commands must come from the host the engine speaks as for this node
+        // (sim_host_of), so that registrations made while arming are the process's own.
+        if (nvme) {
+            if (auto h = sim_host_of(nd)) {
+                argv.insert(argv.end(),
+                            {"--hostnqn", h->hostnqn, "--hostid", uuid_text(h->hostid)});
+            } else if (err && err->empty()) {
+                *err = "node " + std::string(node ? "B" : "A") + "'s NVMe host: " + h.error().msg;
+            }
+        }
         if (!fence_scsi_dir().empty()) {
             argv.push_back("--redirect");
             argv.push_back("/var/run/cluster=" + fence_scsi_dir() + "/node" + std::to_string(node));
@@ -90,6 +101,17 @@ std::vector<std::string> ProcessBaseline::wrap(int node, const BenchLun& l) cons
 std::string ProcessBaseline::sg_dev(int node, const BenchLun& l) const {
     const engine::PathSpec& ps = node ? l.b : l.a;
     return ps.kind == engine::PathSpec::Kind::sim ? prsim_sg_path(ps.sim_lun) : ps.sg_node;
+}
+
+std::string uuid_text(const std::array<uint8_t, 16>& id) {
+    static const char* hexd = "0123456789abcdef";
+    std::string s;
+    for (size_t i = 0; i < id.size(); ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
+        s += hexd[id[i] >> 4];
+        s += hexd[id[i] & 15];
+    }
+    return s;
 }
 
 std::string ProcessBaseline::block_dev(int node, const BenchLun& l) const {

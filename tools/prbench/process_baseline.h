@@ -5,6 +5,7 @@
 // fence_scsi state directory goes with it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -15,6 +16,9 @@
 #include "tools/prbench/steps.h"
 
 namespace prfence::bench {
+
+// A 16-byte NVMe host identifier as a UUID, "5052464e-0000-4000-8000-00000000000b".
+std::string uuid_text(const std::array<uint8_t, 16>& id);
 
 // What a failed baseline command said last: its last non-blank line (stderr, else stdout).
 std::string last_line(const SpawnResult& s);
@@ -27,8 +31,10 @@ class ProcessBaseline {
     ~ProcessBaseline();  // removes the fence_scsi state directory, if one was made
 
     // The environment to start node `node`'s commands on LU `l` with: nullptr (ours) unless the LU
-    // is a prsim LU and prsim-run is known. prsim-run is asked once per node and socket; when its
-    // environment has no LD_PRELOAD, the first such failure goes to *err (when given and empty).
+    // is a prsim LU and prsim-run is known. prsim-run is asked once per node and socket (and once
+    // more for namespaces, with --hostnqn and --hostid of the node's NVMe host, sim_host_of); when
+    // its environment has no LD_PRELOAD, the first such failure goes to *err (when given and
+    // empty).
     const std::vector<std::string>* env(int node, const BenchLun& l, std::string* err);
     // The wrapper words for node `node` and LU `l` (placeholders replaced).
     std::vector<std::string> wrap(int node, const BenchLun& l) const;

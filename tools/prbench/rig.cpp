@@ -7,6 +7,23 @@
 
 namespace prfence::bench {
 
+Result<sim::proto::NvmeHost> sim_host_of(const Node& n) {
+    return engine::sim_nvme_host(n.initiator, "", "");
+}
+
+namespace {
+
+// The nexus node `node` opens path `ps` as: a prsim namespace needs the node's NVMe host.
+Result<engine::Nexus> nexus_for(const engine::PathSpec& ps, const Node& node) {
+    engine::Nexus nx{node.initiator, node.target_port, std::nullopt};
+    if (ps.kind == engine::PathSpec::Kind::sim && ps.nsid != 0) {
+        PRF_TRY_ASSIGN(nx.nvme_host, sim_host_of(node));
+    }
+    return nx;
+}
+
+}  // namespace
+
 bool any_nvme(const Config& cfg, size_t n) {
     for (size_t i = 0; i < n && i < cfg.luns.size(); ++i) {
         const BenchLun& l = cfg.luns[i];
@@ -30,7 +47,8 @@ Result<std::unique_ptr<Rig>> open_rig(const Config& cfg, size_t n, engine::SgTra
     auto open_path = [&](const engine::PathSpec& ps, const Node& node) -> Result<engine::Path*> {
         if (ps.kind == engine::PathSpec::Kind::sim && sg == engine::SgTransport::sgio)
             return fail(Errc::unsupported, "the SG_IO pool drives sg devices, not prsim LUNs");
-        return rig->paths->open(ps, {node.initiator, node.target_port});
+        PRF_TRY_ASSIGN(engine::Nexus nx, nexus_for(ps, node));
+        return rig->paths->open(ps, nx);
     };
     for (size_t i = 0; i < n; ++i) {
         const BenchLun& l = cfg.luns[i];
@@ -153,7 +171,8 @@ Status register_every_b_path(const Config& cfg, size_t n) {
         const BenchLun& l = cfg.luns[i];
         const std::vector<engine::PathSpec> one{l.b};
         for (const engine::PathSpec& p : l.b_paths.empty() ? one : l.b_paths) {
-            PRF_TRY_ASSIGN(engine::Path * path, ps->open(p, {cfg.b.initiator, cfg.b.target_port}));
+            PRF_TRY_ASSIGN(engine::Nexus nx, nexus_for(p, cfg.b));
+            PRF_TRY_ASSIGN(engine::Path * path, ps->open(p, nx));
             targets.push_back({l.name, {path}});
         }
     }
