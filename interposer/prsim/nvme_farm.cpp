@@ -136,21 +136,26 @@ int NvmeFarm::trace_cpu() const {
     return cfg_.trace.cpu >= 0 ? cfg_.trace.cpu : std::max(0, ::sched_getcpu());
 }
 
-void NvmeFarm::trace_setup(const Ctrl& c, const Cmd& cmd) {
-    if (!trace_) return;
+NvmeTraceEvent NvmeFarm::trace_event(const Ctrl& c, const Cmd& cmd, std::string& disk) const {
     NvmeTraceEvent e;
     e.ts_ns = trace_now();
     e.cpu = trace_cpu();
     e.ctrl_instance = c.instance;
-    const std::string disk =
-        cmd.queue == 0 ? std::string()
-                       : "nvme" + std::to_string(c.instance) + "n" + std::to_string(cmd.nsid);
+    disk = cmd.queue == 0 ? std::string()
+                          : "nvme" + std::to_string(c.instance) + "n" + std::to_string(cmd.nsid);
     e.disk = disk;
     e.qid = cmd.queue;
     e.cid = cmd.cid;
     e.opcode = cmd.opcode;
     e.nsid = cmd.nsid;
     e.cdw = cmd.cdw;
+    return e;
+}
+
+void NvmeFarm::trace_setup(const Ctrl& c, const Cmd& cmd) {
+    if (!trace_) return;
+    std::string disk;
+    const NvmeTraceEvent e = trace_event(c, cmd, disk);
     text_.clear();
     format_nvme_setup(text_, e, cfg_.trace.style);
     trace_->append(text_);
@@ -158,19 +163,8 @@ void NvmeFarm::trace_setup(const Ctrl& c, const Cmd& cmd) {
 
 void NvmeFarm::trace_complete(const Ctrl& c, const Cmd& cmd, uint16_t status, uint64_t result) {
     if (!trace_ && !dmesg_) return;
-    NvmeTraceEvent e;
-    e.ts_ns = trace_now();
-    e.cpu = trace_cpu();
-    e.ctrl_instance = c.instance;
-    const std::string disk =
-        cmd.queue == 0 ? std::string()
-                       : "nvme" + std::to_string(c.instance) + "n" + std::to_string(cmd.nsid);
-    e.disk = disk;
-    e.qid = cmd.queue;
-    e.cid = cmd.cid;
-    e.opcode = cmd.opcode;
-    e.nsid = cmd.nsid;
-    e.cdw = cmd.cdw;
+    std::string disk;
+    NvmeTraceEvent e = trace_event(c, cmd, disk);
     e.result = result;
     e.status = status;
     e.slba = uint64_t{cmd.cdw[0]} | (uint64_t{cmd.cdw[1]} << 32);

@@ -53,6 +53,7 @@
 #include "interposer/lu/nvme_pr_state.h"
 #include "interposer/prsim/config.h"
 #include "interposer/prsim/faults.h"
+#include "interposer/prsim/nvme_trace.h"
 #include "interposer/prsim/trace.h"
 #include "uring_engine/common/bytes.h"
 #include "uring_engine/simproto/protocol.h"
@@ -143,6 +144,8 @@ class NvmeFarm {
     void finish(Cmd& cmd, uint16_t status, uint64_t result, ByteView data, uint8_t flags);
     void abort_hosts(uint32_t nsid, const std::vector<wire::nvme::HostId>& hosts, uint64_t except);
     void forget(uint64_t id);
+    // The fields both trace lines share; `disk` holds the disk name the event's view points at.
+    NvmeTraceEvent trace_event(const Ctrl& c, const Cmd& cmd, std::string& disk) const;
     void trace_setup(const Ctrl& c, const Cmd& cmd);
     void trace_complete(const Ctrl& c, const Cmd& cmd, uint16_t status, uint64_t result);
     int64_t trace_now() const;
