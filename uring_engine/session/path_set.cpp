@@ -1,13 +1,31 @@
 // SPDX-License-Identifier: MIT
 #include "uring_engine/session/path_set.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <mutex>
 
 #include "uring_engine/simproto/names.h"
 #include "uring_engine/transport/sg_path.h"
 
 namespace prfence::engine {
 namespace {
+
+// A set holds a descriptor per path (two per LU behind a two-path map, plus the ring's): 256 maps
+// already pass the default soft limit of 1024. The soft limit goes up to the hard limit, once per
+// process, as systemd advises for programs that need many descriptors (its default hard limit is
+// 524288); a failure leaves the limit as it was and the opens report EMFILE as usual.
+void raise_fd_limit() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        rlimit rl{};
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            (void)setrlimit(RLIMIT_NOFILE, &rl);
+        }
+    });
+}
 
 constexpr std::string_view kUuidNqn = "nqn.2014-08.org.nvmexpress:uuid:";
 
@@ -85,6 +103,7 @@ Result<sim::proto::NvmeHost> sim_nvme_host(std::string_view initiator, std::stri
 }
 
 Result<std::unique_ptr<PathSet>> PathSet::create(const PathSetOptions& opt) {
+    raise_fd_limit();
     std::unique_ptr<PathSet> s(new PathSet(opt));
     PRF_TRY_ASSIGN(s->ring_, Ring::create(4096, s->opt_.nvme));
     s->ex_ = std::make_unique<Executor>(*s->ring_, opt.exec);

@@ -74,7 +74,8 @@ struct PathSetOptions {
 class PathSet {
   public:
     // A ring (4096 entries) and its executor, no path yet. An Error only when the ring cannot be
-    // created.
+    // created. The first set of a process raises its soft limit on open files to the hard limit
+    // (every path is a descriptor; the default 1024 is reached at a few hundred LUs).
     static Result<std::unique_ptr<PathSet>> create(const PathSetOptions& opt = {});
     // Queues every path's shutdown first, so that their cancels share one turn of the ring, then
     // closes the paths, the SG_IO pool, the prsim connections, the executor and the ring, in that
