@@ -192,6 +192,38 @@ TEST(SimNvmeEngine, EveryStepOnNamespacesFromTwoHosts) {
     for (const auto& o : empty.outcomes) EXPECT_TRUE(o.keys && o.keys->keys.empty());
 }
 
+// REGISTER AND IGNORE EXISTING KEY is Replace with IEKEY, and Register when that meets a
+// Reservation Conflict (the host is not registered): two commands on one tag, one answer.
+TEST(SimNvmeEngine, RegisterIgnoringExistingKeyFallsBackOnConflict) {
+    Farm farm(1, 2);
+    ASSERT_TRUE(farm.server);
+    const std::vector<std::string> ns{farm.arg("ns1-2")};
+    auto reg = op(Operation::register_key, 0xa);
+    reg.ignore_existing = true;
+    Batch first = run_op(ns, kNodeA, reg);
+    ASSERT_TRUE(all_ok(first, 2));
+    EXPECT_EQ(first.summary.commands, 2u);  // the fallback is the same command to the executor
+    Batch keys = run_op(ns, kNodeB, op(Operation::read_keys));
+    ASSERT_TRUE(all_ok(keys, 2));
+    for (const auto& o : keys.outcomes) EXPECT_EQ(o.keys->keys, std::vector<uint64_t>{0xa});
+    // Registered now: the Replace itself succeeds, the key changes.
+    reg.key = 0xc;
+    ASSERT_TRUE(all_ok(run_op(ns, kNodeA, reg), 2));
+    keys = run_op(ns, kNodeB, op(Operation::read_keys));
+    ASSERT_TRUE(all_ok(keys, 2));
+    for (const auto& o : keys.outcomes) EXPECT_EQ(o.keys->keys, std::vector<uint64_t>{0xc});
+    // fence --claim registers that way too, then preempts.
+    auto claim = op(Operation::fence, 0xb, 0xc);
+    claim.claim = true;
+    Batch fenced = run_op(ns, kNodeB, claim);
+    ASSERT_TRUE(all_ok(fenced, 2));
+    for (const auto& o : fenced.outcomes) {
+        ASSERT_TRUE(o.nvme_report);
+        ASSERT_EQ(o.nvme_report->registrants.size(), 1u);
+        EXPECT_EQ(o.nvme_report->registrants[0].key, 0xbu);
+    }
+}
+
 TEST(SimNvmeEngine, MixedBatchOfLusAndNamespaces) {
     Farm farm(3, 3);
     ASSERT_TRUE(farm.server);
