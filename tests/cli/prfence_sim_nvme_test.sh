@@ -3,9 +3,10 @@
 # --initiator (their NVMe hosts derived from it) register, reserve and fence a mixed batch of SCSI
 # LUs and namespaces; the --json rows of both kinds, the namespaces' "nvme" object with the host
 # identifiers; the refusals with no NVMe twin; --hostid / --hostnqn given and refused; a namespace
-# the farm lacks and a prsim without namespaces, each naming the socket.
-# Usage: prfence_sim_nvme_test.sh PRFENCE PRSIM
-P=$1 S=$2
+# the farm lacks and a prsim without namespaces, each naming the socket; fence_prfence on, off and
+# status over LUs and namespaces, its nodes' NVMe hosts derived from initiator= alone.
+# Usage: prfence_sim_nvme_test.sh PRFENCE PRSIM FENCE_PRFENCE
+P=$1 S=$2 F=$3
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 B=(--initiator "iqn.2026-11.io.prfence:node-b,i,0x2" --target-port 2)
@@ -88,6 +89,24 @@ check hostid_bad 1 "--hostid 'xyz': an NVMe host identifier is 32 hex digits" --
 check hostid_short 1 '32 hex digits' -- keys "${A[@]}" --hostid 0123abcd "sim:$sock:ns1"
 check hostnqn_bad 1 '--hostnqn: an NVMe host NQN is 1 to 223 printable' -- keys "${A[@]}" --hostnqn "$(printf 'q%.0s' $(seq 230))" "sim:$sock:ns1"
 check no_host 15 'NVMe namespaces need an NVMe host' -- keys "sim:$sock:ns1"
+check daemon_hostid 1 'with --daemon, --initiator, --hostnqn, --hostid and --transport belong to the group' -- \
+    --daemon="$dir/none.sock" keys --hostid "$H" nodeA
+
+# ---- fence_prfence: nothing NVMe-specific to say; B fences A on both kinds.
+agent() {  # agent ACTION KEY INITIATOR: fence_prfence as the fencer runs it (stdin); sets rc, out
+    out=$(printf 'action=%s\ndevices=sim:%s:2-3,sim:%s:ns3-4\nkey=%s\ninitiator=%s\n' \
+        "$1" "$sock" "$sock" "$2" "$3" | "$F" 2>&1); rc=$?
+}
+IA=${A[1]} IB=${B[1]}
+agent on c "$IA"
+if [ "$rc" -eq 0 ] && grep -q 'key 0xc registered on 4 LUs' <<<"$out"; then ok; else bad "agent on A: rc=$rc $out"; fi
+agent on d "$IB"
+if [ "$rc" -eq 0 ]; then ok; else bad "agent on B: rc=$rc $out"; fi
+agent off c "$IB"
+if [ "$rc" -eq 0 ] && grep -q 'fenced on 4 LUs' <<<"$out"; then ok; else bad "agent off: rc=$rc $out"; fi
+agent status c "$IA"
+if [ "$rc" -eq 2 ]; then ok; else bad "agent status of the fenced node: rc=$rc (want 2) $out"; fi
+check agent_result 0 'ns4 +ok .*1 key: 0xd,' -- keys "${A[@]}" "sim:$sock:ns4"
 
 # ---- hostile: a namespace the farm lacks, bad lists, a prsim without namespaces.
 check ns_beyond 15 "sim:$sock:ns9: namespace 9 does not exist \\(the farm has ns1-ns4\\)" -- keys "${A[@]}" "sim:$sock:ns9"
