@@ -10,9 +10,9 @@
 #   2. A reserves Write Exclusive - Registrants Only (prfence --type we-ro, NVMe RTYPE 3); `status --json`
 #      shows A's host ID as the holding registrant (luns.N.nvme.registrants), `caps --json` the six types;
 #   3. what NVMe cannot express is refused per namespace with the reason, nothing sent (generation
-#      unchanged): REGISTER AND MOVE (`move`), TransportIDs (`register --transport-id`, SPEC_I_PT); exit 5,
-#      illegal request. `register --all-tg-pt` registers as without it (REPORT CAPABILITIES says ATP_C=0,
-#      and such a LU gets the registration down every path; an NVMe registration covers the host anyway);
+#      unchanged): REGISTER AND MOVE (`move`), TransportIDs (`register --transport-id`, SPEC_I_PT) and
+#      `register --all-tg-pt` (an NVMe registration already covers every controller of the host); exit 5,
+#      illegal request;
 #   4. B registers and fences A (`fence --victim A --type we-ro`) on every namespace in one run: nvme-cli
 #      shows only B, holding; A's O_DIRECT write fails with EBADE and the kernel's "I/O Error (sct 0x0 /
 #      sc 0x83)" and "reservation conflict error" lines for each; A's `keys` still works and shows B;
@@ -146,11 +146,8 @@ refused "REGISTER AND MOVE has no NVMe equivalent" \
 refused "SPEC_I_PT has no NVMe equivalent" \
     register --transport-id iqn.2026-12.io.prfence:b --key $KEY_A "${A_NSS[@]}"
 expect_all 3 "A:$NV_KEY_A:1"
-expect_pj 0 register --key $KEY_A --all-tg-pt "${A_NSS[@]}"
-all_field commands 1
-bump
+refused "ALL_TG_PT has no NVMe equivalent" register --key $KEY_A --all-tg-pt "${A_NSS[@]}"
 expect_all 3 "A:$NV_KEY_A:1"
-log "  register --all-tg-pt: one Register per namespace (ATP_C=0), as without it"
 
 log "4. B registers and fences A on every namespace in one run"
 expect_pj 0 register --key $KEY_B "${B_NSS[@]}"
