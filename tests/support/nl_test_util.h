@@ -32,7 +32,8 @@ class Raw {
         size_t off = b_.size();
         b_.resize(off + NLA_ALIGN(NLA_HDRLEN + len), 0);
         std::memcpy(b_.data() + off, &a, sizeof a);
-        if (len) std::memcpy(b_.data() + off + NLA_HDRLEN, data, len);
+        // data is null only with len 0 (an empty attribute); GCC 12 at -O3 cannot see that.
+        if (len != 0 && data != nullptr) std::memcpy(b_.data() + off + NLA_HDRLEN, data, len);
         return *this;
     }
     Raw& u8(uint16_t t, uint8_t v) { return attr(t, &v, 1); }
