@@ -3,7 +3,6 @@
 
 #include <sys/resource.h>
 
-#include <algorithm>
 #include <mutex>
 
 #include "uring_engine/simproto/names.h"
@@ -25,22 +24,6 @@ void raise_fd_limit() {
             (void)setrlimit(RLIMIT_NOFILE, &rl);
         }
     });
-}
-
-constexpr std::string_view kUuidNqn = "nqn.2014-08.org.nvmexpress:uuid:";
-
-std::array<uint8_t, 16> fnv_pair(std::string_view text) {
-    uint64_t h1 = 0xcbf29ce484222325ull, h2 = 0x84222325cbf29ce4ull;
-    for (unsigned char c : text) {
-        h1 = (h1 ^ c) * 0x100000001b3ull;
-        h2 = (h2 ^ c) * 0x100000001b3ull;
-    }
-    std::array<uint8_t, 16> id{};
-    for (int i = 0; i < 8; ++i) {
-        id[i] = static_cast<uint8_t>(h1 >> (56 - 8 * i));
-        id[8 + i] = static_cast<uint8_t>(h2 >> (56 - 8 * i));
-    }
-    return id;
 }
 
 std::optional<std::array<uint8_t, 16>> hex_hostid(std::string_view text) {
@@ -71,9 +54,7 @@ Result<sim::proto::NvmeHost> sim_nvme_host(std::string_view initiator, std::stri
                                            std::string_view hostid) {
     sim::proto::NvmeHost h;
     if (!hostnqn.empty()) {
-        const bool printable = std::all_of(hostnqn.begin(), hostnqn.end(),
-                                           [](char c) { return c >= 0x20 && c < 0x7f; });
-        if (hostnqn.size() > sim::proto::kMaxHostNqnLen || !printable)
+        if (!shim::is_sendable_nqn(hostnqn))
             return fail(Errc::invalid_argument,
                         "--hostnqn: an NVMe host NQN is 1 to 223 printable ASCII characters");
         h.hostnqn = std::string(hostnqn);
@@ -87,18 +68,15 @@ Result<sim::proto::NvmeHost> sim_nvme_host(std::string_view initiator, std::stri
                             "UUID: 0123abcd-0000-4000-8000-00000000000a)");
         h.hostid = *id;
     } else if (!hostnqn.empty()) {
-        const size_t at = hostnqn.rfind(":uuid:");
-        auto u =
-            at == std::string_view::npos ? std::nullopt : shim::parse_uuid(hostnqn.substr(at + 6));
-        h.hostid = u ? *u : fnv_pair(hostnqn);
+        h.hostid = shim::host_id_of_nqn(hostnqn);
     } else {
         if (initiator.empty())
             return fail(Errc::invalid_argument,
                         "NVMe namespaces need an NVMe host: --hostnqn / --hostid, or --initiator "
                         "to derive them from");
-        h.hostid = fnv_pair(initiator);
+        h.hostid = shim::hash_host_id(initiator);
     }
-    if (h.hostnqn.empty()) h.hostnqn = std::string(kUuidNqn) + shim::uuid_text(h.hostid);
+    if (h.hostnqn.empty()) h.hostnqn = shim::uuid_nqn(h.hostid);
     return h;
 }
 

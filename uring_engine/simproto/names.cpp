@@ -242,42 +242,54 @@ Config load_config(const EnvAccess& env) {
         cfg.absorb_initial_ua = false;
     const char* nqn = env.get("PRSIM_HOSTNQN");
     const char* hid = env.get("PRSIM_HOSTID");
-    constexpr std::string_view kUuidNqn = "nqn.2014-08.org.nvmexpress:uuid:";
     if (hid && *hid) {
         if (auto u = parse_uuid(hid))
             cfg.hostid = *u;
         else
             add_problem(cfg, std::string("PRSIM_HOSTID=") + hid + " is not a UUID");
     } else if (nqn && *nqn) {
-        const std::string_view q(nqn);
-        const size_t at = q.rfind(":uuid:");
-        if (auto u = at == std::string_view::npos ? std::nullopt : parse_uuid(q.substr(at + 6))) {
-            cfg.hostid = *u;
-        } else {
-            // FNV-1a over the NQN, twice with different bases: stable across runs and processes.
-            uint64_t h1 = 0xcbf29ce484222325ull, h2 = 0x84222325cbf29ce4ull;
-            for (unsigned char c : q) {
-                h1 = (h1 ^ c) * 0x100000001b3ull;
-                h2 = (h2 ^ c) * 0x100000001b3ull;
-            }
-            for (int i = 0; i < 8; ++i) {
-                cfg.hostid[i] = static_cast<uint8_t>(h1 >> (56 - 8 * i));
-                cfg.hostid[8 + i] = static_cast<uint8_t>(h2 >> (56 - 8 * i));
-            }
-        }
+        cfg.hostid = host_id_of_nqn(nqn);
     } else {
         cfg.hostid = *parse_uuid(kDefaultHostId);
     }
-    cfg.hostnqn = nqn && *nqn ? std::string(nqn) : std::string(kUuidNqn) + uuid_text(cfg.hostid);
-    const bool printable = std::all_of(cfg.hostnqn.begin(), cfg.hostnqn.end(),
-                                       [](char c) { return c >= 0x20 && c < 0x7f; });
-    if (cfg.hostnqn.size() > 223 || !printable) {
+    cfg.hostnqn = nqn && *nqn ? std::string(nqn) : uuid_nqn(cfg.hostid);
+    if (!is_sendable_nqn(cfg.hostnqn)) {
         add_problem(cfg,
                     "PRSIM_HOSTNQN is longer than 223 characters or not printable ASCII; "
                     "NVMe nodes are not available");
         cfg.hostnqn.clear();
     }
     return cfg;
+}
+
+std::array<uint8_t, 16> hash_host_id(std::string_view text) {
+    uint64_t h1 = 0xcbf29ce484222325ull, h2 = 0x84222325cbf29ce4ull;
+    for (unsigned char c : text) {
+        h1 = (h1 ^ c) * 0x100000001b3ull;
+        h2 = (h2 ^ c) * 0x100000001b3ull;
+    }
+    std::array<uint8_t, 16> id{};
+    for (int i = 0; i < 8; ++i) {
+        id[i] = static_cast<uint8_t>(h1 >> (56 - 8 * i));
+        id[8 + i] = static_cast<uint8_t>(h2 >> (56 - 8 * i));
+    }
+    return id;
+}
+
+std::array<uint8_t, 16> host_id_of_nqn(std::string_view nqn) {
+    const size_t at = nqn.rfind(":uuid:");
+    if (at != std::string_view::npos)
+        if (auto u = parse_uuid(nqn.substr(at + 6))) return *u;
+    return hash_host_id(nqn);
+}
+
+std::string uuid_nqn(const std::array<uint8_t, 16>& id) {
+    return "nqn.2014-08.org.nvmexpress:uuid:" + uuid_text(id);
+}
+
+bool is_sendable_nqn(std::string_view nqn) {
+    return !nqn.empty() && nqn.size() <= 223 &&
+           std::all_of(nqn.begin(), nqn.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
 }
 
 std::optional<std::array<uint8_t, 16>> parse_uuid(std::string_view text) {

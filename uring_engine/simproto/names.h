@@ -97,6 +97,18 @@ inline constexpr const char* kDefaultHostId = "5a7f4e00-0000-4000-8000-000000000
 std::optional<std::array<uint8_t, 16>> parse_uuid(std::string_view text);
 std::string uuid_text(const std::array<uint8_t, 16>& id);
 
+// The NVMe host identity rules prsim-run and prfence share, so that both given the same NQN (or the
+// same text to derive one from) speak as one host:
+//  - hash_host_id: a stable 16-byte identifier from any text (FNV-1a 64 twice, with two bases);
+//  - host_id_of_nqn: the UUID at the end of a "...:uuid:UUID" NQN, else hash_host_id(nqn);
+//  - uuid_nqn: "nqn.2014-08.org.nvmexpress:uuid:" + the identifier as a UUID (NVMe base
+//    specification, the UUID-based NQN format);
+//  - is_sendable_nqn: 1 to 223 printable ASCII characters, what an NQN may be.
+std::array<uint8_t, 16> hash_host_id(std::string_view text);
+std::array<uint8_t, 16> host_id_of_nqn(std::string_view nqn);
+std::string uuid_nqn(const std::array<uint8_t, 16>& id);
+bool is_sendable_nqn(std::string_view nqn);
+
 // Reads PRSIM_* with the given getenv. The map file is read with read_file (the interposer passes
 // a reader that bypasses its own open()); exists(path) says whether a map path is a real file,
 // which refuses the entry (a real path is never intercepted).
