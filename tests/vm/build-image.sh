@@ -360,25 +360,35 @@ plan_project() {
 # ---------------------------------------------------------------------------------------------------
 # The multipath layer.
 
-# Downloads MP_PACKAGES once and extracts them into $VM_CACHE/mp/root (complete once .complete holds the
-# package list). To pick up newer package versions, delete build/vm-cache/mp.
-fetch_mp_packages() {
-    local dir=$VM_CACHE/mp want="${MP_PACKAGES[*]}" have="" deb
-    MP_ROOT=$dir/root
+# vm_fetch_packages DIR WHAT PACKAGE...: downloads the Debian packages once (apt-get download, never
+# installed on the host) and extracts them into $VM_CACHE/DIR/root, which PKG_ROOT then names; complete
+# once DIR/.complete holds the package list. Delete build/vm-cache/DIR to pick up newer versions. WHAT
+# names them in messages. Used by every layer built from extracted packages (multipath, nvme).
+vm_fetch_packages() {
+    local dir=$VM_CACHE/$1 what=$2 have="" deb
+    shift 2
+    local want="$*"
+    PKG_ROOT=$dir/root
     [ -f "$dir/.complete" ] && IFS= read -r have <"$dir/.complete"
     [ "$have" = "$want" ] && return 0
     rm -rf "$dir"
     mkdir -p "$dir/debs"
-    vm_log "downloading ${MP_PACKAGES[*]}"
-    if ! (cd "$dir/debs" && apt-get download -q -o APT::Sandbox::User=root "${MP_PACKAGES[@]}" >/dev/null 2>&1); then
+    vm_log "downloading $*"
+    if ! (cd "$dir/debs" && apt-get download -q -o APT::Sandbox::User=root "$@" >/dev/null 2>&1); then
         vm_apt_update
-        (cd "$dir/debs" && apt-get download -q -o APT::Sandbox::User=root "${MP_PACKAGES[@]}" >/dev/null) ||
-            vm_die "cannot download the multipath packages (${MP_PACKAGES[*]})"
+        (cd "$dir/debs" && apt-get download -q -o APT::Sandbox::User=root "$@" >/dev/null) ||
+            vm_die "cannot download the $what packages ($*)"
     fi
-    mkdir -p "$MP_ROOT"
-    for deb in "$dir"/debs/*.deb; do dpkg-deb -x "$deb" "$MP_ROOT" || vm_die "cannot extract $deb"; done
+    mkdir -p "$PKG_ROOT"
+    for deb in "$dir"/debs/*.deb; do dpkg-deb -x "$deb" "$PKG_ROOT" || vm_die "cannot extract $deb"; done
     rm -rf "$dir/debs"
     echo "$want" >"$dir/.complete"
+}
+
+# MP_PACKAGES extracted into $VM_CACHE/mp/root, in MP_ROOT.
+fetch_mp_packages() {
+    vm_fetch_packages mp multipath "${MP_PACKAGES[@]}"
+    MP_ROOT=$PKG_ROOT
 }
 
 # The files of the multipath layer: programs and checker/prioritizer plugins with their ldd closure

@@ -191,25 +191,10 @@ nvmet_prepare_kernel() {
 # ---------------------------------------------------------------------------------------------------
 # The nvme layer.
 
-# Downloads NV_PACKAGES once and extracts them into $VM_CACHE/nvme/root (complete once .complete holds
-# the package list). Delete build/vm-cache/nvme to pick up newer versions.
+# NV_PACKAGES extracted into $VM_CACHE/nvme/root, in NV_ROOT (vm_fetch_packages, build-image.sh).
 fetch_nv_packages() {
-    local dir=$VM_CACHE/nvme want="${NV_PACKAGES[*]}" have="" deb
-    NV_ROOT=$dir/root
-    [ -f "$dir/.complete" ] && IFS= read -r have <"$dir/.complete"
-    [ "$have" = "$want" ] && return 0
-    rm -rf "$dir"
-    mkdir -p "$dir/debs"
-    vm_log "downloading ${NV_PACKAGES[*]}"
-    if ! (cd "$dir/debs" && apt-get download -q -o APT::Sandbox::User=root "${NV_PACKAGES[@]}" >/dev/null 2>&1); then
-        vm_apt_update
-        (cd "$dir/debs" && apt-get download -q -o APT::Sandbox::User=root "${NV_PACKAGES[@]}" >/dev/null) ||
-            vm_die "cannot download the nvme packages (${NV_PACKAGES[*]})"
-    fi
-    mkdir -p "$NV_ROOT"
-    for deb in "$dir"/debs/*.deb; do dpkg-deb -x "$deb" "$NV_ROOT" || vm_die "cannot extract $deb"; done
-    rm -rf "$dir/debs"
-    echo "$want" >"$dir/.complete"
+    vm_fetch_packages nvme nvme "${NV_PACKAGES[@]}"
+    NV_ROOT=$PKG_ROOT
 }
 
 # The files of the nvme layer: nvme-cli with its ldd closure (extracted packages first, then the host),
