@@ -103,6 +103,26 @@ int sys_ioctl(int fd, unsigned long req, void* arg) { return ::ioctl(fd, req, ar
 
 constexpr int kMaxResends = 3;
 
+// Opens `dev`, runs steps(fd, f) (the fence's ioctls; "" when they all did what they should, else
+// the failure), closes the node, and times the whole, open and close included.
+template <class Steps>
+BlkprFence timed_fence(const SysOps& sys, const std::string& dev, Steps steps) {
+    BlkprFence f;
+    const uint64_t t0 = engine::now_ns();
+    std::string err;
+    const int fd = sys.open(dev.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        err = "open: " + pr_result_text(-1, errno);
+    } else {
+        err = steps(fd, f);
+        sys.close(fd);
+    }
+    f.ok = err.empty();
+    f.error = std::move(err);
+    f.ns = engine::now_ns() - t0;
+    return f;
+}
+
 }  // namespace
 
 const SysOps& real_sys_ops() {
@@ -112,24 +132,8 @@ const SysOps& real_sys_ops() {
 
 BlkprFence blkpr_fence(const SysOps& sys, const std::string& dev, uint64_t key, uint64_t victim,
                        wire::PrType t) {
-    BlkprFence f;
-    const uint64_t t0 = engine::now_ns();
-    auto done = [&](std::string err) {
-        f.ok = err.empty();
-        f.error = std::move(err);
-        f.ns = engine::now_ns() - t0;
-        return f;
-    };
-    const int fd = sys.open(dev.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) return done("open: " + pr_result_text(-1, errno));
-    struct Closer {
-        const SysOps& s;
-        int fd;
-        ~Closer() { s.close(fd); }
-    };
-    std::string err;
-    {
-        Closer closer{sys, fd};
+    return timed_fence(sys, dev, [&](int fd, BlkprFence& f) {
+        std::string err;
         auto pr = [&](PrIoctl p) -> bool {
             for (int attempt = 0;; ++attempt) {
                 const uint64_t c0 = engine::now_ns();
@@ -194,66 +198,52 @@ BlkprFence blkpr_fence(const SysOps& sys, const std::string& dev, uint64_t key, 
                 break;
             }
         }
-    }
-    return done(std::move(err));
+        return err;
+    });
 }
 
 BlkprFence blkpr_fence_nvme(const SysOps& sys, const std::string& dev, uint64_t key,
                             uint64_t victim, wire::PrType t) {
-    BlkprFence f;
-    const uint64_t t0 = engine::now_ns();
-    auto done = [&](std::string err) {
-        f.ok = err.empty();
-        f.error = std::move(err);
-        f.ns = engine::now_ns() - t0;
-        return f;
-    };
-    const int fd = sys.open(dev.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) return done("open: " + pr_result_text(-1, errno));
-    struct Closer {
-        const SysOps& s;
-        int fd;
-        ~Closer() { s.close(fd); }
-    };
-    Closer closer{sys, fd};
-    // One ioctl, timed; "" when it succeeded, else the step and its outcome.
-    auto call = [&](unsigned long req, const char* name, void* arg) -> std::string {
-        const uint64_t c0 = engine::now_ns();
-        const int rc = sys.ioctl(fd, req, arg);
-        const int e = errno;
-        f.clat.push_back(engine::now_ns() - c0);
-        if (rc == 0) return {};
-        std::string s = std::string(name) + ": " + pr_status_text(rc, e);
-        if (rc < 0 && e == ENOTTY && req == kIocPrReadKeys)
-            s += ": this kernel has no PR IN ioctls (Linux 6.19 or later)";
-        return s;
-    };
-    uint64_t keys[64] = {};
-    PrReadKeys rk;
-    rk.num_keys = 64;
-    rk.keys_ptr = reinterpret_cast<uintptr_t>(keys);
-    if (auto e = call(kIocPrReadKeys, "IOC_PR_READ_KEYS", &rk); !e.empty()) return done(e);
-    bool mine = false;
-    for (uint32_t i = 0; i < rk.num_keys && i < 64; ++i) mine = mine || keys[i] == key;
-    if (!mine) {
-        // From the unregistered state only: a Register. Never old_key K, new_key 0 (blkpr.h).
-        PrIoctl reg = ioc_register_new(key);
-        if (auto e = call(reg.req, reg.name, &reg.arg); !e.empty()) return done(e);
-    }
-    PrIoctl pre = ioc_preempt(key, victim, t, true);
-    if (auto e = call(pre.req, pre.name, &pre.arg); !e.empty()) return done(e);
-    PrReadReservation rr;
-    if (auto e = call(kIocPrReadReservation, "IOC_PR_READ_RESERVATION", &rr); !e.empty())
-        return done(e);
-    if (rr.type == 0 || rr.key != key)
-        return done("after IOC_PR_PREEMPT_ABORT: " +
-                    (rr.type ? "the reservation is held by " + hex_u64(rr.key)
-                             : std::string("no reservation")) +
-                    ", not by " + hex_u64(key));
-    if (rr.type != pr_type_of(t))
-        return done("after IOC_PR_PREEMPT_ABORT: reservation type " + std::to_string(rr.type) +
-                    " (enum pr_type), not " + std::to_string(pr_type_of(t)));
-    return done({});
+    return timed_fence(sys, dev, [&](int fd, BlkprFence& f) -> std::string {
+        // One ioctl, timed; "" when it succeeded, else the step and its outcome.
+        auto call = [&](unsigned long req, const char* name, void* arg) -> std::string {
+            const uint64_t c0 = engine::now_ns();
+            const int rc = sys.ioctl(fd, req, arg);
+            const int e = errno;
+            f.clat.push_back(engine::now_ns() - c0);
+            if (rc == 0) return {};
+            std::string s = std::string(name) + ": " + pr_status_text(rc, e);
+            if (rc < 0 && e == ENOTTY && req == kIocPrReadKeys)
+                s += ": this kernel has no PR IN ioctls (Linux 6.19 or later)";
+            return s;
+        };
+        uint64_t keys[64] = {};
+        PrReadKeys rk;
+        rk.num_keys = 64;
+        rk.keys_ptr = reinterpret_cast<uintptr_t>(keys);
+        if (auto e = call(kIocPrReadKeys, "IOC_PR_READ_KEYS", &rk); !e.empty()) return e;
+        bool mine = false;
+        for (uint32_t i = 0; i < rk.num_keys && i < 64; ++i) mine = mine || keys[i] == key;
+        if (!mine) {
+            // From the unregistered state only: a Register. Never old_key K, new_key 0 (blkpr.h).
+            PrIoctl reg = ioc_register_new(key);
+            if (auto e = call(reg.req, reg.name, &reg.arg); !e.empty()) return e;
+        }
+        PrIoctl pre = ioc_preempt(key, victim, t, true);
+        if (auto e = call(pre.req, pre.name, &pre.arg); !e.empty()) return e;
+        PrReadReservation rr;
+        if (auto e = call(kIocPrReadReservation, "IOC_PR_READ_RESERVATION", &rr); !e.empty())
+            return e;
+        if (rr.type == 0 || rr.key != key)
+            return "after IOC_PR_PREEMPT_ABORT: " +
+                   (rr.type ? "the reservation is held by " + hex_u64(rr.key)
+                            : std::string("no reservation")) +
+                   ", not by " + hex_u64(key);
+        if (rr.type != pr_type_of(t))
+            return "after IOC_PR_PREEMPT_ABORT: reservation type " + std::to_string(rr.type) +
+                   " (enum pr_type), not " + std::to_string(pr_type_of(t));
+        return {};
+    });
 }
 
 }  // namespace prfence::bench
