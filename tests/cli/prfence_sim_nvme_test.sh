@@ -4,7 +4,8 @@
 # LUs and namespaces; the --json rows of both kinds, the namespaces' "nvme" object with the host
 # identifiers; the refusals with no NVMe twin; --hostid / --hostnqn given and refused; a namespace
 # the farm lacks and a prsim without namespaces, each naming the socket; fence_prfence on, off and
-# status over LUs and namespaces, its nodes' NVMe hosts derived from initiator= alone.
+# status over LUs and namespaces, its nodes' NVMe hosts derived from initiator= alone; --transport-id
+# taking one value per occurrence, the devices after it left as devices.
 # Usage: prfence_sim_nvme_test.sh PRFENCE PRSIM FENCE_PRFENCE
 P=$1 S=$2 F=$3
 # shellcheck source=lib.sh
@@ -116,4 +117,14 @@ stop_prsim
 start_prsim --luns 2
 check no_namespaces 15 "sim:$sock:ns1: prsim serves no NVMe namespaces \\(start it with --nvme-namespaces N\\)" -- keys "${A[@]}" "sim:$sock:0,ns1"
 check no_namespaces_lu_ok 15 'sim:.*:0 +ok' -- keys "${A[@]}" "sim:$sock:0,ns1"
+
+# ---- --transport-id takes one value per occurrence: the devices after it stay devices, and a
+# repeated option gives more than one TransportID (both registered by SPEC_I_PT).
+TC="iqn.2026-11.io.prfence:node-c,i,0x3" TD="iqn.2026-11.io.prfence:node-d,i,0x4"
+check tid_then_devices 0 'register: 2 LUNs, 2 ok, 0 failed' -- register "${A[@]}" --key 7 \
+    --transport-id "$TC" --transport-id "$TD" "sim:$sock:0" "sim:$sock:1"
+check tid_both_registered 0 "sim:.*:1 +ok .*3 registrant.*0x7 $TC; 0x7 $TD" -- status "${A[@]}" "sim:$sock:1"
+check tid_then_missing_devices 15 "/dev/prfence-none-a: does not exist" -- register --key 7 \
+    --transport-id "$TC" /dev/prfence-none-a /dev/prfence-none-b
+check tid_missing_value 1 'transport-id' -- register "${A[@]}" --key 7 "sim:$sock:0" --transport-id
 finish

@@ -278,7 +278,12 @@ void add_direct(CLI::App& app, Runner& run, std::string_view chosen,
                           "Register once for all target ports (when the LU reports ATP_C)");
         }
         if (name == "register" || name == "move")
-            sub->add_option("--transport-id", p->tids, "TransportID (sg_persist syntax)");
+            // One value per occurrence: a vector option otherwise takes every argument after it
+            // up to the last, so the devices would be read as TransportIDs. Repeat the option for
+            // more than one.
+            sub->add_option("--transport-id", p->tids,
+                            "TransportID (sg_persist syntax); repeat for more than one")
+                ->allow_extra_args(false);
         if (name == "reserve" || name == "release" || name == "preempt" || name == "move" ||
             name == "replace-lost" || name == "fence" || name == "takeover" || name == "unfence")
             sub->add_option("--type", p->type,
