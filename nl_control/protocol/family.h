@@ -37,7 +37,8 @@ enum Cmd : uint8_t {
     CMD_HEALTH = 3,        // -> ATTR_HEALTH
     CMD_STATS = 4,         // -> ATTR_OP_STATS* (one per operation that ran); ATTR_FLAGS & STATS_RESET clears
     CMD_GROUP_CREATE = 5,  // ATTR_GROUP, ATTR_DEVICE+, [ATTR_INITIATOR, ATTR_TARGET_PORT, ATTR_SG_TRANSPORT,
-                           //  ATTR_KEY (this node's key for the group)] -> ATTR_GROUP_INFO
+                           //  ATTR_KEY (this node's key for the group), ATTR_HOSTNQN, ATTR_HOSTID]
+                           //  -> ATTR_GROUP_INFO
     CMD_GROUP_ADD = 6,     // ATTR_GROUP, ATTR_DEVICE+ -> ATTR_GROUP_INFO
     CMD_GROUP_REMOVE = 7,  // ATTR_GROUP, ATTR_DEVICE+ (as they were added) -> ATTR_GROUP_INFO
     CMD_GROUP_DELETE = 8,  // ATTR_GROUP -> ack
@@ -88,8 +89,12 @@ enum Attr : uint16_t {
     ATTR_CONFLICT = 27,     // nested ConflictAttr
     ATTR_EVENT_MASK = 28,   // u32: EventKind bits (1 << kind); absent = all
     ATTR_QD = 29,           // u32: commands in flight at most (1-65536)
+    ATTR_HOSTNQN = 30,      // string: prsim namespaces' NVMe host NQN (1-223 printable ASCII)
+    ATTR_HOSTID = 31,       // binary, 16 bytes: prsim namespaces' NVMe host identifier
     ATTR_MAX_PLUS_ONE
 };
+// The decoders index attribute types below 32 (walk.h's AttrIndex): 31 is the last top-level type
+// that fits; a new one needs that index widened first.
 inline constexpr uint16_t kAttrMax = ATTR_MAX_PLUS_ONE - 1;
 
 enum OpFlag : uint32_t {
@@ -213,6 +218,8 @@ enum GroupAttr : uint16_t {
     GRP_PATHS_OPEN = 7,    // u32
     GRP_PROBLEM = 8,       // string, repeated: resolution and open errors
     GRP_KEY = 9,           // u64: this node's reservation key for the group (absent: none configured)
+    GRP_HOSTNQN = 10,      // string: the NVMe host NQN as given (absent: derived, as direct mode does)
+    GRP_HOSTID = 11,       // binary, 16 bytes: the NVMe host identifier as given (absent: derived)
     GRP_MAX_PLUS_ONE
 };
 

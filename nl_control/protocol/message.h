@@ -13,6 +13,7 @@
 // half-execute it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -39,6 +40,9 @@ inline constexpr size_t kMaxDevices = 4096;     // ATTR_DEVICE / GRP_DEVICE repe
 inline constexpr size_t kMaxDeviceLen = 4096;   // bytes of one device argument (without the NUL)
 inline constexpr size_t kMaxTransportIds = 64;  // ATTR_TRANSPORT_ID repeated at most
 inline constexpr size_t kMaxTransportIdLen = 1024;  // ATTR_TRANSPORT_ID / ATTR_INITIATOR text
+// ATTR_HOSTNQN / GRP_HOSTNQN: an NVMe Qualified Name is at most 223 bytes (NVMe Base
+// Specification, "NVMe Qualified Names"; Linux's NVMF_NQN_SIZE), printable ASCII here.
+inline constexpr size_t kMaxNqnLen = 223;
 inline constexpr size_t kMaxText = 4096;      // any other free-text string (EV_TEXT, CF_TEXT, ...)
 inline constexpr size_t kMaxName = 256;       // short names: LUN_STEP, ST_NAME, CF_WWID, ...
 inline constexpr size_t kMaxLunError = 1024;  // LUN_ERROR; encode_run_answer truncates longer text
@@ -89,6 +93,10 @@ struct GroupInfo {
     std::optional<uint16_t> target_port;
     SgTransport sg_transport = SG_TRANSPORT_URING;
     std::optional<uint64_t> key;  // GRP_KEY
+    // GRP_HOSTNQN, GRP_HOSTID: the NVMe host for prsim namespaces as the group was given it (what
+    // is absent is derived, as for ATTR_HOSTNQN / ATTR_HOSTID).
+    std::string hostnqn;
+    std::optional<std::array<uint8_t, 16>> hostid;
     uint32_t luns = 0;
     uint32_t paths_open = 0;
     std::vector<std::string> problems;
@@ -145,6 +153,11 @@ struct Request {
     std::string initiator;             // ATTR_INITIATOR
     std::optional<uint16_t> target_port;
     std::optional<SgTransport> sg_transport;
+    // CMD_GROUP_CREATE: the NVMe host the group speaks as to prsim namespaces (ATTR_HOSTNQN,
+    // ATTR_HOSTID). What is not given is derived as direct mode's --hostnqn / --hostid are (from
+    // the other, else from the initiator: engine::sim_nvme_host).
+    std::string hostnqn;
+    std::optional<std::array<uint8_t, 16>> hostid;
     // CMD_RUN: the operation and its values (ATTR_OPERATION, KEY, SA_KEY, OLD_KEY, TYPE, FLAGS,
     // TRANSPORT_ID*, REL_PORT, TIMEOUT_MS). Only what was present is set; make_operation judges it.
     engine::OpSpec op;
@@ -158,13 +171,13 @@ struct Request {
 
 // Encodes one request as one netlink message (NLM_F_REQUEST | hdr.flags). An Error only for values
 // the protocol cannot carry (a string over its limit or holding a NUL, a group name outside the
-// charset, a TransportID without a text form, a message over kMaxDatagram). It does not judge which
-// attributes the command allows or requires (the daemon does; tests build refused requests this
-// way): what is set is sent. ATTR_GROUP, ATTR_INITIATOR when not empty; ATTR_OPERATION when
-// has_operation; op.key/sa_key/ old_key/type when set; ATTR_FLAGS = flags | the OpSpec booleans'
-// FLAG_* bits, when not zero; ATTR_TRANSPORT_ID per op.transport_ids (format_transport_id);
-// ATTR_REL_PORT when op.rel_port != 0; ATTR_TIMEOUT_MS when op.timeout_ms != 20000 (the default a
-// decoder leaves).
+// charset, a TransportID without a text form, an NQN that is not printable ASCII, a message over
+// kMaxDatagram). It does not judge which attributes the command allows or requires (the daemon
+// does; tests build refused requests this way): what is set is sent. ATTR_GROUP, ATTR_INITIATOR,
+// ATTR_HOSTNQN when not empty; ATTR_HOSTID when set; ATTR_OPERATION when has_operation;
+// op.key/sa_key/old_key/type when set; ATTR_FLAGS = flags | the OpSpec booleans' FLAG_* bits, when
+// not zero; ATTR_TRANSPORT_ID per op.transport_ids (format_transport_id); ATTR_REL_PORT when
+// op.rel_port != 0; ATTR_TIMEOUT_MS when op.timeout_ms != 20000 (the default a decoder leaves).
 Result<Bytes> encode_request(const Request& req);
 
 // The errors of the decoders below are refusals: Error::sys_errno is the errno to answer with

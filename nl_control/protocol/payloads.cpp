@@ -122,10 +122,20 @@ Status check_text(const Rule& r, const std::string& s, uint64_t lo) {
                     fmt("%s: %zu bytes, %llu-%llu allowed", r.name, s.size(),
                         static_cast<unsigned long long>(lo), static_cast<unsigned long long>(r.hi)),
                     EINVAL);
+    if (r.check == ValueCheck::printable)
+        if (auto p = printable_problem(s); !p.empty())
+            return fail(Errc::invalid_argument, std::string(r.name) + ": " + p, EINVAL);
     return {};
 }
 
 size_t attr_size(size_t payload) { return NLA_ALIGN(NLA_HDRLEN + payload); }
+
+std::array<uint8_t, 16> hostid_of(const nlattr* a) {
+    std::array<uint8_t, 16> id{};
+    const ByteView b = attr_bytes(a);
+    std::copy_n(b.begin(), std::min(b.size(), id.size()), id.begin());
+    return id;
+}
 
 // ---------------------------------------------------------------------------------------------------
 // SUM_*: a batch's summary
@@ -448,6 +458,8 @@ void put_group_info(MessageBuilder& m, uint16_t type, const GroupInfo& g) {
     if (g.target_port && *g.target_port) m.u16(GRP_TARGET_PORT, *g.target_port);
     m.u8(GRP_SG_TRANSPORT, g.sg_transport);
     if (g.key) m.u64(GRP_KEY, *g.key);
+    if (!g.hostnqn.empty()) m.str(GRP_HOSTNQN, g.hostnqn);
+    if (g.hostid) m.bin(GRP_HOSTID, ByteView(g.hostid->data(), g.hostid->size()));
     m.u32(GRP_LUNS, g.luns);
     m.u32(GRP_PATHS_OPEN, g.paths_open);
     listed = 0;
@@ -469,6 +481,8 @@ Result<GroupInfo> decode_group_info(nlattr* nest) {
     if (t[GRP_TARGET_PORT]) g.target_port = nla_get_u16(t[GRP_TARGET_PORT]);
     g.sg_transport = static_cast<SgTransport>(u8_or(t[GRP_SG_TRANSPORT]));
     if (t[GRP_KEY]) g.key = nla_get_u64(t[GRP_KEY]);
+    g.hostnqn = attr_string(t[GRP_HOSTNQN]);
+    if (t[GRP_HOSTID]) g.hostid = hostid_of(t[GRP_HOSTID]);
     g.luns = u32_or(t[GRP_LUNS]);
     g.paths_open = u32_or(t[GRP_PATHS_OPEN]);
     for (nlattr* a : all_nested(nest, GRP_PROBLEM)) g.problems.push_back(attr_string(a));

@@ -6,6 +6,7 @@
 
 #include <netlink/msg.h>
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -81,6 +82,8 @@ std::string clip_text(schema::AttrSetId set, uint16_t type, std::string_view s);
 Status check_text(const schema::Rule& r, const std::string& s, uint64_t lo);
 // Bytes one attribute of `payload` bytes takes in a message, with its padding.
 size_t attr_size(size_t payload);
+// An NVMe host identifier attribute (ATTR_HOSTID, GRP_HOSTID) the walk accepted: exactly 16 bytes.
+std::array<uint8_t, 16> hostid_of(const nlattr* a);
 
 // ---- nested payloads: put_X writes nest `type` (of the set being written), decode_X reads one
 

@@ -77,6 +77,8 @@ Result<Bytes> encode_request(const Request& req) {
     }
     PRF_TRY(check_text(top(ATTR_INITIATOR), req.initiator, 0));
     est += attr_size(req.initiator.size() + 1);
+    PRF_TRY(check_text(top(ATTR_HOSTNQN), req.hostnqn, 0));
+    est += attr_size(req.hostnqn.size() + 1) + attr_size(16);
     PRF_TRY(check_count(top(ATTR_TRANSPORT_ID), req.op.transport_ids.size(), "TransportIDs"));
     std::vector<std::string> tids;
     for (const auto& t : req.op.transport_ids) {
@@ -112,6 +114,8 @@ Result<Bytes> encode_request(const Request& req) {
     if (!req.initiator.empty()) m.str(ATTR_INITIATOR, req.initiator);
     if (req.target_port) m.u16(ATTR_TARGET_PORT, *req.target_port);
     if (req.sg_transport) m.u8(ATTR_SG_TRANSPORT, *req.sg_transport);
+    if (!req.hostnqn.empty()) m.str(ATTR_HOSTNQN, req.hostnqn);
+    if (req.hostid) m.bin(ATTR_HOSTID, ByteView(req.hostid->data(), req.hostid->size()));
     const engine::OpSpec& op = req.op;
     if (req.has_operation) m.u8(ATTR_OPERATION, static_cast<uint8_t>(op.op));
     if (op.key) m.u64(ATTR_KEY, *op.key);
@@ -194,6 +198,8 @@ Result<Request> decode_request(ByteView message) {
     if (tb[ATTR_TARGET_PORT]) r.target_port = nla_get_u16(tb[ATTR_TARGET_PORT]);
     if (tb[ATTR_SG_TRANSPORT])
         r.sg_transport = static_cast<SgTransport>(nla_get_u8(tb[ATTR_SG_TRANSPORT]));
+    r.hostnqn = attr_string(tb[ATTR_HOSTNQN]);
+    if (tb[ATTR_HOSTID]) r.hostid = hostid_of(tb[ATTR_HOSTID]);
     if (tb[ATTR_OPERATION]) {
         r.has_operation = true;
         r.op.op = static_cast<engine::Operation>(nla_get_u8(tb[ATTR_OPERATION]));

@@ -88,6 +88,8 @@ constexpr Rule kTopRules[] = {
     NEST(ATTR_CONFLICT, "ATTR_CONFLICT", kSetConflict),
     U32(ATTR_EVENT_MASK, "ATTR_EVENT_MASK", ValueCheck::mask, 0, kEventMaskAll),
     U32(ATTR_QD, "ATTR_QD", ValueCheck::range, 1, 65536),
+    STR(ATTR_HOSTNQN, "ATTR_HOSTNQN", 1, kMaxNqnLen, 1, ValueCheck::printable),
+    BIN(ATTR_HOSTID, "ATTR_HOSTID", 16, 16),
 };
 
 constexpr Rule kLunRules[] = {
@@ -175,6 +177,8 @@ constexpr Rule kGrpRules[] = {
     U32(GRP_PATHS_OPEN, "GRP_PATHS_OPEN"),
     STR(GRP_PROBLEM, "GRP_PROBLEM", 0, kMaxText, kMaxDevices + 1),
     U64(GRP_KEY, "GRP_KEY"),
+    STR(GRP_HOSTNQN, "GRP_HOSTNQN", 1, kMaxNqnLen, 1, ValueCheck::printable),
+    BIN(GRP_HOSTID, "GRP_HOSTID", 16, 16),
 };
 
 constexpr Rule kHealthRules[] = {
@@ -360,7 +364,7 @@ constexpr CmdRule kCmdRules[] = {
     {CMD_STATS, true, bit(ATTR_FLAGS), 0, bit(ATTR_OP_STATS), 0},
     {CMD_GROUP_CREATE, true,
      bit(ATTR_GROUP) | bit(ATTR_DEVICE) | bit(ATTR_INITIATOR) | bit(ATTR_TARGET_PORT) |
-         bit(ATTR_SG_TRANSPORT) | bit(ATTR_KEY),
+         bit(ATTR_SG_TRANSPORT) | bit(ATTR_KEY) | bit(ATTR_HOSTNQN) | bit(ATTR_HOSTID),
      bit(ATTR_GROUP) | bit(ATTR_DEVICE), bit(ATTR_GROUP_INFO), bit(ATTR_GROUP_INFO)},
     {CMD_GROUP_ADD, true, bit(ATTR_GROUP) | bit(ATTR_DEVICE), bit(ATTR_GROUP) | bit(ATTR_DEVICE),
      bit(ATTR_GROUP_INFO), bit(ATTR_GROUP_INFO)},
@@ -407,6 +411,13 @@ std::string group_problem(std::string_view s) {
             return quoted(s) +
                    fmt(" holds %s at byte %zu: group names are 1-64 bytes of [A-Za-z0-9._-]",
                        quoted(s.substr(i, 1)).c_str(), i);
+    return {};
+}
+std::string printable_problem(std::string_view s) {
+    for (size_t i = 0; i < s.size(); ++i)
+        if (static_cast<unsigned char>(s[i]) < 0x20 || static_cast<unsigned char>(s[i]) > 0x7e)
+            return quoted(s) + fmt(" holds %s at byte %zu: printable ASCII only",
+                                   quoted(s.substr(i, 1)).c_str(), i);
     return {};
 }
 bool valid_pr_type(uint64_t v) { return v == 1 || v == 3 || v == 5 || v == 6 || v == 7 || v == 8; }

@@ -28,13 +28,14 @@ enum class AttrKind : uint8_t { none, u8, u16, u32, u64, str, bin, nest };
 // Checks a policy cannot express, applied after the kind and length checks.
 enum class ValueCheck : uint8_t {
     none,
-    range,    // lo <= value <= hi
-    boolean,  // 0 or 1
-    group,    // a group name: [A-Za-z0-9._-], length lo..hi
-    pr_type,  // a reservation type: 1, 3, 5, 6, 7, 8
-    flags,    // ATTR_FLAGS: within kOpFlagsAll (CMD_RUN) or kStatsFlagsAll (CMD_STATS)
-    mask,     // no bit outside hi
-    tid,      // wire::parse_transport_id accepts the text
+    range,      // lo <= value <= hi
+    boolean,    // 0 or 1
+    group,      // a group name: [A-Za-z0-9._-], length lo..hi
+    pr_type,    // a reservation type: 1, 3, 5, 6, 7, 8
+    flags,      // ATTR_FLAGS: within kOpFlagsAll (CMD_RUN) or kStatsFlagsAll (CMD_STATS)
+    mask,       // no bit outside hi
+    tid,        // wire::parse_transport_id accepts the text
+    printable,  // printable ASCII only (0x20-0x7e): an NVMe Qualified Name
 };
 
 enum AttrSetId : uint8_t {
@@ -93,6 +94,8 @@ const char* cmd_name(uint8_t cmd);
 // Why `s` is not a group name (1-64 bytes of [A-Za-z0-9._-]), or empty when it is one.
 std::string group_problem(std::string_view s);
 bool valid_pr_type(uint64_t v);
+// Where `s` leaves printable ASCII (0x20-0x7e), or empty when it does not.
+std::string printable_problem(std::string_view s);
 inline constexpr char kPrTypeList[] = "(1 WE, 3 EA, 5 WE-RO, 6 EA-RO, 7 WE-AR, 8 EA-AR)";
 
 // printf into a std::string (refusal texts), cut at 511 bytes.

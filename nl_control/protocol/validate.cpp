@@ -110,6 +110,7 @@ std::string string_problem(const Rule& r, const char* d, int n) {
         auto t = wire::parse_transport_id(s);
         if (!t.ok()) return quoted(s) + ": " + t.error().msg;
     }
+    if (r.check == ValueCheck::printable) return printable_problem(s);
     return {};
 }
 

@@ -44,6 +44,8 @@ struct AttrIndex {
     nlattr* first(unsigned type) const { return at[type].empty() ? nullptr : at[type].front(); }
     uint64_t present() const;  // bit(type) for each type found
 };
+static_assert(ATTR_MAX_PLUS_ONE <= 32 && GRP_MAX_PLUS_ONE <= 32 && LUN_MAX_PLUS_ONE <= 32,
+              "AttrIndex holds attribute types below 32");
 
 struct WalkContext {
     const uint8_t* base;  // start of the message: offsets count from here

@@ -119,6 +119,7 @@ std::string limits_text(const Rule& r) {
             std::string t = r.lo == 0 ? "≤ " + std::to_string(r.hi) : range_text(r.lo, r.hi);
             if (r.check == ValueCheck::group) t = "group charset, " + t;
             if (r.check == ValueCheck::tid) t += ", a TransportID";
+            if (r.check == ValueCheck::printable) t += ", printable ASCII";
             return t;
         }
         case AttrKind::bin:

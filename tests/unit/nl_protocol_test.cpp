@@ -7,6 +7,7 @@
 #include <linux/netlink.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <functional>
@@ -134,6 +135,127 @@ TEST(NlRequest, GroupCommandsRoundTrip) {
     Request dump = req(CMD_GROUP_LIST);
     dump.hdr.flags |= NLM_F_DUMP;
     EXPECT_TRUE(roundtrip(dump).hdr.flags & NLM_F_DUMP);
+}
+
+// The NVMe host of a group over prsim namespaces: ATTR_HOSTNQN (printable ASCII, 1-223 bytes) and
+// ATTR_HOSTID (exactly 16 bytes), each optional, each sent only when given.
+TEST(NlRequest, GroupCreateCarriesTheNvmeHost) {
+    const std::array<uint8_t, 16> id = {0x01, 0x23, 0xab, 0xcd, 0, 0, 0x40, 0,
+                                        0x80, 0,    0,    0,    0, 0, 0,    0x0a};
+    Request r = req(CMD_GROUP_CREATE);
+    r.group = "nvA";
+    r.devices = {"sim:/run/prsim.sock:ns1-2"};
+    r.hostnqn = "nqn.2026-12.io.example:node-a";
+    r.hostid = id;
+    Request d = roundtrip(r);
+    EXPECT_EQ(d.hostnqn, r.hostnqn);
+    ASSERT_TRUE(d.hostid);
+    EXPECT_EQ(*d.hostid, id);
+
+    // At the limit: 223 bytes.
+    r.hostnqn = "nqn." + std::string(kMaxNqnLen - 4, 'q');
+    EXPECT_EQ(roundtrip(r).hostnqn, r.hostnqn);
+
+    // Each alone; neither is sent when not given.
+    Request nqn_only = req(CMD_GROUP_CREATE);
+    nqn_only.group = "g";
+    nqn_only.devices = {"d"};
+    nqn_only.hostnqn = "nqn.2014-08.org.nvmexpress:uuid:0123abcd-0000-4000-8000-00000000000a";
+    Request dn = roundtrip(nqn_only);
+    EXPECT_EQ(dn.hostnqn, nqn_only.hostnqn);
+    EXPECT_FALSE(dn.hostid);
+    Request id_only = nqn_only;
+    id_only.hostnqn.clear();
+    id_only.hostid = id;
+    Request di = roundtrip(id_only);
+    EXPECT_TRUE(di.hostnqn.empty());
+    EXPECT_EQ(di.hostid, id);
+    Request plain = nqn_only;
+    plain.hostnqn.clear();
+    auto enc = encode_request(plain);
+    ASSERT_TRUE(enc.ok());
+    auto with = encode_request(id_only);
+    ASSERT_TRUE(with.ok());
+    EXPECT_EQ(with->size(), enc->size() + NLA_HDRLEN + 16);
+
+    // What the protocol cannot carry is refused by the encoder, naming the attribute.
+    Request bad = nqn_only;
+    bad.hostnqn = std::string(kMaxNqnLen + 1, 'q');
+    auto e = encode_request(bad);
+    ASSERT_FALSE(e.ok());
+    EXPECT_EQ(e.error().msg, "ATTR_HOSTNQN: 224 bytes, 0-223 allowed");
+    bad.hostnqn = "nqn.bad\tname";
+    e = encode_request(bad);
+    ASSERT_FALSE(e.ok());
+    EXPECT_EQ(e.error().msg,
+              "ATTR_HOSTNQN: \"nqn.bad\\x09name\" holds \"\\x09\" at byte 7: printable ASCII only");
+    EXPECT_EQ(e.error().sys_errno, EINVAL);
+}
+
+// The policy refuses every NVMe host the protocol cannot carry, naming the attribute, why and
+// where.
+TEST(NlRefusal, NvmeHostPolicy) {
+    struct Case {
+        std::function<void(Raw&)> put;
+        const char* text;
+    };
+    const Bytes id16(16, 0xab);
+    const Case cases[] = {
+        {[](Raw& m) { m.str(ATTR_HOSTNQN, std::string(kMaxNqnLen + 1, 'q')); },
+         "ATTR_HOSTNQN: 224 bytes, at most 223 allowed"},
+        {[](Raw& m) { m.str(ATTR_HOSTNQN, ""); }, "ATTR_HOSTNQN: 0 bytes, at least 1 expected"},
+        {[](Raw& m) { m.str(ATTR_HOSTNQN, "nqn.bad\tname"); },
+         "ATTR_HOSTNQN: \"nqn.bad\\x09name\" holds \"\\x09\" at byte 7: printable ASCII only"},
+        {[](Raw& m) { m.str(ATTR_HOSTNQN, "nqn.\xc3\xa9"); },
+         "ATTR_HOSTNQN: \"nqn.\\xc3\\xa9\" holds \"\\xc3\" at byte 4"},
+        {[](Raw& m) { m.str_no_nul(ATTR_HOSTNQN, "nqn.x"); },
+         "ATTR_HOSTNQN: string of 5 bytes is not NUL-terminated"},
+        {[&](Raw& m) { m.attr(ATTR_HOSTID, id16.data(), 15); },
+         "ATTR_HOSTID: 15 bytes, expected 16-16"},
+        {[&](Raw& m) { m.attr(ATTR_HOSTID, Bytes(17, 1).data(), 17); },
+         "ATTR_HOSTID: 17 bytes, expected 16-16"},
+        {[&](Raw& m) { m.attr(ATTR_HOSTID, nullptr, 0); }, "ATTR_HOSTID: 0 bytes, expected 16-16"},
+        {[&](Raw& m) { m.attr(ATTR_HOSTID, id16.data(), 16).attr(ATTR_HOSTID, id16.data(), 16); },
+         "ATTR_HOSTID given more than once"},
+    };
+    for (const auto& c : cases) {
+        Raw m(CMD_GROUP_CREATE);
+        m.str(ATTR_GROUP, "g").str(ATTR_DEVICE, "d");
+        const uint32_t off = m.next();
+        c.put(m);
+        Refusal r = refused(m.done());
+        EXPECT_EQ(r.err, EINVAL) << c.text;
+        EXPECT_NE(r.msg.find(c.text), std::string::npos) << r.msg;
+        if (std::string(c.text).find("more than once") == std::string::npos) {
+            EXPECT_EQ(r.offset, off) << c.text;
+        }
+    }
+    // Only CMD_GROUP_CREATE takes them: a group's host is chosen when it is made.
+    for (uint8_t cmd : {CMD_GROUP_ADD, CMD_RUN}) {
+        Raw m(cmd);
+        m.str(ATTR_GROUP, "g");
+        if (cmd == CMD_GROUP_ADD) m.str(ATTR_DEVICE, "d");
+        if (cmd == CMD_RUN) m.u8(ATTR_OPERATION, 1);
+        m.str(ATTR_HOSTNQN, "nqn.x");
+        EXPECT_NE(refused(m.done()).msg.find("ATTR_HOSTNQN is not allowed in " +
+                                             std::string(schema::cmd_name(cmd))),
+                  std::string::npos);
+        Raw h(cmd);
+        h.str(ATTR_GROUP, "g");
+        if (cmd == CMD_GROUP_ADD) h.str(ATTR_DEVICE, "d");
+        if (cmd == CMD_RUN) h.u8(ATTR_OPERATION, 1);
+        h.attr(ATTR_HOSTID, id16.data(), 16);
+        EXPECT_NE(refused(h.done()).msg.find("ATTR_HOSTID is not allowed in"), std::string::npos);
+    }
+    // A well-formed pair passes the walk.
+    Raw ok(CMD_GROUP_CREATE);
+    ok.str(ATTR_GROUP, "g").str(ATTR_DEVICE, "d").str(ATTR_HOSTNQN, "nqn.x");
+    ok.attr(ATTR_HOSTID, id16.data(), 16);
+    auto d = decode_request(ok.done());
+    ASSERT_TRUE(d.ok()) << d.error().msg;
+    EXPECT_EQ(d->hostnqn, "nqn.x");
+    EXPECT_EQ(d->hostid, (std::array<uint8_t, 16>{0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
+                                                  0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab}));
 }
 
 TEST(NlRequest, RunRoundTripsEveryOperationField) {
@@ -901,6 +1023,8 @@ TEST(NlAnswer, GroupInfo) {
     g.paths_open = 4;
     g.problems = {"/dev/sdz: no such device"};
     g.key = 0xfedcba9876543210ull;
+    g.hostnqn = "nqn.2026-12.io.example:node-a";
+    g.hostid = std::array<uint8_t, 16>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
     for (bool multi : {false, true}) {
         Answer a = decode_one(encode_group_info(request_header(CMD_GROUP_LIST), g, multi));
         EXPECT_EQ(a.kind(), Answer::Kind::group);
@@ -914,11 +1038,35 @@ TEST(NlAnswer, GroupInfo) {
         EXPECT_EQ(a.group().paths_open, 4u);
         EXPECT_EQ(a.group().problems, g.problems);
         EXPECT_EQ(a.group().key, g.key);
+        EXPECT_EQ(a.group().hostnqn, g.hostnqn);
+        EXPECT_EQ(a.group().hostid, g.hostid);
     }
     GroupInfo keyless = g;
     keyless.key.reset();
-    EXPECT_FALSE(
-        decode_one(encode_group_info(request_header(CMD_GROUP_LIST), keyless, false)).group().key);
+    keyless.hostnqn.clear();
+    keyless.hostid.reset();
+    const GroupInfo plain =
+        decode_one(encode_group_info(request_header(CMD_GROUP_LIST), keyless, false)).group();
+    EXPECT_FALSE(plain.key);
+    EXPECT_TRUE(plain.hostnqn.empty());
+    EXPECT_FALSE(plain.hostid);
+    // A GRP_HOSTID of the wrong length, or a GRP_HOSTNQN that is not printable, is refused.
+    for (int bad = 0; bad < 2; ++bad) {
+        Raw m(CMD_GROUP_LIST, 0);
+        const uint32_t n = m.begin_nest(ATTR_GROUP_INFO);
+        m.str(GRP_NAME, "g");
+        if (bad == 0)
+            m.attr(GRP_HOSTID, "0123456789", 10);
+        else
+            m.str(GRP_HOSTNQN, "nqn\x7f");
+        m.end_nest(n);
+        auto r = decode_answer(m.done());
+        ASSERT_FALSE(r.ok());
+        EXPECT_NE(r.error().msg.find(bad == 0 ? "GRP_HOSTID: 10 bytes, expected 16-16"
+                                              : "GRP_HOSTNQN: \"nqn\\x7f\" holds"),
+                  std::string::npos)
+            << r.error().msg;
+    }
     // A group too large for one nest is listed as far as it fits, and says so.
     GroupInfo big = g;
     big.devices.assign(4000, std::string(100, 'x'));
