@@ -5,7 +5,9 @@
 # identifiers; the refusals with no NVMe twin; --hostid / --hostnqn given and refused; a namespace
 # the farm lacks and a prsim without namespaces, each naming the socket; fence_prfence on, off and
 # status over LUs and namespaces, its nodes' NVMe hosts derived from initiator= alone; --transport-id
-# taking one value per occurrence, the devices after it left as devices.
+# taking one value per occurrence, the devices after it left as devices; a fence's --json saying
+# which parts are from before and after it, the nvme object read back after fence --claim and
+# unfence reserve.
 # Usage: prfence_sim_nvme_test.sh PRFENCE PRSIM FENCE_PRFENCE
 P=$1 S=$2 F=$3
 # shellcheck source=lib.sh
@@ -60,12 +62,17 @@ for name, r in rows.items():
     assert r["ok"] and r["category"] == "ok", r
     assert r["reservation"]["key"] == "0xb" and r["reservation"]["type"] == "WE-RO", r
     assert r["commands"] == 3, r
+    # READ KEYS before the preempt (it still lists the victim), the verification after it.
+    assert r["keys"] == ["0xa", "0xb"] and r["generation"] == 2, r
+    states = {"generation": "before", "keys": "before", "reservation": "after"}
     if name.endswith(("ns1", "ns2")):
+        assert r["states"] == {**states, "nvme": "after"}, r
+        assert r["nvme"]["generation"] == 3, r
         n = r["nvme"]
         assert n["rtype_name"] == "Write Exclusive, registrants only", n
         assert [(g["key"], g["hostid"], g["holder"]) for g in n["registrants"]] == [("0xb", hid_b, True)], n
     else:
-        assert "nvme" not in r, r
+        assert "nvme" not in r and r["states"] == states, r
 '
 if python3 -c "$rows_check" "$sock" "$hid_b" <<<"$out"; then ok; else
     bad "fence --json rows:"; sed 's/^/    /' <<<"$out" | head -80; fi
@@ -108,6 +115,29 @@ if [ "$rc" -eq 0 ] && grep -q 'fenced on 4 LUs' <<<"$out"; then ok; else bad "ag
 agent status c "$IA"
 if [ "$rc" -eq 2 ]; then ok; else bad "agent status of the fenced node: rc=$rc (want 2) $out"; fi
 check agent_result 0 'ns4 +ok .*1 key: 0xd,' -- keys "${A[@]}" "sim:$sock:ns4"
+
+# ---- fence --claim and unfence reserve after their last read: the namespace's Report is read back,
+# so the nvme object shows the reservation the row reports (not the unreserved state before it).
+stop_prsim
+start_prsim --luns 1 --nvme-namespaces 4
+"$P" register "${A[@]}" --key a "sim:$sock:ns1" >/dev/null
+"$P" register "${B[@]}" --key b "sim:$sock:ns1" >/dev/null
+# shellcheck disable=SC2016  # Python, not shell
+reserved_check='
+import json, sys
+key, rtype, commands, note = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+r = json.load(sys.stdin)["luns"][0]
+assert r["ok"] and r["commands"] == commands and r["note"].endswith(note), r
+assert r["reservation"]["key"] == key, r
+n = r["nvme"]
+assert n["rtype"] == rtype and [(g["key"], g["holder"]) for g in n["registrants"]] == [(key, True)], n
+'
+out=$("$P" fence "${B[@]}" --key b --victim a --claim --type WE-RO --json "sim:$sock:ns1" 2>&1)
+if python3 -c "$reserved_check" 0xb 3 6 "reserved it" <<<"$out"; then ok; else
+    bad "fence --claim --json:"; sed 's/^/    /' <<<"$out" | head -60; fi
+out=$("$P" unfence "${A[@]}" --key c --type EA --json "sim:$sock:ns2" 2>&1)
+if python3 -c "$reserved_check" 0xc 2 4 "reserved it" <<<"$out"; then ok; else
+    bad "unfence --json:"; sed 's/^/    /' <<<"$out" | head -60; fi
 
 # ---- hostile: a namespace the farm lacks, bad lists, a prsim without namespaces.
 check ns_beyond 15 "sim:$sock:ns9: namespace 9 does not exist \\(the farm has ns1-ns4\\)" -- keys "${A[@]}" "sim:$sock:ns9"

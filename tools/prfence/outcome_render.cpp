@@ -113,10 +113,30 @@ Json summary_json(const engine::BatchSummary& s) {
             {"cancelled", s.cancelled}};
 }
 
+namespace {
+
+// A fence reads twice: READ KEYS before it preempts (the keys and their generation, which decided
+// the preempt) and READ RESERVATION after (the verification). Each part of the row says which of
+// the two it shows. An NVMe namespace's Report is kept from its last read: the one after the
+// fence when the fence got that far (it then has a reservation), else the one before.
+Json fence_states(const engine::LunOutcome& o) {
+    Json st = Json::object();
+    if (o.keys) st["generation"] = st["keys"] = "before";
+    if (o.reservation) st["reservation"] = "after";
+    if (o.nvme_report) st["nvme"] = o.reservation ? "after" : "before";
+    return st;
+}
+
+}  // namespace
+
 Json batch_json(const std::string& op, const std::vector<engine::LunOutcome>& outcomes,
                 const engine::BatchSummary& s) {
     Json luns = Json::array();
-    for (const auto& o : outcomes) luns.push_back(outcome_json(o));
+    for (const auto& o : outcomes) {
+        luns.push_back(outcome_json(o));
+        if (op == "fence" && (o.keys || o.reservation || o.nvme_report))
+            luns.back()["states"] = fence_states(o);
+    }
     return {{"operation", op}, {"luns", luns}, {"summary", summary_json(s)}};
 }
 

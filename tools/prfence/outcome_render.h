@@ -17,6 +17,8 @@ namespace prfence::cli {
 
 Json outcome_json(const engine::LunOutcome& o);
 Json summary_json(const engine::BatchSummary& s);
+// A fence's rows also carry "states": for each of generation, keys, reservation and nvme present,
+// "before" (read before the fence acted) or "after" (the state it left).
 Json batch_json(const std::string& op, const std::vector<engine::LunOutcome>& outcomes,
                 const engine::BatchSummary& s);
 

@@ -248,6 +248,24 @@ class JobBase : public LunJob {
         outcome_.reservation->key = wire::is_all_registrants(type) ? 0 : key;
         outcome_.reservation->type = static_cast<uint8_t>(type);
     }
+    // After reserved_now on an NVMe namespace: its Report (the nvme part of the outcome) was read
+    // before the Acquire and would contradict the reservation, so the state is read back once.
+    // A command to send, or nullopt when there is nothing to read back.
+    std::optional<Command> nvme_read_back() const {
+        if (!outcome_.nvme_report) return std::nullopt;
+        return prin(cur_, wire::PrInAction::read_reservation, 8192);
+    }
+    // The answer to nvme_read_back: success with `note` whatever it says (the Acquire did succeed);
+    // a Report that failed leaves no Report in the outcome rather than the one from before.
+    std::nullopt_t nvme_read_back_answer(const ScsiResponse& r, std::string note) {
+        const auto reservation = outcome_.reservation;
+        if (!reservation_answer(r)) {
+            outcome_.nvme_report.reset();
+            outcome_.reservation = reservation;
+            note += (note.empty() ? "" : "; ") + std::string("the Report after it failed");
+        }
+        return succeed(std::move(note));
+    }
     // The registering phase of fence --claim, unfence and takeover: REGISTER AND IGNORE EXISTING
     // KEY of `key` down every path, dead paths skipped. nullopt with *over true when the loop is
     // done (go on with the plan), with *over false when the job ended (the outcome says why).
@@ -545,7 +563,14 @@ class FenceJob final : public JobBase {
                 }
                 if (!record(*last, "RESERVE")) return std::nullopt;
                 reserved_now(key_, type_);
-                return succeed(join_note(note_, "nobody held the LU: reserved it"));
+                note_ = join_note(note_, "nobody held the LU: reserved it");
+                if (auto c = nvme_read_back()) {
+                    phase_ = Phase::read_back;
+                    return c;
+                }
+                return succeed(note_);
+            case Phase::read_back:
+                return nvme_read_back_answer(*last, note_);
             case Phase::reread: {
                 const wire::ReadReservation* res = reservation_answer(*last);
                 if (!res) return std::nullopt;
@@ -561,7 +586,7 @@ class FenceJob final : public JobBase {
     }
 
   private:
-    enum class Phase { start, registering, keys, preempt, verify, reserve, reread };
+    enum class Phase { start, registering, keys, preempt, verify, reserve, reread, read_back };
     std::optional<Command> read_keys() {
         phase_ = Phase::keys;
         return prin(cur_, wire::PrInAction::read_keys, 8192);
@@ -615,13 +640,19 @@ class UnfenceJob final : public JobBase {
                 }
                 if (!record(*last, "RESERVE")) return std::nullopt;
                 reserved_now(key_, type_);
+                if (auto c = nvme_read_back()) {
+                    phase_ = Phase::read_back;
+                    return c;
+                }
                 return succeed("nobody held the LU: reserved it");
+            case Phase::read_back:
+                return nvme_read_back_answer(*last, "nobody held the LU: reserved it");
         }
         return std::nullopt;
     }
 
   private:
-    enum class Phase { start, registering, read, reserve, reread };
+    enum class Phase { start, registering, read, reserve, reread, read_back };
     uint64_t key_;
     wire::PrType type_;
     Phase phase_ = Phase::start;
