@@ -7,7 +7,7 @@
 # status over LUs and namespaces, its nodes' NVMe hosts derived from initiator= alone; --transport-id
 # taking one value per occurrence, the devices after it left as devices; a fence's --json saying
 # which parts are from before and after it, the nvme object read back after fence --claim and
-# unfence reserve.
+# unfence reserve; status text listing a namespace's registrants by host identifier.
 # Usage: prfence_sim_nvme_test.sh PRFENCE PRSIM FENCE_PRFENCE
 P=$1 S=$2 F=$3
 # shellcheck source=lib.sh
@@ -30,7 +30,7 @@ check reserve_a 0 'reserve: 4 LUNs, 4 ok, 0 failed' -- reserve "${A[@]}" --key a
 check register_b 0 'register: 4 LUNs, 4 ok, 0 failed' -- register "${B[@]}" --key b "$M"
 check keys_ns 0 'sim:.*:ns1 +ok .*0xa 0xb, generation 2' -- keys "${B[@]}" "sim:$sock:ns1"
 check reservation_ns 0 'reserved by 0xa WE-RO' -- reservation "${B[@]}" "sim:$sock:ns2"
-check status_ns 0 'ns1 +ok' -- status "${B[@]}" "sim:$sock:ns1"
+check status_ns 0 'ns1 +ok .* 2 registrant\(s\), generation 2; 0xa holder WE-RO hostid [0-9a-f]{32}; 0xb hostid [0-9a-f]{32}$' -- status "${B[@]}" "sim:$sock:ns1"
 check caps_ns 0 'ns1 +ok' -- caps "${B[@]}" "sim:$sock:ns1"
 
 # ---- the fence, --json: one row per LU and namespace, the nvme object on the namespaces only.

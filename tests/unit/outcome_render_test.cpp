@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // prfence's rendering of paths: a degraded LU's JSON (paths with their states and reasons,
 // degraded, the summary's count) and text (DEGRADED row, the count on the summary line), no path
-// list for a one-path LU that worked, and what multipathd was told.
+// list for a one-path LU that worked, and what multipathd was told; a namespace's registrants in
+// status text, and which state each part of a fence's row shows.
 #include "tools/prfence/outcome_render.h"
 
 #include <gtest/gtest.h>
@@ -75,6 +76,77 @@ TEST(OutcomeRender, DegradedLuInText) {
     engine::LunOutcome fine = degraded_lu();
     fine.degraded = false;
     EXPECT_EQ(batch_text("register", {fine}, s, false).find("degraded"), std::string::npos);
+}
+
+wire::nvme::ReservationStatus nvme_report() {
+    wire::nvme::ReservationStatus r;
+    r.generation = 7;
+    r.rtype = 3;  // Write Exclusive - Registrants Only
+    r.regctl = 3;
+    wire::nvme::Registrant a;
+    a.key = 0xa;
+    a.holds = true;
+    a.hostid[0] = 0xab;
+    a.hostid[15] = 0x01;
+    wire::nvme::Registrant b;
+    b.key = 0xb;
+    r.registrants = {a, b};
+    return r;
+}
+
+TEST(OutcomeRender, NvmeStatusText) {
+    // READ FULL STATUS on a namespace: the translated full status has no entries; the
+    // registrants are the Report's, by host identifier.
+    engine::LunOutcome o;
+    o.device = "sim:/s:ns1";
+    o.ok = true;
+    o.full_status.emplace();
+    o.full_status->generation = 7;
+    o.nvme_report = nvme_report();
+    engine::BatchSummary s;
+    s.luns = s.ok = 1;
+    const std::string t = batch_text("status", {o}, s, false);
+    EXPECT_NE(t.find("3 registrant(s), generation 7; 0xa holder WE-RO hostid "
+                     "ab000000000000000000000000000001; 0xb hostid "
+                     "00000000000000000000000000000000; 1 more not reported"),
+              std::string::npos)
+        << t;
+    o.nvme_report->rtype = 9;  // outside the six types: shown raw
+    o.nvme_report->regctl = 2;
+    const std::string u = batch_text("status", {o}, s, false);
+    EXPECT_NE(u.find("2 registrant(s), generation 7; 0xa holder RTYPE 9 hostid ab"),
+              std::string::npos)
+        << u;
+    EXPECT_EQ(u.find("more not reported"), std::string::npos) << u;
+    // A SCSI LU keeps its TransportIDs.
+    o.nvme_report.reset();
+    EXPECT_NE(batch_text("status", {o}, s, false).find("0 registrant(s), generation 7"),
+              std::string::npos);
+}
+
+TEST(OutcomeRender, FenceStates) {
+    engine::LunOutcome o;
+    o.device = "sim:/s:ns1";
+    o.ok = true;
+    o.keys.emplace();
+    o.keys->generation = 2;
+    o.keys->keys = {0xa, 0xb};
+    o.reservation.emplace();
+    o.nvme_report = nvme_report();
+    engine::BatchSummary s;
+    Json j = batch_json("fence", {o}, s);
+    EXPECT_EQ(j["luns"][0]["states"], (Json{{"generation", "before"},
+                                            {"keys", "before"},
+                                            {"reservation", "after"},
+                                            {"nvme", "after"}}));
+    // Failed before the verification: the Report kept is the one READ KEYS read.
+    o.ok = false;
+    o.reservation.reset();
+    j = batch_json("fence", {o}, s);
+    EXPECT_EQ(j["luns"][0]["states"]["nvme"], "before");
+    EXPECT_FALSE(j["luns"][0]["states"].contains("reservation"));
+    // Other operations read once: no states.
+    EXPECT_FALSE(batch_json("keys", {o}, s)["luns"][0].contains("states"));
 }
 
 TEST(OutcomeRender, Multipathd) {

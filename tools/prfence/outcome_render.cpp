@@ -9,6 +9,39 @@
 
 namespace prfence::cli {
 
+namespace {
+
+std::string hostid_hex(const wire::nvme::HostId& id) {
+    static const char* d = "0123456789abcdef";
+    std::string s;
+    for (uint8_t b : id) {
+        s += d[b >> 4];
+        s += d[b & 15];
+    }
+    return s;
+}
+
+// READ FULL STATUS of an NVMe namespace: the registrants are its Report's (a host identifier
+// where SCSI has a TransportID; the translated full status has no entries to show).
+std::string nvme_registrants_text(const wire::nvme::ReservationStatus& r) {
+    std::string d = std::to_string(std::max<size_t>(r.regctl, r.registrants.size())) +
+                    " registrant(s), generation " + std::to_string(r.generation);
+    for (const auto& g : r.registrants) {
+        d += "; " + hex_u64(g.key);
+        if (g.holds) {
+            auto t = wire::nvme::to_scsi(static_cast<wire::nvme::Rtype>(r.rtype));
+            d += " holder " + (t ? std::string(wire::type_abbrev(static_cast<uint8_t>(*t)))
+                                 : "RTYPE " + std::to_string(r.rtype));
+        }
+        d += " hostid " + hostid_hex(g.hostid);
+    }
+    if (r.regctl > r.registrants.size())
+        d += "; " + std::to_string(r.regctl - r.registrants.size()) + " more not reported";
+    return d;
+}
+
+}  // namespace
+
 Json outcome_json(const engine::LunOutcome& o) {
     Json j;
     j["device"] = o.device;
@@ -63,14 +96,8 @@ Json outcome_json(const engine::LunOutcome& o) {
             n["rtype_name"] = wire::nvme::rtype_name(r.rtype);
             Json regs = Json::array();
             for (const auto& g : r.registrants) {
-                std::string hostid;
-                for (uint8_t b : g.hostid) {
-                    static const char* d = "0123456789abcdef";
-                    hostid += d[b >> 4];
-                    hostid += d[b & 15];
-                }
                 regs.push_back({{"key", hex_u64(g.key)},
-                                {"hostid", hostid},
+                                {"hostid", hostid_hex(g.hostid)},
                                 {"holder", g.holds},
                                 {"cntlid", g.cntlid}});
             }
@@ -121,7 +148,10 @@ namespace {
 // fence when the fence got that far (it then has a reservation), else the one before.
 Json fence_states(const engine::LunOutcome& o) {
     Json st = Json::object();
-    if (o.keys) st["generation"] = st["keys"] = "before";
+    if (o.keys) {
+        st["generation"] = "before";
+        st["keys"] = "before";
+    }
     if (o.reservation) st["reservation"] = "after";
     if (o.nvme_report) st["nvme"] = o.reservation ? "after" : "before";
     return st;
@@ -188,6 +218,8 @@ std::string detail(const engine::LunOutcome& o) {
             d += (i ? " " : ": ") + hex_u64(o.keys->keys[i]);
         if (o.keys->keys.size() > 6) d += " ...";
         d += ", generation " + std::to_string(o.keys->generation);
+    } else if (o.full_status && o.nvme_report) {
+        d = nvme_registrants_text(*o.nvme_report);
     } else if (o.full_status) {
         d = std::to_string(o.full_status->entries.size()) + " registrant(s), generation " +
             std::to_string(o.full_status->generation);
