@@ -15,6 +15,8 @@
 #include "uring_engine/common/bytes.h"
 #include "uring_engine/common/sys_error.h"
 #include "uring_engine/common/unique_fd.h"
+#include "uring_engine/session/path_set.h"
+#include "uring_engine/simproto/names.h"
 
 namespace prfence::daemon {
 namespace {
@@ -35,10 +37,40 @@ Result<std::string> get_string(const Json& obj, const char* key, const std::stri
     return v.get<std::string>();
 }
 
+// Operator text in a message: printable ASCII as it is, anything else as \xNN, the first 64 bytes.
+std::string shown(const std::string& text) {
+    std::string out = "\"";
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (i == 64) {
+            out += "...";
+            break;
+        }
+        const auto c = static_cast<unsigned char>(text[i]);
+        char buf[8];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            out += static_cast<char>(c);
+        } else {
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        }
+    }
+    return out + "\"";
+}
+
+// engine::sim_nvme_host words its refusals for prfence's options ("--hostnqn: why", "--hostid 'X':
+// why"); here the value is named by the caller, so only the reason is kept.
+std::string reason_of(const std::string& msg) {
+    if (msg.rfind("--host", 0) == 0)
+        if (auto at = msg.find(": "); at != std::string::npos) return msg.substr(at + 2);
+    return msg;
+}
+
 Result<GroupConfig> parse_group(const Json& g, const std::string& where) {
     if (!g.is_object()) return fail(Errc::invalid_argument, where + ": must be an object");
-    PRF_TRY(check_keys(g, {"name", "devices", "initiator", "target_port", "sg_transport", "key"},
-                       where));
+    PRF_TRY(check_keys(
+        g,
+        {"name", "devices", "initiator", "target_port", "sg_transport", "key", "hostnqn", "hostid"},
+        where));
     GroupConfig gc;
     if (!g.contains("name")) return fail(Errc::invalid_argument, where + ": \"name\" is required");
     PRF_TRY_ASSIGN(gc.name, get_string(g, "name", where));
@@ -57,6 +89,20 @@ Result<GroupConfig> parse_group(const Json& g, const std::string& where) {
     if (g.contains("initiator")) {
         PRF_TRY_ASSIGN(gc.initiator, get_string(g, "initiator", gw));
     }
+    if (g.contains("hostnqn")) {
+        PRF_TRY_ASSIGN(gc.hostnqn, get_string(g, "hostnqn", gw));
+        if (gc.hostnqn.empty())
+            return fail(Errc::invalid_argument,
+                        gw + ".hostnqn: empty (leave the key out to derive the NQN)");
+    }
+    if (g.contains("hostid")) {
+        PRF_TRY_ASSIGN(std::string h, get_string(g, "hostid", gw));
+        auto id = parse_hostid(h);
+        if (!id) return fail(Errc::invalid_argument, gw + ".hostid: " + id.error().msg);
+        gc.hostid = *id;
+    }
+    if (auto st = check_nvme_host(gc.hostnqn, gc.hostid); !st)
+        return fail(Errc::invalid_argument, gw + ": " + st.error().msg);
     if (g.contains("target_port")) {
         const Json& p = g["target_port"];
         if (!p.is_number_integer() || p.get<int64_t>() < 1 || p.get<int64_t>() > 65535)
@@ -88,6 +134,25 @@ Result<GroupConfig> parse_group(const Json& g, const std::string& where) {
 }
 
 }  // namespace
+
+Status check_nvme_host(const std::string& hostnqn,
+                       const std::optional<std::array<uint8_t, 16>>& hostid) {
+    if (hostnqn.empty() && !hostid) return {};
+    // The identifier is already 16 bytes: only the NQN can be refused. No initiator is passed, as
+    // the NQN alone must make a host.
+    auto h = engine::sim_nvme_host("", hostnqn, hostid ? shim::uuid_text(*hostid) : "");
+    if (!h)
+        return fail(Errc::invalid_argument, "hostnqn " + shown(hostnqn) + " (" +
+                                                std::to_string(hostnqn.size()) +
+                                                " bytes): " + reason_of(h.error().msg));
+    return {};
+}
+
+Result<std::array<uint8_t, 16>> parse_hostid(const std::string& text) {
+    auto h = engine::sim_nvme_host("", "", text);
+    if (!h) return fail(Errc::invalid_argument, shown(text) + ": " + reason_of(h.error().msg));
+    return h->hostid;
+}
 
 bool valid_group_name(const std::string& name) {
     if (name.empty() || name.size() > 64) return false;
@@ -184,6 +249,8 @@ std::string config_text(const Config& cfg) {
         if (!g.initiator.empty()) o["initiator"] = g.initiator;
         if (g.target_port) o["target_port"] = *g.target_port;
         if (g.key) o["key"] = hex_u64(*g.key);
+        if (!g.hostnqn.empty()) o["hostnqn"] = g.hostnqn;
+        if (g.hostid) o["hostid"] = shim::uuid_text(*g.hostid);
         o["sg_transport"] = g.sg_transport == nl::SG_TRANSPORT_SGIO ? "sgio" : "uring";
         groups.push_back(std::move(o));
     }

@@ -8,7 +8,8 @@
 //     "socket_mode": "0660",                   // optional; octal string
 //     "groups": [
 //       { "name": "db", "devices": ["/dev/disk/by-id/wwn-*"], "initiator": "", "target_port": 1,
-//         "sg_transport": "uring", "key": "0xabc123" }
+//         "sg_transport": "uring", "key": "0xabc123",
+//         "hostnqn": "nqn.2014-08.org.nvmexpress:uuid:...", "hostid": "0123abcd-..." }
 //     ]
 //   }
 //
@@ -19,6 +20,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -38,6 +40,11 @@ struct GroupConfig {
     // This node's reservation key for the group (hex string in the file, never 0): the key of
     // operations that name none, and the key prexplain calls "ours" (prexplain --daemon).
     std::optional<uint64_t> key;
+    // prsim NVMe namespaces: the NVMe host the group speaks as (direct mode's --hostnqn / --hostid;
+    // "hostid" in the file is 32 hex digits, dashes allowed). What is not given is derived as
+    // engine::sim_nvme_host says: from the other, else from the initiator.
+    std::string hostnqn;
+    std::optional<std::array<uint8_t, 16>> hostid;
 
     bool operator==(const GroupConfig&) const = default;
 };
@@ -51,6 +58,14 @@ struct Config {
 
 // 1-64 bytes of [A-Za-z0-9._-]: the protocol's ATTR_GROUP charset.
 bool valid_group_name(const std::string& name);
+// Whether a group's NVMe host can be used, judged as direct mode judges --hostnqn / --hostid
+// (engine::sim_nvme_host): an Error (invalid_argument) whose text names the value and says what is
+// wrong with it; callers put where it came from in front. Nothing to judge when neither is set.
+Status check_nvme_host(const std::string& hostnqn,
+                       const std::optional<std::array<uint8_t, 16>>& hostid);
+// An NVMe host identifier as the file and prfence's --hostid write it: 32 hex digits, dashes
+// allowed (engine::sim_nvme_host's rule); an Error naming the text otherwise.
+Result<std::array<uint8_t, 16>> parse_hostid(const std::string& text);
 // "0660" -> 0660; errors for anything but 3-4 octal digits within 07777.
 Result<mode_t> parse_mode(const std::string& text);
 

@@ -12,6 +12,7 @@
 #include "uring_engine/devices/resolve.h"
 #include "uring_engine/policy/operations.h"
 #include "uring_engine/session/multipath_keys.h"
+#include "uring_engine/simproto/names.h"
 #include "uring_engine/transport/transport.h"
 
 namespace prfence::daemon {
@@ -84,6 +85,8 @@ GroupConfig group_config(const nl::Request& req) {
     g.target_port = req.target_port;
     g.sg_transport = req.sg_transport.value_or(nl::SG_TRANSPORT_URING);
     g.key = req.op.key;
+    g.hostnqn = req.hostnqn;
+    g.hostid = req.hostid;
     return g;
 }
 
@@ -204,6 +207,8 @@ nl::GroupInfo EngineWorker::info(const Group& g) {
     i.target_port = g.cfg.target_port;
     i.sg_transport = g.cfg.sg_transport;
     i.key = g.cfg.key;
+    i.hostnqn = g.cfg.hostnqn;
+    i.hostid = g.cfg.hostid;
     if (g.session) {
         i.luns = static_cast<uint32_t>(g.session->luns().size());
         for (const auto& l : g.session->luns())
@@ -250,6 +255,8 @@ std::unique_ptr<EngineWorker::Group> EngineWorker::open_group(const GroupConfig&
     }
     engine::SessionOptions so;
     so.initiator = cfg.initiator;
+    so.hostnqn = cfg.hostnqn;
+    if (cfg.hostid) so.hostid = shim::uuid_text(*cfg.hostid);
     so.target_port = cfg.target_port.value_or(1);
     so.sg_transport = cfg.sg_transport == nl::SG_TRANSPORT_SGIO
                           ? engine::SessionOptions::SgTransport::sgio
@@ -347,6 +354,10 @@ Completion EngineWorker::do_create(Job& job) {
         return error(job, EINVAL,
                      "ATTR_KEY 0 is not a reservation key (registering 0 unregisters)");
     GroupConfig cfg = group_config(req);
+    // The protocol's policy already holds the NQN to printable ASCII within 223 bytes; this is the
+    // engine's own rule, so that a group never holds a host its namespaces would refuse to open.
+    if (auto st = check_nvme_host(cfg.hostnqn, cfg.hostid); !st)
+        return error(job, EINVAL, "group \"" + cfg.name + "\": " + st.error().msg);
     Error err;
     err.msg.clear();
     auto g = open_group(cfg, &err);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -699,6 +700,75 @@ TEST(Prfenced, GroupsPersistAndPrStateIsReReadAtStart) {
     EXPECT_EQ(r.summary->batch.failed, 4u);
     EXPECT_NE(r.luns[0].error.find("/nonexistent/prsim.sock"), std::string::npos)
         << r.luns[0].error;
+}
+
+// A group's NVMe host (ATTR_HOSTNQN, ATTR_HOSTID) comes back in its info, is saved with it and is
+// there again after a restart; a host the protocol cannot carry is refused at GROUP_CREATE (EINVAL,
+// the attribute, why and where) and makes no group. The farm's LUs ignore it (SCSI speaks as the
+// initiator); the CLI test fences with it over prsim's namespaces.
+TEST(Prfenced, GroupNvmeHostIsKeptAndABadOneRefused) {
+    Farm f(4);
+    TempDir t;
+    const std::string config = t / "prfenced.json";
+    const std::array<uint8_t, 16> id = {0x01, 0x23, 0xab, 0xcd, 0, 0, 0x40, 0,
+                                        0x80, 0,    0,    0,    0, 0, 0,    0x0b};
+    const std::string nqn = "nqn.2026-12.io.example:node-b";
+    {
+        InProc d(options(t, config));
+        auto c = connect(d.socket());
+        auto r = req(nl::CMD_GROUP_CREATE, "b");
+        r.devices = {f.luns("0-3")};
+        r.initiator = kNodeB;
+        r.hostnqn = nqn;
+        r.hostid = id;
+        auto answers = call(c, r);
+        ASSERT_EQ(status_of(answers).first, 0) << status_of(answers).second;
+        ASSERT_FALSE(answers.empty());
+        ASSERT_EQ(answers[0].kind(), Answer::Kind::group);
+        EXPECT_EQ(answers[0].group().hostnqn, nqn);
+        EXPECT_EQ(answers[0].group().hostid, id);
+        EXPECT_EQ(answers[0].group().luns, 4u);
+
+        // Hostile bytes: a tab in the NQN, a 15-byte identifier.
+        RawSocket s(d.socket());
+        const std::string bad = "nqn.bad\tname";
+        const std::string luns = f.luns("0-3");
+        Bytes group = {'x', 0}, dev(luns.begin(), luns.end());
+        dev.push_back(0);
+        Answer a =
+            s.ask(raw(nl::kMsgType, nl::CMD_GROUP_CREATE, 5,
+                      {{nl::ATTR_GROUP, group},
+                       {nl::ATTR_DEVICE, dev},
+                       {nl::ATTR_HOSTNQN, Bytes(bad.c_str(), bad.c_str() + bad.size() + 1)}}));
+        EXPECT_EQ(a.err(), EINVAL);
+        EXPECT_NE(a.err_msg().find("ATTR_HOSTNQN: \"nqn.bad\\x09name\" holds \"\\x09\" at byte 7"),
+                  std::string::npos)
+            << a.err_msg();
+        EXPECT_NE(a.err_offset(), 0u);
+        a = s.ask(raw(
+            nl::kMsgType, nl::CMD_GROUP_CREATE, 6,
+            {{nl::ATTR_GROUP, group}, {nl::ATTR_DEVICE, dev}, {nl::ATTR_HOSTID, Bytes(15, 1)}}));
+        EXPECT_EQ(a.err(), EINVAL);
+        EXPECT_NE(a.err_msg().find("ATTR_HOSTID: 15 bytes, expected 16-16"), std::string::npos)
+            << a.err_msg();
+        auto groups = list(c);
+        ASSERT_EQ(groups.size(), 1u);
+        EXPECT_EQ(groups[0].name, "b");
+        d.stop();
+    }
+    auto saved = daemon::load_config(config);
+    ASSERT_TRUE(saved.ok()) << saved.error().msg;
+    ASSERT_EQ(saved->groups.size(), 1u);
+    EXPECT_EQ(saved->groups[0].hostnqn, nqn);
+    EXPECT_EQ(saved->groups[0].hostid, id);
+
+    InProc d(options(t, config));
+    auto c = connect(d.socket());
+    auto groups = list(c);
+    ASSERT_EQ(groups.size(), 1u);
+    EXPECT_EQ(groups[0].hostnqn, nqn);
+    EXPECT_EQ(groups[0].hostid, id);
+    EXPECT_TRUE(groups[0].problems.empty());
 }
 
 TEST(Prfenced, StatsCountOperationsAndControl) {
