@@ -12,7 +12,7 @@ P=$1 S=$2 D=$3 X=${4:-}
 fixtures=$(cd "$(dirname "$0")/../fixtures/prexplain" && pwd)
 dir=$(mktemp -d)
 sock=$dir/prsim.sock ctl=$dir/control.sock cfg=$dir/prfenced.json
-"$S" --socket "$sock" --luns 64 --nvme-namespaces 2 --trace "$dir/trace.txt" >"$dir/prsim.log" 2>&1 &
+"$S" --socket "$sock" --luns 64 --nvme-namespaces 4 --trace "$dir/trace.txt" >"$dir/prsim.log" 2>&1 &
 spid=$!
 "$D" --socket "$ctl" --config "$cfg" >"$dir/prfenced.log" 2>&1 &
 dpid=$!
@@ -169,6 +169,45 @@ nvme_same nvme_keys 0 report -- keys
 nvme_same nvme_conflict 24 status -- reserve --key b2 --type EA
 "${PD[@]}" group delete nvA >/dev/null 2>&1
 "${PD[@]}" group delete nvB >/dev/null 2>&1
+# The NVMe host a group speaks as, given at create as direct mode takes it (--hostnqn, --hostid), no
+# initiator at all: host A named by a UUID NQN (its identifier is that UUID), host B by an NQN and an
+# identifier of its own. A registers and reserves through its group, B fences A through its group;
+# the Report's registrants carry exactly the identifiers given. A bad NQN or identifier is refused
+# at create (exit 1, the value and the reason named) and makes no group.
+HS=sim:$sock:ns3-4 HA=0123abcd-0000-4000-8000-00000000000a HB=0123abcd00004000800000000000000b
+QA="nqn.2014-08.org.nvmexpress:uuid:$HA" QB="nqn.2026-12.io.example:node-b"
+check create_hqA 0 "hqA: 2 LUNs, 2 paths open, hostnqn $QA, uring" -- group create hqA --hostnqn "$QA" "$HS"
+check create_hqB 0 "hqB: 2 LUNs, 2 paths open, hostnqn $QB, hostid $HB, uring" -- \
+    group create hqB --hostnqn "$QB" --hostid "$HB" "$HS"
+check list_hq_json 0 "\"hostid\": \"$HB\"" -- group list --json hqB
+check register_hqA 0 '2 ok, 0 failed' -- register --key a3 -q hqA
+check reserve_hqA 0 '2 ok, 0 failed' -- reserve --key a3 --type WE-RO -q hqA
+check register_hqB 0 '2 ok, 0 failed' -- register --key b4 -q hqB
+"${PD[@]}" keys --json hqB >"$dir/hq_keys.json" 2>"$dir/hq_keys.err"; krc=$?
+"${PD[@]}" fence --key b4 --victim a3 --json hqB >"$dir/hq_fence.json" 2>"$dir/hq_fence.err"; frc=$?
+if [ "$krc" -eq 0 ] && [ "$frc" -eq 0 ] && python3 - "$dir/hq_keys.json" "$dir/hq_fence.json" "${HA//-/}" "$HB" <<'EOF2'
+import json, sys
+keys, fence = (json.load(open(f)) for f in sys.argv[1:3])
+ha, hb = sys.argv[3], sys.argv[4]
+regs = lambda j: [[(g["key"], g["hostid"], g["holder"]) for g in l["nvme"]["registrants"]] for l in j["luns"]]
+assert [l["ok"] for l in keys["luns"]] == [True, True], keys
+assert regs(keys) == [[("0xa3", ha, True), ("0xb4", hb, False)]] * 2, regs(keys)
+assert fence["summary"]["ok"] == 2 and fence["summary"]["group"] == "hqB", fence["summary"]
+assert regs(fence) == [[("0xb4", hb, True)]] * 2, regs(fence)
+assert all(l["reservation"]["key"] == "0xb4" for l in fence["luns"]), fence["luns"]
+EOF2
+then passes=$((passes+1))
+else
+    echo "FAIL hq_fence: keys rc=$krc, fence rc=$frc:"; sed 's/^/    /' "$dir/hq_keys.json" "$dir/hq_keys.err" "$dir/hq_fence.json" "$dir/hq_fence.err" | head -80; fails=$((fails+1))
+fi
+check hq_fenced 24 'ns3 +FAILED' -- reserve --key a3 --type WE-RO hqA
+long=$(printf 'q%.0s' $(seq 230))
+check hq_bad_long 1 "an NVMe host NQN is 1 to 223 printable ASCII characters \(given \"q{64}\.\.\.\", 230 bytes\)" -- \
+    group create hqC --hostnqn "$long" "$HS"
+check hq_bad_char 1 'an NVMe host NQN is 1 to 223 printable ASCII characters \(given "nqn\.a\\x09b", 7 bytes\)' -- \
+    group create hqC --hostnqn "$(printf 'nqn.a\tb')" "$HS"
+check hq_bad_id 1 "--hostid 'xyz': an NVMe host identifier is 32 hex digits" -- group create hqC --hostid xyz "$HS"
+check hq_bad_none 15 'ENOENT' -- keys hqC
 # The group survives a restart: same config, state re-read from the LUNs.
 kill $dpid; wait $dpid 2>/dev/null
 "$D" --socket "$ctl" --config "$cfg" >>"$dir/prfenced.log" 2>&1 &
@@ -177,5 +216,7 @@ for _ in $(seq 100); do [ -S "$ctl" ] && "$P" --daemon="$ctl" health >/dev/null 
 check restarted 0 'nodeA: 64 LUNs' -- group list
 check restarted_keys 0 '64 ok' -- keys -q nodeA
 check restarted_group_key 0 'key 0x123abc' -- group list nodeB
+check restarted_hostnqn 0 "hqB: 2 LUNs.*hostnqn $QB, hostid $HB" -- group list hqB
+check restarted_hq_keys 0 'ns3 +ok .*1 key: 0xb4' -- keys hqA
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -128,7 +128,9 @@ void one(ByteView m) {
             CHECK(b.group().name == a.group().name && b.group().initiator == a.group().initiator &&
                   b.group().target_port == a.group().target_port &&
                   b.group().sg_transport == a.group().sg_transport &&
-                  b.group().luns == a.group().luns && b.group().paths_open == a.group().paths_open);
+                  b.group().luns == a.group().luns &&
+                  b.group().paths_open == a.group().paths_open && b.group().key == a.group().key &&
+                  b.group().hostnqn == a.group().hostnqn && b.group().hostid == a.group().hostid);
             if (m.size() < 32 * 1024)
                 CHECK(b.group().devices == a.group().devices &&
                       b.group().problems == a.group().problems);

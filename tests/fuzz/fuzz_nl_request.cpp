@@ -31,8 +31,9 @@ bool same_request(const Request& a, const Request& b) {
     return a.hdr.cmd == b.hdr.cmd && a.hdr.seq == b.hdr.seq && a.hdr.pid == b.hdr.pid &&
            a.hdr.flags == b.hdr.flags && a.hdr.version == b.hdr.version && a.group == b.group &&
            a.devices == b.devices && a.initiator == b.initiator && a.target_port == b.target_port &&
-           a.sg_transport == b.sg_transport && a.has_operation == b.has_operation && x.op == y.op &&
-           x.key == y.key && x.sa_key == y.sa_key && x.old_key == y.old_key && x.type == y.type &&
+           a.sg_transport == b.sg_transport && a.hostnqn == b.hostnqn && a.hostid == b.hostid &&
+           a.has_operation == b.has_operation && x.op == y.op && x.key == y.key &&
+           x.sa_key == y.sa_key && x.old_key == y.old_key && x.type == y.type &&
            x.ignore_existing == y.ignore_existing && x.aptpl == y.aptpl &&
            x.all_tg_pt == y.all_tg_pt && x.abort == y.abort && x.no_abort == y.no_abort &&
            x.unreg == y.unreg && x.force == y.force && x.transport_ids == y.transport_ids &&
