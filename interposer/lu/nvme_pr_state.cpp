@@ -80,17 +80,6 @@ void NvmePrState::notify_host(NvmePrResult& r, const nv::HostId& host, Notificat
         if (c.hostid != host) continue;
         const uint32_t mask = cfg_.profile == NvmeProfile::nvmet ? ns_mask_ : c.mask;
         if (mask & mask_bit(type)) continue;
-        nv::ReservationLog e;
-        if (++c.counter == 0) c.counter = 1;  // the count skips 0 when it wraps
-        e.count = c.counter;
-        e.type = static_cast<uint8_t>(type);
-        e.nsid = cfg_.nsid;
-        if (c.log.size() >= cfg_.log_capacity) {
-            ++c.pending_lost;
-            ++c.lost_total;
-        } else {
-            c.log.push_back(e);
-        }
         r.notifications.push_back({cntlid, host, type});
     }
 }
@@ -424,43 +413,45 @@ uint32_t NvmePrState::notification_mask(const NvmeController& c) {
     return cfg_.profile == NvmeProfile::nvmet ? ns_mask_ : me.mask;
 }
 
-nv::ReservationLog NvmePrState::take_log(const NvmeController& c) {
-    Ctrl& me = ctrl(c);
-    if (me.log.empty()) return {};
-    nv::ReservationLog e = me.log.front();
-    me.log.pop_front();
+bool NvmeNotificationLog::add(NotificationType type, uint32_t nsid) {
+    nv::ReservationLog e;
+    if (++counter_ == 0) counter_ = 1;  // the count skips 0 when it wraps
+    e.count = counter_;
+    e.type = static_cast<uint8_t>(type);
+    e.nsid = nsid;
+    if (log_.size() >= capacity_) {
+        ++pending_lost_;
+        ++lost_total_;
+        return false;
+    }
+    log_.push_back(e);
+    return true;
+}
+
+nv::ReservationLog NvmeNotificationLog::take() {
+    if (log_.empty()) return {};
+    nv::ReservationLog e = log_.front();
+    log_.pop_front();
     // Lost entries took counts after this one: the gap to the next queued entry, or those lost
     // since the last one was queued. nvmet reports this entry with the count of the last of them.
     uint64_t lost = 0;
-    if (!me.log.empty()) {
-        const uint64_t next = me.log.front().count;
+    if (!log_.empty()) {
+        const uint64_t next = log_.front().count;
         lost = next > e.count ? next - e.count - 1
                               : std::numeric_limits<uint64_t>::max() - e.count + next - 1;
     } else {
-        lost = me.pending_lost;
+        lost = pending_lost_;
     }
     e.count = e.count + lost == 0 ? 1 : e.count + lost;
-    me.pending_lost -= lost;
-    e.available = static_cast<uint8_t>(std::min<size_t>(me.log.size(), 0xff));
+    pending_lost_ -= lost;
+    e.available = static_cast<uint8_t>(std::min<size_t>(log_.size(), 0xff));
     return e;
-}
-
-uint64_t NvmePrState::lost(uint16_t cntlid) const {
-    auto it = ctrls_.find(cntlid);
-    return it == ctrls_.end() ? 0 : it->second.lost_total;
-}
-
-size_t NvmePrState::queued(uint16_t cntlid) const {
-    auto it = ctrls_.find(cntlid);
-    return it == ctrls_.end() ? 0 : it->second.log.size();
 }
 
 std::string NvmePrState::check_invariants() const {
     for (size_t i = 0; i < regs_.size(); ++i)
         for (size_t j = i + 1; j < regs_.size(); ++j)
             if (regs_[i].hostid == regs_[j].hostid) return "a host is registered twice";
-    for (const auto& [id, c] : ctrls_)
-        if (c.log.size() > cfg_.log_capacity) return "a notification log over its capacity";
     if (rtype_ == 0) return holder_ ? "a holder without a reservation" : "";
     if (!rtype_row(rtype_)) return "reservation of an unknown type";
     if (!holder_) return "a reservation without a holder";

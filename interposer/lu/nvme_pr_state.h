@@ -4,11 +4,13 @@
 // Reservation Notification log page 80h and the Reservation Notification Mask feature 82h).
 //
 // NvmePrState holds the registrants (one per host identifier), the reservation (holder and RTYPE),
-// the generation, the PTPL state and, per controller, the reservation notification log and mask.
-// It is pure data: commands come in decoded (wire/nvme_types.h), results go out as a 16-bit NVMe
-// status word plus side effects (notifications queued for other controllers, hosts whose in-flight
-// commands a Preempt and Abort must drain). Encoding the Report data and the log page is the
-// codec's job.
+// the generation, the PTPL state and the reservation notification mask. It is pure data: commands
+// come in decoded (wire/nvme_types.h), results go out as a 16-bit NVMe status word plus side
+// effects (notifications for controllers, hosts whose in-flight commands a Preempt and Abort must
+// drain). The notifications go to NvmeNotificationLog, one per controller and shared by every
+// namespace the controller reaches: the owner of the controllers (prsim's NvmeFarm) queues each
+// notification on the log of the controller it names. Encoding the Report data and the log page
+// is the codec's job.
 //
 // Registrants are hosts, not controllers or paths: a host that connects through a second controller
 // with the same host identifier is the same registrant (as if every SCSI registration had
@@ -56,13 +58,13 @@
 //   registrants-only or all-registrants reservation is released (Release, or Unregister of the
 //   holder), every other registrant gets "reservation released"; Clear sends "reservation
 //   preempted" to every other registrant. Each goes to every attached controller of the host,
-//   unless that controller's mask suppresses the type.
-// - Notification mask: nvmet stores one mask per namespace (Set Features 82h from any controller
-//   changes it for all); the spdk profile keeps it per controller as the specification describes.
-//   Bits other than 1..3 are Invalid Field.
-// - Notification log: a bounded queue per controller (nvmet: 64 entries). The count is a 64-bit
-//   per-controller counter (0 skipped on wrap); entries that do not fit are lost and counted, and
-//   the entry read before a gap carries the count of the last lost one, as nvmet reports it.
+//   unless the mask suppresses the type.
+// - Notification mask: nvmet stores one mask per namespace (struct nvmet_pr's notify_mask: Set
+//   Features 82h from any controller changes it for every host, with NSID FFFFFFFFh for every
+//   namespace); the spdk profile keeps it per controller and namespace. Bits other than 1..3 are
+//   Invalid Field.
+// - Notification log: per controller, not per namespace (nvmet's pr_log_mgr hangs off the
+//   controller): see NvmeNotificationLog.
 // - Status words: nvmet sets DNR on every reservation error, and MORE where it records an error
 //   location (I/O conflict, Report format and length errors, reserved action values, a bad mask).
 //   SPDK sets neither.
@@ -181,7 +183,8 @@ struct NvmeController {
     uint16_t cntlid = 0;
 };
 
-// A notification the command queued on one controller's log.
+// A notification the command sends to one controller: its owner queues it on that controller's log
+// (NvmeNotificationLog::add, with the namespace's NSID).
 struct NvmeNotification {
     uint16_t cntlid = 0;
     wire::nvme::HostId hostid{};
@@ -209,8 +212,37 @@ struct NvmePrConfig {
     bool ptpl_supported = false;  // RESCAP bit 0: CPTPL 3 is honoured
     bool dynamic_cntlid = true;   // Report gives CNTLID 0xffff (the NVMe-oF dynamic model)
     bool hostid_128 = true;       // 128-bit host identifiers: Report needs EDS
-    uint32_t nsid = 1;            // put in notification log entries
-    size_t log_capacity = 64;     // entries per controller before they are lost
+    uint32_t nsid = 1;            // the namespace's NSID (for the owner's log entries)
+};
+
+// A controller's Reservation Notification log (log page 80h), as nvmet keeps it
+// (drivers/nvme/target/pr.c, struct nvmet_pr_log_mgr): one bounded queue per controller (nvmet:
+// NVMET_PR_LOG_QUEUE_SIZE, 64 entries) that every namespace of the subsystem adds to, each entry
+// naming its NSID; Get Log Page 80h through any namespace (or none) takes the oldest entry. The
+// count is a 64-bit per-controller counter (0 skipped on wrap); an entry that does not fit is lost
+// and counted (nvmet logs "a reservation log lost, cntlid:N, log_type:T, nsid:N" then), and the
+// entry read before a gap carries the count of the last lost one, as nvmet reports it.
+class NvmeNotificationLog {
+  public:
+    static constexpr size_t kNvmetCapacity = 64;
+    explicit NvmeNotificationLog(size_t capacity = kNvmetCapacity) : capacity_(capacity) {}
+
+    // Queues an entry of `type` for namespace `nsid`; false when the log was full and the entry
+    // was lost.
+    bool add(NotificationType type, uint32_t nsid);
+    // Get Log Page 80h: the oldest entry (its count covering the lost ones after it, `available`
+    // the entries left), or an empty one (type 0, count 0).
+    wire::nvme::ReservationLog take();
+    size_t queued() const { return log_.size(); }
+    uint64_t lost() const { return lost_total_; }  // entries lost since the controller came
+    size_t capacity() const { return capacity_; }
+
+  private:
+    size_t capacity_;
+    uint64_t counter_ = 0;
+    uint64_t pending_lost_ = 0;  // lost since the last queued entry, owed to the next take
+    uint64_t lost_total_ = 0;
+    std::deque<wire::nvme::ReservationLog> log_;
 };
 
 class NvmePrState {
@@ -218,7 +250,8 @@ class NvmePrState {
     explicit NvmePrState(NvmePrConfig cfg = {});
 
     // Controllers. attach is implicit for a command from an unknown controller id; attaching a
-    // known id with another host identifier makes it a new controller (empty log, mask 0).
+    // known id with another host identifier makes it a new controller (spdk profile: mask 0).
+    // Notifications go only to attached controllers.
     void attach(const NvmeController& c);
     void detach(uint16_t cntlid);
 
@@ -236,11 +269,6 @@ class NvmePrState {
     // Set / Get Features 82h. set: Invalid Field for bits outside 1..3.
     uint16_t set_notification_mask(const NvmeController& c, uint32_t mask);
     uint32_t notification_mask(const NvmeController& c);
-    // Get Log Page 80h: the next entry, or an empty one (type 0, count 0).
-    wire::nvme::ReservationLog take_log(const NvmeController& c);
-    // Entries lost on this controller's log since it was attached.
-    uint64_t lost(uint16_t cntlid) const;
-    size_t queued(uint16_t cntlid) const;
 
     NvmeRelation relation(const wire::nvme::HostId& host) const;
     uint8_t rtype() const { return rtype_; }
@@ -260,11 +288,7 @@ class NvmePrState {
     };
     struct Ctrl {
         wire::nvme::HostId hostid{};
-        uint32_t mask = 0;
-        uint64_t counter = 0;
-        uint64_t pending_lost = 0;
-        uint64_t lost_total = 0;
-        std::deque<wire::nvme::ReservationLog> log;
+        uint32_t mask = 0;  // spdk profile
     };
 
     Ctrl& ctrl(const NvmeController& c);

@@ -4,6 +4,8 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cinttypes>
+#include <cstdio>
 #include <functional>
 
 #include "interposer/prsim/nvme_trace.h"
@@ -116,6 +118,26 @@ void NvmeFarm::close(uint64_t conn) {
     }
     for (auto& ns : ns_) ns->detach(it->second.cntlid);
     ctrls_.erase(it);
+}
+
+void NvmeFarm::queue_notifications(const NvmePrResult& r, uint32_t nsid) {
+    for (const NvmeNotification& n : r.notifications) {
+        auto it = std::find_if(ctrls_.begin(), ctrls_.end(),
+                               [&](const auto& kv) { return kv.second.cntlid == n.cntlid; });
+        if (it == ctrls_.end() || it->second.log.add(n.type, nsid)) continue;
+        // The log was full: nvmet's kernel message (pr_info, "nvmet: " prefix) in the dmesg
+        // stream, where the target's kernel and the host's share one log as in the guest.
+        if (!dmesg_ && !trace_) continue;
+        const int64_t t = trace_now();
+        const uint64_t at = t < 0 ? 0 : static_cast<uint64_t>(t);
+        char line[160];
+        std::snprintf(line, sizeof line,
+                      "[%5" PRIu64 ".%06" PRIu64
+                      "] nvmet: a reservation log lost, cntlid:%d, log_type:%d, nsid:%d\n",
+                      at / 1000000000u, (at % 1000000000u) / 1000u, int{n.cntlid},
+                      static_cast<int>(n.type), static_cast<int>(nsid));
+        (dmesg_ ? dmesg_ : trace_)->append(line);
+    }
 }
 
 bool NvmeFarm::in_flight(uint64_t conn, uint64_t tag) const {
@@ -431,20 +453,8 @@ NvmeFarm::Answer NvmeFarm::admin(const Ctrl& c, const Cmd& cmd) {
                 a.status = err(nv::sc::invalid_field);
                 break;
             }
-            // One log per controller: the entries of the first namespace that has some, and the
-            // count of every entry still waiting behind it.
-            nv::ReservationLog entry;
-            size_t behind = 0;
-            for (auto& ns : ns_) {
-                if (entry.type == 0 && ns->queued(c.cntlid) > 0) {
-                    entry = ns->take_log(me);
-                    behind += entry.available;
-                } else {
-                    behind += ns->queued(c.cntlid);
-                }
-            }
-            if (entry.type != 0)
-                entry.available = static_cast<uint8_t>(std::min<size_t>(behind, 255));
+            // The controller's log, whatever the command's NSID: its entries name their namespace.
+            const nv::ReservationLog entry = ctrls_.at(cmd.conn).log.take();
             const Bytes page = nv::encode_reservation_log(entry);
             a.data.assign(len, 0);
             std::copy_n(page.begin(), std::min<size_t>(page.size(), len), a.data.begin());
@@ -528,7 +538,9 @@ NvmeFarm::Answer NvmeFarm::io(const Ctrl& c, const Cmd& cmd) {
                   : nv::RegisterCmd{static_cast<nv::RegisterAction>(action), iekey,
                                     static_cast<nv::Cptpl>(cdw10 >> 30), nv::get_le64(data, 0),
                                     nv::get_le64(data, 8)};
-            a.status = ns.execute_register(me, rc).status;
+            NvmePrResult r = ns.execute_register(me, rc);
+            a.status = r.status;
+            queue_notifications(r, cmd.nsid);
             break;
         }
         case static_cast<uint8_t>(nv::Opcode::resv_acquire): {
@@ -540,6 +552,7 @@ NvmeFarm::Answer NvmeFarm::io(const Ctrl& c, const Cmd& cmd) {
                                    nv::get_le64(data, 0), nv::get_le64(data, 8)};
             NvmePrResult r = ns.execute_acquire(me, ac);
             a.status = r.status;
+            queue_notifications(r, cmd.nsid);
             if (r.status == 0) a.aborted = std::move(r.aborted);
             break;
         }
@@ -549,7 +562,9 @@ NvmeFarm::Answer NvmeFarm::io(const Ctrl& c, const Cmd& cmd) {
             const nv::ReleaseCmd rc = d ? *d
                                         : nv::ReleaseCmd{static_cast<nv::ReleaseAction>(action),
                                                          iekey, rtype, nv::get_le64(data, 0)};
-            a.status = ns.execute_release(me, rc).status;
+            NvmePrResult r = ns.execute_release(me, rc);
+            a.status = r.status;
+            queue_notifications(r, cmd.nsid);
             break;
         }
         case static_cast<uint8_t>(nv::Opcode::resv_report): {

@@ -6,8 +6,11 @@
 // Controllers follow the dynamic controller model of NVMe over Fabrics targets: each connection
 // with an NVMe host gets its own controller id (1, 2, ...; an id is reused only after FFEFh and
 // only when free); registrations belong to the host identifier, so two connections of one host
-// are one registrant. The notification log belongs to the controller: a host's new connection
-// starts with an empty log, as a new controller does. In trace lines a host's controller is
+// are one registrant. The notification log belongs to the controller, as nvmet's does: one
+// NvmeNotificationLog of 64 entries per controller, shared by every namespace (each entry names
+// its NSID); a host's new connection starts with an empty log, as a new controller does. An entry
+// that does not fit is lost and counted, and the dmesg stream gets nvmet's line for it ("nvmet: a
+// reservation log lost, cntlid:N, log_type:T, nsid:N"). In trace lines a host's controller is
 // nvmeN with N numbered per host identifier in order of first connection (stable, like the SCSI
 // host numbers), and its namespaces nvmeNnNSID.
 //
@@ -18,11 +21,11 @@
 //    zeros, writes are discarded after the check; LBA Out of Range past the end). An NSID outside
 //    1..N is Invalid Namespace or Format; other opcodes Invalid Command Opcode.
 //  - Admin queue: Identify Controller / Namespace (CNS 1 / 0, RESCAP FEh as nvmet), Get Log Page
-//    80h (Reservation Notification: the next entry of this controller's log on the first namespace
-//    that has one), Get Features 81h (the host identifier; EXHID must be set), 82h (the namespace's
-//    notification mask), 83h (persistence: 0), Set Features 82h, and Set Features 81h answered
-//    Command Sequence Error as a fabrics controller does. Other admin opcodes: Invalid Command
-//    Opcode.
+//    80h (Reservation Notification: the oldest entry of this controller's log, of any namespace,
+//    whatever the command's NSID), Get Features 81h (the host identifier; EXHID must be set), 82h
+//    (the namespace's notification mask), 83h (persistence: 0), Set Features 82h, and Set Features
+//    81h answered Command Sequence Error as a fabrics controller does. Other admin opcodes: Invalid
+//    Command Opcode.
 // Every error status carries DNR, as nvmet sets it.
 //
 // Waiting commands, as the SCSI task set's: a latency fault delays a command before it executes; a
@@ -101,6 +104,11 @@ class NvmeFarm {
     nlohmann::json describe() const;
     // The namespace's state (tests, control); nsid 1..namespace_count().
     NvmePrState& state(uint32_t nsid) { return *ns_.at(nsid - 1); }
+    // The notification log of a connection's controller (tests); nullptr when not attached.
+    const NvmeNotificationLog* log(uint64_t conn) const {
+        auto it = ctrls_.find(conn);
+        return it == ctrls_.end() ? nullptr : &it->second.log;
+    }
 
     uint64_t commands() const { return commands_.load(std::memory_order_relaxed); }
     uint64_t aborted() const { return aborted_.load(std::memory_order_relaxed); }
@@ -113,6 +121,7 @@ class NvmeFarm {
         proto::NvmeHost host;
         std::unordered_map<uint64_t, uint64_t> tags;  // client tag -> pending id
         std::vector<bool> slots;                      // command ids in use
+        NvmeNotificationLog log;                      // log page 80h, every namespace's entries
     };
     struct Cmd {
         uint64_t conn = 0;
@@ -144,6 +153,8 @@ class NvmeFarm {
     void finish(Cmd& cmd, uint16_t status, uint64_t result, ByteView data, uint8_t flags);
     void abort_hosts(uint32_t nsid, const std::vector<wire::nvme::HostId>& hosts, uint64_t except);
     void forget(uint64_t id);
+    // Queues a reservation command's notifications on the logs of the controllers they name.
+    void queue_notifications(const NvmePrResult& r, uint32_t nsid);
     // The fields both trace lines share; `disk` holds the disk name the event's view points at.
     NvmeTraceEvent trace_event(const Ctrl& c, const Cmd& cmd, std::string& disk) const;
     void trace_setup(const Ctrl& c, const Cmd& cmd);

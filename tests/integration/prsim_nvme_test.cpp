@@ -2,7 +2,8 @@
 // prsim's NVMe namespaces over the socket (protocol version 2), the daemon in-process on a
 // temporary socket: two hosts registering, reporting, acquiring, preempting and releasing through
 // NVME_COMMAND frames; I/O refused by the reservation; a Preempt and Abort aborting the preempted
-// host's delayed commands; Identify, the notification log page, features 81h and 82h; the trace
+// host's delayed commands; Identify, the notification log page (one per controller, for every
+// namespace, losing entries past 64), features 81h and 82h; the trace
 // lines; and hostile frames (a version-1 connection sending NVMe, bad lengths, unknown
 // namespaces, wrong queues, connections without the identity a command needs). Every wait has a
 // timeout.
@@ -569,6 +570,70 @@ TEST(PrsimNvme, Configuration) {
     refused(R"({"nvme": {"subnqn": ""}})", "1-223 printable");
     refused(R"({"nvme": {"colour": 1}})", "unknown nvme setting");
     refused(R"({"nvme": 3})", "must be an object");
+}
+
+// The notification log is the controller's, as nvmet's: A's entries from both namespaces come
+// through Get Log Page in order, each naming its NSID, whatever NSID the Get Log Page names; past
+// 64 entries they are lost and counted, and dmesg has nvmet's line for each lost one.
+TEST(PrsimNvme, NotificationLogIsPerControllerAcrossNamespaces) {
+    TempDir d;
+    ServerConfig cfg = config(d);
+    cfg.trace.dmesg_path = (d.path / "dmesg").string();
+    cfg.trace_clock = [] { return int64_t{1234567890123}; };
+    Running s(std::move(cfg));
+    ASSERT_TRUE(s.ok());
+    auto a = connect(s.path(), nvme_hello(1));
+    auto b = connect(s.path(), nvme_hello(2));
+    ASSERT_TRUE(a && b);
+    auto fence_a = [&](uint32_t nsid) {  // A registers, B preempts it: one entry for A's log
+        EXPECT_EQ(reg(*a, nsid, 0, 0xaaaa), 0);
+        EXPECT_EQ(acquire(*b, nsid, nv::AcquireAction::preempt, 1, 0xbbbb, 0xaaaa), 0);
+    };
+    auto take = [&](uint32_t nsid) {
+        nv::Command cmd = nv::reservation_log_cmd();
+        cmd.nsid = nsid;
+        auto r = run(*a, cmd);
+        EXPECT_EQ(r.status, 0);
+        auto e = nv::parse_reservation_log(r.data_in);
+        EXPECT_TRUE(e.ok());
+        return e.ok() ? *e : nv::ReservationLog{};
+    };
+    EXPECT_EQ(reg(*b, 1, 0, 0xbbbb), 0);
+    EXPECT_EQ(reg(*b, 2, 0, 0xbbbb), 0);
+    fence_a(1);
+    fence_a(2);
+    auto e1 = take(2);  // read through namespace 2: namespace 1's entry comes first
+    EXPECT_EQ(e1.nsid, 1u);
+    EXPECT_EQ(e1.count, 1u);
+    EXPECT_EQ(e1.type, static_cast<uint8_t>(nv::LogType::registration_preempted));
+    EXPECT_EQ(e1.available, 1);
+    auto e2 = take(1);
+    EXPECT_EQ(e2.nsid, 2u);
+    EXPECT_EQ(e2.count, 2u);
+    EXPECT_EQ(e2.available, 0);
+    EXPECT_EQ(take(nv::kNsidAll).type, 0);
+
+    for (int i = 0; i < 66; ++i) fence_a(i % 2 ? 2 : 1);  // counts 3..68: 65 and later lost
+    std::vector<nv::ReservationLog> got;
+    for (int i = 0; i < 70; ++i) {
+        auto e = take(1);
+        if (e.type == 0) break;
+        got.push_back(e);
+    }
+    ASSERT_EQ(got.size(), 64u);
+    EXPECT_EQ(got.front().count, 3u);
+    EXPECT_EQ(got.front().nsid, 1u);
+    EXPECT_EQ(got.front().available, 63);
+    EXPECT_EQ(got[1].nsid, 2u);
+    EXPECT_EQ(got.back().count, 68u);  // 66 itself, carrying the count of the last lost (68)
+    EXPECT_EQ(got.back().nsid, 2u);
+    s.stop();
+    std::ifstream in(d.path / "dmesg");
+    std::stringstream text;
+    text << in.rdbuf();
+    EXPECT_EQ(text.str(),
+              "[ 1234.567890] nvmet: a reservation log lost, cntlid:1, log_type:1, nsid:1\n"
+              "[ 1234.567890] nvmet: a reservation log lost, cntlid:1, log_type:1, nsid:2\n");
 }
 
 TEST(PrsimNvme, TraceLinesInTheKernelsFormat) {

@@ -6,7 +6,9 @@
 //
 // Hosts: A (controller 1, and a second controller 4 with the same host identifier), B (controller
 // 2), C (controller 3), O (controller 9, an observer that never registers). Expected behaviour is
-// Linux's nvmet (drivers/nvme/target/pr.c) unless a test names the spdk profile.
+// Linux's nvmet (drivers/nvme/target/pr.c) unless a test names the spdk profile. The fixture
+// keeps one NvmeNotificationLog per controller, shared by the namespaces, and queues every
+// command's notifications on them as prsim's farm does.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -60,16 +62,28 @@ constexpr auto kResPre = NotificationType::reservation_preempted;
 
 class NvmeScenario : public ::testing::Test {
   protected:
-    void make(NvmePrConfig cfg) {
+    void make(NvmePrConfig cfg, size_t log_capacity = NvmeNotificationLog::kNvmetCapacity) {
         st = NvmePrState(cfg);
         for (const auto* c : {&A, &A2, &B, &C, &O}) st.attach(*c);
+        logs.clear();
+        for (uint16_t id : {1, 2, 3, 4, 9}) logs.emplace(id, NvmeNotificationLog(log_capacity));
     }
 
     void SetUp() override { make({}); }
 
+    // Queues a command's notifications on the controllers' logs, as the farm does.
+    void route(const NvmePrResult& r, const NvmePrState& ns) {
+        for (const auto& n : r.notifications) {
+            auto it = logs.find(n.cntlid);
+            ASSERT_NE(it, logs.end()) << n.cntlid;
+            it->second.add(n.type, ns.config().nsid);
+        }
+    }
+
     // Status word of a step, with the invariants checked after it.
     uint16_t s(const NvmePrResult& r) {
         last = r;
+        route(r, st);
         EXPECT_EQ(st.check_invariants(), "");
         return r.status;
     }
@@ -158,14 +172,19 @@ class NvmeScenario : public ::testing::Test {
         return out;
     }
 
-    // Every entry on a controller's log, as "count:type".
-    std::vector<std::string> drain(const NvmeController& c) {
+    NvmeNotificationLog& log(const NvmeController& c) { return logs.at(c.cntlid); }
+    nv::ReservationLog take_log(const NvmeController& c) { return log(c).take(); }
+
+    // Every entry on a controller's log, as "count:type" (with ":nsN" when `nsid` is set, else the
+    // entries must all be of st's namespace).
+    std::vector<std::string> drain(const NvmeController& c, bool nsid = false) {
         std::vector<std::string> out;
         for (;;) {
-            nv::ReservationLog e = st.take_log(c);
+            nv::ReservationLog e = take_log(c);
             if (e.type == 0) break;
-            EXPECT_EQ(e.nsid, st.config().nsid);
-            out.push_back(std::to_string(e.count) + ":" + std::to_string(int{e.type}));
+            if (!nsid) EXPECT_EQ(e.nsid, st.config().nsid);
+            out.push_back(std::to_string(e.count) + ":" + std::to_string(int{e.type}) +
+                          (nsid ? ":ns" + std::to_string(e.nsid) : ""));
         }
         return out;
     }
@@ -181,6 +200,7 @@ class NvmeScenario : public ::testing::Test {
 
     NvmePrState st;
     NvmePrResult last;
+    std::map<uint16_t, NvmeNotificationLog> logs;  // by controller id
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -773,14 +793,14 @@ TEST_F(NvmeScenario, NotificationsReachEveryControllerOfTheHost) {
     EXPECT_EQ(sent(), (V{"A:1:1", "A:4:1"}));
     ASSERT_EQ(release(B, kKeyB, WE_RO), kOk);
     EXPECT_EQ(sent(), V{"C:3:2"});
-    EXPECT_EQ(st.queued(1), 1u);
-    nv::ReservationLog e = st.take_log(A);
+    EXPECT_EQ(log(A).queued(), 1u);
+    nv::ReservationLog e = take_log(A);
     EXPECT_EQ(e.count, 1u);
     EXPECT_EQ(e.type, static_cast<uint8_t>(kRegPre));
     EXPECT_EQ(e.available, 0);
     EXPECT_EQ(e.nsid, 1u);
-    EXPECT_EQ(st.take_log(A).type, 0);
-    EXPECT_EQ(st.take_log(A).count, 0u);
+    EXPECT_EQ(take_log(A).type, 0);
+    EXPECT_EQ(take_log(A).count, 0u);
     EXPECT_EQ(drain(A2), V{"1:1"});
     EXPECT_EQ(drain(C), V{"1:2"});
     EXPECT_EQ(state(), "gen=4 rtype=0 regs=B=123abc,C=c0ffee");
@@ -795,14 +815,14 @@ TEST_F(NvmeScenario, LogEntriesComeInOrderWithRemainingPages) {
     ASSERT_EQ(release(B, kKeyB, WE_AR), kOk);  // C: released
     ASSERT_EQ(clear(B, kKeyB), kOk);           // C: preempted
     EXPECT_EQ(state(), "gen=4 rtype=0 regs=");
-    nv::ReservationLog e1 = st.take_log(C);
+    nv::ReservationLog e1 = take_log(C);
     EXPECT_EQ(e1.count, 1u);
     EXPECT_EQ(e1.type, static_cast<uint8_t>(kResRel));
     EXPECT_EQ(e1.available, 2);
-    nv::ReservationLog e2 = st.take_log(C);
+    nv::ReservationLog e2 = take_log(C);
     EXPECT_EQ(e2.count, 2u);
     EXPECT_EQ(e2.available, 1);
-    nv::ReservationLog e3 = st.take_log(C);
+    nv::ReservationLog e3 = take_log(C);
     EXPECT_EQ(e3.count, 3u);
     EXPECT_EQ(e3.type, static_cast<uint8_t>(kResPre));
     EXPECT_EQ(e3.available, 0);
@@ -850,7 +870,7 @@ TEST_F(NvmeScenario, SpdkMaskIsPerController) {
 // A full log loses entries and counts them; the entry read before the gap carries the count of the
 // last lost one (nvmet's accounting), so the host sees that pages were lost.
 TEST_F(NvmeScenario, LogOverflowLosesAndCountsEntries) {
-    make({.log_capacity = 2});
+    make({}, 2);
     register_abc();
     for (int i = 0; i < 5; ++i) {
         ASSERT_EQ(acquire(B, kKeyB, WE_RO), kOk);
@@ -858,35 +878,88 @@ TEST_F(NvmeScenario, LogOverflowLosesAndCountsEntries) {
         EXPECT_EQ(sent(), (V{"A:1:2", "A:4:2", "C:3:2"}));  // queued or lost, all attempted
     }
     EXPECT_EQ(state(), "gen=3 rtype=0 regs=A=abc123,B=123abc,C=c0ffee");
-    EXPECT_EQ(st.queued(3), 2u);
-    EXPECT_EQ(st.lost(3), 3u);
+    EXPECT_EQ(log(C).queued(), 2u);
+    EXPECT_EQ(log(C).lost(), 3u);
     EXPECT_EQ(drain(C), (V{"1:2", "5:2"}));  // 3, 4 and 5 were lost
     // After draining, counting goes on and nothing more is owed.
     ASSERT_EQ(acquire(B, kKeyB, WE_RO), kOk);
     ASSERT_EQ(release(B, kKeyB, WE_RO), kOk);
     EXPECT_EQ(drain(C), V{"6:2"});
-    EXPECT_EQ(st.lost(3), 3u);
+    EXPECT_EQ(log(C).lost(), 3u);
     // A gap between two queued entries: A holds 1 and 2 and has lost 3..6; one taken makes room
     // for 7, and 8 is lost again.
-    EXPECT_EQ(st.lost(1), 4u);
-    EXPECT_EQ(st.take_log(A).count, 1u);
+    EXPECT_EQ(log(A).lost(), 4u);
+    EXPECT_EQ(take_log(A).count, 1u);
     for (int i = 0; i < 2; ++i) {
         ASSERT_EQ(acquire(B, kKeyB, WE_RO), kOk);
         ASSERT_EQ(release(B, kKeyB, WE_RO), kOk);
     }
     EXPECT_EQ(drain(A), (V{"6:2", "8:2"}));
-    EXPECT_EQ(st.lost(1), 5u);
+    EXPECT_EQ(log(A).lost(), 5u);
     EXPECT_EQ(state(), "gen=3 rtype=0 regs=A=abc123,B=123abc,C=c0ffee");
     EXPECT_EQ(st.check_invariants(), "");
 }
 
-// A re-attached controller id with another host identifier is a new controller: its log is gone.
-TEST_F(NvmeScenario, ReattachedControllerStartsWithAnEmptyLog) {
+// nvmet keeps the log per controller: a second namespace's notifications go on the same queue,
+// each entry naming its NSID, counted by the controller's one counter; 64 entries fit, the
+// 65th and later are lost and counted (the last entry read carries the count of the last lost).
+TEST_F(NvmeScenario, OneLogPerControllerForEveryNamespaceLosingPast64) {
+    NvmePrState ns2({.nsid = 2});
+    for (const auto* c : {&A, &A2, &B, &C, &O}) ns2.attach(*c);
+    auto on2 = [&](const NvmePrResult& r) {
+        route(r, ns2);
+        EXPECT_EQ(ns2.check_invariants(), "");
+        return r.status;
+    };
+    auto reg2 = [&](const NvmeController& c, uint64_t key) {
+        return on2(ns2.execute_register(
+            c, {nv::RegisterAction::register_key, false, nv::Cptpl::no_change, 0, key}));
+    };
     register_abc();
-    ASSERT_EQ(preempt(B, kKeyB, kKeyC, WE), kOk);
-    EXPECT_EQ(st.queued(3), 1u);
+    ASSERT_EQ(reg2(A, kKeyA), kOk);
+    ASSERT_EQ(reg2(B, kKeyB), kOk);
+    ASSERT_EQ(preempt(B, kKeyB, kKeyA, WE), kOk);  // ns1: A preempted
+    ASSERT_EQ(on2(ns2.execute_acquire(B, {nv::AcquireAction::preempt, false, WE, kKeyB, kKeyA})),
+              kOk);  // ns2: A preempted
+    EXPECT_EQ(log(A).queued(), 2u);
+    nv::ReservationLog e = take_log(A);
+    EXPECT_EQ(e.nsid, 1u);
+    EXPECT_EQ(e.available, 1);
+    EXPECT_EQ(drain(A, true), V{"2:1:ns2"});
+    EXPECT_EQ(drain(A2, true), (V{"1:1:ns1", "2:1:ns2"}));
+    EXPECT_TRUE(drain(B, true).empty());
+
+    // 70 more for A, alternating namespaces: A registers again and B preempts it each time.
+    for (int i = 0; i < 70; ++i) {
+        if (i % 2 == 0) {
+            ASSERT_EQ(reg(A, kKeyA), kOk);
+            ASSERT_EQ(preempt(B, kKeyB, kKeyA, WE), kOk);
+        } else {
+            ASSERT_EQ(reg2(A, kKeyA), kOk);
+            ASSERT_EQ(
+                on2(ns2.execute_acquire(B, {nv::AcquireAction::preempt, false, WE, kKeyB, kKeyA})),
+                kOk);
+        }
+    }
+    EXPECT_EQ(log(A).queued(), 64u);
+    EXPECT_EQ(log(A).lost(), 6u);
+    const V entries = drain(A, true);
+    ASSERT_EQ(entries.size(), 64u);
+    EXPECT_EQ(entries[0], "3:1:ns1");
+    EXPECT_EQ(entries[1], "4:1:ns2");
+    EXPECT_EQ(entries[62], "65:1:ns1");
+    EXPECT_EQ(entries[63], "72:1:ns2");  // counts 67..72 were lost after it
+    EXPECT_EQ(log(A).lost(), 6u);
+    EXPECT_EQ(take_log(A).type, 0);
+}
+
+// A re-attached controller id with another host identifier is a new controller: the old host's
+// notifications no longer reach it. A detached controller gets none.
+TEST_F(NvmeScenario, ReattachedControllerIsAnotherHosts) {
+    register_abc();
     st.attach({kHostO, 3});
-    EXPECT_EQ(st.queued(3), 0u);
+    ASSERT_EQ(preempt(B, kKeyB, kKeyC, WE), kOk);
+    EXPECT_TRUE(sent().empty());
     st.detach(1);
     ASSERT_EQ(preempt(B, kKeyB, kKeyA, WE), kOk);
     EXPECT_EQ(sent(), V{"A:4:1"});  // only A's attached controller
