@@ -6,7 +6,11 @@
 #   2. node A registers and reserves every LU (Exclusive Access); A's I/O works (prfence probe).
 #   3. node B fences A through the daemon in one batch; prexplain follows prsim's kernel-format trace.
 #   4. A's next I/O hits reservation conflicts; prexplain says, per LU, that A was FENCED by B's key.
-#   5. The same fence measured one LU at a time (engine with one command in flight) and, where the
+#   5. NVMe: prsim also serves 4 namespaces; A comes back on 4 LUs and reserves the namespaces, and B
+#      fences A on LUs and namespaces in one direct batch; prfence status lists each namespace's
+#      registrants by NVMe host identifier, and nvme-cli (if installed) reads the same back through
+#      the LD_PRELOAD shim, prsim-run.
+#   6. The same fence measured one LU at a time (engine with one command in flight) and, where the
 #      LD_PRELOAD shim is built, as a loop of sg_persist processes: wall times side by side.
 # Every process and file it started is gone when it ends (also on Ctrl-C).
 # Environment: PRFENCE_BIN_DIR (a build tree that already has the binaries: skip installing and building),
@@ -48,11 +52,13 @@ ms() { echo $(($(date +%s%N) / 1000000)); }
 SOCK=$T/prsim.sock CTL=$T/control.sock TRACE=$T/trace.txt
 LAST=$((LUNS - 1))
 FARM=sim:$SOCK:0-$LAST
+NS=4 NVME=sim:$SOCK:ns1-4 SOME=0-$((LUNS < 4 ? LAST : 3))
+MIXED=sim:$SOCK:$SOME,ns1-$NS
 A=(--initiator "iqn.2026-11.io.prfence:node-a,i,0x1" --target-port 1)
 B=(--initiator "iqn.2026-11.io.prfence:node-b,i,0x2" --target-port 2)
 
 bold "prsim: $LUNS virtual LUs, command latency log-normal around 1 ms, kernel-format trace in $TRACE"
-"$S" --socket "$SOCK" --luns "$LUNS" --trace "$TRACE" \
+"$S" --socket "$SOCK" --luns "$LUNS" --nvme-namespaces "$NS" --trace "$TRACE" \
     --fault latency,dist=lognormal,median_us=1000,sigma=0.3 >"$T/prsim.log" 2>&1 &
 pids+=($!)
 wait_for "$SOCK"
@@ -118,6 +124,36 @@ classes = collections.Counter(e["class"] for e in events)
 fenced = {e["sim"] for e in events if e["class"] == "FENCED" and e["holder_key"] == "0x123abc"}
 print(f"  {len(fenced)} of {sys.argv[2]} LUs: FENCED by 0x123abc; classes seen: {dict(classes)}")
 EOF
+
+bold "NVMe: prsim also serves $NS namespaces; A comes back on LUs $SOME (B holds them) and reserves ns1-$NS, EA"
+echo "  (no NVMe options: each node's NVMe host is derived from its --initiator name)"
+"$P" register "${A[@]}" --key abc123 -q "$MIXED"
+"$P" reserve "${A[@]}" --key abc123 --type EA -q "$NVME"
+"$P" register "${B[@]}" --key 123abc -q "$NVME"
+bold "node B fences node A on LUs and namespaces in one batch (direct mode, no daemon)"
+"$P" fence "${B[@]}" --key 123abc --victim abc123 --type EA "$MIXED"
+bold "prfence status: a namespace's registrants, by NVMe host identifier"
+"$P" status "${B[@]}" "sim:$SOCK:ns1"
+if [ -x "$RUNNER" ] && command -v nvme >/dev/null; then
+    bold "nvme-cli reads the namespaces back through prsim-run (nvme resv-report --eds, as node A)"
+    # One line per namespace from nvme-cli's JSON report.
+    summary=$(cat <<'EOF'
+import json, sys
+r = json.load(sys.stdin)
+regs = ", ".join(f"{e['rkey']:#x} host {e['hostid'][:8]}...{' holding' if e['rcsts'] & 1 else ''}"
+                 for e in r["regctlext"])
+types = {0: "none", 1: "WE", 2: "EA", 3: "WE-RO", 4: "EA-RO", 5: "WE-AR", 6: "EA-AR"}
+print(f"  nvme0n{sys.argv[1]}: generation {r['gen']}, rtype {r['rtype']} ({types.get(r['rtype'], '?')}), "
+      f"{r['regctl']} registrant(s): {regs}")
+EOF
+)
+    for n in $(seq "$NS"); do
+        "$RUNNER" --socket "$SOCK" "${A[@]}" -- nvme resv-report "/dev/prsim/nvme0n$n" --eds -o json |
+            python3 -c "$summary" "$n"
+    done
+else
+    echo "  (nvme-cli and prsim-run show the same from the unmodified tool; nvme-cli is not installed here)"
+fi
 
 bold "the same work one LU at a time"
 # A comes back (registers again) so that B has someone to fence; B then fences with one command in flight.

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # tools/quickstart.sh end to end on binaries already built (PRFENCE_BIN_DIR), checking its claims: every LU
 # fenced in one batch, A's I/O working before and refused after, prexplain classifying every LU FENCED by
-# B's key, the one-at-a-time comparison measured, and nothing left running or on disk afterwards; then
-# the same cleanup when the demo is interrupted halfway (SIGTERM: a background job ignores SIGINT).
-# Exits 77 (skip) when everything else passed but sg_persist is not installed, so its row was not checked.
+# B's key, the NVMe part (a mixed batch of LUs and namespaces fenced, a namespace's registrants by host
+# identifier, nvme-cli reading every namespace back through prsim-run with the same holder), the
+# one-at-a-time comparison measured, and nothing left running or on disk afterwards; then the same
+# cleanup when the demo is interrupted halfway (SIGTERM: a background job ignores SIGINT).
+# Exits 77 (skip) when everything else passed but sg_persist or nvme-cli is not installed, so its part
+# was not checked.
 # Usage: quickstart_test.sh SOURCE_DIR BUILD_DIR
 set -u
 SRC=$1 B=$2
@@ -33,11 +36,28 @@ expect io_refused '^probe: 256 LUNs, 0 ok, 256 failed'
 expect exit24 '^\(exit 24'
 expect explained '256 of 256 LUs: FENCED by 0x123abc; classes seen: \{.FENCED.: 256\}'
 expect first_event 'READ_10: FENCED \(our key 0xabc123, group nodeA; holder 0x123abc EA\)'
+# NVMe: A back on LUs 0-3 and the namespaces, B fences both kinds in one batch.
+expect nvme_register '^register: 8 LUNs, 8 ok, 0 failed'
+expect nvme_fence '^fence: 8 LUNs, 8 ok, 0 failed in [0-9.]+ ms \(24 commands'
+expect nvme_fence_lu 'prsim\.sock:3 +ok .*reserved by 0x123abc EA'
+expect nvme_fence_ns 'prsim\.sock:ns4 +ok .*reserved by 0x123abc EA'
+expect nvme_status 'prsim\.sock:ns1 +ok .*1 registrant\(s\), generation 3; 0x123abc holder EA hostid [0-9a-f]{32}$'
 expect batch_row 'prfence via prfenced, one batch +[0-9.]+ ms +1\.0x'
 expect serial_row 'one command at a time \(--qd 1\) +[0-9.]+ ms +[0-9.]+x'
 skipped=
+if ! command -v nvme >/dev/null; then
+    skipped="nvme-cli not installed (tools/deps.sh test set): the NVMe read-back was not checked"
+    expect nvme_cli_absent 'nvme-cli is not installed here'
+elif [ ! -x "$B/interposer/prsim-run" ]; then
+    bad "no prsim-run in $B/interposer: the nvme-cli read-back cannot run"
+else
+    # nvme-cli, as node A, sees B's host (the one prfence status named) holding every namespace.
+    hid=$(sed -nE 's/.*prsim\.sock:ns1 +ok .*hostid ([0-9a-f]{8}).*/\1/p' "$out")
+    n=$(grep -cE "^  nvme0n[1-4]: generation 3, rtype 2 \(EA\), 1 registrant\(s\): 0x123abc host ${hid:-none}\.\.\. holding$" "$out")
+    [ "$n" -eq 4 ] && ok || bad "nvme-cli read-back: $n of 4 namespaces with B's host ${hid:-?} holding"
+fi
 if ! command -v sg_persist >/dev/null; then
-    skipped="sg_persist not installed (tools/deps.sh test set): its row of the comparison was not checked"
+    skipped="${skipped:+$skipped; }sg_persist not installed (tools/deps.sh test set): its row of the comparison was not checked"
 elif [ ! -x "$B/interposer/prsim-run" ]; then
     bad "no prsim-run in $B/interposer: the sg_persist row cannot run"
 else
