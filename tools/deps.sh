@@ -12,13 +12,13 @@
 #          libxml2-utils (xmllint checks fence_prfence's metadata against fence-agents' metadata.rng),
 #          nvme-cli (the unmodified tool the NVMe CLI test runs on prsim's namespaces through the shim)
 #   demo:  what tools/quickstart.sh uses besides the build: python3 (its summaries), sg3-utils (the
-#          sg_persist loop it compares with)
+#          sg_persist loop it compares with), nvme-cli (reads prsim's namespaces back through the shim)
 
 # Read through ${!var} in prfence_install_deps.
 # shellcheck disable=SC2034
 prfence_pkgs_build="g++ cmake ninja-build pkg-config liburing-dev libnl-3-dev libcli11-dev nlohmann-json3-dev nettle-dev"
 prfence_pkgs_test="libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev clang-format shellcheck sg3-utils fence-agents python3 groff-base libxml2-utils qemu-system-x86 xz-utils zstd nvme-cli"
-prfence_pkgs_demo="python3 sg3-utils"
+prfence_pkgs_demo="python3 sg3-utils nvme-cli"
 
 prfence_install_deps() {
     local want="" set pkg missing=""
