@@ -182,7 +182,9 @@ class NvmeScenario : public ::testing::Test {
         for (;;) {
             nv::ReservationLog e = take_log(c);
             if (e.type == 0) break;
-            if (!nsid) EXPECT_EQ(e.nsid, st.config().nsid);
+            if (!nsid) {
+                EXPECT_EQ(e.nsid, st.config().nsid);
+            }
             out.push_back(std::to_string(e.count) + ":" + std::to_string(int{e.type}) +
                           (nsid ? ":ns" + std::to_string(e.nsid) : ""));
         }
