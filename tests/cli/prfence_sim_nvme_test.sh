@@ -7,7 +7,8 @@
 # status over LUs and namespaces, its nodes' NVMe hosts derived from initiator= alone; --transport-id
 # taking one value per occurrence, the devices after it left as devices; a fence's --json saying
 # which parts are from before and after it, the nvme object read back after fence --claim and
-# unfence reserve; status text listing a namespace's registrants by host identifier.
+# unfence reserve; status text listing a namespace's registrants by host identifier; probe on free,
+# write-exclusive and exclusive-access namespaces from the holder and from another host.
 # Usage: prfence_sim_nvme_test.sh PRFENCE PRSIM FENCE_PRFENCE
 P=$1 S=$2 F=$3
 # shellcheck source=lib.sh
@@ -157,4 +158,18 @@ check tid_both_registered 0 "sim:.*:1 +ok .*3 registrant.*0x7 $TC; 0x7 $TD" -- s
 check tid_then_missing_devices 15 "/dev/prfence-none-a: does not exist" -- register --key 7 \
     --transport-id "$TC" /dev/prfence-none-a /dev/prfence-none-b
 check tid_missing_value 1 'transport-id' -- register "${A[@]}" --key 7 "sim:$sock:0" --transport-id
+
+# ---- probe on namespaces (Identify, Read, Flush), beside a LU: what the reservation lets each
+# host do. ns1 unreserved; ns2 Write Exclusive and ns3 Exclusive Access, both held by A.
+stop_prsim
+start_prsim --luns 1 --nvme-namespaces 3
+check probe_free 0 'probe: 4 LUNs, 4 ok, 0 failed' -- probe "${B[@]}" "sim:$sock:0,ns1-3"
+check probe_free_text 0 'ns1 +ok .*read and write access' -- probe "${B[@]}" "sim:$sock:ns1"
+check probe_arm_register 0 'register: 2 LUNs, 2 ok' -- register "${A[@]}" --key a "sim:$sock:ns2-3"
+check probe_arm_we 0 'reserve: 1 LUN, 1 ok' -- reserve "${A[@]}" --key a --type WE "sim:$sock:ns2"
+check probe_arm_ea 0 'reserve: 1 LUN, 1 ok' -- reserve "${A[@]}" --key a --type EA "sim:$sock:ns3"
+check probe_holder 0 'probe: 2 LUNs, 2 ok' -- probe "${A[@]}" "sim:$sock:ns2-3"
+check probe_we_other 24 'ns2 +FAILED .*SYNCHRONIZE CACHE\(10\): NVMe Reservation Conflict .*\(reads are allowed\)' -- probe "${B[@]}" "sim:$sock:ns2"
+check probe_ea_other 24 'ns3 +FAILED .*READ\(10\): NVMe Reservation Conflict' -- probe "${B[@]}" "sim:$sock:ns3"
+check probe_mixed 24 'probe: 3 LUNs, 1 ok, 2 failed' -- probe "${B[@]}" "sim:$sock:ns1-3"
 finish

@@ -291,6 +291,109 @@ Sense sense_of(const NvmeAnswer& a) {
     return s.ok() ? *s : Sense{};
 }
 
+// probe's commands: READ CAPACITY from Identify Namespace, READ as a Read of the caller's buffer,
+// SYNCHRONIZE CACHE as a Flush.
+TEST(NvmeTranslate, ReadCapacityFromIdentifyNamespace) {
+    auto t10 = translate(kNsid, read_capacity10_cdb(), {}, 8);
+    ASSERT_TRUE(t10.ok()) << t10.error().msg;
+    EXPECT_TRUE(t10->cmd.admin);
+    EXPECT_EQ(t10->cmd.opcode, admin::identify);
+    EXPECT_EQ(t10->cmd.nsid, kNsid);
+    EXPECT_EQ(t10->cmd.cdw10, 0u);  // CNS 0
+    IdentifyNamespace ns;
+    ns.nsze = 2048;
+    ns.lba_size = 4096;
+    NvmeAnswer a = answer(*t10, 0, encode_identify_ns(ns));
+    EXPECT_EQ(a.status, sam::good);
+    ASSERT_EQ(a.data_in.size(), 8u);
+    EXPECT_EQ(get_be32(a.data_in, 0), 2047u);  // the last LBA, not the count
+    EXPECT_EQ(get_be32(a.data_in, 4), 4096u);
+
+    auto t16 = translate(kNsid, read_capacity16_cdb(32), {}, 32);
+    ASSERT_TRUE(t16.ok());
+    ns.nsze = (uint64_t{1} << 33) + 1;  // beyond READ CAPACITY(10)'s 32 bits
+    ns.lba_size = 512;
+    a = answer(*t16, 0, encode_identify_ns(ns));
+    ASSERT_EQ(a.data_in.size(), 32u);
+    EXPECT_EQ(get_be64(a.data_in, 0), uint64_t{1} << 33);
+    EXPECT_EQ(get_be32(a.data_in, 8), 512u);
+    a = answer(*t10, 0, encode_identify_ns(ns));
+    EXPECT_EQ(get_be32(a.data_in, 0), 0xffffffffu);  // "use READ CAPACITY(16)", as SBC-3 says
+    EXPECT_EQ(answer(*translate(kNsid, read_capacity16_cdb(12), {}, 12), 0, encode_identify_ns(ns))
+                  .data_in.size(),
+              12u);  // cut to the allocation length
+
+    // A namespace whose FLBAS names no LBA format, or with no blocks, is the device's fault.
+    ns.lba_size = 0;
+    a = answer(*t10, 0, encode_identify_ns(ns));
+    EXPECT_EQ(a.status, sam::check_condition);
+    EXPECT_EQ(sense_of(a).key, SenseKey::hardware_error);
+    EXPECT_TRUE(a.data_in.empty());
+    ns.lba_size = 512;
+    ns.nsze = 0;
+    EXPECT_EQ(answer(*t10, 0, encode_identify_ns(ns)).status, sam::check_condition);
+    EXPECT_EQ(answer(*t10, 0, Bytes(100)).status, sam::check_condition);  // short Identify
+}
+
+TEST(NvmeTranslate, ReadIsAReadOfTheCallersBuffer) {
+    auto t = translate(kNsid, read10_cdb(0x01020304, 2), {}, 1024);
+    ASSERT_TRUE(t.ok()) << t.error().msg;
+    EXPECT_FALSE(t->cmd.admin);
+    EXPECT_EQ(t->cmd.opcode, nvm::read);
+    EXPECT_EQ(t->cmd.nsid, kNsid);
+    EXPECT_EQ(t->cmd.cdw10, 0x01020304u);  // SLBA low
+    EXPECT_EQ(t->cmd.cdw11, 0u);
+    EXPECT_EQ(t->cmd.cdw12, 1u);  // NLB zero-based
+    EXPECT_EQ(t->cmd.dir, DataDir::from_device);
+    EXPECT_EQ(t->cmd.data_len, 1024u);
+    Bytes blocks(1024, 0x5a);
+    NvmeAnswer a = answer(*t, 0, blocks);
+    EXPECT_EQ(a.status, sam::good);
+    EXPECT_EQ(a.data_in, blocks);
+
+    auto t16 = translate(kNsid, read16_cdb(uint64_t{5} << 32 | 7, 0x10000), {}, 512 * 0x10000);
+    ASSERT_TRUE(t16.ok());
+    EXPECT_EQ(t16->cmd.cdw10, 7u);
+    EXPECT_EQ(t16->cmd.cdw11, 5u);
+    EXPECT_EQ(t16->cmd.cdw12, 0xffffu);
+
+    // The write the reservation refuses reads as RESERVATION CONFLICT, nothing returned.
+    a = answer(*t, status_word(sct::generic, sc::reservation_conflict) | kStatusDnr, {});
+    EXPECT_EQ(a.status, sam::reservation_conflict);
+    EXPECT_TRUE(a.data_in.empty());
+
+    auto zero = translate(kNsid, read10_cdb(0, 0), {}, 512);
+    ASSERT_FALSE(zero.ok());
+    EXPECT_EQ(zero.error().code, Errc::unsupported);
+    EXPECT_NE(zero.error().msg.find("0 blocks"), std::string::npos);
+    auto many = translate(kNsid, read16_cdb(0, 0x10001), {}, 512);
+    EXPECT_EQ(many.error().code, Errc::invalid_argument);
+    auto nobuf = translate(kNsid, read10_cdb(0, 1), {}, 0);
+    ASSERT_FALSE(nobuf.ok());
+    EXPECT_NE(nobuf.error().msg.find("no buffer"), std::string::npos);
+}
+
+TEST(NvmeTranslate, SynchronizeCacheIsAFlush) {
+    auto t = translate(kNsid, synchronize_cache10_cdb(), {});
+    ASSERT_TRUE(t.ok()) << t.error().msg;
+    EXPECT_EQ(t->cmd.opcode, nvm::flush);
+    EXPECT_EQ(t->cmd.nsid, kNsid);
+    EXPECT_EQ(t->cmd.dir, DataDir::none);
+    EXPECT_EQ(t->cmd.data_len, 0u);
+    EXPECT_EQ(t->answer, Answer::none);
+    Cdb sc16;
+    sc16.len = 16;
+    sc16.b[0] = 0x91;
+    EXPECT_TRUE(translate(kNsid, sc16, {}).ok());
+    // Other operation codes: refused with what does translate.
+    Cdb write10 = read10_cdb(0, 1);
+    write10.b[0] = 0x2a;
+    auto w = translate(kNsid, write10, {});
+    ASSERT_FALSE(w.ok());
+    EXPECT_EQ(w.error().code, Errc::unsupported);
+    EXPECT_NE(w.error().msg.find("0x2a has no NVMe translation"), std::string::npos);
+}
+
 TEST(NvmeTranslate, StatusTable) {
     auto t = out(PrOutAction::reserve, PrType::exclusive_access, keys(kA, 0));
     ASSERT_TRUE(t.ok());

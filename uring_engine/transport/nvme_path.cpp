@@ -87,7 +87,7 @@ Status NvmePath::submit(uint64_t tag, const ScsiRequest& req) {
     if (!slot)
         return fail(Errc::too_small,
                     name_ + ": " + std::to_string(kMaxQueue) + " commands already queued");
-    auto t = wire::nvme::translate(nsid_, req.cdb, req.data_out);
+    auto t = wire::nvme::translate(nsid_, req.cdb, req.data_out, req.data_in_len);
     slot->busy = true;
     slot->tag = tag;
     slot->fallback_sent = false;

@@ -133,7 +133,7 @@ Status SimConnection::append_nvme(uint64_t tag, const wire::nvme::Command& c) {
 
 Status SimConnection::submit_nvme(SimPath* path, uint64_t tag, const ScsiRequest& req) {
     const uint64_t start = now_ns();
-    auto t = wire::nvme::translate(path->nsid_, req.cdb, req.data_out);
+    auto t = wire::nvme::translate(path->nsid_, req.cdb, req.data_out, req.data_in_len);
     if (!t) {
         ScsiResponse r = nvme_refusal(t.error().msg);
         r.latency_ns = now_ns() - start;

@@ -142,6 +142,31 @@ Result<Command> report_cmd(uint32_t nsid, bool eds, uint32_t buffer_len) {
     return c;
 }
 
+Result<Command> read_cmd(uint32_t nsid, uint64_t slba, uint32_t blocks, uint32_t buffer_len) {
+    if (blocks == 0 || blocks > 0x10000)
+        return fail(Errc::invalid_argument,
+                    "Read: " + std::to_string(blocks) + " blocks; NLB carries 1 to 65536");
+    if (buffer_len == 0)
+        return fail(Errc::invalid_argument,
+                    "Read: no buffer (the data length is the blocks times the block length)");
+    Command c;
+    c.opcode = nvm::read;
+    c.nsid = nsid;
+    c.cdw10 = static_cast<uint32_t>(slba);
+    c.cdw11 = static_cast<uint32_t>(slba >> 32);
+    c.cdw12 = blocks - 1;
+    c.dir = DataDir::from_device;
+    c.data_len = buffer_len;
+    return c;
+}
+
+Command flush_cmd(uint32_t nsid) {
+    Command c;
+    c.opcode = nvm::flush;
+    c.nsid = nsid;
+    return c;
+}
+
 Result<Command> identify_ns(uint32_t nsid) {
     if (nsid == 0) return fail(Errc::invalid_argument, "Identify Namespace: NSID 0 names nothing");
     return admin_in(admin::identify, nsid, kCnsNamespace, 0, kIdentifyLen);

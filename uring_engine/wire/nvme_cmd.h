@@ -77,6 +77,13 @@ Result<Command> release_cmd(uint32_t nsid, const ReleaseCmd& c);
 // 64 with `eds`). nvmet wants at least 64 bytes either way and 128-bit host identifiers, i.e. eds.
 Result<Command> report_cmd(uint32_t nsid, bool eds, uint32_t buffer_len);
 
+// Read (02h) of `blocks` logical blocks from `slba` into a buffer of `buffer_len` bytes: blocks
+// times the namespace's block length, which only the namespace knows (Identify). CDW10/11 SLBA,
+// CDW12 bits 15:0 NLB zero-based. Refused: 0 or more than 65536 blocks, an empty buffer.
+Result<Command> read_cmd(uint32_t nsid, uint64_t slba, uint32_t blocks, uint32_t buffer_len);
+// Flush (00h): no data, no dwords.
+Command flush_cmd(uint32_t nsid);
+
 // Identify Namespace (CNS 0) / Identify Controller (CNS 1): admin 06h, 4096 bytes in. NSID 0 is
 // refused for the namespace; kNsidAll asks for the capabilities common to all namespaces.
 Result<Command> identify_ns(uint32_t nsid);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "uring_engine/wire/nvme_translate.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 
@@ -159,6 +160,51 @@ Result<Translation> translate_prin(uint32_t nsid, const Cdb& cdb) {
     return t;
 }
 
+// SCSI operation codes probe sends (SPC-4 / SBC-3).
+constexpr uint8_t kOpReadCapacity10 = 0x25;
+constexpr uint8_t kOpRead10 = 0x28;
+constexpr uint8_t kOpSyncCache10 = 0x35;
+constexpr uint8_t kOpRead16 = 0x88;
+constexpr uint8_t kOpSyncCache16 = 0x91;
+constexpr uint8_t kOpServiceActionIn16 = 0x9e;
+constexpr uint8_t kSaReadCapacity16 = 0x10;
+constexpr uint32_t kReadCapacity16Len = 32;
+
+Result<Translation> translate_io(uint32_t nsid, const Cdb& cdb, uint32_t data_in_len) {
+    Translation t;
+    const uint8_t op = cdb.b[0];
+    auto with = [&](Result<Command> c) -> Result<Translation> {
+        if (!c) return fail(c.error());
+        t.cmd = std::move(c).value();
+        return t;
+    };
+    if (op == kOpReadCapacity10 && cdb.len >= 10) {
+        t.answer = Answer::read_capacity10;
+        t.alloc_len = 8;  // READ CAPACITY(10) data is 8 bytes, no allocation length
+        return with(identify_ns(nsid));
+    }
+    if (op == kOpServiceActionIn16 && cdb.len >= 16 && (cdb.b[1] & 0x1f) == kSaReadCapacity16) {
+        t.answer = Answer::read_capacity16;
+        t.alloc_len = static_cast<uint16_t>(std::min(get_be32(cdb.b, 10), kReadCapacity16Len));
+        return with(identify_ns(nsid));
+    }
+    if ((op == kOpRead10 && cdb.len >= 10) || (op == kOpRead16 && cdb.len >= 16)) {
+        const bool r16 = op == kOpRead16;
+        const uint64_t lba = r16 ? get_be64(cdb.b, 2) : get_be32(cdb.b, 2);
+        const uint32_t blocks = r16 ? get_be32(cdb.b, 10) : get_be16(cdb.b, 7);
+        if (blocks == 0)
+            return fail(Errc::unsupported,
+                        "a READ of 0 blocks has no NVMe equivalent (NLB counts from 1)");
+        t.answer = Answer::data;
+        return with(read_cmd(nsid, lba, blocks, data_in_len));
+    }
+    if ((op == kOpSyncCache10 && cdb.len >= 10) || (op == kOpSyncCache16 && cdb.len >= 16))
+        return with(flush_cmd(nsid));
+    return fail(Errc::unsupported, "operation code " + hex(op) +
+                                       " has no NVMe translation (PERSISTENT RESERVE IN/OUT, READ "
+                                       "CAPACITY, READ and SYNCHRONIZE CACHE have)");
+}
+
 // One row of the status table: the SCSI answer standing for an NVMe status.
 struct ScsiStandIn {
     uint8_t status;
@@ -233,12 +279,13 @@ void device_error(NvmeAnswer& a) {
 
 }  // namespace
 
-Result<Translation> translate(uint32_t nsid, const Cdb& cdb, ByteView param_list) {
-    if (cdb.len < 10) return fail(Errc::invalid_argument, "a PR command has a 10-byte CDB");
+Result<Translation> translate(uint32_t nsid, const Cdb& cdb, ByteView param_list,
+                              uint32_t data_in_len) {
+    const bool pr = cdb.b[0] == kOpPersistentReserveOut || cdb.b[0] == kOpPersistentReserveIn;
+    if (pr && cdb.len < 10) return fail(Errc::invalid_argument, "a PR command has a 10-byte CDB");
     if (cdb.b[0] == kOpPersistentReserveOut) return translate_prout(nsid, cdb, param_list);
     if (cdb.b[0] == kOpPersistentReserveIn) return translate_prin(nsid, cdb);
-    return fail(Errc::unsupported, "operation code " + hex(cdb.b[0]) +
-                                       " has no NVMe translation (only PERSISTENT RESERVE IN/OUT)");
+    return translate_io(nsid, cdb, data_in_len);
 }
 
 NvmeAnswer answer(const Translation& t, int res, ByteView data) {
@@ -253,6 +300,30 @@ NvmeAnswer answer(const Translation& t, int res, ByteView data) {
     set_stand_in(a, stand_in(s));
     if (!s.ok() || t.answer == Answer::none) return a;
 
+    if (t.answer == Answer::data) {
+        a.data_in.assign(data.begin(),
+                         data.begin() + std::min<size_t>(data.size(), t.cmd.data_len));
+        return a;
+    }
+    if (t.answer == Answer::read_capacity10 || t.answer == Answer::read_capacity16) {
+        auto ns = parse_identify_ns(data);
+        if (!ns || ns->lba_size == 0 || ns->nsze == 0) {
+            device_error(a);
+            return a;
+        }
+        const uint64_t last = ns->nsze - 1;
+        if (t.answer == Answer::read_capacity10) {
+            a.data_in.assign(8, 0);
+            put_be32(a.data_in, 0, last > 0xffffffffu ? 0xffffffffu : static_cast<uint32_t>(last));
+            put_be32(a.data_in, 4, ns->lba_size);
+        } else {
+            a.data_in.assign(kReadCapacity16Len, 0);
+            put_be64(a.data_in, 0, last);
+            put_be32(a.data_in, 8, ns->lba_size);
+            a.data_in.resize(t.alloc_len);
+        }
+        return a;
+    }
     if (t.answer == Answer::report_capabilities) {
         auto ns = parse_identify_ns(data);
         if (!ns) {

@@ -38,6 +38,17 @@
 //   REPORT CAPABILITIES  Identify Namespace (admin): TMV, the type mask from RESCAP, PTPL_C from
 //                        RESCAP bit 0; no SIP_C / ATP_C / RLR_C, CRH 0.
 //
+// What probe sends to see whether this host may read and write (the NVM Express SCSI Translation
+// Reference's mapping):
+//   READ CAPACITY(10) / (16)    Identify Namespace (admin): the last LBA from NSZE (READ
+//   CAPACITY(10)
+//                               says FFFFFFFFh beyond 32 bits), the block length of the LBA format
+//                               FLBAS names; a namespace without one answers as a device error
+//   READ(10) / READ(16)         Read, SLBA and NLB from the CDB, into the caller's data-in length
+//                               (blocks x block length); a transfer length of 0 is refused
+//   SYNCHRONIZE CACHE(10) / (16) Flush: under a reservation a write-class command, as a Write
+// Every other operation code is refused (Errc::unsupported), nothing sent.
+//
 // Completion status -> SCSI: one stand-in per outcome category (nvme_status.h gives every status
 // its category), so the SCSI answer always has the NVMe status's category; a few codes get a closer
 // sense (tables in nvme_translate.cpp):
@@ -79,6 +90,9 @@ enum class Answer : uint8_t {
     read_reservation,     // Report -> READ RESERVATION
     read_full_status,     // Report -> READ FULL STATUS header (+ the report itself)
     report_capabilities,  // Identify Namespace -> REPORT CAPABILITIES
+    read_capacity10,      // Identify Namespace -> READ CAPACITY(10) data
+    read_capacity16,      // Identify Namespace -> READ CAPACITY(16) data
+    data,                 // Read: the blocks as read
 };
 
 // Report buffer: the 64-byte EDS header and 255 registrants of 64 bytes (16 KiB). A namespace with
@@ -88,23 +102,28 @@ inline constexpr uint32_t kReportBufferLen = 64 + 64 * 255;
 struct Translation {
     Command cmd;
     Answer answer = Answer::none;
-    uint16_t alloc_len = 0;  // PR IN: the CDB's ALLOCATION LENGTH, the answer is cut to it
+    // The most the SCSI answer holds: PR IN and READ CAPACITY(16) the CDB's ALLOCATION LENGTH,
+    // READ CAPACITY(10) 8. A Read's data is cut to cmd.data_len instead.
+    uint16_t alloc_len = 0;
     // Sent instead of `cmd`'s answer when `cmd` ends in Reservation Conflict (REGISTER AND IGNORE
     // EXISTING KEY from an unregistered host). The fallback's completion is the answer.
     std::optional<Command> on_conflict;
 };
 
-// The command(s) for one SCSI PR command on namespace `nsid`. `param_list` is the PR OUT
-// parameter list (ignored for PR IN). Errors: Errc::unsupported for what NVMe cannot express (the
-// header's list), Errc::invalid_argument for a CDB that is not PR IN / PR OUT or does not decode.
-Result<Translation> translate(uint32_t nsid, const Cdb& cdb, ByteView param_list);
+// The command(s) for one SCSI command on namespace `nsid`. `param_list` is the PR OUT parameter
+// list (ignored otherwise); `data_in_len` the data-in length the caller expects (a READ's buffer).
+// Errors: Errc::unsupported for what NVMe cannot express and for operation codes outside the
+// header's lists, Errc::invalid_argument for a CDB that does not decode.
+Result<Translation> translate(uint32_t nsid, const Cdb& cdb, ByteView param_list,
+                              uint32_t data_in_len = 0);
 
 // A completion seen as SCSI. `res` is Linux's form (cqe->res: 15-bit status or -errno).
 struct NvmeAnswer {
     uint8_t status = 0;                       // SAM status
     uint8_t host = 0;                         // Linux host byte (DID_*)
     Bytes sense;                              // fixed-format sense for CHECK CONDITION
-    Bytes data_in;                            // PR IN parameter data, cut to the allocation length
+    Bytes data_in;                            // PR IN / READ CAPACITY data (cut to the allocation
+                                              // length), a Read's blocks
     int sys_errno = 0;                        // res < 0: the command never completed on the device
     int res = 0;                              // the NVMe status as given
     std::optional<ReservationStatus> report;  // the parsed Report, for every PR IN answered by one

@@ -26,6 +26,15 @@ enum class Opcode : uint8_t {
     resv_release = 0x15,
 };
 
+// NVM command set I/O opcodes that probe's access check uses (bit 0 set = host-to-controller data).
+// Under a reservation Flush is a write-class command, as Write is (NVMe base specification's
+// reservation access table; nvmet's pr.c checks it so).
+namespace nvm {
+inline constexpr uint8_t flush = 0x00;
+inline constexpr uint8_t write = 0x01;
+inline constexpr uint8_t read = 0x02;
+}  // namespace nvm
+
 // CDW10 bits 2:0 of Reservation Register (RREGA). 3..7 are reserved.
 enum class RegisterAction : uint8_t { register_key = 0, unregister = 1, replace = 2 };
 // CDW10 bits 2:0 of Reservation Acquire (RACQA). 3..7 are reserved.
