@@ -22,10 +22,6 @@ QUIET=${QUIET:-0}
 log "$N LUs; node A ${A_SDS[0]}.., node B ${B_SDS[0]}.."
 REPORT=$PRFENCE_VM_OUT/engine-fence-$KSERIES.txt
 : >"$REPORT"
-record() {
-    log "  $*"
-    echo "$*" >>"$REPORT"
-}
 
 # Clean start, whatever ran before: a throw-away registration through A, then CLEAR (any UA absorbed).
 expect_pj 0 register --key feedf00d --ignore-existing "${A_SDS[@]}"

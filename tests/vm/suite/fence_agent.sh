@@ -71,13 +71,6 @@ agent() {
     [ -n "$ERR" ] && printf '%s\n' "$ERR" | head -n 8 | sed 's/^/    err: /'
     echo "    -> exit $RC"
 }
-agent_show() { printf '  last agent run (exit %s):\n%s\n%s\n' "$RC" "$(sed 's/^/    out: /' <<<"$OUT")" "$(sed 's/^/    err: /' <<<"$ERR")"; }
-expect_agent() { # WANT LINE...
-    local want=$1
-    shift
-    agent "$@"
-    [ "$RC" -eq "$want" ] || { agent_show; fail "fence_prfence: exit $RC, want $want"; }
-}
 # check ARGS...: fence_prfence_check ARGS..., RC and OUT (stdout and stderr).
 check() { run "$D/bin/fence_prfence_check" "$@"; }
 
@@ -123,10 +116,6 @@ lus_hold() {
 }
 # write_block DEV: one O_DIRECT write of zeros at 32 KiB (clear of any partition table).
 write_block() { run dd if=/dev/zero of="$1" bs=4096 seek=8 count=1 conv=notrunc oflag=direct; }
-record() {
-    log "  $*"
-    echo "$*" >>"$REPORT"
-}
 join_by() {
     local IFS=$1
     shift

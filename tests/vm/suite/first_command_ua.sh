@@ -18,10 +18,6 @@
 QUIET=1
 REPORT=$PRFENCE_VM_OUT/first-command-ua-$KSERIES.txt
 : >"$REPORT"
-record() {
-    log "  $*"
-    echo "$*" >>"$REPORT"
-}
 
 # first_pr LABEL SG: one READ KEYS; sets ANSWER to "GOOD", "UNIT ATTENTION 3Fh/0Eh (<text>)" or
 # "exit N".

@@ -133,6 +133,20 @@ dmesg_since() { OUT=$(dmesg | tail -n +$((DMESG_MARK + 1))); RC=0; }
 conflict_block_re() { echo "(critical nexus|reservation conflict) error, dev ${1#/dev/},"; }
 
 # Seconds since boot with centiseconds, without forking.
+# record LINE: a figure of this test, logged and appended to the test's $REPORT file.
+record() {
+    log "  $*"
+    echo "$*" >>"$REPORT"
+}
+# For tests that drive fence_prfence through their own `agent LINE...` (setting RC, OUT, ERR):
+# expect_agent WANT LINE... runs it and fails with the agent's output unless it exits WANT.
+agent_show() { printf '  last agent run (exit %s):\n%s\n%s\n' "$RC" "$(sed 's/^/    out: /' <<<"$OUT")" "$(sed 's/^/    err: /' <<<"$ERR")"; }
+expect_agent() { # WANT LINE...
+    local want=$1
+    shift
+    agent "$@"
+    [ "$RC" -eq "$want" ] || { agent_show; fail "fence_prfence: exit $RC, want $want"; }
+}
 now() {
     local up _
     read -r up _ </proc/uptime

@@ -30,10 +30,6 @@ command -v prfence >/dev/null || skip "no prfence in this image (set PRFENCE_VM_
 N=${#NV_NSIDS[@]}
 REPORT=$PRFENCE_VM_OUT/nvme-engine-$KSERIES.txt
 echo "# kernel $(uname -r), $N namespaces" >"$REPORT"
-record() {
-    log "  $*"
-    echo "$*" >>"$REPORT"
-}
 
 for n in "${NV_NSIDS[@]}"; do nv_clean "$n"; done
 # The generation each namespace starts with, by NSID; GEN_OF[nsid] follows every change.

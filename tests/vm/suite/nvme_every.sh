@@ -44,10 +44,6 @@ N=${#NV_NSIDS[@]}
 H=$((N / 2))
 REPORT=$PRFENCE_VM_OUT/nvme-every-$KSERIES.txt
 echo "# kernel $(uname -r), $N namespaces" >"$REPORT"
-record() {
-    log "  $*"
-    echo "$*" >>"$REPORT"
-}
 D=/tmp/nvme-every
 rm -rf "$D"
 mkdir -p "$D"

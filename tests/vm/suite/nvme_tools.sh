@@ -37,10 +37,6 @@ done
 N=${#NV_NSIDS[@]}
 REPORT=$PRFENCE_VM_OUT/nvme-tools-$KSERIES.txt
 echo "# kernel $(uname -r), $N namespaces" >"$REPORT"
-record() {
-    log "  $*"
-    echo "$*" >>"$REPORT"
-}
 D=/tmp/nvme-tools
 rm -rf "$D"
 mkdir -p "$D/a" "$D/b" "$D/bin"
@@ -104,13 +100,6 @@ agent() {
     [ -n "$OUT" ] && printf '%s\n' "$OUT" | head -n 6 | sed 's/^/    out: /'
     [ -n "$ERR" ] && printf '%s\n' "$ERR" | head -n 6 | sed 's/^/    err: /'
     echo "    -> exit $RC"
-}
-agent_show() { printf '  last agent run (exit %s):\n%s\n%s\n' "$RC" "$(sed 's/^/    out: /' <<<"$OUT")" "$(sed 's/^/    err: /' <<<"$ERR")"; }
-expect_agent() { # WANT LINE...
-    local want=$1
-    shift
-    agent "$@"
-    [ "$RC" -eq "$want" ] || { agent_show; fail "fence_prfence: exit $RC, want $want"; }
 }
 # status_is NODE KEY DEVICES WANT_EXIT WANT_LINE: the agent's status of that node's key.
 status_is() {
