@@ -243,7 +243,9 @@ std::string batch_text(const std::string& op, const std::vector<engine::LunOutco
                        const engine::BatchSummary& s, bool failures_only) {
     size_t w = 6;
     for (const auto& o : outcomes) w = std::max(w, o.device.size());
-    w = std::min<size_t>(w, 48);
+    // by-id links and sim: names under a temporary directory run to 50-60 characters; a longer
+    // name pushes its row's DETAIL to the right rather than widening every row.
+    w = std::min<size_t>(w, 64);
     std::string out;
     char line[512];
     bool header = false;
