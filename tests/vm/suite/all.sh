@@ -15,7 +15,7 @@ PER_TEST_TIMEOUT=${PRFENCE_VM_TEST_TIMEOUT:-600}
 MP_TESTS=(multipath_basic multipath_faults multipath_target)
 [ "${PRFENCE_VM_TOPOLOGY:-single}" = multipath ] && TESTS=("${MP_TESTS[@]}")
 # The nvme topology (PRFENCE_VM_TOPOLOGY=nvme: nvmet namespaces, no SCSI LU) runs its own list too.
-NV_TESTS=(nvme_seed nvme_engine nvme_tools nvme_every)
+NV_TESTS=(nvme_seed nvme_engine nvme_tools nvme_every nvme_rights)
 [ "${PRFENCE_VM_TOPOLOGY:-single}" = nvme ] && TESTS=("${NV_TESTS[@]}")
 
 mkdir -p "$OUT/logs"
