@@ -31,6 +31,17 @@ Result<std::unique_ptr<Ring>> Ring::create(unsigned entries, bool big_entries) {
                     "io_uring_queue_init: this kernel has no 128-byte SQEs (IORING_SETUP_SQE128, "
                     "Linux 5.19), which NVMe passthrough needs",
                     EINVAL);
+    if (rc == -EPERM || rc == -ENOSYS) {
+        // The two ways a system refuses io_uring itself: say which right or feature is missing.
+        Error e = errno_error(Errc::system, -rc, "io_uring_queue_init");
+        e.msg +=
+            rc == -EPERM
+                ? " (the sysctl kernel.io_uring_disabled: 1 leaves io_uring to CAP_SYS_ADMIN and "
+                  "the group kernel.io_uring_group names, 2 to nobody; Linux 6.6 and later)"
+                : " (no io_uring here: a kernel built without it, or a seccomp filter such as "
+                  "a container runtime's)";
+        return fail(std::move(e));
+    }
     if (rc < 0) return fail_with_errno(-rc, "io_uring_queue_init");
     r->inited_ = true;
     r->event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
