@@ -33,7 +33,6 @@ echo "# kernel $(uname -r), $N namespaces" >"$REPORT"
 
 for n in "${NV_NSIDS[@]}"; do nv_clean "$n"; done
 # The generation each namespace starts with, by NSID; GEN_OF[nsid] follows every change.
-declare -A GEN_OF=()
 for n in "${NV_NSIDS[@]}"; do
     nv_ns "$n"
     QUIET=1 nv_report "$A_NS"
@@ -41,22 +40,9 @@ for n in "${NV_NSIDS[@]}"; do
 done
 log "$N namespaces; node A ${A_NSS[0]} ${A_NGS[0]}.., node B ${B_NSS[0]} ${B_NGS[0]}..; generations ${GEN_OF[*]}"
 
-bump() { # every namespace's generation +1
-    local n
-    for n in "${NV_NSIDS[@]}"; do GEN_OF[$n]=$((GEN_OF[$n] + 1)); done
-}
-# expect_all RTYPE [NODE:KEY:HOLDS ...]: nvme-cli's report of every namespace, read through node A's
-# block device, shows GEN_OF[nsid], RTYPE and exactly these registrants.
-expect_all() {
-    local n q=$QUIET
-    QUIET=1
-    for n in "${NV_NSIDS[@]}"; do
-        nv_ns "$n"
-        nv_expect_state "$A_NS" "${GEN_OF[$n]}" "$@"
-    done
-    QUIET=$q
-    log "  nvme-cli: every namespace as expected (rtype $1, registrants [${*:2}])"
-}
+bump() { nv_bump 1; } # every namespace's generation +1
+# expect_all RTYPE [NODE:KEY:HOLDS ...]: as nvme-cli reads every namespace through node A's block device.
+expect_all() { nv_expect_all A_NS "$@"; }
 # all_field FIELD WANT: every row of the last pj has FIELD == WANT.
 all_field() {
     local i

@@ -51,14 +51,7 @@ mkdir -p "$D"
 declare -A IDX_OF=()
 for ((i = 0; i < N; i++)); do IDX_OF[${NV_NSIDS[$i]}]=$i; done
 
-# bump BY [FROM COUNT]: the generation of the namespaces FROM..FROM+COUNT-1 (indices into NV_NSIDS;
-# default every one) +BY.
-bump() {
-    local by=$1 from=${2:-0} count=${3:-$N} i
-    for ((i = from; i < from + count; i++)); do
-        GEN_OF[${NV_NSIDS[$i]}]=$((GEN_OF[${NV_NSIDS[$i]}] + by))
-    done
-}
+bump() { nv_bump "$@"; } # BY [FROM COUNT]: nvme_lib.sh's nv_bump
 # expect_ns FROM COUNT RTYPE [NODE:KEY:HOLDS ...]: nvme-cli's report of those namespaces (through A's
 # generic nodes, which no prfence run below is given but where said) shows GEN_OF, RTYPE and exactly
 # these registrants (as nv_expect_state, whose words these are). expect_all: every namespace. One awk
@@ -202,7 +195,6 @@ dd_expect() {
 }
 
 log "0. every namespace clean (or A registers a throw-away key and clears it)"
-declare -A GEN_OF=()
 if ! SOFT=1 expect_all 0; then
     expect_pj 0 register --key feedf00d --ignore-existing "${A_NSS[@]}"
     expect_pj 0 clear --key feedf00d "${A_NSS[@]}"

@@ -168,3 +168,29 @@ nv_clean() {
 
 # One 4 KiB O_DIRECT write of zeros at LBA 0 (the namespaces have 4 KiB blocks).
 nv_write() { run dd if=/dev/zero of="$1" bs=4096 count=1 oflag=direct; }
+
+# GEN_OF[nsid]: the generation a test expects each namespace at; the test sets it from a first read
+# and moves it with nv_bump as nvmet counts each change.
+declare -A GEN_OF=()
+# nv_bump BY [FROM [COUNT]]: GEN_OF +BY for the namespaces at indices FROM..FROM+COUNT-1 of NV_NSIDS
+# (default: every one).
+nv_bump() {
+    local by=$1 from=${2:-0} count=${3:-${#NV_NSIDS[@]}} i
+    for ((i = from; i < from + count; i++)); do
+        GEN_OF[${NV_NSIDS[$i]}]=$((GEN_OF[${NV_NSIDS[$i]}] + by))
+    done
+}
+# nv_expect_all NODE RTYPE [HOST:KEY:HOLDS ...]: nvme-cli's report of every namespace, read through
+# NODE (the name of the variable nv_ns sets: A_NS, A_NG, B_NS or B_NG), shows GEN_OF[nsid], RTYPE
+# and exactly these registrants.
+nv_expect_all() {
+    local node=$1 n q=$QUIET
+    shift
+    QUIET=1
+    for n in "${NV_NSIDS[@]}"; do
+        nv_ns "$n"
+        nv_expect_state "${!node}" "${GEN_OF[$n]}" "$@"
+    done
+    QUIET=$q
+    log "  nvme-cli: every namespace at its generation, rtype $1, registrants [${*:2}]"
+}

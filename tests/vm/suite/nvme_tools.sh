@@ -63,7 +63,6 @@ QUIET=1 nv_drain_notif "$CTRL_B"
 # The generation each namespace has now, by NSID, from prfence (the first nvme-cli check below
 # confirms it); GEN_OF[nsid] then follows every change.
 expect_pj 0 keys "${A_NSS[@]}"
-declare -A GEN_OF=()
 for ((i = 0; i < N; i++)); do
     nv_dev_nsid "${J[luns.$i.device]}"
     GEN_OF[$REPLY]=${J[luns.$i.generation]}
@@ -71,22 +70,10 @@ for ((i = 0; i < N; i++)); do
 done
 log "$N namespaces; node A ${A_NSS[0]} ($CTRL_A), node B ${B_NSS[0]} ($CTRL_B); generations ${GEN_OF[*]}"
 
-bump() { # BY: every namespace's generation +BY
-    local n
-    for n in "${NV_NSIDS[@]}"; do GEN_OF[$n]=$((GEN_OF[$n] + $1)); done
-}
-# expect_all RTYPE [NODE:KEY:HOLDS ...]: nvme-cli's report of every namespace (through B's generic
-# nodes, which no tool below is given except where said) shows GEN_OF[nsid], RTYPE and these registrants.
-expect_all() {
-    local n q=$QUIET
-    QUIET=1
-    for n in "${NV_NSIDS[@]}"; do
-        nv_ns "$n"
-        nv_expect_state "$B_NG" "${GEN_OF[$n]}" "$@"
-    done
-    QUIET=$q
-    log "  nvme-cli: every namespace at its generation, rtype $1, registrants [${*:2}]"
-}
+bump() { nv_bump "$1"; } # BY: every namespace's generation +BY
+# expect_all RTYPE [NODE:KEY:HOLDS ...]: as nvme-cli reads every namespace through B's generic nodes,
+# which no tool below is given except where said.
+expect_all() { nv_expect_all B_NG "$@"; }
 
 # agent LINE...: fence_prfence as the fencer runs it: no arguments, one line each on a pipe. Sets RC,
 # OUT (stdout) and ERR (stderr).
