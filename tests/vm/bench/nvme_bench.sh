@@ -89,12 +89,11 @@ trace_on() {
     : >"$TR/trace" 2>/dev/null || true
     echo 1 >"$TR/tracing_on" 2>/dev/null || true
 }
-trace_keep() { # FILE: save the trace when it holds a failed completion
-    [ -r "$TR/trace" ] || return 0
-    if grep -q 'io_uring_complete\|io_uring_req_failed' "$TR/trace"; then
-        cp "$TR/trace" "$1"
-        log "io_uring recorded failed completions: $1"
-    fi
+trace_keep() { # FILE RC: save the trace when prbench reported failed commands (RC != 0). Every run
+    # has a few: the ring's eventfd read ends with -ECANCELED when prbench closes a ring.
+    [ "$2" -ne 0 ] && [ -r "$TR/trace" ] || return 0
+    cp "$TR/trace" "$1"
+    log "prbench exit $2: io_uring's failed completions and worker hand-offs are in $1"
 }
 
 status=0
@@ -112,7 +111,7 @@ for n in $ns; do
     rc=$?
     set -e
     grep -vE '^ +\|' "$base.txt" || true
-    trace_keep "$base-iouring-trace.txt"
+    trace_keep "$base-iouring-trace.txt" "$rc"
     [ "$rc" -eq 0 ] || { log "prbench fence ($n namespaces) exit $rc"; status=1; }
     RC_LAST=$rc
 done
