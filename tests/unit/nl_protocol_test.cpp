@@ -1343,6 +1343,22 @@ TEST(NlAnswer, HugeLunResultStillFitsOnePart) {
     auto tm = decode_all(encode_run_answer(request_header(CMD_RUN), {t}, Summary{}));
     EXPECT_TRUE(tm[0].luns()[0].second.keys->truncated);
     EXPECT_EQ(tm[0].luns()[0].second.keys->needed, 88u);
+
+    // A device that claims an ADDITIONAL LENGTH within 8 of 4 GiB saturates `needed` at UINT32_MAX;
+    // the daemon still sends it as truncated, and the client decodes the same `needed`.
+    for (uint32_t additional : {0xfffffff8u, 0xfffffff0u}) {
+        Bytes wire_keys(8 + 8 * 2, 0);
+        put_be32(wire_keys, 4, additional);
+        auto parsed = wire::parse_read_keys(wire_keys);
+        ASSERT_TRUE(parsed.ok());
+        engine::LunOutcome s = full_outcome(2);
+        s.keys = *parsed;
+        auto sm = decode_all(encode_run_answer(request_header(CMD_RUN), {s}, Summary{}));
+        const auto& k = *sm[0].luns()[0].second.keys;
+        EXPECT_TRUE(k.truncated) << additional;
+        EXPECT_EQ(k.needed, parsed->needed) << additional;
+        EXPECT_EQ(k.keys, parsed->keys) << additional;
+    }
 }
 
 TEST(NlAnswer, Event) {
