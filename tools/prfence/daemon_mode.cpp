@@ -89,17 +89,6 @@ Result<std::vector<nl::Answer>> call(const std::string& socket, nl::Request req)
     return c.call(std::move(req));
 }
 
-// An NVMe host identifier as the Report's registrants print it: 32 lowercase hex digits.
-std::string hostid_hex(const std::array<uint8_t, 16>& id) {
-    std::string s;
-    for (uint8_t b : id) {
-        char d[3];
-        std::snprintf(d, sizeof d, "%02x", b);
-        s += d;
-    }
-    return s;
-}
-
 // Operator text in a refusal: printable ASCII as it is, other bytes as \xNN, the first 64 bytes.
 std::string shown(const std::string& text) {
     std::string out = "\"";
