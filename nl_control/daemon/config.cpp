@@ -37,26 +37,6 @@ Result<std::string> get_string(const Json& obj, const char* key, const std::stri
     return v.get<std::string>();
 }
 
-// Operator text in a message: printable ASCII as it is, anything else as \xNN, the first 64 bytes.
-std::string shown(const std::string& text) {
-    std::string out = "\"";
-    for (size_t i = 0; i < text.size(); ++i) {
-        if (i == 64) {
-            out += "...";
-            break;
-        }
-        const auto c = static_cast<unsigned char>(text[i]);
-        char buf[8];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            out += static_cast<char>(c);
-        } else {
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
-        }
-    }
-    return out + "\"";
-}
-
 // engine::sim_nvme_host words its refusals for prfence's options ("--hostnqn: why", "--hostid 'X':
 // why"); here the value is named by the caller, so only the reason is kept.
 std::string reason_of(const std::string& msg) {
@@ -142,7 +122,7 @@ Status check_nvme_host(const std::string& hostnqn,
     // the NQN alone must make a host.
     auto h = engine::sim_nvme_host("", hostnqn, hostid ? shim::uuid_text(*hostid) : "");
     if (!h)
-        return fail(Errc::invalid_argument, "hostnqn " + shown(hostnqn) + " (" +
+        return fail(Errc::invalid_argument, "hostnqn " + quoted_text(hostnqn) + " (" +
                                                 std::to_string(hostnqn.size()) +
                                                 " bytes): " + reason_of(h.error().msg));
     return {};
@@ -150,7 +130,8 @@ Status check_nvme_host(const std::string& hostnqn,
 
 Result<std::array<uint8_t, 16>> parse_hostid(const std::string& text) {
     auto h = engine::sim_nvme_host("", "", text);
-    if (!h) return fail(Errc::invalid_argument, shown(text) + ": " + reason_of(h.error().msg));
+    if (!h)
+        return fail(Errc::invalid_argument, quoted_text(text) + ": " + reason_of(h.error().msg));
     return h->hostid;
 }
 

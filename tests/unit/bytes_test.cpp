@@ -72,5 +72,13 @@ TEST(ResultType, CarriesValueOrError) {
     EXPECT_EQ(s.error().sys_errno, 5);
 }
 
+TEST(Bytes, QuotedTextShowsOperatorBytesSafely) {
+    EXPECT_EQ(quoted_text("nqn.2014-08.org.nvmexpress:x"), "\"nqn.2014-08.org.nvmexpress:x\"");
+    EXPECT_EQ(quoted_text("a\tb\"c\\d\xc3\xa9"), "\"a\\x09b\\x22c\\x5cd\\xc3\\xa9\"");
+    EXPECT_EQ(quoted_text(std::string(70, 'q'), 64), "\"" + std::string(64, 'q') + "...\"");
+    EXPECT_EQ(quoted_text(std::string(64, 'q'), 64), "\"" + std::string(64, 'q') + "\"");
+    EXPECT_EQ(quoted_text(""), "\"\"");
+}
+
 }  // namespace
 }  // namespace prfence

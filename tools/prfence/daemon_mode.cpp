@@ -18,6 +18,7 @@
 #include "nl_control/client/client.h"
 #include "tools/prfence/commands.h"
 #include "tools/prfence/outcome_render.h"
+#include "uring_engine/common/bytes.h"
 #include "uring_engine/session/path_set.h"
 
 namespace prfence::cli {
@@ -87,29 +88,6 @@ std::optional<int> refused(const std::string& what, const std::vector<nl::Answer
 Result<std::vector<nl::Answer>> call(const std::string& socket, nl::Request req) {
     PRF_TRY_ASSIGN(nl::Client c, nl::Client::connect_checked(socket));
     return c.call(std::move(req));
-}
-
-// An NVMe host identifier as the Report's registrants print it: 32 lowercase hex digits.
-std::string hostid_hex(const std::array<uint8_t, 16>& id) {
-    std::string s;
-    for (uint8_t b : id) {
-        char d[3];
-        std::snprintf(d, sizeof d, "%02x", b);
-        s += d;
-    }
-    return s;
-}
-
-// Operator text in a refusal: printable ASCII as it is, other bytes as \xNN, the first 64 bytes.
-std::string shown(const std::string& text) {
-    std::string out = "\"";
-    for (size_t i = 0; i < text.size() && i < 64; ++i) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        char buf[8];
-        std::snprintf(buf, sizeof buf, c >= 0x20 && c < 0x7f ? "%c" : "\\x%02x", c);
-        out += buf;
-    }
-    return out + (text.size() > 64 ? "...\"" : "\"");
 }
 
 const char* transport_name(nl::SgTransport t) {
@@ -319,7 +297,7 @@ void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string
                 if (!h) {
                     std::string given;  // sim_nvme_host names a bad --hostid, not a bad NQN
                     if (h.error().msg.rfind("--hostnqn", 0) == 0)
-                        given = " (given " + shown(g->hostnqn) + ", " +
+                        given = " (given " + quoted_text(g->hostnqn) + ", " +
                                 std::to_string(g->hostnqn.size()) + " bytes)";
                     std::fprintf(stderr, "prfence %s: %s%s\n", what, h.error().msg.c_str(),
                                  given.c_str());

@@ -9,8 +9,6 @@
 
 namespace prfence::cli {
 
-namespace {
-
 std::string hostid_hex(const wire::nvme::HostId& id) {
     static const char* d = "0123456789abcdef";
     std::string s;
@@ -20,6 +18,8 @@ std::string hostid_hex(const wire::nvme::HostId& id) {
     }
     return s;
 }
+
+namespace {
 
 // READ FULL STATUS of an NVMe namespace: the registrants are its Report's (a host identifier
 // where SCSI has a TransportID; the translated full status has no entries to show).

@@ -12,8 +12,12 @@
 #include "tools/prfence/render.h"
 #include "uring_engine/model/outcome.h"
 #include "uring_engine/session/multipath_keys.h"
+#include "uring_engine/wire/nvme_types.h"
 
 namespace prfence::cli {
+
+// An NVMe host identifier as the rows print it ("hostid"): 32 lowercase hex digits.
+std::string hostid_hex(const wire::nvme::HostId& id);
 
 Json outcome_json(const engine::LunOutcome& o);
 Json summary_json(const engine::BatchSummary& s);

@@ -106,6 +106,25 @@ Result<uint64_t> parse_hex_u64(std::string_view text) {
     return v;
 }
 
+std::string quoted_text(std::string_view text, size_t max) {
+    std::string out = "\"";
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (i == max) {
+            out += "...";
+            break;
+        }
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            out += static_cast<char>(c);
+        } else {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        }
+    }
+    return out + "\"";
+}
+
 std::string hex_string(ByteView b, size_t max) {
     static constexpr char kDigits[] = "0123456789abcdef";
     size_t n = (max == 0 || b.size() <= max) ? b.size() : max;
