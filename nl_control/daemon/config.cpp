@@ -37,14 +37,6 @@ Result<std::string> get_string(const Json& obj, const char* key, const std::stri
     return v.get<std::string>();
 }
 
-// engine::sim_nvme_host words its refusals for prfence's options ("--hostnqn: why", "--hostid 'X':
-// why"); here the value is named by the caller, so only the reason is kept.
-std::string reason_of(const std::string& msg) {
-    if (msg.rfind("--host", 0) == 0)
-        if (auto at = msg.find(": "); at != std::string::npos) return msg.substr(at + 2);
-    return msg;
-}
-
 Result<GroupConfig> parse_group(const Json& g, const std::string& where) {
     if (!g.is_object()) return fail(Errc::invalid_argument, where + ": must be an object");
     PRF_TRY(check_keys(
@@ -81,7 +73,7 @@ Result<GroupConfig> parse_group(const Json& g, const std::string& where) {
         if (!id) return fail(Errc::invalid_argument, gw + ".hostid: " + id.error().msg);
         gc.hostid = *id;
     }
-    if (auto st = check_nvme_host(gc.hostnqn, gc.hostid); !st)
+    if (auto st = check_hostnqn(gc.hostnqn); !st)
         return fail(Errc::invalid_argument, gw + ": " + st.error().msg);
     if (g.contains("target_port")) {
         const Json& p = g["target_port"];
@@ -115,24 +107,19 @@ Result<GroupConfig> parse_group(const Json& g, const std::string& where) {
 
 }  // namespace
 
-Status check_nvme_host(const std::string& hostnqn,
-                       const std::optional<std::array<uint8_t, 16>>& hostid) {
-    if (hostnqn.empty() && !hostid) return {};
-    // The identifier is already 16 bytes: only the NQN can be refused. No initiator is passed, as
-    // the NQN alone must make a host.
-    auto h = engine::sim_nvme_host("", hostnqn, hostid ? shim::uuid_text(*hostid) : "");
-    if (!h)
+Status check_hostnqn(const std::string& hostnqn) {
+    if (hostnqn.empty()) return {};
+    if (auto ok = engine::check_nvme_hostnqn(hostnqn); !ok)
         return fail(Errc::invalid_argument, "hostnqn " + quoted_text(hostnqn) + " (" +
                                                 std::to_string(hostnqn.size()) +
-                                                " bytes): " + reason_of(h.error().msg));
+                                                " bytes): " + ok.error().msg);
     return {};
 }
 
 Result<std::array<uint8_t, 16>> parse_hostid(const std::string& text) {
-    auto h = engine::sim_nvme_host("", "", text);
-    if (!h)
-        return fail(Errc::invalid_argument, quoted_text(text) + ": " + reason_of(h.error().msg));
-    return h->hostid;
+    auto id = engine::parse_nvme_hostid(text);
+    if (!id) return fail(Errc::invalid_argument, quoted_text(text) + ": " + id.error().msg);
+    return *id;
 }
 
 bool valid_group_name(const std::string& name) {

@@ -58,13 +58,13 @@ struct Config {
 
 // 1-64 bytes of [A-Za-z0-9._-]: the protocol's ATTR_GROUP charset.
 bool valid_group_name(const std::string& name);
-// Whether a group's NVMe host can be used, judged as direct mode judges --hostnqn / --hostid
-// (engine::sim_nvme_host): an Error (invalid_argument) whose text names the value and says what is
-// wrong with it; callers put where it came from in front. Nothing to judge when neither is set.
-Status check_nvme_host(const std::string& hostnqn,
-                       const std::optional<std::array<uint8_t, 16>>& hostid);
+// Whether a group's NVMe host NQN can be used, by direct mode's --hostnqn rule
+// (engine::check_nvme_hostnqn): an Error (invalid_argument) whose text names the value and says
+// what is wrong with it; callers put where it came from in front. An empty NQN (none given) is
+// fine: the host identifier is 16 bytes by then, and every value of it is a host.
+Status check_hostnqn(const std::string& hostnqn);
 // An NVMe host identifier as the file and prfence's --hostid write it: 32 hex digits, dashes
-// allowed (engine::sim_nvme_host's rule); an Error naming the text otherwise.
+// allowed (engine::parse_nvme_hostid); an Error naming the text otherwise.
 Result<std::array<uint8_t, 16>> parse_hostid(const std::string& text);
 // "0660" -> 0660; errors for anything but 3-4 octal digits within 07777.
 Result<mode_t> parse_mode(const std::string& text);

@@ -356,7 +356,7 @@ Completion EngineWorker::do_create(Job& job) {
     GroupConfig cfg = group_config(req);
     // The protocol's policy already holds the NQN to printable ASCII within 223 bytes; this is the
     // engine's own rule, so that a group never holds a host its namespaces would refuse to open.
-    if (auto st = check_nvme_host(cfg.hostnqn, cfg.hostid); !st)
+    if (auto st = check_hostnqn(cfg.hostnqn); !st)
         return error(job, EINVAL, "group \"" + cfg.name + "\": " + st.error().msg);
     Error err;
     err.msg.clear();

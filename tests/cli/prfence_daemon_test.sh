@@ -202,11 +202,11 @@ else
 fi
 check hq_fenced 24 'ns3 +FAILED' -- reserve --key a3 --type WE-RO hqA
 long=$(printf 'q%.0s' $(seq 230))
-check hq_bad_long 1 "an NVMe host NQN is 1 to 223 printable ASCII characters \(given \"q{64}\.\.\.\", 230 bytes\)" -- \
+check hq_bad_long 1 "--hostnqn \"q{64}\.\.\.\" \(230 bytes\): an NVMe host NQN is 1 to 223 printable ASCII characters" -- \
     group create hqC --hostnqn "$long" "$HS"
-check hq_bad_char 1 'an NVMe host NQN is 1 to 223 printable ASCII characters \(given "nqn\.a\\x09b", 7 bytes\)' -- \
+check hq_bad_char 1 '--hostnqn "nqn\.a\\x09b" \(7 bytes\): an NVMe host NQN is 1 to 223 printable ASCII characters' -- \
     group create hqC --hostnqn "$(printf 'nqn.a\tb')" "$HS"
-check hq_bad_id 1 "--hostid 'xyz': an NVMe host identifier is 32 hex digits" -- group create hqC --hostid xyz "$HS"
+check hq_bad_id 1 '--hostid "xyz": an NVMe host identifier is 32 hex digits' -- group create hqC --hostid xyz "$HS"
 check hq_bad_none 15 'ENOENT' -- keys hqC
 # The group survives a restart: same config, state re-read from the LUNs.
 kill $dpid; wait $dpid 2>/dev/null

@@ -94,9 +94,9 @@ H=0123abcd-0000-4000-8000-00000000000a
 check hostid_register 0 '1 ok' -- register --hostid "$H" --key f "sim:$sock:ns3"
 check hostid_report 0 '"hostid": "0123abcd00004000800000000000000a"' -- status "${B[@]}" --json "sim:$sock:ns3"
 check hostid_lu_needs_initiator 15 'sim LUNs need --initiator' -- keys --hostid "$H" "sim:$sock:0,ns3"
-check hostid_bad 1 "--hostid 'xyz': an NVMe host identifier is 32 hex digits" -- keys --hostid xyz "sim:$sock:ns1"
+check hostid_bad 1 '--hostid "xyz": an NVMe host identifier is 32 hex digits' -- keys --hostid xyz "sim:$sock:ns1"
 check hostid_short 1 '32 hex digits' -- keys "${A[@]}" --hostid 0123abcd "sim:$sock:ns1"
-check hostnqn_bad 1 '--hostnqn: an NVMe host NQN is 1 to 223 printable' -- keys "${A[@]}" --hostnqn "$(printf 'q%.0s' $(seq 230))" "sim:$sock:ns1"
+check hostnqn_bad 1 '--hostnqn "q{64}\.\.\." \(230 bytes\): an NVMe host NQN is 1 to 223 printable' -- keys "${A[@]}" --hostnqn "$(printf 'q%.0s' $(seq 230))" "sim:$sock:ns1"
 check no_host 15 'NVMe namespaces need an NVMe host' -- keys "sim:$sock:ns1"
 check daemon_hostid 1 'with --daemon, --initiator, --hostnqn, --hostid and --transport belong to the group' -- \
     --daemon="$dir/none.sock" keys --hostid "$H" nodeA

@@ -180,10 +180,9 @@ TEST(Config, NvmeHost) {
     }
 
     // The check the daemon runs at GROUP_CREATE: the same rule, the same words.
-    EXPECT_TRUE(check_nvme_host("", std::nullopt).ok());
-    EXPECT_TRUE(check_nvme_host("nqn.x", id).ok());
-    EXPECT_TRUE(check_nvme_host("", id).ok());
-    auto bad = check_nvme_host("nqn\x01", id);
+    EXPECT_TRUE(check_hostnqn("").ok());
+    EXPECT_TRUE(check_hostnqn("nqn.x").ok());
+    auto bad = check_hostnqn("nqn\x01");
     ASSERT_FALSE(bad.ok());
     EXPECT_EQ(bad.error().msg,
               "hostnqn \"nqn\\x01\" (4 bytes): an NVMe host NQN is 1 to 223 printable ASCII "

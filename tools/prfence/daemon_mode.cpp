@@ -290,21 +290,26 @@ void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string
                 }
                 req.op.key = *k;
             }
-            // The NVMe host for prsim namespaces, judged here as direct mode judges it; only what
-            // was given is sent, so the daemon derives the rest the same way.
+            // The NVMe host for prsim namespaces, judged by direct mode's rules; only what was
+            // given is sent, so the daemon derives the rest the same way.
             if (!g->hostnqn.empty() || !g->hostid.empty()) {
-                auto h = engine::sim_nvme_host("", g->hostnqn, g->hostid);
-                if (!h) {
-                    std::string given;  // sim_nvme_host names a bad --hostid, not a bad NQN
-                    if (h.error().msg.rfind("--hostnqn", 0) == 0)
-                        given = " (given " + quoted_text(g->hostnqn) + ", " +
-                                std::to_string(g->hostnqn.size()) + " bytes)";
-                    std::fprintf(stderr, "prfence %s: %s%s\n", what, h.error().msg.c_str(),
-                                 given.c_str());
-                    return category_exit(wire::Category::syntax_error);
+                if (!g->hostnqn.empty())
+                    if (auto ok = engine::check_nvme_hostnqn(g->hostnqn); !ok) {
+                        std::fprintf(stderr, "prfence %s: --hostnqn %s (%zu bytes): %s\n", what,
+                                     quoted_text(g->hostnqn).c_str(), g->hostnqn.size(),
+                                     ok.error().msg.c_str());
+                        return category_exit(wire::Category::syntax_error);
+                    }
+                if (!g->hostid.empty()) {
+                    auto id = engine::parse_nvme_hostid(g->hostid);
+                    if (!id) {
+                        std::fprintf(stderr, "prfence %s: --hostid %s: %s\n", what,
+                                     quoted_text(g->hostid).c_str(), id.error().msg.c_str());
+                        return category_exit(wire::Category::syntax_error);
+                    }
+                    req.hostid = *id;
                 }
                 req.hostnqn = g->hostnqn;
-                if (!g->hostid.empty()) req.hostid = h->hostid;
             }
         }
         auto answers = call(*socket, std::move(req));

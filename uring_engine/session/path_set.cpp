@@ -5,6 +5,7 @@
 
 #include <mutex>
 
+#include "uring_engine/common/bytes.h"
 #include "uring_engine/simproto/names.h"
 #include "uring_engine/transport/sg_path.h"
 
@@ -50,22 +51,37 @@ std::string nexus_host_key(const Nexus& n) {
 
 }  // namespace
 
+Status check_nvme_hostnqn(std::string_view hostnqn) {
+    if (!shim::is_sendable_nqn(hostnqn))
+        return fail(Errc::invalid_argument,
+                    "an NVMe host NQN is 1 to 223 printable ASCII characters");
+    return {};
+}
+
+Result<std::array<uint8_t, 16>> parse_nvme_hostid(std::string_view hostid) {
+    auto id = hex_hostid(hostid);
+    if (!id)
+        return fail(Errc::invalid_argument,
+                    "an NVMe host identifier is 32 hex digits (dashes allowed, as in a UUID: "
+                    "0123abcd-0000-4000-8000-00000000000a)");
+    return *id;
+}
+
 Result<sim::proto::NvmeHost> sim_nvme_host(std::string_view initiator, std::string_view hostnqn,
                                            std::string_view hostid) {
     sim::proto::NvmeHost h;
     if (!hostnqn.empty()) {
-        if (!shim::is_sendable_nqn(hostnqn))
-            return fail(Errc::invalid_argument,
-                        "--hostnqn: an NVMe host NQN is 1 to 223 printable ASCII characters");
+        if (auto ok = check_nvme_hostnqn(hostnqn); !ok)
+            return fail(Errc::invalid_argument, "--hostnqn " + quoted_text(hostnqn) + " (" +
+                                                    std::to_string(hostnqn.size()) +
+                                                    " bytes): " + ok.error().msg);
         h.hostnqn = std::string(hostnqn);
     }
     if (!hostid.empty()) {
-        auto id = hex_hostid(hostid);
+        auto id = parse_nvme_hostid(hostid);
         if (!id)
             return fail(Errc::invalid_argument,
-                        "--hostid '" + std::string(hostid) +
-                            "': an NVMe host identifier is 32 hex digits (dashes allowed, as in a "
-                            "UUID: 0123abcd-0000-4000-8000-00000000000a)");
+                        "--hostid " + quoted_text(hostid) + ": " + id.error().msg);
         h.hostid = *id;
     } else if (!hostnqn.empty()) {
         h.hostid = shim::host_id_of_nqn(hostnqn);

@@ -12,6 +12,7 @@
 // Session uses one.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -61,6 +62,12 @@ struct Nexus {
 //                   and the NQN is made from it as above. An empty initiator then is an Error.
 Result<sim::proto::NvmeHost> sim_nvme_host(std::string_view initiator, std::string_view hostnqn,
                                            std::string_view hostid);
+
+// The two rules sim_nvme_host applies, for callers that name the value in their own words: each
+// Error (invalid_argument) is the reason alone. A host NQN is 1 to 223 printable ASCII characters;
+// a host identifier is 32 hex digits, dashes anywhere allowed.
+Status check_nvme_hostnqn(std::string_view hostnqn);
+Result<std::array<uint8_t, 16>> parse_nvme_hostid(std::string_view hostid);
 
 struct PathSetOptions {
     ExecOptions exec;
