@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <iterator>
 
+#include "uring_engine/common/bytes.h"
+
 namespace prfence::nl::schema {
 namespace {
 
@@ -408,16 +410,16 @@ std::string group_problem(std::string_view s) {
         return fmt("%zu bytes: group names are 1-64 bytes of [A-Za-z0-9._-]", s.size());
     for (size_t i = 0; i < s.size(); ++i)
         if (!group_char(s[i]))
-            return quoted(s) +
+            return quoted_text(s) +
                    fmt(" holds %s at byte %zu: group names are 1-64 bytes of [A-Za-z0-9._-]",
-                       quoted(s.substr(i, 1)).c_str(), i);
+                       quoted_text(s.substr(i, 1)).c_str(), i);
     return {};
 }
 std::string printable_problem(std::string_view s) {
     for (size_t i = 0; i < s.size(); ++i)
         if (static_cast<unsigned char>(s[i]) < 0x20 || static_cast<unsigned char>(s[i]) > 0x7e)
-            return quoted(s) + fmt(" holds %s at byte %zu: printable ASCII only",
-                                   quoted(s.substr(i, 1)).c_str(), i);
+            return quoted_text(s) + fmt(" holds %s at byte %zu: printable ASCII only",
+                                        quoted_text(s.substr(i, 1)).c_str(), i);
     return {};
 }
 bool valid_pr_type(uint64_t v) { return v == 1 || v == 3 || v == 5 || v == 6 || v == 7 || v == 8; }
@@ -430,22 +432,6 @@ std::string fmt(const char* f, ...) {
     va_end(ap);
     if (n < 0) return {};
     return std::string(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1));
-}
-
-std::string quoted(std::string_view s) {
-    std::string out = "\"";
-    size_t n = 0;
-    for (unsigned char c : s) {
-        if (++n > 64) {
-            out += "...";
-            break;
-        }
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-            out += static_cast<char>(c);
-        else
-            out += fmt("\\x%02x", c);
-    }
-    return out + "\"";
 }
 
 }  // namespace prfence::nl::schema

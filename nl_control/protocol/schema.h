@@ -100,8 +100,5 @@ inline constexpr char kPrTypeList[] = "(1 WE, 3 EA, 5 WE-RO, 6 EA-RO, 7 WE-AR, 8
 
 // printf into a std::string (refusal texts), cut at 511 bytes.
 std::string fmt(const char* f, ...) __attribute__((format(printf, 1, 2)));
-// Hostile text quoted for a message: printable ASCII kept, the rest as \xNN, at most 64 bytes
-// shown.
-std::string quoted(std::string_view s);
 
 }  // namespace prfence::nl::schema

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "nl_control/protocol/walk.h"
+#include "uring_engine/common/bytes.h"
 #include "uring_engine/wire/transport_id.h"
 
 namespace prfence::nl::detail {
@@ -108,7 +109,7 @@ std::string string_problem(const Rule& r, const char* d, int n) {
     if (slen > r.hi) return fmt("%zu bytes, at most %llu allowed", slen, ull(r.hi));
     if (r.check == ValueCheck::tid) {
         auto t = wire::parse_transport_id(s);
-        if (!t.ok()) return quoted(s) + ": " + t.error().msg;
+        if (!t.ok()) return quoted_text(s) + ": " + t.error().msg;
     }
     if (r.check == ValueCheck::printable) return printable_problem(s);
     return {};

@@ -78,6 +78,9 @@ TEST(Bytes, QuotedTextShowsOperatorBytesSafely) {
     EXPECT_EQ(quoted_text(std::string(70, 'q'), 64), "\"" + std::string(64, 'q') + "...\"");
     EXPECT_EQ(quoted_text(std::string(64, 'q'), 64), "\"" + std::string(64, 'q') + "\"");
     EXPECT_EQ(quoted_text(""), "\"\"");
+    // Single quotes (TransportIDs, the fence agent): the quote in use is the one escaped.
+    EXPECT_EQ(quoted_text("it's \"x\"", 64, '\''), std::string("'it\\x27s \"x\"'"));
+    EXPECT_EQ(quoted_text(std::string("a\0b", 3), 80, '\''), "'a\\x00b'");
 }
 
 }  // namespace

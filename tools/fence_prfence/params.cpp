@@ -52,23 +52,9 @@ std::string lower(std::string_view s) {
     return r;
 }
 
-// A value as an error message quotes it: between single quotes, at most 80 bytes, anything but
-// printable ASCII as \xNN. The input is whatever arrived on stdin, and main prints messages as C
-// strings: a NUL would cut the message short, a control byte would garble the fencer's log.
-std::string shown(std::string_view v) {
-    std::string r = "'";
-    for (size_t i = 0; i < v.size() && i < 80; ++i) {
-        const auto c = static_cast<unsigned char>(v[i]);
-        if (c >= 0x20 && c < 0x7f) {
-            r += static_cast<char>(c);
-        } else {
-            char b[5];
-            std::snprintf(b, sizeof b, "\\x%02x", c);
-            r += b;
-        }
-    }
-    return r + (v.size() > 80 ? "'..." : "'");
-}
+// A value as an error message quotes it: between single quotes, at most 80 bytes (the input is
+// whatever arrived on stdin; quoted_text says what gets through).
+std::string shown(std::string_view v) { return quoted_text(v, 80, '\''); }
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);

@@ -106,15 +106,15 @@ Result<uint64_t> parse_hex_u64(std::string_view text) {
     return v;
 }
 
-std::string quoted_text(std::string_view text, size_t max) {
-    std::string out = "\"";
+std::string quoted_text(std::string_view text, size_t max, char quote) {
+    std::string out(1, quote);
     for (size_t i = 0; i < text.size(); ++i) {
         if (i == max) {
             out += "...";
             break;
         }
         const auto c = static_cast<unsigned char>(text[i]);
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+        if (c >= 0x20 && c < 0x7f && c != static_cast<unsigned char>(quote) && c != '\\') {
             out += static_cast<char>(c);
         } else {
             char buf[8];
@@ -122,7 +122,7 @@ std::string quoted_text(std::string_view text, size_t max) {
             out += buf;
         }
     }
-    return out + "\"";
+    return out + quote;
 }
 
 std::string hex_string(ByteView b, size_t max) {

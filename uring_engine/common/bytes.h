@@ -60,9 +60,11 @@ Result<uint64_t> parse_hex_u64(std::string_view text);
 // "70 00 06 ..." lowercase, single spaces; `max` bytes then " ..." when longer (0 = everything).
 std::string hex_string(ByteView b, size_t max = 0);
 
-// Operator text quoted for a message: printable ASCII as it is (a quote or backslash as \xNN, like
-// every other byte), the first `max` bytes, then "..." inside the quotes when longer.
-std::string quoted_text(std::string_view text, size_t max = 64);
+// Operator or device text quoted for a message: printable ASCII as it is (the quote character or a
+// backslash as \xNN, like every other byte), the first `max` bytes, then "..." inside the quotes
+// when longer. Messages are printed as C strings into logs: a NUL would cut one short and a control
+// byte would garble the log, so nothing else gets through.
+std::string quoted_text(std::string_view text, size_t max = 64, char quote = '"');
 
 // "0x" + lowercase hex without leading zeros ("0x0" for zero), the way sg_persist prints keys.
 std::string hex_u64(uint64_t v);

@@ -12,6 +12,8 @@
 
 #include <cstdio>
 
+#include "uring_engine/common/bytes.h"
+
 namespace prfence::wire {
 
 namespace {
@@ -49,24 +51,8 @@ std::string show_char(char c) {
     return buf;
 }
 
-// User or device text inside an error message: printable ASCII kept, the rest escaped, long
-// text cut short.
-std::string quote(std::string_view s) {
-    constexpr size_t kMax = 64;
-    std::string out = "'";
-    for (size_t i = 0; i < s.size() && i < kMax; ++i) {
-        auto u = static_cast<unsigned char>(s[i]);
-        if (u >= 0x20 && u < 0x7f && u != '\\') {
-            out += s[i];
-        } else {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", u);
-            out += buf;
-        }
-    }
-    if (s.size() > kMax) out += "...";
-    return out + "'";
-}
+// User or device text inside an error message, between single quotes like a character.
+std::string quote(std::string_view s) { return quoted_text(s, 64, '\''); }
 
 std::string hex16(uint64_t v) {
     char buf[20];
