@@ -93,8 +93,8 @@ enum Attr : uint16_t {
     ATTR_HOSTID = 31,       // binary, 16 bytes: prsim namespaces' NVMe host identifier
     ATTR_MAX_PLUS_ONE
 };
-// The decoders index attribute types below 32 (walk.h's AttrIndex): 31 is the last top-level type
-// that fits; a new one needs that index widened first.
+// Every attribute set stays below 64 types: the decoders index types by number (walk.h's AttrIndex)
+// and the schema's allowed and required sets are 64-bit masks.
 inline constexpr uint16_t kAttrMax = ATTR_MAX_PLUS_ONE - 1;
 
 enum OpFlag : uint32_t {

@@ -206,7 +206,7 @@ Status walk(const WalkContext& c, nlattr* head, int len, AttrSetId set, uint64_t
     nla_for_each_attr(a, head, len, rem) {
         const int t = nla_type(a);
         const uint32_t off = offset_of(c, a);
-        if (t == 0 || t > s.max || t >= 32) {
+        if (t == 0 || t > s.max || t >= static_cast<int>(kMaxAttrTypes)) {
             if (s.ignore_unknown && t != 0) continue;
             return fail(refusal(EINVAL, fmt("unknown attribute type %d in %s", t, s.name), off));
         }

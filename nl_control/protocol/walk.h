@@ -34,18 +34,21 @@ class AlignedCopy {
 };
 
 // What a walk found: how many of each attribute type and, when `keep`, the attributes themselves in
-// the order they came. Attribute types of every set are below 32.
+// the order they came. Attribute types of every set are below kMaxAttrTypes, as the 64-bit masks of
+// allowed and required attributes (schema::bit) hold them.
+inline constexpr unsigned kMaxAttrTypes = 64;
 struct AttrIndex {
-    std::array<uint32_t, 32> count{};
-    std::array<std::vector<nlattr*>, 32> at;
+    std::array<uint32_t, kMaxAttrTypes> count{};
+    std::array<std::vector<nlattr*>, kMaxAttrTypes> at;
     // A nest's walk only needs the counts (repeat limits, required members): not collecting them
     // saves an allocation per attribute, which was most of decoding a 1000-LUN answer.
     bool keep = true;
     nlattr* first(unsigned type) const { return at[type].empty() ? nullptr : at[type].front(); }
     uint64_t present() const;  // bit(type) for each type found
 };
-static_assert(ATTR_MAX_PLUS_ONE <= 32 && GRP_MAX_PLUS_ONE <= 32 && LUN_MAX_PLUS_ONE <= 32,
-              "AttrIndex holds attribute types below 32");
+static_assert(ATTR_MAX_PLUS_ONE <= kMaxAttrTypes && GRP_MAX_PLUS_ONE <= kMaxAttrTypes &&
+                  LUN_MAX_PLUS_ONE <= kMaxAttrTypes,
+              "AttrIndex and the schema's masks hold attribute types below 64");
 
 struct WalkContext {
     const uint8_t* base;  // start of the message: offsets count from here

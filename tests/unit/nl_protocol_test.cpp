@@ -566,6 +566,15 @@ TEST(NlRefusal, Attributes) {
     EXPECT_EQ(r.err, EINVAL);
     EXPECT_NE(r.msg.find("unknown attribute type 200"), std::string::npos) << r.msg;
     EXPECT_EQ(r.offset, off);
+    // Types just past the last one, and at and past the decoders' index, are refused the same way.
+    for (uint16_t t : {uint16_t{ATTR_MAX_PLUS_ONE}, uint16_t{63}, uint16_t{64}}) {
+        Raw x(CMD_HEALTH);
+        x.u32(t, 1);
+        Refusal rx = refused(x.done());
+        EXPECT_EQ(rx.err, EINVAL) << t;
+        EXPECT_NE(rx.msg.find("unknown attribute type " + std::to_string(t)), std::string::npos)
+            << rx.msg;
+    }
 
     // Type 0.
     Raw z(CMD_HEALTH);
