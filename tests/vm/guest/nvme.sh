@@ -38,19 +38,51 @@ NV_CTRL_A="" NV_CTRL_B=""
 
 nv_say() { echo "prfence-vm: $*"; }
 
-# Loads the NVMe modules (build-image.sh's list, dependencies first), nvme-core with multipath=N.
+# nv_load_modules [MULTIPATH]: loads the NVMe modules (build-image.sh's list, dependencies first),
+# nvme-core with multipath=MULTIPATH (default N; the suite's nvme_paths.sh reloads with Y). Modules
+# already loaded (nvme-auth, nvme-keyring after nv_unload) stay as they are.
 nv_load_modules() {
-    local path
+    local path mp=${1:-N}
     while read -r path; do
         case ${path##*/} in
-            nvme-core.ko) insmod "$path" multipath=N || return 1 ;;
-            *) insmod "$path" 2>/dev/null || nv_say "insmod ${path##*/} failed (continuing)" ;;
+            nvme-core.ko) insmod "$path" multipath="$mp" || return 1 ;;
+            *) [ -d "/sys/module/$(basename "${path//-/_}" .ko)" ] ||
+                insmod "$path" 2>/dev/null || nv_say "insmod ${path##*/} failed (continuing)" ;;
         esac
     done </etc/prfence-vm/modules-nvme
     local m p
     for m in nvme_core nvme_fabrics nvmet nvme_loop; do [ -d "/sys/module/$m" ] || { nv_say "module $m did not load"; return 1; }; done
     IFS= read -r p </sys/module/nvme_core/parameters/multipath || return 1
-    [ "$p" = N ] || { nv_say "nvme_core multipath=$p, not N"; return 1; }
+    [ "$p" = "$mp" ] || { nv_say "nvme_core multipath=$p, not $mp"; return 1; }
+}
+
+# nv_unload: every host controller deleted, the target's port, namespaces and subsystem removed, and
+# nvme-loop, nvmet, nvme-fabrics and nvme-core unloaded (nvmet uses nvme-core, so the target goes too).
+# 1 with a message when something stays.
+nv_unload() {
+    local c ns tries m
+    for c in /sys/class/nvme/nvme*; do
+        [ -e "$c/delete_controller" ] && echo 1 >"$c/delete_controller"
+    done
+    for ((tries = 0; tries < 100; tries++)); do
+        compgen -G '/sys/class/nvme/nvme*' >/dev/null || break
+        sleep 0.1
+    done
+    compgen -G '/sys/class/nvme/nvme*' >/dev/null && { nv_say "controllers left: $(ls /sys/class/nvme)"; return 1; }
+    local s=$NV_CFS/subsystems/$NV_NQN
+    rm -f "$NV_CFS"/ports/1/subsystems/*
+    [ -d "$NV_CFS/ports/1" ] && rmdir "$NV_CFS/ports/1"
+    for ns in "$s"/namespaces/*; do
+        [ -d "$ns" ] || continue
+        echo 0 >"$ns/enable"
+        rmdir "$ns"
+    done
+    [ -d "$s" ] && rmdir "$s"
+    rm -f "$NV_BACKING"/ns*.img
+    for m in nvme_loop nvmet nvme_fabrics nvme_core; do
+        [ -d "/sys/module/$m" ] || continue
+        rmmod "$m" || { nv_say "cannot unload $m"; return 1; }
+    done
 }
 
 # The NGUID and UUID of namespace NSID (decimal): fixed prefixes, the NSID in hex in the last digits.
@@ -89,12 +121,13 @@ nv_target_setup() {
     ln -s "$s" "$NV_CFS/ports/1/subsystems/" || return 1
 }
 
-# nv_connect HOSTNQN HOSTID: connects one host over loop; sets NV_CTRL (nvmeN) from the reply, which is
-# only readable on the fd the options were written to.
+# nv_connect HOSTNQN HOSTID [OPTIONS]: connects one host over loop (OPTIONS appended to the fabrics
+# options, e.g. ",duplicate_connect" for a host's second controller); sets NV_CTRL (nvmeN) from the
+# reply, which is only readable on the fd the options were written to.
 nv_connect() {
     local reply="" fd
     exec {fd}<>/dev/nvme-fabrics || return 1
-    printf 'transport=loop,nqn=%s,hostnqn=%s,hostid=%s' "$NV_NQN" "$1" "$2" >&"$fd" || { exec {fd}<&-; return 1; }
+    printf 'transport=loop,nqn=%s,hostnqn=%s,hostid=%s%s' "$NV_NQN" "$1" "$2" "${3:-}" >&"$fd" || { exec {fd}<&-; return 1; }
     IFS= read -r reply <&"$fd"
     exec {fd}<&-
     [[ $reply =~ instance=([0-9]+) ]] || { nv_say "connect for $1: unexpected reply '$reply'"; return 1; }

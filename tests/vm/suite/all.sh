@@ -3,8 +3,9 @@
 # Exit status: 1 when a test failed; 77 (skip, which tests/vm/run.sh passes on to ctest) when none failed
 # but one skipped, so that a partial guest run never reads as a whole one; 0 when every test passed.
 # Each test's output is also kept in $PRFENCE_VM_OUT/logs/.
-# Order matters once: first_command_ua needs a LU nothing has touched since boot, so it goes first (and
-# drains the unit attentions it provokes).
+# Order matters twice: first_command_ua needs a LU nothing has touched since boot, so it goes first (and
+# drains the unit attentions it provokes); nvme_paths reloads the NVMe modules and leaves node A alone
+# connected, so it goes last in the nvme list.
 set -uo pipefail
 SUITE=${PRFENCE_VM_SUITE:-$(cd "$(dirname "$0")" && pwd)}
 OUT=${PRFENCE_VM_OUT:-/tmp}
@@ -15,7 +16,7 @@ PER_TEST_TIMEOUT=${PRFENCE_VM_TEST_TIMEOUT:-600}
 MP_TESTS=(multipath_basic multipath_faults multipath_target)
 [ "${PRFENCE_VM_TOPOLOGY:-single}" = multipath ] && TESTS=("${MP_TESTS[@]}")
 # The nvme topology (PRFENCE_VM_TOPOLOGY=nvme: nvmet namespaces, no SCSI LU) runs its own list too.
-NV_TESTS=(nvme_seed nvme_engine nvme_tools nvme_every nvme_rights)
+NV_TESTS=(nvme_seed nvme_engine nvme_tools nvme_every nvme_rights nvme_paths)
 [ "${PRFENCE_VM_TOPOLOGY:-single}" = nvme ] && TESTS=("${NV_TESTS[@]}")
 
 mkdir -p "$OUT/logs"
