@@ -16,16 +16,9 @@
 set -euo pipefail
 
 if [ -z "${PRFENCE_VM_OUT:-}" ]; then
-    SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
-    BUILD=${PRFENCE_BENCH_BUILD:-$SRC/build/rel}
-    cmake -S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-    nice -n 5 ninja -C "$BUILD" -j"${PRFENCE_BENCH_JOBS:-2}" prbench prfence >/dev/null
-    export PRFENCE_VM_TOPOLOGY=nvme
-    export PRFENCE_VM_LUNS=${PRFENCE_VM_LUNS:-256}
-    export PRFENCE_VM_DIR=${PRFENCE_VM_DIR:-$SRC/build/vm-nvme-bench}
-    export PRFENCE_VM_TIMEOUT=${PRFENCE_VM_TIMEOUT:-3600}
-    export PRFENCE_VM_BINARIES="$BUILD/tools/prbench/prbench $BUILD/tools/prfence${PRFENCE_VM_BINARIES:+ $PRFENCE_VM_BINARIES}"
-    exec "$SRC/tests/vm/run.sh" "${BASH_SOURCE[0]}" "$@"
+    # shellcheck source=host.sh
+    . "$(dirname "${BASH_SOURCE[0]}")/host.sh"
+    bench_boot nvme "build/vm-nvme-bench" "${BASH_SOURCE[0]}" "$@"
 fi
 
 # ---- in the guest

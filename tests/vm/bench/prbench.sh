@@ -10,11 +10,7 @@
 # PRFENCE_BENCH_BUILD: the build directory (default build/rel). Exit status: the guest script's, or
 # run.sh's (77: no QEMU).
 set -euo pipefail
-SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
-BUILD=${PRFENCE_BENCH_BUILD:-$SRC/build/rel}
-cmake -S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-ninja -C "$BUILD" -j2 prbench prfence >/dev/null
-export PRFENCE_VM_LUNS=${PRFENCE_VM_LUNS:-256}
-export PRFENCE_VM_TIMEOUT=${PRFENCE_VM_TIMEOUT:-1800}
-export PRFENCE_VM_BINARIES="$BUILD/tools/prbench/prbench $BUILD/tools/prfence${PRFENCE_VM_BINARIES:+ $PRFENCE_VM_BINARIES}"
-exec "$SRC/tests/vm/run.sh" "$SRC/tests/vm/suite/prbench_guest.sh" "$@"
+# shellcheck source=host.sh
+. "$(dirname "${BASH_SOURCE[0]}")/host.sh"
+PRFENCE_VM_TIMEOUT=${PRFENCE_VM_TIMEOUT:-1800} bench_boot "${PRFENCE_VM_TOPOLOGY:-single}" "" \
+    "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/suite/prbench_guest.sh" "$@"

@@ -55,6 +55,13 @@ wait_nodes() {
     done
     fail "not every namespace appeared below $1 (found: ${!NODE_OF[*]})"
 }
+# delete_ctrl nvmeC: the host controller deleted (the path lost), waiting until sysfs lets it go.
+delete_ctrl() {
+    local t
+    echo 1 >"/sys/class/nvme/$1/delete_controller" || fail "cannot delete $1"
+    for ((t = 0; t < 100; t++)); do [ -e "/sys/class/nvme/$1" ] || return 0; sleep 0.1; done
+    fail "$1 still there after delete_controller"
+}
 # expect_one_path: every row of the last pj has exactly one path (no second entry in luns.I.paths).
 expect_one_path() {
     local i
@@ -102,9 +109,7 @@ nv_write "/dev/${NODE_OF[${NV_NSIDS[0]}]}"
 nv_write "$B_NS"
 [ "$RC" -ne 0 ] || { show_last; fail "B's write went through A's Exclusive Access reservation"; }
 
-echo 1 >"/sys/class/nvme/$A2_CTRL/delete_controller" || fail "cannot delete $A2_CTRL"
-for ((t = 0; t < 100; t++)); do [ -e "/sys/class/nvme/$A2_CTRL" ] || break; sleep 0.1; done
-[ -e "/sys/class/nvme/$A2_CTRL" ] && fail "$A2_CTRL still there after delete_controller"
+delete_ctrl "$A2_CTRL"
 log "  $A2_CTRL deleted"
 expect_pj 0 status "${A_NSS[@]}"
 for ((i = 0; i < N; i++)); do
@@ -162,9 +167,7 @@ expect_pj 0 reserve --key "$KEY_A" --type 3 "${HEADS[@]}"
 nv_write "${HEADS[0]}"
 [ "$RC" -eq 0 ] || { show_last; fail "A's write through the head was refused"; }
 
-echo 1 >"/sys/class/nvme/$C2/delete_controller" || fail "cannot delete $C2"
-for ((t = 0; t < 100; t++)); do [ -e "/sys/class/nvme/$C2" ] || break; sleep 0.1; done
-[ -e "/sys/class/nvme/$C2" ] && fail "$C2 still there after delete_controller"
+delete_ctrl "$C2"
 log "  $C2 deleted: the heads keep $C1"
 expect_pj 0 status "${HEADS[@]}"
 for ((i = 0; i < N; i++)); do
