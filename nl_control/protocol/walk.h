@@ -47,8 +47,12 @@ struct AttrIndex {
     uint64_t present() const;  // bit(type) for each type found
 };
 static_assert(ATTR_MAX_PLUS_ONE <= kMaxAttrTypes && GRP_MAX_PLUS_ONE <= kMaxAttrTypes &&
-                  LUN_MAX_PLUS_ONE <= kMaxAttrTypes,
-              "AttrIndex and the schema's masks hold attribute types below 64");
+                  LUN_MAX_PLUS_ONE <= kMaxAttrTypes && LP_MAX_PLUS_ONE <= kMaxAttrTypes &&
+                  PATH_MAX_PLUS_ONE <= kMaxAttrTypes && NVME_MAX_PLUS_ONE <= kMaxAttrTypes &&
+                  NR_MAX_PLUS_ONE <= kMaxAttrTypes && SUM_MAX_PLUS_ONE <= kMaxAttrTypes &&
+                  H_MAX_PLUS_ONE <= kMaxAttrTypes && ST_MAX_PLUS_ONE <= kMaxAttrTypes &&
+                  EV_MAX_PLUS_ONE <= kMaxAttrTypes && CF_MAX_PLUS_ONE <= kMaxAttrTypes,
+              "AttrIndex and the schema's masks hold attribute types below 64, in every set");
 
 struct WalkContext {
     const uint8_t* base;  // start of the message: offsets count from here

@@ -12,7 +12,7 @@
 #   (PRFENCE_VM_LUNS namespaces, default 256) in PRFENCE_VM_DIR (default build/vm-nvme-bench, shared
 #   with nvme_bench.sh). Results: nvqd-<series>-<N>ns-qd<QD>-<sweep>.txt in $PRFENCE_VM_DIR/out/ and a
 #   summary table on stdout.
-# Exit status: 0; 1 when a batch had failed commands; 77 outside the nvme topology or without the tools.
+# Exit status: 0; 1 when prbench failed (a batch with failed commands, or no result); 77 outside the nvme topology or without the tools.
 set -euo pipefail
 
 if [ -z "${PRFENCE_VM_OUT:-}" ]; then
@@ -84,7 +84,8 @@ for ((s = 1; s <= SWEEPS; s++)); do
             n=$(grep -c 'io_uring_queue_async_work' "$TR/trace" || true)
         fi
         [ "$rc" -eq 0 ] || { log "qd $qd, sweep $s: prbench exit $rc (failed commands; see $out)"; status=1; }
-        med=$(sed -n 's/.*wall (msec):.*median=\([0-9.]*\).*/\1/p' "$out" | head -1)
+        med=""
+        [ -r "$out" ] && med=$(sed -n 's/.*wall (msec):.*median=\([0-9.]*\).*/\1/p' "$out" | head -1)
         WALL[$qd]+="${med:-?} " HANDOFF[$qd]+="$n "
         log "qd $qd, sweep $s: median batch ${med:-?} ms, $n io-wq hand-offs, prbench exit $rc"
     done
