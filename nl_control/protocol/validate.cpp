@@ -146,8 +146,7 @@ Status check_attr(const WalkContext& c, nlattr* a, const Rule& r) {
                 return refuse(fmt("%d bytes, expected %llu-%llu", n, ull(r.lo), ull(r.hi)));
             return {};
         case AttrKind::nest: {
-            AttrIndex inner;
-            inner.keep = false;
+            AttrCount inner;
             PRF_TRY(walk(c, static_cast<nlattr*>(nla_data(a)), n, r.nest, ~uint64_t{0}, &inner));
             const AttrSet& s = attr_set(r.nest);
             for (unsigned t = 1; t <= s.max; ++t)
@@ -165,7 +164,7 @@ AlignedCopy::AlignedCopy(ByteView v) : buf_((v.size() + 3) / 4 + 1, 0) {
     if (!v.empty()) std::memcpy(buf_.data(), v.data(), v.size());
 }
 
-uint64_t AttrIndex::present() const {
+uint64_t AttrCount::present() const {
     uint64_t b = 0;
     for (unsigned t = 0; t < count.size(); ++t)
         if (count[t]) b |= bit(t);
@@ -198,8 +197,11 @@ Error with_offset_in_text(Error e) {
     return e;
 }
 
-Status walk(const WalkContext& c, nlattr* head, int len, AttrSetId set, uint64_t allowed,
-            AttrIndex* out) {
+namespace {
+
+// The walk itself: `at`, when given, collects the attributes by type.
+Status walk_attrs(const WalkContext& c, nlattr* head, int len, AttrSetId set, uint64_t allowed,
+                  AttrCount* out, std::array<std::vector<nlattr*>, kMaxAttrTypes>* at) {
     const AttrSet& s = attr_set(set);
     nlattr* a;
     int rem;
@@ -222,7 +224,7 @@ Status walk(const WalkContext& c, nlattr* head, int len, AttrSetId set, uint64_t
                                 off));
         PRF_TRY(check_attr(c, a, r));
         ++out->count[t];
-        if (out->keep) out->at[t].push_back(a);
+        if (at) (*at)[t].push_back(a);
     }
     if (rem > 0) {
         const uint32_t off = offset_of(c, a);
@@ -235,6 +237,17 @@ Status walk(const WalkContext& c, nlattr* head, int len, AttrSetId set, uint64_t
                             off));
     }
     return {};
+}
+
+}  // namespace
+
+Status walk(const WalkContext& c, nlattr* head, int len, AttrSetId set, uint64_t allowed,
+            AttrIndex* out) {
+    return walk_attrs(c, head, len, set, allowed, out, &out->at);
+}
+Status walk(const WalkContext& c, nlattr* head, int len, AttrSetId set, uint64_t allowed,
+            AttrCount* out) {
+    return walk_attrs(c, head, len, set, allowed, out, nullptr);
 }
 
 std::string missing_text(uint64_t missing, uint8_t cmd) {

@@ -33,18 +33,20 @@ class AlignedCopy {
     std::vector<uint32_t> buf_;
 };
 
-// What a walk found: how many of each attribute type and, when `keep`, the attributes themselves in
-// the order they came. Attribute types of every set are below kMaxAttrTypes, as the 64-bit masks of
-// allowed and required attributes (schema::bit) hold them.
+// What a walk found: how many of each attribute type (AttrCount) and, in an AttrIndex, the
+// attributes themselves in the order they came. Attribute types of every set are below
+// kMaxAttrTypes, as the 64-bit masks of allowed and required attributes (schema::bit) hold them.
 inline constexpr unsigned kMaxAttrTypes = 64;
-struct AttrIndex {
+struct AttrCount {
     std::array<uint32_t, kMaxAttrTypes> count{};
-    std::array<std::vector<nlattr*>, kMaxAttrTypes> at;
-    // A nest's walk only needs the counts (repeat limits, required members): not collecting them
-    // saves an allocation per attribute, which was most of decoding a 1000-LUN answer.
-    bool keep = true;
-    nlattr* first(unsigned type) const { return at[type].empty() ? nullptr : at[type].front(); }
     uint64_t present() const;  // bit(type) for each type found
+};
+// A nest's walk only needs the counts (repeat limits, required members): it takes an AttrCount, and
+// collecting nothing saves an allocation per attribute, which was most of decoding a 1000-LUN
+// answer.
+struct AttrIndex : AttrCount {
+    std::array<std::vector<nlattr*>, kMaxAttrTypes> at;
+    nlattr* first(unsigned type) const { return at[type].empty() ? nullptr : at[type].front(); }
 };
 static_assert(ATTR_MAX_PLUS_ONE <= kMaxAttrTypes && GRP_MAX_PLUS_ONE <= kMaxAttrTypes &&
                   LUN_MAX_PLUS_ONE <= kMaxAttrTypes && LP_MAX_PLUS_ONE <= kMaxAttrTypes &&
@@ -75,6 +77,8 @@ Error with_offset_in_text(Error e);
 // members); nothing left over. Collects them in `out`.
 Status walk(const WalkContext& c, nlattr* head, int len, schema::AttrSetId set, uint64_t allowed,
             AttrIndex* out);
+Status walk(const WalkContext& c, nlattr* head, int len, schema::AttrSetId set, uint64_t allowed,
+            AttrCount* out);
 
 // The top-level attributes of a message the walk has accepted, indexed by type as libnl's
 // nlmsg_parse lays them out against the top-level policy (EINVAL should libnl disagree).
