@@ -246,11 +246,10 @@ Bytes keys_data(const wire::ReadKeys& k) {
     Bytes b = wire::encode_read_keys(k, static_cast<uint16_t>(kMaxLunKeys));
     const uint64_t have = 8 + 8 * uint64_t{k.keys.size()};
     // A device's ADDITIONAL LENGTH is a multiple of 8, but `needed` saturates at UINT32_MAX for a
-    // length within 8 of it; rounding up gives back the length that decodes to the same `needed`.
-    if (k.truncated && k.needed > have && b.size() >= 8) {
-        const uint64_t additional = (uint64_t{k.needed} - 8 + 7) / 8 * 8;
-        put_be32(b, 4, static_cast<uint32_t>(std::min<uint64_t>(additional, UINT32_MAX - 7)));
-    }
+    // length within 8 of it; rounding up (to 0xfffffff8 at most) gives back the length that
+    // decodes to the same `needed`.
+    if (k.truncated && k.needed > have && b.size() >= 8)
+        put_be32(b, 4, static_cast<uint32_t>((uint64_t{k.needed} - 8 + 7) / 8 * 8));
     return b;
 }
 std::optional<Bytes> full_status_data(const wire::FullStatus& f) {

@@ -290,25 +290,15 @@ void add_daemon_only(CLI::App& app, Runner& run, const std::optional<std::string
                 }
                 req.op.key = *k;
             }
-            // The NVMe host for prsim namespaces, judged by direct mode's rules; only what was
-            // given is sent, so the daemon derives the rest the same way.
+            // The NVMe host for prsim namespaces, judged as direct mode judges it (the same
+            // messages); only what was given is sent, so the daemon derives the rest the same way.
             if (!g->hostnqn.empty() || !g->hostid.empty()) {
-                if (!g->hostnqn.empty())
-                    if (auto ok = engine::check_nvme_hostnqn(g->hostnqn); !ok) {
-                        std::fprintf(stderr, "prfence %s: --hostnqn %s (%zu bytes): %s\n", what,
-                                     quoted_text(g->hostnqn).c_str(), g->hostnqn.size(),
-                                     ok.error().msg.c_str());
-                        return category_exit(wire::Category::syntax_error);
-                    }
-                if (!g->hostid.empty()) {
-                    auto id = engine::parse_nvme_hostid(g->hostid);
-                    if (!id) {
-                        std::fprintf(stderr, "prfence %s: --hostid %s: %s\n", what,
-                                     quoted_text(g->hostid).c_str(), id.error().msg.c_str());
-                        return category_exit(wire::Category::syntax_error);
-                    }
-                    req.hostid = *id;
+                auto h = engine::sim_nvme_host("", g->hostnqn, g->hostid);
+                if (!h) {
+                    std::fprintf(stderr, "prfence %s: %s\n", what, h.error().msg.c_str());
+                    return category_exit(wire::Category::syntax_error);
                 }
+                if (!g->hostid.empty()) req.hostid = h->hostid;
                 req.hostnqn = g->hostnqn;
             }
         }
