@@ -18,7 +18,6 @@
 #include "nl_control/client/client.h"
 #include "tools/prfence/commands.h"
 #include "tools/prfence/outcome_render.h"
-#include "uring_engine/common/bytes.h"
 #include "uring_engine/session/path_set.h"
 
 namespace prfence::cli {
